@@ -1,0 +1,43 @@
+//! COM1, the hypervisor's console, through `uart_16550`.
+
+use spin::Mutex;
+use uart_16550::Uart16550;
+use uart_16550::backend::PioBackend;
+
+/// Legacy I/O base of COM1.
+const COM1: u16 = 0x3f8;
+
+static PORT: Mutex<Option<Uart16550<PioBackend>>> = Mutex::new(None);
+
+/// Programs COM1 (115200 8N1, FIFO on). Until then output is dropped.
+pub fn init() {
+    // SAFETY: COM1's eight ports belong to the hypervisor (Dom0 gets COM2).
+    let Ok(mut uart) = (unsafe { Uart16550::new_port(COM1) }) else { return };
+    if uart.init(uart_16550::Config::default()).is_ok() {
+        *PORT.lock() = Some(uart);
+    }
+}
+
+#[cfg(target_os = "none")]
+pub fn write_bytes(bytes: &[u8]) {
+    if let Some(uart) = PORT.lock().as_mut() {
+        uart.send_bytes_exact(bytes);
+    }
+}
+
+/// Host tests print to stderr instead.
+#[cfg(not(target_os = "none"))]
+pub fn write_bytes(bytes: &[u8]) {
+    extern crate std;
+    std::eprint!("{}", alloc::string::String::from_utf8_lossy(bytes));
+}
+
+/// Writes bytes even if another CPU holds the port lock (panic path only).
+pub fn write_bytes_forced(bytes: &[u8]) {
+    if PORT.is_locked() {
+        // SAFETY: only called on the panic path after the other CPUs were
+        // stopped; a line may be cut short, but the port state stays valid.
+        unsafe { PORT.force_unlock() };
+    }
+    write_bytes(bytes);
+}

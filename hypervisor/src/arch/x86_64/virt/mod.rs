@@ -1,0 +1,65 @@
+//! Hardware virtualization: which extension this machine has (AMD-V or
+//! VT-x, chosen by CPUID) and turning it on in every CPU.
+
+pub mod svm;
+pub mod vmx;
+
+use core::fmt;
+
+/// The extension found on the boot CPU, with the features that matter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Svm(svm::SvmFeatures),
+    Vmx(vmx::VmxFeatures),
+}
+
+#[derive(Debug)]
+pub enum VirtError {
+    /// this CPU has neither AMD-V (SVM) nor Intel VT-x (VMX): the hypervisor needs one of them
+    Unsupported,
+    /// the firmware disabled {0} (enable virtualization in the BIOS/UEFI setup)
+    DisabledByFirmware(&'static str),
+    /// {0} lacks nested paging, which the hypervisor needs
+    NoNestedPaging(&'static str),
+    /// no memory for the per-CPU {0} area
+    OutOfMemory(&'static str),
+    /// VMXON failed
+    VmxonFailed,
+}
+
+impl fmt::Display for VirtError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VirtError::Unsupported => {
+                f.write_str("this CPU has neither AMD-V (SVM) nor Intel VT-x (VMX); the hypervisor needs one")
+            }
+            VirtError::DisabledByFirmware(what) => {
+                write!(f, "the firmware disabled {what}: enable virtualization in the firmware setup")
+            }
+            VirtError::NoNestedPaging(what) => write!(f, "{what} lacks nested paging (NPT/EPT), which the hypervisor needs"),
+            VirtError::OutOfMemory(what) => write!(f, "no memory for the per-CPU {what}"),
+            VirtError::VmxonFailed => f.write_str("VMXON failed"),
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Backend::Svm(s) => write!(f, "SVM enabled ({s})"),
+            Backend::Vmx(v) => write!(f, "VMX enabled ({v})"),
+        }
+    }
+}
+
+/// Detects and enables the extension on this CPU. Every CPU calls it; each
+/// answers for itself, since firmware may set CPUs up differently.
+pub fn enable_this_cpu() -> Result<Backend, VirtError> {
+    if svm::supported() {
+        svm::enable_this_cpu().map(Backend::Svm)
+    } else if vmx::supported() {
+        vmx::enable_this_cpu().map(Backend::Vmx)
+    } else {
+        Err(VirtError::Unsupported)
+    }
+}

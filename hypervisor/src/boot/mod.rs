@@ -1,0 +1,252 @@
+//! Platform bring-up, in order: console, memory, descriptor tables, own page
+//! tables, ACPI, interrupt controllers and timers, virtualization, the other
+//! CPUs. Then the hypervisor reports ready.
+
+pub mod bundle;
+pub mod cmdline;
+
+use core::sync::atomic::Ordering;
+
+use crate::arch::x86_64::{acpi, apic, cpu, gdt, idt, percpu, pic, power, serial, smp, tsc, virt};
+use crate::mm::{self, MemoryRegion, paging, physmap};
+use crate::platform::PlatformInfo;
+
+#[cfg(target_os = "none")]
+use bootloader_api::{BootInfo, BootloaderConfig, config::Mapping, info::MemoryRegionKind};
+
+#[cfg(target_os = "none")]
+pub static BOOTLOADER_CONFIG: BootloaderConfig = {
+    let mut config = BootloaderConfig::new_default();
+    config.mappings.physical_memory = Some(Mapping::FixedAddress(physmap::PHYS_OFFSET));
+    config.kernel_stack_size = 256 * 1024;
+    config
+};
+
+/// Frames given to the hypervisor heap (4 MiB).
+const HEAP_FRAMES: usize = 1024;
+/// Most memory-map entries the hypervisor looks at (UEFI maps have ~100).
+const MAX_REGIONS: usize = 512;
+/// How long the boot CPU waits for an AP to finish its bring-up, or for
+/// every CPU to see its timer and a test IPI.
+const CPU_WAIT_US: u64 = 1_000_000;
+
+/// Stops the machine with a message a user can act on.
+fn fatal(what: core::fmt::Arguments) -> ! {
+    error!("boot", "{what}");
+    power::stop_machine(power::EXIT_FAILURE)
+}
+
+/// Entry from the bootloader, on the boot CPU.
+#[cfg(target_os = "none")]
+pub fn start(boot_info: &'static mut BootInfo) -> ! {
+    percpu::init_this_cpu(0);
+    serial::init();
+    info!("boot", "{} {} starting", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"));
+
+    let mut regions = [MemoryRegion { start: 0, end: 0, usable: false }; MAX_REGIONS];
+    let mut count = 0;
+    let mut phys_limit: u64 = 1 << 32;
+    for r in boot_info.memory_regions.iter() {
+        phys_limit = phys_limit.max(r.end);
+        if count < MAX_REGIONS {
+            regions[count] = MemoryRegion { start: r.start, end: r.end, usable: r.kind == MemoryRegionKind::Usable };
+            count += 1;
+        }
+    }
+    let (usable, free) = mm::init_frames(&regions[..count]).unwrap_or_else(|e| fatal(format_args!("memory: {e}")));
+    let heap = mm::heap::init(HEAP_FRAMES).unwrap_or_else(|e| fatal(format_args!("memory: {e}")));
+    gdt::init_this_cpu();
+    idt::init_this_cpu();
+    info!(
+        "mm",
+        "{} memory map entries, {} MiB usable, {} MiB free, heap {} KiB",
+        count,
+        usable >> 8,
+        free >> 8,
+        heap >> 10
+    );
+
+    let ramdisk = boot_info.ramdisk_addr.into_option().and_then(|va| mm::boot_ramdisk(va, boot_info.ramdisk_len));
+    let bundle = ramdisk.map(bundle::Bundle::parse);
+    let cmdline = match &bundle {
+        Some(Ok(b)) => b.file("hypervisor.cmdline").and_then(|c| core::str::from_utf8(c).ok()).unwrap_or(""),
+        Some(Err(e)) => fatal(format_args!("boot bundle: {e:?}: rebuild the image with `cargo xtask build`")),
+        None => {
+            warn!("boot", "no boot bundle (ramdisk): running with default options and no Dom0");
+            ""
+        }
+    };
+    let (options, unknown) = cmdline::parse(cmdline);
+    crate::log::set_threshold(options.loglvl);
+    info!("boot", "command line: {}", cmdline.trim());
+    for word in unknown {
+        warn!("boot", "ignoring unknown or malformed option `{word}`");
+    }
+    if let Some(Ok(b)) = &bundle {
+        for (name, size) in b.files() {
+            crate::debug!("boot", "bundle: {name} ({size} bytes)");
+        }
+    }
+
+    let trampoline_page = mm::alloc_frame_below(mm::frame::LOW_MEMORY_END)
+        .unwrap_or_else(|| fatal(format_args!("memory: no free page below 1 MiB for starting the other CPUs")));
+    let plan = paging::AddressSpacePlan {
+        phys_limit,
+        stack: boot_info.kernel_stack_bottom..boot_info.kernel_stack_bottom + boot_info.kernel_stack_len,
+        identity_page: trampoline_page.addr(),
+    };
+    let root = paging::build(&paging::image_layout(), &plan)
+        .unwrap_or_else(|e| fatal(format_args!("paging: {e:?}")));
+    paging::activate(root);
+    info!("mm", "own page tables active: image W^X, physical memory window below {:#x}", phys_limit);
+
+    let platform = acpi::platform_from_firmware(boot_info.rsdp_addr.into_option())
+        .unwrap_or_else(|e| fatal(format_args!("acpi: {e}")));
+    report_platform(&platform);
+
+    pic::remap_and_mask();
+    apic::init_this_cpu();
+    let (tsc_khz, source) = tsc::calibrate();
+    let timer_khz = apic::calibrate_timer();
+    info!(
+        "time",
+        "TSC {}.{:03} MHz ({source:?}), {} APIC timer {} kHz",
+        tsc_khz / 1000,
+        tsc_khz % 1000,
+        apic::mode_name(),
+        timer_khz
+    );
+
+    let backend = enable_virtualization();
+    percpu::this_cpu().apic_id.store(apic::id(), Ordering::Relaxed);
+    percpu::this_cpu().online.store(true, Ordering::SeqCst);
+    apic::start_timer();
+
+    let online = start_application_processors(&platform, trampoline_page.addr(), root);
+    x86_64::instructions::interrupts::enable();
+    check_interrupts(online);
+    info!("hv", "ready, {online} cpus online, {}", match backend {
+        virt::Backend::Svm(_) => "AMD-V (SVM)",
+        virt::Backend::Vmx(_) => "Intel VT-x (VMX)",
+    });
+
+    if options.test_panic {
+        panic!("test-panic requested on the command line");
+    }
+    if options.exit_after_boot {
+        power::stop_machine(power::EXIT_SUCCESS);
+    }
+    loop {
+        cpu::wait_for_interrupt();
+    }
+}
+
+fn report_platform(p: &PlatformInfo) {
+    info!(
+        "acpi",
+        "{} cpus ({} disabled), {} ioapic(s), {} irq overrides, lapic {:#x}, hpet {}",
+        p.cpus.len(),
+        p.disabled_cpus,
+        p.io_apics.len(),
+        p.overrides.len(),
+        p.local_apic_address,
+        if p.hpet.is_some() { "yes" } else { "no" }
+    );
+}
+
+/// Turns on SVM or VMX on this CPU and logs it; stops the machine if the CPU
+/// cannot virtualize.
+fn enable_virtualization() -> virt::Backend {
+    match virt::enable_this_cpu() {
+        Ok(backend) => {
+            info!("virt", "{backend}");
+            backend
+        }
+        Err(e) => fatal(format_args!("virt: {e}")),
+    }
+}
+
+/// Starts every usable AP in the MADT, one at a time. Returns CPUs online.
+fn start_application_processors(platform: &PlatformInfo, page: u64, root: paging::Root) -> usize {
+    let trampoline = smp::Trampoline::install(page, root.phys());
+    let bsp_apic = apic::id();
+    let mut online = 1;
+    for entry in platform.cpus.iter().filter(|c| c.apic_id != bsp_apic) {
+        if online == percpu::MAX_CPUS {
+            warn!("smp", "more than {} cpus: the rest stay parked", percpu::MAX_CPUS);
+            break;
+        }
+        let index = online;
+        if !trampoline.start(index, entry.apic_id) {
+            warn!("smp", "cpu with apic id {} did not start", entry.apic_id);
+            continue;
+        }
+        if !wait_us(CPU_WAIT_US, || percpu::cpu(index).online.load(Ordering::SeqCst)) {
+            fatal(format_args!("smp: cpu{index} (apic id {}) started but never came online", entry.apic_id));
+        }
+        online += 1;
+    }
+    online
+}
+
+/// Bring-up of an application processor, after the trampoline.
+pub fn ap_main(index: usize) -> ! {
+    gdt::init_this_cpu();
+    idt::init_this_cpu();
+    apic::init_this_cpu();
+    enable_virtualization();
+    let me = percpu::cpu(index);
+    me.apic_id.store(apic::id(), Ordering::Relaxed);
+    apic::start_timer();
+    me.online.store(true, Ordering::SeqCst);
+    loop {
+        cpu::wait_for_interrupt();
+    }
+}
+
+/// Every CPU must see its timer tick and answer a test IPI.
+fn check_interrupts(online: usize) {
+    for index in 1..online {
+        let cpu = percpu::cpu(index);
+        let before = cpu.ipis_received.load(Ordering::SeqCst);
+        apic::send_ipi(cpu.apic_id.load(Ordering::Relaxed), idt::PING_VECTOR);
+        if !wait_us(CPU_WAIT_US, || cpu.ipis_received.load(Ordering::SeqCst) > before) {
+            fatal(format_args!("smp: cpu{index} did not answer a test IPI"));
+        }
+    }
+    for index in 0..online {
+        let ticks = &percpu::cpu(index).timer_ticks;
+        if !wait_us(CPU_WAIT_US, || ticks.load(Ordering::Relaxed) > 0) {
+            fatal(format_args!("time: cpu{index} never got a timer interrupt"));
+        }
+    }
+    info!("smp", "{online} cpus answered IPIs and take timer interrupts");
+}
+
+/// Polls `done` until it holds or `us` microseconds pass.
+fn wait_us(us: u64, done: impl Fn() -> bool) -> bool {
+    let deadline = cpu::rdtsc() + us * tsc::khz() / 1000;
+    while !done() {
+        if cpu::rdtsc() > deadline {
+            return false;
+        }
+        cpu::relax();
+    }
+    true
+}
+
+#[cfg(target_os = "none")]
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    let cpu = percpu::cpu_index();
+    match info.location() {
+        Some(l) => crate::console::write_line_unlocked(format_args!(
+            "cpu{cpu} PANIC: {} at {}:{}",
+            info.message(),
+            l.file(),
+            l.line()
+        )),
+        None => crate::console::write_line_unlocked(format_args!("cpu{cpu} PANIC: {}", info.message())),
+    }
+    power::stop_machine(power::EXIT_FAILURE)
+}
