@@ -45,9 +45,13 @@ pub fn start(boot_info: &'static mut BootInfo) -> ! {
 
     let mut regions = [MemoryRegion { start: 0, end: 0, usable: false }; MAX_REGIONS];
     let mut count = 0;
+    // The window covers RAM and the 32-bit MMIO hole, not far reserved ranges
+    // (QEMU reserves 1012..1024 GiB on AMD CPUs).
     let mut phys_limit: u64 = 1 << 32;
     for r in boot_info.memory_regions.iter() {
-        phys_limit = phys_limit.max(r.end);
+        if r.kind == MemoryRegionKind::Usable {
+            phys_limit = phys_limit.max(r.end);
+        }
         if count < MAX_REGIONS {
             regions[count] = MemoryRegion { start: r.start, end: r.end, usable: r.kind == MemoryRegionKind::Usable };
             count += 1;
@@ -88,6 +92,8 @@ pub fn start(boot_info: &'static mut BootInfo) -> ! {
         }
     }
 
+    // Boot info lives in bootloader mappings that the switch below drops.
+    let rsdp = boot_info.rsdp_addr.into_option();
     let trampoline_page = mm::alloc_frame_below(mm::frame::LOW_MEMORY_END)
         .unwrap_or_else(|| fatal(format_args!("memory: no free page below 1 MiB for starting the other CPUs")));
     let plan = paging::AddressSpacePlan {
@@ -100,7 +106,7 @@ pub fn start(boot_info: &'static mut BootInfo) -> ! {
     paging::activate(root);
     info!("mm", "own page tables active: image W^X, physical memory window below {:#x}", phys_limit);
 
-    let platform = acpi::platform_from_firmware(boot_info.rsdp_addr.into_option())
+    let platform = acpi::platform_from_firmware(rsdp)
         .unwrap_or_else(|e| fatal(format_args!("acpi: {e}")));
     report_platform(&platform);
 

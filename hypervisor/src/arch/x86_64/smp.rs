@@ -55,8 +55,8 @@ ap_tr_long_mode:
     .balign 8
 ap_tr_gdt:
     .quad 0
-    .quad 0x00af9a000000ffff        /* 64-bit code, DPL 0 */
-    .quad 0x00cf92000000ffff        /* data */
+    .quad 0x00af9b000000ffff        /* 64-bit code, DPL 0, accessed */
+    .quad 0x00cf93000000ffff        /* data, accessed: the page is read-only */
 ap_tr_gdt_end:
     .globl ap_tr_gdtr
 ap_tr_gdtr:
