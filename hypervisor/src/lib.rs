@@ -13,5 +13,6 @@ pub mod log;
 pub mod arch;
 pub mod boot;
 pub mod console;
+pub mod domain;
 pub mod mm;
 pub mod platform;

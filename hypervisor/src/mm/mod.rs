@@ -2,7 +2,9 @@
 //! hypervisor's own page tables.
 
 pub mod frame;
+pub mod guest;
 pub mod heap;
+pub mod p2m;
 pub mod paging;
 pub mod physmap;
 

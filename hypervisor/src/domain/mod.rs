@@ -1,0 +1,1 @@
+//! Domains: PVH loading.

@@ -1,0 +1,1 @@
+//! Guest memory accessors through the p2m.

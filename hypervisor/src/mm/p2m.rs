@@ -1,0 +1,1 @@
+//! Nested page tables (p2m): guest-physical to machine frames.
