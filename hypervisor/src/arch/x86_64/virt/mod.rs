@@ -1,7 +1,10 @@
 //! Hardware virtualization: which extension this machine has (AMD-V or
 //! VT-x, chosen by CPUID) and turning it on in every CPU.
 
+pub mod exit;
 pub mod svm;
+pub mod svm_vcpu;
+pub mod vmcb;
 pub mod vmx;
 
 use core::fmt;

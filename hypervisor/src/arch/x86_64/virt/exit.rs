@@ -1,0 +1,69 @@
+//! What a VM exit means, in one shape for both backends. The backends turn
+//! their exit codes into an `Exit` and return it: no logging, locking or
+//! allocation on the way.
+
+/// General-purpose registers of a guest that the hardware does not keep in
+/// the VMCB/VMCS. RSP and RIP (and RAX on SVM) live there instead.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GuestRegs {
+    pub rax: u64,
+    pub rbx: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub rbp: u64,
+    pub r8: u64,
+    pub r9: u64,
+    pub r10: u64,
+    pub r11: u64,
+    pub r12: u64,
+    pub r13: u64,
+    pub r14: u64,
+    pub r15: u64,
+}
+
+/// Width of a port access in bytes (1, 2 or 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoAccess {
+    pub port: u16,
+    pub size: u8,
+    pub write: bool,
+    /// INS/OUTS (string forms) with or without REP.
+    pub string: bool,
+    pub rep: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    Cpuid,
+    Hlt,
+    /// VMCALL / VMMCALL.
+    Hypercall,
+    Io(IoAccess),
+    MsrRead,
+    MsrWrite,
+    /// A guest-physical access the p2m does not allow.
+    NestedPageFault { gpa: u64, write: bool, fetch: bool },
+    Exception { vector: u8, error: Option<u32> },
+    /// A host interrupt arrived while the guest ran; the host takes it on return.
+    ExternalInterrupt,
+    Nmi,
+    /// The guest triple-faulted (SVM shutdown, VMX triple-fault exit).
+    TripleFault,
+    /// INIT signal (another CPU reset this one).
+    Init,
+    /// The hardware refused the guest state (VMRUN/VMLAUNCH failure).
+    InvalidState { code: u64 },
+    /// An exit this hypervisor does not handle; its raw reason.
+    Unhandled { code: u64 },
+}
+
+/// Architectural state a vCPU starts with: Xen's PVH boot protocol (32-bit
+/// protected mode, paging off, flat segments, %ebx = start_info).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BootState {
+    pub rip: u64,
+    pub rbx: u64,
+}

@@ -1,0 +1,293 @@
+//! An SVM vCPU: its VMCB, I/O and MSR permission maps, and VMRUN.
+
+use super::exit::{BootState, Exit, GuestRegs, IoAccess};
+use super::vmcb::{self, Vmcb};
+use super::VirtError;
+use crate::mm::frame::Mfn;
+use crate::mm::{self, physmap};
+
+// Enters the guest and returns at #VMEXIT. Host state the CPU does not save
+// itself (FS/GS/TR/LDTR, KernelGsBase, STAR/LSTAR/SFMASK, SYSENTER) goes
+// through VMSAVE/VMLOAD on a per-vCPU host area; GIF is clear outside the
+// guest so no interrupt lands between the two halves (APM Vol. 2, 15.5, 15.17).
+core::arch::global_asm!(
+    r#"
+    .globl svm_vmrun
+svm_vmrun:
+    push rbp
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    push rdx                    /* host save area */
+    push rsi                    /* &GuestRegs */
+    push rdi                    /* guest VMCB */
+    clgi
+    sti
+    mov rax, rdx
+    vmsave rax
+    mov rbx, [rsi + 8]
+    mov rcx, [rsi + 16]
+    mov rdx, [rsi + 24]
+    mov rdi, [rsi + 40]
+    mov rbp, [rsi + 48]
+    mov r8,  [rsi + 56]
+    mov r9,  [rsi + 64]
+    mov r10, [rsi + 72]
+    mov r11, [rsi + 80]
+    mov r12, [rsi + 88]
+    mov r13, [rsi + 96]
+    mov r14, [rsi + 104]
+    mov r15, [rsi + 112]
+    mov rsi, [rsi + 32]
+    mov rax, [rsp]
+    vmload rax
+    vmrun rax
+    vmsave rax
+    push rsi
+    mov rsi, [rsp + 16]
+    mov [rsi + 8], rbx
+    mov [rsi + 16], rcx
+    mov [rsi + 24], rdx
+    mov [rsi + 40], rdi
+    mov [rsi + 48], rbp
+    mov [rsi + 56], r8
+    mov [rsi + 64], r9
+    mov [rsi + 72], r10
+    mov [rsi + 80], r11
+    mov [rsi + 88], r12
+    mov [rsi + 96], r13
+    mov [rsi + 104], r14
+    mov [rsi + 112], r15
+    pop rax
+    mov [rsi + 32], rax
+    pop rdi
+    pop rsi
+    pop rax
+    vmload rax
+    cli
+    stgi
+    pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    pop rbp
+    ret
+    "#
+);
+
+unsafe extern "C" {
+    fn svm_vmrun(vmcb: u64, regs: *mut GuestRegs, host_save: u64);
+}
+
+/// I/O permission map: 12 KiB, one bit per port (set = intercept).
+const IOPM_FRAMES: usize = 3;
+/// MSR permission map: 8 KiB, two bits per MSR in three ranges.
+const MSRPM_FRAMES: usize = 2;
+
+pub struct SvmVcpu {
+    vmcb: Vmcb,
+    host_save: Mfn,
+    iopm: Mfn,
+    msrpm: Mfn,
+    pub regs: GuestRegs,
+    nrips: bool,
+    /// Next RIP reported by an IOIO exit (always valid there).
+    io_next_rip: u64,
+}
+
+fn fill(mfn: Mfn, frames: usize, byte: u8) {
+    // SAFETY: the frames were just allocated to this vCPU and are mapped
+    // writable through the window.
+    unsafe { core::ptr::write_bytes(physmap::ptr::<u8>(mfn.addr()), byte, frames * 4096) }
+}
+
+impl SvmVcpu {
+    /// A vCPU in Xen's PVH start state, with nested paging rooted at
+    /// `npt_root`, tagged `asid` (never 0), intercepting the ports for which
+    /// `intercept_port` says so and every MSR.
+    pub fn new(boot: BootState, npt_root: u64, asid: u32, intercept_port: &dyn Fn(u16) -> bool) -> Result<SvmVcpu, VirtError> {
+        let oom = VirtError::OutOfMemory("SVM vCPU");
+        let vmcb_mfn = mm::alloc_frame().ok_or(VirtError::OutOfMemory("VMCB"))?;
+        let host_save = mm::alloc_frame().ok_or(VirtError::OutOfMemory("VMCB"))?;
+        let iopm = mm::alloc_contiguous(IOPM_FRAMES, 1).ok_or(VirtError::OutOfMemory("SVM I/O permission map"))?;
+        let msrpm = mm::alloc_contiguous(MSRPM_FRAMES, 1).ok_or(oom)?;
+        fill(iopm, IOPM_FRAMES, 0);
+        fill(msrpm, MSRPM_FRAMES, 0xff);
+        let bitmap = physmap::ptr::<u8>(iopm.addr());
+        for port in 0..=u16::MAX {
+            if intercept_port(port) {
+                // SAFETY: port / 8 < 8 KiB, inside the 12 KiB map owned here.
+                unsafe { *bitmap.add(usize::from(port / 8)) |= 1 << (port % 8) };
+            }
+        }
+        let vmcb = Vmcb::new(vmcb_mfn);
+        vmcb.write_u32(
+            vmcb::INTERCEPT_MISC1,
+            vmcb::INTERCEPT_INTR
+                | vmcb::INTERCEPT_NMI
+                | vmcb::INTERCEPT_CPUID
+                | vmcb::INTERCEPT_HLT
+                | vmcb::INTERCEPT_IOIO
+                | vmcb::INTERCEPT_MSR
+                | vmcb::INTERCEPT_SHUTDOWN,
+        );
+        vmcb.write_u32(
+            vmcb::INTERCEPT_MISC2,
+            vmcb::INTERCEPT_VMRUN
+                | vmcb::INTERCEPT_VMMCALL
+                | vmcb::INTERCEPT_VMLOAD
+                | vmcb::INTERCEPT_VMSAVE
+                | vmcb::INTERCEPT_STGI
+                | vmcb::INTERCEPT_CLGI
+                | vmcb::INTERCEPT_SKINIT,
+        );
+        // #DB and #AC are intercepted and reflected: a guest must not be able
+        // to wedge the CPU with an endless chain of them.
+        vmcb.write_u32(vmcb::INTERCEPT_EXCEPTIONS, (1 << 1) | (1 << 17));
+        vmcb.write_u64(vmcb::IOPM_BASE_PA, iopm.addr());
+        vmcb.write_u64(vmcb::MSRPM_BASE_PA, msrpm.addr());
+        vmcb.write_u32(vmcb::GUEST_ASID, asid.max(1));
+        vmcb.write_u8(vmcb::TLB_CONTROL, 1);
+        // V_INTR_MASKING: the host's RFLAGS.IF, not the guest's, gates
+        // physical interrupts, so a guest cannot hold off the host timer.
+        vmcb.write_u64(vmcb::VINTR, 1 << 24);
+        vmcb.write_u64(vmcb::NP_ENABLE, 1);
+        vmcb.write_u64(vmcb::N_CR3, npt_root);
+
+        let code32 = 0xc9b; // type 0xb, S, P, D/B, G
+        let data32 = 0xc93; // type 0x3, S, P, D/B, G
+        vmcb.write_segment(vmcb::CS, 0x08, code32, 0xffff_ffff, 0);
+        for seg in [vmcb::DS, vmcb::ES, vmcb::SS, vmcb::FS, vmcb::GS] {
+            vmcb.write_segment(seg, 0x10, data32, 0xffff_ffff, 0);
+        }
+        vmcb.write_segment(vmcb::TR, 0, 0x8b, 0x67, 0);
+        vmcb.write_segment(vmcb::LDTR, 0, 0x82, 0, 0);
+        vmcb.write_segment(vmcb::GDTR, 0, 0, 0, 0);
+        vmcb.write_segment(vmcb::IDTR, 0, 0, 0, 0);
+        vmcb.write_u64(vmcb::CR0, 0x11); // PE | ET
+        vmcb.write_u64(vmcb::CR4, 0);
+        vmcb.write_u64(vmcb::EFER, 1 << 12); // SVME, required by VMRUN's checks
+        vmcb.write_u64(vmcb::RFLAGS, 0x2);
+        vmcb.write_u64(vmcb::RIP, boot.rip);
+        vmcb.write_u64(vmcb::RSP, 0);
+        vmcb.write_u64(vmcb::DR6, 0xffff_0ff0);
+        vmcb.write_u64(vmcb::DR7, 0x400);
+        vmcb.write_u64(vmcb::G_PAT, 0x0007_0406_0007_0406);
+
+        let regs = GuestRegs { rbx: boot.rbx, ..GuestRegs::default() };
+        Ok(SvmVcpu { vmcb, host_save, iopm, msrpm, regs, nrips: super::svm::features().nrips, io_next_rip: 0 })
+    }
+
+    /// Runs the guest until the next exit.
+    pub fn run(&mut self) -> Exit {
+        self.vmcb.write_u64(vmcb::RAX, self.regs.rax);
+        // SAFETY: the VMCB, permission maps and nested page tables were set
+        // up by `new` and belong to this vCPU; EFER.SVME and VM_HSAVE_PA are
+        // set on this CPU (virt::enable_this_cpu); `svm_vmrun` restores every
+        // callee-saved register and the host's segment state before returning.
+        unsafe { svm_vmrun(self.vmcb.phys(), &mut self.regs, self.host_save.addr()) };
+        self.regs.rax = self.vmcb.read_u64(vmcb::RAX);
+        self.vmcb.write_u8(vmcb::TLB_CONTROL, 0);
+        self.decode_exit()
+    }
+
+    fn decode_exit(&mut self) -> Exit {
+        let code = self.vmcb.read_u64(vmcb::EXITCODE);
+        let info1 = self.vmcb.read_u64(vmcb::EXITINFO1);
+        let info2 = self.vmcb.read_u64(vmcb::EXITINFO2);
+        if code as u32 == vmcb::VMEXIT_INVALID {
+            return Exit::InvalidState { code };
+        }
+        match code {
+            vmcb::VMEXIT_CPUID => Exit::Cpuid,
+            vmcb::VMEXIT_HLT => Exit::Hlt,
+            vmcb::VMEXIT_VMMCALL => Exit::Hypercall,
+            vmcb::VMEXIT_IOIO => {
+                self.io_next_rip = info2;
+                let size = if info1 & (1 << 4) != 0 {
+                    1
+                } else if info1 & (1 << 5) != 0 {
+                    2
+                } else {
+                    4
+                };
+                Exit::Io(IoAccess {
+                    port: (info1 >> 16) as u16,
+                    size,
+                    write: info1 & 1 == 0,
+                    string: info1 & (1 << 2) != 0,
+                    rep: info1 & (1 << 3) != 0,
+                })
+            }
+            vmcb::VMEXIT_MSR if info1 == 0 => Exit::MsrRead,
+            vmcb::VMEXIT_MSR => Exit::MsrWrite,
+            vmcb::VMEXIT_NPF => Exit::NestedPageFault { gpa: info2, write: info1 & 2 != 0, fetch: info1 & 0x10 != 0 },
+            vmcb::VMEXIT_SHUTDOWN => Exit::TripleFault,
+            vmcb::VMEXIT_INTR => Exit::ExternalInterrupt,
+            vmcb::VMEXIT_NMI => Exit::Nmi,
+            vmcb::VMEXIT_INIT => Exit::Init,
+            c if (vmcb::VMEXIT_EXCP_BASE..vmcb::VMEXIT_EXCP_BASE + 32).contains(&c) => {
+                let vector = (c - vmcb::VMEXIT_EXCP_BASE) as u8;
+                let has_error = matches!(vector, 8 | 10..=14 | 17 | 21 | 29 | 30);
+                Exit::Exception { vector, error: has_error.then_some(info1 as u32) }
+            }
+            _ => Exit::Unhandled { code },
+        }
+    }
+
+    pub fn rip(&self) -> u64 {
+        self.vmcb.read_u64(vmcb::RIP)
+    }
+
+    /// Moves past the instruction that exited. `len` is its length when the
+    /// CPU lacks NRIP save (QEMU's TCG) and the exit reports no next RIP.
+    pub fn skip_instruction(&mut self, exit: &Exit, len: u64) {
+        let next = match exit {
+            Exit::Io(_) => self.io_next_rip,
+            _ if self.nrips => self.vmcb.read_u64(vmcb::NRIP),
+            _ => self.rip() + len,
+        };
+        self.vmcb.write_u64(vmcb::RIP, next);
+    }
+
+    /// Queues an exception for the guest's next entry.
+    pub fn inject_exception(&mut self, vector: u8, error: Option<u32>) {
+        let mut event = u64::from(vector) | (3 << 8) | (1 << 31);
+        if let Some(e) = error {
+            event |= (1 << 11) | (u64::from(e) << 32);
+        }
+        self.vmcb.write_u64(vmcb::EVENTINJ, event);
+    }
+
+    /// Guest CR0, CR3, CR4 and EFER, for walking its page tables.
+    pub fn paging_state(&self) -> (u64, u64, u64, u64) {
+        (
+            self.vmcb.read_u64(vmcb::CR0),
+            self.vmcb.read_u64(vmcb::CR3),
+            self.vmcb.read_u64(vmcb::CR4),
+            self.vmcb.read_u64(vmcb::EFER),
+        )
+    }
+
+    /// True when the guest runs 64-bit code (EFER.LMA and CS.L).
+    pub fn long_mode(&self) -> bool {
+        let efer_lma = self.vmcb.read_u64(vmcb::EFER) & (1 << 10) != 0;
+        let cs_attrib = (self.vmcb.read_u64(vmcb::CS) >> 16) as u16;
+        efer_lma && cs_attrib & (1 << 9) != 0
+    }
+
+    /// Frees every frame the vCPU owned.
+    pub fn destroy(self) {
+        let _ = mm::free_frame(Mfn(self.vmcb.phys() / 4096));
+        let _ = mm::free_frame(self.host_save);
+        for i in 0..IOPM_FRAMES as u64 {
+            let _ = mm::free_frame(Mfn(self.iopm.0 + i));
+        }
+        for i in 0..MSRPM_FRAMES as u64 {
+            let _ = mm::free_frame(Mfn(self.msrpm.0 + i));
+        }
+    }
+}
