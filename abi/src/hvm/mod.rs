@@ -1,0 +1,6 @@
+//! Mirrors xen/include/public/hvm/ (and arch-x86/hvm/start_info.h): HVM and
+//! PVH guests' interfaces.
+
+pub mod hvm_op;
+pub mod params;
+pub mod start_info;
