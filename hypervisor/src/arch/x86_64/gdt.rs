@@ -27,6 +27,7 @@ pub fn init_this_cpu() {
         tss.interrupt_stack_table[slot] = top;
     }
     let tss: &'static TaskStateSegment = Box::leak(Box::new(tss));
+    super::percpu::this_cpu().tss_base.store(tss as *const TaskStateSegment as u64, core::sync::atomic::Ordering::Relaxed);
     let mut gdt = GlobalDescriptorTable::new();
     let code = gdt.append(Descriptor::kernel_code_segment());
     let data = gdt.append(Descriptor::kernel_data_segment());

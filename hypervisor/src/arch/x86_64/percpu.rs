@@ -16,6 +16,8 @@ pub struct PerCpu {
     pub online: AtomicBool,
     pub timer_ticks: AtomicU64,
     pub ipis_received: AtomicU64,
+    /// Linear address of this CPU's TSS (the VMCS host state needs it).
+    pub tss_base: AtomicU64,
 }
 
 impl PerCpu {
@@ -26,6 +28,7 @@ impl PerCpu {
             online: AtomicBool::new(false),
             timer_ticks: AtomicU64::new(0),
             ipis_received: AtomicU64::new(0),
+            tss_base: AtomicU64::new(0),
         }
     }
 

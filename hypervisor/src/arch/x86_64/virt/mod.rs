@@ -5,7 +5,9 @@ pub mod exit;
 pub mod svm;
 pub mod svm_vcpu;
 pub mod vmcb;
+pub mod vmcs;
 pub mod vmx;
+pub mod vmx_vcpu;
 
 use core::fmt;
 
@@ -28,6 +30,8 @@ pub enum VirtError {
     OutOfMemory(&'static str),
     /// VMXON failed
     VmxonFailed,
+    /// VMX capability MSR {0:#x} does not allow the controls {1:#x}
+    MissingControl(u32, u32),
 }
 
 impl fmt::Display for VirtError {
@@ -42,6 +46,9 @@ impl fmt::Display for VirtError {
             VirtError::NoNestedPaging(what) => write!(f, "{what} lacks nested paging (NPT/EPT), which the hypervisor needs"),
             VirtError::OutOfMemory(what) => write!(f, "no memory for the per-CPU {what}"),
             VirtError::VmxonFailed => f.write_str("VMXON failed"),
+            VirtError::MissingControl(msr, bits) => {
+                write!(f, "VMX capability MSR {msr:#x} does not allow the controls {bits:#x} the hypervisor needs")
+            }
         }
     }
 }

@@ -1,0 +1,367 @@
+//! A VMX vCPU: its VMCS, I/O and MSR bitmaps, and VMLAUNCH/VMRESUME.
+
+use core::sync::atomic::Ordering;
+
+use x86_64::registers::control::{Cr0, Cr3, Cr4};
+use x86_64::instructions::tables::{sgdt, sidt};
+
+use super::exit::{BootState, Exit, GuestRegs, IoAccess};
+use super::vmcs::{self, Field};
+use super::VirtError;
+use crate::arch::x86_64::{cpu, percpu};
+use crate::mm::frame::Mfn;
+use crate::mm::{self, physmap};
+
+// Enters the guest; returns 0 after a VM exit, 1 if VM entry failed. The
+// host RSP in the VMCS points at the saved &GuestRegs, so the exit path
+// (HOST_RIP = vmx_exit) finds it (SDM Vol. 3, 27.5).
+core::arch::global_asm!(
+    r#"
+    .globl vmx_enter
+vmx_enter:
+    push rbp
+    push rbx
+    push r12
+    push r13
+    push r14
+    push r15
+    push rdi                    /* &GuestRegs */
+    mov rax, 0x6c14             /* HOST_RSP */
+    vmwrite rax, rsp
+    cmp rsi, 0
+    mov rax, [rdi]
+    mov rbx, [rdi + 8]
+    mov rcx, [rdi + 16]
+    mov rdx, [rdi + 24]
+    mov rsi, [rdi + 32]
+    mov rbp, [rdi + 48]
+    mov r8,  [rdi + 56]
+    mov r9,  [rdi + 64]
+    mov r10, [rdi + 72]
+    mov r11, [rdi + 80]
+    mov r12, [rdi + 88]
+    mov r13, [rdi + 96]
+    mov r14, [rdi + 104]
+    mov r15, [rdi + 112]
+    mov rdi, [rdi + 40]
+    jne 2f
+    vmlaunch
+    jmp 3f
+2:  vmresume
+3:  pop rdi
+    mov eax, 1
+    jmp 4f
+    .globl vmx_exit
+vmx_exit:
+    push rdi
+    mov rdi, [rsp + 8]
+    mov [rdi], rax
+    mov [rdi + 8], rbx
+    mov [rdi + 16], rcx
+    mov [rdi + 24], rdx
+    mov [rdi + 32], rsi
+    mov [rdi + 48], rbp
+    mov [rdi + 56], r8
+    mov [rdi + 64], r9
+    mov [rdi + 72], r10
+    mov [rdi + 80], r11
+    mov [rdi + 88], r12
+    mov [rdi + 96], r13
+    mov [rdi + 104], r14
+    mov [rdi + 112], r15
+    pop rax
+    mov [rdi + 40], rax
+    pop rdi
+    xor eax, eax
+4:  pop r15
+    pop r14
+    pop r13
+    pop r12
+    pop rbx
+    pop rbp
+    ret
+    "#
+);
+
+unsafe extern "C" {
+    fn vmx_enter(regs: *mut GuestRegs, launched: u64) -> u64;
+    fn vmx_exit();
+}
+
+const IA32_VMX_PINBASED_CTLS: u32 = 0x481;
+const IA32_VMX_PROCBASED_CTLS: u32 = 0x482;
+const IA32_VMX_EXIT_CTLS: u32 = 0x483;
+const IA32_VMX_ENTRY_CTLS: u32 = 0x484;
+const IA32_VMX_PROCBASED_CTLS2: u32 = 0x48b;
+const IA32_VMX_TRUE_PINBASED_CTLS: u32 = 0x48d;
+const IA32_VMX_TRUE_PROCBASED_CTLS: u32 = 0x48e;
+const IA32_VMX_TRUE_EXIT_CTLS: u32 = 0x48f;
+const IA32_VMX_TRUE_ENTRY_CTLS: u32 = 0x490;
+const IA32_PAT: u32 = 0x277;
+const IA32_EFER: u32 = 0xc000_0080;
+const IA32_FS_BASE: u32 = 0xc000_0100;
+const IA32_GS_BASE: u32 = 0xc000_0101;
+
+/// Adjusts wanted control bits to what the capability MSR allows: the low
+/// half lists bits that must be 1, the high half bits that may be 1
+/// (SDM Vol. 3, A.3). Returns None if a wanted bit is not allowed.
+fn controls(msr: u32, wanted: u32) -> Result<u32, VirtError> {
+    // SAFETY: the VMX capability MSRs exist on every VMX CPU (checked by the caller).
+    let cap = unsafe { cpu::rdmsr(msr) };
+    let (must, may) = (cap as u32, (cap >> 32) as u32);
+    if wanted & !may != 0 {
+        return Err(VirtError::MissingControl(msr, wanted & !may));
+    }
+    Ok(wanted | must)
+}
+
+pub struct VmxVcpu {
+    vmcs: Mfn,
+    io_bitmaps: Mfn,
+    msr_bitmap: Mfn,
+    pub regs: GuestRegs,
+    launched: bool,
+}
+
+fn vmx_ptr_op(op: &str, pa: u64) -> bool {
+    let failed: u8;
+    // SAFETY: VMCLEAR/VMPTRLD take the physical address of a VMCS region this
+    // vCPU owns (revision id written); they touch nothing else.
+    unsafe {
+        match op {
+            "vmclear" => core::arch::asm!("vmclear [{0}]", "setbe {1}", in(reg) &pa, out(reg_byte) failed, options(nostack)),
+            _ => core::arch::asm!("vmptrld [{0}]", "setbe {1}", in(reg) &pa, out(reg_byte) failed, options(nostack)),
+        }
+    }
+    failed == 0
+}
+
+impl VmxVcpu {
+    /// A vCPU in Xen's PVH start state with EPT pointer `eptp`, tagged
+    /// `vpid` (never 0), intercepting the ports for which `intercept_port`
+    /// says so and every MSR. Its VMCS becomes current on this CPU.
+    pub fn new(boot: BootState, eptp: u64, vpid: u16, intercept_port: &dyn Fn(u16) -> bool) -> Result<VmxVcpu, VirtError> {
+        let features = super::vmx::features();
+        let vmcs = mm::alloc_frame().ok_or(VirtError::OutOfMemory("VMCS"))?;
+        let io_bitmaps = mm::alloc_contiguous(2, 1).ok_or(VirtError::OutOfMemory("VMX I/O bitmaps"))?;
+        let msr_bitmap = mm::alloc_frame().ok_or(VirtError::OutOfMemory("VMX MSR bitmap"))?;
+        // SAFETY: the three regions were just allocated to this vCPU and are
+        // mapped writable through the window.
+        unsafe {
+            physmap::ptr::<u32>(vmcs.addr()).write_volatile(features.revision);
+            let io = physmap::ptr::<u8>(io_bitmaps.addr());
+            core::ptr::write_bytes(io, 0, 8192);
+            for port in 0..=u16::MAX {
+                if intercept_port(port) {
+                    *io.add(usize::from(port / 8)) |= 1 << (port % 8);
+                }
+            }
+            core::ptr::write_bytes(physmap::ptr::<u8>(msr_bitmap.addr()), 0xff, 4096);
+        }
+        if !vmx_ptr_op("vmclear", vmcs.addr()) || !vmx_ptr_op("vmptrld", vmcs.addr()) {
+            return Err(VirtError::VmxonFailed);
+        }
+        let t = features.true_controls;
+        let pin = controls(if t { IA32_VMX_TRUE_PINBASED_CTLS } else { IA32_VMX_PINBASED_CTLS }, (1 << 0) | (1 << 3))?;
+        let primary = controls(
+            if t { IA32_VMX_TRUE_PROCBASED_CTLS } else { IA32_VMX_PROCBASED_CTLS },
+            (1 << 7) | (1 << 25) | (1 << 28) | (1 << 31),
+        )?;
+        let secondary = controls(IA32_VMX_PROCBASED_CTLS2, (1 << 1) | (1 << 5) | (1 << 7))?;
+        let exit = controls(
+            if t { IA32_VMX_TRUE_EXIT_CTLS } else { IA32_VMX_EXIT_CTLS },
+            (1 << 9) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21),
+        )?;
+        let entry = controls(if t { IA32_VMX_TRUE_ENTRY_CTLS } else { IA32_VMX_ENTRY_CTLS }, (1 << 14) | (1 << 15))?;
+        vmcs::write(Field::PIN_BASED_CONTROLS, pin.into());
+        vmcs::write(Field::PRIMARY_PROCESSOR_CONTROLS, primary.into());
+        vmcs::write(Field::SECONDARY_PROCESSOR_CONTROLS, secondary.into());
+        vmcs::write(Field::VMEXIT_CONTROLS, exit.into());
+        vmcs::write(Field::VMENTRY_CONTROLS, entry.into());
+        vmcs::write(Field::EXCEPTION_BITMAP, (1 << 1) | (1 << 17));
+        vmcs::write(Field::IO_BITMAP_A, io_bitmaps.addr());
+        vmcs::write(Field::IO_BITMAP_B, io_bitmaps.addr() + 4096);
+        vmcs::write(Field::MSR_BITMAP, msr_bitmap.addr());
+        vmcs::write(Field::EPT_POINTER, eptp);
+        vmcs::write(Field::VPID, u64::from(vpid.max(1)));
+        // The guest may not clear CR4.VMXE (a fixed bit); it reads it as 0.
+        vmcs::write(Field::CR4_GUEST_HOST_MASK, 1 << 13);
+        vmcs::write(Field::CR4_READ_SHADOW, 0);
+        vmcs::write(Field::CR0_GUEST_HOST_MASK, 0);
+
+        Self::write_host_state();
+
+        for (sel, limit, ar, base) in [
+            (Field::GUEST_ES_SELECTOR, Field::GUEST_ES_LIMIT, Field::GUEST_ES_ACCESS_RIGHTS, Field::GUEST_ES_BASE),
+            (Field::GUEST_SS_SELECTOR, Field::GUEST_SS_LIMIT, Field::GUEST_SS_ACCESS_RIGHTS, Field::GUEST_SS_BASE),
+            (Field::GUEST_DS_SELECTOR, Field::GUEST_DS_LIMIT, Field::GUEST_DS_ACCESS_RIGHTS, Field::GUEST_DS_BASE),
+            (Field::GUEST_FS_SELECTOR, Field::GUEST_FS_LIMIT, Field::GUEST_FS_ACCESS_RIGHTS, Field::GUEST_FS_BASE),
+            (Field::GUEST_GS_SELECTOR, Field::GUEST_GS_LIMIT, Field::GUEST_GS_ACCESS_RIGHTS, Field::GUEST_GS_BASE),
+        ] {
+            vmcs::write(sel, 0x10);
+            vmcs::write(limit, 0xffff_ffff);
+            vmcs::write(ar, 0xc093);
+            vmcs::write(base, 0);
+        }
+        vmcs::write(Field::GUEST_CS_SELECTOR, 0x08);
+        vmcs::write(Field::GUEST_CS_LIMIT, 0xffff_ffff);
+        vmcs::write(Field::GUEST_CS_ACCESS_RIGHTS, 0xc09b);
+        vmcs::write(Field::GUEST_CS_BASE, 0);
+        vmcs::write(Field::GUEST_TR_SELECTOR, 0);
+        vmcs::write(Field::GUEST_TR_LIMIT, 0x67);
+        vmcs::write(Field::GUEST_TR_ACCESS_RIGHTS, 0x8b);
+        vmcs::write(Field::GUEST_TR_BASE, 0);
+        vmcs::write(Field::GUEST_LDTR_SELECTOR, 0);
+        vmcs::write(Field::GUEST_LDTR_LIMIT, 0);
+        vmcs::write(Field::GUEST_LDTR_ACCESS_RIGHTS, 1 << 16); // unusable
+        vmcs::write(Field::GUEST_LDTR_BASE, 0);
+        vmcs::write(Field::GUEST_GDTR_LIMIT, 0);
+        vmcs::write(Field::GUEST_GDTR_BASE, 0);
+        vmcs::write(Field::GUEST_IDTR_LIMIT, 0);
+        vmcs::write(Field::GUEST_IDTR_BASE, 0);
+        vmcs::write(Field::GUEST_CR0, 0x31); // PE | ET | NE (NE is a fixed bit)
+        vmcs::write(Field::GUEST_CR3, 0);
+        vmcs::write(Field::GUEST_CR4, 1 << 13);
+        vmcs::write(Field::GUEST_DR7, 0x400);
+        vmcs::write(Field::GUEST_RFLAGS, 0x2);
+        vmcs::write(Field::GUEST_RIP, boot.rip);
+        vmcs::write(Field::GUEST_RSP, 0);
+        vmcs::write(Field::GUEST_IA32_EFER, 0);
+        vmcs::write(Field::GUEST_IA32_PAT, 0x0007_0406_0007_0406);
+        vmcs::write(Field::VMCS_LINK_POINTER, u64::MAX);
+        vmcs::write(Field::GUEST_INTERRUPTIBILITY_STATE, 0);
+        vmcs::write(Field::GUEST_ACTIVITY_STATE, 0);
+
+        let regs = GuestRegs { rbx: boot.rbx, ..GuestRegs::default() };
+        Ok(VmxVcpu { vmcs, io_bitmaps, msr_bitmap, regs, launched: false })
+    }
+
+    /// The host state VM exits return to: this CPU's current registers.
+    fn write_host_state() {
+        let (cs, ss, tr): (u16, u16, u16);
+        // SAFETY: reading segment selectors and the task register has no side effects.
+        unsafe {
+            core::arch::asm!("mov {0:x}, cs", out(reg) cs, options(nomem, nostack));
+            core::arch::asm!("mov {0:x}, ss", out(reg) ss, options(nomem, nostack));
+            core::arch::asm!("str {0:x}", out(reg) tr, options(nomem, nostack));
+        }
+        vmcs::write(Field::HOST_CR0, Cr0::read_raw());
+        vmcs::write(Field::HOST_CR3, Cr3::read_raw().0.start_address().as_u64());
+        vmcs::write(Field::HOST_CR4, Cr4::read_raw());
+        vmcs::write(Field::HOST_CS_SELECTOR, u64::from(cs));
+        vmcs::write(Field::HOST_SS_SELECTOR, u64::from(ss));
+        vmcs::write(Field::HOST_DS_SELECTOR, 0);
+        vmcs::write(Field::HOST_ES_SELECTOR, 0);
+        vmcs::write(Field::HOST_FS_SELECTOR, 0);
+        vmcs::write(Field::HOST_GS_SELECTOR, 0);
+        vmcs::write(Field::HOST_TR_SELECTOR, u64::from(tr));
+        vmcs::write(Field::HOST_TR_BASE, percpu::this_cpu().tss_base.load(Ordering::Relaxed));
+        vmcs::write(Field::HOST_GDTR_BASE, sgdt().base.as_u64());
+        vmcs::write(Field::HOST_IDTR_BASE, sidt().base.as_u64());
+        // SAFETY: these MSRs exist on every x86_64 CPU with VMX.
+        unsafe {
+            vmcs::write(Field::HOST_FS_BASE, cpu::rdmsr(IA32_FS_BASE));
+            vmcs::write(Field::HOST_GS_BASE, cpu::rdmsr(IA32_GS_BASE));
+            vmcs::write(Field::HOST_IA32_EFER, cpu::rdmsr(IA32_EFER));
+            vmcs::write(Field::HOST_IA32_PAT, cpu::rdmsr(IA32_PAT));
+        }
+        vmcs::write(Field::HOST_IA32_SYSENTER_CS, 0);
+        vmcs::write(Field::HOST_RIP, vmx_exit as *const () as u64);
+    }
+
+    /// Runs the guest until the next exit.
+    pub fn run(&mut self) -> Exit {
+        // SAFETY: this vCPU's VMCS is current on this CPU (loaded in `new`,
+        // and only one vCPU runs per CPU); its host state returns to
+        // `vmx_exit` on this stack, which restores callee-saved registers.
+        let failed = unsafe { vmx_enter(&mut self.regs, u64::from(self.launched)) };
+        if failed != 0 {
+            return Exit::InvalidState { code: vmcs::read(Field::VM_INSTRUCTION_ERROR) };
+        }
+        self.launched = true;
+        self.decode_exit()
+    }
+
+    fn decode_exit(&self) -> Exit {
+        let reason = vmcs::read(Field::EXIT_REASON) as u32;
+        let qualification = vmcs::read(Field::EXIT_QUALIFICATION);
+        if reason & (1 << 31) != 0 {
+            return Exit::InvalidState { code: u64::from(reason) };
+        }
+        match reason & 0xffff {
+            vmcs::EXIT_CPUID => Exit::Cpuid,
+            vmcs::EXIT_HLT => Exit::Hlt,
+            vmcs::EXIT_VMCALL => Exit::Hypercall,
+            vmcs::EXIT_IO => Exit::Io(IoAccess {
+                port: (qualification >> 16) as u16,
+                size: (qualification & 7) as u8 + 1,
+                write: qualification & (1 << 3) == 0,
+                string: qualification & (1 << 4) != 0,
+                rep: qualification & (1 << 5) != 0,
+            }),
+            vmcs::EXIT_RDMSR => Exit::MsrRead,
+            vmcs::EXIT_WRMSR => Exit::MsrWrite,
+            vmcs::EXIT_EPT_VIOLATION => Exit::NestedPageFault {
+                gpa: vmcs::read(Field::GUEST_PHYSICAL_ADDRESS),
+                write: qualification & 2 != 0,
+                fetch: qualification & 4 != 0,
+            },
+            vmcs::EXIT_TRIPLE_FAULT => Exit::TripleFault,
+            vmcs::EXIT_EXTERNAL_INTERRUPT => Exit::ExternalInterrupt,
+            vmcs::EXIT_INIT => Exit::Init,
+            vmcs::EXIT_EXCEPTION_OR_NMI => {
+                let info = vmcs::read(Field::EXIT_INTERRUPTION_INFO) as u32;
+                if (info >> 8) & 7 == 2 {
+                    return Exit::Nmi;
+                }
+                let error = (info & (1 << 11) != 0).then(|| vmcs::read(Field::EXIT_INTERRUPTION_ERROR_CODE) as u32);
+                Exit::Exception { vector: info as u8, error }
+            }
+            vmcs::EXIT_INVALID_GUEST_STATE => Exit::InvalidState { code: u64::from(reason) },
+            other => Exit::Unhandled { code: u64::from(other) },
+        }
+    }
+
+    pub fn rip(&self) -> u64 {
+        vmcs::read(Field::GUEST_RIP)
+    }
+
+    /// Moves past the instruction that exited (VMX always reports its length).
+    pub fn skip_instruction(&mut self) {
+        let len = vmcs::read(Field::EXIT_INSTRUCTION_LENGTH);
+        vmcs::write(Field::GUEST_RIP, self.rip() + len);
+    }
+
+    /// Queues a hardware exception for the next VM entry.
+    pub fn inject_exception(&mut self, vector: u8, error: Option<u32>) {
+        let mut info = u32::from(vector) | (3 << 8) | (1 << 31);
+        if let Some(e) = error {
+            info |= 1 << 11;
+            vmcs::write(Field::VMENTRY_EXCEPTION_ERROR_CODE, u64::from(e));
+        }
+        vmcs::write(Field::VMENTRY_INTERRUPTION_INFO, u64::from(info));
+    }
+
+    /// Guest CR0, CR3, CR4 and EFER.
+    pub fn paging_state(&self) -> (u64, u64, u64, u64) {
+        (
+            vmcs::read(Field::GUEST_CR0),
+            vmcs::read(Field::GUEST_CR3),
+            vmcs::read(Field::GUEST_CR4),
+            vmcs::read(Field::GUEST_IA32_EFER),
+        )
+    }
+
+    /// True when the guest runs 64-bit code (CS.L).
+    pub fn long_mode(&self) -> bool {
+        vmcs::read(Field::GUEST_CS_ACCESS_RIGHTS) & (1 << 13) != 0
+    }
+
+    pub fn destroy(self) {
+        vmx_ptr_op("vmclear", self.vmcs.addr());
+        let _ = mm::free_frame(self.vmcs);
+        let _ = mm::free_frame(self.io_bitmaps);
+        let _ = mm::free_frame(Mfn(self.io_bitmaps.0 + 1));
+        let _ = mm::free_frame(self.msr_bitmap);
+    }
+}
