@@ -1,0 +1,202 @@
+//! Building the kernels (nested cargo) and the boot images (bootloader crate).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use bootloader::{BootConfig, DiskImageBuilder};
+
+use crate::bundle::Bundle;
+
+pub const KERNEL_TARGET: &str = "x86_64-unknown-none";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Hypervisor,
+    Dom0,
+    Guest,
+}
+
+/// A kernel crate built for [`KERNEL_TARGET`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kernel {
+    pub package: String,
+    /// The crate's directory, relative to the workspace root.
+    pub dir: PathBuf,
+    pub role: Role,
+}
+
+/// The fixed kernels; every crate under `guests/` is added as a guest.
+const FIXED: &[(&str, &str, Role)] = &[
+    ("hypervisor", "hypervisor", Role::Hypervisor),
+    ("dom0-kernel", "dom0-kernel", Role::Dom0),
+];
+
+/// The kernel crates that exist in this checkout.
+pub fn kernels(root: &Path) -> Result<Vec<Kernel>> {
+    let mut found: Vec<Kernel> = FIXED
+        .iter()
+        .map(|&(package, dir, role)| Kernel {
+            package: package.into(),
+            dir: dir.into(),
+            role,
+        })
+        .filter(|k| root.join(&k.dir).join("Cargo.toml").is_file())
+        .collect();
+    if !found.iter().any(|k| k.role == Role::Hypervisor) {
+        bail!("no hypervisor/Cargo.toml under {}", root.display());
+    }
+    if let Ok(entries) = std::fs::read_dir(root.join("guests")) {
+        let mut guests: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("Cargo.toml").is_file())
+            .collect();
+        guests.sort();
+        for path in guests {
+            let manifest = std::fs::read_to_string(path.join("Cargo.toml"))?;
+            let package = package_name(&manifest)
+                .with_context(|| format!("no package name in {}/Cargo.toml", path.display()))?;
+            let dir = path.strip_prefix(root).unwrap_or(&path).to_owned();
+            found.push(Kernel {
+                package,
+                dir,
+                role: Role::Guest,
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// `name = "..."` of the `[package]` table (enough for our own manifests).
+fn package_name(manifest: &str) -> Option<String> {
+    let mut in_package = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package
+            && let Some(value) = line.strip_prefix("name").map(str::trim_start)
+            && let Some(value) = value.strip_prefix('=')
+        {
+            return Some(value.trim().trim_matches('"').to_owned());
+        }
+    }
+    None
+}
+
+/// Kernel ELF files after a build.
+pub struct Built {
+    pub hypervisor: PathBuf,
+    pub dom0: Option<PathBuf>,
+    pub guests: Vec<(String, PathBuf)>,
+}
+
+/// Builds every kernel crate in one `cargo build --release`.
+pub fn build_kernels(root: &Path, target_dir: &Path) -> Result<Built> {
+    let kernels = kernels(root)?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .args(["build", "--release", "--target", KERNEL_TARGET]);
+    for k in &kernels {
+        cmd.args(["-p", &k.package]);
+    }
+    let status = cmd.status().context("running cargo")?;
+    if !status.success() {
+        bail!("building the kernels failed ({status})");
+    }
+    let out = target_dir.join(KERNEL_TARGET).join("release");
+    let elf = |k: &Kernel| out.join(&k.package);
+    let mut built = Built {
+        hypervisor: PathBuf::new(),
+        dom0: None,
+        guests: Vec::new(),
+    };
+    for k in &kernels {
+        match k.role {
+            Role::Hypervisor => built.hypervisor = elf(k),
+            Role::Dom0 => built.dom0 = Some(elf(k)),
+            Role::Guest => built.guests.push((k.package.clone(), elf(k))),
+        }
+    }
+    Ok(built)
+}
+
+/// Which firmware an image is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Firmware {
+    Bios,
+    Uefi,
+}
+
+/// The files of one image directory (`target/images`, `target/scenarios/<name>`).
+pub struct Images {
+    pub dir: PathBuf,
+}
+
+impl Images {
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+    pub fn bundle(&self) -> PathBuf {
+        self.dir.join("bundle.tar")
+    }
+    pub fn image(&self, fw: Firmware) -> PathBuf {
+        self.dir.join(match fw {
+            Firmware::Bios => "hypervisor-bios.img",
+            Firmware::Uefi => "hypervisor-uefi.img",
+        })
+    }
+
+    /// Packs the bundle and makes the disk images for `firmware`.
+    pub fn make(&self, built: &Built, cmdline: &str, firmware: &[Firmware]) -> Result<()> {
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
+        bundle(built, cmdline)?.write(&self.bundle())?;
+
+        let mut config = BootConfig::default();
+        config.frame_buffer_logging = false;
+        config.serial_logging = false;
+        let mut builder = DiskImageBuilder::new(built.hypervisor.clone());
+        builder.set_ramdisk(self.bundle()).set_boot_config(&config);
+        for &fw in firmware {
+            let path = self.image(fw);
+            match fw {
+                Firmware::Bios => builder.create_bios_image(&path),
+                Firmware::Uefi => builder.create_uefi_image(&path),
+            }
+            .with_context(|| format!("creating {}", path.display()))?;
+        }
+        Ok(())
+    }
+}
+
+/// What goes into the boot bundle.
+fn bundle(built: &Built, cmdline: &str) -> Result<Bundle> {
+    let mut b = Bundle::new();
+    b.file("hypervisor.cmdline", cmdline);
+    if let Some(dom0) = &built.dom0 {
+        b.file_from("dom0", dom0)?;
+    }
+    Ok(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_package_name() {
+        let m =
+            "[package]\nname = \"pvh-demo\"\nversion = \"0.1.0\"\n[dependencies]\nname = \"x\"\n";
+        assert_eq!(package_name(m).as_deref(), Some("pvh-demo"));
+        assert_eq!(package_name("[dependencies]\nname = \"x\"\n"), None);
+    }
+
+    #[test]
+    fn finds_workspace_kernels() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let k = kernels(root).unwrap();
+        assert_eq!(k[0].package, "hypervisor");
+        assert_eq!(k[0].role, Role::Hypervisor);
+    }
+}

@@ -1,0 +1,197 @@
+//! `cargo xtask`: builds the kernels and boot images, boots them under QEMU or
+//! Bochs, and runs the test scenarios.
+
+mod bochs;
+mod bundle;
+mod harness;
+mod images;
+mod matcher;
+mod platform;
+mod proc;
+mod qemu;
+mod run;
+mod scenarios;
+mod serial;
+mod setup;
+mod test;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::images::{Firmware, Images};
+use crate::platform::{Machine, Platform};
+use crate::qemu::Accel;
+
+const DEFAULT_CMDLINE: &str = "loglvl=info";
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, boot and test the hypervisor")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build the kernels, the boot bundle and the BIOS and UEFI images (target/images/).
+    Build {
+        /// The hypervisor command line.
+        #[arg(long, default_value = DEFAULT_CMDLINE)]
+        cmdline: String,
+    },
+    /// Build, then boot under an emulator with COM1 on the terminal.
+    Run(RunArgs),
+    /// Run the host unit tests, then the emulator scenarios (or only the named ones).
+    Test {
+        /// List the scenarios and exit.
+        #[arg(long)]
+        list: bool,
+        /// Scenarios to run; `host` selects the host unit tests, which run
+        /// only when named or when no name is given.
+        names: Vec<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    #[arg(long, value_enum, default_value_t = ImageKind::Bios)]
+    image: ImageKind,
+    #[arg(long, value_enum, default_value_t = PlatformArg::Qemu)]
+    platform: PlatformArg,
+    /// Number of CPUs.
+    #[arg(long, default_value_t = 2)]
+    smp: u32,
+    /// Memory in MiB.
+    #[arg(long, default_value_t = 512)]
+    mem: u32,
+    /// QEMU: deterministic instruction counting (-icount shift=0,sleep=off).
+    #[arg(long)]
+    icount: bool,
+    /// Boot this PVH ELF as Dom0 (not supported yet).
+    #[arg(long, value_name = "FILE")]
+    dom0: Option<PathBuf>,
+    /// The hypervisor command line.
+    #[arg(long, default_value = DEFAULT_CMDLINE)]
+    cmdline: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ImageKind {
+    Bios,
+    Uefi,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PlatformArg {
+    Qemu,
+    BochsVmx,
+    BochsSvm,
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn real_main() -> Result<i32> {
+    let cli = Cli::parse();
+    let root = workspace_root();
+    let target = target_dir(&root);
+    match cli.command {
+        Cmd::Build { cmdline } => {
+            let built = images::build_kernels(&root, &target)?;
+            let images = Images::new(target.join("images"));
+            images.make(&built, &cmdline, &[Firmware::Bios, Firmware::Uefi])?;
+            for path in [
+                images.bundle(),
+                images.image(Firmware::Bios),
+                images.image(Firmware::Uefi),
+            ] {
+                let size = std::fs::metadata(&path)?.len();
+                println!("{} ({} KiB)", path.display(), size.div_ceil(1024));
+            }
+            Ok(0)
+        }
+        Cmd::Run(args) => {
+            if args.dom0.is_some() {
+                eprintln!(
+                    "--dom0: booting a third-party Dom0 is not supported yet (needs the virtualization core)"
+                );
+                return Ok(2);
+            }
+            let machine = machine(&args)?;
+            let hint = if machine.platform.is_qemu() {
+                ""
+            } else {
+                ", or pass --platform qemu"
+            };
+            setup::ensure(machine.platform.packages(), hint)?;
+            run::run(&root, &target, &machine, &args.cmdline)
+        }
+        Cmd::Test { list: true, .. } => {
+            test::list();
+            Ok(0)
+        }
+        Cmd::Test { list: false, names } => Ok(if test::test(&root, &target, &names)? {
+            0
+        } else {
+            1
+        }),
+    }
+}
+
+fn machine(args: &RunArgs) -> Result<Machine> {
+    let platform = match (args.platform, args.image) {
+        (PlatformArg::Qemu, ImageKind::Bios) => Platform::QemuBios,
+        (PlatformArg::Qemu, ImageKind::Uefi) => Platform::QemuUefi,
+        (_, ImageKind::Uefi) => {
+            bail!("Bochs has no UEFI firmware here: use --image bios, or --platform qemu")
+        }
+        (PlatformArg::BochsVmx, ImageKind::Bios) => Platform::BochsVmx,
+        (PlatformArg::BochsSvm, ImageKind::Bios) => Platform::BochsSvm,
+    };
+    if args.icount && !platform.is_qemu() {
+        bail!("--icount is a QEMU option: drop it, or pass --platform qemu");
+    }
+    if args.smp == 0 || args.mem < 32 {
+        bail!("--smp must be at least 1 and --mem at least 32 (MiB)");
+    }
+    let accel = if platform.is_qemu() {
+        let (accel, why) = Accel::detect();
+        println!("qemu: using {why}");
+        accel
+    } else {
+        Accel::Tcg
+    };
+    Ok(Machine {
+        platform,
+        accel,
+        smp: args.smp,
+        mem_mib: args.mem,
+        icount: args.icount,
+    })
+}
+
+/// The workspace root: this crate's parent directory.
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
+}
+
+/// Cargo's target directory (CARGO_TARGET_DIR, else `<root>/target`).
+fn target_dir(root: &Path) -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root.join(dir),
+        None => root.join("target"),
+    }
+}

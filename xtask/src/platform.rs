@@ -1,0 +1,148 @@
+//! The emulated machines and the command that starts each.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use crate::bochs::{self, BochsConfig, CpuModel};
+use crate::images::Firmware;
+use crate::qemu::{Accel, Ovmf, QemuConfig, Serial};
+use crate::setup::{self, Package};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    /// QEMU with SeaBIOS.
+    QemuBios,
+    /// QEMU with OVMF.
+    QemuUefi,
+    /// Bochs, Intel Haswell: VMX.
+    BochsVmx,
+    /// Bochs, AMD Ryzen: SVM.
+    BochsSvm,
+}
+
+impl Platform {
+    pub fn firmware(self) -> Firmware {
+        match self {
+            Platform::QemuUefi => Firmware::Uefi,
+            _ => Firmware::Bios,
+        }
+    }
+
+    pub fn packages(self) -> &'static [Package] {
+        match self {
+            Platform::QemuBios => &[Package::Qemu],
+            Platform::QemuUefi => &[Package::Qemu, Package::Ovmf],
+            Platform::BochsVmx | Platform::BochsSvm => &[
+                Package::Bochs,
+                Package::BochsSdl,
+                Package::BochsBios,
+                Package::VgaBios,
+            ],
+        }
+    }
+
+    pub fn is_qemu(self) -> bool {
+        matches!(self, Platform::QemuBios | Platform::QemuUefi)
+    }
+
+    /// A short name; `accel` only matters for QEMU.
+    pub fn name(self, accel: Accel) -> &'static str {
+        match (self, accel) {
+            (Platform::QemuBios, Accel::Tcg) => "qemu-tcg-bios",
+            (Platform::QemuUefi, Accel::Tcg) => "qemu-tcg-uefi",
+            (Platform::QemuBios, Accel::Kvm) => "qemu-kvm-bios",
+            (Platform::QemuUefi, Accel::Kvm) => "qemu-kvm-uefi",
+            (Platform::BochsVmx, _) => "bochs-vmx",
+            (Platform::BochsSvm, _) => "bochs-svm",
+        }
+    }
+}
+
+/// One machine to boot.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub platform: Platform,
+    pub accel: Accel,
+    pub smp: u32,
+    pub mem_mib: u32,
+    pub icount: bool,
+}
+
+/// Where COM1 goes. Bochs always writes it to a file.
+pub enum Console {
+    Terminal,
+    File(PathBuf),
+}
+
+impl Machine {
+    /// The emulator command for `image`; its working files go to `workdir`.
+    pub fn command(&self, image: &Path, workdir: &Path, console: &Console) -> Result<Command> {
+        if self.platform.is_qemu() {
+            self.qemu(image, workdir, console)
+        } else {
+            let Console::File(com1) = console else {
+                anyhow::bail!("Bochs needs COM1 in a file");
+            };
+            self.bochs(image, workdir, com1)
+        }
+    }
+
+    fn qemu(&self, image: &Path, workdir: &Path, console: &Console) -> Result<Command> {
+        let uefi = if self.platform == Platform::QemuUefi {
+            let code = setup::ovmf_code().context("OVMF not found: install ovmf")?;
+            let vars_src = setup::ovmf_vars().context("OVMF not found: install ovmf")?;
+            let vars = workdir.join("OVMF_VARS.fd");
+            std::fs::copy(&vars_src, &vars)
+                .with_context(|| format!("copying {}", vars_src.display()))?;
+            Some(Ovmf { code, vars })
+        } else {
+            None
+        };
+        let config = QemuConfig {
+            image: image.to_owned(),
+            uefi,
+            accel: self.accel,
+            smp: self.smp,
+            mem_mib: self.mem_mib,
+            icount: self.icount,
+            com1: match console {
+                Console::Terminal => Serial::MonStdio,
+                Console::File(p) => Serial::File(p.clone()),
+            },
+            com2: Serial::File(workdir.join("com2.log")),
+        };
+        let mut cmd = Command::new("qemu-system-x86_64");
+        cmd.args(config.args());
+        Ok(cmd)
+    }
+
+    fn bochs(&self, image: &Path, workdir: &Path, com1: &Path) -> Result<Command> {
+        let disk = workdir.join("bochs-disk.img");
+        let disk_bytes = bochs::pad_disk(image, &disk)?;
+        let config = BochsConfig {
+            model: if self.platform == Platform::BochsVmx {
+                CpuModel::Haswell
+            } else {
+                CpuModel::Ryzen
+            },
+            cpus: self.smp,
+            mem_mib: self.mem_mib,
+            disk,
+            disk_bytes,
+            com1: com1.to_owned(),
+            log: workdir.join("bochs.log"),
+            bios: setup::bochs_bios().context("Bochs BIOS not found: install bochsbios")?,
+            vga_bios: setup::vga_cirrus().context("Cirrus VGA BIOS not found: install vgabios")?,
+        };
+        let rc = workdir.join("bochsrc");
+        std::fs::write(&rc, config.bochsrc())?;
+        std::fs::write(workdir.join("bochs.rc"), bochs::RC_FILE)?;
+        let mut cmd = Command::new("bochs");
+        cmd.current_dir(workdir)
+            .args(["-q", "-f", "bochsrc", "-rc", "bochs.rc"])
+            .envs(bochs::ENV.iter().copied());
+        Ok(cmd)
+    }
+}

@@ -1,0 +1,182 @@
+//! QEMU command lines.
+
+use std::path::{Path, PathBuf};
+
+/// How QEMU runs the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    /// Nested KVM: the host's CPU with its VMX or SVM.
+    Kvm,
+    /// TCG emulation of an AMD CPU with SVM and NPT.
+    Tcg,
+}
+
+impl Accel {
+    /// KVM when `/dev/kvm` exists and the KVM module offers nested
+    /// virtualization, TCG otherwise. Returns the choice and why.
+    pub fn detect() -> (Accel, String) {
+        if !Path::new("/dev/kvm").exists() {
+            return (
+                Accel::Tcg,
+                "TCG (-cpu qemu64,+svm,+npt): no /dev/kvm".into(),
+            );
+        }
+        for module in ["kvm_intel", "kvm_amd"] {
+            let param = format!("/sys/module/{module}/parameters/nested");
+            if let Ok(v) = std::fs::read_to_string(&param)
+                && matches!(v.trim(), "Y" | "y" | "1")
+            {
+                return (
+                    Accel::Kvm,
+                    format!("KVM (-cpu host): /dev/kvm with {module} nested=Y"),
+                );
+            }
+        }
+        (
+            Accel::Tcg,
+            "TCG (-cpu qemu64,+svm,+npt): /dev/kvm offers no nested virtualization".into(),
+        )
+    }
+}
+
+/// Where a serial port goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Serial {
+    /// The terminal, multiplexed with the QEMU monitor (Ctrl-A X quits).
+    MonStdio,
+    File(PathBuf),
+}
+
+impl Serial {
+    fn arg(&self) -> String {
+        match self {
+            Serial::MonStdio => "mon:stdio".into(),
+            Serial::File(p) => format!("file:{}", p.display()),
+        }
+    }
+}
+
+/// UEFI firmware: OVMF code (read-only) and a private writable copy of the
+/// variable store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ovmf {
+    pub code: PathBuf,
+    pub vars: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct QemuConfig {
+    pub image: PathBuf,
+    /// `None` boots with SeaBIOS.
+    pub uefi: Option<Ovmf>,
+    pub accel: Accel,
+    pub smp: u32,
+    pub mem_mib: u32,
+    pub icount: bool,
+    pub com1: Serial,
+    pub com2: Serial,
+}
+
+impl QemuConfig {
+    /// The arguments after `qemu-system-x86_64`.
+    pub fn args(&self) -> Vec<String> {
+        let mut a: Vec<String> = Vec::new();
+        let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
+        match self.accel {
+            Accel::Kvm => push(&["-accel", "kvm", "-cpu", "host"]),
+            Accel::Tcg => push(&["-accel", "tcg", "-cpu", "qemu64,+svm,+npt"]),
+        }
+        push(&[
+            "-smp",
+            &self.smp.to_string(),
+            "-m",
+            &self.mem_mib.to_string(),
+        ]);
+        if let Some(ovmf) = &self.uefi {
+            let code = format!(
+                "if=pflash,format=raw,readonly=on,file={}",
+                ovmf.code.display()
+            );
+            let vars = format!("if=pflash,format=raw,file={}", ovmf.vars.display());
+            push(&["-drive", &code, "-drive", &vars]);
+        }
+        let disk = format!("format=raw,file={}", self.image.display());
+        push(&["-drive", &disk]);
+        push(&["-serial", &self.com1.arg(), "-serial", &self.com2.arg()]);
+        if self.com1 != Serial::MonStdio {
+            push(&["-monitor", "none"]);
+        }
+        push(&["-display", "none", "-nic", "none", "-no-reboot"]);
+        push(&["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]);
+        if self.icount {
+            push(&["-icount", "shift=0,sleep=off"]);
+        }
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> QemuConfig {
+        QemuConfig {
+            image: "/t/hv.img".into(),
+            uefi: None,
+            accel: Accel::Tcg,
+            smp: 4,
+            mem_mib: 256,
+            icount: false,
+            com1: Serial::File("/t/com1.log".into()),
+            com2: Serial::File("/t/com2.log".into()),
+        }
+    }
+
+    fn has(args: &[String], pair: &[&str]) -> bool {
+        args.windows(pair.len())
+            .any(|w| w.iter().zip(pair).all(|(a, b)| a == b))
+    }
+
+    #[test]
+    fn bios_tcg() {
+        let a = config().args();
+        assert!(has(&a, &["-cpu", "qemu64,+svm,+npt"]));
+        assert!(has(&a, &["-smp", "4", "-m", "256"]));
+        assert!(has(&a, &["-drive", "format=raw,file=/t/hv.img"]));
+        assert!(has(
+            &a,
+            &["-serial", "file:/t/com1.log", "-serial", "file:/t/com2.log"]
+        ));
+        assert!(has(
+            &a,
+            &["-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+        ));
+        assert!(a.contains(&"-no-reboot".to_string()));
+        assert!(!a.iter().any(|s| s.contains("pflash") || s == "-icount"));
+    }
+
+    #[test]
+    fn uefi_kvm_icount() {
+        let mut c = config();
+        c.accel = Accel::Kvm;
+        c.icount = true;
+        c.com1 = Serial::MonStdio;
+        c.uefi = Some(Ovmf {
+            code: "/fw/CODE.fd".into(),
+            vars: "/t/VARS.fd".into(),
+        });
+        let a = c.args();
+        assert!(has(&a, &["-accel", "kvm", "-cpu", "host"]));
+        assert!(has(
+            &a,
+            &[
+                "-drive",
+                "if=pflash,format=raw,readonly=on,file=/fw/CODE.fd"
+            ]
+        ));
+        assert!(has(&a, &["-drive", "if=pflash,format=raw,file=/t/VARS.fd"]));
+        assert!(has(&a, &["-serial", "mon:stdio"]));
+        assert!(has(&a, &["-icount", "shift=0,sleep=off"]));
+        assert!(!a.contains(&"-monitor".to_string()));
+    }
+}
