@@ -14,5 +14,6 @@ pub mod arch;
 pub mod boot;
 pub mod console;
 pub mod domain;
+pub mod hypercall;
 pub mod mm;
 pub mod platform;

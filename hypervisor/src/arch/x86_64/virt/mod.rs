@@ -3,6 +3,7 @@
 
 pub mod exit;
 pub mod svm;
+pub mod vcpu;
 pub mod svm_vcpu;
 pub mod vmcb;
 pub mod vmcs;

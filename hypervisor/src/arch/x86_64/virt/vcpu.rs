@@ -1,0 +1,113 @@
+//! One vCPU interface over the two backends.
+
+use super::exit::{BootState, Exit, GuestRegs};
+use super::svm_vcpu::SvmVcpu;
+use super::vmx_vcpu::VmxVcpu;
+use super::{Backend, VirtError};
+
+pub enum HwVcpu {
+    Svm(SvmVcpu),
+    Vmx(VmxVcpu),
+}
+
+/// What the vCPU's nested paging is rooted at.
+#[derive(Clone, Copy, Debug)]
+pub struct NestedPaging {
+    /// Root table for NPT's nCR3.
+    pub npt_root: u64,
+    /// EPT pointer (root, memory type, walk length).
+    pub eptp: u64,
+}
+
+impl HwVcpu {
+    /// A vCPU for this machine's backend, in the PVH start state. `tag` is
+    /// the ASID (SVM) or VPID (VMX), never 0.
+    pub fn new(
+        backend: Backend,
+        boot: BootState,
+        paging: NestedPaging,
+        tag: u16,
+        intercept_port: &dyn Fn(u16) -> bool,
+    ) -> Result<HwVcpu, VirtError> {
+        Ok(match backend {
+            Backend::Svm(_) => HwVcpu::Svm(SvmVcpu::new(boot, paging.npt_root, u32::from(tag), intercept_port)?),
+            Backend::Vmx(_) => HwVcpu::Vmx(VmxVcpu::new(boot, paging.eptp, tag, intercept_port)?),
+        })
+    }
+
+    pub fn run(&mut self) -> Exit {
+        match self {
+            HwVcpu::Svm(v) => v.run(),
+            HwVcpu::Vmx(v) => v.run(),
+        }
+    }
+
+    pub fn regs(&mut self) -> &mut GuestRegs {
+        match self {
+            HwVcpu::Svm(v) => &mut v.regs,
+            HwVcpu::Vmx(v) => &mut v.regs,
+        }
+    }
+
+    pub fn rip(&self) -> u64 {
+        match self {
+            HwVcpu::Svm(v) => v.rip(),
+            HwVcpu::Vmx(v) => v.rip(),
+        }
+    }
+
+    /// Moves past the exiting instruction; `len` is its length for SVM
+    /// without NRIP save (VMX reports the length itself).
+    pub fn skip_instruction(&mut self, exit: &Exit, len: u64) {
+        match self {
+            HwVcpu::Svm(v) => v.skip_instruction(exit, len),
+            HwVcpu::Vmx(v) => v.skip_instruction(),
+        }
+    }
+
+    pub fn inject_exception(&mut self, vector: u8, error: Option<u32>) {
+        match self {
+            HwVcpu::Svm(v) => v.inject_exception(vector, error),
+            HwVcpu::Vmx(v) => v.inject_exception(vector, error),
+        }
+    }
+
+    /// Guest CR0, CR3, CR4, EFER.
+    pub fn paging_state(&self) -> (u64, u64, u64, u64) {
+        match self {
+            HwVcpu::Svm(v) => v.paging_state(),
+            HwVcpu::Vmx(v) => v.paging_state(),
+        }
+    }
+
+    pub fn long_mode(&self) -> bool {
+        match self {
+            HwVcpu::Svm(v) => v.long_mode(),
+            HwVcpu::Vmx(v) => v.long_mode(),
+        }
+    }
+
+    /// The instruction used in hypercall-page stubs on this backend:
+    /// VMMCALL (0f 01 d9) on AMD, VMCALL (0f 01 c1) on Intel.
+    pub fn hypercall_instruction(&self) -> [u8; 3] {
+        match self {
+            HwVcpu::Svm(_) => [0x0f, 0x01, 0xd9],
+            HwVcpu::Vmx(_) => [0x0f, 0x01, 0xc1],
+        }
+    }
+
+    pub fn destroy(self) {
+        match self {
+            HwVcpu::Svm(v) => v.destroy(),
+            HwVcpu::Vmx(v) => v.destroy(),
+        }
+    }
+}
+
+/// Lets interrupts that arrived while the guest ran reach the host's
+/// handlers, then masks them again for the next entry.
+pub fn take_pending_interrupts() {
+    // SAFETY: STI's one-instruction shadow covers the NOP; pending
+    // interrupts are delivered right after it, to the host IDT.
+    unsafe { core::arch::asm!("sti", "nop", "cli", options(nomem, nostack)) };
+}

@@ -1,0 +1,77 @@
+//! `HYPERVISOR_console_io` (xen.h): a domain's output on the hypervisor
+//! console.
+//!
+//! | cmd | here |
+//! |---|---|
+//! | `CONSOLEIO_write` (0) | prints up to `count` bytes, returns 0 |
+//! | `CONSOLEIO_read` (1) | -ENOSYS (no input path yet) |
+//! | other | -ENOSYS, as Xen |
+
+use abi::console_io::{CONSOLEIO_READ, CONSOLEIO_WRITE};
+use abi::errno::Errno;
+
+use super::{Caller, Outcome};
+
+/// Bytes copied per step, so a huge `count` never needs a huge buffer.
+const CHUNK: usize = 256;
+/// Most bytes one call prints (Xen loops with continuations; a larger write
+/// is cut here and the guest told it all went out, as Xen's ring may drop).
+const MAX_WRITE: u64 = 16 * 1024;
+
+pub fn console_io(caller: &mut impl Caller, cmd: u64, count: u64, buffer: u64) -> Outcome {
+    match cmd {
+        CONSOLEIO_WRITE => write(caller, count, buffer),
+        CONSOLEIO_READ => Outcome::err(Errno::ENOSYS),
+        _ => Outcome::err(Errno::ENOSYS),
+    }
+}
+
+fn write(caller: &mut impl Caller, count: u64, buffer: u64) -> Outcome {
+    let count = count.min(MAX_WRITE);
+    let mut done = 0;
+    let mut chunk = [0u8; CHUNK];
+    while done < count {
+        let n = (count - done).min(CHUNK as u64) as usize;
+        let Some(gva) = buffer.checked_add(done) else { return Outcome::err(Errno::EFAULT) };
+        if let Err(e) = caller.copy_from_guest(gva, &mut chunk[..n]) {
+            return Outcome::err(e);
+        }
+        caller.console_write(&chunk[..n]);
+        done += n as u64;
+    }
+    Outcome::Return(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fake::FakeCaller;
+    use super::*;
+
+    #[test]
+    fn write_prints_the_guest_buffer_and_returns_zero() {
+        let mut c = FakeCaller::new(1024);
+        c.mem[100..105].copy_from_slice(b"hello");
+        assert_eq!(console_io(&mut c, CONSOLEIO_WRITE, 5, 100), Outcome::Return(0));
+        assert_eq!(c.console, b"hello");
+    }
+
+    #[test]
+    fn write_from_a_bad_pointer_returns_efault() {
+        let mut c = FakeCaller::new(1024);
+        assert_eq!(console_io(&mut c, CONSOLEIO_WRITE, 5, 1022), Outcome::err(Errno::EFAULT));
+        assert_eq!(console_io(&mut c, CONSOLEIO_WRITE, 5, u64::MAX - 1), Outcome::err(Errno::EFAULT));
+    }
+
+    #[test]
+    fn a_huge_count_is_bounded() {
+        let mut c = FakeCaller::new(64 * 1024);
+        assert_eq!(console_io(&mut c, CONSOLEIO_WRITE, u64::MAX, 0), Outcome::Return(0));
+        assert_eq!(c.console.len() as u64, MAX_WRITE);
+    }
+
+    #[test]
+    fn unknown_commands_return_enosys() {
+        let mut c = FakeCaller::new(16);
+        assert_eq!(console_io(&mut c, 7, 0, 0), Outcome::err(Errno::ENOSYS));
+    }
+}
