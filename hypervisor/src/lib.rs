@@ -17,3 +17,4 @@ pub mod domain;
 pub mod hypercall;
 pub mod mm;
 pub mod platform;
+pub mod vcpu;

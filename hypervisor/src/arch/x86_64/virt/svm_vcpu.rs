@@ -279,6 +279,20 @@ impl SvmVcpu {
         efer_lma && cs_attrib & (1 << 9) != 0
     }
 
+    /// Guest EFER as the guest sees it (SVME is the hypervisor's).
+    pub fn efer(&self) -> u64 {
+        self.vmcb.read_u64(vmcb::EFER) & !(1 << 12)
+    }
+    pub fn set_efer(&mut self, value: u64) {
+        self.vmcb.write_u64(vmcb::EFER, value | (1 << 12));
+    }
+    pub fn pat(&self) -> u64 {
+        self.vmcb.read_u64(vmcb::G_PAT)
+    }
+    pub fn set_pat(&mut self, value: u64) {
+        self.vmcb.write_u64(vmcb::G_PAT, value);
+    }
+
     /// Frees every frame the vCPU owned.
     pub fn destroy(self) {
         let _ = mm::free_frame(Mfn(self.vmcb.phys() / 4096));

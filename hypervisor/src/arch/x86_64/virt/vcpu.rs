@@ -96,6 +96,31 @@ impl HwVcpu {
         }
     }
 
+    pub fn efer(&self) -> u64 {
+        match self {
+            HwVcpu::Svm(v) => v.efer(),
+            HwVcpu::Vmx(v) => v.efer(),
+        }
+    }
+    pub fn set_efer(&mut self, value: u64) {
+        match self {
+            HwVcpu::Svm(v) => v.set_efer(value),
+            HwVcpu::Vmx(v) => v.set_efer(value),
+        }
+    }
+    pub fn pat(&self) -> u64 {
+        match self {
+            HwVcpu::Svm(v) => v.pat(),
+            HwVcpu::Vmx(v) => v.pat(),
+        }
+    }
+    pub fn set_pat(&mut self, value: u64) {
+        match self {
+            HwVcpu::Svm(v) => v.set_pat(value),
+            HwVcpu::Vmx(v) => v.set_pat(value),
+        }
+    }
+
     pub fn destroy(self) {
         match self {
             HwVcpu::Svm(v) => v.destroy(),

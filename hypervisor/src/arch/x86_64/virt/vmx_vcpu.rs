@@ -357,6 +357,19 @@ impl VmxVcpu {
         vmcs::read(Field::GUEST_CS_ACCESS_RIGHTS) & (1 << 13) != 0
     }
 
+    pub fn efer(&self) -> u64 {
+        vmcs::read(Field::GUEST_IA32_EFER)
+    }
+    pub fn set_efer(&mut self, value: u64) {
+        vmcs::write(Field::GUEST_IA32_EFER, value);
+    }
+    pub fn pat(&self) -> u64 {
+        vmcs::read(Field::GUEST_IA32_PAT)
+    }
+    pub fn set_pat(&mut self, value: u64) {
+        vmcs::write(Field::GUEST_IA32_PAT, value);
+    }
+
     pub fn destroy(self) {
         vmx_ptr_op("vmclear", self.vmcs.addr());
         let _ = mm::free_frame(self.vmcs);

@@ -1,0 +1,6 @@
+//! The vCPU loop: enter the guest, take one `Exit`, handle it with the
+//! policies here and the hypercall table, repeat until the domain ends.
+
+pub mod cpuid;
+pub mod io;
+pub mod msr;
