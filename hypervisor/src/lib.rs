@@ -13,6 +13,7 @@ pub mod log;
 pub mod arch;
 pub mod boot;
 pub mod console;
+pub mod dom0;
 pub mod domain;
 pub mod hypercall;
 pub mod mm;

@@ -8,7 +8,7 @@ pub mod cmdline;
 use core::sync::atomic::Ordering;
 
 use crate::arch::x86_64::{acpi, apic, cpu, gdt, idt, percpu, pic, power, serial, smp, tsc, virt};
-use crate::mm::{self, MemoryRegion, paging, physmap};
+use crate::mm::{self, MemoryRegion, RegionKind, paging, physmap};
 use crate::platform::PlatformInfo;
 
 #[cfg(target_os = "none")]
@@ -43,7 +43,7 @@ pub fn start(boot_info: &'static mut BootInfo) -> ! {
     serial::init();
     info!("boot", "{} {} starting", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"));
 
-    let mut regions = [MemoryRegion { start: 0, end: 0, usable: false }; MAX_REGIONS];
+    let mut regions = [MemoryRegion::EMPTY; MAX_REGIONS];
     let mut count = 0;
     // The window covers RAM and the 32-bit MMIO hole, not far reserved ranges
     // (QEMU reserves 1012..1024 GiB on AMD CPUs).
@@ -53,7 +53,16 @@ pub fn start(boot_info: &'static mut BootInfo) -> ! {
             phys_limit = phys_limit.max(r.end);
         }
         if count < MAX_REGIONS {
-            regions[count] = MemoryRegion { start: r.start, end: r.end, usable: r.kind == MemoryRegionKind::Usable };
+            let kind = match r.kind {
+                MemoryRegionKind::Usable => RegionKind::Usable,
+                MemoryRegionKind::UnknownBios(e820) => RegionKind::Firmware(e820),
+                // UEFI ACPI reclaim (9) and NVS (10) keep their E820 meaning; the rest is reserved.
+                MemoryRegionKind::UnknownUefi(9) => RegionKind::Firmware(3),
+                MemoryRegionKind::UnknownUefi(10) => RegionKind::Firmware(4),
+                MemoryRegionKind::UnknownUefi(_) => RegionKind::Firmware(2),
+                _ => RegionKind::InUse,
+            };
+            regions[count] = MemoryRegion { start: r.start, end: r.end, kind };
             count += 1;
         }
     }

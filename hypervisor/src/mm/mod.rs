@@ -16,7 +16,30 @@ use spin::Mutex;
 pub struct MemoryRegion {
     pub start: u64,
     pub end: u64,
-    pub usable: bool,
+    pub kind: RegionKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RegionKind {
+    /// Free RAM.
+    Usable,
+    /// RAM the bootloader used (the hypervisor image, boot bundle, page tables).
+    InUse,
+    /// Firmware's, with its E820 type (2 reserved, 3 ACPI, 4 NVS, ...; UEFI
+    /// types are converted at boot).
+    Firmware(u32),
+}
+
+impl MemoryRegion {
+    pub const EMPTY: MemoryRegion = MemoryRegion { start: 0, end: 0, kind: RegionKind::InUse };
+
+    pub fn is_usable(&self) -> bool {
+        self.kind == RegionKind::Usable
+    }
+    /// RAM of the machine, free or in use (not firmware or MMIO).
+    pub fn is_ram(&self) -> bool {
+        matches!(self.kind, RegionKind::Usable | RegionKind::InUse)
+    }
 }
 
 /// Where the frame bitmap goes and how much it covers.
@@ -31,12 +54,12 @@ pub struct BitmapPlan {
 /// Sizes the frame bitmap to cover every usable byte and places it at the
 /// start of the first usable region above 1 MiB that can hold it.
 pub fn plan_bitmap(regions: &[MemoryRegion]) -> Option<BitmapPlan> {
-    let limit = regions.iter().filter(|r| r.usable).map(|r| r.end).max()?;
+    let limit = regions.iter().filter(|r| r.is_usable()).map(|r| r.end).max()?;
     let words = FrameAllocator::words_for(limit);
     let bytes = (words * 8) as u64;
     regions
         .iter()
-        .filter(|r| r.usable)
+        .filter(|r| r.is_usable())
         .map(|r| (r.start.max(frame::LOW_MEMORY_END).next_multiple_of(FRAME_SIZE), r.end))
         .find(|&(start, end)| start.checked_add(bytes).is_some_and(|e| e <= end))
         .map(|(addr, _)| BitmapPlan { addr, words })
@@ -51,7 +74,7 @@ pub fn init_frames(regions: &[MemoryRegion]) -> Result<(usize, usize), &'static 
     // and it is reserved right below, so no frame allocation can overlap it.
     let bitmap = unsafe { physmap::bitmap_words(plan.addr, plan.words) };
     let mut frames = FrameAllocator::new(bitmap);
-    for r in regions.iter().filter(|r| r.usable) {
+    for r in regions.iter().filter(|r| r.is_usable()) {
         frames.add_usable(r.start, r.end);
     }
     frames.reserve(plan.addr, plan.addr + (plan.words * 8) as u64);
@@ -102,7 +125,7 @@ mod tests {
     const MIB: u64 = 1 << 20;
 
     fn region(start: u64, end: u64, usable: bool) -> MemoryRegion {
-        MemoryRegion { start, end, usable }
+        MemoryRegion { start, end, kind: if usable { RegionKind::Usable } else { RegionKind::Firmware(2) } }
     }
 
     #[test]
