@@ -58,6 +58,17 @@ pub unsafe fn wrmsr(msr: u32, value: u64) {
     }
 }
 
+/// Reloads CR3, flushing the non-global TLB entries.
+///
+/// # Safety
+/// The page tables CR3 points to must map everything in use.
+pub unsafe fn flush_tlb() {
+    // SAFETY: rewriting CR3 with its own value keeps the same page tables.
+    unsafe {
+        asm!("mov {tmp}, cr3", "mov cr3, {tmp}", tmp = out(reg) _, options(nostack, preserves_flags));
+    }
+}
+
 /// Writes a byte to an I/O port.
 ///
 /// # Safety

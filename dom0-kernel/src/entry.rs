@@ -140,10 +140,14 @@ pvh_gdt_ptr:
     .balign 4096
 pvh_pml4:
     .skip 4096
+    .global pvh_pdpt
 pvh_pdpt:
     .skip 4096
 pvh_pd:
     .skip 4 * 4096
+    .global pvh_pd_high         /* spare PD for paging.rs, above 4 GiB */
+pvh_pd_high:
+    .skip 4096
     .balign 16
 pvh_stack:
     .skip {stack_size}

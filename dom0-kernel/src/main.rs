@@ -18,6 +18,8 @@ mod entry;
 #[cfg(target_os = "none")]
 mod hypercall;
 #[cfg(target_os = "none")]
+mod paging;
+#[cfg(target_os = "none")]
 mod scenarios;
 #[cfg(target_os = "none")]
 mod start_info;

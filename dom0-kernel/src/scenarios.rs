@@ -2,14 +2,14 @@
 //!
 //! - (nothing): power off.
 //! - `test=isolation`: read guest-physical memory the memory map does not
-//!   list; the hypervisor must crash the domain.
+//!   list (above 4 GiB); the hypervisor must crash the domain.
 //! - `test=triple-fault`: triple-fault; the hypervisor must kill this domain only.
 //! - `bench=cpuid`: cycles per CPUID exit and per null hypercall, then power off.
 
 use abi::hvm::start_info::HvmMemmapTableEntry;
 
 use crate::start_info::StartInfo;
-use crate::{cpu, hypercall};
+use crate::{cpu, hypercall, paging};
 
 /// Iterations of each benchmark loop.
 const BENCH_ITERATIONS: u64 = 10_000;
@@ -54,13 +54,19 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
 
 fn isolation(si: &StartInfo) {
     let Some(addr) = si.unlisted_address() else {
-        println!("dom0: isolation: no address below 4 GiB outside the memory map, cannot test");
+        println!(
+            "dom0: isolation: no memory map, or no unlisted address below 512 GiB; cannot test"
+        );
         return;
     };
+    if !paging::map_identity_2mib(addr) {
+        println!("dom0: isolation: cannot map {addr:#x}; cannot test");
+        return;
+    }
     println!("dom0: reading outside my memory at {addr:#x}");
     // SAFETY: deliberately reads memory that is not ours, to check that the
-    // hypervisor stops us; the address is identity-mapped (below 4 GiB), so
-    // within this kernel the read is an ordinary load.
+    // hypervisor stops us; the address was just identity-mapped, so within
+    // this kernel the read is an ordinary load.
     let value = unsafe { core::ptr::read_volatile(addr as *const u8) };
     println!("dom0: isolation FAILED, read returned {value:#04x}");
 }

@@ -13,7 +13,7 @@ const CMDLINE_MAX: usize = 1024;
 /// Most memory-map entries read.
 const MEMMAP_MAX: usize = 64;
 /// End of the identity mapping built by the entry code.
-const MAPPED_END: u64 = 1 << 32;
+pub const MAPPED_END: u64 = 1 << 32;
 
 /// The start info and what it points to.
 pub struct StartInfo {
@@ -130,24 +130,27 @@ impl StartInfo {
         &self.memmap[..self.memmap_len]
     }
 
-    /// A guest-physical address below 4 GiB that the memory map does not list
-    /// at all: 16 MiB past the end of RAM below 4 GiB, then further up in
-    /// 16 MiB steps, staying below 0xF000_0000 (the APIC/firmware area).
-    /// `None` without a memory map: then nothing is known to be outside RAM.
+    /// A guest-physical address the memory map does not list at all, at or
+    /// above 4 GiB: below 4 GiB the holes a Dom0's map leaves out are where
+    /// devices decode, and the hypervisor passes them through to Dom0. It is
+    /// 16 MiB past 4 GiB or past the end of the highest RAM entry, whichever
+    /// is higher, then further up in 16 MiB steps below 512 GiB (what
+    /// [`crate::paging::map_identity_2mib`] can map). `None` without a memory
+    /// map: then nothing is known to be outside Dom0's memory.
     pub fn unlisted_address(&self) -> Option<u64> {
         const STEP: u64 = 16 << 20;
-        const LIMIT: u64 = 0xF000_0000;
+        const LIMIT: u64 = crate::paging::MAP_LIMIT;
         let map = self.memmap();
         let ram_end = map
             .iter()
-            .filter(|e| e.r#type == XEN_HVM_MEMMAP_TYPE_RAM && e.addr < MAPPED_END)
+            .filter(|e| e.r#type == XEN_HVM_MEMMAP_TYPE_RAM)
             .map(|e| e.addr.saturating_add(e.size))
             .max()?;
         let listed = |a: u64| {
             map.iter()
                 .any(|e| e.addr <= a && a < e.addr.saturating_add(e.size))
         };
-        let mut candidate = ram_end.next_multiple_of(2 << 20) + STEP;
+        let mut candidate = ram_end.max(MAPPED_END).checked_next_multiple_of(2 << 20)? + STEP;
         while candidate < LIMIT {
             if !listed(candidate) {
                 return Some(candidate);
