@@ -1,1 +1,5 @@
-//! Domains: PVH loading.
+//! Domains: building a PVH guest (loading its kernel, writing its start info).
+
+#![forbid(unsafe_code)]
+
+pub mod pvh;
