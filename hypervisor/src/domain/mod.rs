@@ -3,3 +3,4 @@
 #![forbid(unsafe_code)]
 
 pub mod pvh;
+pub mod start_info;
