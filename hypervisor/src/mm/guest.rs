@@ -384,8 +384,33 @@ pub fn write_gva(mem: &mut impl GuestMemory, cr3: u64, mode: PagingMode, gva: u6
 #[allow(clippy::cast_possible_truncation, reason = "test memories are small")]
 pub(crate) mod fake {
     use super::*;
+    use alloc::boxed::Box;
+    use alloc::collections::BTreeMap;
     use alloc::vec;
     use alloc::vec::Vec;
+
+    /// Frames on the heap, created zeroed on first use.
+    #[derive(Default)]
+    pub(crate) struct FakeFrames {
+        frames: core::cell::RefCell<BTreeMap<u64, Box<[u8; 4096]>>>,
+    }
+
+    impl FakeFrames {
+        pub fn bytes(&self, mfn: u64, offset: usize, len: usize) -> Vec<u8> {
+            let mut frames = self.frames.borrow_mut();
+            frames.entry(mfn).or_insert_with(|| Box::new([0; 4096]))[offset..offset + len].to_vec()
+        }
+    }
+
+    impl FrameAccess for &FakeFrames {
+        fn read(&self, mfn: Mfn, offset: usize, buf: &mut [u8]) {
+            buf.copy_from_slice(&self.bytes(mfn.0, offset, buf.len()));
+        }
+        fn write(&mut self, mfn: Mfn, offset: usize, buf: &[u8]) {
+            let mut frames = self.frames.borrow_mut();
+            frames.entry(mfn.0).or_insert_with(|| Box::new([0; 4096]))[offset..offset + buf.len()].copy_from_slice(buf);
+        }
+    }
 
     /// `size` bytes of guest RAM from gpa `base`, optionally with a
     /// read-only range; everything else is unmapped.
@@ -444,39 +469,13 @@ pub(crate) mod fake {
 
 #[cfg(test)]
 mod tests {
-    use super::fake::FlatMemory;
+    use super::fake::{FakeFrames, FlatMemory};
     use super::*;
     use crate::mm::p2m::tests::FakeTables;
     use crate::mm::p2m::{Format, PageSize};
-    use alloc::boxed::Box;
-    use alloc::collections::BTreeMap;
     use alloc::vec;
-    use alloc::vec::Vec;
 
     const RWX: Access = Access::all();
-
-    /// Frames on the heap, created zeroed on first use.
-    #[derive(Default)]
-    struct FakeFrames {
-        frames: core::cell::RefCell<BTreeMap<u64, Box<[u8; 4096]>>>,
-    }
-
-    impl FakeFrames {
-        fn bytes(&self, mfn: u64, offset: usize, len: usize) -> Vec<u8> {
-            let mut frames = self.frames.borrow_mut();
-            frames.entry(mfn).or_insert_with(|| Box::new([0; 4096]))[offset..offset + len].to_vec()
-        }
-    }
-
-    impl FrameAccess for &FakeFrames {
-        fn read(&self, mfn: Mfn, offset: usize, buf: &mut [u8]) {
-            buf.copy_from_slice(&self.bytes(mfn.0, offset, buf.len()));
-        }
-        fn write(&mut self, mfn: Mfn, offset: usize, buf: &[u8]) {
-            let mut frames = self.frames.borrow_mut();
-            frames.entry(mfn.0).or_insert_with(|| Box::new([0; 4096]))[offset..offset + buf.len()].copy_from_slice(buf);
-        }
-    }
 
     /// A p2m with gfn 1 → mfn 10, gfn 2 → mfn 5 (not contiguous), gfn 3
     /// unmapped, gfn 4 read-only firmware, gfn 5 MMIO, gfn 6 an emulated hole,
