@@ -17,6 +17,7 @@
 
 use core::fmt;
 
+use abi::errno::Errno;
 use zerocopy::{FromBytes, Immutable, IntoBytes};
 
 use super::frame::{FRAME_SIZE, Mfn};
@@ -63,6 +64,14 @@ impl fmt::Display for GuestFault {
                 write!(f, "gva {gva:#x}: the guest's level-{level} page-table entry has a reserved bit set")
             }
         }
+    }
+}
+
+/// Every guest memory fault is `-EFAULT` to the guest, as in Xen's
+/// `copy_from_guest`/`copy_to_guest` callers.
+impl From<GuestFault> for Errno {
+    fn from(_: GuestFault) -> Errno {
+        Errno::EFAULT
     }
 }
 
@@ -536,6 +545,12 @@ mod tests {
         assert_eq!(mem.write(u64::MAX, &buf), Err(GuestFault::Overflow { addr: u64::MAX, len: 4 }));
         assert_eq!(mem.check(u64::MAX - 4095, 4095, false), Err(GuestFault::Unmapped(u64::MAX - 4095)));
         assert_eq!(mem.read(u64::MAX, &mut []), Ok(()), "an empty read touches nothing");
+    }
+
+    #[test]
+    fn every_fault_is_efault_to_the_guest() {
+        assert_eq!(Errno::from(GuestFault::ReadOnly(0)), Errno::EFAULT);
+        assert_eq!(Errno::from(GuestFault::NotPresent { gva: 0, level: 4 }), Errno::EFAULT);
     }
 
     #[test]
