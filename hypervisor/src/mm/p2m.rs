@@ -296,14 +296,10 @@ pub struct MachineTables {
 }
 
 impl MachineTables {
-    fn entry(table: Mfn, index: usize) -> &'static AtomicU64 {
+    /// Where entry `index` of `table` is in the physical-memory window.
+    fn entry_ptr(table: Mfn, index: usize) -> *mut u64 {
         assert!(index < ENTRIES, "p2m table index {index} out of range");
-        let ptr = physmap::ptr::<u64>(table.addr() + index as u64 * 8);
-        // SAFETY: `table` is a frame this p2m got from `alloc_frame` and has
-        // not freed (see the type's doc), so it is RAM inside the window,
-        // owned by the p2m and 8-byte aligned; the hypervisor only ever
-        // accesses it atomically (the CPU's table walker reads it too).
-        unsafe { AtomicU64::from_ptr(ptr) }
+        physmap::ptr::<u64>(table.addr() + index as u64 * 8)
     }
 }
 
@@ -319,12 +315,18 @@ impl TableMemory for MachineTables {
     }
 
     fn read_entry(&self, table: Mfn, index: usize) -> u64 {
-        Self::entry(table, index).load(Ordering::Acquire)
+        // SAFETY: `table` is a frame this p2m got from `alloc_frame` and has
+        // not freed (see the type's doc), so the entry is RAM inside the
+        // window, 8-byte aligned and owned by the p2m, which only accesses it
+        // atomically (the CPU's table walker reads it too). The reference
+        // lives for this one load.
+        unsafe { AtomicU64::from_ptr(Self::entry_ptr(table, index)) }.load(Ordering::Acquire)
     }
 
     fn write_entry(&mut self, table: Mfn, index: usize, value: u64) {
+        // SAFETY: as in `read_entry`; the reference lives for this one store.
         // Release: a new table's entries are visible before the link to it.
-        Self::entry(table, index).store(value, Ordering::Release)
+        unsafe { AtomicU64::from_ptr(Self::entry_ptr(table, index)) }.store(value, Ordering::Release)
     }
 }
 
