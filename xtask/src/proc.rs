@@ -10,7 +10,8 @@ use anyhow::{Context, Result};
 /// Process groups of the emulators now running.
 static LIVE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
-/// Installs the Ctrl-C handler (once): kill every live emulator, exit 130.
+/// Installs the handler for Ctrl-C, SIGTERM and SIGHUP (once): kill every
+/// live emulator, exit 130.
 pub fn install_ctrlc_handler() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
