@@ -59,6 +59,15 @@ pub fn write(level: Level, subsystem: &str, args: fmt::Arguments) {
     }
 }
 
+/// Writes one log line about a guest: `cpu<N> d<domid>v<vcpu> <level> ...`
+/// (Xen's `gprintk` prefix).
+pub fn write_guest(level: Level, domid: u16, vcpu: u32, subsystem: &str, args: fmt::Arguments) {
+    if enabled(level) {
+        let cpu = crate::arch::cpu_index();
+        crate::console::write_line(format_args!("cpu{cpu} d{domid}v{vcpu} {} {subsystem}: {args}", level.name()));
+    }
+}
+
 #[macro_export]
 macro_rules! error {
     ($sub:literal, $($arg:tt)*) => { $crate::log::write($crate::log::Level::Error, $sub, format_args!($($arg)*)) };

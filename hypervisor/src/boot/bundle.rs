@@ -26,6 +26,13 @@ impl<'a> Bundle<'a> {
         self.archive.entries().find(|e| e.filename().as_str() == Ok(name)).map(|e| e.data())
     }
 
+    /// Every file: (name, contents). Names that are not UTF-8 are skipped.
+    pub fn entries(&self) -> impl Iterator<Item = (alloc::string::String, &'a [u8])> + 'a {
+        self.archive
+            .entries()
+            .filter_map(|e| Some((alloc::string::String::from(e.filename().as_str().ok()?), e.data())))
+    }
+
     /// Names and sizes of all files, for the boot log.
     pub fn files(&self) -> impl Iterator<Item = (alloc::string::String, usize)> + 'a {
         self.archive

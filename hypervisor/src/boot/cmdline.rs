@@ -6,21 +6,25 @@
 //! | `loglvl=error\|warn\|info\|debug\|all` | log threshold (default info) |
 //! | `exit-after-boot` | test option: leave the emulator with status 0 once ready |
 //! | `test-panic` | test option: panic on purpose once ready |
+//! | `dom0_mem=<size>[K\|M\|G]` | Dom0's RAM (default 64M; bytes without a suffix) |
 
 #![forbid(unsafe_code)]
 
 use crate::log::Level;
 
+pub const DEFAULT_DOM0_MEM: u64 = 64 << 20;
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     pub loglvl: Level,
+    pub dom0_mem: u64,
     pub exit_after_boot: bool,
     pub test_panic: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { loglvl: Level::Info, exit_after_boot: false, test_panic: false }
+        Options { loglvl: Level::Info, dom0_mem: DEFAULT_DOM0_MEM, exit_after_boot: false, test_panic: false }
     }
 }
 
@@ -39,12 +43,27 @@ pub fn parse(cmdline: &str) -> (Options, alloc::vec::Vec<&str>) {
                 Some(level) => opts.loglvl = level,
                 None => unknown.push(word),
             },
+            ("dom0_mem", Some(v)) => match parse_size(v) {
+                Some(bytes) => opts.dom0_mem = bytes,
+                None => unknown.push(word),
+            },
             ("exit-after-boot", None) => opts.exit_after_boot = true,
             ("test-panic", None) => opts.test_panic = true,
             _ => unknown.push(word),
         }
     }
     (opts, unknown)
+}
+
+/// A size as Xen writes it: a number with an optional K, M or G suffix.
+fn parse_size(text: &str) -> Option<u64> {
+    let (digits, shift) = match text.as_bytes().last()? {
+        b'K' | b'k' => (&text[..text.len() - 1], 10),
+        b'M' | b'm' => (&text[..text.len() - 1], 20),
+        b'G' | b'g' => (&text[..text.len() - 1], 30),
+        _ => (text, 0),
+    };
+    digits.parse::<u64>().ok()?.checked_mul(1 << shift)
 }
 
 #[cfg(test)]
@@ -62,6 +81,16 @@ mod tests {
         assert!(o.exit_after_boot && o.test_panic);
         assert_eq!(o.loglvl, Level::Debug);
         assert!(unknown.is_empty());
+    }
+
+    #[test]
+    fn dom0_mem_takes_xen_size_suffixes() {
+        assert_eq!(parse("dom0_mem=128M").0.dom0_mem, 128 << 20);
+        assert_eq!(parse("dom0_mem=1G").0.dom0_mem, 1 << 30);
+        assert_eq!(parse("dom0_mem=4096").0.dom0_mem, 4096);
+        let (o, unknown) = parse("dom0_mem=lots dom0_mem=99999999999999999999G");
+        assert_eq!(o.dom0_mem, DEFAULT_DOM0_MEM);
+        assert_eq!(unknown.len(), 2);
     }
 
     #[test]

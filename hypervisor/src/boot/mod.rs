@@ -10,6 +10,7 @@ use core::sync::atomic::Ordering;
 use crate::arch::x86_64::{acpi, apic, cpu, gdt, idt, percpu, pic, power, serial, smp, tsc, virt};
 use crate::mm::{self, MemoryRegion, RegionKind, paging, physmap};
 use crate::platform::PlatformInfo;
+use crate::{dom0, vcpu};
 
 #[cfg(target_os = "none")]
 use bootloader_api::{BootInfo, BootloaderConfig, config::Mapping, info::MemoryRegionKind};
@@ -151,8 +152,71 @@ pub fn start(boot_info: &'static mut BootInfo) -> ! {
     if options.exit_after_boot {
         power::stop_machine(power::EXIT_SUCCESS);
     }
+    match &bundle {
+        Some(Ok(b)) if b.file("dom0").is_some() => run_dom0(backend, &regions[..count], b, &options, rsdp, online),
+        _ => warn!("boot", "no `dom0` in the boot bundle: nothing to run, idling"),
+    }
     loop {
         cpu::wait_for_interrupt();
+    }
+}
+
+/// Files of the bundle that are the hypervisor's or Dom0's own, not modules.
+const NOT_MODULES: [&str; 3] = ["hypervisor.cmdline", "dom0", "dom0.cmdline"];
+
+/// Builds Dom0 from the bundle and runs it on this CPU until it ends; then
+/// stops the machine (poweroff: success; a crash: failure, after showing the
+/// hypervisor is still up and got every frame back).
+fn run_dom0(
+    backend: virt::Backend,
+    host: &[MemoryRegion],
+    bundle: &bundle::Bundle<'static>,
+    options: &cmdline::Options,
+    rsdp: Option<u64>,
+    online: usize,
+) {
+    let kernel = bundle.file("dom0").unwrap_or_default();
+    let dom0_cmdline = bundle.file("dom0.cmdline").and_then(|c| core::str::from_utf8(c).ok()).unwrap_or("").trim();
+    let files: alloc::vec::Vec<_> = bundle.entries().filter(|(name, _)| !NOT_MODULES.contains(&name.as_str())).collect();
+    let modules = files.iter().map(|(name, data)| (name.as_str(), *data)).collect();
+    let config = dom0::build::Dom0Config { kernel, cmdline: dom0_cmdline, modules, ram: options.dom0_mem, rsdp };
+    let (_, free_before) = mm::frame_counts();
+    let mut dom0 = match dom0::build::Dom0::build(backend, host, &config) {
+        Ok(d) => d,
+        Err(e) => fatal(format_args!("{e}")),
+    };
+    info!(
+        "dom0",
+        "d0: PVH kernel entry {:#x}, {} MiB RAM, {} modules, cmdline \"{}\"",
+        dom0.entry,
+        dom0.ram_bytes >> 20,
+        config.modules.len(),
+        dom0_cmdline
+    );
+    let end = {
+        let mut guest = vcpu::run::Guest::new(dom0::build::DOM0_ID, 0, true, &dom0.p2m);
+        vcpu::run::run(&mut dom0.vcpu, &mut guest)
+    };
+    dom0.destroy();
+    let (_, free_after) = mm::frame_counts();
+    let frames = if free_after == free_before { "all" } else { "NOT all" };
+    match end {
+        vcpu::run::End::Shutdown(reason) if reason == abi::sched::SHUTDOWN_POWEROFF => {
+            info!("dom0", "d0 powered off; {frames} its frames freed ({free_before} -> {free_after} free)");
+            power::stop_machine(power::EXIT_SUCCESS);
+        }
+        vcpu::run::End::Shutdown(reason) => {
+            info!("dom0", "d0 shut down with reason {reason}; {frames} its frames freed");
+            power::stop_machine(power::EXIT_DOM0_FAILED);
+        }
+        vcpu::run::End::Crashed(_) => {
+            check_interrupts(online);
+            info!(
+                "hv",
+                "still up after d0 crashed: {online} cpus answer, {frames} d0's frames freed ({free_before} -> {free_after} free)"
+            );
+            power::stop_machine(power::EXIT_DOM0_FAILED);
+        }
     }
 }
 

@@ -109,6 +109,16 @@ pub fn alloc_contiguous(count: usize, align: usize) -> Option<Mfn> {
     with_frames(|f| f.alloc_contiguous(count, align))
 }
 
+/// `count` contiguous zeroed frames aligned to `align` frames.
+pub fn alloc_zeroed_run(count: usize, align: usize) -> Option<Mfn> {
+    let mfn = alloc_contiguous(count, align)?;
+    for i in 0..count as u64 {
+        // SAFETY: the run was just allocated, so this caller owns each frame.
+        unsafe { physmap::zero_frame(Mfn(mfn.0 + i)) };
+    }
+    Some(mfn)
+}
+
 pub fn free_frame(mfn: Mfn) -> Result<(), frame::FrameError> {
     with_frames(|f| f.free(mfn))
 }

@@ -4,3 +4,4 @@
 pub mod cpuid;
 pub mod io;
 pub mod msr;
+pub mod run;

@@ -9,6 +9,8 @@ use x86_64::instructions::port::Port;
 
 pub const EXIT_SUCCESS: u32 = 0;
 pub const EXIT_FAILURE: u32 = 1;
+/// Dom0 crashed or shut down with another reason than poweroff.
+pub const EXIT_DOM0_FAILED: u32 = 2;
 
 const QEMU_DEBUG_EXIT_PORT: u16 = 0xf4;
 const BOCHS_SHUTDOWN_PORT: u16 = 0x8900;
@@ -29,6 +31,7 @@ pub fn stop_machine(code: u32) -> ! {
     super::apic::nmi_all_others();
     let cpu = super::cpu_index();
     crate::console::write_line_unlocked(format_args!("cpu{cpu} info hv: exit code={code}"));
+    super::serial::drain();
     // SAFETY: these ports belong to the emulators' debug devices; on real
     // hardware nothing decodes them and the writes are dropped.
     unsafe {

@@ -32,6 +32,20 @@ pub fn write_bytes(bytes: &[u8]) {
     std::eprint!("{}", alloc::string::String::from_utf8_lossy(bytes));
 }
 
+/// Waits (bounded) until the UART has sent every byte, so a line written
+/// right before the emulator exits is not lost in its transmitter.
+pub fn drain() {
+    // Line status register, bit 6: transmitter empty (16550 datasheet).
+    let mut lsr = x86_64::instructions::port::Port::<u8>::new(COM1 + 5);
+    for _ in 0..1_000_000 {
+        // SAFETY: reading COM1's line status register has no side effects.
+        if unsafe { lsr.read() } & 0x40 != 0 {
+            return;
+        }
+        core::hint::spin_loop();
+    }
+}
+
 /// Writes bytes even if another CPU holds the port lock (panic path only).
 pub fn write_bytes_forced(bytes: &[u8]) {
     if PORT.is_locked() {

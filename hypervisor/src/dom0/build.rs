@@ -1,0 +1,204 @@
+//! Builds Dom0 at boot: its p2m from the layout, its kernel and the boot
+//! bundle's other files as modules, its start info, and its first vCPU.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use abi::hvm::start_info::HvmMemmapTableEntry;
+use abi::xen::{SIF_INITDOMAIN, SIF_PRIVILEGED};
+
+use super::layout::{self, Use};
+use crate::arch::x86_64::virt::exit::BootState;
+use crate::arch::x86_64::virt::vcpu::{HwVcpu, NestedPaging};
+use crate::arch::x86_64::virt::{Backend, VirtError};
+use crate::domain::pvh::{PvhError, PvhImage};
+use crate::domain::start_info::{Module, StartInfo, StartInfoError, write_start_info};
+use crate::mm::frame::Mfn;
+use crate::mm::guest::{GuestMemory, P2mGuestMemory};
+use crate::mm::p2m::{Access, Format, Gfn, MachineTables, P2m, P2mError, P2mType};
+use crate::mm::{self, MemoryRegion};
+use crate::vcpu::io;
+
+/// Dom0's domain id and its first vCPU's ASID/VPID.
+pub const DOM0_ID: u16 = 0;
+const DOM0_TAG: u16 = 1;
+/// Room for the start info, memory map, module list and command lines.
+const START_INFO_ROOM: u64 = 64 * 1024;
+const FRAMES_2M: u64 = 512;
+
+/// What goes into Dom0, from the boot bundle and the command line.
+pub struct Dom0Config<'a> {
+    pub kernel: &'a [u8],
+    pub cmdline: &'a str,
+    /// (name, contents): the bundle's DomU kernels and configs.
+    pub modules: Vec<(&'a str, &'a [u8])>,
+    pub ram: u64,
+    pub rsdp: Option<u64>,
+}
+
+pub struct Dom0 {
+    pub p2m: P2m<MachineTables>,
+    pub vcpu: HwVcpu,
+    /// Runs of frames backing Dom0's RAM: (first, count).
+    ram_runs: Vec<(Mfn, u64)>,
+    pub ram_bytes: u64,
+    pub entry: u32,
+}
+
+#[derive(Debug)]
+pub enum BuildError {
+    Kernel(PvhError),
+    /// the machine has no RAM left for Dom0
+    NoMemory,
+    P2m(P2mError),
+    /// dom0: the kernel (up to {0:#x}) does not fit in Dom0's RAM
+    KernelTooBig(u64),
+    /// dom0: module {0} does not fit in Dom0's RAM
+    ModuleTooBig(&'static str),
+    StartInfo(StartInfoError),
+    Vcpu(VirtError),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::Kernel(e) => write!(f, "{e}"),
+            BuildError::NoMemory => f.write_str("dom0: the machine has no RAM left for Dom0"),
+            BuildError::P2m(e) => write!(f, "dom0: building its p2m: {e}"),
+            BuildError::KernelTooBig(end) => write!(f, "dom0: the kernel (up to {end:#x}) does not fit in Dom0's RAM"),
+            BuildError::ModuleTooBig(what) => write!(f, "dom0: the {what} do not fit in Dom0's RAM"),
+            BuildError::StartInfo(e) => write!(f, "dom0: writing its start info: {e:?}"),
+            BuildError::Vcpu(e) => write!(f, "dom0: creating its vCPU: {e}"),
+        }
+    }
+}
+
+impl From<P2mError> for BuildError {
+    fn from(e: P2mError) -> Self {
+        BuildError::P2m(e)
+    }
+}
+
+fn gfn(addr: u64) -> Gfn {
+    Gfn(addr >> 12)
+}
+
+impl Dom0 {
+    pub fn build(backend: Backend, host: &[MemoryRegion], config: &Dom0Config) -> Result<Dom0, BuildError> {
+        let image = PvhImage::parse("dom0", config.kernel).map_err(BuildError::Kernel)?;
+        let (ranges, placed) = layout::layout(host, config.ram);
+        let format = match backend {
+            Backend::Svm(_) => Format::Npt,
+            Backend::Vmx(_) => Format::Ept,
+        };
+        let mut p2m = P2m::new_machine(format)?;
+        let mut ram_runs = Vec::new();
+        let mut memmap = Vec::new();
+        if placed == 0 {
+            return Err(BuildError::NoMemory);
+        }
+        let built = populate(&mut p2m, &ranges, &mut ram_runs, &mut memmap)
+            .and_then(|()| load(&p2m, &image, &memmap, config))
+            .and_then(|start_info| {
+                let paging = NestedPaging {
+                    npt_root: p2m.ncr3(),
+                    eptp: if format == Format::Ept { p2m.eptp() } else { 0 },
+                };
+                let boot = BootState { rip: u64::from(image.entry), rbx: start_info };
+                HwVcpu::new(backend, boot, paging, DOM0_TAG, &|port| io::intercepted(true, port)).map_err(BuildError::Vcpu)
+            });
+        match built {
+            Ok(vcpu) => Ok(Dom0 { p2m, vcpu, ram_runs, ram_bytes: placed, entry: image.entry }),
+            Err(e) => {
+                free_runs(&ram_runs);
+                p2m.destroy();
+                Err(e)
+            }
+        }
+    }
+
+    /// Frees everything Dom0 held: its vCPU, RAM and p2m tables.
+    pub fn destroy(self) {
+        self.vcpu.destroy();
+        free_runs(&self.ram_runs);
+        self.p2m.destroy();
+    }
+}
+
+/// Backs and maps every range of the layout; records the RAM runs and the
+/// memory map Dom0 will see.
+fn populate(
+    p2m: &mut P2m<MachineTables>,
+    ranges: &[layout::Range],
+    ram_runs: &mut Vec<(Mfn, u64)>,
+    memmap: &mut Vec<HvmMemmapTableEntry>,
+) -> Result<(), BuildError> {
+    for r in ranges {
+        let frames = (r.end - r.start) >> 12;
+        match r.what {
+            Use::Ram => {
+                let mut done = 0;
+                while done < frames {
+                    let g = gfn(r.start).0 + done;
+                    let left = frames - done;
+                    let run = if g % FRAMES_2M == 0 && left >= FRAMES_2M {
+                        mm::alloc_zeroed_run(FRAMES_2M as usize, FRAMES_2M as usize).map(|m| (m, FRAMES_2M))
+                    } else {
+                        None
+                    };
+                    let (mfn, count) = match run {
+                        Some(run) => run,
+                        None => (mm::alloc_frame().ok_or(BuildError::NoMemory)?, 1),
+                    };
+                    ram_runs.push((mfn, count));
+                    p2m.map_range(Gfn(g), mfn, count, P2mType::Ram, Access::all())?;
+                    done += count;
+                }
+                memmap.push(entry(r.start, r.end, abi::hvm::start_info::XEN_HVM_MEMMAP_TYPE_RAM));
+            }
+            Use::Firmware(e820) => {
+                p2m.map_range(gfn(r.start), Mfn(r.start >> 12), frames, P2mType::ReadOnlyFirmware, Access::READ)?;
+                memmap.push(entry(r.start, r.end, e820));
+            }
+            Use::Mmio => {
+                p2m.map_range(gfn(r.start), Mfn(r.start >> 12), frames, P2mType::MmioPassthrough, Access::READ | Access::WRITE)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn entry(start: u64, end: u64, r#type: u32) -> HvmMemmapTableEntry {
+    HvmMemmapTableEntry { addr: start, size: end - start, r#type, reserved: 0 }
+}
+
+/// Loads the kernel and modules and writes the start info; returns its gpa.
+fn load(p2m: &P2m<MachineTables>, image: &PvhImage, memmap: &[HvmMemmapTableEntry], config: &Dom0Config) -> Result<u64, BuildError> {
+    let mut mem = P2mGuestMemory::new_machine(p2m);
+    image.load(config.kernel, &mut mem).map_err(|_| BuildError::KernelTooBig(image.highest_address()))?;
+    let mut next = image.highest_address().next_multiple_of(4096);
+    let mut modules = Vec::new();
+    for (name, data) in &config.modules {
+        mem.write(next, data).map_err(|_| BuildError::ModuleTooBig("boot modules"))?;
+        modules.push(Module { gpa: next, size: data.len() as u64, cmdline: name });
+        next = (next + data.len() as u64).next_multiple_of(4096);
+    }
+    let info = StartInfo {
+        flags: SIF_PRIVILEGED | SIF_INITDOMAIN,
+        cmdline: config.cmdline,
+        modules: &modules,
+        memmap,
+        rsdp: config.rsdp.unwrap_or(0),
+    };
+    mem.check(next, START_INFO_ROOM, true).map_err(|_| BuildError::ModuleTooBig("start info"))?;
+    let layout = write_start_info(&mut mem, next..next + START_INFO_ROOM, &info).map_err(BuildError::StartInfo)?;
+    Ok(layout.start_info)
+}
+
+fn free_runs(runs: &[(Mfn, u64)]) {
+    for &(mfn, count) in runs {
+        for i in 0..count {
+            let _ = mm::free_frame(Mfn(mfn.0 + i));
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! The vCPU loop: enter the guest, decode one `Exit`, act, repeat, until the
+//! domain shuts down or breaks a rule (then it is crashed, alone).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use abi::errno::Errno;
+
+use super::cpuid::{self, Asker, Regs4};
+use super::io;
+use super::msr::{self, MsrRead, MsrWrite};
+use crate::arch::x86_64::cpu;
+use crate::arch::x86_64::virt::exit::Exit;
+use crate::arch::x86_64::virt::vcpu::{HwVcpu, take_pending_interrupts};
+use crate::hypercall::{self, Call, Caller, Outcome};
+use crate::log::Level;
+use crate::mm::guest::{self, GuestMemory, P2mGuestMemory, PagingMode};
+use crate::mm::p2m::{MachineTables, P2m};
+
+/// How a vCPU's run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum End {
+    /// The guest asked for it (`SHUTDOWN_*` reason).
+    Shutdown(u32),
+    /// The hypervisor crashed the domain, for this reason.
+    Crashed(String),
+}
+
+/// Longest console line kept before it is printed unfinished.
+const CONSOLE_LINE_MAX: usize = 256;
+
+/// The domain a vCPU belongs to, as the loop needs it.
+pub struct Guest<'a> {
+    pub domid: u16,
+    pub vcpu_id: u32,
+    pub privileged: bool,
+    pub p2m: &'a P2m<MachineTables>,
+    console: Vec<u8>,
+}
+
+impl<'a> Guest<'a> {
+    pub fn new(domid: u16, vcpu_id: u32, privileged: bool, p2m: &'a P2m<MachineTables>) -> Self {
+        Guest { domid, vcpu_id, privileged, p2m, console: Vec::new() }
+    }
+
+    fn log(&self, level: Level, subsystem: &str, args: core::fmt::Arguments) {
+        crate::log::write_guest(level, self.domid, self.vcpu_id, subsystem, args);
+    }
+
+    fn console_bytes(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            if b == b'\n' || self.console.len() >= CONSOLE_LINE_MAX {
+                self.flush_console();
+                if b == b'\n' {
+                    continue;
+                }
+            }
+            if b != b'\r' {
+                self.console.push(b);
+            }
+        }
+    }
+
+    fn flush_console(&mut self) {
+        let text = String::from_utf8_lossy(&self.console);
+        crate::console::write_line(format_args!("(d{}) {}", self.domid, text.trim_end()));
+        self.console.clear();
+    }
+}
+
+/// The guest's paging mode from its control registers; None for 32-bit
+/// paging without PAE, which no supported guest uses.
+pub fn paging_mode(cr0: u64, cr4: u64, efer: u64) -> Option<PagingMode> {
+    const CR0_PG: u64 = 1 << 31;
+    const CR4_PAE: u64 = 1 << 5;
+    const EFER_LMA: u64 = 1 << 10;
+    if cr0 & CR0_PG == 0 {
+        Some(PagingMode::Off)
+    } else if efer & EFER_LMA != 0 {
+        Some(PagingMode::Long4)
+    } else if cr4 & CR4_PAE != 0 {
+        Some(PagingMode::Pae)
+    } else {
+        None
+    }
+}
+
+/// A hypercall's view of the calling vCPU: its memory through its own page
+/// tables, as they were when it made the call.
+struct HypercallContext<'g, 'a> {
+    guest: &'g mut Guest<'a>,
+    cr3: u64,
+    mode: Option<PagingMode>,
+}
+
+impl Caller for HypercallContext<'_, '_> {
+    fn domid(&self) -> u16 {
+        self.guest.domid
+    }
+    fn vcpu_id(&self) -> u32 {
+        self.guest.vcpu_id
+    }
+    fn copy_from_guest(&self, gva: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        let mode = self.mode.ok_or(Errno::EFAULT)?;
+        let mem = P2mGuestMemory::new_machine(self.guest.p2m);
+        guest::read_gva(&mem, self.cr3, mode, gva, buf).map_err(Errno::from)
+    }
+    fn copy_to_guest(&mut self, gva: u64, buf: &[u8]) -> Result<(), Errno> {
+        let mode = self.mode.ok_or(Errno::EFAULT)?;
+        let mut mem = P2mGuestMemory::new_machine(self.guest.p2m);
+        guest::write_gva(&mut mem, self.cr3, mode, gva, buf).map_err(Errno::from)
+    }
+    fn console_write(&mut self, bytes: &[u8]) {
+        self.guest.console_bytes(bytes);
+    }
+}
+
+/// Instruction lengths for SVM without NRIP save: CPUID, RDMSR/WRMSR are
+/// `0f xx`, VMMCALL `0f 01 d9`, HLT `f4`. A guest that adds prefixes only
+/// misleads itself: the next RIP lands inside its own instruction.
+const LEN_CPUID: u64 = 2;
+const LEN_MSR: u64 = 2;
+const LEN_VMMCALL: u64 = 3;
+const LEN_HLT: u64 = 1;
+
+/// Runs `vcpu` until its domain ends.
+pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
+    loop {
+        let exit = vcpu.run();
+        match exit {
+            Exit::Cpuid => {
+                let r = vcpu.regs();
+                let (leaf, subleaf) = (r.rax as u32, r.rcx as u32);
+                let h = cpu::cpuid(leaf, subleaf);
+                let host = Regs4 { eax: h.eax, ebx: h.ebx, ecx: h.ecx, edx: h.edx };
+                let out = cpuid::guest_cpuid(leaf, subleaf, host, Asker { domid: guest.domid, vcpu_id: guest.vcpu_id });
+                let r = vcpu.regs();
+                (r.rax, r.rbx, r.rcx, r.rdx) = (out.eax.into(), out.ebx.into(), out.ecx.into(), out.edx.into());
+                vcpu.skip_instruction(&exit, LEN_CPUID);
+            }
+            Exit::Hypercall => {
+                let outcome = hypercall(vcpu, guest);
+                match outcome {
+                    Outcome::Return(value) => vcpu.regs().rax = value,
+                    Outcome::Yield => vcpu.regs().rax = 0,
+                    Outcome::Shutdown(reason) => {
+                        vcpu.skip_instruction(&exit, LEN_VMMCALL);
+                        return End::Shutdown(reason);
+                    }
+                }
+                vcpu.skip_instruction(&exit, LEN_VMMCALL);
+            }
+            Exit::Io(access) => {
+                if !access.write && !access.string {
+                    let ones = u64::from(io::read_value(access.size));
+                    let mask = match access.size {
+                        1 => 0xff,
+                        2 => 0xffff,
+                        _ => 0xffff_ffff,
+                    };
+                    let r = vcpu.regs();
+                    r.rax = (r.rax & !mask) | ones;
+                    if access.size == 4 {
+                        r.rax &= 0xffff_ffff;
+                    }
+                }
+                if access.string && access.rep {
+                    vcpu.regs().rcx = 0;
+                }
+                vcpu.skip_instruction(&exit, 0);
+            }
+            Exit::MsrRead => {
+                let index = vcpu.regs().rcx as u32;
+                let value = match msr::classify_read(index) {
+                    MsrRead::Efer => Some(vcpu.efer()),
+                    MsrRead::Pat => Some(vcpu.pat()),
+                    MsrRead::Value(v) => Some(v),
+                    MsrRead::Fault => None,
+                };
+                match value {
+                    Some(v) => {
+                        let r = vcpu.regs();
+                        (r.rax, r.rdx) = (v & 0xffff_ffff, v >> 32);
+                        vcpu.skip_instruction(&exit, LEN_MSR);
+                    }
+                    None => {
+                        guest.log(Level::Debug, "msr", format_args!("rdmsr {index:#x} -> #GP"));
+                        vcpu.inject_exception(13, Some(0));
+                    }
+                }
+            }
+            Exit::MsrWrite => {
+                let r = vcpu.regs();
+                let (index, value) = (r.rcx as u32, (r.rdx << 32) | (r.rax & 0xffff_ffff));
+                let ok = match msr::classify_write(index, value) {
+                    MsrWrite::Efer(v) => {
+                        vcpu.set_efer(v);
+                        true
+                    }
+                    MsrWrite::Pat(v) => {
+                        vcpu.set_pat(v);
+                        true
+                    }
+                    MsrWrite::HypercallPage(gpa) => {
+                        let page = msr::hypercall_page(vcpu.hypercall_instruction());
+                        let mut mem = P2mGuestMemory::new_machine(guest.p2m);
+                        mem.write(gpa, &page).is_ok()
+                    }
+                    MsrWrite::Fault => false,
+                };
+                if ok {
+                    vcpu.skip_instruction(&exit, LEN_MSR);
+                } else {
+                    guest.log(Level::Debug, "msr", format_args!("wrmsr {index:#x} value {value:#x} -> #GP"));
+                    vcpu.inject_exception(13, Some(0));
+                }
+            }
+            Exit::Hlt => {
+                vcpu.skip_instruction(&exit, LEN_HLT);
+                // No virtual interrupts are delivered yet: sleep until the
+                // host's next interrupt, then let the guest look again.
+                cpu::wait_for_interrupt();
+                x86_64::instructions::interrupts::disable();
+            }
+            Exit::ExternalInterrupt | Exit::Nmi => take_pending_interrupts(),
+            Exit::Init => {}
+            Exit::Exception { vector, error } => vcpu.inject_exception(vector, error),
+            Exit::NestedPageFault { gpa, write, fetch } => {
+                let what = if fetch { "fetch from" } else if write { "write to" } else { "read of" };
+                return crash(guest, vcpu, format_args!("{what} gpa {gpa:#x}, which is not its memory"));
+            }
+            Exit::TripleFault => return crash(guest, vcpu, format_args!("triple fault")),
+            Exit::InvalidState { code } => {
+                return crash(guest, vcpu, format_args!("the CPU refused its state (code {code:#x})"));
+            }
+            Exit::Unhandled { code } => return crash(guest, vcpu, format_args!("unhandled exit {code:#x}")),
+        }
+    }
+}
+
+fn crash(guest: &mut Guest, vcpu: &HwVcpu, why: core::fmt::Arguments) -> End {
+    if !guest.console.is_empty() {
+        guest.flush_console();
+    }
+    let reason = alloc::format!("{why}");
+    guest.log(Level::Error, "crash", format_args!("domain crashed: {reason} (rip={:#x})", vcpu.rip()));
+    End::Crashed(reason)
+}
+
+fn hypercall(vcpu: &mut HwVcpu, guest: &mut Guest) -> Outcome {
+    let long = vcpu.long_mode();
+    let (cr0, cr3, cr4, efer) = vcpu.paging_state();
+    let r = vcpu.regs();
+    let call = if long {
+        Call { nr: r.rax, args: [r.rdi, r.rsi, r.rdx, r.r10, r.r8] }
+    } else {
+        let lo = |v: u64| v & 0xffff_ffff;
+        Call { nr: lo(r.rax), args: [lo(r.rbx), lo(r.rcx), lo(r.rdx), lo(r.rsi), lo(r.rdi)] }
+    };
+    let mut ctx = HypercallContext { guest, cr3, mode: paging_mode(cr0, cr4, efer) };
+    hypercall::dispatch(&mut ctx, call)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_mode_follows_cr0_cr4_and_efer() {
+        assert_eq!(paging_mode(0x11, 0, 0), Some(PagingMode::Off));
+        assert_eq!(paging_mode(0x8000_0011, 0x20, 0x500), Some(PagingMode::Long4));
+        assert_eq!(paging_mode(0x8000_0011, 0x20, 0), Some(PagingMode::Pae));
+        assert_eq!(paging_mode(0x8000_0011, 0, 0), None);
+    }
+}
