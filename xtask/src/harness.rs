@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 
-use crate::images::{Built, Images};
+use crate::images::{BootSpec, Built, Images};
 use crate::matcher::{EXIT_MARKER, Matcher, Progress, parse_exit_code, qemu_status_for};
 use crate::platform::{Console, Machine};
 use crate::proc::Emulator;
@@ -35,7 +35,7 @@ pub struct Outcome {
 /// Builds the scenario's images in `dir` and runs it.
 pub fn run_scenario(s: &Scenario, built: &Built, dir: &Path) -> Result<Outcome> {
     let images = Images::new(dir.to_owned());
-    images.make(built, s.cmdline, &[s.platform.firmware()])?;
+    images.make(built, &BootSpec { cmdline: s.cmdline, dom0_cmdline: s.dom0_cmdline }, &[s.platform.firmware()])?;
     let machine = Machine {
         platform: s.platform,
         accel: Accel::Tcg,

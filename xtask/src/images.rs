@@ -148,10 +148,10 @@ impl Images {
     }
 
     /// Packs the bundle and makes the disk images for `firmware`.
-    pub fn make(&self, built: &Built, cmdline: &str, firmware: &[Firmware]) -> Result<()> {
+    pub fn make(&self, built: &Built, boot: &BootSpec, firmware: &[Firmware]) -> Result<()> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))?;
-        bundle(built, cmdline)?.write(&self.bundle())?;
+        bundle(built, boot)?.write(&self.bundle())?;
 
         let mut config = BootConfig::default();
         config.frame_buffer_logging = false;
@@ -170,12 +170,22 @@ impl Images {
     }
 }
 
+/// The command lines that go into the bundle.
+#[derive(Debug, Clone, Copy)]
+pub struct BootSpec<'a> {
+    /// The hypervisor's (`hypervisor.cmdline`).
+    pub cmdline: &'a str,
+    /// Dom0's (`dom0.cmdline`), in its start info.
+    pub dom0_cmdline: &'a str,
+}
+
 /// What goes into the boot bundle.
-fn bundle(built: &Built, cmdline: &str) -> Result<Bundle> {
+fn bundle(built: &Built, boot: &BootSpec) -> Result<Bundle> {
     let mut b = Bundle::new();
-    b.file("hypervisor.cmdline", cmdline);
+    b.file("hypervisor.cmdline", boot.cmdline);
     if let Some(dom0) = &built.dom0 {
         b.file_from("dom0", dom0)?;
+        b.file("dom0.cmdline", boot.dom0_cmdline);
     }
     Ok(b)
 }

@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::images::{Firmware, Images};
+use crate::images::{BootSpec, Firmware, Images};
 use crate::platform::{Machine, Platform};
 use crate::qemu::Accel;
 
@@ -41,6 +41,9 @@ enum Cmd {
         /// The hypervisor command line.
         #[arg(long, default_value = DEFAULT_CMDLINE)]
         cmdline: String,
+        /// Dom0's command line.
+        #[arg(long, default_value = "")]
+        dom0_cmdline: String,
     },
     /// Build, then boot under an emulator with COM1 on the terminal.
     Run(RunArgs),
@@ -70,9 +73,12 @@ struct RunArgs {
     /// QEMU: deterministic instruction counting (-icount shift=0,sleep=off).
     #[arg(long)]
     icount: bool,
-    /// Boot this PVH ELF as Dom0 (not supported yet).
+    /// Boot this PVH ELF (one with a XEN_ELFNOTE_PHYS32_ENTRY note) as Dom0 instead of ours.
     #[arg(long, value_name = "FILE")]
     dom0: Option<PathBuf>,
+    /// Dom0's command line.
+    #[arg(long, default_value = "")]
+    dom0_cmdline: String,
     /// The hypervisor command line.
     #[arg(long, default_value = DEFAULT_CMDLINE)]
     cmdline: String,
@@ -106,10 +112,11 @@ fn real_main() -> Result<i32> {
     let root = workspace_root();
     let target = target_dir(&root);
     match cli.command {
-        Cmd::Build { cmdline } => {
+        Cmd::Build { cmdline, dom0_cmdline } => {
             let built = images::build_kernels(&root, &target)?;
             let images = Images::new(target.join("images"));
-            images.make(&built, &cmdline, &[Firmware::Bios, Firmware::Uefi])?;
+            let boot = BootSpec { cmdline: &cmdline, dom0_cmdline: &dom0_cmdline };
+            images.make(&built, &boot, &[Firmware::Bios, Firmware::Uefi])?;
             for path in [
                 images.bundle(),
                 images.image(Firmware::Bios),
@@ -121,10 +128,10 @@ fn real_main() -> Result<i32> {
             Ok(0)
         }
         Cmd::Run(args) => {
-            if args.dom0.is_some() {
-                eprintln!(
-                    "--dom0: booting a third-party Dom0 is not supported yet (needs the virtualization core)"
-                );
+            if let Some(file) = &args.dom0
+                && !file.is_file()
+            {
+                eprintln!("--dom0: {} is not a file: give the path of a PVH ELF kernel", file.display());
                 return Ok(2);
             }
             let machine = machine(&args)?;
@@ -134,7 +141,8 @@ fn real_main() -> Result<i32> {
                 ", or pass --platform qemu"
             };
             setup::ensure(machine.platform.packages(), hint)?;
-            run::run(&root, &target, &machine, &args.cmdline)
+            let boot = BootSpec { cmdline: &args.cmdline, dom0_cmdline: &args.dom0_cmdline };
+            run::run(&root, &target, &machine, &boot, args.dom0.as_deref())
         }
         Cmd::Test { list: true, .. } => {
             test::list();

@@ -8,19 +8,24 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
-use crate::images::{self, Images};
+use crate::images::{self, BootSpec, Images};
 use crate::matcher::{Matcher, Progress};
 use crate::platform::{Console, Machine};
 use crate::proc::Emulator;
 use crate::serial::SerialLog;
 
-/// Boots `machine` with `cmdline`; returns xtask's exit status.
-pub fn run(root: &Path, target: &Path, machine: &Machine, cmdline: &str) -> Result<i32> {
-    let built = images::build_kernels(root, target)?;
+/// Boots `machine` with the command lines of `boot` (and `dom0` instead of
+/// our Dom0 kernel, if given); returns xtask's exit status.
+pub fn run(root: &Path, target: &Path, machine: &Machine, boot: &BootSpec, dom0: Option<&Path>) -> Result<i32> {
+    let mut built = images::build_kernels(root, target)?;
+    if let Some(file) = dom0 {
+        built.dom0 = Some(file.to_owned());
+    }
     let fw = machine.platform.firmware();
     let images = Images::new(target.join("images"));
-    images.make(&built, cmdline, &[fw])?;
+    images.make(&built, boot, &[fw])?;
     let image = images.image(fw);
+    let cmdline = boot.cmdline;
     println!(
         "booting {} on {} (cmdline {cmdline:?})",
         image.display(),

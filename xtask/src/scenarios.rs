@@ -13,6 +13,8 @@ pub struct Scenario {
     pub mem_mib: u32,
     /// The hypervisor command line.
     pub cmdline: &'static str,
+    /// Dom0's command line (our Dom0 kernel reads `test=...` / `bench=...` from it).
+    pub dom0_cmdline: &'static str,
     /// Substrings that must appear, in this order, each on its own line.
     pub expect: &'static [&'static str],
     /// Substrings that fail the run at once.
@@ -48,6 +50,61 @@ const BOOT_VMX_SMP2: &[&str] = &[
     "exit code=0",
 ];
 
+const DOM0_HELLO: &[&str] = &[
+    "hv: ready",
+    "(d0) dom0: hello from the Rust Dom0 (PVH)",
+    "(d0) dom0: hypervisor at cpuid 0x40000000, version 4.17",
+    "(d0) dom0: start_info version=1 flags=0x3",
+    "(d0) dom0: powering off",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+
+const DOM0_ISOLATION: &[&str] = &[
+    "(d0) dom0: reading outside my memory",
+    "d0v0 error crash: domain crashed: read of gpa",
+    "hv: still up after d0 crashed: 2 cpus answer, all d0's frames freed",
+    "hv: exit code=2",
+];
+
+// No Bochs Ryzen variant: Bochs 2.7 resets the whole emulated machine on a
+// triple fault inside an SVM guest instead of taking the SHUTDOWN intercept
+// (it implements the VMX triple-fault exit only), so that run would test Bochs.
+const GUEST_TRIPLE_FAULT: &[&str] = &[
+    "(d0) dom0: triple faulting now",
+    "d0v0 error crash: domain crashed: triple fault",
+    "hv: still up after d0 crashed: 2 cpus answer, all d0's frames freed",
+    "hv: exit code=2",
+];
+
+const ISOLATION_FORBID: &[&str] = &["PANIC", "FATAL", "isolation FAILED"];
+
+/// A Dom0 scenario: our Dom0 with `dom0_cmdline`, 2 CPUs, 256 MiB.
+const fn dom0(
+    name: &'static str,
+    description: &'static str,
+    platform: Platform,
+    dom0_cmdline: &'static str,
+    expect: &'static [&'static str],
+    forbid: &'static [&'static str],
+    exit_code: u32,
+) -> Scenario {
+    Scenario {
+        name,
+        description,
+        platform,
+        smp: 2,
+        mem_mib: 256,
+        cmdline: "loglvl=info",
+        dom0_cmdline,
+        expect,
+        forbid,
+        timeout_s: if matches!(platform, Platform::QemuBios | Platform::QemuUefi) { 60 } else { 180 },
+        exit_code,
+        expect_failure: None,
+    }
+}
+
 pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "boot-bios-smp4",
@@ -56,6 +113,7 @@ pub const SCENARIOS: &[Scenario] = &[
         smp: 4,
         mem_mib: 256,
         cmdline: "exit-after-boot",
+        dom0_cmdline: "",
         expect: BOOT_SMP4,
         forbid: FORBID,
         timeout_s: 60,
@@ -69,6 +127,7 @@ pub const SCENARIOS: &[Scenario] = &[
         smp: 2,
         mem_mib: 256,
         cmdline: "exit-after-boot",
+        dom0_cmdline: "",
         expect: BOOT_SVM_SMP2,
         forbid: FORBID,
         timeout_s: 90,
@@ -82,6 +141,7 @@ pub const SCENARIOS: &[Scenario] = &[
         smp: 2,
         mem_mib: 256,
         cmdline: "exit-after-boot",
+        dom0_cmdline: "",
         expect: BOOT_VMX_SMP2,
         forbid: FORBID,
         timeout_s: 180,
@@ -95,6 +155,7 @@ pub const SCENARIOS: &[Scenario] = &[
         smp: 2,
         mem_mib: 256,
         cmdline: "exit-after-boot",
+        dom0_cmdline: "",
         expect: BOOT_SVM_SMP2,
         forbid: FORBID,
         timeout_s: 180,
@@ -108,12 +169,53 @@ pub const SCENARIOS: &[Scenario] = &[
         smp: 2,
         mem_mib: 256,
         cmdline: "exit-after-boot test-panic",
+        dom0_cmdline: "",
         expect: BOOT_SVM_SMP2,
         forbid: FORBID,
         timeout_s: 60,
         exit_code: 0,
         expect_failure: Some(&["PANIC", "test-panic requested"]),
     },
+    dom0("dom0-hello", "Dom0 (PVH) boots on SVM, prints through console_io, powers off", Platform::QemuBios, "", DOM0_HELLO, FORBID, 0),
+    dom0("dom0-hello-bochs-vmx", "Dom0 (PVH) on VMX with EPT: banner, poweroff", Platform::BochsVmx, "", DOM0_HELLO, FORBID, 0),
+    dom0("dom0-hello-bochs-svm", "Dom0 (PVH) on SVM with NRIP-save: banner, poweroff", Platform::BochsSvm, "", DOM0_HELLO, FORBID, 0),
+    dom0(
+        "dom0-isolation",
+        "Dom0 reads outside its memory: it alone is crashed, the hypervisor stays up",
+        Platform::QemuBios,
+        "test=isolation",
+        DOM0_ISOLATION,
+        ISOLATION_FORBID,
+        2,
+    ),
+    dom0(
+        "dom0-isolation-bochs-vmx",
+        "isolation on VMX: an EPT violation crashes Dom0 alone",
+        Platform::BochsVmx,
+        "test=isolation",
+        DOM0_ISOLATION,
+        ISOLATION_FORBID,
+        2,
+    ),
+    dom0(
+        "dom0-isolation-bochs-svm",
+        "isolation on SVM with NRIP-save: a nested page fault crashes Dom0 alone",
+        Platform::BochsSvm,
+        "test=isolation",
+        DOM0_ISOLATION,
+        ISOLATION_FORBID,
+        2,
+    ),
+    dom0("guest-triple-fault", "a triple-faulting guest is crashed alone", Platform::QemuBios, "test=triple-fault", GUEST_TRIPLE_FAULT, FORBID, 2),
+    dom0(
+        "guest-triple-fault-bochs-vmx",
+        "triple fault on VMX: the guest is crashed alone",
+        Platform::BochsVmx,
+        "test=triple-fault",
+        GUEST_TRIPLE_FAULT,
+        FORBID,
+        2,
+    ),
 ];
 
 pub fn find(name: &str) -> Option<&'static Scenario> {
