@@ -2,6 +2,8 @@
 //! tables, ACPI, interrupt controllers and timers, virtualization, the other
 //! CPUs. Then the hypervisor reports ready.
 
+#![forbid(unsafe_code)]
+
 pub mod bundle;
 pub mod cmdline;
 
@@ -133,6 +135,7 @@ pub fn start(boot_info: &'static mut BootInfo) -> ! {
         timer_khz
     );
 
+    cpu::enable_xsave();
     let backend = enable_virtualization();
     percpu::this_cpu().apic_id.store(apic::id(), Ordering::Relaxed);
     percpu::this_cpu().online.store(true, Ordering::SeqCst);
@@ -273,6 +276,7 @@ pub fn ap_main(index: usize) -> ! {
     gdt::init_this_cpu();
     idt::init_this_cpu();
     apic::init_this_cpu();
+    cpu::enable_xsave();
     enable_virtualization();
     let me = percpu::cpu(index);
     me.apic_id.store(apic::id(), Ordering::Relaxed);

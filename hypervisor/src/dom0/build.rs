@@ -17,7 +17,7 @@ use crate::mm::frame::Mfn;
 use crate::mm::guest::{GuestMemory, P2mGuestMemory};
 use crate::mm::p2m::{Access, Format, Gfn, MachineTables, P2m, P2mError, P2mType};
 use crate::mm::{self, MemoryRegion};
-use crate::vcpu::io;
+use crate::vcpu::{io, msr};
 
 /// Dom0's domain id and its first vCPU's ASID/VPID.
 pub const DOM0_ID: u16 = 0;
@@ -105,7 +105,8 @@ impl Dom0 {
                     eptp: if format == Format::Ept { p2m.eptp() } else { 0 },
                 };
                 let boot = BootState { rip: u64::from(image.entry), rbx: start_info };
-                HwVcpu::new(backend, boot, paging, DOM0_TAG, &|port| io::intercepted(true, port)).map_err(BuildError::Vcpu)
+                HwVcpu::new(backend, boot, paging, DOM0_TAG, &|port| io::intercepted(true, port), msr::PASSTHROUGH)
+                    .map_err(BuildError::Vcpu)
             });
         match built {
             Ok(vcpu) => Ok(Dom0 { p2m, vcpu, ram_runs, ram_bytes: placed, entry: image.entry }),

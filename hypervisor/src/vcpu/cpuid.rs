@@ -30,6 +30,8 @@ pub struct Regs4 {
 pub struct Asker {
     pub domid: u16,
     pub vcpu_id: u32,
+    /// The guest's CR4.OSXSAVE, which leaf 1 ECX bit 27 mirrors.
+    pub osxsave: bool,
 }
 
 /// The guest's view of `leaf`/`subleaf`; `host` is the real CPU's answer.
@@ -37,9 +39,10 @@ pub fn guest_cpuid(leaf: u32, subleaf: u32, host: Regs4, who: Asker) -> Regs4 {
     let _ = subleaf;
     match leaf {
         1 => Regs4 {
-            // Initial APIC id = vCPU id; VMX (bit 5) hidden; hypervisor present (bit 31).
+            // Initial APIC id = vCPU id; VMX (bit 5) hidden; OSXSAVE (bit 27)
+            // from the guest's CR4, not the host's; hypervisor present (bit 31).
             ebx: (host.ebx & 0x00ff_ffff) | ((who.vcpu_id & 0xff) << 24),
-            ecx: (host.ecx & !(1 << 5)) | (1 << 31),
+            ecx: (host.ecx & !(1 << 5) & !(1 << 27)) | (u32::from(who.osxsave) << 27) | (1 << 31),
             ..host
         },
         // SVM (bit 2) hidden.
@@ -68,7 +71,7 @@ pub fn guest_cpuid(leaf: u32, subleaf: u32, host: Regs4, who: Asker) -> Regs4 {
 mod tests {
     use super::*;
 
-    const WHO: Asker = Asker { domid: 3, vcpu_id: 1 };
+    const WHO: Asker = Asker { domid: 3, vcpu_id: 1, osxsave: false };
     const HOST: Regs4 = Regs4 { eax: 0x11, ebx: 0x0100_0800, ecx: 0x0000_0024, edx: 0xffff };
 
     #[test]
@@ -90,6 +93,10 @@ mod tests {
         assert_eq!(l1.ecx & (1 << 5), 0);
         assert_ne!(l1.ecx & (1 << 31), 0);
         assert_eq!(l1.ebx >> 24, 1, "initial APIC id is the vCPU id");
+        let host_osxsave = Regs4 { ecx: 1 << 27, ..HOST };
+        assert_eq!(guest_cpuid(1, 0, host_osxsave, WHO).ecx & (1 << 27), 0, "the guest has not set CR4.OSXSAVE");
+        let who = Asker { osxsave: true, ..WHO };
+        assert_ne!(guest_cpuid(1, 0, HOST, who).ecx & (1 << 27), 0);
         let ext = guest_cpuid(0x8000_0001, 0, Regs4 { ecx: 0x4, ..HOST }, WHO);
         assert_eq!(ext.ecx & 0x4, 0);
     }

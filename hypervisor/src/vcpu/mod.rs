@@ -1,6 +1,8 @@
 //! The vCPU loop: enter the guest, take one `Exit`, handle it with the
 //! policies here and the hypercall table, repeat until the domain ends.
 
+#![forbid(unsafe_code)]
+
 pub mod cpuid;
 pub mod io;
 pub mod msr;

@@ -9,6 +9,38 @@ pub const IA32_APIC_BASE: u32 = 0x1b;
 pub const IA32_PAT: u32 = 0x277;
 pub const IA32_EFER: u32 = 0xc000_0080;
 
+/// MSRs the guest reaches directly. The hardware switches them on entry and
+/// exit (SVM: VMLOAD/VMSAVE; VMX: the VMCS guest FS/GS base and SYSENTER
+/// fields), or the hypervisor never uses them (STAR, LSTAR, CSTAR, SFMASK,
+/// KERNEL_GS_BASE under VMX: no SYSCALL or SWAPGS in the hypervisor). When a
+/// CPU comes to run more than one vCPU, the latter must be saved and restored.
+pub const PASSTHROUGH: &[u32] = &[
+    0x174,       // IA32_SYSENTER_CS
+    0x175,       // IA32_SYSENTER_ESP
+    0x176,       // IA32_SYSENTER_EIP
+    0xc000_0081, // STAR
+    0xc000_0082, // LSTAR
+    0xc000_0083, // CSTAR
+    0xc000_0084, // SFMASK
+    0xc000_0100, // FS_BASE
+    0xc000_0101, // GS_BASE
+    0xc000_0102, // KERNEL_GS_BASE
+];
+
+/// Whether XCR0 `value` is one the guest may set with XSETBV, given the
+/// features the CPU supports (CPUID 0xD.0 EDX:EAX); else #GP
+/// (SDM Vol. 1, 13.3).
+pub fn xcr0_valid(value: u64, supported: u64) -> bool {
+    const X87: u64 = 1 << 0;
+    const SSE: u64 = 1 << 1;
+    const AVX: u64 = 1 << 2;
+    const AVX512: u64 = 0b111 << 5;
+    value & X87 != 0
+        && value & !supported == 0
+        && (value & AVX == 0 || value & SSE != 0)
+        && (value & AVX512 == 0 || (value & AVX512 == AVX512 && value & AVX != 0))
+}
+
 /// Bits of EFER a guest may set: SCE, LME, LMA, NXE.
 const EFER_GUEST_BITS: u64 = (1 << 0) | (1 << 8) | (1 << 10) | (1 << 11);
 
@@ -84,6 +116,25 @@ mod tests {
     fn hypercall_page_msr_takes_a_page_aligned_address() {
         assert_eq!(classify_write(HYPERCALL_PAGE_MSR, 0x5000), MsrWrite::HypercallPage(0x5000));
         assert_eq!(classify_write(HYPERCALL_PAGE_MSR, 0x5001), MsrWrite::Fault);
+    }
+
+    #[test]
+    fn xcr0_needs_x87_supported_bits_and_sse_under_avx() {
+        let supported = 0b1110_0111;
+        assert!(xcr0_valid(0b11, supported));
+        assert!(xcr0_valid(0b111, supported));
+        assert!(!xcr0_valid(0b10, supported), "x87 is mandatory");
+        assert!(!xcr0_valid(0b101, supported), "AVX needs SSE");
+        assert!(!xcr0_valid(0b1011, supported), "unsupported component");
+        assert!(!xcr0_valid(0b0010_0111, supported), "AVX-512 state comes as all three parts");
+        assert!(xcr0_valid(0b1110_0111, supported));
+    }
+
+    #[test]
+    fn passthrough_msrs_exclude_the_ones_with_policy() {
+        for msr in [IA32_EFER, IA32_PAT, IA32_APIC_BASE, HYPERCALL_PAGE_MSR] {
+            assert!(!PASSTHROUGH.contains(&msr));
+        }
     }
 
     #[test]

@@ -116,12 +116,13 @@ impl Caller for HypercallContext<'_, '_> {
 }
 
 /// Instruction lengths for SVM without NRIP save: CPUID, RDMSR/WRMSR are
-/// `0f xx`, VMMCALL `0f 01 d9`, HLT `f4`. A guest that adds prefixes only
+/// `0f xx`, VMMCALL and XSETBV `0f 01 xx`, HLT `f4`. A guest that adds prefixes only
 /// misleads itself: the next RIP lands inside its own instruction.
 const LEN_CPUID: u64 = 2;
 const LEN_MSR: u64 = 2;
 const LEN_VMMCALL: u64 = 3;
 const LEN_HLT: u64 = 1;
+const LEN_XSETBV: u64 = 3;
 
 /// Runs `vcpu` until its domain ends.
 pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
@@ -133,7 +134,9 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 let (leaf, subleaf) = (r.rax as u32, r.rcx as u32);
                 let h = cpu::cpuid(leaf, subleaf);
                 let host = Regs4 { eax: h.eax, ebx: h.ebx, ecx: h.ecx, edx: h.edx };
-                let out = cpuid::guest_cpuid(leaf, subleaf, host, Asker { domid: guest.domid, vcpu_id: guest.vcpu_id });
+                let osxsave = vcpu.paging_state().2 & (1 << 18) != 0;
+                let who = Asker { domid: guest.domid, vcpu_id: guest.vcpu_id, osxsave };
+                let out = cpuid::guest_cpuid(leaf, subleaf, host, who);
                 let r = vcpu.regs();
                 (r.rax, r.rbx, r.rcx, r.rdx) = (out.eax.into(), out.ebx.into(), out.ecx.into(), out.edx.into());
                 vcpu.skip_instruction(&exit, LEN_CPUID);
@@ -212,6 +215,15 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                     vcpu.skip_instruction(&exit, LEN_MSR);
                 } else {
                     guest.log(Level::Debug, "msr", format_args!("wrmsr {index:#x} value {value:#x} -> #GP"));
+                    vcpu.inject_exception(13, Some(0));
+                }
+            }
+            Exit::Xsetbv => {
+                let r = vcpu.regs();
+                let (index, value) = (r.rcx as u32, (r.rdx << 32) | (r.rax & 0xffff_ffff));
+                if index == 0 && msr::xcr0_valid(value, cpu::xcr0_supported()) && cpu::set_xcr0(value) {
+                    vcpu.skip_instruction(&exit, LEN_XSETBV);
+                } else {
                     vcpu.inject_exception(13, Some(0));
                 }
             }

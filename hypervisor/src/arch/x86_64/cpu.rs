@@ -50,6 +50,43 @@ pub fn rdtsc() -> u64 {
     unsafe { _rdtsc() }
 }
 
+/// Turns on XSAVE support (CR4.OSXSAVE) when the CPU has it, so guests'
+/// XSETBV can be carried out. The hypervisor itself uses no FPU/SSE state.
+pub fn enable_xsave() {
+    if cpuid(1, 0).ecx & (1 << 26) != 0 {
+        // SAFETY: CPUID reports XSAVE, so CR4.OSXSAVE may be set; the
+        // hypervisor (soft-float) has no FPU state it could lose.
+        unsafe { x86_64::registers::control::Cr4::update(|f| f.insert(x86_64::registers::control::Cr4Flags::OSXSAVE)) };
+    }
+}
+
+/// XCR0 components this CPU supports (CPUID 0xD.0 EDX:EAX), 0 without XSAVE.
+pub fn xcr0_supported() -> u64 {
+    if max_leaf() < 0xd || cpuid(1, 0).ecx & (1 << 26) == 0 {
+        return 0;
+    }
+    let r = cpuid(0xd, 0);
+    (u64::from(r.edx) << 32) | u64::from(r.eax)
+}
+
+/// Sets XCR0 for the guest about to run on this CPU.
+///
+/// Returns false (and changes nothing) if `value` is not one `xcr0_supported`
+/// allows; callers validate first with the guest policy.
+pub fn set_xcr0(value: u64) -> bool {
+    let supported = xcr0_supported();
+    if supported == 0 || value & !supported != 0 || value & 1 == 0 {
+        return false;
+    }
+    // SAFETY: CR4.OSXSAVE is set (enable_xsave) when XSAVE exists, and the
+    // value only has supported bits with x87 set, so XSETBV cannot fault;
+    // the hypervisor keeps no state in the components it switches.
+    unsafe {
+        core::arch::asm!("xsetbv", in("ecx") 0u32, in("eax") value as u32, in("edx") (value >> 32) as u32, options(nomem, nostack));
+    }
+    true
+}
+
 /// Spins with PAUSE, the polite way to wait for another CPU.
 pub fn relax() {
     core::hint::spin_loop();

@@ -44,6 +44,8 @@ pub enum Exit {
     Io(IoAccess),
     MsrRead,
     MsrWrite,
+    /// XSETBV (always an exit on VMX; intercepted on SVM).
+    Xsetbv,
     /// A guest-physical access the p2m does not allow.
     NestedPageFault { gpa: u64, write: bool, fetch: bool },
     Exception { vector: u8, error: Option<u32> },

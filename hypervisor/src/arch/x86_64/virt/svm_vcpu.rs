@@ -108,7 +108,13 @@ impl SvmVcpu {
     /// A vCPU in Xen's PVH start state, with nested paging rooted at
     /// `npt_root`, tagged `asid` (never 0), intercepting the ports for which
     /// `intercept_port` says so and every MSR.
-    pub fn new(boot: BootState, npt_root: u64, asid: u32, intercept_port: &dyn Fn(u16) -> bool) -> Result<SvmVcpu, VirtError> {
+    pub fn new(
+        boot: BootState,
+        npt_root: u64,
+        asid: u32,
+        intercept_port: &dyn Fn(u16) -> bool,
+        passthrough_msrs: &[u32],
+    ) -> Result<SvmVcpu, VirtError> {
         let oom = VirtError::OutOfMemory("SVM vCPU");
         let vmcb_mfn = mm::alloc_frame().ok_or(VirtError::OutOfMemory("VMCB"))?;
         let host_save = mm::alloc_frame().ok_or(VirtError::OutOfMemory("VMCB"))?;
@@ -116,6 +122,19 @@ impl SvmVcpu {
         let msrpm = mm::alloc_contiguous(MSRPM_FRAMES, 1).ok_or(oom)?;
         fill(iopm, IOPM_FRAMES, 0);
         fill(msrpm, MSRPM_FRAMES, 0xff);
+        let msr_bits = physmap::ptr::<u8>(msrpm.addr());
+        for &msr in passthrough_msrs {
+            // Three 2 KiB ranges, two bits per MSR (read, write): APM Vol. 2, 15.11.
+            let base = match msr {
+                0..=0x1fff => 0,
+                0xc000_0000..=0xc000_1fff => 0x800,
+                0xc001_0000..=0xc001_1fff => 0x1000,
+                _ => continue,
+            };
+            let bit = (msr & 0x1fff) as usize * 2;
+            // SAFETY: base + bit / 8 < 0x1800, inside the 8 KiB map owned here.
+            unsafe { *msr_bits.add(base + bit / 8) &= !(0b11 << (bit % 8)) };
+        }
         let bitmap = physmap::ptr::<u8>(iopm.addr());
         for port in 0..=u16::MAX {
             if intercept_port(port) {
@@ -142,7 +161,8 @@ impl SvmVcpu {
                 | vmcb::INTERCEPT_VMSAVE
                 | vmcb::INTERCEPT_STGI
                 | vmcb::INTERCEPT_CLGI
-                | vmcb::INTERCEPT_SKINIT,
+                | vmcb::INTERCEPT_SKINIT
+                | vmcb::INTERCEPT_XSETBV,
         );
         // #DB and #AC are intercepted and reflected: a guest must not be able
         // to wedge the CPU with an endless chain of them.
@@ -226,6 +246,7 @@ impl SvmVcpu {
             vmcb::VMEXIT_MSR => Exit::MsrWrite,
             vmcb::VMEXIT_NPF => Exit::NestedPageFault { gpa: info2, write: info1 & 2 != 0, fetch: info1 & 0x10 != 0 },
             vmcb::VMEXIT_SHUTDOWN => Exit::TripleFault,
+            vmcb::VMEXIT_XSETBV => Exit::Xsetbv,
             vmcb::VMEXIT_INTR => Exit::ExternalInterrupt,
             vmcb::VMEXIT_NMI => Exit::Nmi,
             vmcb::VMEXIT_INIT => Exit::Init,

@@ -28,10 +28,13 @@ impl HwVcpu {
         paging: NestedPaging,
         tag: u16,
         intercept_port: &dyn Fn(u16) -> bool,
+        passthrough_msrs: &[u32],
     ) -> Result<HwVcpu, VirtError> {
         Ok(match backend {
-            Backend::Svm(_) => HwVcpu::Svm(SvmVcpu::new(boot, paging.npt_root, u32::from(tag), intercept_port)?),
-            Backend::Vmx(_) => HwVcpu::Vmx(VmxVcpu::new(boot, paging.eptp, tag, intercept_port)?),
+            Backend::Svm(_) => {
+                HwVcpu::Svm(SvmVcpu::new(boot, paging.npt_root, u32::from(tag), intercept_port, passthrough_msrs)?)
+            }
+            Backend::Vmx(_) => HwVcpu::Vmx(VmxVcpu::new(boot, paging.eptp, tag, intercept_port, passthrough_msrs)?),
         })
     }
 

@@ -82,6 +82,7 @@ pub const VMEXIT_IOIO: u64 = 0x7b;
 pub const VMEXIT_MSR: u64 = 0x7c;
 pub const VMEXIT_SHUTDOWN: u64 = 0x7f;
 pub const VMEXIT_VMMCALL: u64 = 0x81;
+pub const VMEXIT_XSETBV: u64 = 0x8d;
 pub const VMEXIT_NPF: u64 = 0x400;
 /// QEMU reports VMEXIT_INVALID as 0xffffffff in the low half: compare as u32.
 pub const VMEXIT_INVALID: u32 = 0xffff_ffff;

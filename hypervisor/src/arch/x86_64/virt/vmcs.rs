@@ -112,6 +112,7 @@ pub const EXIT_RDMSR: u32 = 31;
 pub const EXIT_WRMSR: u32 = 32;
 pub const EXIT_INVALID_GUEST_STATE: u32 = 33;
 pub const EXIT_EPT_VIOLATION: u32 = 48;
+pub const EXIT_XSETBV: u32 = 55;
 
 /// Reads a field of the current VMCS (0 if the read fails).
 pub fn read(field: Field) -> u64 {

@@ -140,7 +140,13 @@ impl VmxVcpu {
     /// A vCPU in Xen's PVH start state with EPT pointer `eptp`, tagged
     /// `vpid` (never 0), intercepting the ports for which `intercept_port`
     /// says so and every MSR. Its VMCS becomes current on this CPU.
-    pub fn new(boot: BootState, eptp: u64, vpid: u16, intercept_port: &dyn Fn(u16) -> bool) -> Result<VmxVcpu, VirtError> {
+    pub fn new(
+        boot: BootState,
+        eptp: u64,
+        vpid: u16,
+        intercept_port: &dyn Fn(u16) -> bool,
+        passthrough_msrs: &[u32],
+    ) -> Result<VmxVcpu, VirtError> {
         let features = super::vmx::features();
         let vmcs = mm::alloc_frame().ok_or(VirtError::OutOfMemory("VMCS"))?;
         let io_bitmaps = mm::alloc_contiguous(2, 1).ok_or(VirtError::OutOfMemory("VMX I/O bitmaps"))?;
@@ -156,7 +162,20 @@ impl VmxVcpu {
                     *io.add(usize::from(port / 8)) |= 1 << (port % 8);
                 }
             }
-            core::ptr::write_bytes(physmap::ptr::<u8>(msr_bitmap.addr()), 0xff, 4096);
+            let bits = physmap::ptr::<u8>(msr_bitmap.addr());
+            core::ptr::write_bytes(bits, 0xff, 4096);
+            for &msr in passthrough_msrs {
+                // Read bitmaps at 0 (low MSRs) and 0x400 (0xc0000000..), write
+                // bitmaps 0x800 further: SDM Vol. 3, 25.6.9.
+                let base = match msr {
+                    0..=0x1fff => 0,
+                    0xc000_0000..=0xc000_1fff => 0x400,
+                    _ => continue,
+                };
+                let bit = (msr & 0x1fff) as usize;
+                *bits.add(base + bit / 8) &= !(1 << (bit % 8));
+                *bits.add(base + 0x800 + bit / 8) &= !(1 << (bit % 8));
+            }
         }
         if !vmx_ptr_op("vmclear", vmcs.addr()) || !vmx_ptr_op("vmptrld", vmcs.addr()) {
             return Err(VirtError::VmxonFailed);
@@ -307,6 +326,7 @@ impl VmxVcpu {
                 fetch: qualification & 4 != 0,
             },
             vmcs::EXIT_TRIPLE_FAULT => Exit::TripleFault,
+            vmcs::EXIT_XSETBV => Exit::Xsetbv,
             vmcs::EXIT_EXTERNAL_INTERRUPT => Exit::ExternalInterrupt,
             vmcs::EXIT_INIT => Exit::Init,
             vmcs::EXIT_EXCEPTION_OR_NMI => {
