@@ -35,6 +35,10 @@ pub struct Outcome {
 /// Builds the scenario's images in `dir` and runs it.
 pub fn run_scenario(s: &Scenario, built: &Built, dir: &Path) -> Result<Outcome> {
     let images = Images::new(dir.to_owned());
+    let built = match s.dom0_kernel {
+        Some(name) => &built.with_guest_as_dom0(name)?,
+        None => built,
+    };
     images.make(built, &BootSpec { cmdline: s.cmdline, dom0_cmdline: s.dom0_cmdline }, &[s.platform.firmware()])?;
     let machine = Machine {
         platform: s.platform,

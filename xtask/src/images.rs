@@ -90,6 +90,16 @@ pub struct Built {
     pub guests: Vec<(String, PathBuf)>,
 }
 
+impl Built {
+    /// The same kernels with the guest crate `name` (under `guests/`) as Dom0.
+    pub fn with_guest_as_dom0(&self, name: &str) -> Result<Built> {
+        let Some((_, elf)) = self.guests.iter().find(|(package, _)| package == name) else {
+            bail!("no guest kernel `{name}` under guests/ to boot as Dom0");
+        };
+        Ok(Built { hypervisor: self.hypervisor.clone(), dom0: Some(elf.clone()), guests: self.guests.clone() })
+    }
+}
+
 /// Builds every kernel crate in one `cargo build --release`.
 pub fn build_kernels(root: &Path, target_dir: &Path) -> Result<Built> {
     let kernels = kernels(root)?;

@@ -15,6 +15,8 @@ pub struct Scenario {
     pub cmdline: &'static str,
     /// Dom0's command line (our Dom0 kernel reads `test=...` / `bench=...` from it).
     pub dom0_cmdline: &'static str,
+    /// A guest crate under `guests/` to boot as Dom0 instead of `dom0-kernel`.
+    pub dom0_kernel: Option<&'static str>,
     /// Substrings that must appear, in this order, each on its own line.
     pub expect: &'static [&'static str],
     /// Substrings that fail the run at once.
@@ -97,6 +99,7 @@ const fn dom0(
         mem_mib: 256,
         cmdline: "loglvl=info",
         dom0_cmdline,
+        dom0_kernel: None,
         expect,
         forbid,
         timeout_s: if matches!(platform, Platform::QemuBios | Platform::QemuUefi) { 60 } else { 180 },
@@ -114,6 +117,7 @@ pub const SCENARIOS: &[Scenario] = &[
         mem_mib: 256,
         cmdline: "exit-after-boot",
         dom0_cmdline: "",
+        dom0_kernel: None,
         expect: BOOT_SMP4,
         forbid: FORBID,
         timeout_s: 60,
@@ -128,6 +132,7 @@ pub const SCENARIOS: &[Scenario] = &[
         mem_mib: 256,
         cmdline: "exit-after-boot",
         dom0_cmdline: "",
+        dom0_kernel: None,
         expect: BOOT_SVM_SMP2,
         forbid: FORBID,
         timeout_s: 90,
@@ -142,6 +147,7 @@ pub const SCENARIOS: &[Scenario] = &[
         mem_mib: 256,
         cmdline: "exit-after-boot",
         dom0_cmdline: "",
+        dom0_kernel: None,
         expect: BOOT_VMX_SMP2,
         forbid: FORBID,
         timeout_s: 180,
@@ -156,6 +162,7 @@ pub const SCENARIOS: &[Scenario] = &[
         mem_mib: 256,
         cmdline: "exit-after-boot",
         dom0_cmdline: "",
+        dom0_kernel: None,
         expect: BOOT_SVM_SMP2,
         forbid: FORBID,
         timeout_s: 180,
@@ -170,6 +177,7 @@ pub const SCENARIOS: &[Scenario] = &[
         mem_mib: 256,
         cmdline: "exit-after-boot test-panic",
         dom0_cmdline: "",
+        dom0_kernel: None,
         expect: BOOT_SVM_SMP2,
         forbid: FORBID,
         timeout_s: 60,
