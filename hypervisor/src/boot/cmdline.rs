@@ -28,6 +28,18 @@ impl Default for Options {
     }
 }
 
+static SAVED: spin::Once<&'static str> = spin::Once::new();
+
+/// Keeps the command line for XENVER_commandline.
+pub fn save(cmdline: &'static str) {
+    SAVED.call_once(|| cmdline);
+}
+
+/// The command line the hypervisor booted with ("" before boot saved it).
+pub fn saved() -> &'static str {
+    SAVED.get().copied().unwrap_or("")
+}
+
 /// Parses the command line. Unknown options are returned for a warning,
 /// not an error: a typo must not stop a machine from booting.
 pub fn parse(cmdline: &str) -> (Options, alloc::vec::Vec<&str>) {

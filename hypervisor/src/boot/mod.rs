@@ -92,6 +92,7 @@ pub fn start(boot_info: &'static mut BootInfo) -> ! {
             ""
         }
     };
+    cmdline::save(cmdline);
     let (options, unknown) = cmdline::parse(cmdline);
     crate::log::set_threshold(options.loglvl);
     info!("boot", "command line: {}", cmdline.trim());
@@ -197,10 +198,13 @@ fn run_dom0(
         dom0_cmdline
     );
     let end = {
-        let mut guest = vcpu::run::Guest::new(dom0::build::DOM0_ID, 0, true, &dom0.p2m);
+        let mut guest = vcpu::run::Guest::new(dom0::build::DOM0_ID, 0);
         vcpu::run::run(&mut dom0.vcpu, &mut guest)
     };
-    dom0.destroy();
+    dom0.vcpu.destroy();
+    if let Some(d) = crate::domain::table::DOMAINS.lock().remove(dom0::build::DOM0_ID) {
+        d.destroy();
+    }
     let (_, free_after) = mm::frame_counts();
     let frames = if free_after == free_before { "all" } else { "NOT all" };
     match end {

@@ -15,6 +15,8 @@ use crate::domain::pvh::{PvhError, PvhImage};
 use crate::domain::start_info::{Module, StartInfo, StartInfoError, write_start_info};
 use crate::mm::frame::Mfn;
 use crate::mm::guest::{GuestMemory, P2mGuestMemory};
+use crate::domain::domain::{Domain, MapEntry};
+use crate::domain::table::DOMAINS;
 use crate::mm::p2m::{Access, Format, Gfn, MachineTables, P2m, P2mError, P2mType};
 use crate::mm::{self, MemoryRegion};
 use crate::vcpu::{io, msr};
@@ -36,11 +38,9 @@ pub struct Dom0Config<'a> {
     pub rsdp: Option<u64>,
 }
 
+/// Dom0's first vCPU, ready to run; the domain itself is in the table.
 pub struct Dom0 {
-    pub p2m: P2m<MachineTables>,
     pub vcpu: HwVcpu,
-    /// Runs of frames backing Dom0's RAM: (first, count).
-    ram_runs: Vec<(Mfn, u64)>,
     pub ram_bytes: u64,
     pub entry: u32,
 }
@@ -84,56 +84,53 @@ fn gfn(addr: u64) -> Gfn {
 }
 
 impl Dom0 {
+    /// Builds Dom0, puts it in the domain table as domain 0, and returns its
+    /// first vCPU. On an error nothing is left allocated.
     pub fn build(backend: Backend, host: &[MemoryRegion], config: &Dom0Config) -> Result<Dom0, BuildError> {
         let image = PvhImage::parse("dom0", config.kernel).map_err(BuildError::Kernel)?;
         let (ranges, placed) = layout::layout(host, config.ram);
+        if placed == 0 {
+            return Err(BuildError::NoMemory);
+        }
         let format = match backend {
             Backend::Svm(_) => Format::Npt,
             Backend::Vmx(_) => Format::Ept,
         };
-        let mut p2m = P2m::new_machine(format)?;
-        let mut ram_runs = Vec::new();
+        let mut domain = Domain::new(DOM0_ID, true, format, 1).map_err(|_| BuildError::NoMemory)?;
         let mut memmap = Vec::new();
-        if placed == 0 {
-            return Err(BuildError::NoMemory);
-        }
-        let built = populate(&mut p2m, &ranges, &mut ram_runs, &mut memmap)
-            .and_then(|()| load(&p2m, &image, &memmap, config))
+        let built = populate(&mut domain, &ranges, &mut memmap)
+            .and_then(|()| load(&domain.p2m, &image, &memmap, config))
             .and_then(|start_info| {
                 let paging = NestedPaging {
-                    npt_root: p2m.ncr3(),
-                    eptp: if format == Format::Ept { p2m.eptp() } else { 0 },
+                    npt_root: domain.p2m.ncr3(),
+                    eptp: if format == Format::Ept { domain.p2m.eptp() } else { 0 },
                 };
                 let boot = BootState { rip: u64::from(image.entry), rbx: start_info };
                 HwVcpu::new(backend, boot, paging, DOM0_TAG, &|port| io::intercepted(true, port), msr::PASSTHROUGH)
                     .map_err(BuildError::Vcpu)
             });
         match built {
-            Ok(vcpu) => Ok(Dom0 { p2m, vcpu, ram_runs, ram_bytes: placed, entry: image.entry }),
+            Ok(vcpu) => {
+                domain.max_pages = domain.tot_pages;
+                domain.memory_map = memmap
+                    .iter()
+                    .map(|e| MapEntry { addr: e.addr, size: e.size, r#type: e.r#type })
+                    .collect();
+                DOMAINS.lock().insert(domain);
+                Ok(Dom0 { vcpu, ram_bytes: placed, entry: image.entry })
+            }
             Err(e) => {
-                free_runs(&ram_runs);
-                p2m.destroy();
+                domain.destroy();
                 Err(e)
             }
         }
-    }
-
-    /// Frees everything Dom0 held: its vCPU, RAM and p2m tables.
-    pub fn destroy(self) {
-        self.vcpu.destroy();
-        free_runs(&self.ram_runs);
-        self.p2m.destroy();
     }
 }
 
 /// Backs and maps every range of the layout; records the RAM runs and the
 /// memory map Dom0 will see.
-fn populate(
-    p2m: &mut P2m<MachineTables>,
-    ranges: &[layout::Range],
-    ram_runs: &mut Vec<(Mfn, u64)>,
-    memmap: &mut Vec<HvmMemmapTableEntry>,
-) -> Result<(), BuildError> {
+fn populate(domain: &mut Domain, ranges: &[layout::Range], memmap: &mut Vec<HvmMemmapTableEntry>) -> Result<(), BuildError> {
+    let p2m = &mut domain.p2m;
     for r in ranges {
         let frames = (r.end - r.start) >> 12;
         match r.what {
@@ -151,8 +148,13 @@ fn populate(
                         Some(run) => run,
                         None => (mm::alloc_frame().ok_or(BuildError::NoMemory)?, 1),
                     };
-                    ram_runs.push((mfn, count));
-                    p2m.map_range(Gfn(g), mfn, count, P2mType::Ram, Access::all())?;
+                    if let Err(e) = p2m.map_range(Gfn(g), mfn, count, P2mType::Ram, Access::all()) {
+                        for i in 0..count {
+                            let _ = mm::free_frame(Mfn(mfn.0 + i));
+                        }
+                        return Err(e.into());
+                    }
+                    domain.tot_pages += count;
                     done += count;
                 }
                 memmap.push(entry(r.start, r.end, abi::hvm::start_info::XEN_HVM_MEMMAP_TYPE_RAM));
@@ -194,12 +196,4 @@ fn load(p2m: &P2m<MachineTables>, image: &PvhImage, memmap: &[HvmMemmapTableEntr
     mem.check(next, START_INFO_ROOM, true).map_err(|_| BuildError::ModuleTooBig("start info"))?;
     let layout = write_start_info(&mut mem, next..next + START_INFO_ROOM, &info).map_err(BuildError::StartInfo)?;
     Ok(layout.start_info)
-}
-
-fn free_runs(runs: &[(Mfn, u64)]) {
-    for &(mfn, count) in runs {
-        for i in 0..count {
-            let _ = mm::free_frame(Mfn(mfn.0 + i));
-        }
-    }
 }

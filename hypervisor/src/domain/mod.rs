@@ -14,8 +14,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod domain;
 pub mod pvh;
 pub mod start_info;
+pub mod table;
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 //! | cmd | here |
 //! |---|---|
 //! | `CONSOLEIO_write` (0) | prints up to `count` bytes, returns 0 |
-//! | `CONSOLEIO_read` (1) | -ENOSYS (no input path yet) |
+//! | `CONSOLEIO_read` (1) | Dom0 only (-EPERM otherwise): pending input, returns bytes read |
 //! | other | -ENOSYS, as Xen |
 
 use abi::console_io::{CONSOLEIO_READ, CONSOLEIO_WRITE};
@@ -21,7 +21,8 @@ const MAX_WRITE: u64 = 16 * 1024;
 pub fn console_io(caller: &mut impl Caller, cmd: u64, count: u64, buffer: u64) -> Outcome {
     match cmd {
         CONSOLEIO_WRITE => write(caller, count, buffer),
-        CONSOLEIO_READ => Outcome::err(Errno::ENOSYS),
+        CONSOLEIO_READ if !caller.privileged() => Outcome::err(Errno::EPERM),
+        CONSOLEIO_READ => read(caller, count, buffer),
         _ => Outcome::err(Errno::ENOSYS),
     }
 }
@@ -40,6 +41,22 @@ fn write(caller: &mut impl Caller, count: u64, buffer: u64) -> Outcome {
         done += n as u64;
     }
     Outcome::Return(0)
+}
+
+fn read(caller: &mut impl Caller, count: u64, buffer: u64) -> Outcome {
+    let mut chunk = [0u8; CHUNK];
+    let want = count.min(CHUNK as u64) as usize;
+    // Check the buffer before taking input, so a bad pointer loses nothing.
+    if want > 0 {
+        if let Err(e) = caller.copy_to_guest(buffer, &chunk[..want]) {
+            return Outcome::err(e);
+        }
+    }
+    let n = caller.console_read(&mut chunk[..want]);
+    match caller.copy_to_guest(buffer, &chunk[..n]) {
+        Ok(()) => Outcome::Return(n as u64),
+        Err(e) => Outcome::err(e),
+    }
 }
 
 #[cfg(test)]
@@ -67,6 +84,25 @@ mod tests {
         let mut c = FakeCaller::new(64 * 1024);
         assert_eq!(console_io(&mut c, CONSOLEIO_WRITE, u64::MAX, 0), Outcome::Return(0));
         assert_eq!(c.console.len() as u64, MAX_WRITE);
+    }
+
+    #[test]
+    fn read_is_dom0_only_and_returns_what_was_pending() {
+        let mut c = FakeCaller::new(64);
+        c.input = b"ls\n".to_vec();
+        assert_eq!(console_io(&mut c, CONSOLEIO_READ, 16, 8), Outcome::Return(3));
+        assert_eq!(&c.mem[8..11], b"ls\n");
+        assert_eq!(console_io(&mut c, CONSOLEIO_READ, 16, 8), Outcome::Return(0));
+        let mut u = FakeCaller::unprivileged(64);
+        assert_eq!(console_io(&mut u, CONSOLEIO_READ, 16, 8), Outcome::err(Errno::EPERM));
+    }
+
+    #[test]
+    fn read_into_a_bad_buffer_is_efault_and_keeps_the_input() {
+        let mut c = FakeCaller::new(64);
+        c.input = b"x".to_vec();
+        assert_eq!(console_io(&mut c, CONSOLEIO_READ, 16, 60), Outcome::err(Errno::EFAULT));
+        assert_eq!(c.input, b"x");
     }
 
     #[test]

@@ -1,21 +1,20 @@
 //! The hypercall table: Xen's numbers, one handler per family, `-ENOSYS`
 //! for every number without one (as Xen answers).
 //!
-//! | nr | hypercall | here |
-//! |---|---|---|
-//! | 17 | xen_version | `XENVER_version` only |
-//! | 18 | console_io | `CONSOLEIO_write` |
-//! | 29 | sched_op | `SCHEDOP_yield`, `SCHEDOP_shutdown` |
-//! | all others | | -ENOSYS |
+//! Each family's module lists its sub-ops; README's ABI table collects them.
 
 #![forbid(unsafe_code)]
 
 pub mod console_io;
+pub mod hvm_op;
 pub mod sched_op;
 pub mod xen_version;
 
 use abi::errno::Errno;
 use abi::xen;
+use abi::zerocopy::{FromBytes, Immutable, IntoBytes};
+
+use crate::domain::domain::{MapEntry, VcpuState};
 
 /// A hypercall as the guest made it: number and up to five arguments, already
 /// taken from the registers of the guest's mode (64-bit: rdi rsi rdx r10 r8;
@@ -26,17 +25,77 @@ pub struct Call {
     pub args: [u64; 5],
 }
 
-/// What a handler may touch: the calling domain's identity and its memory,
-/// by guest-virtual address, bounds-checked through its page tables and p2m.
+/// What a handler may do to a domain: the calling one or, with privilege,
+/// another. Implemented by `domain::Domain`, and by a fake in tests.
+pub trait DomainOps {
+    fn id(&self) -> u16;
+    fn tot_pages(&self) -> u64;
+    fn max_pages(&self) -> u64;
+    fn set_max_pages(&mut self, pages: u64);
+    /// Highest gfn mapped as RAM.
+    fn max_gpfn(&self) -> u64;
+    /// Allocates `2^order` zeroed frames at `gfn`.
+    fn populate(&mut self, gfn: u64, order: u32) -> Result<(), Errno>;
+    /// Allocates `2^order` frames the domain owns but has not mapped
+    /// (increase_reservation on a translated guest).
+    fn reserve(&mut self, order: u32) -> Result<(), Errno>;
+    /// Unmaps and frees the RAM frame at `gfn`.
+    fn remove(&mut self, gfn: u64) -> Result<(), Errno>;
+    fn map_shared_info(&mut self, gfn: u64) -> Result<(), Errno>;
+    fn memory_map(&self) -> &[MapEntry];
+    fn hvm_params(&mut self) -> &mut [u64];
+    fn vcpus(&mut self) -> &mut [VcpuState];
+    fn shutdown_code(&mut self) -> &mut Option<u32>;
+    fn handle(&self) -> [u8; 16];
+    /// Marks the domain shut down with `reason` (its vCPUs stop).
+    fn shut_down(&mut self, reason: u32);
+}
+
+/// Facts about the machine that some hypercalls report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MachineInfo<'a> {
+    pub nr_cpus: u32,
+    pub cpu_khz: u32,
+    pub total_pages: u64,
+    pub free_pages: u64,
+    /// One past the highest machine frame (XENMEM_maximum_ram_page).
+    pub max_mfn: u64,
+    pub cmdline: &'a str,
+}
+
+/// What a handler may touch: the calling domain's identity and memory (by
+/// guest-virtual address, bounds-checked through its page tables and p2m),
+/// the domains it may act on, the console.
 pub trait Caller {
     fn domid(&self) -> u16;
     fn vcpu_id(&self) -> u32;
+    fn privileged(&self) -> bool;
     /// Copies guest memory at `gva` into `buf`; `EFAULT` when any byte is not
     /// the guest's RAM.
     fn copy_from_guest(&self, gva: u64, buf: &mut [u8]) -> Result<(), Errno>;
     fn copy_to_guest(&mut self, gva: u64, buf: &[u8]) -> Result<(), Errno>;
     /// Writes guest console output (the hypervisor adds the `(dN)` prefix).
     fn console_write(&mut self, bytes: &[u8]);
+    /// Reads pending console input into `buf`; returns the bytes read.
+    fn console_read(&mut self, buf: &mut [u8]) -> usize;
+    /// The calling domain.
+    fn this(&mut self) -> &mut dyn DomainOps;
+    /// Domain `domid` (`DOMID_SELF` is the caller), if it exists. Privilege
+    /// is the handler's to check.
+    fn domain(&mut self, domid: u16) -> Option<&mut dyn DomainOps>;
+    fn machine(&self) -> MachineInfo<'_>;
+}
+
+/// Reads a plain-old-data argument from guest memory.
+pub fn read_arg<T: FromBytes + IntoBytes>(caller: &impl Caller, gva: u64) -> Result<T, Errno> {
+    let mut value = T::new_zeroed();
+    caller.copy_from_guest(gva, value.as_mut_bytes())?;
+    Ok(value)
+}
+
+/// Writes a plain-old-data result to guest memory.
+pub fn write_arg<T: IntoBytes + Immutable>(caller: &mut impl Caller, gva: u64, value: &T) -> Result<(), Errno> {
+    caller.copy_to_guest(gva, value.as_bytes())
 }
 
 /// What the vCPU loop does after a hypercall.
@@ -48,6 +107,11 @@ pub enum Outcome {
     Shutdown(u32),
     /// Give the CPU away, then return 0.
     Yield,
+    /// Wait for an event (SCHEDOP_block), then return 0.
+    Block,
+    /// Not finished: set the first argument register to this value and run
+    /// the hypercall again (Xen's continuation; RIP is not advanced).
+    Preempted(u64),
 }
 
 impl Outcome {
@@ -61,24 +125,146 @@ pub fn dispatch(caller: &mut impl Caller, call: Call) -> Outcome {
         xen::HYPERVISOR_XEN_VERSION => xen_version::xen_version(caller, call.args[0], call.args[1]),
         xen::HYPERVISOR_CONSOLE_IO => console_io::console_io(caller, call.args[0], call.args[1], call.args[2]),
         xen::HYPERVISOR_SCHED_OP => sched_op::sched_op(caller, call.args[0], call.args[1]),
+        xen::HYPERVISOR_HVM_OP => hvm_op::hvm_op(caller, call.args[0], call.args[1]),
         _ => Outcome::err(Errno::ENOSYS),
     }
 }
 
 #[cfg(test)]
 pub(crate) mod fake {
-    //! A caller with a flat fake memory: gva == offset into `mem`.
+    //! A caller with a flat fake memory (gva == offset into `mem`) and fake
+    //! domains whose RAM is a set of gfns.
     use super::*;
+    use alloc::collections::BTreeSet;
+
+    pub struct FakeDomain {
+        pub id: u16,
+        pub max_pages: u64,
+        pub gfns: BTreeSet<u64>,
+        pub reserved: u64,
+        pub shared_info_gfn: Option<u64>,
+        pub memory_map: Vec<MapEntry>,
+        pub params: Vec<u64>,
+        pub vcpus: Vec<VcpuState>,
+        pub shutdown_code: Option<u32>,
+        pub shut_down: Option<u32>,
+    }
+
+    impl FakeDomain {
+        pub fn new(id: u16) -> Self {
+            FakeDomain {
+                id,
+                max_pages: 1024,
+                gfns: (0x100..0x200).collect(),
+                reserved: 0,
+                shared_info_gfn: None,
+                memory_map: vec![MapEntry { addr: 0x10_0000, size: 0x10_0000, r#type: 1 }],
+                params: vec![0; abi::hvm::params::HVM_NR_PARAMS as usize],
+                vcpus: vec![VcpuState { up: true, ..VcpuState::default() }, VcpuState::default()],
+                shutdown_code: None,
+                shut_down: None,
+            }
+        }
+    }
+
+    impl DomainOps for FakeDomain {
+        fn id(&self) -> u16 {
+            self.id
+        }
+        fn tot_pages(&self) -> u64 {
+            self.gfns.len() as u64 + self.reserved
+        }
+        fn max_pages(&self) -> u64 {
+            self.max_pages
+        }
+        fn set_max_pages(&mut self, pages: u64) {
+            self.max_pages = pages;
+        }
+        fn max_gpfn(&self) -> u64 {
+            self.gfns.iter().next_back().copied().unwrap_or(0)
+        }
+        fn populate(&mut self, gfn: u64, order: u32) -> Result<(), Errno> {
+            let count = 1u64 << order;
+            if self.tot_pages() + count > self.max_pages {
+                return Err(Errno::ENOMEM);
+            }
+            if (gfn..gfn + count).any(|g| self.gfns.contains(&g)) {
+                return Err(Errno::EBUSY);
+            }
+            self.gfns.extend(gfn..gfn + count);
+            Ok(())
+        }
+        fn reserve(&mut self, order: u32) -> Result<(), Errno> {
+            if self.tot_pages() + (1 << order) > self.max_pages {
+                return Err(Errno::ENOMEM);
+            }
+            self.reserved += 1 << order;
+            Ok(())
+        }
+        fn remove(&mut self, gfn: u64) -> Result<(), Errno> {
+            if self.gfns.remove(&gfn) { Ok(()) } else { Err(Errno::EINVAL) }
+        }
+        fn map_shared_info(&mut self, gfn: u64) -> Result<(), Errno> {
+            self.gfns.remove(&gfn);
+            self.shared_info_gfn = Some(gfn);
+            Ok(())
+        }
+        fn memory_map(&self) -> &[MapEntry] {
+            &self.memory_map
+        }
+        fn hvm_params(&mut self) -> &mut [u64] {
+            &mut self.params
+        }
+        fn vcpus(&mut self) -> &mut [VcpuState] {
+            &mut self.vcpus
+        }
+        fn shutdown_code(&mut self) -> &mut Option<u32> {
+            &mut self.shutdown_code
+        }
+        fn handle(&self) -> [u8; 16] {
+            [0xab; 16]
+        }
+        fn shut_down(&mut self, reason: u32) {
+            self.shut_down = Some(reason);
+        }
+    }
 
     pub struct FakeCaller {
         pub domid: u16,
+        pub privileged: bool,
         pub mem: Vec<u8>,
         pub console: Vec<u8>,
+        pub input: Vec<u8>,
+        pub domains: Vec<FakeDomain>,
     }
 
     impl FakeCaller {
         pub fn new(size: usize) -> Self {
-            FakeCaller { domid: 0, mem: vec![0; size], console: Vec::new() }
+            FakeCaller {
+                domid: 0,
+                privileged: true,
+                mem: vec![0; size],
+                console: Vec::new(),
+                input: Vec::new(),
+                domains: vec![FakeDomain::new(0), FakeDomain::new(1)],
+            }
+        }
+
+        pub fn unprivileged(size: usize) -> Self {
+            FakeCaller { domid: 1, privileged: false, ..FakeCaller::new(size) }
+        }
+
+        pub fn put<T: IntoBytes + Immutable>(&mut self, at: usize, value: &T) {
+            let bytes = value.as_bytes();
+            self.mem[at..at + bytes.len()].copy_from_slice(bytes);
+        }
+
+        pub fn get<T: FromBytes>(&self, at: usize) -> T {
+            T::read_from_prefix(&self.mem[at..]).unwrap().0
+        }
+
+        pub fn dom(&mut self, id: u16) -> &mut FakeDomain {
+            self.domains.iter_mut().find(|d| d.id == id).unwrap()
         }
     }
 
@@ -88,6 +274,9 @@ pub(crate) mod fake {
         }
         fn vcpu_id(&self) -> u32 {
             0
+        }
+        fn privileged(&self) -> bool {
+            self.privileged
         }
         fn copy_from_guest(&self, gva: u64, buf: &mut [u8]) -> Result<(), Errno> {
             let start = usize::try_from(gva).map_err(|_| Errno::EFAULT)?;
@@ -103,6 +292,23 @@ pub(crate) mod fake {
         }
         fn console_write(&mut self, bytes: &[u8]) {
             self.console.extend_from_slice(bytes);
+        }
+        fn console_read(&mut self, buf: &mut [u8]) -> usize {
+            let n = buf.len().min(self.input.len());
+            buf[..n].copy_from_slice(&self.input[..n]);
+            self.input.drain(..n);
+            n
+        }
+        fn this(&mut self) -> &mut dyn DomainOps {
+            let id = self.domid;
+            self.dom(id)
+        }
+        fn domain(&mut self, domid: u16) -> Option<&mut dyn DomainOps> {
+            let id = if domid == abi::xen::DOMID_SELF.0 { self.domid } else { domid };
+            self.domains.iter_mut().find(|d| d.id == id).map(|d| d as &mut dyn DomainOps)
+        }
+        fn machine(&self) -> MachineInfo<'_> {
+            MachineInfo { nr_cpus: 2, cpu_khz: 2_000_000, total_pages: 65536, free_pages: 30000, max_mfn: 0x10000, cmdline: "loglvl=info" }
         }
     }
 }

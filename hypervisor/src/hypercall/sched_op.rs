@@ -3,28 +3,63 @@
 //! | cmd | here |
 //! |---|---|
 //! | `SCHEDOP_yield` (0) | gives up the CPU, returns 0 |
+//! | `SCHEDOP_block` (1) | waits for the next interrupt, returns 0 |
 //! | `SCHEDOP_shutdown` (2) | ends the domain with the reason; bad reason -EINVAL |
-//! | other | -ENOSYS |
+//! | `SCHEDOP_poll` (3) | -ENOSYS (needs event channels) |
+//! | `SCHEDOP_remote_shutdown` (4) | Dom0 only; -ESRCH for no such domain |
+//! | `SCHEDOP_shutdown_code` (5) | records the reason reported at a later shutdown |
+//! | other (watchdog, pin_override) | -ENOSYS |
 
 use abi::errno::Errno;
-use abi::sched::{SCHEDOP_SHUTDOWN, SCHEDOP_YIELD, SHUTDOWN_MAX, SchedShutdown};
-use abi::zerocopy::FromBytes;
+use abi::sched::{
+    SCHEDOP_BLOCK, SCHEDOP_REMOTE_SHUTDOWN, SCHEDOP_SHUTDOWN, SCHEDOP_SHUTDOWN_CODE, SCHEDOP_YIELD, SHUTDOWN_MAX,
+    SchedRemoteShutdown, SchedShutdown,
+};
 
-use super::{Caller, Outcome};
+use super::{Caller, Outcome, read_arg};
 
 pub fn sched_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
     match cmd {
         SCHEDOP_YIELD => Outcome::Yield,
-        SCHEDOP_SHUTDOWN => {
-            let mut raw = [0u8; core::mem::size_of::<SchedShutdown>()];
-            if let Err(e) = caller.copy_from_guest(arg, &mut raw) {
-                return Outcome::err(e);
+        SCHEDOP_BLOCK => Outcome::Block,
+        SCHEDOP_SHUTDOWN => match read_arg::<SchedShutdown>(caller, arg) {
+            Err(e) => Outcome::err(e),
+            Ok(s) if s.reason > SHUTDOWN_MAX => Outcome::err(Errno::EINVAL),
+            Ok(s) => Outcome::Shutdown(s.reason),
+        },
+        SCHEDOP_SHUTDOWN_CODE => match read_arg::<SchedShutdown>(caller, arg) {
+            Err(e) => Outcome::err(e),
+            Ok(s) if s.reason > SHUTDOWN_MAX => Outcome::err(Errno::EINVAL),
+            Ok(s) => {
+                *caller.this().shutdown_code() = Some(s.reason);
+                Outcome::Return(0)
             }
-            let Ok(shutdown) = SchedShutdown::read_from_bytes(&raw) else { return Outcome::err(Errno::EFAULT) };
-            if shutdown.reason > SHUTDOWN_MAX {
+        },
+        SCHEDOP_REMOTE_SHUTDOWN => {
+            let r: SchedRemoteShutdown = match read_arg(caller, arg) {
+                Ok(r) => r,
+                Err(e) => return Outcome::err(e),
+            };
+            // rcu_lock_domain_by_id: no DOMID_SELF here.
+            if r.domain_id.0 >= abi::xen::DOMID_FIRST_RESERVED.0 || caller.domain(r.domain_id.0).is_none() {
+                return Outcome::err(Errno::ESRCH);
+            }
+            if !caller.privileged() {
+                return Outcome::err(Errno::EPERM);
+            }
+            if r.reason > SHUTDOWN_MAX {
                 return Outcome::err(Errno::EINVAL);
             }
-            Outcome::Shutdown(shutdown.reason)
+            if r.domain_id.0 == caller.domid() {
+                return Outcome::Shutdown(r.reason);
+            }
+            match caller.domain(r.domain_id.0) {
+                Some(d) => {
+                    d.shut_down(r.reason);
+                    Outcome::Return(0)
+                }
+                None => Outcome::err(Errno::ESRCH),
+            }
         }
         _ => Outcome::err(Errno::ENOSYS),
     }
@@ -59,9 +94,34 @@ mod tests {
     }
 
     #[test]
-    fn yield_and_unknown_commands() {
+    fn yield_block_and_unknown_commands() {
         let mut c = FakeCaller::new(8);
         assert_eq!(sched_op(&mut c, SCHEDOP_YIELD, 0), Outcome::Yield);
+        assert_eq!(sched_op(&mut c, SCHEDOP_BLOCK, 0), Outcome::Block);
+        assert_eq!(sched_op(&mut c, abi::sched::SCHEDOP_POLL, 0), Outcome::err(Errno::ENOSYS));
         assert_eq!(sched_op(&mut c, 1000, 0), Outcome::err(Errno::ENOSYS));
+    }
+
+    #[test]
+    fn shutdown_code_is_recorded() {
+        let mut c = FakeCaller::new(64);
+        c.put(0, &SchedShutdown { reason: SHUTDOWN_CRASH });
+        assert_eq!(sched_op(&mut c, SCHEDOP_SHUTDOWN_CODE, 0), Outcome::Return(0));
+        assert_eq!(c.dom(0).shutdown_code, Some(SHUTDOWN_CRASH));
+    }
+
+    #[test]
+    fn remote_shutdown_needs_privilege_and_an_existing_domain() {
+        let mut c = FakeCaller::new(64);
+        c.put(0, &SchedRemoteShutdown { domain_id: abi::xen::DomId(1), _pad: 0, reason: SHUTDOWN_POWEROFF });
+        assert_eq!(sched_op(&mut c, SCHEDOP_REMOTE_SHUTDOWN, 0), Outcome::Return(0));
+        assert_eq!(c.dom(1).shut_down, Some(SHUTDOWN_POWEROFF));
+        c.put(0, &SchedRemoteShutdown { domain_id: abi::xen::DomId(9), _pad: 0, reason: 0 });
+        assert_eq!(sched_op(&mut c, SCHEDOP_REMOTE_SHUTDOWN, 0), Outcome::err(Errno::ESRCH));
+        c.put(0, &SchedRemoteShutdown { domain_id: abi::xen::DOMID_SELF, _pad: 0, reason: 0 });
+        assert_eq!(sched_op(&mut c, SCHEDOP_REMOTE_SHUTDOWN, 0), Outcome::err(Errno::ESRCH));
+        let mut u = FakeCaller::unprivileged(64);
+        u.put(0, &SchedRemoteShutdown { domain_id: abi::xen::DomId(0), _pad: 0, reason: 0 });
+        assert_eq!(sched_op(&mut u, SCHEDOP_REMOTE_SHUTDOWN, 0), Outcome::err(Errno::EPERM));
     }
 }

@@ -123,6 +123,11 @@ pub fn free_frame(mfn: Mfn) -> Result<(), frame::FrameError> {
     with_frames(|f| f.free(mfn))
 }
 
+/// One past the highest frame the allocator manages (XENMEM_maximum_ram_page).
+pub fn max_mfn() -> u64 {
+    with_frames(|f| f.frame_count())
+}
+
 /// (usable, free) frame counts.
 pub fn frame_counts() -> (usize, usize) {
     with_frames(|f| (f.usable_frames(), f.free_frames()))

@@ -757,6 +757,24 @@ impl<M: TableMemory> P2m<M> {
         self.needs_flush = true;
     }
 
+    /// Calls `f` with every leaf (its first gfn and entry), in gfn order;
+    /// holes ([`P2mType::EmulatedMmio`]) included. Bounded by the tree.
+    pub fn for_each_leaf(&self, mut f: impl FnMut(Gfn, P2mEntry)) {
+        self.walk_leaves(self.root, 4, 0, &mut f);
+    }
+
+    fn walk_leaves(&self, table: Mfn, level: u32, base: u64, f: &mut impl FnMut(Gfn, P2mEntry)) {
+        let span = 1u64 << (9 * (level - 1));
+        for i in 0..ENTRIES {
+            let gfn = base + i as u64 * span;
+            match self.format.decode(self.mem.read_entry(table, i), level) {
+                Slot::Table(sub) => self.walk_leaves(sub, level - 1, gfn, f),
+                Slot::Leaf(entry) => f(Gfn(gfn), entry),
+                Slot::Empty => {}
+            }
+        }
+    }
+
     fn free_tree(&mut self, table: Mfn, level: u32) -> usize {
         let mut freed = 0;
         for i in 0..ENTRIES {
@@ -1111,6 +1129,21 @@ pub(crate) mod tests {
         p.remap(Gfn(0x200), Mfn(0x800), PageSize::Size2M, P2mType::Ram, RWX).unwrap();
         assert_eq!(p.translate(Gfn(0x203)).unwrap().mfn, Mfn(0x803));
         assert_eq!(p.flushed(), 1);
+    }
+
+    #[test]
+    fn for_each_leaf_visits_every_mapping_once_with_its_first_gfn() {
+        let mut tables = FakeTables::default();
+        let mut p2m = P2m::new(Format::Npt, &mut tables).unwrap();
+        p2m.map_range(Gfn(1), Mfn(0x1001), 1023, P2mType::Ram, RWX).unwrap();
+        p2m.map(Gfn(1 << 20), Mfn(0xfee00), PageSize::Size4K, P2mType::MmioPassthrough, RW).unwrap();
+        let mut seen = Vec::new();
+        p2m.for_each_leaf(|gfn, e| seen.push((gfn, e.mfn, e.size, e.p2m_type)));
+        let frames: u64 = seen.iter().filter(|s| s.3 == P2mType::Ram).map(|s| s.2.frames()).sum();
+        assert_eq!(frames, 1023);
+        assert!(seen.contains(&(Gfn(512), Mfn(0x1200), PageSize::Size2M, P2mType::Ram)));
+        assert_eq!(seen.last(), Some(&(Gfn(1 << 20), Mfn(0xfee00), PageSize::Size4K, P2mType::MmioPassthrough)));
+        assert!(seen.windows(2).all(|w| w[0].0 .0 < w[1].0 .0));
     }
 
     #[test]

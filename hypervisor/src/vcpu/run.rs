@@ -12,10 +12,13 @@ use super::msr::{self, MsrRead, MsrWrite};
 use crate::arch::x86_64::cpu;
 use crate::arch::x86_64::virt::exit::Exit;
 use crate::arch::x86_64::virt::vcpu::{HwVcpu, take_pending_interrupts};
-use crate::hypercall::{self, Call, Caller, Outcome};
+use spin::MutexGuard;
+
+use crate::domain::domain::{Domain, DomainState};
+use crate::domain::table::{DOMAINS, DomainTable};
+use crate::hypercall::{self, Call, Caller, DomainOps, MachineInfo, Outcome};
 use crate::log::Level;
-use crate::mm::guest::{self, GuestMemory, P2mGuestMemory, PagingMode};
-use crate::mm::p2m::{MachineTables, P2m};
+use crate::mm::guest::{self, PagingMode};
 
 /// How a vCPU's run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,18 +32,16 @@ pub enum End {
 /// Longest console line kept before it is printed unfinished.
 const CONSOLE_LINE_MAX: usize = 256;
 
-/// The domain a vCPU belongs to, as the loop needs it.
-pub struct Guest<'a> {
+/// The vCPU a loop runs, and its console line buffer.
+pub struct Guest {
     pub domid: u16,
     pub vcpu_id: u32,
-    pub privileged: bool,
-    pub p2m: &'a P2m<MachineTables>,
     console: Vec<u8>,
 }
 
-impl<'a> Guest<'a> {
-    pub fn new(domid: u16, vcpu_id: u32, privileged: bool, p2m: &'a P2m<MachineTables>) -> Self {
-        Guest { domid, vcpu_id, privileged, p2m, console: Vec::new() }
+impl Guest {
+    pub fn new(domid: u16, vcpu_id: u32) -> Self {
+        Guest { domid, vcpu_id, console: Vec::new() }
     }
 
     fn log(&self, level: Level, subsystem: &str, args: core::fmt::Arguments) {
@@ -86,32 +87,63 @@ pub fn paging_mode(cr0: u64, cr4: u64, efer: u64) -> Option<PagingMode> {
 }
 
 /// A hypercall's view of the calling vCPU: its memory through its own page
-/// tables, as they were when it made the call.
-struct HypercallContext<'g, 'a> {
-    guest: &'g mut Guest<'a>,
+/// tables, as they were when it made the call, and the domain table.
+struct HypercallContext<'g> {
+    guest: &'g mut Guest,
+    domains: MutexGuard<'g, DomainTable>,
     cr3: u64,
     mode: Option<PagingMode>,
 }
 
-impl Caller for HypercallContext<'_, '_> {
+impl HypercallContext<'_> {
+    fn me(&self) -> &Domain {
+        self.domains.get(self.guest.domid).expect("a running vCPU's domain is in the table")
+    }
+}
+
+impl Caller for HypercallContext<'_> {
     fn domid(&self) -> u16 {
         self.guest.domid
     }
     fn vcpu_id(&self) -> u32 {
         self.guest.vcpu_id
     }
+    fn privileged(&self) -> bool {
+        self.me().privileged
+    }
     fn copy_from_guest(&self, gva: u64, buf: &mut [u8]) -> Result<(), Errno> {
         let mode = self.mode.ok_or(Errno::EFAULT)?;
-        let mem = P2mGuestMemory::new_machine(self.guest.p2m);
-        guest::read_gva(&mem, self.cr3, mode, gva, buf).map_err(Errno::from)
+        guest::read_gva(&self.me().memory(), self.cr3, mode, gva, buf).map_err(Errno::from)
     }
     fn copy_to_guest(&mut self, gva: u64, buf: &[u8]) -> Result<(), Errno> {
         let mode = self.mode.ok_or(Errno::EFAULT)?;
-        let mut mem = P2mGuestMemory::new_machine(self.guest.p2m);
+        let mut mem = self.me().memory();
         guest::write_gva(&mut mem, self.cr3, mode, gva, buf).map_err(Errno::from)
     }
     fn console_write(&mut self, bytes: &[u8]) {
         self.guest.console_bytes(bytes);
+    }
+    fn console_read(&mut self, buf: &mut [u8]) -> usize {
+        crate::arch::x86_64::serial::read_pending(buf)
+    }
+    fn this(&mut self) -> &mut dyn DomainOps {
+        let id = self.guest.domid;
+        self.domains.get_mut(id).expect("a running vCPU's domain is in the table")
+    }
+    fn domain(&mut self, domid: u16) -> Option<&mut dyn DomainOps> {
+        let id = if domid == abi::xen::DOMID_SELF.0 { self.guest.domid } else { domid };
+        self.domains.get_mut(id).map(|d| d as &mut dyn DomainOps)
+    }
+    fn machine(&self) -> MachineInfo<'_> {
+        let (usable, free) = crate::mm::frame_counts();
+        MachineInfo {
+            nr_cpus: crate::arch::x86_64::percpu::online_count(),
+            cpu_khz: crate::arch::x86_64::tsc::khz() as u32,
+            total_pages: usable as u64,
+            free_pages: free as u64,
+            max_mfn: crate::mm::max_mfn(),
+            cmdline: crate::boot::cmdline::saved(),
+        }
     }
 }
 
@@ -146,12 +178,31 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 match outcome {
                     Outcome::Return(value) => vcpu.regs().rax = value,
                     Outcome::Yield => vcpu.regs().rax = 0,
+                    Outcome::Block => {
+                        vcpu.regs().rax = 0;
+                        cpu::wait_for_interrupt();
+                        x86_64::instructions::interrupts::disable();
+                    }
+                    Outcome::Preempted(arg0) => {
+                        // Run the same VMCALL again with the progress in its
+                        // first argument (RIP stays on the instruction).
+                        if vcpu.long_mode() {
+                            vcpu.regs().rdi = arg0;
+                        } else {
+                            vcpu.regs().rbx = arg0;
+                        }
+                        after_hypercall(vcpu, guest);
+                        continue;
+                    }
                     Outcome::Shutdown(reason) => {
                         vcpu.skip_instruction(&exit, LEN_VMMCALL);
                         return End::Shutdown(reason);
                     }
                 }
                 vcpu.skip_instruction(&exit, LEN_VMMCALL);
+                if let Some(end) = after_hypercall(vcpu, guest) {
+                    return end;
+                }
             }
             Exit::Io(access) => {
                 if !access.write && !access.string {
@@ -206,8 +257,8 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                     }
                     MsrWrite::HypercallPage(gpa) => {
                         let page = msr::hypercall_page(vcpu.hypercall_instruction());
-                        let mut mem = P2mGuestMemory::new_machine(guest.p2m);
-                        mem.write(gpa, &page).is_ok()
+                        let domains = DOMAINS.lock();
+                        domains.get(guest.domid).is_some_and(|d| d.write(gpa, &page).is_ok())
                     }
                     MsrWrite::Fault => false,
                 };
@@ -259,6 +310,20 @@ fn crash(guest: &mut Guest, vcpu: &HwVcpu, why: core::fmt::Arguments) -> End {
     End::Crashed(reason)
 }
 
+/// After a hypercall: a removed mapping must leave the TLB before the guest
+/// runs again; a domain shut down by someone else stops here.
+fn after_hypercall(vcpu: &mut HwVcpu, guest: &Guest) -> Option<End> {
+    let mut domains = DOMAINS.lock();
+    let me = domains.get_mut(guest.domid)?;
+    if core::mem::take(&mut me.flush_pending) {
+        vcpu.flush_tlb();
+    }
+    match me.state {
+        DomainState::Shutdown(reason) => Some(End::Shutdown(reason)),
+        DomainState::Running => None,
+    }
+}
+
 fn hypercall(vcpu: &mut HwVcpu, guest: &mut Guest) -> Outcome {
     let long = vcpu.long_mode();
     let (cr0, cr3, cr4, efer) = vcpu.paging_state();
@@ -269,7 +334,7 @@ fn hypercall(vcpu: &mut HwVcpu, guest: &mut Guest) -> Outcome {
         let lo = |v: u64| v & 0xffff_ffff;
         Call { nr: lo(r.rax), args: [lo(r.rbx), lo(r.rcx), lo(r.rdx), lo(r.rsi), lo(r.rdi)] }
     };
-    let mut ctx = HypercallContext { guest, cr3, mode: paging_mode(cr0, cr4, efer) };
+    let mut ctx = HypercallContext { guest, domains: DOMAINS.lock(), cr3, mode: paging_mode(cr0, cr4, efer) };
     hypercall::dispatch(&mut ctx, call)
 }
 

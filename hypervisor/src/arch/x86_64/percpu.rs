@@ -63,6 +63,11 @@ pub fn cpu_index() -> u32 {
     0
 }
 
+/// CPUs brought up so far.
+pub fn online_count() -> u32 {
+    CPUS.iter().filter(|c| c.online.load(Ordering::Relaxed)).count() as u32
+}
+
 pub fn this_cpu() -> &'static PerCpu {
     &CPUS[cpu_index() as usize]
 }

@@ -32,6 +32,23 @@ pub fn write_bytes(bytes: &[u8]) {
     std::eprint!("{}", alloc::string::String::from_utf8_lossy(bytes));
 }
 
+/// Reads the bytes COM1 has received, without waiting.
+pub fn read_pending(buf: &mut [u8]) -> usize {
+    let mut port = PORT.lock();
+    let Some(uart) = port.as_mut() else { return 0 };
+    let mut n = 0;
+    while n < buf.len() {
+        match uart.try_receive_byte() {
+            Ok(b) => {
+                buf[n] = b;
+                n += 1;
+            }
+            Err(_) => break,
+        }
+    }
+    n
+}
+
 /// Waits (bounded) until the UART has sent every byte, so a line written
 /// right before the emulator exits is not lost in its transmitter.
 pub fn drain() {

@@ -274,6 +274,12 @@ impl SvmVcpu {
         self.vmcb.write_u64(vmcb::RIP, next);
     }
 
+    /// Flushes this guest's TLB entries on the next VMRUN (TLB_CONTROL 3:
+    /// this ASID's non-global and global entries).
+    pub fn flush_tlb(&mut self) {
+        self.vmcb.write_u8(vmcb::TLB_CONTROL, 3);
+    }
+
     /// Queues an exception for the guest's next entry.
     pub fn inject_exception(&mut self, vector: u8, error: Option<u32>) {
         let mut event = u64::from(vector) | (3 << 8) | (1 << 31);

@@ -68,6 +68,14 @@ impl HwVcpu {
         }
     }
 
+    /// Drops the guest's cached guest-physical translations before it runs again.
+    pub fn flush_tlb(&mut self) {
+        match self {
+            HwVcpu::Svm(v) => v.flush_tlb(),
+            HwVcpu::Vmx(v) => v.flush_tlb(),
+        }
+    }
+
     pub fn inject_exception(&mut self, vector: u8, error: Option<u32>) {
         match self {
             HwVcpu::Svm(v) => v.inject_exception(vector, error),

@@ -352,6 +352,15 @@ impl VmxVcpu {
         vmcs::write(Field::GUEST_RIP, self.rip() + len);
     }
 
+    /// Invalidates every translation derived from this vCPU's EPT (INVEPT
+    /// single-context, SDM Vol. 3, 29.4.3.1).
+    pub fn flush_tlb(&mut self) {
+        let descriptor: [u64; 2] = [vmcs::read(Field::EPT_POINTER), 0];
+        // SAFETY: INVEPT only drops cached translations; the descriptor is
+        // a valid 16-byte in-memory operand with the current EPTP.
+        unsafe { core::arch::asm!("invept {0}, [{1}]", in(reg) 1u64, in(reg) &descriptor, options(nostack)) };
+    }
+
     /// Queues a hardware exception for the next VM entry.
     pub fn inject_exception(&mut self, vector: u8, error: Option<u32>) {
         let mut info = u32::from(vector) | (3 << 8) | (1 << 31);
