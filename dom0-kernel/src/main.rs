@@ -1,49 +1,33 @@
 //! The Rust Dom0: a PVH guest kernel started by the hypervisor as its
 //! privileged initial domain.
 //!
-//! Entered in 32-bit protected mode at its `XEN_ELFNOTE_PHYS32_ENTRY` with
-//! `%ebx` = `hvm_start_info` (see `entry.rs`), it finds the hypervisor by
-//! CPUID, installs the hypercall page, prints a banner with
-//! `HYPERVISOR_console_io`, runs what its command line asks (`scenarios.rs`)
-//! and powers off with `SCHEDOP_shutdown`.
+//! The PVH entry, hypercall page, console and start info come from
+//! `guest-rt`; this crate prints a banner with `HYPERVISOR_console_io`, runs
+//! what its command line asks (`scenarios.rs`) and powers off with
+//! `SCHEDOP_shutdown`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
-#[macro_use]
-mod console;
-#[cfg(target_os = "none")]
-mod cpu;
-#[cfg(target_os = "none")]
-mod entry;
-#[cfg(target_os = "none")]
-mod hypercall;
-#[cfg(target_os = "none")]
-mod paging;
-#[cfg(target_os = "none")]
 mod scenarios;
-#[cfg(target_os = "none")]
-mod start_info;
 
 #[cfg(target_os = "none")]
-use abi::sched::{SHUTDOWN_CRASH, SHUTDOWN_POWEROFF};
+use guest_rt::println;
 
-/// 64-bit entry, called by `entry.rs` on the boot stack.
 #[cfg(target_os = "none")]
-extern "C" fn kmain(start_info_paddr: u64) -> ! {
-    let hv = hypercall::init();
-    let si = match start_info::StartInfo::read(start_info_paddr) {
-        Ok(si) => si,
-        Err(e) => {
-            println!("dom0: unusable start_info at {start_info_paddr:#x}: {e}");
-            shutdown(SHUTDOWN_CRASH);
-        }
-    };
+guest_rt::entry!("dom0", kmain);
+
+/// Runs once guest-rt has set up the hypercall page and read the start info;
+/// the domain powers off when it returns.
+#[cfg(target_os = "none")]
+fn kmain(boot: &guest_rt::Boot) {
+    let si = &boot.si;
     println!(
-        "dom0: hello from the Rust Dom0 (PVH), start_info at {start_info_paddr:#x}, {} modules, cmdline \"{}\"",
+        "dom0: hello from the Rust Dom0 (PVH), start_info at {:#x}, {} modules, cmdline \"{}\"",
+        boot.start_info_paddr,
         si.info.nr_modules,
         si.cmdline()
     );
-    match hv {
+    match boot.hv {
         Some(hv) => println!(
             "dom0: hypervisor at cpuid {:#x}, version {}.{}, hypercall page MSR {:#x}",
             hv.cpuid_base,
@@ -59,24 +43,8 @@ extern "C" fn kmain(start_info_paddr: u64) -> ! {
     );
     scenarios::print_memmap(si.memmap());
 
-    scenarios::run(scenarios::Scenario::from_cmdline(si.cmdline()), &si);
+    scenarios::run(scenarios::Scenario::from_cmdline(si.cmdline()), si);
     println!("dom0: powering off");
-    shutdown(SHUTDOWN_POWEROFF);
-}
-
-/// Asks the hypervisor to shut this domain down; if that returns, halts.
-#[cfg(target_os = "none")]
-fn shutdown(reason: u32) -> ! {
-    hypercall::shutdown(reason);
-    println!("dom0: shutdown returned");
-    cpu::halt_forever();
-}
-
-#[cfg(target_os = "none")]
-#[panic_handler]
-fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    println!("dom0: panic: {info}");
-    shutdown(SHUTDOWN_CRASH);
 }
 
 #[cfg(not(target_os = "none"))]

@@ -7,9 +7,8 @@
 //! - `bench=cpuid`: cycles per CPUID exit and per null hypercall, then power off.
 
 use abi::hvm::start_info::HvmMemmapTableEntry;
-
-use crate::start_info::StartInfo;
-use crate::{cpu, hypercall, paging};
+use guest_rt::start_info::{self, StartInfo};
+use guest_rt::{cpu, hypercall, paging, println};
 
 /// Iterations of each benchmark loop.
 const BENCH_ITERATIONS: u64 = 10_000;
@@ -95,7 +94,7 @@ pub fn print_memmap(map: &[HvmMemmapTableEntry]) {
             "dom0: memmap {:#012x}-{:#012x} {}",
             e.addr,
             e.addr.saturating_add(e.size).saturating_sub(1),
-            crate::start_info::memmap_type_name(e.r#type)
+            start_info::memmap_type_name(e.r#type)
         );
     }
 }

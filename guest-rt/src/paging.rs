@@ -1,9 +1,12 @@
-//! Mapping one more 2 MiB page beyond the boot identity map of the first 4 GiB.
+//! Changing the boot identity map of the first 4 GiB: one more 2 MiB page
+//! above it, or a 2 MiB hole in it.
 //!
-//! The entry code maps 0..4 GiB through PDPT slots 0..3. An address in
-//! 4 GiB..512 GiB gets its PDPT slot pointed at the spare page directory
-//! `pvh_pd_high` and one 2 MiB identity entry there. Only the isolation test
-//! needs this, so one spare directory is enough.
+//! The entry code maps 0..4 GiB through PDPT slots 0..3 and the four page
+//! directories `pvh_pd`. An address in 4 GiB..512 GiB gets its PDPT slot
+//! pointed at the spare page directory `pvh_pd_high` and one 2 MiB identity
+//! entry there; one spare directory is enough for the tests that need it.
+//! [`unmap_2mib`] clears one entry of `pvh_pd`, for tests that need an
+//! address below 4 GiB the guest's own page tables do not map.
 
 use crate::cpu;
 
@@ -19,8 +22,12 @@ const LARGE_PAGE: u64 = 2 << 20;
 unsafe extern "C" {
     /// The boot page-directory-pointer table (entry.rs).
     static mut pvh_pdpt: [u64; 512];
+    /// The four boot page directories of 0..4 GiB (entry.rs).
+    static mut pvh_pd: [u64; 4 * 512];
     /// The spare page directory (entry.rs), zeroed with .bss.
     static mut pvh_pd_high: [u64; 512];
+    /// Bounds of the kernel image (linker.ld).
+    static __bss_end: u8;
 }
 
 /// Identity-maps the 2 MiB page holding `addr`, read-write. False if `addr`
@@ -53,6 +60,28 @@ pub fn map_identity_2mib(addr: u64) -> bool {
             _ => return false,
         }
         (&raw mut (*pd)[pd_index]).write_volatile((addr & !(LARGE_PAGE - 1)) | PDE_LARGE);
+        cpu::flush_tlb();
+    }
+    true
+}
+
+/// Removes the 2 MiB page holding `addr` from the identity map of 0..4 GiB,
+/// so that virtual addresses there fault. False (nothing changed) if `addr`
+/// is not below 4 GiB or the page holds any part of this kernel (its image,
+/// stack and page tables end at `__bss_end`).
+pub fn unmap_2mib(addr: u64) -> bool {
+    let kernel_end = (&raw const __bss_end) as u64;
+    let page = addr & !(LARGE_PAGE - 1);
+    if addr >= crate::start_info::MAPPED_END || page < kernel_end.next_multiple_of(LARGE_PAGE) {
+        return false;
+    }
+    let index = (addr >> 21) as usize;
+    let pd = &raw mut pvh_pd;
+    // SAFETY: single CPU, nothing else touches the page tables after entry;
+    // the entry maps memory above the kernel image, which this kernel does not
+    // use except through explicit test pointers.
+    unsafe {
+        (&raw mut (*pd)[index]).write_volatile(0);
         cpu::flush_tlb();
     }
     true

@@ -2,7 +2,7 @@
 //! Xen-compatible hypervisor is present, else COM1 directly.
 //!
 //! The COM1 fallback is for debugging the kernel without a hypervisor (for
-//! example `qemu-system-x86_64 -kernel dom0-kernel`, which boots PVH ELFs):
+//! example `qemu-system-x86_64 -kernel <kernel ELF>`, which boots PVH ELFs):
 //! there the hypercalls fail, but the boot path and the output still show.
 
 use core::fmt::{self, Write};
@@ -71,7 +71,8 @@ fn com1_write(byte: u8) {
     }
 }
 
-/// Prints one line to the console.
+/// Prints one line to the console (one hypercall per line).
+#[macro_export]
 macro_rules! println {
     ($($arg:tt)*) => { $crate::console::print_line(format_args!($($arg)*)) };
 }

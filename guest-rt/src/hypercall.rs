@@ -19,7 +19,7 @@ use abi::xen::{
 };
 use core::arch::asm;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::cpu;
 
@@ -40,6 +40,13 @@ const _: () = assert!(core::mem::size_of::<HypercallPage>() as u64 == XEN_PAGE_S
 /// Address of the filled hypercall page, or 0 before [`init`] found a hypervisor.
 static PAGE_ADDR: AtomicU64 = AtomicU64::new(0);
 
+/// Whether the CPU is AMD's (VMMCALL) rather than Intel's (VMCALL), for
+/// [`hypercall_direct`].
+static AMD: AtomicBool = AtomicBool::new(false);
+
+/// Stubs in the hypercall page: `nr` must be below this to be called through it.
+pub const PAGE_STUBS: u64 = XEN_PAGE_SIZE / HYPERCALL_STUB_SIZE;
+
 /// What CPUID told about the hypervisor.
 #[derive(Clone, Copy, Debug)]
 pub struct Hypervisor {
@@ -55,6 +62,12 @@ pub struct Hypervisor {
 /// when there is no Xen-compatible hypervisor (bare metal, plain QEMU); the
 /// hypercalls then return `-ENOSYS`.
 pub fn init() -> Option<Hypervisor> {
+    let vendor = cpu::cpuid(0, 0);
+    // "AuthenticAMD" and "HygonGenuine" take VMMCALL; EBX holds "Auth"/"Hygo".
+    AMD.store(
+        vendor.ebx == u32::from_le_bytes(*b"Auth") || vendor.ebx == u32::from_le_bytes(*b"Hygo"),
+        Ordering::Relaxed,
+    );
     let cpuid_base = (XEN_CPUID_FIRST_LEAF..XEN_CPUID_LAST_BASE)
         .step_by(XEN_CPUID_LEAF_STRIDE as usize)
         .find(|&base| {
@@ -84,7 +97,14 @@ pub fn available() -> bool {
     PAGE_ADDR.load(Ordering::Relaxed) != 0
 }
 
+/// The hypercall page's address (0 without a hypervisor).
+pub fn page_addr() -> u64 {
+    PAGE_ADDR.load(Ordering::Relaxed)
+}
+
 /// Hypercall `nr` with five arguments; returns rax (negative errno on failure).
+/// Numbers past the page's [`PAGE_STUBS`] stubs go through
+/// [`hypercall_direct`].
 ///
 /// # Safety
 /// The arguments must be what hypercall `nr` expects; pointers among them must
@@ -93,6 +113,10 @@ pub unsafe fn hypercall5(nr: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -
     let page = PAGE_ADDR.load(Ordering::Relaxed);
     if page == 0 {
         return Errno::ENOSYS.to_hypercall_ret();
+    }
+    if nr >= PAGE_STUBS {
+        // SAFETY: the caller vouches for the arguments.
+        return unsafe { hypercall_direct(nr, [a1, a2, a3, a4, a5]) };
     }
     let stub = page + nr * HYPERCALL_STUB_SIZE;
     let ret;
@@ -111,6 +135,98 @@ pub unsafe fn hypercall5(nr: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -
             lateout("rcx") _,
             lateout("r11") _,
         );
+    }
+    ret
+}
+
+/// Hypercall `nr` with no argument. See [`hypercall5`].
+///
+/// # Safety
+/// As for [`hypercall5`].
+pub unsafe fn hypercall0(nr: u64) -> u64 {
+    // SAFETY: as for hypercall5; the unused argument registers carry 0.
+    unsafe { hypercall5(nr, 0, 0, 0, 0, 0) }
+}
+
+/// Hypercall `nr` with one argument. See [`hypercall5`].
+///
+/// # Safety
+/// As for [`hypercall5`].
+pub unsafe fn hypercall1(nr: u64, a1: u64) -> u64 {
+    // SAFETY: as for hypercall5; the unused argument registers carry 0.
+    unsafe { hypercall5(nr, a1, 0, 0, 0, 0) }
+}
+
+/// Hypercall `nr` with two arguments. See [`hypercall5`].
+///
+/// # Safety
+/// As for [`hypercall5`].
+pub unsafe fn hypercall2(nr: u64, a1: u64, a2: u64) -> u64 {
+    // SAFETY: as for hypercall5; the unused argument registers carry 0.
+    unsafe { hypercall5(nr, a1, a2, 0, 0, 0) }
+}
+
+/// Hypercall `nr` with three arguments. See [`hypercall5`].
+///
+/// # Safety
+/// As for [`hypercall5`].
+pub unsafe fn hypercall3(nr: u64, a1: u64, a2: u64, a3: u64) -> u64 {
+    // SAFETY: as for hypercall5; the unused argument registers carry 0.
+    unsafe { hypercall5(nr, a1, a2, a3, 0, 0) }
+}
+
+/// Hypercall `nr` with four arguments. See [`hypercall5`].
+///
+/// # Safety
+/// As for [`hypercall5`].
+pub unsafe fn hypercall4(nr: u64, a1: u64, a2: u64, a3: u64, a4: u64) -> u64 {
+    // SAFETY: as for hypercall5; the unused argument registers carry 0.
+    unsafe { hypercall5(nr, a1, a2, a3, a4, 0) }
+}
+
+/// Hypercall with any 64-bit `nr`, by executing VMCALL (Intel) or VMMCALL
+/// (AMD) here instead of calling the hypercall page: the page has stubs for
+/// numbers below [`PAGE_STUBS`] only, and each stub loads its own number into
+/// eax, so this is the only way to pass a number with bits above 31. Same
+/// registers as the page's stubs. Returns `-ENOSYS` without a hypervisor.
+///
+/// # Safety
+/// As for [`hypercall5`].
+pub unsafe fn hypercall_direct(nr: u64, args: [u64; 5]) -> u64 {
+    if PAGE_ADDR.load(Ordering::Relaxed) == 0 {
+        return Errno::ENOSYS.to_hypercall_ret();
+    }
+    let [a1, a2, a3, a4, a5] = args;
+    let ret;
+    // SAFETY: VMCALL/VMMCALL exit to the hypervisor, which returns to the
+    // next instruction with the result in rax; every register it may change
+    // is declared. Only the instruction of this CPU's vendor is executed.
+    unsafe {
+        if AMD.load(Ordering::Relaxed) {
+            asm!(
+                "vmmcall",
+                inlateout("rax") nr => ret,
+                inlateout("rdi") a1 => _,
+                inlateout("rsi") a2 => _,
+                inlateout("rdx") a3 => _,
+                inlateout("r10") a4 => _,
+                inlateout("r8") a5 => _,
+                lateout("rcx") _,
+                lateout("r11") _,
+            );
+        } else {
+            asm!(
+                "vmcall",
+                inlateout("rax") nr => ret,
+                inlateout("rdi") a1 => _,
+                inlateout("rsi") a2 => _,
+                inlateout("rdx") a3 => _,
+                inlateout("r10") a4 => _,
+                inlateout("r8") a5 => _,
+                lateout("rcx") _,
+                lateout("r11") _,
+            );
+        }
     }
     ret
 }

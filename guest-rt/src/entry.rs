@@ -9,12 +9,24 @@
 //! The stub zeroes .bss, loads its own GDT, identity-maps the first 4 GiB with
 //! 2 MiB pages (so guest-physical = virtual for everything below 4 GiB), turns
 //! on PAE, EFER.LME (and EFER.NXE if the CPU has NX), paging, far-jumps to
-//! 64-bit code, switches to a stack in .bss and calls `kmain(start_info_paddr)`.
+//! 64-bit code, switches to a stack in .bss and calls
+//! [`crate::rust_entry`]`(start_info_paddr)`.
+//!
+//! The GDT also holds a 32-bit code segment, [`CODE32_SELECTOR`], for the
+//! compatibility-mode hypercall thunk (`compat.rs`).
 
 use abi::elfnote::XEN_ELFNOTE_PHYS32_ENTRY;
 
 /// Size of the boot stack in .bss.
 const STACK_SIZE: usize = 64 * 1024;
+
+/// GDT selector of the 64-bit code segment.
+pub const CODE64_SELECTOR: u16 = 0x08;
+/// GDT selector of the flat data segment (DS, ES, SS in every mode).
+pub const DATA_SELECTOR: u16 = 0x10;
+/// GDT selector of the 32-bit code segment (L=0, D=1, flat 4 GiB): code
+/// running with it is in compatibility mode.
+pub const CODE32_SELECTOR: u16 = 0x18;
 
 core::arch::global_asm!(
     r#"
@@ -47,7 +59,7 @@ pvh_start32:
     rep stosl
 
     lgdt pvh_gdt_ptr
-    mov $0x10, %eax
+    mov ${data}, %eax
     mov %eax, %ds
     mov %eax, %es
     mov %eax, %ss
@@ -104,11 +116,11 @@ pvh_start32:
     or $0x80010001, %eax        /* CR0.PG | CR0.WP | CR0.PE */
     mov %eax, %cr0
 
-    ljmp $0x08, $pvh_start64
+    ljmp ${code64}, $pvh_start64
 
     .code64
 pvh_start64:
-    mov $0x10, %eax
+    mov ${data}, %eax
     mov %eax, %ds
     mov %eax, %es
     mov %eax, %ss
@@ -116,8 +128,8 @@ pvh_start64:
     mov %eax, %fs
     mov %eax, %gs
     mov $pvh_stack_top, %rsp
-    mov %esi, %edi              /* kmain(start_info_paddr), zero-extended */
-    call {kmain}
+    mov %esi, %edi              /* rust_entry(start_info_paddr), zero-extended */
+    call {rust_entry}
 4:  cli
     hlt
     jmp 4b
@@ -129,6 +141,7 @@ pvh_gdt:
     .quad 0
     .quad 0x00af9b000000ffff    /* 0x08: 64-bit code, accessed */
     .quad 0x00cf93000000ffff    /* 0x10: flat data, accessed */
+    .quad 0x00cf9b000000ffff    /* 0x18: 32-bit code (L=0, D=1), accessed */
 pvh_gdt_end:
     .balign 4
 pvh_gdt_ptr:
@@ -143,6 +156,7 @@ pvh_pml4:
     .global pvh_pdpt
 pvh_pdpt:
     .skip 4096
+    .global pvh_pd              /* the four PDs of 0..4 GiB, for paging.rs */
 pvh_pd:
     .skip 4 * 4096
     .global pvh_pd_high         /* spare PD for paging.rs, above 4 GiB */
@@ -156,6 +170,8 @@ pvh_stack_top:
 "#,
     phys32_entry = const XEN_ELFNOTE_PHYS32_ENTRY,
     stack_size = const STACK_SIZE,
-    kmain = sym crate::kmain,
+    data = const DATA_SELECTOR,
+    code64 = const CODE64_SELECTOR,
+    rust_entry = sym crate::rust_entry,
     options(att_syntax)
 );
