@@ -1,7 +1,12 @@
-//! Mirrors xen/include/public/xen.h
+//! Mirrors xen/include/public/xen.h (with arch-x86/xen.h and arch-x86/xen-x86_64.h)
 //!
-//! Hypercall numbers, reserved domain ids, virtual IRQs, VM assists and the
-//! `start_info` flags. `CONSOLEIO_*` live in [`crate::console_io`].
+//! Hypercall numbers, reserved domain ids, virtual IRQs, VM assists, the
+//! `start_info` flags, and the pages Xen shares with a guest: [`SharedInfo`]
+//! with its per-vCPU [`VcpuInfo`] and [`VcpuTimeInfo`]. `CONSOLEIO_*` live in
+//! [`crate::console_io`].
+//!
+//! A 32-bit guest (PV, or HVM whose shared_info was latched in 32-bit mode)
+//! sees the `Compat*` layouts, where `xen_ulong_t` is 4 bytes.
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
@@ -177,3 +182,342 @@ pub const SIF_MOD_START_PFN: u32 = 1 << 3;
 pub const SIF_VIRT_P2M_4TOOLS: u32 = 1 << 4;
 /// Reserves one byte for xen-pm options.
 pub const SIF_PM_MASK: u32 = 0xFF << 8;
+
+/// Number of [`VcpuInfo`] slots in [`SharedInfo`]; vCPUs beyond this must
+/// register a `vcpu_info` elsewhere (`VCPUOP_register_vcpu_info`).
+pub const XEN_LEGACY_MAX_VCPUS: usize = 32;
+
+/// I/O port whose writes an HVM guest's Xen prints on the console (arch-x86/xen.h).
+pub const XEN_HVM_DEBUGCONS_IOPORT: u16 = 0xe9;
+
+/// `struct vcpu_time_info`: the pvclock. The guest computes
+/// `system_time + ((tsc - tsc_timestamp) << tsc_shift) * tsc_to_system_mul >> 32`
+/// (a negative `tsc_shift` shifts right). Xen makes `version` odd while it
+/// updates the fields and even again afterwards; a reader retries until it
+/// sees the same even version before and after. Same layout for 32-bit guests.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct VcpuTimeInfo {
+    /// Update counter: odd while an update is in progress.
+    pub version: u32,
+    pub pad0: u32,
+    /// TSC at the last update of the time values.
+    pub tsc_timestamp: u64,
+    /// Time in ns since boot, at `tsc_timestamp`.
+    pub system_time: u64,
+    /// TSC-to-ns multiplier (32.32 fixed point).
+    pub tsc_to_system_mul: u32,
+    /// Shift applied to the TSC delta before multiplying.
+    pub tsc_shift: i8,
+    /// `XEN_PVCLOCK_*`.
+    pub flags: u8,
+    pub pad1: [u8; 2],
+}
+
+const _: () = assert!(core::mem::size_of::<VcpuTimeInfo>() == 32);
+const _: () = assert!(core::mem::offset_of!(VcpuTimeInfo, version) == 0);
+const _: () = assert!(core::mem::offset_of!(VcpuTimeInfo, pad0) == 4);
+const _: () = assert!(core::mem::offset_of!(VcpuTimeInfo, tsc_timestamp) == 8);
+const _: () = assert!(core::mem::offset_of!(VcpuTimeInfo, system_time) == 16);
+const _: () = assert!(core::mem::offset_of!(VcpuTimeInfo, tsc_to_system_mul) == 24);
+const _: () = assert!(core::mem::offset_of!(VcpuTimeInfo, tsc_shift) == 28);
+const _: () = assert!(core::mem::offset_of!(VcpuTimeInfo, flags) == 29);
+const _: () = assert!(core::mem::offset_of!(VcpuTimeInfo, pad1) == 30);
+
+/// `vcpu_time_info.flags`: the TSC is stable across vCPUs, so time read on
+/// different vCPUs is monotonic.
+pub const XEN_PVCLOCK_TSC_STABLE_BIT: u8 = 1 << 0;
+/// `vcpu_time_info.flags`: the guest was paused by the toolstack.
+pub const XEN_PVCLOCK_GUEST_STOPPED: u8 = 1 << 1;
+
+/// `struct arch_vcpu_info` (x86_64).
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct ArchVcpuInfo {
+    /// Faulting address of a PV guest's last page fault.
+    pub cr2: u64,
+    /// Pads `vcpu_info` to 64 bytes.
+    pub pad: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<ArchVcpuInfo>() == 16);
+const _: () = assert!(core::mem::offset_of!(ArchVcpuInfo, cr2) == 0);
+const _: () = assert!(core::mem::offset_of!(ArchVcpuInfo, pad) == 8);
+
+/// `struct vcpu_info` (x86_64): per-vCPU event and time state, in
+/// [`SharedInfo::vcpu_info`] or wherever `VCPUOP_register_vcpu_info` put it.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct VcpuInfo {
+    /// [XEN] set non-zero when an event is pending; [GST] clears it.
+    pub evtchn_upcall_pending: u8,
+    /// [GST] non-zero masks upcalls (PV guests; HVM guests use RFLAGS.IF).
+    pub evtchn_upcall_mask: u8,
+    /// C's implicit padding before `evtchn_pending_sel`.
+    pub _pad: [u8; 6],
+    /// [XEN] sets bit `n` when a port in `evtchn_pending[n]` becomes pending.
+    pub evtchn_pending_sel: XenUlong,
+    pub arch: ArchVcpuInfo,
+    pub time: VcpuTimeInfo,
+}
+
+const _: () = assert!(core::mem::size_of::<VcpuInfo>() == 64);
+const _: () = assert!(core::mem::offset_of!(VcpuInfo, evtchn_upcall_pending) == 0);
+const _: () = assert!(core::mem::offset_of!(VcpuInfo, evtchn_upcall_mask) == 1);
+const _: () = assert!(core::mem::offset_of!(VcpuInfo, evtchn_pending_sel) == 8);
+const _: () = assert!(core::mem::offset_of!(VcpuInfo, arch) == 16);
+const _: () = assert!(core::mem::offset_of!(VcpuInfo, time) == 32);
+
+/// `struct arch_shared_info` (x86_64): where a PV guest publishes its p2m.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct ArchSharedInfo {
+    /// Number of valid entries in the p2m.
+    pub max_pfn: u64,
+    /// Frame of the list of frames of the list of p2m frames (0: not set up,
+    /// all ones: invalid, use `p2m_vaddr`).
+    pub pfn_to_mfn_frame_list_list: XenPfn,
+    pub nmi_reason: u64,
+    /// CR3 of the address space where `p2m_vaddr` is valid (0: fields unused).
+    pub p2m_cr3: u64,
+    /// Virtual address of the linear p2m list.
+    pub p2m_vaddr: u64,
+    /// Odd while the guest updates the p2m mappings.
+    pub p2m_generation: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<ArchSharedInfo>() == 48);
+const _: () = assert!(core::mem::offset_of!(ArchSharedInfo, max_pfn) == 0);
+const _: () = assert!(core::mem::offset_of!(ArchSharedInfo, pfn_to_mfn_frame_list_list) == 8);
+const _: () = assert!(core::mem::offset_of!(ArchSharedInfo, nmi_reason) == 16);
+const _: () = assert!(core::mem::offset_of!(ArchSharedInfo, p2m_cr3) == 24);
+const _: () = assert!(core::mem::offset_of!(ArchSharedInfo, p2m_vaddr) == 32);
+const _: () = assert!(core::mem::offset_of!(ArchSharedInfo, p2m_generation) == 40);
+
+/// `struct shared_info` (x86_64): the page mapped with `XENMAPSPACE_shared_info`.
+/// The wallclock at boot is `wc_sec_hi << 32 | wc_sec` s plus `wc_nsec` ns
+/// since the Unix epoch; `wc_version` works like [`VcpuTimeInfo::version`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+pub struct SharedInfo {
+    pub vcpu_info: [VcpuInfo; XEN_LEGACY_MAX_VCPUS],
+    /// 2-level event channels: bit `p` set while port `p` is pending.
+    pub evtchn_pending: [XenUlong; 64],
+    /// 2-level event channels: bit `p` set while port `p` is masked.
+    pub evtchn_mask: [XenUlong; 64],
+    pub wc_version: u32,
+    pub wc_sec: u32,
+    pub wc_nsec: u32,
+    pub wc_sec_hi: u32,
+    pub arch: ArchSharedInfo,
+}
+
+const _: () = assert!(core::mem::size_of::<SharedInfo>() == 3136);
+const _: () = assert!(core::mem::size_of::<SharedInfo>() as u64 <= XEN_PAGE_SIZE);
+const _: () = assert!(core::mem::offset_of!(SharedInfo, vcpu_info) == 0);
+const _: () = assert!(core::mem::offset_of!(SharedInfo, evtchn_pending) == 2048);
+const _: () = assert!(core::mem::offset_of!(SharedInfo, evtchn_mask) == 2560);
+const _: () = assert!(core::mem::offset_of!(SharedInfo, wc_version) == 3072);
+const _: () = assert!(core::mem::offset_of!(SharedInfo, wc_sec) == 3076);
+const _: () = assert!(core::mem::offset_of!(SharedInfo, wc_nsec) == 3080);
+const _: () = assert!(core::mem::offset_of!(SharedInfo, wc_sec_hi) == 3084);
+const _: () = assert!(core::mem::offset_of!(SharedInfo, arch) == 3088);
+
+/// `struct compat_arch_vcpu_info` (arch-x86/xen-x86_32.h).
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct CompatArchVcpuInfo {
+    pub cr2: u32,
+    /// Pads `vcpu_info` to 64 bytes.
+    pub pad: [u32; 5],
+}
+
+const _: () = assert!(core::mem::size_of::<CompatArchVcpuInfo>() == 24);
+const _: () = assert!(core::mem::offset_of!(CompatArchVcpuInfo, cr2) == 0);
+const _: () = assert!(core::mem::offset_of!(CompatArchVcpuInfo, pad) == 4);
+
+/// `struct compat_vcpu_info`: [`VcpuInfo`] of a 32-bit guest.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct CompatVcpuInfo {
+    pub evtchn_upcall_pending: u8,
+    pub evtchn_upcall_mask: u8,
+    /// C's implicit padding before `evtchn_pending_sel`.
+    pub _pad: [u8; 2],
+    pub evtchn_pending_sel: u32,
+    pub arch: CompatArchVcpuInfo,
+    pub time: VcpuTimeInfo,
+}
+
+const _: () = assert!(core::mem::size_of::<CompatVcpuInfo>() == 64);
+const _: () = assert!(core::mem::offset_of!(CompatVcpuInfo, evtchn_upcall_pending) == 0);
+const _: () = assert!(core::mem::offset_of!(CompatVcpuInfo, evtchn_upcall_mask) == 1);
+const _: () = assert!(core::mem::offset_of!(CompatVcpuInfo, evtchn_pending_sel) == 4);
+const _: () = assert!(core::mem::offset_of!(CompatVcpuInfo, arch) == 8);
+const _: () = assert!(core::mem::offset_of!(CompatVcpuInfo, time) == 32);
+
+/// `struct compat_arch_shared_info` (arch-x86/xen-x86_32.h's `arch_shared_info`,
+/// which carries `wc_sec_hi` because the generic part has no room for it).
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct CompatArchSharedInfo {
+    pub max_pfn: u32,
+    pub pfn_to_mfn_frame_list_list: u32,
+    pub nmi_reason: u32,
+    pub p2m_cr3: u32,
+    pub p2m_vaddr: u32,
+    pub p2m_generation: u32,
+    pub wc_sec_hi: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<CompatArchSharedInfo>() == 28);
+const _: () = assert!(core::mem::offset_of!(CompatArchSharedInfo, max_pfn) == 0);
+const _: () = assert!(core::mem::offset_of!(CompatArchSharedInfo, pfn_to_mfn_frame_list_list) == 4);
+const _: () = assert!(core::mem::offset_of!(CompatArchSharedInfo, nmi_reason) == 8);
+const _: () = assert!(core::mem::offset_of!(CompatArchSharedInfo, p2m_cr3) == 12);
+const _: () = assert!(core::mem::offset_of!(CompatArchSharedInfo, p2m_vaddr) == 16);
+const _: () = assert!(core::mem::offset_of!(CompatArchSharedInfo, p2m_generation) == 20);
+const _: () = assert!(core::mem::offset_of!(CompatArchSharedInfo, wc_sec_hi) == 24);
+
+/// `struct compat_shared_info`: [`SharedInfo`] of a 32-bit guest (1024
+/// 2-level event channels instead of 4096).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+pub struct CompatSharedInfo {
+    pub vcpu_info: [CompatVcpuInfo; XEN_LEGACY_MAX_VCPUS],
+    pub evtchn_pending: [u32; 32],
+    pub evtchn_mask: [u32; 32],
+    pub wc_version: u32,
+    pub wc_sec: u32,
+    pub wc_nsec: u32,
+    pub arch: CompatArchSharedInfo,
+}
+
+const _: () = assert!(core::mem::size_of::<CompatSharedInfo>() == 2344);
+const _: () = assert!(core::mem::offset_of!(CompatSharedInfo, vcpu_info) == 0);
+const _: () = assert!(core::mem::offset_of!(CompatSharedInfo, evtchn_pending) == 2048);
+const _: () = assert!(core::mem::offset_of!(CompatSharedInfo, evtchn_mask) == 2176);
+const _: () = assert!(core::mem::offset_of!(CompatSharedInfo, wc_version) == 2304);
+const _: () = assert!(core::mem::offset_of!(CompatSharedInfo, wc_sec) == 2308);
+const _: () = assert!(core::mem::offset_of!(CompatSharedInfo, wc_nsec) == 2312);
+const _: () = assert!(core::mem::offset_of!(CompatSharedInfo, arch) == 2316);
+
+/// `struct xenctl_bitmap` (toolstack only): a bitmap in the caller's memory.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct XenctlBitmap {
+    /// Guest handle (64-bit even for 32-bit callers) of the bitmap bytes.
+    pub bitmap: u64,
+    /// Number of bits in the bitmap.
+    pub nr_bits: u32,
+    /// C's implicit padding at the end.
+    pub _pad: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<XenctlBitmap>() == 16);
+const _: () = assert!(core::mem::offset_of!(XenctlBitmap, bitmap) == 0);
+const _: () = assert!(core::mem::offset_of!(XenctlBitmap, nr_bits) == 8);
+
+// xen_arch_domainconfig.emulation_flags (arch-x86/xen.h): devices Xen emulates.
+pub const XEN_X86_EMU_LAPIC: u32 = 1 << 0;
+pub const XEN_X86_EMU_HPET: u32 = 1 << 1;
+pub const XEN_X86_EMU_PM: u32 = 1 << 2;
+pub const XEN_X86_EMU_RTC: u32 = 1 << 3;
+pub const XEN_X86_EMU_IOAPIC: u32 = 1 << 4;
+pub const XEN_X86_EMU_PIC: u32 = 1 << 5;
+pub const XEN_X86_EMU_VGA: u32 = 1 << 6;
+pub const XEN_X86_EMU_IOMMU: u32 = 1 << 7;
+pub const XEN_X86_EMU_PIT: u32 = 1 << 8;
+pub const XEN_X86_EMU_USE_PIRQ: u32 = 1 << 9;
+pub const XEN_X86_EMU_VPCI: u32 = 1 << 10;
+/// Every `XEN_X86_EMU_*` bit (a full HVM guest).
+pub const XEN_X86_EMU_ALL: u32 = XEN_X86_EMU_LAPIC
+    | XEN_X86_EMU_HPET
+    | XEN_X86_EMU_PM
+    | XEN_X86_EMU_RTC
+    | XEN_X86_EMU_IOAPIC
+    | XEN_X86_EMU_PIC
+    | XEN_X86_EMU_VGA
+    | XEN_X86_EMU_IOMMU
+    | XEN_X86_EMU_PIT
+    | XEN_X86_EMU_USE_PIRQ
+    | XEN_X86_EMU_VPCI;
+
+// xen_arch_domainconfig.misc_flags
+/// Ignore accesses to unhandled MSRs instead of injecting #GP.
+pub const XEN_X86_MSR_RELAXED: u32 = 1 << 0;
+/// The highest `misc_flags` bit.
+pub const XEN_X86_MISC_FLAGS_MAX: u32 = XEN_X86_MSR_RELAXED;
+
+/// `struct xen_arch_domainconfig` (x86, toolstack only), in
+/// `XEN_DOMCTL_createdomain` and `XEN_DOMCTL_getdomaininfo`.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct XenArchDomainconfig {
+    /// `XEN_X86_EMU_*`.
+    pub emulation_flags: u32,
+    /// `XEN_X86_MSR_RELAXED`.
+    pub misc_flags: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<XenArchDomainconfig>() == 8);
+const _: () = assert!(core::mem::offset_of!(XenArchDomainconfig, emulation_flags) == 0);
+const _: () = assert!(core::mem::offset_of!(XenArchDomainconfig, misc_flags) == 4);
+
+/// `xen_cpuid_leaf.subleaf` of a leaf without sub-leaves.
+pub const XEN_CPUID_NO_SUBLEAF: u32 = 0xffff_ffff;
+
+/// `struct xen_cpuid_leaf`: one CPUID leaf of a serialised CPU policy.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct XenCpuidLeaf {
+    pub leaf: u32,
+    pub subleaf: u32,
+    pub a: u32,
+    pub b: u32,
+    pub c: u32,
+    pub d: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<XenCpuidLeaf>() == 24);
+const _: () = assert!(core::mem::offset_of!(XenCpuidLeaf, leaf) == 0);
+const _: () = assert!(core::mem::offset_of!(XenCpuidLeaf, subleaf) == 4);
+const _: () = assert!(core::mem::offset_of!(XenCpuidLeaf, a) == 8);
+const _: () = assert!(core::mem::offset_of!(XenCpuidLeaf, d) == 20);
+
+/// `struct xen_msr_entry`: one MSR of a serialised CPU policy.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct XenMsrEntry {
+    pub idx: u32,
+    /// Reserved, must be zero.
+    pub flags: u32,
+    pub val: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<XenMsrEntry>() == 16);
+const _: () = assert!(core::mem::offset_of!(XenMsrEntry, idx) == 0);
+const _: () = assert!(core::mem::offset_of!(XenMsrEntry, flags) == 4);
+const _: () = assert!(core::mem::offset_of!(XenMsrEntry, val) == 8);
