@@ -255,13 +255,13 @@ const _: () = assert!(core::mem::offset_of!(ArchVcpuInfo, pad) == 8);
     Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
 )]
 pub struct VcpuInfo {
-    /// [XEN] set non-zero when an event is pending; [GST] clears it.
+    /// \[XEN\] sets it non-zero when an event is pending; \[GST\] clears it.
     pub evtchn_upcall_pending: u8,
-    /// [GST] non-zero masks upcalls (PV guests; HVM guests use RFLAGS.IF).
+    /// \[GST\] non-zero masks upcalls (PV guests).
     pub evtchn_upcall_mask: u8,
     /// C's implicit padding before `evtchn_pending_sel`.
     pub _pad: [u8; 6],
-    /// [XEN] sets bit `n` when a port in `evtchn_pending[n]` becomes pending.
+    /// \[XEN\] sets bit `n` when a port in `evtchn_pending[n]` becomes pending.
     pub evtchn_pending_sel: XenUlong,
     pub arch: ArchVcpuInfo,
     pub time: VcpuTimeInfo,

@@ -2,5 +2,6 @@
 //! PVH guests' interfaces.
 
 pub mod hvm_op;
+pub mod hvm_vcpu;
 pub mod params;
 pub mod start_info;
