@@ -18,6 +18,7 @@ pub mod domain;
 pub mod pvh;
 pub mod start_info;
 pub mod table;
+pub mod time;
 
 #[cfg(test)]
 mod tests {

@@ -7,6 +7,8 @@
 
 pub mod console_io;
 pub mod hvm_op;
+pub mod memory_op;
+pub mod vcpu_op;
 pub mod sched_op;
 pub mod xen_version;
 
@@ -42,6 +44,8 @@ pub trait DomainOps {
     /// Unmaps and frees the RAM frame at `gfn`.
     fn remove(&mut self, gfn: u64) -> Result<(), Errno>;
     fn map_shared_info(&mut self, gfn: u64) -> Result<(), Errno>;
+    /// Moves the RAM frame at gfn `from` to gfn `to` (freeing what was at `to`).
+    fn move_frame(&mut self, from: u64, to: u64) -> Result<(), Errno>;
     fn memory_map(&self) -> &[MapEntry];
     fn hvm_params(&mut self) -> &mut [u64];
     fn vcpus(&mut self) -> &mut [VcpuState];
@@ -49,6 +53,11 @@ pub trait DomainOps {
     fn handle(&self) -> [u8; 16];
     /// Marks the domain shut down with `reason` (its vCPUs stop).
     fn shut_down(&mut self, reason: u32);
+    /// Records where vCPU `vcpu` keeps its `vcpu_info` and publishes the
+    /// time there; -EINVAL if `gfn` is not RAM or one is registered already.
+    fn register_vcpu_info(&mut self, vcpu: usize, gfn: u64, offset: u32) -> Result<(), Errno>;
+    /// Nanoseconds of system time when the domain was created.
+    fn created_ns(&self) -> u64;
 }
 
 /// Facts about the machine that some hypercalls report.
@@ -84,6 +93,8 @@ pub trait Caller {
     /// is the handler's to check.
     fn domain(&mut self, domid: u16) -> Option<&mut dyn DomainOps>;
     fn machine(&self) -> MachineInfo<'_>;
+    /// Xen system time: nanoseconds since the hypervisor booted.
+    fn machine_time_ns(&self) -> u64;
 }
 
 /// Reads a plain-old-data argument from guest memory.
@@ -126,6 +137,8 @@ pub fn dispatch(caller: &mut impl Caller, call: Call) -> Outcome {
         xen::HYPERVISOR_CONSOLE_IO => console_io::console_io(caller, call.args[0], call.args[1], call.args[2]),
         xen::HYPERVISOR_SCHED_OP => sched_op::sched_op(caller, call.args[0], call.args[1]),
         xen::HYPERVISOR_HVM_OP => hvm_op::hvm_op(caller, call.args[0], call.args[1]),
+        xen::HYPERVISOR_MEMORY_OP => memory_op::memory_op(caller, call.args[0], call.args[1]),
+        xen::HYPERVISOR_VCPU_OP => vcpu_op::vcpu_op(caller, call.args[0], call.args[1], call.args[2]),
         _ => Outcome::err(Errno::ENOSYS),
     }
 }
@@ -209,6 +222,13 @@ pub(crate) mod fake {
             self.shared_info_gfn = Some(gfn);
             Ok(())
         }
+        fn move_frame(&mut self, from: u64, to: u64) -> Result<(), Errno> {
+            if !self.gfns.remove(&from) {
+                return Err(Errno::EINVAL);
+            }
+            self.gfns.insert(to);
+            Ok(())
+        }
         fn memory_map(&self) -> &[MapEntry] {
             &self.memory_map
         }
@@ -226,6 +246,16 @@ pub(crate) mod fake {
         }
         fn shut_down(&mut self, reason: u32) {
             self.shut_down = Some(reason);
+        }
+        fn register_vcpu_info(&mut self, vcpu: usize, gfn: u64, offset: u32) -> Result<(), Errno> {
+            if !self.gfns.contains(&gfn) || self.vcpus[vcpu].vcpu_info.is_some() {
+                return Err(Errno::EINVAL);
+            }
+            self.vcpus[vcpu].vcpu_info = Some((gfn, offset));
+            Ok(())
+        }
+        fn created_ns(&self) -> u64 {
+            1000
         }
     }
 
@@ -309,6 +339,9 @@ pub(crate) mod fake {
         }
         fn machine(&self) -> MachineInfo<'_> {
             MachineInfo { nr_cpus: 2, cpu_khz: 2_000_000, total_pages: 65536, free_pages: 30000, max_mfn: 0x10000, cmdline: "loglvl=info" }
+        }
+        fn machine_time_ns(&self) -> u64 {
+            5000
         }
     }
 }

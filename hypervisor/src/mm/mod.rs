@@ -119,6 +119,16 @@ pub fn alloc_zeroed_run(count: usize, align: usize) -> Option<Mfn> {
     Some(mfn)
 }
 
+/// Writes `bytes` at `offset` into a frame the caller owns (bounded by
+/// the frame: bytes past its end are not written).
+pub fn write_frame(mfn: Mfn, offset: usize, bytes: &[u8]) {
+    let Some(room) = (FRAME_SIZE as usize).checked_sub(offset) else { return };
+    let n = bytes.len().min(room);
+    // SAFETY: the caller owns `mfn` (a page the hypervisor allocated and
+    // keeps, like a domain's shared-info page); the write stays inside it.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), physmap::ptr::<u8>(mfn.addr() + offset as u64), n) };
+}
+
 pub fn free_frame(mfn: Mfn) -> Result<(), frame::FrameError> {
     with_frames(|f| f.free(mfn))
 }

@@ -41,3 +41,29 @@ pub struct PlatformInfo {
     /// HPET register block (physical), if the firmware has an HPET table.
     pub hpet: Option<u64>,
 }
+
+/// Days from 1970-01-01 to the given date of the proleptic Gregorian
+/// calendar (0 for dates before it; month 1-12, day 1-31).
+pub fn days_from_civil(year: u64, month: u8, day: u8) -> u64 {
+    let (m, d) = (u64::from(month.clamp(1, 12)), u64::from(day.clamp(1, 31)));
+    let y = if m <= 2 { year.saturating_sub(1) } else { year };
+    let era = y / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    (era * 146_097 + doe).saturating_sub(719_468)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_dates_count_days_from_the_unix_epoch() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(days_from_civil(2026, 11, 26), 20_783);
+        assert_eq!(days_from_civil(1969, 12, 31), 0, "before the epoch clamps to 0");
+    }
+}

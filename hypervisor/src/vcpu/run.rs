@@ -134,6 +134,9 @@ impl Caller for HypercallContext<'_> {
         let id = if domid == abi::xen::DOMID_SELF.0 { self.guest.domid } else { domid };
         self.domains.get_mut(id).map(|d| d as &mut dyn DomainOps)
     }
+    fn machine_time_ns(&self) -> u64 {
+        crate::domain::domain::system_time_at(cpu::rdtsc())
+    }
     fn machine(&self) -> MachineInfo<'_> {
         let (usable, free) = crate::mm::frame_counts();
         MachineInfo {

@@ -9,6 +9,7 @@ pub mod idt;
 pub mod percpu;
 pub mod pic;
 pub mod power;
+pub mod rtc;
 pub mod serial;
 pub mod smp;
 pub mod tsc;

@@ -12,6 +12,8 @@ const PIT_HZ: u64 = 1_193_182;
 const CALIBRATION_MS: u64 = 10;
 
 static TSC_KHZ: AtomicU64 = AtomicU64::new(0);
+/// TSC at calibration: Xen's system time counts from here.
+static BOOT_TSC: AtomicU64 = AtomicU64::new(0);
 
 /// How the frequency was found, for the boot log.
 #[derive(Clone, Copy, Debug)]
@@ -32,6 +34,7 @@ pub fn calibrate() -> (u64, Source) {
         },
     };
     TSC_KHZ.store(khz, Ordering::Relaxed);
+    BOOT_TSC.store(cpu::rdtsc(), Ordering::Relaxed);
     (khz, source)
 }
 
@@ -73,6 +76,11 @@ fn against_pit() -> Option<u64> {
         gate.write(old);
         Some((end - start) / CALIBRATION_MS)
     }
+}
+
+/// The TSC value system time 0 corresponds to.
+pub fn boot_tsc() -> u64 {
+    BOOT_TSC.load(Ordering::Relaxed)
 }
 
 pub fn khz() -> u64 {
