@@ -177,7 +177,10 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 vcpu.skip_instruction(&exit, LEN_CPUID);
             }
             Exit::Hypercall => {
-                let outcome = hypercall(vcpu, guest);
+                let (outcome, after) = hypercall(vcpu, guest);
+                if after.flush {
+                    vcpu.flush_tlb();
+                }
                 match outcome {
                     Outcome::Return(value) => vcpu.regs().rax = value,
                     Outcome::Yield => vcpu.regs().rax = 0,
@@ -194,7 +197,6 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                         } else {
                             vcpu.regs().rbx = arg0;
                         }
-                        after_hypercall(vcpu, guest);
                         continue;
                     }
                     Outcome::Shutdown(reason) => {
@@ -203,8 +205,8 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                     }
                 }
                 vcpu.skip_instruction(&exit, LEN_VMMCALL);
-                if let Some(end) = after_hypercall(vcpu, guest) {
-                    return end;
+                if let Some(reason) = after.shut_down {
+                    return End::Shutdown(reason);
                 }
             }
             Exit::Io(access) => {
@@ -313,21 +315,16 @@ fn crash(guest: &mut Guest, vcpu: &HwVcpu, why: core::fmt::Arguments) -> End {
     End::Crashed(reason)
 }
 
-/// After a hypercall: a removed mapping must leave the TLB before the guest
-/// runs again; a domain shut down by someone else stops here.
-fn after_hypercall(vcpu: &mut HwVcpu, guest: &Guest) -> Option<End> {
-    let mut domains = DOMAINS.lock();
-    let me = domains.get_mut(guest.domid)?;
-    if core::mem::take(&mut me.flush_pending) {
-        vcpu.flush_tlb();
-    }
-    match me.state {
-        DomainState::Shutdown(reason) => Some(End::Shutdown(reason)),
-        DomainState::Running => None,
-    }
+/// What the loop must do after a hypercall, read while the domain table is
+/// still locked: flush the guest TLB (a mapping went away), stop (someone
+/// shut the domain down).
+#[derive(Clone, Copy, Debug, Default)]
+struct After {
+    flush: bool,
+    shut_down: Option<u32>,
 }
 
-fn hypercall(vcpu: &mut HwVcpu, guest: &mut Guest) -> Outcome {
+fn hypercall(vcpu: &mut HwVcpu, guest: &mut Guest) -> (Outcome, After) {
     let long = vcpu.long_mode();
     let (cr0, cr3, cr4, efer) = vcpu.paging_state();
     let r = vcpu.regs();
@@ -338,7 +335,19 @@ fn hypercall(vcpu: &mut HwVcpu, guest: &mut Guest) -> Outcome {
         Call { nr: lo(r.rax), args: [lo(r.rbx), lo(r.rcx), lo(r.rdx), lo(r.rsi), lo(r.rdi)] }
     };
     let mut ctx = HypercallContext { guest, domains: DOMAINS.lock(), cr3, mode: paging_mode(cr0, cr4, efer) };
-    hypercall::dispatch(&mut ctx, call)
+    let outcome = hypercall::dispatch(&mut ctx, call);
+    let id = ctx.guest.domid;
+    let after = match ctx.domains.get_mut(id) {
+        Some(me) => After {
+            flush: core::mem::take(&mut me.flush_pending),
+            shut_down: match me.state {
+                DomainState::Shutdown(reason) => Some(reason),
+                DomainState::Running => None,
+            },
+        },
+        None => After::default(),
+    };
+    (outcome, after)
 }
 
 #[cfg(test)]
