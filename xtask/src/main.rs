@@ -1,6 +1,7 @@
 //! `cargo xtask`: builds the kernels and boot images, boots them under QEMU or
 //! Bochs, and runs the test scenarios.
 
+mod bench;
 mod bochs;
 mod bundle;
 mod harness;
@@ -56,6 +57,8 @@ enum Cmd {
         /// only when named or when no name is given.
         names: Vec<String>,
     },
+    /// Benchmarks: boot time, CPUID exit and null hypercall cost on each platform.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -153,6 +156,7 @@ fn real_main() -> Result<i32> {
         } else {
             1
         }),
+        Cmd::Bench(args) => bench::bench(&root, &target, &args),
     }
 }
 
