@@ -79,6 +79,8 @@ pub trait Caller {
     fn domid(&self) -> u16;
     fn vcpu_id(&self) -> u32;
     fn privileged(&self) -> bool;
+    /// The caller runs 32-bit code: its arguments use Xen's compat layouts.
+    fn compat(&self) -> bool;
     /// Copies guest memory at `gva` into `buf`; `EFAULT` when any byte is not
     /// the guest's RAM.
     fn copy_from_guest(&self, gva: u64, buf: &mut [u8]) -> Result<(), Errno>;
@@ -266,6 +268,7 @@ pub(crate) mod fake {
         pub console: Vec<u8>,
         pub input: Vec<u8>,
         pub domains: Vec<FakeDomain>,
+        pub compat: bool,
     }
 
     impl FakeCaller {
@@ -277,6 +280,7 @@ pub(crate) mod fake {
                 console: Vec::new(),
                 input: Vec::new(),
                 domains: vec![FakeDomain::new(0), FakeDomain::new(1)],
+                compat: false,
             }
         }
 
@@ -307,6 +311,9 @@ pub(crate) mod fake {
         }
         fn privileged(&self) -> bool {
             self.privileged
+        }
+        fn compat(&self) -> bool {
+            self.compat
         }
         fn copy_from_guest(&self, gva: u64, buf: &mut [u8]) -> Result<(), Errno> {
             let start = usize::try_from(gva).map_err(|_| Errno::EFAULT)?;

@@ -33,6 +33,8 @@ const CAPABILITIES: &str = "hvm-3.0-x86_64 hvm-3.0-x86_32 hvm-3.0-x86_32p";
 const DENIED: &str = "<denied>";
 /// Where Xen's own virtual range starts for a 64-bit guest.
 const HYPERVISOR_VIRT_START: u64 = 0xffff_8000_0000_0000;
+/// The same for a 32-bit guest (a 4-byte `xen_ulong_t` in its layout).
+const HYPERVISOR_COMPAT_VIRT_START: u32 = 0xf580_0000;
 
 // XENFEAT_* bit numbers (features.h).
 const XENFEAT_WRITABLE_PAGE_TABLES: u32 = 0;
@@ -71,6 +73,7 @@ pub fn xen_version(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
         }
         XENVER_CAPABILITIES => reply(write_arg(caller, arg, &padded::<1024>(CAPABILITIES))),
         XENVER_CHANGESET => reply(write_arg(caller, arg, &padded::<64>(CHANGESET))),
+        XENVER_PLATFORM_PARAMETERS if caller.compat() => reply(write_arg(caller, arg, &HYPERVISOR_COMPAT_VIRT_START)),
         XENVER_PLATFORM_PARAMETERS => {
             reply(write_arg(caller, arg, &XenPlatformParameters { virt_start: HYPERVISOR_VIRT_START }))
         }

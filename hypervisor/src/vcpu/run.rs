@@ -93,6 +93,7 @@ struct HypercallContext<'g> {
     domains: MutexGuard<'g, DomainTable>,
     cr3: u64,
     mode: Option<PagingMode>,
+    compat: bool,
 }
 
 impl HypercallContext<'_> {
@@ -110,6 +111,9 @@ impl Caller for HypercallContext<'_> {
     }
     fn privileged(&self) -> bool {
         self.me().privileged
+    }
+    fn compat(&self) -> bool {
+        self.compat
     }
     fn copy_from_guest(&self, gva: u64, buf: &mut [u8]) -> Result<(), Errno> {
         let mode = self.mode.ok_or(Errno::EFAULT)?;
@@ -334,7 +338,7 @@ fn hypercall(vcpu: &mut HwVcpu, guest: &mut Guest) -> (Outcome, After) {
         let lo = |v: u64| v & 0xffff_ffff;
         Call { nr: lo(r.rax), args: [lo(r.rbx), lo(r.rcx), lo(r.rdx), lo(r.rsi), lo(r.rdi)] }
     };
-    let mut ctx = HypercallContext { guest, domains: DOMAINS.lock(), cr3, mode: paging_mode(cr0, cr4, efer) };
+    let mut ctx = HypercallContext { guest, domains: DOMAINS.lock(), cr3, mode: paging_mode(cr0, cr4, efer), compat: !long };
     let outcome = hypercall::dispatch(&mut ctx, call);
     let id = ctx.guest.domid;
     let after = match ctx.domains.get_mut(id) {
