@@ -23,6 +23,7 @@
 
 pub mod console_io;
 pub mod cpuid;
+pub mod domctl;
 pub mod elfnote;
 pub mod errno;
 pub mod event_channel;
