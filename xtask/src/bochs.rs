@@ -104,6 +104,11 @@ pub fn pad_disk(src: &Path, dst: &Path) -> Result<u64> {
         bail!("{} is empty", src.display());
     }
     let padded = cylinders(len) * CYLINDER_BYTES;
+    // Bochs locks its disk with `<image>.lock`; one left by a Bochs that was
+    // killed makes the next run in this directory crash.
+    let mut lock = dst.as_os_str().to_owned();
+    lock.push(".lock");
+    let _ = std::fs::remove_file(lock);
     let mut output = File::create(dst).with_context(|| format!("creating {}", dst.display()))?;
     io::copy(&mut input, &mut output)?;
     output.set_len(padded)?;
