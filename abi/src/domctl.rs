@@ -468,6 +468,13 @@ pub struct XenDomctlMaxVcpus {
 
 const _: () = assert!(core::mem::size_of::<XenDomctlMaxVcpus>() == 4);
 
+// Scheduler ids (XEN_SCHEDULER_*), as `XEN_SYSCTL_sched_id` reports them.
+pub const XEN_SCHEDULER_CREDIT: u32 = 5;
+pub const XEN_SCHEDULER_CREDIT2: u32 = 6;
+pub const XEN_SCHEDULER_ARINC653: u32 = 7;
+pub const XEN_SCHEDULER_RTDS: u32 = 8;
+pub const XEN_SCHEDULER_NULL: u32 = 9;
+
 /// `struct xen_domctl_setdomainhandle`, for `XEN_DOMCTL_setdomainhandle`.
 #[repr(C)]
 #[derive(

@@ -32,6 +32,7 @@ pub mod grant_table;
 pub mod hvm;
 pub mod memory;
 pub mod sched;
+pub mod sysctl;
 pub mod vcpu;
 pub mod version;
 pub mod xen;
