@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod console_io;
+pub mod domctl;
 pub mod hvm_op;
 pub mod memory_op;
 pub mod vcpu_op;
@@ -15,6 +16,8 @@ pub mod xen_version;
 use abi::errno::Errno;
 use abi::xen;
 use abi::zerocopy::{FromBytes, Immutable, IntoBytes};
+
+use alloc::vec::Vec;
 
 use crate::domain::domain::{MapEntry, VcpuState};
 
@@ -58,6 +61,13 @@ pub trait DomainOps {
     fn register_vcpu_info(&mut self, vcpu: usize, gfn: u64, offset: u32) -> Result<(), Errno>;
     /// Nanoseconds of system time when the domain was created.
     fn created_ns(&self) -> u64;
+    fn paused(&self) -> bool;
+    fn set_paused(&mut self, paused: bool);
+    /// The reason it shut down with, if it has.
+    fn shut_down_reason(&self) -> Option<u32>;
+    fn shared_info_gfn(&self) -> Option<u64>;
+    /// CPU time its vCPUs have had, in ns.
+    fn cpu_time_ns(&self) -> u64;
 }
 
 /// Facts about the machine that some hypercalls report.
@@ -94,6 +104,16 @@ pub trait Caller {
     /// Domain `domid` (`DOMID_SELF` is the caller), if it exists. Privilege
     /// is the handler's to check.
     fn domain(&mut self, domid: u16) -> Option<&mut dyn DomainOps>;
+    /// Domain `domid` exactly (no `DOMID_SELF`), as Xen's `rcu_lock_domain_by_id`.
+    fn domain_exact(&mut self, domid: u16) -> Option<&mut dyn DomainOps> {
+        if domid >= abi::xen::DOMID_FIRST_RESERVED.0 { None } else { self.domain(domid) }
+    }
+    /// Creates an empty, paused domain with id `id` (0: the next free one).
+    fn create_domain(&mut self, id: u16, max_vcpus: u32, handle: [u8; 16]) -> Result<u16, Errno>;
+    /// Destroys a domain, returning every frame it held.
+    fn destroy_domain(&mut self, id: u16) -> Result<(), Errno>;
+    /// Ids of the existing domains from `first` up, in order.
+    fn domain_ids(&self, first: u16) -> Vec<u16>;
     fn machine(&self) -> MachineInfo<'_>;
     /// Xen system time: nanoseconds since the hypervisor booted.
     fn machine_time_ns(&self) -> u64;
@@ -141,6 +161,7 @@ pub fn dispatch(caller: &mut impl Caller, call: Call) -> Outcome {
         xen::HYPERVISOR_HVM_OP => hvm_op::hvm_op(caller, call.args[0], call.args[1]),
         xen::HYPERVISOR_MEMORY_OP => memory_op::memory_op(caller, call.args[0], call.args[1]),
         xen::HYPERVISOR_VCPU_OP => vcpu_op::vcpu_op(caller, call.args[0], call.args[1], call.args[2]),
+        xen::HYPERVISOR_DOMCTL => domctl::domctl(caller, call.args[0]),
         _ => Outcome::err(Errno::ENOSYS),
     }
 }
@@ -163,6 +184,7 @@ pub(crate) mod fake {
         pub vcpus: Vec<VcpuState>,
         pub shutdown_code: Option<u32>,
         pub shut_down: Option<u32>,
+        pub paused: bool,
     }
 
     impl FakeDomain {
@@ -178,6 +200,7 @@ pub(crate) mod fake {
                 vcpus: vec![VcpuState { up: true, ..VcpuState::default() }, VcpuState::default()],
                 shutdown_code: None,
                 shut_down: None,
+                paused: false,
             }
         }
     }
@@ -258,6 +281,21 @@ pub(crate) mod fake {
         }
         fn created_ns(&self) -> u64 {
             1000
+        }
+        fn paused(&self) -> bool {
+            self.paused
+        }
+        fn set_paused(&mut self, paused: bool) {
+            self.paused = paused;
+        }
+        fn shut_down_reason(&self) -> Option<u32> {
+            self.shut_down
+        }
+        fn shared_info_gfn(&self) -> Option<u64> {
+            self.shared_info_gfn
+        }
+        fn cpu_time_ns(&self) -> u64 {
+            42
         }
     }
 
@@ -349,6 +387,24 @@ pub(crate) mod fake {
         }
         fn machine_time_ns(&self) -> u64 {
             5000
+        }
+        fn create_domain(&mut self, id: u16, max_vcpus: u32, _handle: [u8; 16]) -> Result<u16, Errno> {
+            let id = if id == 0 { (1..).find(|i| self.domains.iter().all(|d| d.id != *i)).unwrap() } else { id };
+            let mut d = FakeDomain::new(id);
+            d.vcpus = vec![VcpuState::default(); max_vcpus as usize];
+            d.paused = true;
+            self.domains.push(d);
+            Ok(id)
+        }
+        fn destroy_domain(&mut self, id: u16) -> Result<(), Errno> {
+            let at = self.domains.iter().position(|d| d.id == id).ok_or(Errno::ESRCH)?;
+            self.domains.remove(at);
+            Ok(())
+        }
+        fn domain_ids(&self, first: u16) -> Vec<u16> {
+            let mut ids: Vec<u16> = self.domains.iter().map(|d| d.id).filter(|i| *i >= first).collect();
+            ids.sort();
+            ids
         }
     }
 }

@@ -138,6 +138,23 @@ impl Caller for HypercallContext<'_> {
         let id = if domid == abi::xen::DOMID_SELF.0 { self.guest.domid } else { domid };
         self.domains.get_mut(id).map(|d| d as &mut dyn DomainOps)
     }
+    fn create_domain(&mut self, id: u16, max_vcpus: u32, handle: [u8; 16]) -> Result<u16, Errno> {
+        let id = if id == 0 { self.domains.free_id().ok_or(Errno::ENOMEM)? } else { id };
+        let format = self.me().p2m.format();
+        let mut domain = Domain::new(id, false, format, max_vcpus)?;
+        domain.paused = true;
+        domain.handle = handle;
+        self.domains.insert(domain);
+        Ok(id)
+    }
+    fn destroy_domain(&mut self, id: u16) -> Result<(), Errno> {
+        let domain = self.domains.remove(id).ok_or(Errno::ESRCH)?;
+        domain.destroy();
+        Ok(())
+    }
+    fn domain_ids(&self, first: u16) -> Vec<u16> {
+        self.domains.from(first).map(|d| d.id).collect()
+    }
     fn machine_time_ns(&self) -> u64 {
         crate::domain::domain::system_time_at(cpu::rdtsc())
     }
