@@ -689,3 +689,30 @@ pub struct CompatMemAcquireResource {
 const _: () = assert!(core::mem::size_of::<CompatMemAcquireResource>() == 28);
 const _: () = assert!(core::mem::offset_of!(CompatMemAcquireResource, frame) == 16);
 const _: () = assert!(core::mem::offset_of!(CompatMemAcquireResource, frame_list) == 24);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zerocopy::FromBytes;
+
+    #[test]
+    fn mem_flags_pack_address_bits_and_node() {
+        let flags = xenmemf_address_bits(32) | xenmemf_exact_node(3);
+        assert_eq!(flags, 32 | (4 << 8) | (1 << 17));
+        assert_eq!(xenmemf_get_address_bits(flags), 32);
+        assert_eq!(xenmemf_get_node(flags), 3);
+        assert_eq!(xenmemf_get_node(0), 0xff);
+    }
+
+    #[test]
+    fn e820_entries_sit_at_20_byte_strides() {
+        let mut buf = [0u8; 40];
+        buf[20..28].copy_from_slice(&0x10_0000u64.to_le_bytes());
+        buf[28..36].copy_from_slice(&0x20_0000u64.to_le_bytes());
+        buf[36..40].copy_from_slice(&E820_RAM.to_le_bytes());
+        let entries = <[E820Entry]>::ref_from_bytes(&buf).unwrap();
+        assert_eq!(entries.len(), 2);
+        let e = entries[1];
+        assert_eq!((e.addr, e.size, e.r#type), (0x10_0000, 0x20_0000, E820_RAM));
+    }
+}

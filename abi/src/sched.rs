@@ -75,6 +75,24 @@ const _: () = assert!(core::mem::offset_of!(SchedPoll, ports) == 0);
 const _: () = assert!(core::mem::offset_of!(SchedPoll, nr_ports) == 8);
 const _: () = assert!(core::mem::offset_of!(SchedPoll, timeout) == 16);
 
+/// [`SchedPoll`] of a 32-bit guest: a 4-byte handle, and `timeout` only
+/// 4-byte aligned.
+#[repr(C, packed(4))]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct CompatSchedPoll {
+    /// IN: guest handle of an `evtchn_port_t` array.
+    pub ports: u32,
+    pub nr_ports: u32,
+    pub timeout: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<CompatSchedPoll>() == 16);
+const _: () = assert!(core::mem::offset_of!(CompatSchedPoll, ports) == 0);
+const _: () = assert!(core::mem::offset_of!(CompatSchedPoll, nr_ports) == 4);
+const _: () = assert!(core::mem::offset_of!(CompatSchedPoll, timeout) == 8);
+
 /// `struct sched_remote_shutdown`, for `SCHEDOP_remote_shutdown`.
 #[repr(C)]
 #[derive(

@@ -68,7 +68,18 @@ pub struct XenPlatformParameters {
 
 const _: () = assert!(core::mem::size_of::<XenPlatformParameters>() == 8);
 
-/// `struct xen_feature_info`.
+/// [`XenPlatformParameters`] of a 32-bit guest.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct CompatPlatformParameters {
+    pub virt_start: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<CompatPlatformParameters>() == 4);
+
+/// `struct xen_feature_info`: bits are `XENFEAT_*` from [`crate::features`].
 #[repr(C)]
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
