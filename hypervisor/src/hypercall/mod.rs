@@ -11,6 +11,7 @@ pub mod hvm_op;
 pub mod memory_op;
 pub mod vcpu_op;
 pub mod sched_op;
+pub mod sysctl;
 pub mod xen_version;
 
 use abi::errno::Errno;
@@ -162,6 +163,7 @@ pub fn dispatch(caller: &mut impl Caller, call: Call) -> Outcome {
         xen::HYPERVISOR_MEMORY_OP => memory_op::memory_op(caller, call.args[0], call.args[1]),
         xen::HYPERVISOR_VCPU_OP => vcpu_op::vcpu_op(caller, call.args[0], call.args[1], call.args[2]),
         xen::HYPERVISOR_DOMCTL => domctl::domctl(caller, call.args[0]),
+        xen::HYPERVISOR_SYSCTL => sysctl::sysctl(caller, call.args[0]),
         _ => Outcome::err(Errno::ENOSYS),
     }
 }
