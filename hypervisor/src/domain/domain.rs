@@ -1,0 +1,402 @@
+//! A domain: its identity, memory (p2m, reservation), shared-info page, HVM
+//! parameters and per-vCPU hypercall state. The vCPU's hardware state (VMCB
+//! or VMCS) belongs to whoever runs it, not here.
+
+use alloc::vec::Vec;
+
+use abi::errno::Errno;
+use abi::hvm::params::HVM_NR_PARAMS;
+
+use crate::mm::frame::Mfn;
+use crate::mm::guest::{GuestMemory, P2mGuestMemory};
+use crate::mm::p2m::{Access, Format, Gfn, MachineTables, P2m, P2mType, PageSize};
+use crate::arch::x86_64::{cpu, tsc};
+use crate::mm::{self};
+
+use super::time;
+use abi::xen::{SharedInfo, VcpuInfo};
+use abi::zerocopy::IntoBytes;
+
+/// One e820-style entry of the memory map the domain sees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapEntry {
+    pub addr: u64,
+    pub size: u64,
+    pub r#type: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VcpuState {
+    pub up: bool,
+    /// Where the guest registered its `vcpu_info` (gfn, offset in page).
+    pub vcpu_info: Option<(u64, u32)>,
+    /// The vector HVMOP_set_evtchn_upcall_vector chose (0: none).
+    pub upcall_vector: u8,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DomainState {
+    Running,
+    /// The domain asked to shut down (or was), with this `SHUTDOWN_*` reason.
+    Shutdown(u32),
+}
+
+pub struct Domain {
+    pub id: u16,
+    pub privileged: bool,
+    pub p2m: P2m<MachineTables>,
+    /// Pages the domain may hold at most, and holds mapped now.
+    pub max_pages: u64,
+    pub tot_pages: u64,
+    /// Frames given by increase_reservation, owned but not mapped (first, count).
+    pub reserved: Vec<(Mfn, u64)>,
+    /// The shared-info page, owned by the hypervisor, mapped on request.
+    pub shared_info: Mfn,
+    pub shared_info_gfn: Option<u64>,
+    pub hvm_params: [u64; HVM_NR_PARAMS as usize],
+    pub memory_map: Vec<MapEntry>,
+    pub vcpus: Vec<VcpuState>,
+    pub state: DomainState,
+    pub paused: bool,
+    /// SCHEDOP_shutdown_code: the reason to report if it shuts down later.
+    pub shutdown_code: Option<u32>,
+    pub handle: [u8; 16],
+    /// TSC when the domain was created (for the CPU time it has had).
+    pub created_tsc: u64,
+    /// A mapping was removed: the vCPU must flush its guest-physical TLB
+    /// before the guest runs again.
+    pub flush_pending: bool,
+    /// Version of the time records last published (even).
+    time_version: u32,
+}
+
+/// Seconds since the Unix epoch when the hypervisor booted (from the RTC);
+/// guests' wallclock is this plus their system time.
+pub static WALLCLOCK_AT_BOOT: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+impl Domain {
+    /// An empty domain: no RAM yet, `max_vcpus` vCPUs (vCPU 0 up).
+    pub fn new(id: u16, privileged: bool, format: Format, max_vcpus: u32) -> Result<Domain, Errno> {
+        let p2m = P2m::new_machine(format).map_err(|_| Errno::ENOMEM)?;
+        let Some(shared_info) = mm::alloc_frame() else {
+            p2m.destroy();
+            return Err(Errno::ENOMEM);
+        };
+        let mut vcpus = alloc::vec![VcpuState::default(); max_vcpus.max(1) as usize];
+        vcpus[0].up = true;
+        Ok(Domain {
+            id,
+            privileged,
+            p2m,
+            max_pages: 0,
+            tot_pages: 0,
+            reserved: Vec::new(),
+            shared_info,
+            shared_info_gfn: None,
+            hvm_params: [0; HVM_NR_PARAMS as usize],
+            memory_map: Vec::new(),
+            vcpus,
+            state: DomainState::Running,
+            paused: false,
+            shutdown_code: None,
+            handle: [0; 16],
+            created_tsc: crate::arch::x86_64::cpu::rdtsc(),
+            flush_pending: false,
+            time_version: 0,
+        })
+    }
+
+    pub fn memory(&self) -> P2mGuestMemory<'_, MachineTables, mm::guest::PhysmapFrames> {
+        P2mGuestMemory::new_machine(&self.p2m)
+    }
+
+    /// Frames the domain holds: mapped RAM and reserved-but-unmapped.
+    pub fn held_pages(&self) -> u64 {
+        self.tot_pages + self.reserved.iter().map(|r| r.1).sum::<u64>()
+    }
+
+    /// Gives the domain `2^order` fresh zeroed RAM frames at `gfn`.
+    pub fn populate(&mut self, gfn: u64, order: u32) -> Result<(), Errno> {
+        if order > 9 {
+            return Err(Errno::EINVAL);
+        }
+        let count = 1u64 << order;
+        if !gfn.is_multiple_of(count) {
+            return Err(Errno::EINVAL);
+        }
+        if self.held_pages() + count > self.max_pages {
+            return Err(Errno::ENOMEM);
+        }
+        if (gfn..gfn + count).any(|g| self.p2m.translate(Gfn(g)).is_some()) {
+            return Err(Errno::EBUSY);
+        }
+        let mfn = if count == 1 {
+            mm::alloc_frame()
+        } else {
+            mm::alloc_zeroed_run(count as usize, count as usize)
+        }
+        .ok_or(Errno::ENOMEM)?;
+        if let Err(e) = self.p2m.map_range(Gfn(gfn), mfn, count, P2mType::Ram, Access::all()) {
+            free_frames(mfn, count);
+            return Err(match e {
+                crate::mm::p2m::P2mError::GfnTooLarge(..) => Errno::EINVAL,
+                _ => Errno::ENOMEM,
+            });
+        }
+        self.tot_pages += count;
+        Ok(())
+    }
+
+    /// Takes RAM frame `gfn` away from the domain and frees it.
+    pub fn remove(&mut self, gfn: u64) -> Result<(), Errno> {
+        let entry = self.p2m.translate(Gfn(gfn)).ok_or(Errno::EINVAL)?;
+        if entry.p2m_type != P2mType::Ram {
+            return Err(Errno::EINVAL);
+        }
+        match self.p2m.unmap(Gfn(gfn)) {
+            Ok(Some((mfn, _))) => {
+                self.flush();
+                if mfn == self.shared_info {
+                    self.shared_info_gfn = None;
+                } else {
+                    let _ = mm::free_frame(mfn);
+                    self.tot_pages -= 1;
+                }
+                Ok(())
+            }
+            Ok(None) => Err(Errno::EINVAL),
+            Err(_) => Err(Errno::ENOMEM),
+        }
+    }
+
+    /// Maps the shared-info page at `gfn`, replacing (and freeing) the RAM
+    /// frame there, and moving it from where it was mapped before.
+    pub fn map_shared_info(&mut self, gfn: u64) -> Result<(), Errno> {
+        if Gfn(gfn).gpa() >= 1 << crate::mm::p2m::GUEST_PHYS_BITS {
+            return Err(Errno::EINVAL);
+        }
+        if let Some(old) = self.shared_info_gfn.take() {
+            let _ = self.p2m.unmap(Gfn(old));
+        }
+        if let Some(entry) = self.p2m.translate(Gfn(gfn)) {
+            match entry.p2m_type {
+                P2mType::Ram => self.remove(gfn)?,
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        self.p2m
+            .map(Gfn(gfn), self.shared_info, PageSize::Size4K, P2mType::Ram, Access::READ | Access::WRITE)
+            .map_err(|_| Errno::ENOMEM)?;
+        self.shared_info_gfn = Some(gfn);
+        self.publish_time();
+        Ok(())
+    }
+
+    /// Moves the RAM frame at `from` to `to`; a RAM frame at `to` is freed.
+    pub fn move_frame(&mut self, from: u64, to: u64) -> Result<(), Errno> {
+        if from == to {
+            return Ok(());
+        }
+        let entry = self.p2m.translate(Gfn(from)).ok_or(Errno::EINVAL)?;
+        if entry.p2m_type != P2mType::Ram || Some(from) == self.shared_info_gfn {
+            return Err(Errno::EINVAL);
+        }
+        if Gfn(to).gpa() >= 1 << crate::mm::p2m::GUEST_PHYS_BITS {
+            return Err(Errno::EINVAL);
+        }
+        match self.p2m.translate(Gfn(to)) {
+            Some(e) if e.p2m_type == P2mType::Ram && Some(to) != self.shared_info_gfn => self.remove(to)?,
+            Some(_) => return Err(Errno::EINVAL),
+            None => {}
+        }
+        let (mfn, _) = self.p2m.unmap(Gfn(from)).map_err(|_| Errno::ENOMEM)?.ok_or(Errno::EINVAL)?;
+        self.flush();
+        if self.p2m.map(Gfn(to), mfn, PageSize::Size4K, P2mType::Ram, Access::all()).is_err() {
+            // Put it back where it was; that slot was just emptied.
+            let _ = self.p2m.map(Gfn(from), mfn, PageSize::Size4K, P2mType::Ram, Access::all());
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
+    /// Writes the pvclock into every place the guest looks for it: the
+    /// shared-info page's `vcpu_info` slots and the registered `vcpu_info`s;
+    /// and the wallclock into shared info. The TSC is invariant, so one
+    /// record stays right for ever.
+    pub fn publish_time(&mut self) {
+        let now = cpu::rdtsc();
+        self.time_version = self.time_version.wrapping_add(2);
+        let record = time::vcpu_time_info(now, tsc::boot_tsc(), tsc::khz() * 1000, self.time_version);
+        let time_at = core::mem::offset_of!(VcpuInfo, time);
+        for i in 0..self.vcpus.len().min(abi::xen::XEN_LEGACY_MAX_VCPUS) {
+            mm::write_frame(self.shared_info, i * core::mem::size_of::<VcpuInfo>() + time_at, record.as_bytes());
+        }
+        let boot_secs = WALLCLOCK_AT_BOOT.load(core::sync::atomic::Ordering::Relaxed);
+        let mut wc = [0u8; 16];
+        wc[0..4].copy_from_slice(&self.time_version.to_le_bytes());
+        wc[4..8].copy_from_slice(&(boot_secs as u32).to_le_bytes());
+        wc[12..16].copy_from_slice(&((boot_secs >> 32) as u32).to_le_bytes());
+        mm::write_frame(self.shared_info, core::mem::offset_of!(SharedInfo, wc_version), &wc);
+        for v in self.vcpus.clone() {
+            if let Some((gfn, offset)) = v.vcpu_info {
+                let _ = self.write(Gfn(gfn).gpa() + u64::from(offset) + time_at as u64, record.as_bytes());
+            }
+        }
+    }
+
+    /// Highest gfn mapped as RAM (XENMEM_maximum_gpfn).
+    pub fn max_gpfn(&self) -> u64 {
+        let mut max = 0;
+        self.p2m.for_each_leaf(|gfn, e| {
+            if e.p2m_type == P2mType::Ram {
+                max = max.max(gfn.0 + e.size.frames() - 1);
+            }
+        });
+        max
+    }
+
+    /// Writes `bytes` into the domain's memory at `gpa` (RAM only).
+    pub fn write(&self, gpa: u64, bytes: &[u8]) -> Result<(), Errno> {
+        let mut mem = self.memory();
+        mem.write(gpa, bytes).map_err(|_| Errno::EFAULT)
+    }
+
+    /// Frees everything the domain holds: RAM frames, the shared-info page,
+    /// the p2m's tables.
+    pub fn destroy(self) {
+        let shared = self.shared_info;
+        self.p2m.for_each_leaf(|_, e| {
+            if e.p2m_type == P2mType::Ram {
+                for i in 0..e.size.frames() {
+                    let mfn = Mfn(e.mfn.0 + i);
+                    if mfn != shared {
+                        let _ = mm::free_frame(mfn);
+                    }
+                }
+            }
+        });
+        let _ = mm::free_frame(shared);
+        for &(mfn, count) in &self.reserved {
+            free_frames(mfn, count);
+        }
+        self.p2m.destroy();
+    }
+
+    /// After an unmap: the vCPU loop flushes the guest-physical TLB before
+    /// the guest runs again (`flush_pending`). The domain's only vCPU runs
+    /// on this CPU and is in the hypervisor now, so no stale translation can
+    /// be used before that flush, and unlinked tables may be reclaimed.
+    fn flush(&mut self) {
+        self.flush_pending = true;
+        if self.p2m.needs_flush() {
+            self.p2m.flushed();
+        }
+    }
+}
+
+fn free_frames(mfn: Mfn, count: u64) {
+    for i in 0..count {
+        let _ = mm::free_frame(Mfn(mfn.0 + i));
+    }
+}
+
+impl crate::hypercall::DomainOps for Domain {
+    fn id(&self) -> u16 {
+        self.id
+    }
+    fn tot_pages(&self) -> u64 {
+        self.held_pages()
+    }
+    fn max_pages(&self) -> u64 {
+        self.max_pages
+    }
+    fn set_max_pages(&mut self, pages: u64) {
+        self.max_pages = pages;
+    }
+    fn max_gpfn(&self) -> u64 {
+        Domain::max_gpfn(self)
+    }
+    fn populate(&mut self, gfn: u64, order: u32) -> Result<(), Errno> {
+        Domain::populate(self, gfn, order)
+    }
+    fn reserve(&mut self, order: u32) -> Result<(), Errno> {
+        let count = 1u64 << order;
+        if order > 9 || self.tot_pages() + count > self.max_pages {
+            return Err(Errno::ENOMEM);
+        }
+        let mfn = if count == 1 { mm::alloc_frame() } else { mm::alloc_zeroed_run(count as usize, count as usize) };
+        let mfn = mfn.ok_or(Errno::ENOMEM)?;
+        self.reserved.push((mfn, count));
+        Ok(())
+    }
+    fn remove(&mut self, gfn: u64) -> Result<(), Errno> {
+        Domain::remove(self, gfn)
+    }
+    fn map_shared_info(&mut self, gfn: u64) -> Result<(), Errno> {
+        Domain::map_shared_info(self, gfn)
+    }
+    fn move_frame(&mut self, from: u64, to: u64) -> Result<(), Errno> {
+        Domain::move_frame(self, from, to)
+    }
+    fn memory_map(&self) -> &[MapEntry] {
+        &self.memory_map
+    }
+    fn hvm_params(&mut self) -> &mut [u64] {
+        &mut self.hvm_params
+    }
+    fn vcpus(&mut self) -> &mut [VcpuState] {
+        &mut self.vcpus
+    }
+    fn shutdown_code(&mut self) -> &mut Option<u32> {
+        &mut self.shutdown_code
+    }
+    fn handle(&self) -> [u8; 16] {
+        self.handle
+    }
+    fn shut_down(&mut self, reason: u32) {
+        self.state = DomainState::Shutdown(reason);
+    }
+    fn register_vcpu_info(&mut self, vcpu: usize, gfn: u64, offset: u32) -> Result<(), Errno> {
+        let state = self.vcpus.get(vcpu).ok_or(Errno::ENOENT)?;
+        if state.vcpu_info.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        match self.p2m.translate(Gfn(gfn)) {
+            Some(e) if e.p2m_type == P2mType::Ram => {}
+            _ => return Err(Errno::EINVAL),
+        }
+        self.vcpus[vcpu].vcpu_info = Some((gfn, offset));
+        self.publish_time();
+        Ok(())
+    }
+    fn created_ns(&self) -> u64 {
+        system_time_at(self.created_tsc)
+    }
+    fn paused(&self) -> bool {
+        self.paused
+    }
+    fn set_paused(&mut self, paused: bool) {
+        self.paused = paused;
+    }
+    fn shut_down_reason(&self) -> Option<u32> {
+        match self.state {
+            DomainState::Shutdown(reason) => Some(reason),
+            DomainState::Running => None,
+        }
+    }
+    fn shared_info_gfn(&self) -> Option<u64> {
+        self.shared_info_gfn
+    }
+    fn cpu_time_ns(&self) -> u64 {
+        // One vCPU, never descheduled yet: it has had the CPU since creation
+        // unless it never ran (paused from the start).
+        if self.paused { 0 } else { system_time_at(cpu::rdtsc()).saturating_sub(self.created_ns()) }
+    }
+}
+
+/// Xen system time (ns since boot) at a TSC value.
+pub fn system_time_at(tsc: u64) -> u64 {
+    let boot = tsc::boot_tsc();
+    let (mul, shift) = time::tsc_scale(tsc::khz() * 1000);
+    time::scale_delta(tsc.saturating_sub(boot), mul, shift)
+}

@@ -1,0 +1,55 @@
+//! All domains, by id. One lock: hypercalls that touch another domain
+//! (domctl, memory_op on a foreign domid) see a consistent table.
+
+use alloc::vec::Vec;
+
+use spin::Mutex;
+
+use super::domain::Domain;
+
+pub static DOMAINS: Mutex<DomainTable> = Mutex::new(DomainTable { domains: Vec::new() });
+
+/// Ids of ordinary domains are below this (Xen's DOMID_FIRST_RESERVED).
+pub const DOMID_FIRST_RESERVED: u16 = 0x7ff0;
+
+pub struct DomainTable {
+    domains: Vec<Domain>,
+}
+
+impl DomainTable {
+    pub fn get(&self, id: u16) -> Option<&Domain> {
+        self.domains.iter().find(|d| d.id == id)
+    }
+
+    pub fn get_mut(&mut self, id: u16) -> Option<&mut Domain> {
+        self.domains.iter_mut().find(|d| d.id == id)
+    }
+
+    pub fn insert(&mut self, domain: Domain) {
+        self.domains.push(domain);
+        self.domains.sort_by_key(|d| d.id);
+    }
+
+    pub fn remove(&mut self, id: u16) -> Option<Domain> {
+        let at = self.domains.iter().position(|d| d.id == id)?;
+        Some(self.domains.remove(at))
+    }
+
+    /// The lowest free id from 1 up (0 is Dom0's).
+    pub fn free_id(&self) -> Option<u16> {
+        (1..DOMID_FIRST_RESERVED).find(|id| self.get(*id).is_none())
+    }
+
+    /// Domains in id order, starting at `first`.
+    pub fn from(&self, first: u16) -> impl Iterator<Item = &Domain> {
+        self.domains.iter().filter(move |d| d.id >= first)
+    }
+
+    pub fn len(&self) -> usize {
+        self.domains.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.domains.is_empty()
+    }
+}

@@ -1,0 +1,225 @@
+//! `HYPERVISOR_domctl` (domctl.h, interface 0x15): the toolstack's control
+//! of domains. Checked in Xen's order: the struct is readable (-EFAULT), the
+//! interface version is 0x15 (-EACCES), the domain exists (-ESRCH, except
+//! createdomain), the caller is privileged (-EPERM).
+//!
+//! | cmd | here |
+//! |---|---|
+//! | `XEN_DOMCTL_createdomain` (1) | HVM/PVH only (no `XEN_DOMCTL_CDF_hvm`: -EINVAL), 1..=128 vCPUs (-EINVAL), a free id or the next one (-EEXIST); created paused |
+//! | `XEN_DOMCTL_destroydomain` (2) | every frame back to the allocator; not the caller itself (-EINVAL) |
+//! | `XEN_DOMCTL_pausedomain` (3), `XEN_DOMCTL_unpausedomain` (4) | not the caller (-EINVAL); unpausing a running domain -EINVAL |
+//! | `XEN_DOMCTL_getdomaininfo` (5) | pages, vCPUs, flags, handle, shared-info frame |
+//! | `XEN_DOMCTL_max_mem` (11) | the reservation limit, in KiB |
+//! | other | -ENOSYS |
+
+use abi::domctl::*;
+use abi::errno::Errno;
+use abi::xen::DomId;
+use abi::zerocopy::FromZeros;
+
+use super::{Caller, DomainOps, Outcome, read_arg, write_arg};
+
+/// Most vCPUs a domain may have (Xen's HVM_MAX_VCPUS).
+pub const MAX_VCPUS: u32 = 128;
+/// The createdomain flags this hypervisor knows.
+const KNOWN_CDF: u32 = XEN_DOMCTL_CDF_HVM | XEN_DOMCTL_CDF_HAP | XEN_DOMCTL_CDF_XS_DOMAIN | XEN_DOMCTL_CDF_IOMMU;
+
+pub fn domctl(caller: &mut impl Caller, arg: u64) -> Outcome {
+    let mut op: XenDomctl = match read_arg(caller, arg) {
+        Ok(op) => op,
+        Err(e) => return Outcome::err(e),
+    };
+    if op.interface_version != XEN_DOMCTL_INTERFACE_VERSION {
+        return Outcome::err(Errno::EACCES);
+    }
+    if op.cmd != XEN_DOMCTL_CREATEDOMAIN && caller.domain_exact(op.domain.0).is_none() {
+        return Outcome::err(Errno::ESRCH);
+    }
+    if !caller.privileged() {
+        return Outcome::err(Errno::EPERM);
+    }
+    let own = op.domain.0 == caller.domid();
+    let result = match op.cmd {
+        XEN_DOMCTL_CREATEDOMAIN => create(caller, &mut op),
+        XEN_DOMCTL_DESTROYDOMAIN if own => Err(Errno::EINVAL),
+        XEN_DOMCTL_DESTROYDOMAIN => caller.destroy_domain(op.domain.0).map(|()| false),
+        XEN_DOMCTL_PAUSEDOMAIN | XEN_DOMCTL_UNPAUSEDOMAIN if own => Err(Errno::EINVAL),
+        XEN_DOMCTL_PAUSEDOMAIN => with(caller, op.domain, |d| {
+            d.set_paused(true);
+            Ok(false)
+        }),
+        XEN_DOMCTL_UNPAUSEDOMAIN => with(caller, op.domain, |d| {
+            if !d.paused() {
+                return Err(Errno::EINVAL);
+            }
+            d.set_paused(false);
+            Ok(false)
+        }),
+        XEN_DOMCTL_GETDOMAININFO => with(caller, op.domain, |d| {
+            op.set_payload(&domain_info(d));
+            Ok(true)
+        }),
+        XEN_DOMCTL_MAX_MEM => {
+            let max: XenDomctlMaxMem = op.payload();
+            with(caller, op.domain, |d| {
+                d.set_max_pages(max.max_memkb >> 2);
+                Ok(false)
+            })
+        }
+        _ => Err(Errno::ENOSYS),
+    };
+    match result {
+        Ok(false) => Outcome::Return(0),
+        Ok(true) => match write_arg(caller, arg, &op) {
+            Ok(()) => Outcome::Return(0),
+            Err(e) => Outcome::err(e),
+        },
+        Err(e) => Outcome::err(e),
+    }
+}
+
+fn with(caller: &mut impl Caller, domid: DomId, f: impl FnOnce(&mut dyn DomainOps) -> Result<bool, Errno>) -> Result<bool, Errno> {
+    caller.domain_exact(domid.0).ok_or(Errno::ESRCH).and_then(f)
+}
+
+fn create(caller: &mut impl Caller, op: &mut XenDomctl) -> Result<bool, Errno> {
+    let config: XenDomctlCreatedomain = op.payload();
+    if config.flags & !KNOWN_CDF != 0 || config.flags & XEN_DOMCTL_CDF_HVM == 0 {
+        return Err(Errno::EINVAL);
+    }
+    if config.max_vcpus == 0 || config.max_vcpus > MAX_VCPUS {
+        return Err(Errno::EINVAL);
+    }
+    let wanted = op.domain.0;
+    let id = if wanted > 0 && wanted < abi::xen::DOMID_FIRST_RESERVED.0 {
+        if caller.domain_exact(wanted).is_some() {
+            return Err(Errno::EEXIST);
+        }
+        wanted
+    } else {
+        0
+    };
+    let id = caller.create_domain(id, config.max_vcpus, config.handle)?;
+    op.domain = DomId(id);
+    Ok(true)
+}
+
+/// `getdomaininfo()` of Xen's domctl.c.
+pub fn domain_info(d: &mut dyn DomainOps) -> XenDomctlGetdomaininfo {
+    let mut info = XenDomctlGetdomaininfo::new_zeroed();
+    let vcpus = d.vcpus().len() as u32;
+    let online = d.vcpus().iter().filter(|v| v.up).count() as u32;
+    info.domain = DomId(d.id());
+    info.max_vcpu_id = vcpus.saturating_sub(1);
+    info.nr_online_vcpus = online;
+    let mut flags = XEN_DOMINF_HVM_GUEST | XEN_DOMINF_HAP;
+    if online > 0 && !d.paused() {
+        flags |= XEN_DOMINF_RUNNING;
+    }
+    if d.paused() {
+        flags |= XEN_DOMINF_PAUSED;
+    }
+    if let Some(reason) = d.shut_down_reason() {
+        flags |= XEN_DOMINF_SHUTDOWN | ((reason & XEN_DOMINF_SHUTDOWNMASK) << XEN_DOMINF_SHUTDOWNSHIFT);
+    }
+    info.flags = flags;
+    info.tot_pages = d.tot_pages();
+    info.max_pages = d.max_pages();
+    info.shared_info_frame = d.shared_info_gfn().unwrap_or(u64::MAX);
+    info.cpu_time = d.cpu_time_ns();
+    info.handle = d.handle();
+    info.gpaddr_bits = 48;
+    info
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fake::FakeCaller;
+    use super::*;
+
+    fn op(cmd: u32, domain: u16) -> XenDomctl {
+        XenDomctl::new(cmd, DomId(domain), &[0u8; 0])
+    }
+
+    #[test]
+    fn checks_come_in_xens_order() {
+        let mut u = FakeCaller::unprivileged(512);
+        assert_eq!(domctl(&mut u, 500), Outcome::err(Errno::EFAULT));
+        let mut bad_version = op(XEN_DOMCTL_GETDOMAININFO, 0);
+        bad_version.interface_version = 0x14;
+        u.put(0, &bad_version);
+        assert_eq!(domctl(&mut u, 0), Outcome::err(Errno::EACCES));
+        u.put(0, &op(XEN_DOMCTL_GETDOMAININFO, 77));
+        assert_eq!(domctl(&mut u, 0), Outcome::err(Errno::ESRCH));
+        u.put(0, &op(XEN_DOMCTL_GETDOMAININFO, 0));
+        assert_eq!(domctl(&mut u, 0), Outcome::err(Errno::EPERM));
+    }
+
+    #[test]
+    fn getdomaininfo_reports_the_domain() {
+        let mut c = FakeCaller::new(512);
+        c.put(0, &op(XEN_DOMCTL_GETDOMAININFO, 1));
+        assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
+        let info: XenDomctlGetdomaininfo = c.get::<XenDomctl>(0).payload();
+        assert_eq!(info.domain, DomId(1));
+        assert_eq!(info.tot_pages, 256);
+        assert_eq!(info.max_vcpu_id, 1);
+        assert_ne!(info.flags & XEN_DOMINF_HVM_GUEST, 0);
+    }
+
+    #[test]
+    fn create_pause_unpause_destroy() {
+        let mut c = FakeCaller::new(512);
+        let mut config = XenDomctlCreatedomain::new_zeroed();
+        (config.flags, config.max_vcpus) = (XEN_DOMCTL_CDF_HVM | XEN_DOMCTL_CDF_HAP, 2);
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_CREATEDOMAIN, DomId(0), &config));
+        assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
+        let id = c.get::<XenDomctl>(0).domain.0;
+        assert_eq!(id, 2);
+        assert!(c.dom(id).paused, "new domains start paused");
+        c.put(0, &op(XEN_DOMCTL_UNPAUSEDOMAIN, id));
+        assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EINVAL), "not paused any more");
+        c.put(0, &op(XEN_DOMCTL_PAUSEDOMAIN, id));
+        assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
+        c.put(0, &op(XEN_DOMCTL_DESTROYDOMAIN, id));
+        assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
+        assert!(c.domains.iter().all(|d| d.id != id));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::ESRCH));
+    }
+
+    #[test]
+    fn create_refuses_pv_no_vcpus_and_taken_ids() {
+        let mut c = FakeCaller::new(512);
+        let mut config = XenDomctlCreatedomain::new_zeroed();
+        config.max_vcpus = 1;
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_CREATEDOMAIN, DomId(0), &config));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EINVAL), "PV");
+        config.flags = XEN_DOMCTL_CDF_HVM;
+        config.max_vcpus = 0;
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_CREATEDOMAIN, DomId(0), &config));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EINVAL), "no vCPU");
+        config.max_vcpus = 1;
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_CREATEDOMAIN, DomId(1), &config));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EEXIST));
+    }
+
+    #[test]
+    fn the_caller_cannot_pause_or_destroy_itself() {
+        let mut c = FakeCaller::new(512);
+        for cmd in [XEN_DOMCTL_PAUSEDOMAIN, XEN_DOMCTL_UNPAUSEDOMAIN, XEN_DOMCTL_DESTROYDOMAIN] {
+            c.put(0, &op(cmd, 0));
+            assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EINVAL));
+        }
+    }
+
+    #[test]
+    fn max_mem_sets_the_limit_in_kib() {
+        let mut c = FakeCaller::new(512);
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_MAX_MEM, DomId(1), &XenDomctlMaxMem { max_memkb: 8192 }));
+        assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
+        assert_eq!(c.dom(1).max_pages, 2048);
+        c.put(0, &op(9999, 1));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::ENOSYS));
+    }
+}

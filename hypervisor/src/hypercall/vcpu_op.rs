@@ -1,0 +1,133 @@
+//! `HYPERVISOR_vcpu_op` (vcpu.h): `(cmd, vcpuid, arg)`. A vcpuid the domain
+//! does not have is -ENOENT, before anything else (Xen's `domain_vcpu`).
+//!
+//! | cmd | here |
+//! |---|---|
+//! | `VCPUOP_is_up` (3) | 1 or 0 |
+//! | `VCPUOP_up` (1) | 0 (a vCPU is initialised when it exists) |
+//! | `VCPUOP_down` (2) | marks it down |
+//! | `VCPUOP_initialise` (0) | -EEXIST: every vCPU starts initialised (PVH boot state) |
+//! | `VCPUOP_get_runstate_info` (4) | running since creation |
+//! | `VCPUOP_register_vcpu_info` (10) | offset <= 4096 - 64 and a RAM gfn (-EINVAL), once per vCPU (-EINVAL); the pvclock is written there |
+//! | `VCPUOP_set/stop_periodic_timer` (6, 7), `VCPUOP_set/stop_singleshot_timer` (8, 9) | -ENOSYS: timer events need event channels |
+//! | other | -ENOSYS |
+
+use abi::errno::Errno;
+use abi::vcpu::*;
+use abi::zerocopy::FromZeros;
+
+use super::{Caller, Outcome, read_arg, write_arg};
+
+/// Size of `struct vcpu_info` (xen.h).
+const VCPU_INFO_SIZE: u32 = 64;
+const RUNSTATE_RUNNING: i32 = 0;
+
+pub fn vcpu_op(caller: &mut impl Caller, cmd: u64, vcpuid: u64, arg: u64) -> Outcome {
+    let now = caller.machine_time_ns();
+    let exists = usize::try_from(vcpuid).is_ok_and(|i| i < caller.this().vcpus().len());
+    if !exists {
+        return Outcome::err(Errno::ENOENT);
+    }
+    let id = vcpuid as usize;
+    match cmd {
+        VCPUOP_IS_UP => Outcome::Return(u64::from(caller.this().vcpus()[id].up)),
+        VCPUOP_UP => {
+            caller.this().vcpus()[id].up = true;
+            Outcome::Return(0)
+        }
+        VCPUOP_DOWN => {
+            caller.this().vcpus()[id].up = false;
+            Outcome::Return(0)
+        }
+        VCPUOP_INITIALISE => Outcome::err(Errno::EEXIST),
+        VCPUOP_GET_RUNSTATE_INFO => {
+            let entry = caller.this().created_ns();
+            let running = now.saturating_sub(entry);
+            let written = if caller.compat() {
+                let mut info = CompatVcpuRunstateInfo::new_zeroed();
+                (info.state, info.state_entry_time, info.time[0]) = (RUNSTATE_RUNNING, entry, running);
+                write_arg(caller, arg, &info)
+            } else {
+                let mut info = VcpuRunstateInfo::new_zeroed();
+                (info.state, info.state_entry_time, info.time[0]) = (RUNSTATE_RUNNING, entry, running);
+                write_arg(caller, arg, &info)
+            };
+            match written {
+                Ok(()) => Outcome::Return(0),
+                Err(e) => Outcome::err(e),
+            }
+        }
+        VCPUOP_REGISTER_VCPU_INFO => {
+            let info: VcpuRegisterVcpuInfo = match read_arg(caller, arg) {
+                Ok(i) => i,
+                Err(e) => return Outcome::err(e),
+            };
+            if info.offset > 4096 - VCPU_INFO_SIZE {
+                return Outcome::err(Errno::EINVAL);
+            }
+            match caller.this().register_vcpu_info(id, info.mfn, info.offset) {
+                Ok(()) => Outcome::Return(0),
+                Err(e) => Outcome::err(e),
+            }
+        }
+        _ => Outcome::err(Errno::ENOSYS),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fake::FakeCaller;
+    use super::*;
+
+    #[test]
+    fn unknown_vcpus_are_enoent_whatever_the_command() {
+        let mut c = FakeCaller::new(64);
+        for cmd in [VCPUOP_IS_UP, VCPUOP_UP, VCPUOP_REGISTER_VCPU_INFO, 99] {
+            assert_eq!(vcpu_op(&mut c, cmd, 2, 0), Outcome::err(Errno::ENOENT));
+            assert_eq!(vcpu_op(&mut c, cmd, u64::MAX, 0), Outcome::err(Errno::ENOENT));
+        }
+    }
+
+    #[test]
+    fn up_down_and_is_up() {
+        let mut c = FakeCaller::new(64);
+        assert_eq!(vcpu_op(&mut c, VCPUOP_IS_UP, 0, 0), Outcome::Return(1));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_IS_UP, 1, 0), Outcome::Return(0));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_UP, 1, 0), Outcome::Return(0));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_IS_UP, 1, 0), Outcome::Return(1));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_DOWN, 1, 0), Outcome::Return(0));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_IS_UP, 1, 0), Outcome::Return(0));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_INITIALISE, 0, 0), Outcome::err(Errno::EEXIST));
+    }
+
+    #[test]
+    fn register_vcpu_info_checks_offset_and_pointer() {
+        let mut c = FakeCaller::new(64);
+        let mut info = VcpuRegisterVcpuInfo::new_zeroed();
+        (info.mfn, info.offset) = (0x120, 4096 - 63);
+        c.put(0, &info);
+        assert_eq!(vcpu_op(&mut c, VCPUOP_REGISTER_VCPU_INFO, 0, 0), Outcome::err(Errno::EINVAL));
+        info.offset = 64;
+        c.put(0, &info);
+        assert_eq!(vcpu_op(&mut c, VCPUOP_REGISTER_VCPU_INFO, 0, 0), Outcome::Return(0));
+        assert_eq!(c.dom(0).vcpus[0].vcpu_info, Some((0x120, 64)));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_REGISTER_VCPU_INFO, 0, 0), Outcome::err(Errno::EINVAL), "only once");
+        assert_eq!(vcpu_op(&mut c, VCPUOP_REGISTER_VCPU_INFO, 0, 60), Outcome::err(Errno::EFAULT));
+    }
+
+    #[test]
+    fn runstate_info_reports_running() {
+        let mut c = FakeCaller::new(128);
+        assert_eq!(vcpu_op(&mut c, VCPUOP_GET_RUNSTATE_INFO, 0, 0), Outcome::Return(0));
+        assert_eq!(c.get::<VcpuRunstateInfo>(0).state, RUNSTATE_RUNNING);
+        assert_eq!(vcpu_op(&mut c, VCPUOP_GET_RUNSTATE_INFO, 0, 100), Outcome::err(Errno::EFAULT));
+    }
+
+    #[test]
+    fn timers_are_enosys_until_event_channels_exist() {
+        let mut c = FakeCaller::new(64);
+        for cmd in [VCPUOP_SET_PERIODIC_TIMER, VCPUOP_STOP_PERIODIC_TIMER, VCPUOP_SET_SINGLESHOT_TIMER, VCPUOP_STOP_SINGLESHOT_TIMER] {
+            assert_eq!(vcpu_op(&mut c, cmd, 0, 0), Outcome::err(Errno::ENOSYS));
+        }
+    }
+}
