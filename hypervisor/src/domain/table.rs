@@ -11,6 +11,9 @@ pub static DOMAINS: Mutex<DomainTable> = Mutex::new(DomainTable { domains: Vec::
 
 /// Ids of ordinary domains are below this (Xen's DOMID_FIRST_RESERVED).
 pub const DOMID_FIRST_RESERVED: u16 = 0x7ff0;
+/// Most domains that exist at once: the table and each domain's bookkeeping
+/// live on the hypervisor heap, which a toolstack must not exhaust.
+pub const MAX_DOMAINS: usize = 64;
 
 pub struct DomainTable {
     domains: Vec<Domain>,
@@ -33,6 +36,11 @@ impl DomainTable {
     pub fn remove(&mut self, id: u16) -> Option<Domain> {
         let at = self.domains.iter().position(|d| d.id == id)?;
         Some(self.domains.remove(at))
+    }
+
+    /// Whether another domain may be created.
+    pub fn has_room(&self) -> bool {
+        self.domains.len() < MAX_DOMAINS
     }
 
     /// The lowest free id from 1 up (0 is Dom0's).

@@ -139,6 +139,9 @@ impl Caller for HypercallContext<'_> {
         self.domains.get_mut(id).map(|d| d as &mut dyn DomainOps)
     }
     fn create_domain(&mut self, id: u16, max_vcpus: u32, handle: [u8; 16]) -> Result<u16, Errno> {
+        if !self.domains.has_room() {
+            return Err(Errno::ENOMEM);
+        }
         let id = if id == 0 { self.domains.free_id().ok_or(Errno::ENOMEM)? } else { id };
         let format = self.me().p2m.format();
         let mut domain = Domain::new(id, false, format, max_vcpus)?;
