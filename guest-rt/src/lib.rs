@@ -9,7 +9,8 @@
 //! - [`console`] and [`println!`]: one line per `console_io` write, COM1 when
 //!   there is no hypervisor;
 //! - [`start_info`]: the `hvm_start_info`, its command line and memory map;
-//! - [`paging`]: one more 2 MiB page above 4 GiB, or a hole below;
+//! - [`paging`]: page 0 left unmapped (NULL faults), one more 2 MiB page
+//!   above 4 GiB, a 2 MiB page below it made read-only or absent;
 //! - a panic handler that prints `<name>: panic: ...` and shuts down with
 //!   `SHUTDOWN_crash`.
 //!
@@ -45,9 +46,9 @@ pub use kernel::*;
 mod kernel {
     use abi::sched::{SHUTDOWN_CRASH, SHUTDOWN_POWEROFF};
 
+    use crate::cpu;
     use crate::hypercall::{self, Hypervisor};
     use crate::start_info::StartInfo;
-    use crate::cpu;
 
     /// A kernel built on the runtime, as [`crate::entry!`] declares it.
     pub struct Kernel {
@@ -86,11 +87,15 @@ mod kernel {
 
     /// 64-bit entry, called by the entry stub on the boot stack.
     pub(crate) extern "C" fn rust_entry(start_info_paddr: u64) -> ! {
+        crate::paging::unmap_null_page();
         let hv = hypercall::init();
         let si = match StartInfo::read(start_info_paddr) {
             Ok(si) => si,
             Err(e) => {
-                println!("{}: unusable start_info at {start_info_paddr:#x}: {e}", name());
+                println!(
+                    "{}: unusable start_info at {start_info_paddr:#x}: {e}",
+                    name()
+                );
                 shutdown(SHUTDOWN_CRASH);
             }
         };

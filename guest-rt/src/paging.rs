@@ -1,12 +1,16 @@
-//! Changing the boot identity map of the first 4 GiB: one more 2 MiB page
-//! above it, or a 2 MiB hole in it.
+//! Changing the boot identity map of the first 4 GiB: a guard page at 0, one
+//! more 2 MiB page above 4 GiB, or a 2 MiB page below it made read-only or
+//! absent.
 //!
 //! The entry code maps 0..4 GiB through PDPT slots 0..3 and the four page
-//! directories `pvh_pd`. An address in 4 GiB..512 GiB gets its PDPT slot
-//! pointed at the spare page directory `pvh_pd_high` and one 2 MiB identity
-//! entry there; one spare directory is enough for the tests that need it.
-//! [`unmap_2mib`] clears one entry of `pvh_pd`, for tests that need an
-//! address below 4 GiB the guest's own page tables do not map.
+//! directories `pvh_pd`, with 2 MiB pages. [`unmap_null_page`] (run at boot)
+//! splits the first 2 MiB into 4 KiB pages and leaves page 0 out, so a NULL
+//! pointer faults, in this kernel as in the hypervisor's copies from it. An
+//! address in 4 GiB..512 GiB gets its PDPT slot pointed at the spare page
+//! directory `pvh_pd_high` and one 2 MiB identity entry there; one spare
+//! directory is enough for the tests that need it. [`set_2mib`] changes one
+//! entry of `pvh_pd`, for tests that need an address below 4 GiB that the
+//! guest's own page tables do not map, or map read-only.
 
 use crate::cpu;
 
@@ -15,9 +19,24 @@ pub const MAP_LIMIT: u64 = 512 << 30;
 
 /// Present | writable | 2 MiB page (PS).
 const PDE_LARGE: u64 = 0x83;
+/// Present | 2 MiB page (PS), read-only.
+const PDE_LARGE_RO: u64 = 0x81;
 /// Present | writable.
 const PDPTE_TABLE: u64 = 0x3;
+/// Present | writable, for a page-table entry or a 4 KiB page.
+const PTE_PAGE: u64 = 0x3;
 const LARGE_PAGE: u64 = 2 << 20;
+const PAGE: u64 = 4 << 10;
+
+/// The page table of the first 2 MiB once [`unmap_null_page`] split it.
+#[repr(C, align(4096))]
+struct PageTable(core::cell::UnsafeCell<[u64; 512]>);
+
+// SAFETY: single CPU; written only by unmap_null_page, before anything else
+// runs, then read by the MMU.
+unsafe impl Sync for PageTable {}
+
+static LOW_PT: PageTable = PageTable(core::cell::UnsafeCell::new([0; 512]));
 
 unsafe extern "C" {
     /// The boot page-directory-pointer table (entry.rs).
@@ -28,6 +47,61 @@ unsafe extern "C" {
     static mut pvh_pd_high: [u64; 512];
     /// Bounds of the kernel image (linker.ld).
     static __bss_end: u8;
+}
+
+/// Maps the first 2 MiB with 4 KiB pages and leaves page 0 unmapped, so that
+/// NULL (and anything in its page) faults. Idempotent.
+pub fn unmap_null_page() {
+    let pt = LOW_PT.0.get();
+    let pd = &raw mut pvh_pd;
+    // SAFETY: single CPU, nothing else touches the page tables; the new table
+    // maps 4 KiB..2 MiB exactly as the 2 MiB page did (identity, read-write),
+    // so the code and data in use (at 1 MiB) stay mapped across the switch.
+    unsafe {
+        for (i, entry) in (*pt).iter_mut().enumerate().skip(1) {
+            *entry = (i as u64 * PAGE) | PTE_PAGE;
+        }
+        (*pt)[0] = 0;
+        (&raw mut (*pd)[0]).write_volatile(pt as u64 | PTE_PAGE);
+        cpu::flush_tlb();
+    }
+}
+
+/// What a 2 MiB page of the low identity map becomes with [`set_2mib`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Not present: every access faults.
+    None,
+    /// Present, read-only (CR0.WP is set, so kernel writes fault too).
+    ReadOnly,
+    /// Present and writable, as the entry code maps it.
+    ReadWrite,
+}
+
+/// Changes the 2 MiB page holding `addr` in the identity map of 0..4 GiB.
+/// False (nothing changed) if `addr` is not below 4 GiB or the page holds any
+/// part of this kernel (its image, stack and page tables end at `__bss_end`).
+pub fn set_2mib(addr: u64, access: Access) -> bool {
+    let kernel_end = (&raw const __bss_end) as u64;
+    let page = addr & !(LARGE_PAGE - 1);
+    if addr >= crate::start_info::MAPPED_END || page < kernel_end.next_multiple_of(LARGE_PAGE) {
+        return false;
+    }
+    let entry = match access {
+        Access::None => 0,
+        Access::ReadOnly => page | PDE_LARGE_RO,
+        Access::ReadWrite => page | PDE_LARGE,
+    };
+    let index = (addr >> 21) as usize;
+    let pd = &raw mut pvh_pd;
+    // SAFETY: single CPU, nothing else touches the page tables after entry;
+    // the page holds no part of this kernel, which uses memory above its
+    // image only through explicit test pointers.
+    unsafe {
+        (&raw mut (*pd)[index]).write_volatile(entry);
+        cpu::flush_tlb();
+    }
+    true
 }
 
 /// Identity-maps the 2 MiB page holding `addr`, read-write. False if `addr`
@@ -60,28 +134,6 @@ pub fn map_identity_2mib(addr: u64) -> bool {
             _ => return false,
         }
         (&raw mut (*pd)[pd_index]).write_volatile((addr & !(LARGE_PAGE - 1)) | PDE_LARGE);
-        cpu::flush_tlb();
-    }
-    true
-}
-
-/// Removes the 2 MiB page holding `addr` from the identity map of 0..4 GiB,
-/// so that virtual addresses there fault. False (nothing changed) if `addr`
-/// is not below 4 GiB or the page holds any part of this kernel (its image,
-/// stack and page tables end at `__bss_end`).
-pub fn unmap_2mib(addr: u64) -> bool {
-    let kernel_end = (&raw const __bss_end) as u64;
-    let page = addr & !(LARGE_PAGE - 1);
-    if addr >= crate::start_info::MAPPED_END || page < kernel_end.next_multiple_of(LARGE_PAGE) {
-        return false;
-    }
-    let index = (addr >> 21) as usize;
-    let pd = &raw mut pvh_pd;
-    // SAFETY: single CPU, nothing else touches the page tables after entry;
-    // the entry maps memory above the kernel image, which this kernel does not
-    // use except through explicit test pointers.
-    unsafe {
-        (&raw mut (*pd)[index]).write_volatile(0);
         cpu::flush_tlb();
     }
     true

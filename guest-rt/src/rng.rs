@@ -24,7 +24,10 @@ impl Rng {
     }
 
     /// Uniform in `0..n` (`n` > 0), by the multiply-shift method.
-    #[allow(clippy::cast_possible_truncation, reason = "the high half of a u64 * u64 product fits in u64")]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "the high half of a u64 * u64 product fits in u64"
+    )]
     pub fn below(&mut self, n: u64) -> u64 {
         let wide = u128::from(self.next_u64()) * u128::from(n);
         (wide >> 64) as u64
@@ -36,7 +39,10 @@ impl Rng {
     }
 
     /// One element of a non-empty slice.
-    #[allow(clippy::cast_possible_truncation, reason = "the index is below items.len(), a usize")]
+    #[allow(
+        clippy::cast_possible_truncation,
+        reason = "the index is below items.len(), a usize"
+    )]
     pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
         items[self.below(items.len() as u64) as usize]
     }
