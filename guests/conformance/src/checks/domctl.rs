@@ -1,0 +1,258 @@
+//! `HYPERVISOR_domctl`, `HYPERVISOR_sysctl`, `HYPERVISOR_platform_op`
+//! (xen/common/domctl.c, sysctl.c, xen/arch/x86/platform_hypercall.c). Their
+//! structs have the same layout for 32- and 64-bit callers.
+//!
+//! Each copies its struct in (-EFAULT), then checks the interface version
+//! (-EACCES: domctl and sysctl 0x15 in Xen 4.17, platform_op 0x03000001);
+//! domctl then looks the domain up (-ESRCH, except for getdomaininfo and
+//! createdomain) before XSM says -EPERM to anyone but a control domain.
+//! Unknown commands: -ENOSYS. Not checked, deliberately: domctls that
+//! change a domain (pause, destroy, create); pausedomain of itself is in
+//! `risky`.
+
+use abi::xen::{DOMID_SELF, HYPERVISOR_DOMCTL, HYPERVISOR_PLATFORM_OP, HYPERVISOR_SYSCTL};
+
+use super::*;
+use crate::mem::{ARG, SCRATCH};
+use crate::suite::{Suite, args};
+use crate::xen::*;
+
+/// Interface versions that are not Xen 4.17's.
+const WRONG_VERSIONS: [u32; 5] = [0, 0x14, 0x16, 0x0300_0001, 0xffff_ffff];
+
+fn u32_at(u: &[u64; 16], off: usize) -> u32 {
+    let word = u[off / 8] >> ((off % 8) * 8);
+    u32::try_from(word & 0xffff_ffff).unwrap_or(0)
+}
+
+pub fn run(s: &mut Suite) {
+    domctl(s);
+    sysctl(s);
+    platform_op(s);
+}
+
+fn domctl(s: &mut Suite) {
+    const NR: u64 = HYPERVISOR_DOMCTL;
+    for bad in s.bad_ptrs(144, false) {
+        s.check(format_args!("domctl({bad})"), NR, args([bad.addr]), EFAULT);
+    }
+    for version in WRONG_VERSIONS {
+        let d = Domctl {
+            interface_version: version,
+            ..Domctl::new(XEN_DOMCTL_GETDOMAININFO, 0)
+        };
+        let arg = SCRATCH.put(ARG, &d);
+        s.check(
+            format_args!("domctl({{getdomaininfo, interface version {version:#x}}})"),
+            NR,
+            args([arg]),
+            EACCES,
+        );
+    }
+    // Looked up before XSM: -ESRCH for anyone.
+    for (domid, what) in Suite::NO_DOMAINS {
+        let arg = SCRATCH.put(ARG, &Domctl::new(XEN_DOMCTL_MAX_MEM, domid));
+        s.check(
+            format_args!("domctl({{max_mem, {what}}})"),
+            NR,
+            args([arg]),
+            ESRCH,
+        );
+    }
+    if !s.privileged {
+        for (cmd, domain, what) in [
+            (XEN_DOMCTL_GETDOMAININFO, 0, "getdomaininfo, domain 0"),
+            (
+                XEN_DOMCTL_GETDOMAININFO,
+                DOMID_SELF.0,
+                "getdomaininfo, DOMID_SELF",
+            ),
+            (
+                XEN_DOMCTL_GETDOMAININFO,
+                Suite::NO_DOMAIN,
+                "getdomaininfo, an unused domid",
+            ),
+            (XEN_DOMCTL_MAX_MEM, 0, "max_mem, domain 0"),
+        ] {
+            let arg = SCRATCH.put(ARG, &Domctl::new(cmd, domain));
+            s.check(
+                format_args!("domctl({{{what}}}) from a DomU"),
+                NR,
+                args([arg]),
+                EPERM,
+            );
+        }
+        return;
+    }
+    let own = s.domid;
+    let arg = SCRATCH.put(ARG, &Domctl::new(XEN_DOMCTL_GETDOMAININFO, own));
+    if s.check(
+        format_args!("domctl({{getdomaininfo, own domid {own}}})"),
+        NR,
+        args([arg]),
+        OK,
+    ) == 0
+    {
+        let d = SCRATCH.get::<Domctl>(ARG);
+        let domain = u32_at(&d.u, dominfo::DOMAIN) & 0xffff;
+        let flags = u32_at(&d.u, dominfo::FLAGS);
+        let tot = d.u[dominfo::TOT_PAGES / 8];
+        let max = d.u[dominfo::MAX_PAGES / 8];
+        let online = u32_at(&d.u, dominfo::NR_ONLINE_VCPUS);
+        let max_vcpu = u32_at(&d.u, dominfo::MAX_VCPU_ID);
+        s.tap.assert(
+            format_args!(
+                "getdomaininfo echoes the domain in u.getdomaininfo.domain and domctl.domain"
+            ),
+            domain == u32::from(own) && d.domain == own,
+            format_args!("{domain} / {}", d.domain),
+            format_args!("{own}"),
+        );
+        s.tap.assert(
+            format_args!("getdomaininfo flags: XEN_DOMINF_hvm_guest, not dying or shut down"),
+            flags & XEN_DOMINF_HVM_GUEST != 0
+                && flags & (XEN_DOMINF_DYING | XEN_DOMINF_SHUTDOWN) == 0,
+            format_args!("{flags:#x}"),
+            format_args!("hvm_guest set, dying and shutdown clear"),
+        );
+        s.tap.assert(
+            format_args!("getdomaininfo tot_pages > 0 and <= max_pages"),
+            tot > 0 && tot <= max,
+            format_args!("tot_pages {tot}, max_pages {max}"),
+            format_args!("0 < tot_pages <= max_pages"),
+        );
+        s.tap.assert(
+            format_args!("getdomaininfo: at least one vCPU online, max_vcpu_id valid"),
+            online >= 1 && max_vcpu != u32::MAX && online <= max_vcpu + 1,
+            format_args!("nr_online_vcpus {online}, max_vcpu_id {max_vcpu:#x}"),
+            format_args!("1 <= nr_online_vcpus <= max_vcpu_id + 1"),
+        );
+    }
+    for (domain, what, want) in [
+        (DOMID_SELF.0, "DOMID_SELF [not an id it looks up]", EINVAL),
+        (0x7ff4, "DOMID_INVALID", EINVAL),
+        (
+            Suite::NO_DOMAIN,
+            "an unused domid [none at or above it]",
+            ESRCH,
+        ),
+    ] {
+        let arg = SCRATCH.put(ARG, &Domctl::new(XEN_DOMCTL_GETDOMAININFO, domain));
+        s.check(
+            format_args!("domctl({{getdomaininfo, {what}}})"),
+            NR,
+            args([arg]),
+            want,
+        );
+    }
+    let arg = SCRATCH.put(ARG, &Domctl::new(XEN_DOMCTL_MAX_VCPUS, own));
+    s.check(
+        format_args!("domctl({{max_vcpus, itself}}) [cannot pause itself]"),
+        NR,
+        args([arg]),
+        EINVAL,
+    );
+    for cmd in [0u32, 6, 7, 8, 200, 0xffff_ffff] {
+        let arg = SCRATCH.put(ARG, &Domctl::new(cmd, own));
+        s.check(
+            format_args!("domctl({{cmd {cmd:#x}, itself}}) [no such command]"),
+            NR,
+            args([arg]),
+            ENOSYS,
+        );
+    }
+}
+
+fn sysctl(s: &mut Suite) {
+    const NR: u64 = HYPERVISOR_SYSCTL;
+    for bad in s.bad_ptrs(136, false) {
+        s.check(format_args!("sysctl({bad})"), NR, args([bad.addr]), EFAULT);
+    }
+    for version in WRONG_VERSIONS {
+        let c = Sysctl {
+            interface_version: version,
+            ..Sysctl::new(XEN_SYSCTL_PHYSINFO)
+        };
+        let arg = SCRATCH.put(ARG, &c);
+        s.check(
+            format_args!("sysctl({{physinfo, interface version {version:#x}}})"),
+            NR,
+            args([arg]),
+            EACCES,
+        );
+    }
+    if !s.privileged {
+        for cmd in [XEN_SYSCTL_PHYSINFO, XEN_SYSCTL_READCONSOLE, 0xffff] {
+            let arg = SCRATCH.put(ARG, &Sysctl::new(cmd));
+            s.check(
+                format_args!("sysctl({{cmd {cmd:#x}}}) from a DomU"),
+                NR,
+                args([arg]),
+                EPERM,
+            );
+        }
+        return;
+    }
+    let arg = SCRATCH.put(ARG, &Sysctl::new(XEN_SYSCTL_PHYSINFO));
+    if s.check(format_args!("sysctl({{physinfo}})"), NR, args([arg]), OK) == 0 {
+        let c = SCRATCH.get::<Sysctl>(ARG);
+        let cpus = u32_at(&c.u, physinfo::NR_CPUS);
+        let caps = u32_at(&c.u, physinfo::CAPABILITIES);
+        let pages = c.u[physinfo::TOTAL_PAGES / 8];
+        s.tap.assert(
+            format_args!("physinfo: nr_cpus >= 1, total_pages > 0, XEN_SYSCTL_PHYSCAP_hvm"),
+            cpus >= 1 && pages > 0 && caps & XEN_SYSCTL_PHYSCAP_HVM != 0,
+            format_args!("nr_cpus {cpus}, total_pages {pages}, capabilities {caps:#x}"),
+            format_args!("nr_cpus >= 1, total_pages > 0, capabilities with bit 0"),
+        );
+    }
+    for cmd in [0u32, 100, 0xffff_ffff] {
+        let arg = SCRATCH.put(ARG, &Sysctl::new(cmd));
+        s.check(
+            format_args!("sysctl({{cmd {cmd:#x}}}) [no such command]"),
+            NR,
+            args([arg]),
+            ENOSYS,
+        );
+    }
+}
+
+fn platform_op(s: &mut Suite) {
+    const NR: u64 = HYPERVISOR_PLATFORM_OP;
+    for bad in s.bad_ptrs(136, false) {
+        s.check(
+            format_args!("platform_op({bad})"),
+            NR,
+            args([bad.addr]),
+            EFAULT,
+        );
+    }
+    let op = |cmd: u32, interface_version: u32| PlatformOp {
+        cmd,
+        interface_version,
+        ..Default::default()
+    };
+    for version in [0u32, 0x0300_0000, 0x15, 0xffff_ffff] {
+        let arg = SCRATCH.put(ARG, &op(XENPF_GET_CPUINFO, version));
+        s.check(
+            format_args!("platform_op({{get_cpuinfo, interface version {version:#x}}})"),
+            NR,
+            args([arg]),
+            EACCES,
+        );
+    }
+    let arg = SCRATCH.put(ARG, &op(0xffff, XENPF_INTERFACE_VERSION));
+    s.check(
+        format_args!(
+            "platform_op({{cmd 0xffff}}) [{}]",
+            if s.privileged {
+                "no such command"
+            } else {
+                "XSM_PRIV refuses a DomU"
+            }
+        ),
+        NR,
+        args([arg]),
+        if s.privileged { ENOSYS } else { EPERM },
+    );
+}

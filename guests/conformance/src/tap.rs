@@ -1,0 +1,144 @@
+//! TAP output: `TAP version 13`, one `ok N - ...` / `not ok N - ...` line per
+//! check (with a `  # got X, Xen returns Y` diagnostic when it fails), the
+//! plan `1..N` at the end (TAP allows it last) and the summary line.
+
+use core::fmt;
+
+use abi::errno::Errno;
+use guest_rt::println;
+
+/// What Xen returns for a call.
+#[derive(Clone, Copy, Debug)]
+pub enum Want {
+    /// Exactly this value.
+    Is(i64),
+    /// `-errno`.
+    Err(Errno),
+    /// Success with a count or size: zero or more.
+    NonNeg,
+    /// A value above zero.
+    Positive,
+    /// Any of these (Xen's answer depends on a build option or on state the
+    /// guest cannot see; each alternative is one Xen gives).
+    AnyOf(&'static [Want]),
+}
+
+impl Want {
+    pub fn matches(self, got: i64) -> bool {
+        match self {
+            Want::Is(v) => got == v,
+            Want::Err(e) => got == -i64::from(e.raw()),
+            Want::NonNeg => got >= 0,
+            Want::Positive => got > 0,
+            Want::AnyOf(alternatives) => alternatives.iter().any(|w| w.matches(got)),
+        }
+    }
+}
+
+impl fmt::Display for Want {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Want::Is(v) => write!(f, "{}", Ret(v)),
+            Want::Err(e) => write!(f, "-{}", e.name()),
+            Want::NonNeg => f.write_str("a value >= 0"),
+            Want::Positive => f.write_str("a value > 0"),
+            Want::AnyOf(alternatives) => {
+                for (i, w) in alternatives.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" or ")?;
+                    }
+                    write!(f, "{w}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A hypercall's return value, shown as `-ENAME` when it is a negated Xen
+/// errno, else in decimal (hex too when large).
+#[derive(Clone, Copy)]
+pub struct Ret(pub i64);
+
+impl fmt::Display for Ret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let v = self.0;
+        if v < 0
+            && let Some(e) = Errno::from_raw(v.unsigned_abs())
+        {
+            return write!(f, "-{}", e.name());
+        }
+        if (-0x10000..=0x10000).contains(&v) {
+            write!(f, "{v}")
+        } else {
+            write!(f, "{v} ({:#x})", v.cast_unsigned())
+        }
+    }
+}
+
+/// The TAP writer and its counters.
+pub struct Tap {
+    n: u32,
+    passed: u32,
+    failed: u32,
+}
+
+impl Tap {
+    /// Prints the TAP header.
+    pub fn start() -> Tap {
+        println!("TAP version 13");
+        Tap {
+            n: 0,
+            passed: 0,
+            failed: 0,
+        }
+    }
+
+    /// One check of a return value: `ok N - <what> returns <want>`.
+    pub fn check(&mut self, what: fmt::Arguments<'_>, got: i64, want: Want) -> bool {
+        let pass = want.matches(got);
+        self.n += 1;
+        println!(
+            "{} {} - {what} returns {want}",
+            if pass { "ok" } else { "not ok" },
+            self.n
+        );
+        self.count(pass, format_args!("{}", Ret(got)), format_args!("{want}"));
+        pass
+    }
+
+    /// One check of anything else: `ok N - <what>`; when it fails, `got` and
+    /// `want` go into the diagnostic.
+    pub fn assert(
+        &mut self,
+        what: fmt::Arguments<'_>,
+        pass: bool,
+        got: fmt::Arguments<'_>,
+        want: fmt::Arguments<'_>,
+    ) -> bool {
+        self.n += 1;
+        println!("{} {} - {what}", if pass { "ok" } else { "not ok" }, self.n);
+        self.count(pass, got, want);
+        pass
+    }
+
+    fn count(&mut self, pass: bool, got: fmt::Arguments<'_>, want: fmt::Arguments<'_>) {
+        if pass {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+            println!("  # got {got}, Xen returns {want}");
+        }
+    }
+
+    /// A TAP comment line.
+    pub fn note(&self, text: fmt::Arguments<'_>) {
+        println!("# {text}");
+    }
+
+    /// Prints the plan and the summary line.
+    pub fn finish(&self, label: &str) {
+        println!("1..{}", self.n);
+        println!("# {label}: {} passed, {} failed", self.passed, self.failed);
+    }
+}
