@@ -9,7 +9,8 @@
 //! - [`console`] and [`println!`]: one line per `console_io` write, COM1 when
 //!   there is no hypervisor;
 //! - [`start_info`]: the `hvm_start_info`, its command line and memory map;
-//! - [`paging`]: page 0 left unmapped (NULL faults), one more 2 MiB page
+//! - [`paging`]: page 0 left unmapped (NULL faults), text and rodata
+//!   read-only, one more 2 MiB page
 //!   above 4 GiB, a 2 MiB page below it made read-only or absent;
 //! - a panic handler that prints `<name>: panic: ...` and shuts down with
 //!   `SHUTDOWN_crash`.
@@ -88,6 +89,7 @@ mod kernel {
     /// 64-bit entry, called by the entry stub on the boot stack.
     pub(crate) extern "C" fn rust_entry(start_info_paddr: u64) -> ! {
         crate::paging::unmap_null_page();
+        crate::paging::protect_image();
         let hv = hypercall::init();
         let si = match StartInfo::read(start_info_paddr) {
             Ok(si) => si,

@@ -25,6 +25,7 @@ const PDE_LARGE_RO: u64 = 0x81;
 const PDPTE_TABLE: u64 = 0x3;
 /// Present | writable, for a page-table entry or a 4 KiB page.
 const PTE_PAGE: u64 = 0x3;
+const PTE_WRITABLE: u64 = 0x2;
 const LARGE_PAGE: u64 = 2 << 20;
 const PAGE: u64 = 4 << 10;
 
@@ -45,7 +46,10 @@ unsafe extern "C" {
     static mut pvh_pd: [u64; 4 * 512];
     /// The spare page directory (entry.rs), zeroed with .bss.
     static mut pvh_pd_high: [u64; 512];
-    /// Bounds of the kernel image (linker.ld).
+    /// Bounds of the kernel image (linker.ld): text and rodata from
+    /// `__image_start` to `__data_start`, data and bss to `__bss_end`.
+    static __image_start: u8;
+    static __data_start: u8;
     static __bss_end: u8;
 }
 
@@ -63,6 +67,31 @@ pub fn unmap_null_page() {
         }
         (*pt)[0] = 0;
         (&raw mut (*pd)[0]).write_volatile(pt as u64 | PTE_PAGE);
+        cpu::flush_tlb();
+    }
+}
+
+/// Maps this kernel's text and rodata read-only (after [`unmap_null_page`]
+/// split the first 2 MiB into 4 KiB pages), so that neither a stray write of
+/// ours nor a hypervisor copying to a guest pointer (it must honour the
+/// guest's page tables) can change the code. The GDT sits in rodata with its
+/// descriptors' accessed bits preset, so loading a selector never writes it.
+pub fn protect_image() {
+    let start = (&raw const __image_start) as u64;
+    let end = (&raw const __data_start) as u64;
+    if end > LARGE_PAGE || start >= end {
+        return; // not in the split first 2 MiB: leave it writable
+    }
+    let pt = LOW_PT.0.get();
+    // SAFETY: single CPU; the entries cover text and rodata only, which
+    // nothing writes after the linker placed them; .data and .bss (stack,
+    // page tables, this table) start at `__data_start` and stay writable.
+    unsafe {
+        let first = usize::try_from(start / PAGE).unwrap_or(usize::MAX);
+        let last = usize::try_from(end.div_ceil(PAGE)).unwrap_or(0);
+        for entry in (*pt).iter_mut().take(last).skip(first) {
+            *entry &= !PTE_WRITABLE;
+        }
         cpu::flush_tlb();
     }
 }
