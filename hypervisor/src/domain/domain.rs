@@ -338,6 +338,23 @@ impl crate::hypercall::DomainOps for Domain {
     fn move_frame(&mut self, from: u64, to: u64) -> Result<(), Errno> {
         Domain::move_frame(self, from, to)
     }
+    fn is_mapped(&self, gfn: u64) -> bool {
+        gfn < crate::mm::p2m::GFN_LIMIT && self.p2m.translate(Gfn(gfn)).is_some()
+    }
+    fn mem_type(&self, gfn: u64) -> Option<u16> {
+        if gfn >= crate::mm::p2m::GFN_LIMIT {
+            return None;
+        }
+        use abi::hvm::hvm_op::{HVMMEM_MMIO_DM, HVMMEM_RAM_RO, HVMMEM_RAM_RW};
+        self.p2m.translate(Gfn(gfn)).map(|e| match e.p2m_type {
+            P2mType::Ram | P2mType::MmioPassthrough => HVMMEM_RAM_RW,
+            P2mType::ReadOnlyFirmware => HVMMEM_RAM_RO,
+            P2mType::EmulatedMmio => HVMMEM_MMIO_DM,
+        })
+    }
+    fn request_tlb_flush(&mut self) {
+        self.flush_pending = true;
+    }
     fn memory_map(&self) -> &[MapEntry] {
         &self.memory_map
     }

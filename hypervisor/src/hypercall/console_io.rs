@@ -22,6 +22,7 @@ pub fn console_io(caller: &mut impl Caller, cmd: u64, count: u64, buffer: u64) -
     match cmd {
         CONSOLEIO_WRITE => write(caller, count, buffer),
         CONSOLEIO_READ if !caller.privileged() => Outcome::err(Errno::EPERM),
+        CONSOLEIO_READ if count > i32::MAX as u64 => Outcome::err(Errno::E2BIG),
         CONSOLEIO_READ => read(caller, count, buffer),
         _ => Outcome::err(Errno::ENOSYS),
     }

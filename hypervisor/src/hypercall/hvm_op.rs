@@ -2,22 +2,38 @@
 //!
 //! | cmd | here |
 //! |---|---|
-//! | `HVMOP_set_param` (0) | Xen's rules: index < HVM_NR_PARAMS (-EINVAL); a domain sets only the guest-settable params of its own (-EPERM otherwise), another domain's only with privilege; deprecated params -EPERM; set-once params -EEXIST; checked values -EINVAL |
+//! | `HVMOP_set_param` (0) | Xen's rules: index < HVM_NR_PARAMS (-EINVAL, checked first); a domain sets only the guest-settable params of its own (-EPERM otherwise), another domain's only with privilege; deprecated params -EINVAL; set-once params -EEXIST; checked values -EINVAL |
 //! | `HVMOP_get_param` (1) | a domain reads only the guest-readable params of its own (-EPERM), others' with privilege |
 //! | `HVMOP_set_evtchn_upcall_vector` (23) | vector >= 0x10 (-EINVAL), existing vCPU (-ENOENT) |
+//! | `HVMOP_flush_tlbs` (5) | NULL argument only (-EINVAL) |
+//! | `HVMOP_pagetable_dying` (9) | -EINVAL for itself (hardware-assisted paging: nothing to do), -EOPNOTSUPP for others |
+//! | `HVMOP_get_time` (10) | system time in ns |
+//! | `HVMOP_xentrace` (11) | checked, then dropped: tracing is off |
+//! | `HVMOP_get_mem_type` (15) | HVMMEM_ram_rw / ram_ro / mmio_dm |
+//! | `HVMOP_guest_request_vm_event` (24) | no monitor: NULL does nothing, non-NULL -EINVAL |
+//! | `HVMOP_altp2m` (25) | -EOPNOTSUPP (altp2m is off) |
 //! | other | -ENOSYS |
 
 use abi::errno::Errno;
-use abi::hvm::hvm_op::{HVMOP_GET_PARAM, HVMOP_SET_EVTCHN_UPCALL_VECTOR, HVMOP_SET_PARAM, XenHvmEvtchnUpcallVector, XenHvmParam};
+use abi::hvm::hvm_op::*;
 use abi::hvm::params::*;
 
 use super::{Caller, Outcome, read_arg, write_arg};
+
+/// Params params.h marks deprecated: -EINVAL whoever asks.
+fn deprecated(index: u32) -> bool {
+    matches!(index, 4 | 13 | 20..=26 | 30)
+}
 
 /// Params a guest may read of itself (Xen's `hvm_allow_get_param`).
 fn guest_readable(index: u32) -> bool {
     matches!(
         index,
         HVM_PARAM_CALLBACK_IRQ
+            | HVM_PARAM_VM86_TSS
+            | HVM_PARAM_VM86_TSS_SIZED
+            | HVM_PARAM_ACPI_IOPORTS_LOCATION
+            | HVM_PARAM_VM_GENERATION_ID_ADDR
             | HVM_PARAM_STORE_PFN
             | HVM_PARAM_STORE_EVTCHN
             | HVM_PARAM_CONSOLE_PFN
@@ -72,7 +88,59 @@ pub fn hvm_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
                 None => Outcome::err(Errno::ENOENT),
             }
         }
+        HVMOP_FLUSH_TLBS if arg != 0 => Outcome::err(Errno::EINVAL),
+        HVMOP_FLUSH_TLBS => {
+            caller.this().request_tlb_flush();
+            Outcome::Return(0)
+        }
+        HVMOP_GET_TIME => {
+            let now = XenHvmGetTime { now: caller.machine_time_ns() };
+            reply(write_arg(caller, arg, &now))
+        }
+        HVMOP_XENTRACE => match read_arg::<XenHvmXentrace>(caller, arg) {
+            Err(e) => Outcome::err(e),
+            // At most TRACE_EXTRA_MAX words of payload; no sub-class bits.
+            Ok(t) if usize::from(t.extra_bytes) > TRACE_EXTRA_MAX * 4 || t.event >= 0x1000 => Outcome::err(Errno::EINVAL),
+            Ok(_) => Outcome::Return(0),
+        },
+        HVMOP_PAGETABLE_DYING => match read_arg::<XenHvmPagetableDying>(caller, arg) {
+            Err(e) => Outcome::err(e),
+            Ok(a) => {
+                let own = a.domid == abi::xen::DOMID_SELF || a.domid.0 == caller.domid();
+                if caller.domain(a.domid.0).is_none() {
+                    Outcome::err(Errno::ESRCH)
+                } else if own {
+                    Outcome::err(Errno::EINVAL)
+                } else {
+                    Outcome::err(Errno::EOPNOTSUPP)
+                }
+            }
+        },
+        HVMOP_GET_MEM_TYPE => {
+            let mut a: XenHvmGetMemType = match read_arg(caller, arg) {
+                Ok(a) => a,
+                Err(e) => return Outcome::err(e),
+            };
+            let own = a.domid == abi::xen::DOMID_SELF || a.domid.0 == caller.domid();
+            let privileged = caller.privileged();
+            let Some(d) = caller.domain(a.domid.0) else { return Outcome::err(Errno::ESRCH) };
+            if !own && !privileged {
+                return Outcome::err(Errno::EPERM);
+            }
+            a.mem_type = d.mem_type(a.pfn).unwrap_or(HVMMEM_MMIO_DM);
+            reply(write_arg(caller, arg, &a))
+        }
+        HVMOP_GUEST_REQUEST_VM_EVENT if arg != 0 => Outcome::err(Errno::EINVAL),
+        HVMOP_GUEST_REQUEST_VM_EVENT => Outcome::Return(0),
+        HVMOP_ALTP2M => Outcome::err(Errno::EOPNOTSUPP),
         _ => Outcome::err(Errno::ENOSYS),
+    }
+}
+
+fn reply(result: Result<(), Errno>) -> Outcome {
+    match result {
+        Ok(()) => Outcome::Return(0),
+        Err(e) => Outcome::err(e),
     }
 }
 
@@ -81,6 +149,9 @@ fn param(caller: &mut impl Caller, set: bool, arg: u64) -> Outcome {
         Ok(a) => a,
         Err(e) => return Outcome::err(e),
     };
+    if a.index >= HVM_NR_PARAMS {
+        return Outcome::err(Errno::EINVAL);
+    }
     let own = a.domid == abi::xen::DOMID_SELF || a.domid.0 == caller.domid();
     let privileged = caller.privileged();
     if caller.domain(a.domid.0).is_none() {
@@ -89,16 +160,13 @@ fn param(caller: &mut impl Caller, set: bool, arg: u64) -> Outcome {
     if !own && !privileged {
         return Outcome::err(Errno::EPERM);
     }
-    if a.index >= HVM_NR_PARAMS {
+    if deprecated(a.index) {
         return Outcome::err(Errno::EINVAL);
     }
     let index = a.index;
     let Some(domain) = caller.domain(a.domid.0) else { return Outcome::err(Errno::ESRCH) };
     let params = domain.hvm_params();
     if set {
-        if matches!(index, HVM_PARAM_PAE_ENABLED | HVM_PARAM_DM_DOMAIN | HVM_PARAM_BUFIOREQ_EVTCHN) {
-            return Outcome::err(Errno::EPERM);
-        }
         if own && !guest_settable(index) {
             return Outcome::err(Errno::EPERM);
         }
@@ -170,7 +238,9 @@ mod tests {
         c.put(0, &p(DomId(1), HVM_PARAM_TIMER_MODE, 9));
         assert_eq!(hvm_op(&mut c, HVMOP_SET_PARAM, 0), Outcome::err(Errno::EINVAL));
         c.put(0, &p(DomId(1), HVM_PARAM_PAE_ENABLED, 1));
-        assert_eq!(hvm_op(&mut c, HVMOP_SET_PARAM, 0), Outcome::err(Errno::EPERM));
+        assert_eq!(hvm_op(&mut c, HVMOP_SET_PARAM, 0), Outcome::err(Errno::EINVAL), "deprecated");
+        c.put(0, &p(DomId(77), HVM_NR_PARAMS, 0));
+        assert_eq!(hvm_op(&mut c, HVMOP_SET_PARAM, 0), Outcome::err(Errno::EINVAL), "index checked before the domain");
         assert_eq!(hvm_op(&mut c, HVMOP_SET_PARAM, 62), Outcome::err(Errno::EFAULT));
     }
 
@@ -200,5 +270,26 @@ mod tests {
         c.put(0, &XenHvmEvtchnUpcallVector { vcpu: 9, vector: 0xf3, _pad: [0; 3] });
         assert_eq!(hvm_op(&mut c, HVMOP_SET_EVTCHN_UPCALL_VECTOR, 0), Outcome::err(Errno::ENOENT));
         assert_eq!(hvm_op(&mut c, 99, 0), Outcome::err(Errno::ENOSYS));
+    }
+
+    #[test]
+    fn small_ops_answer_as_xen() {
+        let mut c = FakeCaller::new(128);
+        assert_eq!(hvm_op(&mut c, HVMOP_FLUSH_TLBS, 0), Outcome::Return(0));
+        assert_eq!(hvm_op(&mut c, HVMOP_FLUSH_TLBS, 8), Outcome::err(Errno::EINVAL));
+        assert_eq!(hvm_op(&mut c, HVMOP_GET_TIME, 0), Outcome::Return(0));
+        assert_eq!(c.get::<XenHvmGetTime>(0).now, 5000);
+        assert_eq!(hvm_op(&mut c, HVMOP_GET_TIME, 125), Outcome::err(Errno::EFAULT));
+        c.put(0, &XenHvmXentrace { event: 1, extra_bytes: 29, extra: [0; 28] });
+        assert_eq!(hvm_op(&mut c, HVMOP_XENTRACE, 0), Outcome::err(Errno::EINVAL));
+        c.put(0, &XenHvmXentrace { event: 1, extra_bytes: 4, extra: [0; 28] });
+        assert_eq!(hvm_op(&mut c, HVMOP_XENTRACE, 0), Outcome::Return(0));
+        c.put(0, &XenHvmPagetableDying { domid: DOMID_SELF, pad: [0; 3], gpa: 0 });
+        assert_eq!(hvm_op(&mut c, HVMOP_PAGETABLE_DYING, 0), Outcome::err(Errno::EINVAL));
+        c.put(0, &XenHvmGetMemType { domid: DOMID_SELF, mem_type: 9, pad: [0; 2], pfn: 0x100 });
+        assert_eq!(hvm_op(&mut c, HVMOP_GET_MEM_TYPE, 0), Outcome::Return(0));
+        assert_eq!(c.get::<XenHvmGetMemType>(0).mem_type, HVMMEM_RAM_RW);
+        assert_eq!(hvm_op(&mut c, HVMOP_ALTP2M, 0), Outcome::err(Errno::EOPNOTSUPP));
+        assert_eq!(hvm_op(&mut c, HVMOP_GUEST_REQUEST_VM_EVENT, 0), Outcome::Return(0));
     }
 }

@@ -12,7 +12,9 @@
 //! | `XENMEM_current_reservation` (3), `XENMEM_maximum_reservation` (4), `XENMEM_maximum_gpfn` (14) | of a domid (`DOMID_SELF`; others need privilege: -EPERM; none: -ESRCH) |
 //! | `XENMEM_memory_map` (9) | the domain's e820 map, up to `nr_entries` |
 //! | `XENMEM_add_to_physmap` (7) | spaces `shared_info` (idx 0) and `gmfn`; `grant_table` -EINVAL until grant tables exist; others -EINVAL |
-//! | `XENMEM_remove_from_physmap` (15) | the gpfn's frame freed |
+//! | `XENMEM_remove_from_physmap` (15) | the gpfn's frame freed; -ENOENT if nothing is there |
+//! | `XENMEM_get_sharing_freed_pages` (18), `..._shared_pages` (19) | 0: no page sharing |
+//! | (ops without extents) | a start_extent in the command is -EINVAL; add_to_physmap's above 0xffff -EDOM |
 //! | other | -ENOSYS |
 //!
 //! A 32-bit caller passes Xen's compat layouts (4-byte handles, pfns and
@@ -40,6 +42,13 @@ pub fn memory_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
         XENMEM_INCREASE_RESERVATION | XENMEM_DECREASE_RESERVATION | XENMEM_POPULATE_PHYSMAP => {
             reservation(caller, op, start, arg)
         }
+        // The size of an add_to_physmap range is 16 bits (Xen's -EDOM check).
+        XENMEM_ADD_TO_PHYSMAP if start > 0xffff => Outcome::err(Errno::EDOM),
+        XENMEM_ADD_TO_PHYSMAP => add_to_physmap(caller, arg),
+        // Ops without extents take no start_extent.
+        _ if start != 0 => Outcome::err(Errno::EINVAL),
+        // No page sharing: nothing freed, nothing shared.
+        XENMEM_GET_SHARING_FREED_PAGES | XENMEM_GET_SHARING_SHARED_PAGES => Outcome::Return(0),
         XENMEM_MAXIMUM_RAM_PAGE => Outcome::Return(caller.machine().max_mfn),
         XENMEM_CURRENT_RESERVATION | XENMEM_MAXIMUM_RESERVATION | XENMEM_MAXIMUM_GPFN => {
             let domid: DomId = match read_arg(caller, arg) {
@@ -56,7 +65,6 @@ pub fn memory_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
             }
         }
         XENMEM_MEMORY_MAP => memory_map(caller, arg),
-        XENMEM_ADD_TO_PHYSMAP => add_to_physmap(caller, arg),
         XENMEM_REMOVE_FROM_PHYSMAP => {
             let r = if caller.compat() {
                 read_arg::<CompatRemoveFromPhysmap>(caller, arg).map(|c| (c.domid, u64::from(c.gpfn)))
@@ -67,7 +75,11 @@ pub fn memory_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
                 Ok(r) => r,
                 Err(e) => return Outcome::err(e),
             };
-            match target(caller, domid).and_then(|d| d.remove(gpfn)) {
+            let removed = target(caller, domid).and_then(|d| match d.remove(gpfn) {
+                Err(Errno::EINVAL) if !d.is_mapped(gpfn) => Err(Errno::ENOENT),
+                other => other,
+            });
+            match removed {
                 Ok(()) => Outcome::Return(0),
                 Err(e) => Outcome::err(e),
             }
@@ -195,6 +207,10 @@ fn add_to_physmap(caller: &mut impl Caller, arg: u64) -> Outcome {
         Ok(a) => a,
         Err(e) => return Outcome::err(e),
     };
+    // Foreign mappings go through add_to_physmap_batch only.
+    if a.space == XENMAPSPACE_GMFN_FOREIGN {
+        return Outcome::err(Errno::ENOSYS);
+    }
     let d = match target(caller, a.domid) {
         Ok(d) => d,
         Err(e) => return Outcome::err(e),

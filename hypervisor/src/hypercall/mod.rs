@@ -47,6 +47,12 @@ pub trait DomainOps {
     fn reserve(&mut self, order: u32) -> Result<(), Errno>;
     /// Unmaps and frees the RAM frame at `gfn`.
     fn remove(&mut self, gfn: u64) -> Result<(), Errno>;
+    /// Whether anything is mapped at `gfn`.
+    fn is_mapped(&self, gfn: u64) -> bool;
+    /// The p2m type name of `gfn` as HVMMEM_* (None: nothing mapped).
+    fn mem_type(&self, gfn: u64) -> Option<u16>;
+    /// Drops the domain's cached guest-physical translations (HVMOP_flush_tlbs).
+    fn request_tlb_flush(&mut self);
     fn map_shared_info(&mut self, gfn: u64) -> Result<(), Errno>;
     /// Moves the RAM frame at gfn `from` to gfn `to` (freeing what was at `to`).
     fn move_frame(&mut self, from: u64, to: u64) -> Result<(), Errno>;
@@ -154,14 +160,21 @@ impl Outcome {
     }
 }
 
+/// An `int` / `unsigned int` argument: Xen's handlers declare these 32 bits
+/// wide, so the register's upper half is ignored.
+fn u32_arg(value: u64) -> u64 {
+    value & 0xffff_ffff
+}
+
 pub fn dispatch(caller: &mut impl Caller, call: Call) -> Outcome {
+    let a = call.args;
     match call.nr {
-        xen::HYPERVISOR_XEN_VERSION => xen_version::xen_version(caller, call.args[0], call.args[1]),
-        xen::HYPERVISOR_CONSOLE_IO => console_io::console_io(caller, call.args[0], call.args[1], call.args[2]),
-        xen::HYPERVISOR_SCHED_OP => sched_op::sched_op(caller, call.args[0], call.args[1]),
-        xen::HYPERVISOR_HVM_OP => hvm_op::hvm_op(caller, call.args[0], call.args[1]),
-        xen::HYPERVISOR_MEMORY_OP => memory_op::memory_op(caller, call.args[0], call.args[1]),
-        xen::HYPERVISOR_VCPU_OP => vcpu_op::vcpu_op(caller, call.args[0], call.args[1], call.args[2]),
+        xen::HYPERVISOR_XEN_VERSION => xen_version::xen_version(caller, u32_arg(a[0]), a[1]),
+        xen::HYPERVISOR_CONSOLE_IO => console_io::console_io(caller, u32_arg(a[0]), u32_arg(a[1]), a[2]),
+        xen::HYPERVISOR_SCHED_OP => sched_op::sched_op(caller, u32_arg(a[0]), a[1]),
+        xen::HYPERVISOR_HVM_OP => hvm_op::hvm_op(caller, a[0], a[1]),
+        xen::HYPERVISOR_MEMORY_OP => memory_op::memory_op(caller, a[0], a[1]),
+        xen::HYPERVISOR_VCPU_OP => vcpu_op::vcpu_op(caller, u32_arg(a[0]), u32_arg(a[1]), a[2]),
         xen::HYPERVISOR_DOMCTL => domctl::domctl(caller, call.args[0]),
         xen::HYPERVISOR_SYSCTL => sysctl::sysctl(caller, call.args[0]),
         _ => Outcome::err(Errno::ENOSYS),
@@ -244,6 +257,13 @@ pub(crate) mod fake {
         fn remove(&mut self, gfn: u64) -> Result<(), Errno> {
             if self.gfns.remove(&gfn) { Ok(()) } else { Err(Errno::EINVAL) }
         }
+        fn is_mapped(&self, gfn: u64) -> bool {
+            self.gfns.contains(&gfn)
+        }
+        fn mem_type(&self, gfn: u64) -> Option<u16> {
+            self.gfns.contains(&gfn).then_some(0)
+        }
+        fn request_tlb_flush(&mut self) {}
         fn map_shared_info(&mut self, gfn: u64) -> Result<(), Errno> {
             self.gfns.remove(&gfn);
             self.shared_info_gfn = Some(gfn);

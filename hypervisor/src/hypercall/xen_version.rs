@@ -12,7 +12,7 @@
 //! | `XENVER_pagesize` (7) | 4096 (-EINVAL with a non-NULL argument, as Xen) |
 //! | `XENVER_guest_handle` (8) | the domain's 16-byte handle |
 //! | `XENVER_commandline` (9) | the hypervisor command line; "<denied>" to an unprivileged caller |
-//! | `XENVER_build_id` (10) | -ENODATA (no build id); -EPERM unprivileged |
+//! | `XENVER_build_id` (10) | -EPERM unprivileged; -EFAULT / -EINVAL (len 0) for a bad struct; else -ENODATA (no build id) |
 //! | other | -ENOSYS |
 //!
 //! Every string goes out in a zeroed buffer of the header's size, so no
@@ -41,6 +41,7 @@ const XENFEAT_WRITABLE_PAGE_TABLES: u32 = 0;
 const XENFEAT_AUTO_TRANSLATED_PHYSMAP: u32 = 2;
 const XENFEAT_HVM_SAFE_PVCLOCK: u32 = 9;
 const XENFEAT_DOM0: u32 = 11;
+const XENFEAT_NOT_DIRECT_MAPPED: u32 = 16;
 
 /// `text` in a zeroed array of `N` bytes, cut to leave a terminating NUL.
 fn padded<const N: usize>(text: &str) -> [u8; N] {
@@ -88,6 +89,7 @@ pub fn xen_version(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
             fi.submap = (1 << XENFEAT_WRITABLE_PAGE_TABLES)
                 | (1 << XENFEAT_AUTO_TRANSLATED_PHYSMAP)
                 | (1 << XENFEAT_HVM_SAFE_PVCLOCK)
+                | (1 << XENFEAT_NOT_DIRECT_MAPPED)
                 | (u32::from(privileged) << XENFEAT_DOM0);
             reply(write_arg(caller, arg, &fi))
         }
@@ -103,7 +105,18 @@ pub fn xen_version(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
             reply(write_arg(caller, arg, &line))
         }
         XENVER_BUILD_ID if !privileged => Outcome::err(Errno::EPERM),
-        XENVER_BUILD_ID => Outcome::err(Errno::ENODATA),
+        XENVER_BUILD_ID => {
+            // The struct is checked before looking for an id, which this
+            // build does not have.
+            if arg != 0 {
+                match read_arg::<XenBuildId>(caller, arg) {
+                    Err(e) => return Outcome::err(e),
+                    Ok(id) if id.len == 0 => return Outcome::err(Errno::EINVAL),
+                    Ok(_) => {}
+                }
+            }
+            Outcome::err(Errno::ENODATA)
+        }
         _ => Outcome::err(Errno::ENOSYS),
     }
 }

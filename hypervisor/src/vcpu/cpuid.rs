@@ -6,7 +6,7 @@
 
 use abi::cpuid::{
     XEN_CPUID_FIRST_LEAF, XEN_CPUID_SIGNATURE_EBX, XEN_CPUID_SIGNATURE_ECX, XEN_CPUID_SIGNATURE_EDX,
-    XEN_HVM_CPUID_DOMID_PRESENT, XEN_HVM_CPUID_VCPU_ID_PRESENT,
+    XEN_HVM_CPUID_DOMID_PRESENT, XEN_HVM_CPUID_UPCALL_VECTOR, XEN_HVM_CPUID_VCPU_ID_PRESENT,
 };
 
 use crate::hypercall::xen_version::{XEN_MAJOR, XEN_MINOR};
@@ -14,8 +14,8 @@ use crate::hypercall::xen_version::{XEN_MAJOR, XEN_MINOR};
 /// The MSR a guest writes its hypercall page's address to (Xen uses the
 /// first hypervisor MSR, reported in leaf base+2 EBX).
 pub const HYPERCALL_PAGE_MSR: u32 = 0x4000_0000;
-/// Highest Xen leaf offered: base + 4 (HVM-specific features).
-const XEN_LAST_LEAF: u32 = XEN_CPUID_FIRST_LEAF + 4;
+/// Highest Xen leaf offered: base + 5, as Xen 4.17 (leaf 5 is all zero here).
+const XEN_LAST_LEAF: u32 = XEN_CPUID_FIRST_LEAF + 5;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Regs4 {
@@ -36,7 +36,6 @@ pub struct Asker {
 
 /// The guest's view of `leaf`/`subleaf`; `host` is the real CPU's answer.
 pub fn guest_cpuid(leaf: u32, subleaf: u32, host: Regs4, who: Asker) -> Regs4 {
-    let _ = subleaf;
     match leaf {
         1 => Regs4 {
             // Initial APIC id = vCPU id; VMX (bit 5) hidden; OSXSAVE (bit 27)
@@ -56,8 +55,8 @@ pub fn guest_cpuid(leaf: u32, subleaf: u32, host: Regs4, who: Asker) -> Regs4 {
         },
         l if l == XEN_CPUID_FIRST_LEAF + 1 => Regs4 { eax: ((XEN_MAJOR << 16) | XEN_MINOR) as u32, ..Regs4::default() },
         l if l == XEN_CPUID_FIRST_LEAF + 2 => Regs4 { eax: 1, ebx: HYPERCALL_PAGE_MSR, ..Regs4::default() },
-        l if l == XEN_CPUID_FIRST_LEAF + 4 => Regs4 {
-            eax: XEN_HVM_CPUID_VCPU_ID_PRESENT | XEN_HVM_CPUID_DOMID_PRESENT,
+        l if l == XEN_CPUID_FIRST_LEAF + 4 && subleaf == 0 => Regs4 {
+            eax: XEN_HVM_CPUID_VCPU_ID_PRESENT | XEN_HVM_CPUID_DOMID_PRESENT | XEN_HVM_CPUID_UPCALL_VECTOR,
             ebx: who.vcpu_id,
             ecx: u32::from(who.domid),
             edx: 0,
@@ -78,7 +77,8 @@ mod tests {
     fn xen_leaves_carry_the_signature_version_msr_and_domid() {
         let base = guest_cpuid(0x4000_0000, 0, HOST, WHO);
         assert!(abi::cpuid::is_xen_signature(base.ebx, base.ecx, base.edx));
-        assert!(base.eax >= 0x4000_0002);
+        assert_eq!(base.eax, 0x4000_0005);
+        assert_eq!(guest_cpuid(0x4000_0004, 1, HOST, WHO), Regs4::default(), "sub-leaf 1 is empty");
         assert_eq!(guest_cpuid(0x4000_0001, 0, HOST, WHO).eax, 0x0004_0011);
         let msr = guest_cpuid(0x4000_0002, 0, HOST, WHO);
         assert_eq!((msr.eax, msr.ebx), (1, HYPERCALL_PAGE_MSR));
