@@ -392,6 +392,15 @@ impl crate::hypercall::DomainOps for Domain {
     fn paused(&self) -> bool {
         self.paused
     }
+    fn set_max_vcpus(&mut self, max: u32) -> Result<(), Errno> {
+        // Only a domain that never ran (created, still paused, no vCPU
+        // with hardware state) may change its vCPU count.
+        if self.privileged || !self.paused {
+            return Err(Errno::EBUSY);
+        }
+        self.vcpus.resize(max as usize, VcpuState::default());
+        Ok(())
+    }
     fn set_paused(&mut self, paused: bool) {
         self.paused = paused;
     }

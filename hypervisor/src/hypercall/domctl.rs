@@ -8,7 +8,8 @@
 //! | `XEN_DOMCTL_createdomain` (1) | HVM/PVH only (no `XEN_DOMCTL_CDF_hvm`: -EINVAL), 1..=128 vCPUs (-EINVAL), a free id or the next one (-EEXIST); created paused |
 //! | `XEN_DOMCTL_destroydomain` (2) | every frame back to the allocator; not the caller itself (-EINVAL) |
 //! | `XEN_DOMCTL_pausedomain` (3), `XEN_DOMCTL_unpausedomain` (4) | not the caller (-EINVAL); unpausing a running domain -EINVAL |
-//! | `XEN_DOMCTL_getdomaininfo` (5) | pages, vCPUs, flags, handle, shared-info frame |
+//! | `XEN_DOMCTL_getdomaininfo` (5) | the first domain at or after the id (Xen 4.17; reserved ids -EINVAL): pages, vCPUs, flags, handle, shared-info frame |
+//! | `XEN_DOMCTL_max_vcpus` (15) | 1..=128 (-EINVAL), not the caller itself (-EINVAL), only while no vCPU has run |
 //! | `XEN_DOMCTL_max_mem` (11) | the reservation limit, in KiB |
 //! | other | -ENOSYS |
 
@@ -18,6 +19,7 @@ use abi::xen::DomId;
 use abi::zerocopy::FromZeros;
 
 use super::{Caller, DomainOps, Outcome, read_arg, write_arg};
+
 
 /// Most vCPUs a domain may have (Xen's HVM_MAX_VCPUS).
 pub const MAX_VCPUS: u32 = 128;
@@ -32,7 +34,17 @@ pub fn domctl(caller: &mut impl Caller, arg: u64) -> Outcome {
     if op.interface_version != XEN_DOMCTL_INTERFACE_VERSION {
         return Outcome::err(Errno::EACCES);
     }
-    if op.cmd != XEN_DOMCTL_CREATEDOMAIN && caller.domain_exact(op.domain.0).is_none() {
+    if op.cmd == XEN_DOMCTL_GETDOMAININFO {
+        // Xen 4.17 looks up the first domain at or after the id asked for;
+        // a reserved id is not one it looks up.
+        if op.domain.0 >= abi::xen::DOMID_FIRST_RESERVED.0 {
+            return Outcome::err(Errno::EINVAL);
+        }
+        match caller.domain_ids(op.domain.0).first() {
+            Some(&id) => op.domain = DomId(id),
+            None => return Outcome::err(Errno::ESRCH),
+        }
+    } else if op.cmd != XEN_DOMCTL_CREATEDOMAIN && caller.domain_exact(op.domain.0).is_none() {
         return Outcome::err(Errno::ESRCH);
     }
     if !caller.privileged() {
@@ -59,6 +71,15 @@ pub fn domctl(caller: &mut impl Caller, arg: u64) -> Outcome {
             op.set_payload(&domain_info(d));
             Ok(true)
         }),
+        XEN_DOMCTL_MAX_VCPUS if own => Err(Errno::EINVAL),
+        XEN_DOMCTL_MAX_VCPUS => {
+            let max: XenDomctlMaxVcpus = op.payload();
+            if max.max == 0 || max.max > MAX_VCPUS {
+                Err(Errno::EINVAL)
+            } else {
+                with(caller, op.domain, |d| d.set_max_vcpus(max.max).map(|()| false))
+            }
+        }
         XEN_DOMCTL_MAX_MEM => {
             let max: XenDomctlMaxMem = op.payload();
             with(caller, op.domain, |d| {
@@ -156,6 +177,20 @@ mod tests {
     }
 
     #[test]
+    fn getdomaininfo_finds_the_next_domain_and_refuses_reserved_ids() {
+        let mut c = FakeCaller::new(512);
+        c.put(0, &op(XEN_DOMCTL_GETDOMAININFO, abi::xen::DOMID_SELF.0));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EINVAL));
+        c.domains.retain(|d| d.id != 1);
+        c.create_domain(5, 1, [0; 16]).unwrap();
+        c.put(0, &op(XEN_DOMCTL_GETDOMAININFO, 1));
+        assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
+        assert_eq!(c.get::<XenDomctl>(0).domain, DomId(5));
+        c.put(0, &op(XEN_DOMCTL_GETDOMAININFO, 6));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::ESRCH));
+    }
+
+    #[test]
     fn getdomaininfo_reports_the_domain() {
         let mut c = FakeCaller::new(512);
         c.put(0, &op(XEN_DOMCTL_GETDOMAININFO, 1));
@@ -219,6 +254,11 @@ mod tests {
         c.put(0, &XenDomctl::new(XEN_DOMCTL_MAX_MEM, DomId(1), &XenDomctlMaxMem { max_memkb: 8192 }));
         assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
         assert_eq!(c.dom(1).max_pages, 2048);
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_MAX_VCPUS, DomId(1), &XenDomctlMaxVcpus { max: 4 }));
+        assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
+        assert_eq!(c.dom(1).vcpus.len(), 4);
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_MAX_VCPUS, DomId(0), &XenDomctlMaxVcpus { max: 4 }));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EINVAL), "not itself");
         c.put(0, &op(9999, 1));
         assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::ENOSYS));
     }

@@ -69,6 +69,8 @@ pub trait DomainOps {
     /// Nanoseconds of system time when the domain was created.
     fn created_ns(&self) -> u64;
     fn paused(&self) -> bool;
+    /// Resizes the vCPU set (-EBUSY once one has run).
+    fn set_max_vcpus(&mut self, max: u32) -> Result<(), Errno>;
     fn set_paused(&mut self, paused: bool);
     /// The reason it shut down with, if it has.
     fn shut_down_reason(&self) -> Option<u32>;
@@ -124,6 +126,8 @@ pub trait Caller {
     fn machine(&self) -> MachineInfo<'_>;
     /// Xen system time: nanoseconds since the hypervisor booted.
     fn machine_time_ns(&self) -> u64;
+    /// The pvclock record a vCPU would read now.
+    fn pvclock(&self) -> abi::xen::VcpuTimeInfo;
 }
 
 /// Reads a plain-old-data argument from guest memory.
@@ -307,6 +311,10 @@ pub(crate) mod fake {
         fn paused(&self) -> bool {
             self.paused
         }
+        fn set_max_vcpus(&mut self, max: u32) -> Result<(), Errno> {
+            self.vcpus.resize(max as usize, VcpuState::default());
+            Ok(())
+        }
         fn set_paused(&mut self, paused: bool) {
             self.paused = paused;
         }
@@ -409,6 +417,9 @@ pub(crate) mod fake {
         }
         fn machine_time_ns(&self) -> u64 {
             5000
+        }
+        fn pvclock(&self) -> abi::xen::VcpuTimeInfo {
+            abi::zerocopy::FromZeros::new_zeroed()
         }
         fn create_domain(&mut self, id: u16, max_vcpus: u32, _handle: [u8; 16]) -> Result<u16, Errno> {
             let id = if id == 0 { (1..).find(|i| self.domains.iter().all(|d| d.id != *i)).unwrap() } else { id };

@@ -5,16 +5,40 @@
 //! | `SCHEDOP_yield` (0) | gives up the CPU, returns 0 |
 //! | `SCHEDOP_block` (1) | waits for the next interrupt, returns 0 |
 //! | `SCHEDOP_shutdown` (2) | ends the domain with the reason; bad reason -EINVAL |
-//! | `SCHEDOP_poll` (3) | -ENOSYS (needs event channels) |
+//! | `SCHEDOP_poll` (3) | at most 128 ports (-EINVAL), each readable (-EFAULT) and a 2-level port (< 4096, -EINVAL); then blocks like SCHEDOP_block (no channel is pending: none exist yet) |
 //! | `SCHEDOP_remote_shutdown` (4) | Dom0 only; -ESRCH for no such domain |
 //! | `SCHEDOP_shutdown_code` (5) | records the reason reported at a later shutdown |
-//! | other (watchdog, pin_override) | -ENOSYS |
+//! | `SCHEDOP_pin_override` (7) | Dom0 only (-EPERM); pCPU 0 (where Dom0 runs) 0; ending no override or pCPU >= CPUs -EINVAL; other pCPUs -EBUSY |
+//! | other (watchdog) | -ENOSYS |
 
 use abi::errno::Errno;
 use abi::sched::{
-    SCHEDOP_BLOCK, SCHEDOP_REMOTE_SHUTDOWN, SCHEDOP_SHUTDOWN, SCHEDOP_SHUTDOWN_CODE, SCHEDOP_YIELD, SHUTDOWN_MAX,
-    SchedRemoteShutdown, SchedShutdown,
+    SCHEDOP_BLOCK, SCHEDOP_PIN_OVERRIDE, SCHEDOP_POLL, SCHEDOP_REMOTE_SHUTDOWN, SCHEDOP_SHUTDOWN, SCHEDOP_SHUTDOWN_CODE,
+    SCHEDOP_YIELD, SHUTDOWN_MAX, SchedPinOverride, SchedPoll, SchedRemoteShutdown, SchedShutdown,
 };
+
+/// Most ports one SCHEDOP_poll may wait on (Xen's limit).
+const POLL_MAX_PORTS: u32 = 128;
+/// Ports of the 2-level event-channel ABI a 64-bit domain has.
+const EVTCHN_2L_NR_CHANNELS: u32 = 4096;
+
+fn poll(caller: &mut impl Caller, arg: u64) -> Outcome {
+    let p: SchedPoll = match read_arg(caller, arg) {
+        Ok(p) => p,
+        Err(e) => return Outcome::err(e),
+    };
+    if p.nr_ports > POLL_MAX_PORTS {
+        return Outcome::err(Errno::EINVAL);
+    }
+    for i in 0..u64::from(p.nr_ports) {
+        match read_arg::<u32>(caller, p.ports.wrapping_add(i * 4)) {
+            Err(e) => return Outcome::err(e),
+            Ok(port) if port >= EVTCHN_2L_NR_CHANNELS => return Outcome::err(Errno::EINVAL),
+            Ok(_) => {}
+        }
+    }
+    Outcome::Block
+}
 
 use super::{Caller, Outcome, read_arg};
 
@@ -27,6 +51,18 @@ pub fn sched_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
             Ok(s) if s.reason > SHUTDOWN_MAX => Outcome::err(Errno::EINVAL),
             Ok(s) => Outcome::Shutdown(s.reason),
         },
+        SCHEDOP_POLL => poll(caller, arg),
+        SCHEDOP_PIN_OVERRIDE => {
+            if !caller.privileged() {
+                return Outcome::err(Errno::EPERM);
+            }
+            match read_arg::<SchedPinOverride>(caller, arg) {
+                Err(e) => Outcome::err(e),
+                Ok(p) if p.pcpu < 0 || p.pcpu as u32 >= caller.machine().nr_cpus => Outcome::err(Errno::EINVAL),
+                Ok(p) if p.pcpu == 0 => Outcome::Return(0),
+                Ok(_) => Outcome::err(Errno::EBUSY),
+            }
+        }
         SCHEDOP_SHUTDOWN_CODE => match read_arg::<SchedShutdown>(caller, arg) {
             Err(e) => Outcome::err(e),
             Ok(s) if s.reason > SHUTDOWN_MAX => Outcome::err(Errno::EINVAL),
@@ -98,8 +134,33 @@ mod tests {
         let mut c = FakeCaller::new(8);
         assert_eq!(sched_op(&mut c, SCHEDOP_YIELD, 0), Outcome::Yield);
         assert_eq!(sched_op(&mut c, SCHEDOP_BLOCK, 0), Outcome::Block);
-        assert_eq!(sched_op(&mut c, abi::sched::SCHEDOP_POLL, 0), Outcome::err(Errno::ENOSYS));
+        assert_eq!(sched_op(&mut c, abi::sched::SCHEDOP_WATCHDOG, 0), Outcome::err(Errno::ENOSYS));
         assert_eq!(sched_op(&mut c, 1000, 0), Outcome::err(Errno::ENOSYS));
+    }
+
+    #[test]
+    fn poll_checks_its_ports_then_blocks() {
+        let mut c = FakeCaller::new(128);
+        c.put(0, &SchedPoll { ports: 64, nr_ports: 129, _pad: 0, timeout: 0 });
+        assert_eq!(sched_op(&mut c, abi::sched::SCHEDOP_POLL, 0), Outcome::err(Errno::EINVAL));
+        c.put(0, &SchedPoll { ports: 126, nr_ports: 1, _pad: 0, timeout: 0 });
+        assert_eq!(sched_op(&mut c, abi::sched::SCHEDOP_POLL, 0), Outcome::err(Errno::EFAULT));
+        c.put(0, &SchedPoll { ports: 64, nr_ports: 1, _pad: 0, timeout: 0 });
+        c.put(64, &5000u32);
+        assert_eq!(sched_op(&mut c, abi::sched::SCHEDOP_POLL, 0), Outcome::err(Errno::EINVAL));
+        c.put(64, &3u32);
+        assert_eq!(sched_op(&mut c, abi::sched::SCHEDOP_POLL, 0), Outcome::Block);
+    }
+
+    #[test]
+    fn pin_override_is_dom0_only_and_checks_the_cpu() {
+        let mut c = FakeCaller::new(64);
+        c.put(0, &SchedPinOverride { pcpu: -1 });
+        assert_eq!(sched_op(&mut c, SCHEDOP_PIN_OVERRIDE, 0), Outcome::err(Errno::EINVAL));
+        c.put(0, &SchedPinOverride { pcpu: 0 });
+        assert_eq!(sched_op(&mut c, SCHEDOP_PIN_OVERRIDE, 0), Outcome::Return(0));
+        let mut u = FakeCaller::unprivileged(64);
+        assert_eq!(sched_op(&mut u, SCHEDOP_PIN_OVERRIDE, 0), Outcome::err(Errno::EPERM));
     }
 
     #[test]

@@ -6,9 +6,13 @@
 //! | `VCPUOP_is_up` (3) | 1 or 0 |
 //! | `VCPUOP_up` (1) | 0 (a vCPU is initialised when it exists) |
 //! | `VCPUOP_down` (2) | marks it down |
-//! | `VCPUOP_initialise` (0) | -EEXIST: every vCPU starts initialised (PVH boot state) |
+//! | `VCPUOP_initialise` (0) | the context is read (-EFAULT), then -EEXIST: every vCPU starts initialised (PVH boot state) |
 //! | `VCPUOP_get_runstate_info` (4) | running since creation |
-//! | `VCPUOP_register_vcpu_info` (10) | offset <= 4096 - 64 and a RAM gfn (-EINVAL), once per vCPU (-EINVAL); the pvclock is written there |
+//! | `VCPUOP_register_runstate_memory_area` (5) | the runstate is written there (NULL unregisters) |
+//! | `VCPUOP_register_vcpu_info` (10) | offset <= 4096 - 64 and 8-aligned (-ENXIO), a RAM gfn (-EINVAL), once per vCPU (-EINVAL); the pvclock is written there |
+//! | `VCPUOP_send_nmi` (11) | non-NULL -EINVAL; NULL -ENOSYS (no NMI injection yet) |
+//! | `VCPUOP_get_physid` (12) | -EINVAL: vCPUs are not pinned |
+//! | `VCPUOP_register_vcpu_time_memory_area` (13) | the pvclock is written there (NULL unregisters) |
 //! | `VCPUOP_set/stop_periodic_timer` (6, 7), `VCPUOP_set/stop_singleshot_timer` (8, 9) | -ENOSYS: timer events need event channels |
 //! | other | -ENOSYS |
 
@@ -39,7 +43,36 @@ pub fn vcpu_op(caller: &mut impl Caller, cmd: u64, vcpuid: u64, arg: u64) -> Out
             caller.this().vcpus()[id].up = false;
             Outcome::Return(0)
         }
-        VCPUOP_INITIALISE => Outcome::err(Errno::EEXIST),
+        VCPUOP_INITIALISE => match read_arg::<abi::hvm::hvm_vcpu::VcpuHvmContext>(caller, arg) {
+            Err(e) => Outcome::err(e),
+            Ok(_) => Outcome::err(Errno::EEXIST),
+        },
+        VCPUOP_REGISTER_RUNSTATE_MEMORY_AREA => match read_arg::<VcpuRegisterRunstateMemoryArea>(caller, arg) {
+            Err(e) => Outcome::err(e),
+            Ok(area) if area.addr == 0 => Outcome::Return(0),
+            Ok(area) => {
+                // Xen writes the area once here and at each context switch;
+                // a vCPU here is never switched, so once is all. A bad
+                // address is not an error, as in Xen.
+                let mut info = VcpuRunstateInfo::new_zeroed();
+                info.state = RUNSTATE_RUNNING;
+                info.state_entry_time = caller.this().created_ns();
+                info.time[0] = now.saturating_sub(info.state_entry_time);
+                let _ = write_arg(caller, area.addr, &info);
+                Outcome::Return(0)
+            }
+        },
+        VCPUOP_REGISTER_VCPU_TIME_MEMORY_AREA => match read_arg::<VcpuRegisterTimeMemoryArea>(caller, arg) {
+            Err(e) => Outcome::err(e),
+            Ok(area) if area.addr == 0 => Outcome::Return(0),
+            Ok(area) => {
+                let record = caller.pvclock();
+                let _ = write_arg(caller, area.addr, &record);
+                Outcome::Return(0)
+            }
+        },
+        VCPUOP_SEND_NMI if arg != 0 => Outcome::err(Errno::EINVAL),
+        VCPUOP_GET_PHYSID => Outcome::err(Errno::EINVAL),
         VCPUOP_GET_RUNSTATE_INFO => {
             let entry = caller.this().created_ns();
             let running = now.saturating_sub(entry);
@@ -62,8 +95,8 @@ pub fn vcpu_op(caller: &mut impl Caller, cmd: u64, vcpuid: u64, arg: u64) -> Out
                 Ok(i) => i,
                 Err(e) => return Outcome::err(e),
             };
-            if info.offset > 4096 - VCPU_INFO_SIZE {
-                return Outcome::err(Errno::EINVAL);
+            if info.offset > 4096 - VCPU_INFO_SIZE || info.offset % 8 != 0 {
+                return Outcome::err(Errno::ENXIO);
             }
             match caller.this().register_vcpu_info(id, info.mfn, info.offset) {
                 Ok(()) => Outcome::Return(0),
@@ -90,14 +123,14 @@ mod tests {
 
     #[test]
     fn up_down_and_is_up() {
-        let mut c = FakeCaller::new(64);
+        let mut c = FakeCaller::new(256);
         assert_eq!(vcpu_op(&mut c, VCPUOP_IS_UP, 0, 0), Outcome::Return(1));
         assert_eq!(vcpu_op(&mut c, VCPUOP_IS_UP, 1, 0), Outcome::Return(0));
         assert_eq!(vcpu_op(&mut c, VCPUOP_UP, 1, 0), Outcome::Return(0));
         assert_eq!(vcpu_op(&mut c, VCPUOP_IS_UP, 1, 0), Outcome::Return(1));
         assert_eq!(vcpu_op(&mut c, VCPUOP_DOWN, 1, 0), Outcome::Return(0));
         assert_eq!(vcpu_op(&mut c, VCPUOP_IS_UP, 1, 0), Outcome::Return(0));
-        assert_eq!(vcpu_op(&mut c, VCPUOP_INITIALISE, 0, 0), Outcome::err(Errno::EEXIST));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_INITIALISE, 0, 0), Outcome::err(Errno::EEXIST), "context readable, vCPU exists");
     }
 
     #[test]
@@ -106,7 +139,15 @@ mod tests {
         let mut info = VcpuRegisterVcpuInfo::new_zeroed();
         (info.mfn, info.offset) = (0x120, 4096 - 63);
         c.put(0, &info);
-        assert_eq!(vcpu_op(&mut c, VCPUOP_REGISTER_VCPU_INFO, 0, 0), Outcome::err(Errno::EINVAL));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_REGISTER_VCPU_INFO, 0, 0), Outcome::err(Errno::ENXIO));
+        info.offset = 2;
+        c.put(0, &info);
+        assert_eq!(vcpu_op(&mut c, VCPUOP_REGISTER_VCPU_INFO, 0, 0), Outcome::err(Errno::ENXIO), "misaligned");
+        info.mfn = 0x5000;
+        info.offset = 64;
+        c.put(0, &info);
+        assert_eq!(vcpu_op(&mut c, VCPUOP_REGISTER_VCPU_INFO, 0, 0), Outcome::err(Errno::EINVAL), "not RAM");
+        info.mfn = 0x120;
         info.offset = 64;
         c.put(0, &info);
         assert_eq!(vcpu_op(&mut c, VCPUOP_REGISTER_VCPU_INFO, 0, 0), Outcome::Return(0));
@@ -121,6 +162,19 @@ mod tests {
         assert_eq!(vcpu_op(&mut c, VCPUOP_GET_RUNSTATE_INFO, 0, 0), Outcome::Return(0));
         assert_eq!(c.get::<VcpuRunstateInfo>(0).state, RUNSTATE_RUNNING);
         assert_eq!(vcpu_op(&mut c, VCPUOP_GET_RUNSTATE_INFO, 0, 100), Outcome::err(Errno::EFAULT));
+    }
+
+    #[test]
+    fn runstate_and_time_areas_are_written_where_registered() {
+        let mut c = FakeCaller::new(256);
+        c.put(0, &VcpuRegisterRunstateMemoryArea { addr: 64 });
+        assert_eq!(vcpu_op(&mut c, VCPUOP_REGISTER_RUNSTATE_MEMORY_AREA, 0, 0), Outcome::Return(0));
+        assert_eq!(c.get::<VcpuRunstateInfo>(64).state_entry_time, 1000);
+        c.put(0, &VcpuRegisterTimeMemoryArea { addr: 0 });
+        assert_eq!(vcpu_op(&mut c, VCPUOP_REGISTER_VCPU_TIME_MEMORY_AREA, 0, 0), Outcome::Return(0));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_REGISTER_VCPU_TIME_MEMORY_AREA, 0, 250), Outcome::err(Errno::EFAULT));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_INITIALISE, 0, 200), Outcome::err(Errno::EFAULT), "context read first");
+        assert_eq!(vcpu_op(&mut c, VCPUOP_GET_PHYSID, 0, 0), Outcome::err(Errno::EINVAL));
     }
 
     #[test]

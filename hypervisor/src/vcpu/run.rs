@@ -161,6 +161,10 @@ impl Caller for HypercallContext<'_> {
     fn machine_time_ns(&self) -> u64 {
         crate::domain::domain::system_time_at(cpu::rdtsc())
     }
+    fn pvclock(&self) -> abi::xen::VcpuTimeInfo {
+        use crate::arch::x86_64::tsc;
+        crate::domain::time::vcpu_time_info(cpu::rdtsc(), tsc::boot_tsc(), tsc::khz() * 1000, 2)
+    }
     fn machine(&self) -> MachineInfo<'_> {
         let (usable, free) = crate::mm::frame_counts();
         MachineInfo {
