@@ -1,0 +1,213 @@
+//! Random hypercalls from a seed: the number, the sub-op and the arguments,
+//! and the values the scratch area (where argument pointers point) is filled
+//! with. Same seed, same calls.
+//!
+//! Numbers: mostly Xen's 0..=41, then the rest of 0..=63, numbers past the
+//! table but inside the hypercall page (64..=127), and random 64-bit values
+//! (made with a direct VMCALL/VMMCALL). The first argument is usually a
+//! small sub-op. Arguments: small integers, domain ids, pointers into the
+//! scratch area (aligned or not), NULL, unmapped addresses, a buffer running
+//! into unmapped memory, hypervisor-range and non-canonical addresses, huge
+//! and random values. No value generated here is an address of this kernel
+//! or a frame of it (small integers stay below 256, under the kernel's first
+//! frame at 1 MiB; the scratch area lies above the kernel), so only the
+//! scratch area and memory nothing uses are handed out.
+
+use guest_rt::rng::Rng;
+
+/// `DOMID_SELF`, `DOMID_IO`, `DOMID_INVALID`, `DOMID_IDLE`.
+const RESERVED_DOMIDS: [u64; 4] = [0x7ff0, 0x7ff1, 0x7ff4, 0x7fff];
+
+/// Values at the edges of the integer types.
+const HUGE: [u64; 8] = [
+    u64::MAX,
+    u64::MAX - 1,
+    u32::MAX as u64,
+    0x8000_0000,
+    0x7fff_ffff,
+    1 << 32,
+    1 << 63,
+    0xffff,
+];
+
+/// Where the calls may point.
+#[derive(Clone, Copy, Debug)]
+pub struct Layout {
+    /// Start of the scratch area (page-aligned).
+    pub scratch: u64,
+    /// Its size in bytes.
+    pub scratch_len: u64,
+    /// A 2 MiB range unmapped in the guest's page tables whose preceding
+    /// 2 MiB are unused RAM, if there is one.
+    pub hole: Option<u64>,
+    /// This domain's id.
+    pub domid: u16,
+}
+
+/// One hypercall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Call {
+    pub nr: u64,
+    pub args: [u64; 5],
+}
+
+pub struct Gen {
+    rng: Rng,
+    layout: Layout,
+}
+
+impl Gen {
+    pub fn new(seed: u64, layout: Layout) -> Gen {
+        Gen {
+            rng: Rng::new(seed),
+            layout,
+        }
+    }
+
+    pub fn call(&mut self) -> Call {
+        let nr = self.nr();
+        let mut args = [0; 5];
+        args[0] = self.sub_op();
+        for a in &mut args[1..] {
+            *a = self.arg();
+        }
+        Call { nr, args }
+    }
+
+    fn nr(&mut self) -> u64 {
+        match self.rng.below(100) {
+            0..=69 => self.rng.below(42),
+            70..=84 => self.rng.below(64),
+            85..=89 => 64 + self.rng.below(64),
+            90..=94 => (self.rng.below(0xffff) << 32) | self.rng.below(64),
+            _ => self.rng.next_u64(),
+        }
+    }
+
+    fn sub_op(&mut self) -> u64 {
+        match self.rng.below(100) {
+            0..=59 => self.rng.below(32),
+            60..=74 => self.rng.below(256),
+            _ => self.arg(),
+        }
+    }
+
+    fn arg(&mut self) -> u64 {
+        let l = self.layout;
+        match self.rng.below(100) {
+            0..=19 => self.rng.below(16),
+            20..=24 => self.rng.below(256),
+            25..=39 => self.scratch_ptr(),
+            40..=49 => 0,
+            50..=59 => self.rng.next_u64(),
+            60..=64 => 0xffff_8000_0000_0000 | self.rng.below(1 << 46),
+            // Non-canonical with bit 47 set and 48..63 clear: even a page
+            // walk that ignored bits 48..63 would find nothing (PML4 slots
+            // 256 and up are empty).
+            65..=69 => 0x0000_8000_0000_0000 | self.rng.below(1 << 47),
+            70..=74 => self.rng.pick(&HUGE),
+            75..=79 => match self.rng.below(3) {
+                0 => u64::from(l.domid),
+                1 => self.rng.pick(&RESERVED_DOMIDS),
+                // Other domains: low ids, and the highest ordinary one.
+                _ => self.rng.pick(&[1, 2, 3, 7, 0x7fef]),
+            },
+            80..=84 => match l.hole {
+                Some(hole) => hole + self.rng.below(2 << 20),
+                None => 0x80_0000_0000 + self.rng.below(1 << 30),
+            },
+            // A buffer whose end runs into the hole (the start is RAM this
+            // kernel does not use).
+            85..=89 => match l.hole {
+                Some(hole) => hole - 1 - self.rng.below(64),
+                None => 0,
+            },
+            _ => self.rng.below(64),
+        }
+    }
+
+    /// A pointer into the scratch area: 8-byte aligned mostly, at least
+    /// 64 bytes before its end so that small structs fit.
+    fn scratch_ptr(&mut self) -> u64 {
+        let l = self.layout;
+        let off = self.rng.below(l.scratch_len - 64);
+        if self.rng.chance(3, 4) {
+            l.scratch + (off & !7)
+        } else {
+            l.scratch + off
+        }
+    }
+
+    /// A value for one 8-byte slot of the scratch area: mostly zeros and
+    /// small numbers, some pointers back into the scratch, domain ids,
+    /// domctl/sysctl headers with the right interface version (0x15) and a
+    /// small command, edge values and random bits.
+    pub fn slot(&mut self) -> u64 {
+        match self.rng.below(100) {
+            0..=39 => 0,
+            40..=59 => self.rng.below(256),
+            60..=69 => self.scratch_ptr(),
+            70..=74 => self.rng.pick(&RESERVED_DOMIDS),
+            75..=79 => (0x15 << 32) | self.rng.below(100),
+            80..=84 => self.rng.pick(&HUGE),
+            _ => self.rng.next_u64(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LAYOUT: Layout = Layout {
+        scratch: 0x0020_0000,
+        scratch_len: 0x4000,
+        hole: Some(4 << 20),
+        domid: 0,
+    };
+
+    #[test]
+    fn same_seed_same_calls() {
+        let mut a = Gen::new(1, LAYOUT);
+        let mut b = Gen::new(1, LAYOUT);
+        for _ in 0..1000 {
+            assert_eq!(a.call(), b.call());
+        }
+        assert_ne!(Gen::new(1, LAYOUT).call(), Gen::new(2, LAYOUT).call());
+    }
+
+    #[test]
+    fn numbers_favour_xens_table() {
+        let mut g = Gen::new(7, LAYOUT);
+        let calls: Vec<Call> = (0..10_000).map(|_| g.call()).collect();
+        let in_table = calls.iter().filter(|c| c.nr <= 41).count();
+        assert!(in_table > 6_000, "{in_table}");
+        assert!(calls.iter().any(|c| c.nr > u64::from(u32::MAX)));
+        assert!(calls.iter().any(|c| (64..128).contains(&c.nr)));
+    }
+
+    /// Nothing generated points into the kernel image (1 MiB up to the
+    /// scratch area) or names one of its frames.
+    #[test]
+    fn no_value_names_the_kernel() {
+        let kernel = 0x0010_0000..LAYOUT.scratch;
+        let frames = (0x0010_0000 >> 12)..(LAYOUT.scratch >> 12);
+        let mut g = Gen::new(3, LAYOUT);
+        for _ in 0..20_000 {
+            let c = g.call();
+            for v in c.args.into_iter().chain([g.slot()]) {
+                assert!(!kernel.contains(&v), "{v:#x}");
+                assert!(!frames.contains(&v), "{v:#x}");
+            }
+        }
+    }
+
+    #[test]
+    fn scratch_pointers_stay_inside() {
+        let mut g = Gen::new(5, LAYOUT);
+        for _ in 0..10_000 {
+            let p = g.scratch_ptr();
+            assert!(p >= LAYOUT.scratch && p + 64 <= LAYOUT.scratch + LAYOUT.scratch_len);
+        }
+    }
+}

@@ -1,0 +1,221 @@
+//! The hypercall fuzzer: a PVH kernel that makes `count` random hypercalls
+//! generated from `seed` (command line `seed=N count=M`, defaults 1 and
+//! 100000; `trace=K` prints every call from the K-th on), skipping the ones `fuzz::exclude` lists, and checks that it is
+//! still alive and unchanged: every 10000 calls it prints a progress line,
+//! calls xen_version and compares a hash of its own code with the one taken
+//! at boot. At the end: `fuzz: seed=N, M calls done, still alive`, then
+//! power off.
+//!
+//! Argument pointers point into a scratch area refilled with fresh values
+//! every 64 calls, or at memory nothing uses. The scratch area is at 2 MiB,
+//! in RAM this kernel does not otherwise use, with a 2 MiB hole in its page
+//! tables from 4 MiB: an OUT buffer of any size that starts in the scratch
+//! runs into unused RAM, then into the hole, never into this kernel (which
+//! ends below 2 MiB). The kernel's text is also mapped read-only
+//! (guest-rt), which the hypervisor must honour when it copies to a guest
+//! pointer.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+guest_rt::entry!("fuzz", kernel::kmain);
+
+#[cfg(target_os = "none")]
+mod kernel {
+    use abi::cpuid::XEN_HVM_CPUID_DOMID_PRESENT;
+    use abi::errno::Errno;
+    use abi::hvm::start_info::XEN_HVM_MEMMAP_TYPE_RAM;
+    use abi::sched::SHUTDOWN_CRASH;
+    use abi::xen::{DOMID_SELF, SIF_PRIVILEGED};
+    use fuzz::calls::{Gen, Layout};
+    use fuzz::exclude::excluded;
+    use guest_rt::paging::{self, Access};
+    use guest_rt::{cmdline, cpu, hypercall, println};
+
+    const DEFAULT_SEED: u64 = 1;
+    const DEFAULT_COUNT: u64 = 100_000;
+    const PROGRESS_EVERY: u64 = 10_000;
+    const REFILL_EVERY: u64 = 64;
+    /// The scratch area: 16 KiB at 2 MiB.
+    const SCRATCH: u64 = 2 << 20;
+    const SCRATCH_LEN: usize = 4 * 4096;
+    /// An unmapped 2 MiB range; the 2 MiB below it (scratch included) is
+    /// RAM nothing else uses.
+    const HOLE: u64 = 4 << 20;
+
+    unsafe extern "C" {
+        /// Text and rodata of this kernel (guest-rt's linker.ld).
+        static __image_start: u8;
+        static __data_start: u8;
+    }
+
+    /// Reads `len` (<= 8) bytes at `addr` if they lie in the scratch area.
+    fn read_scratch(addr: u64, len: usize) -> Option<u64> {
+        let off = usize::try_from(addr.checked_sub(SCRATCH)?).ok()?;
+        if len > 8 || off.checked_add(len)? > SCRATCH_LEN {
+            return None;
+        }
+        let mut bytes = [0u8; 8];
+        // SAFETY: inside the scratch area (checked), identity-mapped RAM
+        // that kmain checked is there; plain bytes.
+        unsafe {
+            core::ptr::copy_nonoverlapping((addr as *const u8).cast_mut(), bytes.as_mut_ptr(), len);
+        }
+        Some(u64::from_le_bytes(bytes))
+    }
+
+    fn refill(g: &mut Gen) {
+        let p = SCRATCH as *mut u64;
+        for i in 0..SCRATCH_LEN / 8 {
+            // SAFETY: in bounds; the hypervisor only touches it during a
+            // hypercall.
+            unsafe { p.add(i).write_volatile(g.slot()) };
+        }
+    }
+
+    /// FNV-1a over this kernel's text and rodata.
+    fn image_hash() -> u64 {
+        let start = (&raw const __image_start).cast::<u8>();
+        let end = (&raw const __data_start) as usize;
+        let len = end - start as usize;
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for i in 0..len {
+            // SAFETY: the image is mapped (read-only) for its whole length.
+            let b = unsafe { start.add(i).read_volatile() };
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        h
+    }
+
+    /// How the calls came back.
+    #[derive(Default)]
+    struct Stats {
+        ok: u64,
+        enosys: u64,
+        efault: u64,
+        einval: u64,
+        eperm: u64,
+        other: u64,
+        skipped: u64,
+    }
+
+    impl Stats {
+        fn record(&mut self, ret: u64) {
+            match Errno::from_hypercall_ret(ret) {
+                Some(Errno::ENOSYS) => self.enosys += 1,
+                Some(Errno::EFAULT) => self.efault += 1,
+                Some(Errno::EINVAL) => self.einval += 1,
+                Some(Errno::EPERM) => self.eperm += 1,
+                Some(_) => self.other += 1,
+                None => self.ok += 1,
+            }
+        }
+    }
+
+    pub fn kmain(boot: &guest_rt::Boot) {
+        let Some(hv) = boot.hv else {
+            println!("fuzz: no Xen-compatible hypervisor (CPUID), nothing to fuzz");
+            return;
+        };
+        let cmd = boot.si.cmdline();
+        let number = |key: &str, default: u64| match cmdline::number(cmd, key) {
+            Ok(n) => n.unwrap_or(default),
+            Err(text) => {
+                println!("fuzz: {key}={text} is not a number, using {default}");
+                default
+            }
+        };
+        let seed = number("seed", DEFAULT_SEED);
+        let count = number("count", DEFAULT_COUNT);
+        // Debugging aid: print every call from this one on, before making it.
+        let trace_from = number("trace", u64::MAX);
+
+        let ram_below_hole = boot.si.memmap().iter().any(|e| {
+            e.r#type == XEN_HVM_MEMMAP_TYPE_RAM && e.addr <= SCRATCH && HOLE <= e.addr + e.size
+        });
+        if !ram_below_hole || !paging::set_2mib(HOLE, Access::None) {
+            println!(
+                "fuzz: needs RAM at 2..4 MiB for its scratch area, and this kernel below 2 MiB"
+            );
+            return;
+        }
+        let hole = Some(HOLE);
+        let leaf4 = cpu::cpuid(hv.cpuid_base + 4, 0);
+        let domid = if leaf4.eax & XEN_HVM_CPUID_DOMID_PRESENT != 0 {
+            u16::try_from(leaf4.ecx).unwrap_or(DOMID_SELF.0)
+        } else if boot.si.info.flags & SIF_PRIVILEGED != 0 {
+            0
+        } else {
+            DOMID_SELF.0
+        };
+        let layout = Layout {
+            scratch: SCRATCH,
+            scratch_len: SCRATCH_LEN as u64,
+            hole,
+            domid,
+        };
+        println!(
+            "fuzz: seed={seed} count={count}, scratch {:#x}+{:#x}, hole {}, domid {domid}",
+            layout.scratch,
+            layout.scratch_len,
+            if hole.is_some() { "at 4 MiB" } else { "none" }
+        );
+
+        let version = hypercall::xen_version();
+        let hash = image_hash();
+        let mut g = Gen::new(seed, layout);
+        let mut stats = Stats::default();
+        let mut done = 0;
+        while done < count {
+            if done % REFILL_EVERY == 0 {
+                refill(&mut g);
+            }
+            let call = g.call();
+            if excluded(&call, read_scratch).is_some() {
+                stats.skipped += 1;
+                continue;
+            }
+            let [a1, a2, a3, a4, a5] = call.args;
+            if done >= trace_from {
+                println!(
+                    "fuzz: call {done}: nr {:#x} ({a1:#x}, {a2:#x}, {a3:#x}, {a4:#x}, {a5:#x})",
+                    call.nr
+                );
+            }
+            // SAFETY: the generator hands out only pointers into the scratch
+            // area or at memory nothing uses (see fuzz::calls), and
+            // fuzz::exclude leaves out the calls that would stop this domain.
+            let ret = unsafe { hypercall::hypercall5(call.nr, a1, a2, a3, a4, a5) };
+            stats.record(ret);
+            done += 1;
+            if done % PROGRESS_EVERY == 0 || done == count {
+                let s = &stats;
+                println!(
+                    "fuzz: {done} calls, {} ok, {} -ENOSYS, {} -EFAULT, {} -EINVAL, {} -EPERM, {} other errors, {} skipped",
+                    s.ok, s.enosys, s.efault, s.einval, s.eperm, s.other, s.skipped
+                );
+                check_health(done, version, hash);
+            }
+        }
+        println!("fuzz: seed={seed}, {done} calls done, still alive");
+    }
+
+    /// The hypervisor still answers as at boot and this kernel's code is
+    /// unchanged; otherwise the run ends as a crash.
+    fn check_health(done: u64, version: u64, hash: u64) {
+        let now = hypercall::xen_version();
+        if now != version {
+            println!("fuzz: after {done} calls xen_version returns {now:#x}, was {version:#x}");
+            guest_rt::shutdown(SHUTDOWN_CRASH);
+        }
+        if image_hash() != hash {
+            println!("fuzz: after {done} calls this kernel's code has changed");
+            guest_rt::shutdown(SHUTDOWN_CRASH);
+        }
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("fuzz is a PVH guest kernel: build it for x86_64-unknown-none");
+    std::process::exit(2);
+}
