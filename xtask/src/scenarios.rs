@@ -224,7 +224,42 @@ pub const SCENARIOS: &[Scenario] = &[
         FORBID,
         2,
     ),
+    Scenario {
+        dom0_kernel: Some("fuzz"),
+        ..dom0("fuzz-hypercalls", "100000 random hypercalls (seed 1) from Dom0: it stays alive and unchanged, the hypervisor up", Platform::QemuBios, "seed=1", FUZZ_SEED1, FUZZ_FORBID, 0)
+    },
+    Scenario {
+        dom0_kernel: Some("fuzz"),
+        ..dom0("fuzz-hypercalls-seed2", "100000 random hypercalls (seed 2) from Dom0", Platform::QemuBios, "seed=2", FUZZ_SEED2, FUZZ_FORBID, 0)
+    },
+    // 100000 calls take ~15 s under Bochs here (~10 s of them booting), so
+    // the count stays the QEMU one.
+    Scenario {
+        dom0_kernel: Some("fuzz"),
+        ..dom0("fuzz-hypercalls-bochs-vmx", "100000 random hypercalls (seed 1) on VMX with EPT", Platform::BochsVmx, "seed=1", FUZZ_SEED1, FUZZ_FORBID, 0)
+    },
 ];
+
+/// What the fuzzer (guests/fuzz) prints when every call returned: its banner,
+/// the last progress line, the final line; then Dom0 powers off.
+const FUZZ_SEED1: &[&str] = &[
+    "(d0) fuzz: seed=1 count=100000",
+    "(d0) fuzz: 100000 calls",
+    "(d0) fuzz: seed=1, 100000 calls done, still alive",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+
+const FUZZ_SEED2: &[&str] = &[
+    "(d0) fuzz: seed=2 count=100000",
+    "(d0) fuzz: 100000 calls",
+    "(d0) fuzz: seed=2, 100000 calls done, still alive",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+
+/// A crash, or the fuzzer's health check failing, ends the run at once.
+const FUZZ_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "fuzz: after"];
 
 pub fn find(name: &str) -> Option<&'static Scenario> {
     SCENARIOS.iter().find(|s| s.name == name)
