@@ -1,8 +1,7 @@
 //! Parts of Xen's public ABI the checks need that the `abi` crate does not
 //! have yet, with Xen's names and layouts (every struct's size asserted).
 //! Each item moves to `abi` when it lands there. TODO(abi): event_channel.h
-//! structs, grant_table.h structs and GNTST_*, domctl.h, sysctl.h,
-//! platform.h, physdev.h, hypfs.h, dm_op.h, xen.h (multicall_entry,
+//! structs, grant_table.h structs and GNTST_*, platform.h, physdev.h, hypfs.h, dm_op.h, xen.h (multicall_entry,
 //! NR_VIRQS), vm_event / xsm numbers.
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
@@ -238,86 +237,9 @@ pub const GNTST_GENERAL_ERROR: i16 = -1;
 pub const GNTST_BAD_DOMAIN: i16 = -2;
 pub const GNTST_PERMISSION_DENIED: i16 = -8;
 
-// ---- domctl.h / sysctl.h / platform.h ----
+// ---- platform.h ----
 
-pub const XEN_DOMCTL_INTERFACE_VERSION: u32 = 0x15;
-pub const XEN_SYSCTL_INTERFACE_VERSION: u32 = 0x15;
 pub const XENPF_INTERFACE_VERSION: u32 = 0x0300_0001;
-
-pub const XEN_DOMCTL_PAUSEDOMAIN: u32 = 3;
-pub const XEN_DOMCTL_GETDOMAININFO: u32 = 5;
-pub const XEN_DOMCTL_MAX_MEM: u32 = 11;
-pub const XEN_DOMCTL_MAX_VCPUS: u32 = 15;
-pub const XEN_DOMCTL_SHADOW_OP: u32 = 10;
-
-pub const XEN_DOMINF_HVM_GUEST: u32 = 1 << 1;
-pub const XEN_DOMINF_SHUTDOWN: u32 = 1 << 2;
-pub const XEN_DOMINF_DYING: u32 = 1 << 0;
-
-pub const XEN_SYSCTL_READCONSOLE: u32 = 1;
-pub const XEN_SYSCTL_PHYSINFO: u32 = 3;
-pub const XEN_SYSCTL_PHYSCAP_HVM: u32 = 1 << 0;
-
-/// `struct xen_domctl`: the header, then a 128-byte union (as u64s, since
-/// every member is 8-byte aligned).
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, KnownLayout, Immutable)]
-pub struct Domctl {
-    pub cmd: u32,
-    pub interface_version: u32,
-    pub domain: u16,
-    pub _pad: [u16; 3],
-    pub u: [u64; 16],
-}
-const _: () = assert!(core::mem::size_of::<Domctl>() == 144);
-
-impl Domctl {
-    pub fn new(cmd: u32, domain: u16) -> Domctl {
-        Domctl {
-            cmd,
-            interface_version: XEN_DOMCTL_INTERFACE_VERSION,
-            domain,
-            ..Default::default()
-        }
-    }
-}
-
-/// Offsets in `struct xen_domctl_getdomaininfo` (within `Domctl::u`).
-pub mod dominfo {
-    pub const DOMAIN: usize = 0;
-    pub const FLAGS: usize = 4;
-    pub const TOT_PAGES: usize = 8;
-    pub const MAX_PAGES: usize = 16;
-    pub const NR_ONLINE_VCPUS: usize = 64;
-    pub const MAX_VCPU_ID: usize = 68;
-}
-
-/// `struct xen_sysctl`: the header, then a 128-byte union.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, KnownLayout, Immutable)]
-pub struct Sysctl {
-    pub cmd: u32,
-    pub interface_version: u32,
-    pub u: [u64; 16],
-}
-const _: () = assert!(core::mem::size_of::<Sysctl>() == 136);
-
-impl Sysctl {
-    pub fn new(cmd: u32) -> Sysctl {
-        Sysctl {
-            cmd,
-            interface_version: XEN_SYSCTL_INTERFACE_VERSION,
-            ..Default::default()
-        }
-    }
-}
-
-/// Offsets in `struct xen_sysctl_physinfo` (within `Sysctl::u`).
-pub mod physinfo {
-    pub const NR_CPUS: usize = 8;
-    pub const CAPABILITIES: usize = 28;
-    pub const TOTAL_PAGES: usize = 40;
-}
 
 /// `struct xen_platform_op`: cmd, interface_version, a 128-byte union.
 #[repr(C)]

@@ -10,19 +10,26 @@
 //! change a domain (pause, destroy, create); pausedomain of itself is in
 //! `risky`.
 
-use abi::xen::{DOMID_SELF, HYPERVISOR_DOMCTL, HYPERVISOR_PLATFORM_OP, HYPERVISOR_SYSCTL};
+use abi::domctl::*;
+use abi::sysctl::*;
+use abi::xen::{DOMID_SELF, DomId, HYPERVISOR_DOMCTL, HYPERVISOR_PLATFORM_OP, HYPERVISOR_SYSCTL};
 
 use super::*;
 use crate::mem::{ARG, SCRATCH};
 use crate::suite::{Suite, args};
-use crate::xen::*;
+use crate::xen::{PlatformOp, XENPF_GET_CPUINFO, XENPF_INTERFACE_VERSION};
 
 /// Interface versions that are not Xen 4.17's.
 const WRONG_VERSIONS: [u32; 5] = [0, 0x14, 0x16, 0x0300_0001, 0xffff_ffff];
 
-fn u32_at(u: &[u64; 16], off: usize) -> u32 {
-    let word = u[off / 8] >> ((off % 8) * 8);
-    u32::try_from(word & 0xffff_ffff).unwrap_or(0)
+/// A domctl with an all-zero payload.
+pub fn domctl_op(cmd: u32, domain: u16) -> XenDomctl {
+    XenDomctl::new(cmd, DomId(domain), &[0u8; 0])
+}
+
+/// A sysctl with an all-zero payload.
+fn sysctl_op(cmd: u32) -> XenSysctl {
+    XenSysctl::new(cmd, &[0u8; 0])
 }
 
 pub fn run(s: &mut Suite) {
@@ -37,9 +44,9 @@ fn domctl(s: &mut Suite) {
         s.check(format_args!("domctl({bad})"), NR, args([bad.addr]), EFAULT);
     }
     for version in WRONG_VERSIONS {
-        let d = Domctl {
+        let d = XenDomctl {
             interface_version: version,
-            ..Domctl::new(XEN_DOMCTL_GETDOMAININFO, 0)
+            ..domctl_op(XEN_DOMCTL_GETDOMAININFO, 0)
         };
         let arg = SCRATCH.put(ARG, &d);
         s.check(
@@ -51,7 +58,7 @@ fn domctl(s: &mut Suite) {
     }
     // Looked up before XSM: -ESRCH for anyone.
     for (domid, what) in Suite::NO_DOMAINS {
-        let arg = SCRATCH.put(ARG, &Domctl::new(XEN_DOMCTL_MAX_MEM, domid));
+        let arg = SCRATCH.put(ARG, &domctl_op(XEN_DOMCTL_MAX_MEM, domid));
         s.check(
             format_args!("domctl({{max_mem, {what}}})"),
             NR,
@@ -74,7 +81,7 @@ fn domctl(s: &mut Suite) {
             ),
             (XEN_DOMCTL_MAX_MEM, 0, "max_mem, domain 0"),
         ] {
-            let arg = SCRATCH.put(ARG, &Domctl::new(cmd, domain));
+            let arg = SCRATCH.put(ARG, &domctl_op(cmd, domain));
             s.check(
                 format_args!("domctl({{{what}}}) from a DomU"),
                 NR,
@@ -85,7 +92,7 @@ fn domctl(s: &mut Suite) {
         return;
     }
     let own = s.domid;
-    let arg = SCRATCH.put(ARG, &Domctl::new(XEN_DOMCTL_GETDOMAININFO, own));
+    let arg = SCRATCH.put(ARG, &domctl_op(XEN_DOMCTL_GETDOMAININFO, own));
     if s.check(
         format_args!("domctl({{getdomaininfo, own domid {own}}})"),
         NR,
@@ -93,19 +100,17 @@ fn domctl(s: &mut Suite) {
         OK,
     ) == 0
     {
-        let d = SCRATCH.get::<Domctl>(ARG);
-        let domain = u32_at(&d.u, dominfo::DOMAIN) & 0xffff;
-        let flags = u32_at(&d.u, dominfo::FLAGS);
-        let tot = d.u[dominfo::TOT_PAGES / 8];
-        let max = d.u[dominfo::MAX_PAGES / 8];
-        let online = u32_at(&d.u, dominfo::NR_ONLINE_VCPUS);
-        let max_vcpu = u32_at(&d.u, dominfo::MAX_VCPU_ID);
+        let d = SCRATCH.get::<XenDomctl>(ARG);
+        let info = d.payload::<XenDomctlGetdomaininfo>();
+        let (domain, flags) = (info.domain.0, info.flags);
+        let (tot, max) = (info.tot_pages, info.max_pages);
+        let (online, max_vcpu) = (info.nr_online_vcpus, info.max_vcpu_id);
         s.tap.assert(
             format_args!(
                 "getdomaininfo echoes the domain in u.getdomaininfo.domain and domctl.domain"
             ),
-            domain == u32::from(own) && d.domain == own,
-            format_args!("{domain} / {}", d.domain),
+            domain == own && d.domain.0 == own,
+            format_args!("{domain} / {}", d.domain.0),
             format_args!("{own}"),
         );
         s.tap.assert(
@@ -123,7 +128,7 @@ fn domctl(s: &mut Suite) {
         );
         s.tap.assert(
             format_args!("getdomaininfo: at least one vCPU online, max_vcpu_id valid"),
-            online >= 1 && max_vcpu != u32::MAX && online <= max_vcpu + 1,
+            online >= 1 && max_vcpu != XEN_INVALID_MAX_VCPU_ID && online <= max_vcpu + 1,
             format_args!("nr_online_vcpus {online}, max_vcpu_id {max_vcpu:#x}"),
             format_args!("1 <= nr_online_vcpus <= max_vcpu_id + 1"),
         );
@@ -137,7 +142,7 @@ fn domctl(s: &mut Suite) {
             ESRCH,
         ),
     ] {
-        let arg = SCRATCH.put(ARG, &Domctl::new(XEN_DOMCTL_GETDOMAININFO, domain));
+        let arg = SCRATCH.put(ARG, &domctl_op(XEN_DOMCTL_GETDOMAININFO, domain));
         s.check(
             format_args!("domctl({{getdomaininfo, {what}}})"),
             NR,
@@ -145,7 +150,7 @@ fn domctl(s: &mut Suite) {
             want,
         );
     }
-    let arg = SCRATCH.put(ARG, &Domctl::new(XEN_DOMCTL_MAX_VCPUS, own));
+    let arg = SCRATCH.put(ARG, &domctl_op(XEN_DOMCTL_MAX_VCPUS, own));
     s.check(
         format_args!("domctl({{max_vcpus, itself}}) [cannot pause itself]"),
         NR,
@@ -153,7 +158,7 @@ fn domctl(s: &mut Suite) {
         EINVAL,
     );
     for cmd in [0u32, 6, 7, 8, 200, 0xffff_ffff] {
-        let arg = SCRATCH.put(ARG, &Domctl::new(cmd, own));
+        let arg = SCRATCH.put(ARG, &domctl_op(cmd, own));
         s.check(
             format_args!("domctl({{cmd {cmd:#x}, itself}}) [no such command]"),
             NR,
@@ -169,9 +174,9 @@ fn sysctl(s: &mut Suite) {
         s.check(format_args!("sysctl({bad})"), NR, args([bad.addr]), EFAULT);
     }
     for version in WRONG_VERSIONS {
-        let c = Sysctl {
+        let c = XenSysctl {
             interface_version: version,
-            ..Sysctl::new(XEN_SYSCTL_PHYSINFO)
+            ..sysctl_op(XEN_SYSCTL_PHYSINFO)
         };
         let arg = SCRATCH.put(ARG, &c);
         s.check(
@@ -183,7 +188,7 @@ fn sysctl(s: &mut Suite) {
     }
     if !s.privileged {
         for cmd in [XEN_SYSCTL_PHYSINFO, XEN_SYSCTL_READCONSOLE, 0xffff] {
-            let arg = SCRATCH.put(ARG, &Sysctl::new(cmd));
+            let arg = SCRATCH.put(ARG, &sysctl_op(cmd));
             s.check(
                 format_args!("sysctl({{cmd {cmd:#x}}}) from a DomU"),
                 NR,
@@ -193,12 +198,10 @@ fn sysctl(s: &mut Suite) {
         }
         return;
     }
-    let arg = SCRATCH.put(ARG, &Sysctl::new(XEN_SYSCTL_PHYSINFO));
+    let arg = SCRATCH.put(ARG, &sysctl_op(XEN_SYSCTL_PHYSINFO));
     if s.check(format_args!("sysctl({{physinfo}})"), NR, args([arg]), OK) == 0 {
-        let c = SCRATCH.get::<Sysctl>(ARG);
-        let cpus = u32_at(&c.u, physinfo::NR_CPUS);
-        let caps = u32_at(&c.u, physinfo::CAPABILITIES);
-        let pages = c.u[physinfo::TOTAL_PAGES / 8];
+        let p = SCRATCH.get::<XenSysctl>(ARG).payload::<XenSysctlPhysinfo>();
+        let (cpus, caps, pages) = (p.nr_cpus, p.capabilities, p.total_pages);
         s.tap.assert(
             format_args!("physinfo: nr_cpus >= 1, total_pages > 0, XEN_SYSCTL_PHYSCAP_hvm"),
             cpus >= 1 && pages > 0 && caps & XEN_SYSCTL_PHYSCAP_HVM != 0,
@@ -207,7 +210,7 @@ fn sysctl(s: &mut Suite) {
         );
     }
     for cmd in [0u32, 100, 0xffff_ffff] {
-        let arg = SCRATCH.put(ARG, &Sysctl::new(cmd));
+        let arg = SCRATCH.put(ARG, &sysctl_op(cmd));
         s.check(
             format_args!("sysctl({{cmd {cmd:#x}}}) [no such command]"),
             NR,

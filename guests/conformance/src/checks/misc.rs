@@ -11,12 +11,14 @@ use abi::xen::{
     VMASST_CMD_ENABLE, VMASST_TYPE_RUNSTATE_UPDATE_FLAG,
 };
 
+use super::domctl::domctl_op;
 use super::numbers::XEN_VERSION;
 use super::*;
 use crate::mem::{ARG, BUF, SCRATCH};
 use crate::suite::{Suite, args};
 use crate::tap::Want;
 use crate::xen::*;
+use abi::domctl::{XEN_DOMCTL_GETDOMAININFO, XEN_DOMCTL_SHADOW_OP, XenDomctl};
 
 pub fn run(s: &mut Suite) {
     vm_assist(s);
@@ -315,16 +317,16 @@ fn paging_domctl_cont(s: &mut Suite) {
             EFAULT,
         );
     }
-    let arg = SCRATCH.put(ARG, &Domctl::new(XEN_DOMCTL_GETDOMAININFO, 0));
+    let arg = SCRATCH.put(ARG, &domctl_op(XEN_DOMCTL_GETDOMAININFO, 0));
     s.check(
         format_args!("paging_domctl_cont({{getdomaininfo}}) [only shadow_op continues]"),
         NR,
         args([arg]),
         EOPNOTSUPP,
     );
-    let d = Domctl {
+    let d = XenDomctl {
         interface_version: 0x14,
-        ..Domctl::new(XEN_DOMCTL_SHADOW_OP, 0)
+        ..domctl_op(XEN_DOMCTL_SHADOW_OP, 0)
     };
     let arg = SCRATCH.put(ARG, &d);
     s.check(

@@ -7,11 +7,12 @@ use abi::sched::{SCHEDOP_POLL, SchedPoll};
 use abi::vcpu::{VCPUOP_DOWN, VCPUOP_INITIALISE};
 use abi::xen::{HYPERVISOR_DOMCTL, HYPERVISOR_SCHED_OP, HYPERVISOR_VCPU_OP};
 
+use super::domctl::domctl_op;
 use super::*;
 use crate::mem::{ARG, BUF, SCRATCH};
 use crate::suite::{Suite, args};
 use crate::tap::Want;
-use crate::xen::{Domctl, XEN_DOMCTL_PAUSEDOMAIN};
+use abi::domctl::XEN_DOMCTL_PAUSEDOMAIN;
 
 pub fn run(s: &mut Suite) {
     // VCPUOP_down of a vCPU that does not exist: the lookup fails first.
@@ -37,7 +38,7 @@ pub fn run(s: &mut Suite) {
 
     // A domain cannot pause itself through domctl.
     if s.privileged {
-        let arg = SCRATCH.put(ARG, &Domctl::new(XEN_DOMCTL_PAUSEDOMAIN, s.domid));
+        let arg = SCRATCH.put(ARG, &domctl_op(XEN_DOMCTL_PAUSEDOMAIN, s.domid));
         s.check(
             format_args!("domctl({{pausedomain, itself}}) [no domain_pause of itself]"),
             HYPERVISOR_DOMCTL,
