@@ -66,7 +66,7 @@ pub struct Suite {
 }
 
 impl Suite {
-    pub fn new(boot: &guest_rt::Boot, bits: Bits) -> Suite {
+    pub fn new(boot: &guest_rt::Boot, bits: Bits, quiet: bool) -> Suite {
         let si = &boot.si;
         let ram = |lo: u64, hi: u64| {
             si.memmap().iter().any(|e| {
@@ -111,7 +111,7 @@ impl Suite {
         Suite {
             memmap,
             memmap_len,
-            tap: Tap::start(),
+            tap: Tap::start(quiet),
             bits,
             privileged,
             hwdom: si.info.flags & SIF_INITDOMAIN != 0,
