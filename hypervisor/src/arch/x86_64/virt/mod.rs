@@ -63,6 +63,20 @@ impl fmt::Display for Backend {
     }
 }
 
+/// Bytes of an I/O permission bitmap covering all 65536 ports.
+pub const IO_BITMAP_BYTES: usize = 8192;
+
+/// Fills an I/O permission bitmap: one bit per port, set = intercept. SVM's
+/// IOPM and VMX's bitmaps A and B (back to back) share this layout.
+pub fn fill_io_bitmap(bitmap: &mut [u8], intercept_port: &dyn Fn(u16) -> bool) {
+    bitmap[..IO_BITMAP_BYTES].fill(0);
+    for port in 0..=u16::MAX {
+        if intercept_port(port) {
+            bitmap[usize::from(port / 8)] |= 1 << (port % 8);
+        }
+    }
+}
+
 /// Detects and enables the extension on this CPU. Every CPU calls it; each
 /// answers for itself, since firmware may set CPUs up differently.
 pub fn enable_this_cpu() -> Result<Backend, VirtError> {

@@ -135,13 +135,9 @@ impl SvmVcpu {
             // SAFETY: base + bit / 8 < 0x1800, inside the 8 KiB map owned here.
             unsafe { *msr_bits.add(base + bit / 8) &= !(0b11 << (bit % 8)) };
         }
-        let bitmap = physmap::ptr::<u8>(iopm.addr());
-        for port in 0..=u16::MAX {
-            if intercept_port(port) {
-                // SAFETY: port / 8 < 8 KiB, inside the 12 KiB map owned here.
-                unsafe { *bitmap.add(usize::from(port / 8)) |= 1 << (port % 8) };
-            }
-        }
+        // SAFETY: the 12 KiB map was just allocated to this vCPU; the window maps it.
+        let bitmap = unsafe { core::slice::from_raw_parts_mut(physmap::ptr::<u8>(iopm.addr()), super::IO_BITMAP_BYTES) };
+        super::fill_io_bitmap(bitmap, intercept_port);
         let vmcb = Vmcb::new(vmcb_mfn);
         vmcb.write_u32(
             vmcb::INTERCEPT_MISC1,

@@ -155,13 +155,8 @@ impl VmxVcpu {
         // mapped writable through the window.
         unsafe {
             physmap::ptr::<u32>(vmcs.addr()).write_volatile(features.revision);
-            let io = physmap::ptr::<u8>(io_bitmaps.addr());
-            core::ptr::write_bytes(io, 0, 8192);
-            for port in 0..=u16::MAX {
-                if intercept_port(port) {
-                    *io.add(usize::from(port / 8)) |= 1 << (port % 8);
-                }
-            }
+            let io = core::slice::from_raw_parts_mut(physmap::ptr::<u8>(io_bitmaps.addr()), super::IO_BITMAP_BYTES);
+            super::fill_io_bitmap(io, intercept_port);
             let bits = physmap::ptr::<u8>(msr_bitmap.addr());
             core::ptr::write_bytes(bits, 0xff, 4096);
             for &msr in passthrough_msrs {
