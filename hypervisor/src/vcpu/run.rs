@@ -318,7 +318,8 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 cpu::wait_for_interrupt();
                 x86_64::instructions::interrupts::disable();
             }
-            Exit::ExternalInterrupt | Exit::Nmi => take_pending_interrupts(),
+            Exit::ExternalInterrupt => take_pending_interrupts(),
+            Exit::Nmi => vcpu.redeliver_nmi(),
             Exit::Init => {}
             Exit::Exception { vector, error } => vcpu.inject_exception(vector, error),
             Exit::NestedPageFault { gpa, write, fetch } => {

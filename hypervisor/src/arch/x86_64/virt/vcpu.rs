@@ -140,6 +140,19 @@ impl HwVcpu {
     }
 }
 
+impl HwVcpu {
+    /// After an NMI exit: VMX consumed the NMI with the exit, so it is
+    /// raised again here for the host's handler (the panic path stops CPUs
+    /// with NMIs); SVM holds it pending until STGI, which already ran.
+    pub fn redeliver_nmi(&self) {
+        if let HwVcpu::Vmx(_) = self {
+            // SAFETY: vector 2 is the host's NMI gate (on its own IST stack);
+            // the handler halts if the machine is stopping, else returns.
+            unsafe { core::arch::asm!("int 2", options(nomem)) };
+        }
+    }
+}
+
 /// Lets interrupts that arrived while the guest ran reach the host's
 /// handlers, then masks them again for the next entry.
 pub fn take_pending_interrupts() {
