@@ -2,9 +2,10 @@
 //! and the values the scratch area (where argument pointers point) is filled
 //! with. Same seed, same calls.
 //!
-//! Numbers: mostly Xen's 0..=41, then the rest of 0..=63, numbers past the
-//! table but inside the hypercall page (64..=127), and random 64-bit values
-//! (made with a direct VMCALL/VMMCALL). The first argument is usually a
+//! Numbers: half of them the hypercalls Xen offers HVM guests, then any of
+//! 0..=41, the rest of 0..=63, numbers past the table but inside the
+//! hypercall page (64..=127), and random 64-bit values (made with a direct
+//! VMCALL/VMMCALL). The first argument is usually a
 //! small sub-op. Arguments: small integers, domain ids, pointers into the
 //! scratch area (aligned or not), NULL, unmapped addresses, a buffer running
 //! into unmapped memory, hypervisor-range and non-canonical addresses, huge
@@ -17,6 +18,11 @@ use guest_rt::rng::Rng;
 
 /// `DOMID_SELF`, `DOMID_IO`, `DOMID_INVALID`, `DOMID_IDLE`.
 const RESERVED_DOMIDS: [u64; 4] = [0x7ff0, 0x7ff1, 0x7ff4, 0x7fff];
+
+/// The hypercalls of Xen's HVM table (xen/include/hypercall-defs.c).
+const HVM_HYPERCALLS: [u64; 21] = [
+    7, 12, 13, 15, 17, 18, 20, 21, 24, 26, 27, 29, 32, 33, 34, 35, 36, 40, 41, 42, 49,
+];
 
 /// Values at the edges of the integer types.
 const HUGE: [u64; 8] = [
@@ -76,7 +82,8 @@ impl Gen {
 
     fn nr(&mut self) -> u64 {
         match self.rng.below(100) {
-            0..=69 => self.rng.below(42),
+            0..=49 => self.rng.pick(&HVM_HYPERCALLS),
+            50..=69 => self.rng.below(42),
             70..=84 => self.rng.below(64),
             85..=89 => 64 + self.rng.below(64),
             90..=94 => (self.rng.below(0xffff) << 32) | self.rng.below(64),

@@ -58,7 +58,7 @@ mod kernel {
         // SAFETY: inside the scratch area (checked), identity-mapped RAM
         // that kmain checked is there; plain bytes.
         unsafe {
-            core::ptr::copy_nonoverlapping((addr as *const u8).cast_mut(), bytes.as_mut_ptr(), len);
+            core::ptr::copy_nonoverlapping(addr as *const u8, bytes.as_mut_ptr(), len);
         }
         Some(u64::from_le_bytes(bytes))
     }
