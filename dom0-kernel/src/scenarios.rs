@@ -17,6 +17,8 @@ const BENCH_ITERATIONS: u64 = 10_000;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scenario {
     PowerOff,
+    /// Stay up, blocking, and say so every few seconds (`cargo xtask run`).
+    Idle,
     Isolation,
     TripleFault,
     BenchCpuid,
@@ -32,6 +34,7 @@ impl Scenario {
                 "test=isolation" => Some(Scenario::Isolation),
                 "test=triple-fault" => Some(Scenario::TripleFault),
                 "bench=cpuid" => Some(Scenario::BenchCpuid),
+                "idle" => Some(Scenario::Idle),
                 _ => None,
             })
             .unwrap_or(Scenario::PowerOff)
@@ -48,6 +51,28 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
             cpu::triple_fault();
         }
         Scenario::BenchCpuid => bench_cpuid(),
+        Scenario::Idle => idle(),
+    }
+}
+
+/// Blocks for ever, printing a line every 500 wake-ups (5 s with the
+/// hypervisor's 100 Hz timer waking a blocked vCPU).
+fn idle() {
+    println!("dom0: idle (command line `idle`): blocking in SCHEDOP_block; Ctrl-A X quits QEMU");
+    let mut wakeups: u64 = 0;
+    loop {
+        // SAFETY: SCHEDOP_block takes no argument.
+        let rc = unsafe {
+            hypercall::hypercall5(abi::xen::HYPERVISOR_SCHED_OP, abi::sched::SCHEDOP_BLOCK, 0, 0, 0, 0)
+        };
+        if rc != 0 {
+            println!("dom0: SCHEDOP_block returned {:#x}; stopping", rc);
+            return;
+        }
+        wakeups += 1;
+        if wakeups % 500 == 0 {
+            println!("dom0: still up, {} wake-ups", wakeups);
+        }
     }
 }
 

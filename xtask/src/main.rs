@@ -79,8 +79,9 @@ struct RunArgs {
     /// Boot this PVH ELF (one with a XEN_ELFNOTE_PHYS32_ENTRY note) as Dom0 instead of ours.
     #[arg(long, value_name = "FILE")]
     dom0: Option<PathBuf>,
-    /// Dom0's command line.
-    #[arg(long, default_value = "")]
+    /// Dom0's command line (ours: `idle` stays up, `test=isolation`,
+    /// `test=triple-fault`, `bench=cpuid`; nothing: print and power off).
+    #[arg(long, default_value = "idle")]
     dom0_cmdline: String,
     /// The hypervisor command line.
     #[arg(long, default_value = DEFAULT_CMDLINE)]
