@@ -521,3 +521,31 @@ const _: () = assert!(core::mem::size_of::<XenMsrEntry>() == 16);
 const _: () = assert!(core::mem::offset_of!(XenMsrEntry, idx) == 0);
 const _: () = assert!(core::mem::offset_of!(XenMsrEntry, flags) == 4);
 const _: () = assert!(core::mem::offset_of!(XenMsrEntry, val) == 8);
+
+/// `struct multicall_entry`: one call of `HYPERVISOR_multicall`.
+/// `result` is written by Xen.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+pub struct MulticallEntry {
+    /// IN: the hypercall number.
+    pub op: XenUlong,
+    /// OUT: its return value.
+    pub result: XenUlong,
+    /// IN: its arguments.
+    pub args: [XenUlong; 6],
+}
+
+const _: () = assert!(core::mem::size_of::<MulticallEntry>() == 64);
+const _: () = assert!(core::mem::offset_of!(MulticallEntry, result) == 8);
+const _: () = assert!(core::mem::offset_of!(MulticallEntry, args) == 16);
+
+/// `struct multicall_entry` of a 32-bit guest.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+pub struct CompatMulticallEntry {
+    pub op: u32,
+    pub result: u32,
+    pub args: [u32; 6],
+}
+
+const _: () = assert!(core::mem::size_of::<CompatMulticallEntry>() == 32);

@@ -68,6 +68,8 @@ pub struct Domain {
     pub flush_pending: bool,
     /// Version of the time records last published (even).
     time_version: u32,
+    /// VMASST_TYPE_* bits enabled with HYPERVISOR_vm_assist.
+    pub vm_assist: u64,
 }
 
 /// Seconds since the Unix epoch when the hypervisor booted (from the RTC);
@@ -103,6 +105,7 @@ impl Domain {
             created_tsc: crate::arch::x86_64::cpu::rdtsc(),
             flush_pending: false,
             time_version: 0,
+            vm_assist: 0,
         })
     }
 
@@ -391,6 +394,9 @@ impl crate::hypercall::DomainOps for Domain {
     }
     fn paused(&self) -> bool {
         self.paused
+    }
+    fn vm_assist(&mut self) -> &mut u64 {
+        &mut self.vm_assist
     }
     fn set_max_vcpus(&mut self, max: u32) -> Result<(), Errno> {
         // Only a domain that never ran (created, still paused, no vCPU

@@ -9,7 +9,9 @@ pub mod console_io;
 pub mod domctl;
 pub mod hvm_op;
 pub mod memory_op;
+pub mod multicall;
 pub mod vcpu_op;
+pub mod vm_assist;
 pub mod sched_op;
 pub mod sysctl;
 pub mod xen_version;
@@ -69,6 +71,8 @@ pub trait DomainOps {
     /// Nanoseconds of system time when the domain was created.
     fn created_ns(&self) -> u64;
     fn paused(&self) -> bool;
+    /// The VMASST_TYPE_* bits the domain enabled.
+    fn vm_assist(&mut self) -> &mut u64;
     /// Resizes the vCPU set (-EBUSY once one has run).
     fn set_max_vcpus(&mut self, max: u32) -> Result<(), Errno>;
     fn set_paused(&mut self, paused: bool);
@@ -180,6 +184,11 @@ pub fn dispatch(caller: &mut impl Caller, call: Call) -> Outcome {
         xen::HYPERVISOR_MEMORY_OP => memory_op::memory_op(caller, a[0], a[1]),
         xen::HYPERVISOR_VCPU_OP => vcpu_op::vcpu_op(caller, u32_arg(a[0]), u32_arg(a[1]), a[2]),
         xen::HYPERVISOR_DOMCTL => domctl::domctl(caller, call.args[0]),
+        xen::HYPERVISOR_MULTICALL => multicall::multicall(caller, a[0], u32_arg(a[1])),
+        xen::HYPERVISOR_VM_ASSIST => vm_assist::vm_assist(caller, u32_arg(a[0]), u32_arg(a[1])),
+        // Cancelling the one-shot timer is always possible; arming it needs
+        // timer events, which need event channels.
+        xen::HYPERVISOR_SET_TIMER_OP if a[0] == 0 => Outcome::Return(0),
         xen::HYPERVISOR_SYSCTL => sysctl::sysctl(caller, call.args[0]),
         _ => Outcome::err(Errno::ENOSYS),
     }
@@ -204,6 +213,7 @@ pub(crate) mod fake {
         pub shutdown_code: Option<u32>,
         pub shut_down: Option<u32>,
         pub paused: bool,
+        pub vm_assist: u64,
     }
 
     impl FakeDomain {
@@ -220,6 +230,7 @@ pub(crate) mod fake {
                 shutdown_code: None,
                 shut_down: None,
                 paused: false,
+                vm_assist: 0,
             }
         }
     }
@@ -314,6 +325,9 @@ pub(crate) mod fake {
         fn set_max_vcpus(&mut self, max: u32) -> Result<(), Errno> {
             self.vcpus.resize(max as usize, VcpuState::default());
             Ok(())
+        }
+        fn vm_assist(&mut self) -> &mut u64 {
+            &mut self.vm_assist
         }
         fn set_paused(&mut self, paused: bool) {
             self.paused = paused;
