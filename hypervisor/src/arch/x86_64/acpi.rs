@@ -171,3 +171,112 @@ pub fn platform_from_firmware(rsdp: Option<u64>) -> Result<PlatformInfo, AcpiPro
     // physical-memory window maps the tables.
     unsafe { read_platform(WindowHandler { offset: crate::mm::physmap::PHYS_OFFSET }, rsdp) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    /// An SDT: header (signature, length, revision, checksum, OEM ids) + body.
+    fn sdt(signature: &[u8; 4], body: &[u8]) -> Vec<u8> {
+        let mut t = Vec::new();
+        t.extend_from_slice(signature);
+        t.extend_from_slice(&((36 + body.len()) as u32).to_le_bytes());
+        t.push(1); // revision
+        t.push(0); // checksum, fixed below
+        t.extend_from_slice(b"RUSTHV");
+        t.extend_from_slice(b"TESTTABL");
+        t.extend_from_slice(&1u32.to_le_bytes());
+        t.extend_from_slice(&1u32.to_le_bytes());
+        t.extend_from_slice(&1u32.to_le_bytes());
+        t.extend_from_slice(body);
+        let sum = t.iter().fold(0u8, |s, b| s.wrapping_add(*b));
+        t[9] = 0u8.wrapping_sub(sum);
+        t
+    }
+
+    /// A MADT of QEMU's shape: LAPIC base, three local APICs (the last
+    /// disabled), one I/O APIC and the IRQ 0 -> GSI 2 override.
+    fn madt() -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&0xfee0_0000u32.to_le_bytes());
+        body.extend_from_slice(&1u32.to_le_bytes()); // PCAT_COMPAT: 8259s present
+        for (uid, apic_id, enabled) in [(0u8, 0u8, 1u32), (1, 2, 1), (2, 4, 0)] {
+            body.extend_from_slice(&[0, 8, uid, apic_id]);
+            body.extend_from_slice(&enabled.to_le_bytes());
+        }
+        body.extend_from_slice(&[1, 12, 1, 0]);
+        body.extend_from_slice(&0xfec0_0000u32.to_le_bytes());
+        body.extend_from_slice(&0u32.to_le_bytes());
+        body.extend_from_slice(&[2, 10, 0, 0]);
+        body.extend_from_slice(&2u32.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        sdt(b"APIC", &body)
+    }
+
+    /// RSDP revision 2 pointing at an XSDT: host addresses do not fit in an
+    /// RSDT's 32-bit entries.
+    fn rsdp(xsdt: u64) -> Vec<u8> {
+        let mut r = Vec::new();
+        r.extend_from_slice(b"RSD PTR ");
+        r.push(0);
+        r.extend_from_slice(b"RUSTHV");
+        r.push(2);
+        r.extend_from_slice(&0u32.to_le_bytes());
+        r.extend_from_slice(&36u32.to_le_bytes());
+        r.extend_from_slice(&xsdt.to_le_bytes());
+        r.extend_from_slice(&[0, 0, 0, 0]);
+        let sum20 = r[..20].iter().fold(0u8, |s, b| s.wrapping_add(*b));
+        r[8] = 0u8.wrapping_sub(sum20);
+        let sum = r.iter().fold(0u8, |s, b| s.wrapping_add(*b));
+        r[32] = 0u8.wrapping_sub(sum);
+        r
+    }
+
+    #[test]
+    fn the_madt_gives_the_cpus_ioapics_and_overrides() {
+        let madt = madt();
+        let xsdt = sdt(b"XSDT", &(madt.as_ptr() as u64).to_le_bytes());
+        let rsdp = rsdp(xsdt.as_ptr() as u64);
+        // SAFETY: the "physical" addresses are these live host buffers, read
+        // through an identity handler (offset 0).
+        let info = unsafe { read_platform(WindowHandler { offset: 0 }, Some(rsdp.as_ptr() as u64)) }.unwrap();
+        assert_eq!(info.cpus.len(), 2);
+        assert!(info.cpus[0].is_bsp && info.cpus[0].apic_id == 0);
+        assert_eq!((info.cpus[1].apic_id, info.cpus[1].is_bsp), (2, false));
+        assert_eq!(info.disabled_cpus, 1);
+        assert_eq!(info.local_apic_address, 0xfee0_0000);
+        assert_eq!(info.io_apics, alloc::vec![IoApicEntry { id: 1, address: 0xfec0_0000, gsi_base: 0 }]);
+        assert_eq!(info.overrides.len(), 1);
+        assert_eq!((info.overrides[0].isa_irq, info.overrides[0].gsi), (0, 2));
+        assert!(info.has_8259);
+        assert_eq!(info.hpet, None);
+    }
+
+    #[test]
+    fn no_rsdp_is_a_clear_error() {
+        // SAFETY: nothing is read without an RSDP.
+        let err = unsafe { read_platform(WindowHandler { offset: 0 }, None) }.unwrap_err();
+        assert!(matches!(err, AcpiProblem::NoRsdp));
+        assert!(alloc::format!("{err}").contains("ACPI"));
+    }
+
+    #[test]
+    fn tables_without_a_madt_are_an_error_not_a_crash() {
+        let xsdt = sdt(b"XSDT", &[]);
+        let rsdp = rsdp(xsdt.as_ptr() as u64);
+        // SAFETY: as in the first test.
+        let result = unsafe { read_platform(WindowHandler { offset: 0 }, Some(rsdp.as_ptr() as u64)) };
+        assert!(matches!(result, Err(AcpiProblem::Tables(_))));
+    }
+
+    #[test]
+    fn a_bad_rsdp_signature_is_an_error() {
+        let xsdt = sdt(b"XSDT", &[]);
+        let mut rsdp = rsdp(xsdt.as_ptr() as u64);
+        rsdp[0] = b'X';
+        // SAFETY: as in the first test.
+        let result = unsafe { read_platform(WindowHandler { offset: 0 }, Some(rsdp.as_ptr() as u64)) };
+        assert!(matches!(result, Err(AcpiProblem::Tables(_))));
+    }
+}
