@@ -59,7 +59,6 @@ fn reply(result: Result<(), Errno>) -> Outcome {
 }
 
 pub fn xen_version(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
-    let privileged = caller.privileged();
     match cmd {
         XENVER_VERSION => Outcome::Return((XEN_MAJOR << 16) | XEN_MINOR),
         XENVER_EXTRAVERSION => reply(write_arg(caller, arg, &padded::<16>(EXTRAVERSION))),
@@ -90,7 +89,7 @@ pub fn xen_version(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
                 | (1 << XENFEAT_AUTO_TRANSLATED_PHYSMAP)
                 | (1 << XENFEAT_HVM_SAFE_PVCLOCK)
                 | (1 << XENFEAT_NOT_DIRECT_MAPPED)
-                | (u32::from(privileged) << XENFEAT_DOM0);
+                | (u32::from(caller.privileged()) << XENFEAT_DOM0);
             reply(write_arg(caller, arg, &fi))
         }
         XENVER_PAGESIZE if arg != 0 => Outcome::err(Errno::EINVAL),
@@ -100,11 +99,11 @@ pub fn xen_version(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
             reply(write_arg(caller, arg, &handle))
         }
         XENVER_COMMANDLINE => {
-            let text = if privileged { caller.machine().cmdline } else { DENIED };
+            let text = if caller.privileged() { caller.machine().cmdline } else { DENIED };
             let line = padded::<1024>(text);
             reply(write_arg(caller, arg, &line))
         }
-        XENVER_BUILD_ID if !privileged => Outcome::err(Errno::EPERM),
+        XENVER_BUILD_ID if !caller.privileged() => Outcome::err(Errno::EPERM),
         XENVER_BUILD_ID => {
             // The struct is checked before looking for an id, which this
             // build does not have.
