@@ -139,7 +139,7 @@ fn populate(domain: &mut Domain, ranges: &[layout::Range], memmap: &mut Vec<HvmM
                 while done < frames {
                     let g = gfn(r.start).0 + done;
                     let left = frames - done;
-                    let run = if g % FRAMES_2M == 0 && left >= FRAMES_2M {
+                    let run = if g.is_multiple_of(FRAMES_2M) && left >= FRAMES_2M {
                         mm::alloc_zeroed_run(FRAMES_2M as usize, FRAMES_2M as usize).map(|m| (m, FRAMES_2M))
                     } else {
                         None

@@ -48,10 +48,10 @@ fn read(caller: &mut impl Caller, count: u64, buffer: u64) -> Outcome {
     let mut chunk = [0u8; CHUNK];
     let want = count.min(CHUNK as u64) as usize;
     // Check the buffer before taking input, so a bad pointer loses nothing.
-    if want > 0 {
-        if let Err(e) = caller.copy_to_guest(buffer, &chunk[..want]) {
-            return Outcome::err(e);
-        }
+    if want > 0
+        && let Err(e) = caller.copy_to_guest(buffer, &chunk[..want])
+    {
+        return Outcome::err(e);
     }
     let n = caller.console_read(&mut chunk[..want]);
     match caller.copy_to_guest(buffer, &chunk[..n]) {

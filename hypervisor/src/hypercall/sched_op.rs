@@ -58,7 +58,7 @@ pub fn sched_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
             }
             match read_arg::<SchedPinOverride>(caller, arg) {
                 Err(e) => Outcome::err(e),
-                Ok(p) if p.pcpu < 0 || p.pcpu as u32 >= caller.machine().nr_cpus => Outcome::err(Errno::EINVAL),
+                Ok(p) if !u32::try_from(p.pcpu).is_ok_and(|cpu| cpu < caller.machine().nr_cpus) => Outcome::err(Errno::EINVAL),
                 Ok(p) if p.pcpu == 0 => Outcome::Return(0),
                 Ok(_) => Outcome::err(Errno::EBUSY),
             }

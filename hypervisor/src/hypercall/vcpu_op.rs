@@ -95,7 +95,7 @@ pub fn vcpu_op(caller: &mut impl Caller, cmd: u64, vcpuid: u64, arg: u64) -> Out
                 Ok(i) => i,
                 Err(e) => return Outcome::err(e),
             };
-            if info.offset > 4096 - VCPU_INFO_SIZE || info.offset % 8 != 0 {
+            if info.offset > 4096 - VCPU_INFO_SIZE || !info.offset.is_multiple_of(8) {
                 return Outcome::err(Errno::ENXIO);
             }
             match caller.this().register_vcpu_info(id, info.mfn, info.offset) {

@@ -87,9 +87,9 @@ pub fn classify_read(msr: u32) -> MsrRead {
 /// Xen's hypercall page: 128 stubs of 32 bytes, `mov eax, nr; <call insn>; ret`.
 pub fn hypercall_page(instruction: [u8; 3]) -> [u8; 4096] {
     let mut page = [0xcc; 4096];
-    for (nr, stub) in page.chunks_exact_mut(32).enumerate() {
+    for (nr, stub) in (0u32..).zip(page.as_chunks_mut::<32>().0.iter_mut()) {
         stub[0] = 0xb8;
-        stub[1..5].copy_from_slice(&(nr as u32).to_le_bytes());
+        stub[1..5].copy_from_slice(&nr.to_le_bytes());
         stub[5..8].copy_from_slice(&instruction);
         stub[8] = 0xc3;
     }

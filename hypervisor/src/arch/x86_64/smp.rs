@@ -120,7 +120,7 @@ impl Trampoline {
     /// mapped executable in the hypervisor's page tables) and fills in the
     /// fields every AP shares.
     pub fn install(phys: u64, cr3: u64) -> Trampoline {
-        assert!(phys < 0x10_0000 && phys % 4096 == 0, "AP start page must be a page below 1 MiB");
+        assert!(phys < 0x10_0000 && phys.is_multiple_of(4096), "AP start page must be a page below 1 MiB");
         assert!(cr3 < 1 << 32, "AP page-table root must be below 4 GiB");
         let start = &raw const ap_trampoline_start;
         let len = offset_of(&raw const ap_trampoline_end) as usize;
