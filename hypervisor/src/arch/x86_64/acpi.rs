@@ -30,8 +30,7 @@ impl Handler for WindowHandler {
         let virt = self.at(physical_address);
         PhysicalMapping {
             physical_start: physical_address,
-            // SAFETY: the window maps all physical memory, so the address is
-            // non-null and valid for `size` bytes as the caller promised.
+            // SAFETY: the window maps all physical memory, so the address is non-null and valid for `size` bytes as the caller promised.
             virtual_start: unsafe { NonNull::new_unchecked(virt as *mut T) },
             region_length: size,
             mapped_length: size,
@@ -166,15 +165,14 @@ impl core::fmt::Display for AcpiProblem {
 
 /// The platform as the firmware's tables describe it.
 pub fn platform_from_firmware(rsdp: Option<u64>) -> Result<PlatformInfo, AcpiProblem> {
-    // SAFETY: the RSDP address comes from the bootloader, which found it by
-    // the signature scan (BIOS) or the UEFI configuration table, and the
-    // physical-memory window maps the tables.
+    // SAFETY: the RSDP address comes from the bootloader, which found it by the signature scan (BIOS) or the UEFI configuration table, and the physical-memory window maps the tables.
     unsafe { read_platform(WindowHandler { offset: crate::mm::physmap::PHYS_OFFSET }, rsdp) }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use abi::zerocopy::IntoBytes;
     use alloc::vec::Vec;
 
     /// An SDT: header (signature, length, revision, checksum, OEM ids) + body.
@@ -233,13 +231,23 @@ mod tests {
         r
     }
 
+    /// Copies `bytes` into 8-aligned memory at offset `skew`, as firmware lays
+    /// tables out (the `acpi` crate reads an XSDT's 64-bit entries, at +36,
+    /// as aligned values, so an XSDT starts 4 bytes past an 8-byte boundary).
+    fn placed(bytes: &[u8], skew: usize) -> (Vec<u64>, u64) {
+        let mut backing = alloc::vec![0u64; (bytes.len() + skew).div_ceil(8)];
+        let base = backing.as_mut_ptr().cast::<u8>();
+        let dst = backing.as_mut_slice().as_mut_bytes();
+        dst[skew..skew + bytes.len()].copy_from_slice(bytes);
+        (backing, base as u64 + skew as u64)
+    }
+
     #[test]
     fn the_madt_gives_the_cpus_ioapics_and_overrides() {
-        let madt = madt();
-        let xsdt = sdt(b"XSDT", &(madt.as_ptr() as u64).to_le_bytes());
-        let rsdp = rsdp(xsdt.as_ptr() as u64);
-        // SAFETY: the "physical" addresses are these live host buffers, read
-        // through an identity handler (offset 0).
+        let (_madt, madt_at) = placed(&madt(), 0);
+        let (_xsdt, xsdt_at) = placed(&sdt(b"XSDT", &madt_at.to_le_bytes()), 4);
+        let rsdp = rsdp(xsdt_at);
+        // SAFETY: the "physical" addresses are these live host buffers, read through an identity handler (offset 0).
         let info = unsafe { read_platform(WindowHandler { offset: 0 }, Some(rsdp.as_ptr() as u64)) }.unwrap();
         assert_eq!(info.cpus.len(), 2);
         assert!(info.cpus[0].is_bsp && info.cpus[0].apic_id == 0);
@@ -263,8 +271,8 @@ mod tests {
 
     #[test]
     fn tables_without_a_madt_are_an_error_not_a_crash() {
-        let xsdt = sdt(b"XSDT", &[]);
-        let rsdp = rsdp(xsdt.as_ptr() as u64);
+        let (_xsdt, xsdt_at) = placed(&sdt(b"XSDT", &[]), 4);
+        let rsdp = rsdp(xsdt_at);
         // SAFETY: as in the first test.
         let result = unsafe { read_platform(WindowHandler { offset: 0 }, Some(rsdp.as_ptr() as u64)) };
         assert!(matches!(result, Err(AcpiProblem::Tables(_))));
