@@ -88,9 +88,7 @@ fn isolation(si: &StartInfo) {
         return;
     }
     println!("dom0: reading outside my memory at {addr:#x}");
-    // SAFETY: deliberately reads memory that is not ours, to check that the
-    // hypervisor stops us; the address was just identity-mapped, so within
-    // this kernel the read is an ordinary load.
+    // SAFETY: deliberately reads memory that is not ours, to check that the hypervisor stops us; the address was just identity-mapped, so within this kernel the read is an ordinary load.
     let value = unsafe { core::ptr::read_volatile(addr as *const u8) };
     println!("dom0: isolation FAILED, read returned {value:#04x}");
 }

@@ -96,8 +96,7 @@ unsafe extern "C" {
 /// it is a hypercall stub, the registers must be what that hypercall expects,
 /// pointers among them pointing where the hypervisor may read or write.
 pub unsafe fn call32(regs: &mut Regs32) -> u32 {
-    // SAFETY: the caller vouches for the target and the registers; the thunk
-    // restores every register the C ABI asks to preserve.
+    // SAFETY: the caller vouches for the target and the registers; the thunk restores every register the C ABI asks to preserve.
     unsafe { guest_rt_call32(regs) }
 }
 
@@ -124,7 +123,6 @@ pub unsafe fn hypercall32(nr: u32, args: [u32; 5]) -> u32 {
         target: u32::try_from(page + u64::from(nr) * HYPERCALL_STUB_SIZE)
             .expect("the hypercall page is below 4 GiB"),
     };
-    // SAFETY: the target is the hypervisor's stub for `nr`; the caller vouches
-    // for the arguments.
+    // SAFETY: the target is the hypervisor's stub for `nr`; the caller vouches for the arguments.
     unsafe { call32(&mut regs) }
 }

@@ -58,9 +58,7 @@ fn write_bytes(bytes: &[u8]) {
 }
 
 fn com1_write(byte: u8) {
-    // SAFETY: without a hypervisor this kernel owns the machine and COM1; the
-    // UART is used as the firmware left it. The wait is bounded so a missing
-    // UART (LSR reads 0xff, or never empties) cannot hang us.
+    // SAFETY: without a hypervisor this kernel owns the machine and COM1; the UART is used as the firmware left it. The wait is bounded so a missing UART (LSR reads 0xff, or never empties) cannot hang us.
     unsafe {
         for _ in 0..100_000 {
             if cpu::inb(COM1_LSR) & LSR_THR_EMPTY != 0 {

@@ -15,8 +15,7 @@ pub struct CpuidResult {
 #[inline(always)]
 pub fn cpuid(leaf: u32, subleaf: u32) -> CpuidResult {
     let (eax, ebx, ecx, edx);
-    // SAFETY: CPUID only writes the four registers named here; rbx is reserved
-    // by LLVM, so it is saved in a scratch register and restored.
+    // SAFETY: CPUID only writes the four registers named here; rbx is reserved by LLVM, so it is saved in a scratch register and restored.
     unsafe {
         asm!(
             "mov {rbx_save:r}, rbx",
@@ -111,8 +110,7 @@ pub fn triple_fault() -> ! {
         base: u64,
     }
     let idtr = Idtr { limit: 0, base: 0 };
-    // SAFETY: deliberately ends this CPU's execution with a triple fault; the
-    // descriptor outlives the LIDT that reads it.
+    // SAFETY: deliberately ends this CPU's execution with a triple fault; the descriptor outlives the LIDT that reads it.
     unsafe {
         asm!("lidt [{}]", "int3", in(reg) &raw const idtr, options(noreturn, nostack));
     }

@@ -80,9 +80,7 @@ pub fn init() -> Option<Hypervisor> {
         return None;
     }
     let page = HYPERCALL_PAGE.0.get() as u64;
-    // SAFETY: base+2 EBX is the hypervisor's hypercall-page MSR; the value is
-    // the guest-physical address (identity-mapped) of a page-aligned page of
-    // ours that nothing else uses.
+    // SAFETY: base+2 EBX is the hypervisor's hypercall-page MSR; the value is the guest-physical address (identity-mapped) of a page-aligned page of ours that nothing else uses.
     unsafe { cpu::wrmsr(leaf2.ebx, page) };
     PAGE_ADDR.store(page, Ordering::Relaxed);
     Some(Hypervisor {
@@ -120,8 +118,7 @@ pub unsafe fn hypercall5(nr: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -
     }
     let stub = page + nr * HYPERCALL_STUB_SIZE;
     let ret;
-    // SAFETY: `stub` is inside the page the hypervisor filled (nr < 128); the
-    // stub returns with RET; every register it may change is declared.
+    // SAFETY: `stub` is inside the page the hypervisor filled (nr < 128); the stub returns with RET; every register it may change is declared.
     unsafe {
         asm!(
             "call {stub}",
@@ -198,9 +195,7 @@ pub unsafe fn hypercall_direct(nr: u64, args: [u64; 5]) -> u64 {
     }
     let [a1, a2, a3, a4, a5] = args;
     let ret;
-    // SAFETY: VMCALL/VMMCALL exit to the hypervisor, which returns to the
-    // next instruction with the result in rax; every register it may change
-    // is declared. Only the instruction of this CPU's vendor is executed.
+    // SAFETY: VMCALL/VMMCALL exit to the hypervisor, which returns to the next instruction with the result in rax; every register it may change is declared. Only the instruction of this CPU's vendor is executed.
     unsafe {
         if AMD.load(Ordering::Relaxed) {
             asm!(
@@ -233,8 +228,7 @@ pub unsafe fn hypercall_direct(nr: u64, args: [u64; 5]) -> u64 {
 
 /// `HYPERVISOR_console_io(CONSOLEIO_write, len, buf)`.
 pub fn console_write(bytes: &[u8]) -> u64 {
-    // SAFETY: CONSOLEIO_write reads `len` bytes at `buf`, which is our slice
-    // (virtual = guest-physical under the identity map).
+    // SAFETY: CONSOLEIO_write reads `len` bytes at `buf`, which is our slice (virtual = guest-physical under the identity map).
     unsafe {
         hypercall5(
             HYPERVISOR_CONSOLE_IO,
@@ -251,8 +245,7 @@ pub fn console_write(bytes: &[u8]) -> u64 {
 /// only if the hypervisor did not stop this domain.
 pub fn shutdown(reason: u32) -> u64 {
     let arg = SchedShutdown { reason };
-    // SAFETY: SCHEDOP_shutdown reads one SchedShutdown at the pointer, which
-    // lives on our stack for the whole call.
+    // SAFETY: SCHEDOP_shutdown reads one SchedShutdown at the pointer, which lives on our stack for the whole call.
     unsafe {
         hypercall5(
             HYPERVISOR_SCHED_OP,

@@ -76,8 +76,7 @@ mod kernel {
     }
 
     fn kernel() -> &'static Kernel {
-        // SAFETY: entry! defines the static (the link fails without it); it
-        // is immutable.
+        // SAFETY: entry! defines the static (the link fails without it); it is immutable.
         unsafe { &GUEST_RT_KERNEL }
     }
 

@@ -58,9 +58,7 @@ unsafe extern "C" {
 pub fn unmap_null_page() {
     let pt = LOW_PT.0.get();
     let pd = &raw mut pvh_pd;
-    // SAFETY: single CPU, nothing else touches the page tables; the new table
-    // maps 4 KiB..2 MiB exactly as the 2 MiB page did (identity, read-write),
-    // so the code and data in use (at 1 MiB) stay mapped across the switch.
+    // SAFETY: single CPU, nothing else touches the page tables; the new table maps 4 KiB..2 MiB exactly as the 2 MiB page did (identity, read-write), so the code and data in use (at 1 MiB) stay mapped across the switch.
     unsafe {
         for (i, entry) in (*pt).iter_mut().enumerate().skip(1) {
             *entry = (i as u64 * PAGE) | PTE_PAGE;
@@ -83,9 +81,7 @@ pub fn protect_image() {
         return; // not in the split first 2 MiB: leave it writable
     }
     let pt = LOW_PT.0.get();
-    // SAFETY: single CPU; the entries cover text and rodata only, which
-    // nothing writes after the linker placed them; .data and .bss (stack,
-    // page tables, this table) start at `__data_start` and stay writable.
+    // SAFETY: single CPU; the entries cover text and rodata only, which nothing writes after the linker placed them; .data and .bss (stack, page tables, this table) start at `__data_start` and stay writable.
     unsafe {
         let first = usize::try_from(start / PAGE).unwrap_or(usize::MAX);
         let last = usize::try_from(end.div_ceil(PAGE)).unwrap_or(0);
@@ -123,9 +119,7 @@ pub fn set_2mib(addr: u64, access: Access) -> bool {
     };
     let index = (addr >> 21) as usize;
     let pd = &raw mut pvh_pd;
-    // SAFETY: single CPU, nothing else touches the page tables after entry;
-    // the page holds no part of this kernel, which uses memory above its
-    // image only through explicit test pointers.
+    // SAFETY: single CPU, nothing else touches the page tables after entry; the page holds no part of this kernel, which uses memory above its image only through explicit test pointers.
     unsafe {
         (&raw mut (*pd)[index]).write_volatile(entry);
         cpu::flush_tlb();
@@ -145,9 +139,7 @@ pub fn map_identity_2mib(addr: u64) -> bool {
     let pd = &raw mut pvh_pd_high;
     let pd_entry = pd as u64 | PDPTE_TABLE;
     let pdpt = &raw mut pvh_pdpt;
-    // SAFETY: single CPU, nothing else touches the page tables after entry;
-    // slots >= 4 of the PDPT are unused by the boot map, and the spare PD is
-    // used only here. The new entries map a range nothing else uses.
+    // SAFETY: single CPU, nothing else touches the page tables after entry; slots >= 4 of the PDPT are unused by the boot map, and the spare PD is used only here. The new entries map a range nothing else uses.
     unsafe {
         // The spare PD serves one 1 GiB slot only, else it would alias.
         let elsewhere = (4..512)

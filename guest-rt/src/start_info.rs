@@ -61,9 +61,8 @@ impl StartInfo {
         if !mapped(paddr, size) {
             return Err(Error::Unmapped(paddr));
         }
-        // SAFETY: `paddr` is identity-mapped (checked) and the builder put a
-        // start info there; an unaligned read copies it whatever its alignment.
         let head: [u8; HvmStartInfo::SIZE_V0] =
+            // SAFETY: `paddr` is identity-mapped (checked) and the builder put a start info there; an unaligned read copies it whatever its alignment.
             unsafe { core::ptr::read_unaligned(paddr as *const _) };
         abi::zerocopy::IntoBytes::as_mut_bytes(&mut info)[..HvmStartInfo::SIZE_V0]
             .copy_from_slice(&head);
@@ -93,8 +92,7 @@ impl StartInfo {
             if !mapped(addr, 1) {
                 break;
             }
-            // SAFETY: identity-mapped (checked); the builder wrote a
-            // NUL-terminated string there; read bytewise up to the NUL.
+            // SAFETY: identity-mapped (checked); the builder wrote a NUL-terminated string there; read bytewise up to the NUL.
             let b = unsafe { core::ptr::read_volatile(addr as *const u8) };
             if b == 0 {
                 break;
@@ -112,9 +110,8 @@ impl StartInfo {
             if !mapped(addr, entry_size) {
                 break;
             }
-            // SAFETY: identity-mapped (checked); the builder wrote
-            // `memmap_entries` entries there.
             self.memmap[i] =
+                // SAFETY: identity-mapped (checked); the builder wrote `memmap_entries` entries there.
                 unsafe { core::ptr::read_unaligned(addr as *const HvmMemmapTableEntry) };
             self.memmap_len = i + 1;
         }

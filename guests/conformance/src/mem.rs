@@ -54,8 +54,7 @@ impl<const N: usize> Pages<N> {
     pub fn put<T: IntoBytes + Immutable>(&self, off: usize, value: &T) -> u64 {
         let bytes = value.as_bytes();
         let p = self.ptr(off, bytes.len());
-        // SAFETY: in bounds; source and destination do not overlap (the
-        // source is a Rust value, the destination this static).
+        // SAFETY: in bounds; source and destination do not overlap (the source is a Rust value, the destination this static).
         unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), p, bytes.len()) };
         self.addr(off)
     }

@@ -140,9 +140,7 @@ impl Suite {
     pub fn call(&self, nr: u64, args: [u64; 5]) -> i64 {
         match self.bits {
             Bits::B64 => {
-                // SAFETY: the checks pass only NULL, deliberately bad
-                // pointers, or pointers into the scratch pages, which the
-                // hypervisor may read and write; nothing this kernel runs on.
+                // SAFETY: the checks pass only NULL, deliberately bad pointers, or pointers into the scratch pages, which the hypervisor may read and write; nothing this kernel runs on.
                 let ret = unsafe {
                     hypercall::hypercall5(nr, args[0], args[1], args[2], args[3], args[4])
                 };

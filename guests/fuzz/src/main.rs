@@ -55,8 +55,7 @@ mod kernel {
             return None;
         }
         let mut bytes = [0u8; 8];
-        // SAFETY: inside the scratch area (checked), identity-mapped RAM
-        // that kmain checked is there; plain bytes.
+        // SAFETY: inside the scratch area (checked), identity-mapped RAM that kmain checked is there; plain bytes.
         unsafe {
             core::ptr::copy_nonoverlapping(addr as *const u8, bytes.as_mut_ptr(), len);
         }
@@ -66,8 +65,7 @@ mod kernel {
     fn refill(g: &mut Gen) {
         let p = SCRATCH as *mut u64;
         for i in 0..SCRATCH_LEN / 8 {
-            // SAFETY: in bounds; the hypervisor only touches it during a
-            // hypercall.
+            // SAFETY: in bounds; the hypervisor only touches it during a hypercall.
             unsafe { p.add(i).write_volatile(g.slot()) };
         }
     }
@@ -181,9 +179,7 @@ mod kernel {
                     call.nr
                 );
             }
-            // SAFETY: the generator hands out only pointers into the scratch
-            // area or at memory nothing uses (see fuzz::calls), and
-            // fuzz::exclude leaves out the calls that would stop this domain.
+            // SAFETY: the generator hands out only pointers into the scratch area or at memory nothing uses (see fuzz::calls), and fuzz::exclude leaves out the calls that would stop this domain.
             let ret = unsafe { hypercall::hypercall5(call.nr, a1, a2, a3, a4, a5) };
             stats.record(ret);
             done += 1;

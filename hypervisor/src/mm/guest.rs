@@ -178,10 +178,7 @@ impl FrameAccess for PhysmapFrames {
         while i < buf.len() {
             let src = base.wrapping_add(i);
             if src.addr() % 8 == 0 && buf.len() - i >= 8 {
-                // SAFETY: `mfn` is RAM the domain's p2m maps (see the type's
-                // doc), inside the window, and `[offset, offset + len)` stays
-                // in it (asserted); the guest may write it concurrently, so it
-                // is read volatile, as whole aligned words where possible.
+                // SAFETY: `mfn` is RAM the domain's p2m maps (see the type's doc), inside the window, and `[offset, offset + len)` stays in it (asserted); the guest may write it concurrently, so it is read volatile, as whole aligned words where possible.
                 let word = unsafe { src.cast::<u64>().read_volatile() };
                 buf[i..i + 8].copy_from_slice(&word.to_ne_bytes());
                 i += 8;
@@ -201,10 +198,7 @@ impl FrameAccess for PhysmapFrames {
             let dst = base.wrapping_add(i);
             if dst.addr() % 8 == 0 && buf.len() - i >= 8 {
                 let word = u64::from_ne_bytes(buf[i..i + 8].try_into().expect("8 bytes"));
-                // SAFETY: `mfn` is RAM the domain's p2m maps writable (see the
-                // type's doc), inside the window, the range stays in the frame
-                // (asserted), and the hypervisor holds no reference into it;
-                // volatile because the guest may access it concurrently.
+                // SAFETY: `mfn` is RAM the domain's p2m maps writable (see the type's doc), inside the window, the range stays in the frame (asserted), and the hypervisor holds no reference into it; volatile because the guest may access it concurrently.
                 unsafe { dst.cast::<u64>().write_volatile(word) };
                 i += 8;
             } else {

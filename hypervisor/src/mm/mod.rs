@@ -70,8 +70,7 @@ static FRAMES: Mutex<Option<FrameAllocator<'static>>> = Mutex::new(None);
 /// Sets up the global frame allocator over `regions`; returns (usable, free) frames.
 pub fn init_frames(regions: &[MemoryRegion]) -> Result<(usize, usize), &'static str> {
     let plan = plan_bitmap(regions).ok_or("no usable memory region can hold the frame bitmap")?;
-    // SAFETY: the plan puts the bitmap in usable RAM that nothing owns yet,
-    // and it is reserved right below, so no frame allocation can overlap it.
+    // SAFETY: the plan puts the bitmap in usable RAM that nothing owns yet, and it is reserved right below, so no frame allocation can overlap it.
     let bitmap = unsafe { physmap::bitmap_words(plan.addr, plan.words) };
     let mut frames = FrameAllocator::new(bitmap);
     for r in regions.iter().filter(|r| r.is_usable()) {
@@ -124,8 +123,7 @@ pub fn alloc_zeroed_run(count: usize, align: usize) -> Option<Mfn> {
 pub fn write_frame(mfn: Mfn, offset: usize, bytes: &[u8]) {
     let Some(room) = (FRAME_SIZE as usize).checked_sub(offset) else { return };
     let n = bytes.len().min(room);
-    // SAFETY: the caller owns `mfn` (a page the hypervisor allocated and
-    // keeps, like a domain's shared-info page); the write stays inside it.
+    // SAFETY: the caller owns `mfn` (a page the hypervisor allocated and keeps, like a domain's shared-info page); the write stays inside it.
     unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), physmap::ptr::<u8>(mfn.addr() + offset as u64), n) };
 }
 
@@ -187,7 +185,6 @@ pub fn boot_ramdisk(virt: u64, len: u64) -> Option<&'static [u8]> {
     if paging::translate_current(virt + len - 1)? != phys + len - 1 {
         return None;
     }
-    // SAFETY: the ramdisk lives in frames the memory map marks as bootloader
-    // memory, which the frame allocator never hands out, and nothing writes it.
+    // SAFETY: the ramdisk lives in frames the memory map marks as bootloader memory, which the frame allocator never hands out, and nothing writes it.
     Some(unsafe { physmap::bytes(phys, usize::try_from(len).ok()?) })
 }

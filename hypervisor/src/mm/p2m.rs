@@ -315,17 +315,12 @@ impl TableMemory for MachineTables {
     }
 
     fn read_entry(&self, table: Mfn, index: usize) -> u64 {
-        // SAFETY: `table` is a frame this p2m got from `alloc_frame` and has
-        // not freed (see the type's doc), so the entry is RAM inside the
-        // window, 8-byte aligned and owned by the p2m, which only accesses it
-        // atomically (the CPU's table walker reads it too). The reference
-        // lives for this one load.
+        // SAFETY: `table` is a frame this p2m got from `alloc_frame` and has not freed (see the type's doc), so the entry is RAM inside the window, 8-byte aligned and owned by the p2m, which only accesses it atomically (the CPU's table walker reads it too). The reference lives for this one load.
         unsafe { AtomicU64::from_ptr(Self::entry_ptr(table, index)) }.load(Ordering::Acquire)
     }
 
     fn write_entry(&mut self, table: Mfn, index: usize, value: u64) {
-        // SAFETY: as in `read_entry`; the reference lives for this one store.
-        // Release: a new table's entries are visible before the link to it.
+        // SAFETY: as in `read_entry`; the reference lives for this one store. Release: a new table's entries are visible before the link to it.
         unsafe { AtomicU64::from_ptr(Self::entry_ptr(table, index)) }.store(value, Ordering::Release)
     }
 }

@@ -97,9 +97,7 @@ impl Root {
 /// active) and returns their root, below 4 GiB as a 32-bit AP start needs.
 pub fn build(layout: &ImageLayout, plan: &AddressSpacePlan) -> Result<Root, PagingError> {
     let root = super::alloc_frame_below(1 << 32).ok_or(PagingError::OutOfFrames)?;
-    // SAFETY: both roots are page tables reachable through the window
-    // (the bootloader maps physical memory at PHYS_OFFSET as well); the new
-    // one is a fresh zeroed frame that only this function uses.
+    // SAFETY: both roots are page tables reachable through the window (the bootloader maps physical memory at PHYS_OFFSET as well); the new one is a fresh zeroed frame that only this function uses.
     let (old, mut new) = unsafe {
         let (boot_root, _) = Cr3::read();
         let old = OffsetPageTable::new(
@@ -120,8 +118,7 @@ pub fn build(layout: &ImageLayout, plan: &AddressSpacePlan) -> Result<Root, Pagi
             };
             let page = Page::<Size4KiB>::containing_address(VirtAddr::new(va));
             let frame = PhysFrame::containing_address(pa);
-            // SAFETY: maps the same frame the bootloader maps at this address,
-            // with permissions no wider than the linker script's.
+            // SAFETY: maps the same frame the bootloader maps at this address, with permissions no wider than the linker script's.
             unsafe { new.map_to_with_table_flags(page, frame, flags, table, &mut Frames)? }.ignore();
         }
         Ok(())
@@ -135,15 +132,13 @@ pub fn build(layout: &ImageLayout, plan: &AddressSpacePlan) -> Result<Root, Pagi
     for pa in (0..plan.phys_limit.next_multiple_of(2 << 20)).step_by(2 << 20) {
         let page = Page::<Size2MiB>::containing_address(VirtAddr::new(PHYS_OFFSET + pa));
         let frame = PhysFrame::<Size2MiB>::containing_address(PhysAddr::new(pa));
-        // SAFETY: the window aliases physical memory; Rust references into it
-        // are only made by the mm layer for memory it owns.
+        // SAFETY: the window aliases physical memory; Rust references into it are only made by the mm layer for memory it owns.
         unsafe { new.map_to_with_table_flags(page, frame, window, table, &mut Frames)? }.ignore();
     }
 
     let page = Page::<Size4KiB>::containing_address(VirtAddr::new(plan.identity_page));
     let frame = PhysFrame::containing_address(PhysAddr::new(plan.identity_page));
-    // SAFETY: the AP start-up page is executed at its physical address while
-    // the AP enables paging; it holds only that code and its parameters.
+    // SAFETY: the AP start-up page is executed at its physical address while the AP enables paging; it holds only that code and its parameters.
     unsafe { new.map_to_with_table_flags(page, frame, Flags::PRESENT, table, &mut Frames)? }.ignore();
 
     Ok(Root(PhysFrame::containing_address(PhysAddr::new(root.addr()))))
@@ -152,9 +147,7 @@ pub fn build(layout: &ImageLayout, plan: &AddressSpacePlan) -> Result<Root, Pagi
 /// Switches this CPU to the hypervisor's page tables, with NX and
 /// supervisor write protection on.
 pub fn activate(root: Root) {
-    // SAFETY: NXE is needed for the NX bits in `root`; WP makes read-only
-    // pages read-only for the hypervisor too; `root` comes from `build`, so it
-    // maps the running code, the boot stack, every static and the window.
+    // SAFETY: NXE is needed for the NX bits in `root`; WP makes read-only pages read-only for the hypervisor too; `root` comes from `build`, so it maps the running code, the boot stack, every static and the window.
     unsafe {
         Efer::update(|f| f.insert(EferFlags::NO_EXECUTE_ENABLE));
         Cr0::update(|f| f.insert(Cr0Flags::WRITE_PROTECT));
@@ -165,8 +158,7 @@ pub fn activate(root: Root) {
 /// Translates a virtual address through the page tables active now.
 pub fn translate_current(va: u64) -> Option<u64> {
     let (root, _) = Cr3::read();
-    // SAFETY: the active root is a page table reachable through the window;
-    // the mapper only reads it here.
+    // SAFETY: the active root is a page table reachable through the window; the mapper only reads it here.
     let table = unsafe {
         OffsetPageTable::new(&mut *physmap::ptr::<PageTable>(root.start_address().as_u64()), VirtAddr::new(PHYS_OFFSET))
     };

@@ -25,8 +25,7 @@ pub const fn ptr<T>(phys: u64) -> *mut T {
 /// # Safety
 /// `[addr, addr + words * 8)` must be RAM that nothing else uses, for ever.
 pub(super) unsafe fn bitmap_words(addr: u64, words: usize) -> &'static mut [u64] {
-    // SAFETY: the caller guarantees exclusive ownership of this RAM; the
-    // window maps it writable and u64 has no invalid bit patterns.
+    // SAFETY: the caller guarantees exclusive ownership of this RAM; the window maps it writable and u64 has no invalid bit patterns.
     unsafe { core::slice::from_raw_parts_mut(ptr::<u64>(addr), words) }
 }
 

@@ -32,9 +32,7 @@ pub fn run(s: &mut Suite) {
         return;
     }
     let call = |nr: u32, regs: [u32; 5]| {
-        // SAFETY: xen_version with no buffer, or console_io reading a
-        // scratch buffer; the garbage values sit in registers this
-        // convention does not use.
+        // SAFETY: xen_version with no buffer, or console_io reading a scratch buffer; the garbage values sit in registers this convention does not use.
         let ret = unsafe { compat::hypercall32(nr, regs) };
         i64::from(ret.cast_signed())
     };

@@ -85,8 +85,7 @@ pub fn run(s: &mut Suite) {
     }
     // Direct VMCALL/VMMCALL: Xen reads the full rax of a 64-bit caller.
     let direct = |nr: u64, args: [u64; 5]| {
-        // SAFETY: numbers Xen does not implement, or xen_version with no
-        // buffer; no pointer is passed.
+        // SAFETY: numbers Xen does not implement, or xen_version with no buffer; no pointer is passed.
         let ret = unsafe { hypercall::hypercall_direct(nr, args) };
         ret.cast_signed()
     };

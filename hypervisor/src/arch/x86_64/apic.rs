@@ -74,8 +74,7 @@ fn write(reg: u32, value: u32) {
 /// interrupts masked until the timer is started.
 pub fn init_this_cpu() {
     let x2 = has_x2apic();
-    // SAFETY: IA32_APIC_BASE exists on every x86_64 CPU; setting EN (and EXTD
-    // when CPUID offers x2APIC) is the documented enable sequence.
+    // SAFETY: IA32_APIC_BASE exists on every x86_64 CPU; setting EN (and EXTD when CPUID offers x2APIC) is the documented enable sequence.
     let base = unsafe {
         let base = cpu::rdmsr(IA32_APIC_BASE);
         let mut new = base | APIC_BASE_ENABLE;

@@ -54,8 +54,7 @@ pub fn rdtsc() -> u64 {
 /// XSETBV can be carried out. The hypervisor itself uses no FPU/SSE state.
 pub fn enable_xsave() {
     if cpuid(1, 0).ecx & (1 << 26) != 0 {
-        // SAFETY: CPUID reports XSAVE, so CR4.OSXSAVE may be set; the
-        // hypervisor (soft-float) has no FPU state it could lose.
+        // SAFETY: CPUID reports XSAVE, so CR4.OSXSAVE may be set; the hypervisor (soft-float) has no FPU state it could lose.
         unsafe { x86_64::registers::control::Cr4::update(|f| f.insert(x86_64::registers::control::Cr4Flags::OSXSAVE)) };
     }
 }
@@ -78,9 +77,7 @@ pub fn set_xcr0(value: u64) -> bool {
     if supported == 0 || value & !supported != 0 || value & 1 == 0 {
         return false;
     }
-    // SAFETY: CR4.OSXSAVE is set (enable_xsave) when XSAVE exists, and the
-    // value only has supported bits with x87 set, so XSETBV cannot fault;
-    // the hypervisor keeps no state in the components it switches.
+    // SAFETY: CR4.OSXSAVE is set (enable_xsave) when XSAVE exists, and the value only has supported bits with x87 set, so XSETBV cannot fault; the hypervisor keeps no state in the components it switches.
     unsafe {
         core::arch::asm!("xsetbv", in("ecx") 0u32, in("eax") value as u32, in("edx") (value >> 32) as u32, options(nomem, nostack));
     }

@@ -34,8 +34,7 @@ pub fn init_this_cpu() {
     let tss = gdt.append(Descriptor::tss_segment(tss));
     let gdt: &'static GlobalDescriptorTable = Box::leak(Box::new(gdt));
     gdt.load();
-    // SAFETY: the selectors index descriptors of the GDT just loaded: a
-    // 64-bit code segment, a data segment and an available TSS.
+    // SAFETY: the selectors index descriptors of the GDT just loaded: a 64-bit code segment, a data segment and an available TSS.
     unsafe {
         CS::set_reg(code);
         SS::set_reg(data);

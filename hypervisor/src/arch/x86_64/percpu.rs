@@ -43,8 +43,7 @@ static CPUS: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
 pub fn init_this_cpu(index: usize) {
     let slot = &CPUS[index];
     slot.index.store(index as u32, Ordering::Relaxed);
-    // SAFETY: the slot is a static that lives for ever, and nothing else on
-    // this CPU uses GS.
+    // SAFETY: the slot is a static that lives for ever, and nothing else on this CPU uses GS.
     unsafe { super::cpu::wrmsr(IA32_GS_BASE, slot as *const PerCpu as u64) };
 }
 
@@ -52,8 +51,7 @@ pub fn init_this_cpu(index: usize) {
 #[cfg(target_os = "none")]
 pub fn cpu_index() -> u32 {
     let index: u32;
-    // SAFETY: GS points at this CPU's `PerCpu` (set by `init_this_cpu`
-    // before any other code runs on it), whose first field is the index.
+    // SAFETY: GS points at this CPU's `PerCpu` (set by `init_this_cpu` before any other code runs on it), whose first field is the index.
     unsafe { core::arch::asm!("mov {0:e}, gs:[0]", out(reg) index, options(nostack, readonly, preserves_flags)) };
     index
 }

@@ -10,8 +10,7 @@ pub const PIC1_VECTOR: u8 = 0x20;
 pub const PIC2_VECTOR: u8 = 0x28;
 
 pub fn remap_and_mask() {
-    // SAFETY: the PIC ports belong to the hypervisor; the ICW1..ICW4 sequence
-    // (8259A datasheet) leaves both chips masked and off the exception vectors.
+    // SAFETY: the PIC ports belong to the hypervisor; the ICW1..ICW4 sequence (8259A datasheet) leaves both chips masked and off the exception vectors.
     unsafe {
         let (mut c1, mut d1) = (Port::<u8>::new(PIC1), Port::<u8>::new(PIC1 + 1));
         let (mut c2, mut d2) = (Port::<u8>::new(PIC2), Port::<u8>::new(PIC2 + 1));

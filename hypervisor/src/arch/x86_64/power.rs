@@ -32,8 +32,7 @@ pub fn stop_machine(code: u32) -> ! {
     let cpu = super::cpu_index();
     crate::console::write_line_unlocked(format_args!("cpu{cpu} info hv: exit code={code}"));
     super::serial::drain();
-    // SAFETY: these ports belong to the emulators' debug devices; on real
-    // hardware nothing decodes them and the writes are dropped.
+    // SAFETY: these ports belong to the emulators' debug devices; on real hardware nothing decodes them and the writes are dropped.
     unsafe {
         Port::<u32>::new(QEMU_DEBUG_EXIT_PORT).write(code);
         let mut bochs = Port::<u8>::new(BOCHS_SHUTDOWN_PORT);

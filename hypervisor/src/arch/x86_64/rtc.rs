@@ -3,8 +3,7 @@
 use x86_64::instructions::port::Port;
 
 fn read_register(reg: u8) -> u8 {
-    // SAFETY: ports 0x70/0x71 are the CMOS index/data pair; the hypervisor
-    // reads them at boot, before Dom0 (which owns them afterwards) runs.
+    // SAFETY: ports 0x70/0x71 are the CMOS index/data pair; the hypervisor reads them at boot, before Dom0 (which owns them afterwards) runs.
     unsafe {
         Port::<u8>::new(0x70).write(reg);
         Port::<u8>::new(0x71).read()

@@ -66,8 +66,7 @@ pub fn drain() {
 /// Writes bytes even if another CPU holds the port lock (panic path only).
 pub fn write_bytes_forced(bytes: &[u8]) {
     if PORT.is_locked() {
-        // SAFETY: only called on the panic path after the other CPUs were
-        // stopped; a line may be cut short, but the port state stays valid.
+        // SAFETY: only called on the panic path after the other CPUs were stopped; a line may be cut short, but the port state stays valid.
         unsafe { PORT.force_unlock() };
     }
     write_bytes(bytes);

@@ -125,9 +125,7 @@ impl Trampoline {
         let start = &raw const ap_trampoline_start;
         let len = offset_of(&raw const ap_trampoline_end) as usize;
         assert!(len <= 4096);
-        // SAFETY: `phys` is a frame allocated for the trampoline, mapped
-        // writable through the window; the source is the image's rodata.
-        // `ap_tr_offsets` is a static in the image.
+        // SAFETY: `phys` is a frame allocated for the trampoline, mapped writable through the window; the source is the image's rodata. `ap_tr_offsets` is a static in the image.
         let (gdt_off, entry64_off) = unsafe {
             core::ptr::copy_nonoverlapping(start, physmap::ptr::<u8>(phys), len);
             (ap_tr_offsets[0], ap_tr_offsets[1])
@@ -141,8 +139,7 @@ impl Trampoline {
     }
 
     fn write_u32(&self, offset: u64, value: u32) {
-        // SAFETY: the offset lies inside the copied trampoline (checked by
-        // construction from its own labels); the page is ours.
+        // SAFETY: the offset lies inside the copied trampoline (checked by construction from its own labels); the page is ours.
         unsafe { core::ptr::write_unaligned(physmap::ptr::<u32>(self.phys + offset), value) }
     }
 

@@ -52,8 +52,7 @@ fn from_cpuid() -> Option<u64> {
 /// Counts TSC ticks while PIT channel 2 counts down 10 ms in mode 0.
 fn against_pit() -> Option<u64> {
     let count = PIT_HZ * CALIBRATION_MS / 1000;
-    // SAFETY: port 0x61 (speaker/gate) and the PIT belong to the hypervisor
-    // during boot; channel 2 drives only the (disabled) speaker.
+    // SAFETY: port 0x61 (speaker/gate) and the PIT belong to the hypervisor during boot; channel 2 drives only the (disabled) speaker.
     unsafe {
         let mut gate = Port::<u8>::new(0x61);
         let mut mode = Port::<u8>::new(0x43);

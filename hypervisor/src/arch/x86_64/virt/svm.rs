@@ -67,8 +67,7 @@ pub fn enable_this_cpu() -> Result<SvmFeatures, VirtError> {
         return Err(VirtError::NoNestedPaging("SVM"));
     }
     let hsave = mm::alloc_frame().ok_or(VirtError::OutOfMemory("SVM host save area"))?;
-    // SAFETY: SVM is present and not disabled, so EFER.SVME may be set; the
-    // host save area is a zeroed page that belongs to this CPU for ever.
+    // SAFETY: SVM is present and not disabled, so EFER.SVME may be set; the host save area is a zeroed page that belongs to this CPU for ever.
     unsafe {
         Efer::update(|f| f.insert(EferFlags::SECURE_VIRTUAL_MACHINE_ENABLE));
         cpu::wrmsr(VM_HSAVE_PA, hsave.addr());

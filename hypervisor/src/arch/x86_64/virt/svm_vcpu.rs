@@ -99,8 +99,7 @@ pub struct SvmVcpu {
 }
 
 fn fill(mfn: Mfn, frames: usize, byte: u8) {
-    // SAFETY: the frames were just allocated to this vCPU and are mapped
-    // writable through the window.
+    // SAFETY: the frames were just allocated to this vCPU and are mapped writable through the window.
     unsafe { core::ptr::write_bytes(physmap::ptr::<u8>(mfn.addr()), byte, frames * 4096) }
 }
 
@@ -200,10 +199,7 @@ impl SvmVcpu {
     /// Runs the guest until the next exit.
     pub fn run(&mut self) -> Exit {
         self.vmcb.write_u64(vmcb::RAX, self.regs.rax);
-        // SAFETY: the VMCB, permission maps and nested page tables were set
-        // up by `new` and belong to this vCPU; EFER.SVME and VM_HSAVE_PA are
-        // set on this CPU (virt::enable_this_cpu); `svm_vmrun` restores every
-        // callee-saved register and the host's segment state before returning.
+        // SAFETY: the VMCB, permission maps and nested page tables were set up by `new` and belong to this vCPU; EFER.SVME and VM_HSAVE_PA are set on this CPU (virt::enable_this_cpu); `svm_vmrun` restores every callee-saved register and the host's segment state before returning.
         unsafe { svm_vmrun(self.vmcb.phys(), &mut self.regs, self.host_save.addr()) };
         self.regs.rax = self.vmcb.read_u64(vmcb::RAX);
         self.vmcb.write_u8(vmcb::TLB_CONTROL, 0);

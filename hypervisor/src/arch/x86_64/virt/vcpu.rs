@@ -146,8 +146,7 @@ impl HwVcpu {
     /// with NMIs); SVM holds it pending until STGI, which already ran.
     pub fn redeliver_nmi(&self) {
         if let HwVcpu::Vmx(_) = self {
-            // SAFETY: vector 2 is the host's NMI gate (on its own IST stack);
-            // the handler halts if the machine is stopping, else returns.
+            // SAFETY: vector 2 is the host's NMI gate (on its own IST stack); the handler halts if the machine is stopping, else returns.
             unsafe { core::arch::asm!("int 2", options(nomem)) };
         }
     }
@@ -156,7 +155,6 @@ impl HwVcpu {
 /// Lets interrupts that arrived while the guest ran reach the host's
 /// handlers, then masks them again for the next entry.
 pub fn take_pending_interrupts() {
-    // SAFETY: STI's one-instruction shadow covers the NOP; pending
-    // interrupts are delivered right after it, to the host IDT.
+    // SAFETY: STI's one-instruction shadow covers the NOP; pending interrupts are delivered right after it, to the host IDT.
     unsafe { core::arch::asm!("sti", "nop", "cli", options(nomem, nostack)) };
 }

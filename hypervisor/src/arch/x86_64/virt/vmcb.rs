@@ -108,8 +108,7 @@ impl Vmcb {
     }
 
     pub fn read_u64(&self, offset: usize) -> u64 {
-        // SAFETY: the VMCB frame belongs to this vCPU; offsets are naturally
-        // aligned fields inside the page; the CPU does not run this VMCB now.
+        // SAFETY: the VMCB frame belongs to this vCPU; offsets are naturally aligned fields inside the page; the CPU does not run this VMCB now.
         unsafe { self.at::<u64>(offset).read_volatile() }
     }
     pub fn write_u64(&self, offset: usize, value: u64) {

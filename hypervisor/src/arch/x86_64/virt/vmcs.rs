@@ -117,8 +117,7 @@ pub const EXIT_XSETBV: u32 = 55;
 /// Reads a field of the current VMCS (0 if the read fails).
 pub fn read(field: Field) -> u64 {
     let value: u64;
-    // SAFETY: VMREAD only reads the current VMCS; a bad encoding or no
-    // current VMCS sets RFLAGS.CF/ZF and leaves memory untouched.
+    // SAFETY: VMREAD only reads the current VMCS; a bad encoding or no current VMCS sets RFLAGS.CF/ZF and leaves memory untouched.
     unsafe { core::arch::asm!("vmread {0}, {1}", out(reg) value, in(reg) field as u64, options(nostack)) };
     value
 }
@@ -126,8 +125,6 @@ pub fn read(field: Field) -> u64 {
 /// Writes a field of the current VMCS. The caller (this module's users in
 /// `vmx_vcpu`) only writes fields that are valid for the value's meaning.
 pub fn write(field: Field, value: u64) {
-    // SAFETY: VMWRITE changes only the current VMCS, which belongs to the
-    // vCPU being set up or run on this CPU; memory safety of the host is kept
-    // because host-state fields are always written from the running host.
+    // SAFETY: VMWRITE changes only the current VMCS, which belongs to the vCPU being set up or run on this CPU; memory safety of the host is kept because host-state fields are always written from the running host.
     unsafe { core::arch::asm!("vmwrite {0}, {1}", in(reg) field as u64, in(reg) value, options(nostack)) };
 }

@@ -57,8 +57,7 @@ pub fn supported() -> bool {
 
 /// Reads the capability MSRs (only valid when `supported()`).
 pub fn features() -> VmxFeatures {
-    // SAFETY: the VMX capability MSRs exist when CPUID reports VMX; the
-    // secondary and EPT ones are read only when their presence bit is set.
+    // SAFETY: the VMX capability MSRs exist when CPUID reports VMX; the secondary and EPT ones are read only when their presence bit is set.
     unsafe {
         let basic = cpu::rdmsr(IA32_VMX_BASIC);
         let true_controls = basic & (1 << 55) != 0;
@@ -82,9 +81,7 @@ pub fn features() -> VmxFeatures {
 
 /// Applies the fixed-bit MSRs to CR0/CR4, sets CR4.VMXE and runs VMXON.
 pub fn enable_this_cpu() -> Result<VmxFeatures, VirtError> {
-    // SAFETY: IA32_FEATURE_CONTROL exists on VMX-capable CPUs; when the
-    // firmware left it unlocked, enabling VMX outside SMX and locking it is
-    // the documented set-up (SDM Vol. 3, 24.7).
+    // SAFETY: IA32_FEATURE_CONTROL exists on VMX-capable CPUs; when the firmware left it unlocked, enabling VMX outside SMX and locking it is the documented set-up (SDM Vol. 3, 24.7).
     unsafe {
         let control = cpu::rdmsr(IA32_FEATURE_CONTROL);
         if control & FEATURE_CONTROL_LOCK == 0 {
@@ -98,9 +95,7 @@ pub fn enable_this_cpu() -> Result<VmxFeatures, VirtError> {
         return Err(VirtError::NoNestedPaging("VMX"));
     }
     let region = mm::alloc_frame().ok_or(VirtError::OutOfMemory("VMXON region"))?;
-    // SAFETY: the fixed-bit MSRs exist with VMX; the resulting CR0/CR4 keep
-    // paging and protection on (FIXED0 requires them). The VMXON region is a
-    // zeroed frame owned by this CPU, tagged with the VMCS revision id.
+    // SAFETY: the fixed-bit MSRs exist with VMX; the resulting CR0/CR4 keep paging and protection on (FIXED0 requires them). The VMXON region is a zeroed frame owned by this CPU, tagged with the VMCS revision id.
     let failed = unsafe {
         let cr0 = (Cr0::read_raw() | cpu::rdmsr(IA32_VMX_CR0_FIXED0)) & cpu::rdmsr(IA32_VMX_CR0_FIXED1);
         Cr0::write_raw(cr0);

@@ -125,8 +125,7 @@ pub struct VmxVcpu {
 
 fn vmx_ptr_op(op: &str, pa: u64) -> bool {
     let failed: u8;
-    // SAFETY: VMCLEAR/VMPTRLD take the physical address of a VMCS region this
-    // vCPU owns (revision id written); they touch nothing else.
+    // SAFETY: VMCLEAR/VMPTRLD take the physical address of a VMCS region this vCPU owns (revision id written); they touch nothing else.
     unsafe {
         match op {
             "vmclear" => core::arch::asm!("vmclear [{0}]", "setbe {1}", in(reg) &pa, out(reg_byte) failed, options(nostack)),
@@ -151,8 +150,7 @@ impl VmxVcpu {
         let vmcs = mm::alloc_frame().ok_or(VirtError::OutOfMemory("VMCS"))?;
         let io_bitmaps = mm::alloc_contiguous(2, 1).ok_or(VirtError::OutOfMemory("VMX I/O bitmaps"))?;
         let msr_bitmap = mm::alloc_frame().ok_or(VirtError::OutOfMemory("VMX MSR bitmap"))?;
-        // SAFETY: the three regions were just allocated to this vCPU and are
-        // mapped writable through the window.
+        // SAFETY: the three regions were just allocated to this vCPU and are mapped writable through the window.
         unsafe {
             physmap::ptr::<u32>(vmcs.addr()).write_volatile(features.revision);
             let io = core::slice::from_raw_parts_mut(physmap::ptr::<u8>(io_bitmaps.addr()), super::IO_BITMAP_BYTES);
@@ -285,9 +283,7 @@ impl VmxVcpu {
 
     /// Runs the guest until the next exit.
     pub fn run(&mut self) -> Exit {
-        // SAFETY: this vCPU's VMCS is current on this CPU (loaded in `new`,
-        // and only one vCPU runs per CPU); its host state returns to
-        // `vmx_exit` on this stack, which restores callee-saved registers.
+        // SAFETY: this vCPU's VMCS is current on this CPU (loaded in `new`, and only one vCPU runs per CPU); its host state returns to `vmx_exit` on this stack, which restores callee-saved registers.
         let failed = unsafe { vmx_enter(&mut self.regs, u64::from(self.launched)) };
         if failed != 0 {
             return Exit::InvalidState { code: vmcs::read(Field::VM_INSTRUCTION_ERROR) };
@@ -351,8 +347,7 @@ impl VmxVcpu {
     /// single-context, SDM Vol. 3, 29.4.3.1).
     pub fn flush_tlb(&mut self) {
         let descriptor: [u64; 2] = [vmcs::read(Field::EPT_POINTER), 0];
-        // SAFETY: INVEPT only drops cached translations; the descriptor is
-        // a valid 16-byte in-memory operand with the current EPTP.
+        // SAFETY: INVEPT only drops cached translations; the descriptor is a valid 16-byte in-memory operand with the current EPTP.
         unsafe { core::arch::asm!("invept {0}, [{1}]", in(reg) 1u64, in(reg) &descriptor, options(nostack)) };
     }
 
