@@ -151,8 +151,9 @@ impl Domain {
     }
 
     /// Takes RAM frame `gfn` away from the domain and frees it.
+    /// -ENOENT if nothing is mapped there, -EINVAL if it is not RAM.
     pub fn remove(&mut self, gfn: u64) -> Result<(), Errno> {
-        let entry = self.p2m.translate(Gfn(gfn)).ok_or(Errno::EINVAL)?;
+        let entry = self.p2m.translate(Gfn(gfn)).ok_or(Errno::ENOENT)?;
         if entry.p2m_type != P2mType::Ram {
             return Err(Errno::EINVAL);
         }
@@ -167,7 +168,7 @@ impl Domain {
                 }
                 Ok(())
             }
-            Ok(None) => Err(Errno::EINVAL),
+            Ok(None) => Err(Errno::ENOENT),
             Err(_) => Err(Errno::ENOMEM),
         }
     }
@@ -340,9 +341,6 @@ impl crate::hypercall::DomainOps for Domain {
     }
     fn move_frame(&mut self, from: u64, to: u64) -> Result<(), Errno> {
         Domain::move_frame(self, from, to)
-    }
-    fn is_mapped(&self, gfn: u64) -> bool {
-        gfn < crate::mm::p2m::GFN_LIMIT && self.p2m.translate(Gfn(gfn)).is_some()
     }
     fn mem_type(&self, gfn: u64) -> Option<u16> {
         if gfn >= crate::mm::p2m::GFN_LIMIT {

@@ -75,11 +75,7 @@ pub fn memory_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
                 Ok(r) => r,
                 Err(e) => return Outcome::err(e),
             };
-            let removed = target(caller, domid).and_then(|d| match d.remove(gpfn) {
-                Err(Errno::EINVAL) if !d.is_mapped(gpfn) => Err(Errno::ENOENT),
-                other => other,
-            });
-            match removed {
+            match target(caller, domid).and_then(|d| d.remove(gpfn)) {
                 Ok(()) => Outcome::Return(0),
                 Err(e) => Outcome::err(e),
             }

@@ -47,10 +47,9 @@ pub trait DomainOps {
     /// Allocates `2^order` frames the domain owns but has not mapped
     /// (increase_reservation on a translated guest).
     fn reserve(&mut self, order: u32) -> Result<(), Errno>;
-    /// Unmaps and frees the RAM frame at `gfn`.
+    /// Unmaps and frees the RAM frame at `gfn`: -ENOENT if nothing is
+    /// mapped there, -EINVAL if it is not RAM.
     fn remove(&mut self, gfn: u64) -> Result<(), Errno>;
-    /// Whether anything is mapped at `gfn`.
-    fn is_mapped(&self, gfn: u64) -> bool;
     /// The p2m type name of `gfn` as HVMMEM_* (None: nothing mapped).
     fn mem_type(&self, gfn: u64) -> Option<u16>;
     /// Drops the domain's cached guest-physical translations (HVMOP_flush_tlbs).
@@ -270,10 +269,7 @@ pub(crate) mod fake {
             Ok(())
         }
         fn remove(&mut self, gfn: u64) -> Result<(), Errno> {
-            if self.gfns.remove(&gfn) { Ok(()) } else { Err(Errno::EINVAL) }
-        }
-        fn is_mapped(&self, gfn: u64) -> bool {
-            self.gfns.contains(&gfn)
+            if self.gfns.remove(&gfn) { Ok(()) } else { Err(Errno::ENOENT) }
         }
         fn mem_type(&self, gfn: u64) -> Option<u16> {
             self.gfns.contains(&gfn).then_some(0)
