@@ -104,6 +104,14 @@ pub const VIRQ_ARCH_4: u32 = 20;
 pub const VIRQ_ARCH_5: u32 = 21;
 pub const VIRQ_ARCH_6: u32 = 22;
 pub const VIRQ_ARCH_7: u32 = 23;
+/// `NR_VIRQS`: one past the last virq.
+pub const NR_VIRQS: u32 = 24;
+
+/// Per-vCPU virqs (each vCPU binds its own); the rest are global, bound on
+/// vCPU 0 and movable (`virq_is_global` in xen/common/event_channel.c).
+pub fn virq_is_global(virq: u32) -> bool {
+    !matches!(virq, VIRQ_TIMER | VIRQ_DEBUG | VIRQ_XENOPROF | VIRQ_XENPMU)
+}
 
 // HYPERVISOR_vm_assist commands and types.
 pub const VMASST_CMD_ENABLE: u32 = 0;

@@ -5,6 +5,8 @@
 //!   list (above 4 GiB); the hypervisor must crash the domain.
 //! - `test=triple-fault`: triple-fault; the hypervisor must kill this domain only.
 //! - `bench=cpuid`: cycles per CPUID exit and per null hypercall, then power off.
+//! - `idle`: block for ever, woken every 5 s by a one-shot timer (VIRQ_TIMER).
+//! - `test=timer`: three 100 ms timer events through shared info, then power off.
 
 use abi::hvm::start_info::HvmMemmapTableEntry;
 use guest_rt::start_info::{self, StartInfo};
@@ -22,6 +24,7 @@ pub enum Scenario {
     Isolation,
     TripleFault,
     BenchCpuid,
+    Timer,
 }
 
 impl Scenario {
@@ -35,6 +38,7 @@ impl Scenario {
                 "test=triple-fault" => Some(Scenario::TripleFault),
                 "bench=cpuid" => Some(Scenario::BenchCpuid),
                 "idle" => Some(Scenario::Idle),
+                "test=timer" => Some(Scenario::Timer),
                 _ => None,
             })
             .unwrap_or(Scenario::PowerOff)
@@ -51,29 +55,87 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
             cpu::triple_fault();
         }
         Scenario::BenchCpuid => bench_cpuid(),
-        Scenario::Idle => idle(),
+        Scenario::Idle => {
+            println!("dom0: idle (command line `idle`): blocking in SCHEDOP_block; Ctrl-A X quits QEMU");
+            timer_ticks(5_000, None);
+        }
+        Scenario::Timer => timer_ticks(100, Some(3)),
     }
 }
 
-/// Blocks for ever, printing a line every 500 wake-ups (5 s with the
-/// hypervisor's 100 Hz timer waking a blocked vCPU).
-fn idle() {
-    println!("dom0: idle (command line `idle`): blocking in SCHEDOP_block; Ctrl-A X quits QEMU");
-    let mut wakeups: u64 = 0;
+/// The page shared info is mapped over (its RAM frame goes back to Xen).
+#[repr(C, align(4096))]
+struct SharedInfoPage([u8; 4096]);
+static mut SHARED_INFO: SharedInfoPage = SharedInfoPage([0; 4096]);
+
+/// Byte offsets in the 64-bit shared info: vCPU 0's `evtchn_upcall_pending`
+/// and `evtchn_pending_sel`, and the `evtchn_pending` bitmap.
+const UPCALL_PENDING: usize = 0;
+const PENDING_SEL: usize = 8;
+const EVTCHN_PENDING: usize = 2048;
+
+/// Maps shared info, binds VIRQ_TIMER, then loops: arm a one-shot timer
+/// `interval_ms` ahead (set_timer_op), SCHEDOP_block until its event
+/// arrives, acknowledge it in shared info, say so. `count` ends it.
+fn timer_ticks(interval_ms: u64, count: Option<u64>) {
+    use abi::event_channel::{EVTCHNOP_BIND_VIRQ, EvtchnBindVirq};
+    use abi::memory::{XENMAPSPACE_SHARED_INFO, XENMEM_ADD_TO_PHYSMAP, XenAddToPhysmap};
+    use abi::xen::{DOMID_SELF, HYPERVISOR_EVENT_CHANNEL_OP, HYPERVISOR_MEMORY_OP, HYPERVISOR_SCHED_OP, HYPERVISOR_SET_TIMER_OP};
+
+    let page = core::ptr::addr_of_mut!(SHARED_INFO).cast::<u8>();
+    let map = XenAddToPhysmap { domid: DOMID_SELF, size: 0, space: XENMAPSPACE_SHARED_INFO, idx: 0, gpfn: page as u64 >> 12 };
+    // SAFETY: the argument is a live struct; the page is ours, identity-mapped, and from now on Xen's.
+    let rc = unsafe { hypercall::hypercall2(HYPERVISOR_MEMORY_OP, XENMEM_ADD_TO_PHYSMAP, &raw const map as u64) };
+    let mut bind = EvtchnBindVirq { virq: abi::xen::VIRQ_TIMER, vcpu: 0, port: 0 };
+    // SAFETY: as above; Xen writes the port into `bind`.
+    let rc2 = unsafe { hypercall::hypercall2(HYPERVISOR_EVENT_CHANNEL_OP, EVTCHNOP_BIND_VIRQ, &raw mut bind as u64) };
+    if rc != 0 || rc2 != 0 {
+        println!("dom0: timer: mapping shared info returned {rc:#x}, binding VIRQ_TIMER {rc2:#x}; stopping");
+        return;
+    }
+    let port = bind.port as usize;
+    println!("dom0: timer: VIRQ_TIMER on port {port}, a tick every {interval_ms} ms");
+    let mut tick = 0u64;
     loop {
-        // SAFETY: SCHEDOP_block takes no argument.
-        let rc = unsafe {
-            hypercall::hypercall5(abi::xen::HYPERVISOR_SCHED_OP, abi::sched::SCHEDOP_BLOCK, 0, 0, 0, 0)
-        };
-        if rc != 0 {
-            println!("dom0: SCHEDOP_block returned {:#x}; stopping", rc);
+        let start = now_ns();
+        // SAFETY: set_timer_op takes the deadline by value.
+        unsafe { hypercall::hypercall1(HYPERVISOR_SET_TIMER_OP, start + interval_ms * 1_000_000) };
+        loop {
+            // SAFETY: SCHEDOP_block takes no argument.
+            let rc = unsafe { hypercall::hypercall2(HYPERVISOR_SCHED_OP, abi::sched::SCHEDOP_BLOCK, 0) };
+            if rc != 0 {
+                println!("dom0: timer: SCHEDOP_block returned {rc:#x}; stopping");
+                return;
+            }
+            // SAFETY: the shared-info page stays mapped; Xen sets these bits concurrently, so each access is volatile and a whole byte.
+            let fired = unsafe {
+                page.add(UPCALL_PENDING).write_volatile(0);
+                page.add(PENDING_SEL).write_volatile(0);
+                let byte = page.add(EVTCHN_PENDING + port / 8);
+                let bits = byte.read_volatile();
+                byte.write_volatile(bits & !(1 << (port % 8)));
+                bits & (1 << (port % 8)) != 0
+            };
+            if fired {
+                break;
+            }
+        }
+        tick += 1;
+        let waited_ms = (now_ns() - start) / 1_000_000;
+        let verdict = if waited_ms >= interval_ms { "on time" } else { "EARLY" };
+        println!("dom0: timer: tick {tick}: {verdict} ({waited_ms} ms for {interval_ms} ms)");
+        if count.is_some_and(|c| tick >= c) {
             return;
         }
-        wakeups += 1;
-        if wakeups % 500 == 0 {
-            println!("dom0: still up, {} wake-ups", wakeups);
-        }
     }
+}
+
+/// Xen system time (HVMOP_get_time), in ns.
+fn now_ns() -> u64 {
+    let mut t = abi::hvm::hvm_op::XenHvmGetTime { now: 0 };
+    // SAFETY: Xen writes the time into `t`.
+    unsafe { hypercall::hypercall2(abi::xen::HYPERVISOR_HVM_OP, abi::hvm::hvm_op::HVMOP_GET_TIME, &raw mut t as u64) };
+    t.now
 }
 
 fn isolation(si: &StartInfo) {

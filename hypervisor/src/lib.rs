@@ -14,6 +14,7 @@ pub mod arch;
 pub mod boot;
 pub mod console;
 pub mod dom0;
+pub mod event;
 pub mod domain;
 pub mod hypercall;
 pub mod mm;

@@ -224,6 +224,9 @@ pub const SCENARIOS: &[Scenario] = &[
         FORBID,
         2,
     ),
+    dom0("dom0-timer-events", "VIRQ_TIMER through event channels: a one-shot timer wakes a blocked Dom0 three times", Platform::QemuBios, "test=timer", DOM0_TIMER, TIMER_FORBID, 0),
+    dom0("dom0-timer-events-bochs-vmx", "timer events on VMX", Platform::BochsVmx, "test=timer", DOM0_TIMER, TIMER_FORBID, 0),
+    dom0("dom0-timer-events-bochs-svm", "timer events on SVM", Platform::BochsSvm, "test=timer", DOM0_TIMER, TIMER_FORBID, 0),
     Scenario {
         dom0_kernel: Some("fuzz"),
         ..dom0("fuzz-hypercalls", "100000 random hypercalls (seed 1) from Dom0: it stays alive and unchanged, the hypervisor up", Platform::QemuBios, "seed=1", FUZZ_SEED1, FUZZ_FORBID, 0)
@@ -258,6 +261,17 @@ pub const SCENARIOS: &[Scenario] = &[
         dom0_kernel: Some("conformance"),
         ..dom0("conformance-dom0-completes-bochs-vmx", "the conformance suite (64-bit) on VMX", Platform::BochsVmx, "quiet", CONFORMANCE_64, CONFORMANCE_FORBID, 0)
     },
+];
+
+/// Three ticks, none before the 100 ms it was armed for.
+const TIMER_FORBID: &[&str] = &["EARLY", "stopping", "PANIC", "FATAL", "crash"];
+const DOM0_TIMER: &[&str] = &[
+    "(d0) dom0: timer: VIRQ_TIMER on port 1, a tick every 100 ms",
+    "(d0) dom0: timer: tick 1: on time",
+    "(d0) dom0: timer: tick 2: on time",
+    "(d0) dom0: timer: tick 3: on time",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
 ];
 
 /// The plan line comes last, then the summary (`# conformance: P passed, F failed`).

@@ -2,6 +2,7 @@
 //! parameters and per-vCPU hypercall state. The vCPU's hardware state (VMCB
 //! or VMCS) belongs to whoever runs it, not here.
 
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use abi::errno::Errno;
@@ -14,6 +15,9 @@ use crate::arch::x86_64::{cpu, tsc};
 use crate::mm::{self};
 
 use super::time;
+use crate::event::channels::EventChannels;
+use crate::event::signals::VcpuSignals;
+use crate::event::two_level::EventWords;
 use abi::xen::{SharedInfo, VcpuInfo};
 use abi::zerocopy::IntoBytes;
 
@@ -25,13 +29,24 @@ pub struct MapEntry {
     pub r#type: u32,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 pub struct VcpuState {
     pub up: bool,
     /// Where the guest registered its `vcpu_info` (gfn, offset in page).
     pub vcpu_info: Option<(u64, u32)>,
     /// The vector HVMOP_set_evtchn_upcall_vector chose (0: none).
     pub upcall_vector: u8,
+    /// Upcall owed and timers, shared with the loop that runs this vCPU.
+    pub signals: Arc<VcpuSignals>,
+    /// The ports of its SCHEDOP_poll in progress (woken when one is pending).
+    pub poll_ports: Vec<u32>,
+}
+
+impl VcpuState {
+    /// `n` vCPUs, each with signals of its own.
+    pub fn new_set(n: usize) -> Vec<VcpuState> {
+        (0..n).map(|_| VcpuState::default()).collect()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +85,10 @@ pub struct Domain {
     time_version: u32,
     /// VMASST_TYPE_* bits enabled with HYPERVISOR_vm_assist.
     pub vm_assist: u64,
+    pub evtchn: EventChannels,
+    /// Shared info has the 32-bit layout: latched from the guest's mode when
+    /// it maps shared info or sets its callback (Xen's `has_32bit_shinfo`).
+    pub compat_shinfo: bool,
 }
 
 /// Seconds since the Unix epoch when the hypervisor booted (from the RTC);
@@ -84,8 +103,9 @@ impl Domain {
             p2m.destroy();
             return Err(Errno::ENOMEM);
         };
-        let mut vcpus = alloc::vec![VcpuState::default(); max_vcpus.max(1) as usize];
+        let mut vcpus = VcpuState::new_set(max_vcpus.max(1) as usize);
         vcpus[0].up = true;
+        let vcpus_len = vcpus.len();
         Ok(Domain {
             id,
             privileged,
@@ -106,6 +126,8 @@ impl Domain {
             flush_pending: false,
             time_version: 0,
             vm_assist: 0,
+            evtchn: EventChannels::new(vcpus_len, u32::MAX),
+            compat_shinfo: false,
         })
     }
 
@@ -402,7 +424,8 @@ impl crate::hypercall::DomainOps for Domain {
         if self.privileged || !self.paused {
             return Err(Errno::EBUSY);
         }
-        self.vcpus.resize(max as usize, VcpuState::default());
+        self.vcpus.resize_with(max as usize, VcpuState::default);
+        self.evtchn.set_vcpus(max as usize);
         Ok(())
     }
     fn set_paused(&mut self, paused: bool) {
@@ -421,6 +444,15 @@ impl crate::hypercall::DomainOps for Domain {
         // One vCPU, never descheduled yet: it has had the CPU since creation
         // unless it never ran (paused from the start).
         if self.paused { 0 } else { system_time_at(cpu::rdtsc()).saturating_sub(self.created_ns()) }
+    }
+    fn evtchn(&mut self) -> &mut EventChannels {
+        &mut self.evtchn
+    }
+    fn event_words(&mut self) -> &mut dyn EventWords {
+        self
+    }
+    fn latch_shinfo_compat(&mut self, compat: bool) {
+        self.compat_shinfo = compat;
     }
 }
 

@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod domain;
+mod event_words;
 pub mod pvh;
 pub mod start_info;
 pub mod table;

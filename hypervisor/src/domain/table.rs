@@ -6,6 +6,7 @@ use alloc::vec::Vec;
 use spin::Mutex;
 
 use super::domain::Domain;
+use crate::event::channels::{Binding, Channel};
 
 pub static DOMAINS: Mutex<DomainTable> = Mutex::new(DomainTable { domains: Vec::new() });
 
@@ -36,6 +37,19 @@ impl DomainTable {
     pub fn remove(&mut self, id: u16) -> Option<Domain> {
         let at = self.domains.iter().position(|d| d.id == id)?;
         Some(self.domains.remove(at))
+    }
+
+    /// `dying` left the table: the other ends of its interdomain channels
+    /// become unbound (waiting for it), as Xen's `evtchn_destroy` leaves them.
+    pub fn unbind_peers_of(&mut self, dying: &Domain) {
+        for (_, channel) in dying.evtchn.bound_ports() {
+            if let Binding::Interdomain { remote, remote_port } = channel.binding
+                && let Some(peer) = self.get_mut(remote)
+                && let Ok(c) = peer.evtchn.get(remote_port)
+            {
+                peer.evtchn.set(remote_port, Channel { binding: Binding::Unbound { remote: dying.id }, ..c });
+            }
+        }
     }
 
     /// Whether another domain may be created.

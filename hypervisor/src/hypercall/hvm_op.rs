@@ -164,7 +164,11 @@ fn param(caller: &mut impl Caller, set: bool, arg: u64) -> Outcome {
         return Outcome::err(Errno::EINVAL);
     }
     let index = a.index;
+    let compat = caller.compat();
     let Some(domain) = caller.domain(a.domid.0) else { return Outcome::err(Errno::ESRCH) };
+    if set && own && index == HVM_PARAM_CALLBACK_IRQ {
+        domain.latch_shinfo_compat(compat);
+    }
     let params = domain.hvm_params();
     if set {
         if own && !guest_settable(index) {

@@ -207,10 +207,14 @@ fn add_to_physmap(caller: &mut impl Caller, arg: u64) -> Outcome {
     if a.space == XENMAPSPACE_GMFN_FOREIGN {
         return Outcome::err(Errno::ENOSYS);
     }
+    let (me, compat) = (caller.domid(), caller.compat());
     let d = match target(caller, a.domid) {
         Ok(d) => d,
         Err(e) => return Outcome::err(e),
     };
+    if a.space == XENMAPSPACE_SHARED_INFO && d.id() == me {
+        d.latch_shinfo_compat(compat);
+    }
     let result = match a.space {
         XENMAPSPACE_SHARED_INFO if a.idx == 0 => d.map_shared_info(a.gpfn),
         XENMAPSPACE_GMFN => d.move_frame(a.idx, a.gpfn),

@@ -7,6 +7,7 @@
 
 pub mod console_io;
 pub mod domctl;
+pub mod event_channel;
 pub mod hvm_op;
 pub mod memory_op;
 pub mod multicall;
@@ -23,6 +24,8 @@ use abi::zerocopy::{FromBytes, Immutable, IntoBytes};
 use alloc::vec::Vec;
 
 use crate::domain::domain::{MapEntry, VcpuState};
+use crate::event::channels::EventChannels;
+use crate::event::two_level::EventWords;
 
 /// A hypercall as the guest made it: number and up to five arguments, already
 /// taken from the registers of the guest's mode (64-bit: rdi rsi rdx r10 r8;
@@ -80,6 +83,13 @@ pub trait DomainOps {
     fn shared_info_gfn(&self) -> Option<u64>;
     /// CPU time its vCPUs have had, in ns.
     fn cpu_time_ns(&self) -> u64;
+    /// Its event-channel ports.
+    fn evtchn(&mut self) -> &mut EventChannels;
+    /// Where its 2-level event bits live.
+    fn event_words(&mut self) -> &mut dyn EventWords;
+    /// Latches the shared-info layout from the guest's mode (32-bit: compat),
+    /// as Xen's `hvm_latch_shinfo_size` at shared-info mapping and callback set-up.
+    fn latch_shinfo_compat(&mut self, compat: bool);
 }
 
 /// Facts about the machine that some hypercalls report.
@@ -156,6 +166,9 @@ pub enum Outcome {
     Yield,
     /// Wait for an event (SCHEDOP_block), then return 0.
     Block,
+    /// Wait until a port in the vCPU's `poll_ports` is pending or system
+    /// time passes this deadline (0: none), then return 0 (SCHEDOP_poll).
+    Poll(u64),
     /// Not finished: set the first argument register to this value and run
     /// the hypercall again (Xen's continuation; RIP is not advanced).
     Preempted(u64),
@@ -184,10 +197,13 @@ pub fn dispatch(caller: &mut impl Caller, call: Call) -> Outcome {
         xen::HYPERVISOR_VCPU_OP => vcpu_op::vcpu_op(caller, u32_arg(a[0]), u32_arg(a[1]), a[2]),
         xen::HYPERVISOR_DOMCTL => domctl::domctl(caller, call.args[0]),
         xen::HYPERVISOR_MULTICALL => multicall::multicall(caller, a[0], u32_arg(a[1])),
+        xen::HYPERVISOR_EVENT_CHANNEL_OP => event_channel::event_channel_op(caller, u32_arg(a[0]), a[1]),
         xen::HYPERVISOR_VM_ASSIST => vm_assist::vm_assist(caller, u32_arg(a[0]), u32_arg(a[1])),
-        // Cancelling the one-shot timer is always possible; arming it needs
-        // timer events, which need event channels.
-        xen::HYPERVISOR_SET_TIMER_OP if a[0] == 0 => Outcome::Return(0),
+        xen::HYPERVISOR_SET_TIMER_OP => {
+            // A 32-bit caller passes the 64-bit timeout in two registers.
+            let timeout = if caller.compat() { u32_arg(a[0]) | (u32_arg(a[1]) << 32) } else { a[0] };
+            vcpu_op::set_timer_op(caller, timeout)
+        }
         xen::HYPERVISOR_SYSCTL => sysctl::sysctl(caller, call.args[0]),
         _ => Outcome::err(Errno::ENOSYS),
     }
@@ -199,6 +215,7 @@ pub(crate) mod fake {
     //! domains whose RAM is a set of gfns.
     use super::*;
     use alloc::collections::BTreeSet;
+    use crate::event::two_level::fake::FakeWords;
 
     pub struct FakeDomain {
         pub id: u16,
@@ -213,6 +230,8 @@ pub(crate) mod fake {
         pub shut_down: Option<u32>,
         pub paused: bool,
         pub vm_assist: u64,
+        pub evtchn: EventChannels,
+        pub words: FakeWords,
     }
 
     impl FakeDomain {
@@ -226,6 +245,8 @@ pub(crate) mod fake {
                 memory_map: vec![MapEntry { addr: 0x10_0000, size: 0x10_0000, r#type: 1 }],
                 params: vec![0; abi::hvm::params::HVM_NR_PARAMS as usize],
                 vcpus: vec![VcpuState { up: true, ..VcpuState::default() }, VcpuState::default()],
+                evtchn: EventChannels::new(2, u32::MAX),
+                words: FakeWords::new(64, 2),
                 shutdown_code: None,
                 shut_down: None,
                 paused: false,
@@ -319,7 +340,8 @@ pub(crate) mod fake {
             self.paused
         }
         fn set_max_vcpus(&mut self, max: u32) -> Result<(), Errno> {
-            self.vcpus.resize(max as usize, VcpuState::default());
+            self.vcpus.resize_with(max as usize, VcpuState::default);
+            self.evtchn.set_vcpus(max as usize);
             Ok(())
         }
         fn vm_assist(&mut self) -> &mut u64 {
@@ -336,6 +358,15 @@ pub(crate) mod fake {
         }
         fn cpu_time_ns(&self) -> u64 {
             42
+        }
+        fn evtchn(&mut self) -> &mut EventChannels {
+            &mut self.evtchn
+        }
+        fn event_words(&mut self) -> &mut dyn EventWords {
+            &mut self.words
+        }
+        fn latch_shinfo_compat(&mut self, compat: bool) {
+            self.words.bits = if compat { 32 } else { 64 };
         }
     }
 
@@ -434,7 +465,8 @@ pub(crate) mod fake {
         fn create_domain(&mut self, id: u16, max_vcpus: u32, _handle: [u8; 16]) -> Result<u16, Errno> {
             let id = if id == 0 { (1..).find(|i| self.domains.iter().all(|d| d.id != *i)).unwrap() } else { id };
             let mut d = FakeDomain::new(id);
-            d.vcpus = vec![VcpuState::default(); max_vcpus as usize];
+            d.vcpus = VcpuState::new_set(max_vcpus as usize);
+            d.evtchn = EventChannels::new(max_vcpus as usize, u32::MAX);
             d.paused = true;
             self.domains.push(d);
             Ok(id)

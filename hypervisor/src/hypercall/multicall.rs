@@ -28,7 +28,7 @@ pub fn multicall(caller: &mut impl Caller, list: u64, count: u64) -> Outcome {
             let outcome = if call.nr == HYPERVISOR_MULTICALL { Outcome::err(Errno::EINVAL) } else { dispatch(caller, call) };
             match outcome {
                 Outcome::Return(v) => break v,
-                Outcome::Yield | Outcome::Block => break 0,
+                Outcome::Yield | Outcome::Block | Outcome::Poll(_) => break 0,
                 Outcome::Preempted(arg0) => call.args[0] = arg0,
                 Outcome::Shutdown(reason) => {
                     // The domain ends: the rest of the batch does not run.

@@ -14,33 +14,50 @@
 use abi::errno::Errno;
 use abi::sched::{
     SCHEDOP_BLOCK, SCHEDOP_PIN_OVERRIDE, SCHEDOP_POLL, SCHEDOP_REMOTE_SHUTDOWN, SCHEDOP_SHUTDOWN, SCHEDOP_SHUTDOWN_CODE,
-    SCHEDOP_YIELD, SHUTDOWN_MAX, SchedPinOverride, SchedPoll, SchedRemoteShutdown, SchedShutdown,
+    SCHEDOP_YIELD, SHUTDOWN_MAX, SchedPinOverride, SchedPoll, CompatSchedPoll, SchedRemoteShutdown, SchedShutdown,
 };
 
 /// Most ports one SCHEDOP_poll may wait on (Xen's limit).
 const POLL_MAX_PORTS: u32 = 128;
-/// Ports of the 2-level event-channel ABI a 64-bit domain has.
-const EVTCHN_2L_NR_CHANNELS: u32 = 4096;
 
+/// Waits on up to 128 ports (each below the ABI's limit, -EINVAL): at once
+/// if one is pending, else until one is or the timeout passes.
 fn poll(caller: &mut impl Caller, arg: u64) -> Outcome {
-    let p: SchedPoll = match read_arg(caller, arg) {
+    let p = if caller.compat() {
+        read_arg::<CompatSchedPoll>(caller, arg)
+            .map(|c| SchedPoll { ports: c.ports.into(), nr_ports: c.nr_ports, _pad: 0, timeout: c.timeout })
+    } else {
+        read_arg::<SchedPoll>(caller, arg)
+    };
+    let p = match p {
         Ok(p) => p,
         Err(e) => return Outcome::err(e),
     };
     if p.nr_ports > POLL_MAX_PORTS {
         return Outcome::err(Errno::EINVAL);
     }
+    let limit = caller.this().event_words().nr_channels();
+    let mut ports = alloc::vec::Vec::with_capacity(p.nr_ports as usize);
     for i in 0..u64::from(p.nr_ports) {
         match read_arg::<u32>(caller, p.ports.wrapping_add(i * 4)) {
             Err(e) => return Outcome::err(e),
-            Ok(port) if port >= EVTCHN_2L_NR_CHANNELS => return Outcome::err(Errno::EINVAL),
-            Ok(_) => {}
+            Ok(port) if port >= limit => return Outcome::err(Errno::EINVAL),
+            Ok(port) => ports.push(port),
         }
     }
-    Outcome::Block
+    let vcpu = caller.vcpu_id() as usize;
+    let d = caller.this();
+    if ports.iter().any(|&port| two_level::is_pending(d.event_words(), port)) {
+        return Outcome::Return(0);
+    }
+    if let Some(v) = d.vcpus().get_mut(vcpu) {
+        v.poll_ports = ports;
+    }
+    Outcome::Poll(p.timeout)
 }
 
 use super::{Caller, Outcome, read_arg};
+use crate::event::two_level;
 
 pub fn sched_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
     match cmd {
@@ -149,7 +166,14 @@ mod tests {
         c.put(64, &5000u32);
         assert_eq!(sched_op(&mut c, abi::sched::SCHEDOP_POLL, 0), Outcome::err(Errno::EINVAL));
         c.put(64, &3u32);
-        assert_eq!(sched_op(&mut c, abi::sched::SCHEDOP_POLL, 0), Outcome::Block);
+        c.put(0, &SchedPoll { ports: 64, nr_ports: 1, _pad: 0, timeout: 777 });
+        assert_eq!(sched_op(&mut c, abi::sched::SCHEDOP_POLL, 0), Outcome::Poll(777));
+        assert_eq!(c.dom(0).vcpus[0].poll_ports, [3]);
+        c.dom(0).words.pending[3] = true;
+        assert_eq!(sched_op(&mut c, abi::sched::SCHEDOP_POLL, 0), Outcome::Return(0), "already pending");
+        c.compat = true;
+        c.put(0, &CompatSchedPoll { ports: 64, nr_ports: 1, timeout: 0 });
+        assert_eq!(sched_op(&mut c, abi::sched::SCHEDOP_POLL, 0), Outcome::Return(0), "compat layout");
     }
 
     #[test]

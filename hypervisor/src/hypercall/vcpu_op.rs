@@ -13,7 +13,13 @@
 //! | `VCPUOP_send_nmi` (11) | non-NULL -EINVAL; NULL -ENOSYS (no NMI injection yet) |
 //! | `VCPUOP_get_physid` (12) | -EINVAL: vCPUs are not pinned |
 //! | `VCPUOP_register_vcpu_time_memory_area` (13) | the pvclock is written there (NULL unregisters) |
-//! | `VCPUOP_set/stop_periodic_timer` (6, 7), `VCPUOP_set/stop_singleshot_timer` (8, 9) | -ENOSYS: timer events need event channels |
+//! | `VCPUOP_set_periodic_timer` (6) | 1 ms <= period <= STIME_DELTA_MAX (-EINVAL); VIRQ_TIMER every period |
+//! | `VCPUOP_stop_periodic_timer` (7) | stops it |
+//! | `VCPUOP_set_singleshot_timer` (8) | own vCPU only (-EINVAL); `VCPU_SSHOTTMR_future` with a past timeout -ETIME; VIRQ_TIMER at the timeout |
+//! | `VCPUOP_stop_singleshot_timer` (9) | own vCPU only (-EINVAL); disarms it |
+//!
+//! `HYPERVISOR_set_timer_op(timeout)` (15) arms (0: disarms) the same one-shot timer.
+//! Timers are checked at the host's 100 Hz tick: an event comes up to 10 ms late.
 //! | other | -ENOSYS |
 
 use abi::errno::Errno;
@@ -103,8 +109,63 @@ pub fn vcpu_op(caller: &mut impl Caller, cmd: u64, vcpuid: u64, arg: u64) -> Out
                 Err(e) => Outcome::err(e),
             }
         }
+        VCPUOP_SET_PERIODIC_TIMER => match read_arg::<VcpuSetPeriodicTimer>(caller, arg) {
+            Err(e) => Outcome::err(e),
+            Ok(t) if !(MILLISECOND..=STIME_DELTA_MAX).contains(&t.period_ns) => Outcome::err(Errno::EINVAL),
+            Ok(t) => {
+                caller.this().vcpus()[id].signals.set_periodic(t.period_ns, now);
+                Outcome::Return(0)
+            }
+        },
+        VCPUOP_STOP_PERIODIC_TIMER => {
+            caller.this().vcpus()[id].signals.set_periodic(0, now);
+            Outcome::Return(0)
+        }
+        VCPUOP_SET_SINGLESHOT_TIMER | VCPUOP_STOP_SINGLESHOT_TIMER if vcpuid != u64::from(caller.vcpu_id()) => {
+            Outcome::err(Errno::EINVAL)
+        }
+        VCPUOP_SET_SINGLESHOT_TIMER => {
+            let timer = if caller.compat() {
+                read_arg::<CompatVcpuSetSingleshotTimer>(caller, arg).map(|t| (t.timeout_abs_ns, t.flags))
+            } else {
+                read_arg::<VcpuSetSingleshotTimer>(caller, arg).map(|t| (t.timeout_abs_ns, t.flags))
+            };
+            match timer {
+                Err(e) => Outcome::err(e),
+                Ok((timeout, flags)) if flags & VCPU_SSHOTTMR_FUTURE != 0 && timeout < now => Outcome::err(Errno::ETIME),
+                Ok((timeout, _)) => {
+                    caller.this().vcpus()[id].signals.set_singleshot(timeout.max(1));
+                    Outcome::Return(0)
+                }
+            }
+        }
+        VCPUOP_STOP_SINGLESHOT_TIMER => {
+            caller.this().vcpus()[id].signals.set_singleshot(0);
+            Outcome::Return(0)
+        }
         _ => Outcome::err(Errno::ENOSYS),
     }
+}
+
+const MILLISECOND: u64 = 1_000_000;
+/// Xen's `STIME_DELTA_MAX`: the longest period a timer may have.
+const STIME_DELTA_MAX: u64 = u64::MAX >> 2;
+
+/// `HYPERVISOR_set_timer_op(s_time_t timeout)`: the caller's one-shot timer
+/// at absolute system time `timeout` (0 disarms). A timeout more than 2^50
+/// ns ahead (a wrapped Linux jiffy) fires in 100 ms instead, as in Xen.
+pub fn set_timer_op(caller: &mut impl Caller, timeout: u64) -> Outcome {
+    let now = caller.machine_time_ns();
+    let id = caller.vcpu_id() as usize;
+    let deadline = match timeout {
+        0 => 0,
+        t if t > now && (t - now) >> 50 != 0 => now + 100 * MILLISECOND,
+        t => t,
+    };
+    if let Some(v) = caller.this().vcpus().get(id) {
+        v.signals.set_singleshot(deadline);
+    }
+    Outcome::Return(0)
 }
 
 #[cfg(test)]
@@ -178,10 +239,36 @@ mod tests {
     }
 
     #[test]
-    fn timers_are_enosys_until_event_channels_exist() {
+    fn timers_check_their_arguments_and_arm_the_signals() {
         let mut c = FakeCaller::new(64);
-        for cmd in [VCPUOP_SET_PERIODIC_TIMER, VCPUOP_STOP_PERIODIC_TIMER, VCPUOP_SET_SINGLESHOT_TIMER, VCPUOP_STOP_SINGLESHOT_TIMER] {
-            assert_eq!(vcpu_op(&mut c, cmd, 0, 0), Outcome::err(Errno::ENOSYS));
+        for period in [0, 999_999, 1 << 62] {
+            c.put(0, &VcpuSetPeriodicTimer { period_ns: period });
+            assert_eq!(vcpu_op(&mut c, VCPUOP_SET_PERIODIC_TIMER, 0, 0), Outcome::err(Errno::EINVAL), "{period}");
         }
+        c.put(0, &VcpuSetPeriodicTimer { period_ns: 10_000_000 });
+        assert_eq!(vcpu_op(&mut c, VCPUOP_SET_PERIODIC_TIMER, 0, 0), Outcome::Return(0));
+        assert_eq!(c.dom(0).vcpus[0].signals.period(), 10_000_000);
+        assert_eq!(vcpu_op(&mut c, VCPUOP_STOP_PERIODIC_TIMER, 0, 0), Outcome::Return(0));
+        assert_eq!(c.dom(0).vcpus[0].signals.period(), 0);
+        assert_eq!(vcpu_op(&mut c, VCPUOP_SET_PERIODIC_TIMER, 0, 60), Outcome::err(Errno::EFAULT));
+
+        let shot = |timeout_abs_ns, flags| VcpuSetSingleshotTimer { timeout_abs_ns, flags, _pad: 0 };
+        c.put(0, &shot(4000, VCPU_SSHOTTMR_FUTURE));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_SET_SINGLESHOT_TIMER, 0, 0), Outcome::err(Errno::ETIME), "now is 5000");
+        assert_eq!(vcpu_op(&mut c, VCPUOP_SET_SINGLESHOT_TIMER, 1, 0), Outcome::err(Errno::EINVAL), "not its own vCPU");
+        assert_eq!(vcpu_op(&mut c, VCPUOP_STOP_SINGLESHOT_TIMER, 1, 0), Outcome::err(Errno::EINVAL));
+        c.put(0, &shot(9000, VCPU_SSHOTTMR_FUTURE));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_SET_SINGLESHOT_TIMER, 0, 0), Outcome::Return(0));
+        assert_eq!(c.dom(0).vcpus[0].signals.singleshot(), 9000);
+        assert_eq!(vcpu_op(&mut c, VCPUOP_STOP_SINGLESHOT_TIMER, 0, 0), Outcome::Return(0));
+        assert_eq!(c.dom(0).vcpus[0].signals.singleshot(), 0);
+        assert_eq!(vcpu_op(&mut c, VCPUOP_SET_SINGLESHOT_TIMER, 0, 60), Outcome::err(Errno::EFAULT));
+
+        assert_eq!(set_timer_op(&mut c, 7000), Outcome::Return(0));
+        assert_eq!(c.dom(0).vcpus[0].signals.singleshot(), 7000);
+        assert_eq!(set_timer_op(&mut c, 5000 + (1 << 51)), Outcome::Return(0));
+        assert_eq!(c.dom(0).vcpus[0].signals.singleshot(), 5000 + 100_000_000, "wrapped timeouts fire in 100 ms");
+        assert_eq!(set_timer_op(&mut c, 0), Outcome::Return(0));
+        assert_eq!(c.dom(0).vcpus[0].signals.singleshot(), 0);
     }
 }

@@ -39,8 +39,10 @@ const HYPERVISOR_COMPAT_VIRT_START: u32 = 0xf580_0000;
 // XENFEAT_* bit numbers (features.h).
 const XENFEAT_WRITABLE_PAGE_TABLES: u32 = 0;
 const XENFEAT_AUTO_TRANSLATED_PHYSMAP: u32 = 2;
+const XENFEAT_HVM_CALLBACK_VECTOR: u32 = 8;
 const XENFEAT_HVM_SAFE_PVCLOCK: u32 = 9;
 const XENFEAT_DOM0: u32 = 11;
+const XENFEAT_MEMORY_OP_VNODE_SUPPORTED: u32 = 13;
 const XENFEAT_NOT_DIRECT_MAPPED: u32 = 16;
 
 /// `text` in a zeroed array of `N` bytes, cut to leave a terminating NUL.
@@ -87,7 +89,10 @@ pub fn xen_version(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
             }
             fi.submap = (1 << XENFEAT_WRITABLE_PAGE_TABLES)
                 | (1 << XENFEAT_AUTO_TRANSLATED_PHYSMAP)
+                | (1 << XENFEAT_HVM_CALLBACK_VECTOR)
                 | (1 << XENFEAT_HVM_SAFE_PVCLOCK)
+                // One NUMA node: XENMEMF_vnode hints are accepted and met.
+                | (1 << XENFEAT_MEMORY_OP_VNODE_SUPPORTED)
                 | (1 << XENFEAT_NOT_DIRECT_MAPPED)
                 | (u32::from(caller.privileged()) << XENFEAT_DOM0);
             reply(write_arg(caller, arg, &fi))

@@ -127,6 +127,35 @@ pub fn write_frame(mfn: Mfn, offset: usize, bytes: &[u8]) {
     unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), physmap::ptr::<u8>(mfn.addr() + offset as u64), n) };
 }
 
+/// Atomically sets (`set`) or clears bit `bit` of byte `offset` of a frame
+/// the caller owns or a guest maps, returning its old value. The guest may
+/// change the same word at the same time (event-channel bitmaps), so a
+/// plain read-modify-write could lose its update. Outside the frame: false.
+pub fn frame_update_bit(mfn: Mfn, offset: usize, bit: u8, set: bool) -> bool {
+    if offset >= FRAME_SIZE as usize || bit >= 8 {
+        return false;
+    }
+    // SAFETY: the byte lies inside a frame the caller owns or maps (checked bound above); AtomicU8 has the alignment of u8, and the physmap window maps every frame writable.
+    let byte = unsafe { &*physmap::ptr::<core::sync::atomic::AtomicU8>(mfn.addr() + offset as u64) };
+    let mask = 1u8 << bit;
+    let old = if set {
+        byte.fetch_or(mask, core::sync::atomic::Ordering::SeqCst)
+    } else {
+        byte.fetch_and(!mask, core::sync::atomic::Ordering::SeqCst)
+    };
+    old & mask != 0
+}
+
+/// Reads bit `bit` of byte `offset` of a frame (false outside it).
+pub fn frame_test_bit(mfn: Mfn, offset: usize, bit: u8) -> bool {
+    if offset >= FRAME_SIZE as usize || bit >= 8 {
+        return false;
+    }
+    // SAFETY: as in `frame_update_bit`: an in-bounds byte of a mapped frame, read atomically.
+    let byte = unsafe { &*physmap::ptr::<core::sync::atomic::AtomicU8>(mfn.addr() + offset as u64) };
+    byte.load(core::sync::atomic::Ordering::SeqCst) & (1 << bit) != 0
+}
+
 pub fn free_frame(mfn: Mfn) -> Result<(), frame::FrameError> {
     with_frames(|f| f.free(mfn))
 }

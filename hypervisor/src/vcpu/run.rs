@@ -2,6 +2,7 @@
 //! domain shuts down or breaks a rule (then it is crashed, alone).
 
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 use abi::errno::Errno;
@@ -16,6 +17,8 @@ use spin::MutexGuard;
 
 use crate::domain::domain::{Domain, DomainState};
 use crate::domain::table::{DOMAINS, DomainTable};
+use crate::event::signals::VcpuSignals;
+use crate::event::two_level;
 use crate::hypercall::{self, Call, Caller, DomainOps, MachineInfo, Outcome};
 use crate::log::Level;
 use crate::mm::guest::{self, PagingMode};
@@ -32,16 +35,25 @@ pub enum End {
 /// Longest console line kept before it is printed unfinished.
 const CONSOLE_LINE_MAX: usize = 256;
 
-/// The vCPU a loop runs, and its console line buffer.
+/// The vCPU a loop runs, its console line buffer, and what the hypervisor
+/// owes it (shared with its domain's `VcpuState`).
 pub struct Guest {
     pub domid: u16,
     pub vcpu_id: u32,
     console: Vec<u8>,
+    signals: Arc<VcpuSignals>,
 }
 
 impl Guest {
+    /// The loop of vCPU `vcpu_id` of domain `domid` (which is in the table).
     pub fn new(domid: u16, vcpu_id: u32) -> Self {
-        Guest { domid, vcpu_id, console: Vec::new() }
+        let signals = DOMAINS
+            .lock()
+            .get(domid)
+            .and_then(|d| d.vcpus.get(vcpu_id as usize))
+            .map(|v| v.signals.clone())
+            .unwrap_or_default();
+        Guest { domid, vcpu_id, console: Vec::new(), signals }
     }
 
     fn log(&self, level: Level, subsystem: &str, args: core::fmt::Arguments) {
@@ -152,6 +164,7 @@ impl Caller for HypercallContext<'_> {
     }
     fn destroy_domain(&mut self, id: u16) -> Result<(), Errno> {
         let domain = self.domains.remove(id).ok_or(Errno::ESRCH)?;
+        self.domains.unbind_peers_of(&domain);
         domain.destroy();
         Ok(())
     }
@@ -190,6 +203,9 @@ const LEN_XSETBV: u64 = 3;
 /// Runs `vcpu` until its domain ends.
 pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
     loop {
+        if guest.signals.upcall_owed() {
+            deliver_upcall(vcpu, guest);
+        }
         let exit = vcpu.run();
         match exit {
             Exit::Cpuid => {
@@ -214,8 +230,11 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                     Outcome::Yield => vcpu.regs().rax = 0,
                     Outcome::Block => {
                         vcpu.regs().rax = 0;
-                        cpu::wait_for_interrupt();
-                        x86_64::instructions::interrupts::disable();
+                        wait(vcpu, guest, Wait::Block);
+                    }
+                    Outcome::Poll(timeout) => {
+                        vcpu.regs().rax = 0;
+                        wait(vcpu, guest, Wait::Poll(timeout));
                     }
                     Outcome::Preempted(arg0) => {
                         // Run the same VMCALL again with the progress in its
@@ -313,12 +332,13 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
             }
             Exit::Hlt => {
                 vcpu.skip_instruction(&exit, LEN_HLT);
-                // No virtual interrupts are delivered yet: sleep until the
-                // host's next interrupt, then let the guest look again.
-                cpu::wait_for_interrupt();
-                x86_64::instructions::interrupts::disable();
+                wait(vcpu, guest, Wait::Halt);
             }
-            Exit::ExternalInterrupt => take_pending_interrupts(),
+            Exit::ExternalInterrupt => {
+                take_pending_interrupts();
+                fire_timers(guest);
+            }
+            Exit::InterruptWindow => {}
             Exit::Nmi => vcpu.redeliver_nmi(),
             Exit::Init => {}
             Exit::Exception { vector, error } => vcpu.inject_exception(vector, error),
@@ -333,6 +353,74 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
             Exit::Unhandled { code } => return crash(guest, vcpu, format_args!("unhandled exit {code:#x}")),
         }
     }
+}
+
+/// Queues the upcall vector the guest chose (per vCPU, else the
+/// HVM_PARAM_CALLBACK_IRQ vector); with none, the event just waits in
+/// shared info for the guest to look.
+fn deliver_upcall(vcpu: &mut HwVcpu, guest: &Guest) {
+    let vector = DOMAINS.lock().get(guest.domid).and_then(|d| d.upcall_vector(guest.vcpu_id));
+    match vector {
+        Some(v) if !vcpu.offer_interrupt(v) => {} // offered again at its interrupt window
+        _ => {
+            guest.signals.take_upcall();
+        }
+    }
+}
+
+/// Raises VIRQ_TIMER if one of the vCPU's timers expired.
+fn fire_timers(guest: &Guest) {
+    let now = crate::domain::domain::system_time_at(cpu::rdtsc());
+    if guest.signals.timer_due(now)
+        && let Some(d) = DOMAINS.lock().get_mut(guest.domid)
+    {
+        hypercall::event_channel::send_virq(d, guest.vcpu_id, abi::xen::VIRQ_TIMER);
+    }
+}
+
+/// What a waiting vCPU waits for: HLT an interrupt for it, SCHEDOP_block
+/// an event (its `evtchn_upcall_pending`), SCHEDOP_poll one of its ports
+/// or the deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wait {
+    Halt,
+    Block,
+    Poll(u64),
+}
+
+/// Sleeps on host interrupts (the 100 Hz tick at least), firing the vCPU's
+/// timers, until what it waits for comes or its domain stops running.
+fn wait(vcpu: &HwVcpu, guest: &Guest, how: Wait) {
+    loop {
+        fire_timers(guest);
+        if guest.signals.upcall_owed() || vcpu.interrupt_queued() || woken(guest, how) {
+            return;
+        }
+        cpu::wait_for_interrupt();
+        x86_64::instructions::interrupts::disable();
+    }
+}
+
+fn woken(guest: &Guest, how: Wait) -> bool {
+    let mut domains = DOMAINS.lock();
+    let Some(d) = domains.get_mut(guest.domid) else { return true };
+    if d.state != DomainState::Running {
+        return true;
+    }
+    let vcpu = guest.vcpu_id as usize;
+    let woken = match how {
+        Wait::Halt => false,
+        Wait::Block => d.upcall_pending(guest.vcpu_id),
+        Wait::Poll(deadline) => {
+            let now = crate::domain::domain::system_time_at(cpu::rdtsc());
+            let ports = d.vcpus.get(vcpu).map(|v| v.poll_ports.clone()).unwrap_or_default();
+            (deadline != 0 && now >= deadline) || ports.iter().any(|&p| two_level::is_pending(&*d, p))
+        }
+    };
+    if woken && let Some(v) = d.vcpus.get_mut(vcpu) {
+        v.poll_ports.clear();
+    }
+    woken
 }
 
 fn crash(guest: &mut Guest, vcpu: &HwVcpu, why: core::fmt::Arguments) -> End {

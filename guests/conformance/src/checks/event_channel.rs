@@ -9,7 +9,23 @@
 //! block) has no priorities (-ENOSYS) and no array to expand
 //! (-EOPNOTSUPP).
 
-use abi::event_channel::*;
+use abi::event_channel::{
+    EVTCHNOP_ALLOC_UNBOUND,
+    EVTCHNOP_BIND_INTERDOMAIN,
+    EVTCHNOP_BIND_IPI,
+    EVTCHNOP_BIND_PIRQ,
+    EVTCHNOP_BIND_VCPU,
+    EVTCHNOP_BIND_VIRQ,
+    EVTCHNOP_CLOSE,
+    EVTCHNOP_EXPAND_ARRAY,
+    EVTCHNOP_INIT_CONTROL,
+    EVTCHNOP_RESET,
+    EVTCHNOP_RESET_CONT,
+    EVTCHNOP_SEND,
+    EVTCHNOP_SET_PRIORITY,
+    EVTCHNOP_STATUS,
+    EVTCHNOP_UNMASK,
+};
 use abi::xen::{DOMID_SELF, HYPERVISOR_EVENT_CHANNEL_OP as NR, VIRQ_CONSOLE, VIRQ_TIMER};
 
 use super::*;

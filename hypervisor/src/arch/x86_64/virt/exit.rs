@@ -51,6 +51,8 @@ pub enum Exit {
     Exception { vector: u8, error: Option<u32> },
     /// A host interrupt arrived while the guest ran; the host takes it on return.
     ExternalInterrupt,
+    /// The guest can take an interrupt now (VMX interrupt-window exiting).
+    InterruptWindow,
     Nmi,
     /// The guest triple-faulted (SVM shutdown, VMX triple-fault exit).
     TripleFault,

@@ -281,6 +281,24 @@ impl SvmVcpu {
         self.vmcb.write_u64(vmcb::EVENTINJ, event);
     }
 
+    /// Posts `vector` as the guest's virtual interrupt (V_IRQ, priority 15,
+    /// ignoring V_TPR): the CPU delivers it once the guest's IF allows, so
+    /// no interrupt-window exit is needed. Always accepted.
+    pub fn offer_interrupt(&mut self, vector: u8) -> bool {
+        const V_IRQ: u64 = 1 << 8;
+        const V_INTR_PRIO_15: u64 = 0xf << 16;
+        const V_IGN_TPR: u64 = 1 << 20;
+        const V_INTR_MASKING: u64 = 1 << 24;
+        let vintr = V_INTR_MASKING | V_IRQ | V_INTR_PRIO_15 | V_IGN_TPR | (u64::from(vector) << 32);
+        self.vmcb.write_u64(vmcb::VINTR, vintr);
+        true
+    }
+
+    /// A virtual interrupt is posted and not yet taken.
+    pub fn interrupt_queued(&self) -> bool {
+        self.vmcb.read_u64(vmcb::VINTR) & (1 << 8) != 0
+    }
+
     /// Guest CR0, CR3, CR4 and EFER, for walking its page tables.
     pub fn paging_state(&self) -> (u64, u64, u64, u64) {
         (

@@ -83,6 +83,23 @@ impl HwVcpu {
         }
     }
 
+    /// Queues external interrupt `vector` for the guest; false when it
+    /// must be offered again after the next exit (VMX: its interrupt window).
+    pub fn offer_interrupt(&mut self, vector: u8) -> bool {
+        match self {
+            HwVcpu::Svm(v) => v.offer_interrupt(vector),
+            HwVcpu::Vmx(v) => v.offer_interrupt(vector),
+        }
+    }
+
+    /// An interrupt waits to be taken by the guest.
+    pub fn interrupt_queued(&self) -> bool {
+        match self {
+            HwVcpu::Svm(v) => v.interrupt_queued(),
+            HwVcpu::Vmx(v) => v.interrupt_queued(),
+        }
+    }
+
     /// Guest CR0, CR3, CR4, EFER.
     pub fn paging_state(&self) -> (u64, u64, u64, u64) {
         match self {

@@ -104,6 +104,7 @@ pub const EXIT_EXCEPTION_OR_NMI: u32 = 0;
 pub const EXIT_EXTERNAL_INTERRUPT: u32 = 1;
 pub const EXIT_TRIPLE_FAULT: u32 = 2;
 pub const EXIT_INIT: u32 = 3;
+pub const EXIT_INTERRUPT_WINDOW: u32 = 7;
 pub const EXIT_CPUID: u32 = 10;
 pub const EXIT_HLT: u32 = 12;
 pub const EXIT_VMCALL: u32 = 18;

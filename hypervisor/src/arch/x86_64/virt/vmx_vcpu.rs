@@ -320,6 +320,7 @@ impl VmxVcpu {
             vmcs::EXIT_XSETBV => Exit::Xsetbv,
             vmcs::EXIT_EXTERNAL_INTERRUPT => Exit::ExternalInterrupt,
             vmcs::EXIT_INIT => Exit::Init,
+            vmcs::EXIT_INTERRUPT_WINDOW => Exit::InterruptWindow,
             vmcs::EXIT_EXCEPTION_OR_NMI => {
                 let info = vmcs::read(Field::EXIT_INTERRUPTION_INFO) as u32;
                 if (info >> 8) & 7 == 2 {
@@ -359,6 +360,31 @@ impl VmxVcpu {
             vmcs::write(Field::VMENTRY_EXCEPTION_ERROR_CODE, u64::from(e));
         }
         vmcs::write(Field::VMENTRY_INTERRUPTION_INFO, u64::from(info));
+    }
+
+    /// Queues external interrupt `vector` for the next entry if the guest
+    /// can take it now (IF set, no STI/MOV SS shadow, no event queued);
+    /// otherwise asks for an interrupt-window exit and returns false.
+    pub fn offer_interrupt(&mut self, vector: u8) -> bool {
+        const RFLAGS_IF: u64 = 1 << 9;
+        const WINDOW_EXITING: u64 = 1 << 2;
+        let controls = vmcs::read(Field::PRIMARY_PROCESSOR_CONTROLS);
+        let ready = vmcs::read(Field::GUEST_RFLAGS) & RFLAGS_IF != 0
+            && vmcs::read(Field::GUEST_INTERRUPTIBILITY_STATE) & 3 == 0
+            && vmcs::read(Field::VMENTRY_INTERRUPTION_INFO) & (1 << 31) == 0;
+        if ready {
+            vmcs::write(Field::VMENTRY_INTERRUPTION_INFO, u64::from(vector) | (1 << 31));
+            vmcs::write(Field::PRIMARY_PROCESSOR_CONTROLS, controls & !WINDOW_EXITING);
+        } else {
+            vmcs::write(Field::PRIMARY_PROCESSOR_CONTROLS, controls | WINDOW_EXITING);
+        }
+        ready
+    }
+
+    /// An interrupt is queued for the guest or waits for its window.
+    pub fn interrupt_queued(&self) -> bool {
+        vmcs::read(Field::VMENTRY_INTERRUPTION_INFO) & (1 << 31) != 0
+            || vmcs::read(Field::PRIMARY_PROCESSOR_CONTROLS) & (1 << 2) != 0
     }
 
     /// Guest CR0, CR3, CR4 and EFER.

@@ -1,0 +1,120 @@
+//! What the hypervisor owes one vCPU, kept in atomics so that its vCPU
+//! loop can look without taking the domain table's lock: an upcall to
+//! deliver, and its one-shot and periodic timers (VIRQ_TIMER sources).
+
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+
+#[derive(Debug, Default)]
+pub struct VcpuSignals {
+    /// `evtchn_upcall_pending` went 0 → 1: inject the upcall vector, wake it.
+    upcall: AtomicBool,
+    /// One-shot timer deadline in system time (ns); 0: not armed.
+    singleshot: AtomicU64,
+    /// Periodic timer period (ns); 0: stopped.
+    period: AtomicU64,
+    /// The periodic timer's next deadline.
+    next_period: AtomicU64,
+}
+
+impl VcpuSignals {
+    pub fn raise_upcall(&self) {
+        self.upcall.store(true, Relaxed);
+    }
+
+    pub fn upcall_owed(&self) -> bool {
+        self.upcall.load(Relaxed)
+    }
+
+    /// Takes the owed upcall (the vector was queued for the guest).
+    pub fn take_upcall(&self) -> bool {
+        self.upcall.swap(false, Relaxed)
+    }
+
+    /// Arms the one-shot timer for `deadline` (a deadline in the past fires
+    /// at the next check). 0 disarms it.
+    pub fn set_singleshot(&self, deadline: u64) {
+        self.singleshot.store(deadline, Relaxed);
+    }
+
+    pub fn singleshot(&self) -> u64 {
+        self.singleshot.load(Relaxed)
+    }
+
+    /// Starts the periodic timer (first tick one period from `now`); a
+    /// period of 0 stops it.
+    pub fn set_periodic(&self, period: u64, now: u64) {
+        self.period.store(period, Relaxed);
+        self.next_period.store(now.saturating_add(period), Relaxed);
+    }
+
+    pub fn period(&self) -> u64 {
+        self.period.load(Relaxed)
+    }
+
+    /// Whether a timer expired by `now`: a one-shot timer disarms itself, a
+    /// periodic one moves to its next deadline after `now` (ticks missed
+    /// while the vCPU did not run are merged, as Xen does).
+    pub fn timer_due(&self, now: u64) -> bool {
+        let mut due = false;
+        let shot = self.singleshot.load(Relaxed);
+        if shot != 0 && shot <= now {
+            let _ = self.singleshot.compare_exchange(shot, 0, Relaxed, Relaxed);
+            due = true;
+        }
+        let period = self.period.load(Relaxed);
+        let next = self.next_period.load(Relaxed);
+        if period != 0 && next <= now {
+            let missed = (now - next) / period + 1;
+            self.next_period.store(next.saturating_add(missed.saturating_mul(period)), Relaxed);
+            due = true;
+        }
+        due
+    }
+
+    /// The earliest armed deadline, if any.
+    pub fn next_deadline(&self) -> Option<u64> {
+        let shot = self.singleshot.load(Relaxed);
+        let periodic = if self.period.load(Relaxed) != 0 { self.next_period.load(Relaxed) } else { 0 };
+        [shot, periodic].into_iter().filter(|&d| d != 0).min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn singleshot_fires_once_at_its_deadline() {
+        let s = VcpuSignals::default();
+        assert!(!s.timer_due(u64::MAX));
+        s.set_singleshot(1000);
+        assert_eq!(s.next_deadline(), Some(1000));
+        assert!(!s.timer_due(999));
+        assert!(s.timer_due(1000));
+        assert!(!s.timer_due(5000), "a one-shot timer fires once");
+        assert_eq!(s.next_deadline(), None);
+    }
+
+    #[test]
+    fn periodic_ticks_and_merges_missed_periods() {
+        let s = VcpuSignals::default();
+        s.set_periodic(100, 1000);
+        assert!(!s.timer_due(1099));
+        assert!(s.timer_due(1100));
+        assert_eq!(s.next_deadline(), Some(1200));
+        assert!(s.timer_due(1750), "several periods missed: one tick");
+        assert_eq!(s.next_deadline(), Some(1800));
+        s.set_periodic(0, 2000);
+        assert!(!s.timer_due(u64::MAX));
+    }
+
+    #[test]
+    fn upcall_is_taken_once() {
+        let s = VcpuSignals::default();
+        assert!(!s.take_upcall());
+        s.raise_upcall();
+        assert!(s.upcall_owed());
+        assert!(s.take_upcall());
+        assert!(!s.upcall_owed());
+    }
+}
