@@ -83,7 +83,7 @@ pub fn event_channel_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome
             if c.vcpu as usize >= caller.this().vcpus().len() {
                 return Err(Errno::ENOENT);
             }
-            if c.offset > 4096 - EVTCHN_FIFO_CONTROL_BLOCK_SIZE || c.offset % 8 != 0 {
+            if c.offset > 4096 - EVTCHN_FIFO_CONTROL_BLOCK_SIZE || !c.offset.is_multiple_of(8) {
                 return Err(Errno::EINVAL);
             }
             Err(Errno::ENOSYS)
