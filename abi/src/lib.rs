@@ -34,6 +34,7 @@ pub mod memory;
 pub mod sched;
 pub mod sysctl;
 pub mod vcpu;
+pub mod vcpu_context;
 pub mod version;
 pub mod xen;
 

@@ -40,6 +40,18 @@ pub struct VcpuState {
     pub signals: Arc<VcpuSignals>,
     /// The ports of its SCHEDOP_poll in progress (woken when one is pending).
     pub poll_ports: Vec<u32>,
+    /// The context XEN_DOMCTL_setvcpucontext gave it (None: not initialised).
+    pub context: Option<VcpuContext>,
+}
+
+/// What an HVM vCPU keeps of a `vcpu_guest_context` (Xen's
+/// `arch_set_info_guest` for HVM: flags, general registers, debug
+/// registers); it starts from these in the PVH boot state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct VcpuContext {
+    pub flags: u64,
+    pub regs: abi::vcpu_context::CpuUserRegs,
+    pub debugreg: [u64; 8],
 }
 
 impl VcpuState {

@@ -11,6 +11,8 @@
 //! | `XEN_DOMCTL_getdomaininfo` (5) | the first domain at or after the id (Xen 4.17; reserved ids -EINVAL): pages, vCPUs, flags, handle, shared-info frame |
 //! | `XEN_DOMCTL_max_vcpus` (15) | 1..=128 (-EINVAL), not the caller itself (-EINVAL), only while no vCPU has run |
 //! | `XEN_DOMCTL_max_mem` (11) | the reservation limit, in KiB |
+//! | `XEN_DOMCTL_setvcpucontext` (12) | not the caller (-EINVAL), a vCPU it has (-EINVAL); NULL resets the vCPU (down, not initialised); else the context is read (-EFAULT), vCPU 0's vm_assist beyond runstate_update_flag is -EINVAL, and flags, general and debug registers are kept; VGCF_online brings it up |
+//! | `XEN_DOMCTL_getvcpucontext` (13) | a vCPU it has, not the caller's own (-EINVAL), initialised (-ENODATA); the kept context (other fields 0) |
 //! | other | -ENOSYS |
 
 use abi::domctl::*;
@@ -18,7 +20,10 @@ use abi::errno::Errno;
 use abi::xen::DomId;
 use abi::zerocopy::FromZeros;
 
+use abi::vcpu_context::{VGCF_ONLINE, VcpuGuestContext};
+
 use super::{Caller, DomainOps, Outcome, read_arg, write_arg};
+use crate::domain::domain::VcpuContext;
 
 
 /// Most vCPUs a domain may have (Xen's HVM_MAX_VCPUS).
@@ -80,6 +85,10 @@ pub fn domctl(caller: &mut impl Caller, arg: u64) -> Outcome {
                 with(caller, op.domain, |d| d.set_max_vcpus(max.max).map(|()| false))
             }
         }
+        XEN_DOMCTL_SETVCPUCONTEXT if own => Err(Errno::EINVAL),
+        XEN_DOMCTL_SETVCPUCONTEXT => set_vcpu_context(caller, op.domain, op.payload()),
+        XEN_DOMCTL_GETVCPUCONTEXT if own => Err(Errno::EINVAL),
+        XEN_DOMCTL_GETVCPUCONTEXT => get_vcpu_context(caller, op.domain, op.payload()),
         XEN_DOMCTL_MAX_MEM => {
             let max: XenDomctlMaxMem = op.payload();
             with(caller, op.domain, |d| {
@@ -97,6 +106,39 @@ pub fn domctl(caller: &mut impl Caller, arg: u64) -> Outcome {
         },
         Err(e) => Outcome::err(e),
     }
+}
+
+fn set_vcpu_context(caller: &mut impl Caller, domid: DomId, c: XenDomctlVcpucontext) -> Result<bool, Errno> {
+    let vcpu = c.vcpu as usize;
+    if vcpu >= caller.domain_exact(domid.0).ok_or(Errno::ESRCH)?.vcpus().len() {
+        return Err(Errno::EINVAL);
+    }
+    if c.ctxt == 0 {
+        return with(caller, domid, |d| {
+            let v = &mut d.vcpus()[vcpu];
+            (v.context, v.up) = (None, false);
+            Ok(false)
+        });
+    }
+    let ctx: VcpuGuestContext = read_arg(caller, c.ctxt)?;
+    if vcpu == 0 && ctx.vm_assist & !(1 << abi::xen::VMASST_TYPE_RUNSTATE_UPDATE_FLAG) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    with(caller, domid, |d| {
+        let v = &mut d.vcpus()[vcpu];
+        v.context = Some(VcpuContext { flags: ctx.flags, regs: ctx.user_regs, debugreg: ctx.debugreg });
+        v.up = ctx.flags & VGCF_ONLINE != 0;
+        Ok(false)
+    })
+}
+
+fn get_vcpu_context(caller: &mut impl Caller, domid: DomId, c: XenDomctlVcpucontext) -> Result<bool, Errno> {
+    let d = caller.domain_exact(domid.0).ok_or(Errno::ESRCH)?;
+    let kept = d.vcpus().get(c.vcpu as usize).ok_or(Errno::EINVAL)?.context.ok_or(Errno::ENODATA)?;
+    let mut ctx = VcpuGuestContext::new_zeroed();
+    (ctx.flags, ctx.user_regs, ctx.debugreg) = (kept.flags, kept.regs, kept.debugreg);
+    write_arg(caller, c.ctxt, &ctx)?;
+    Ok(false)
 }
 
 fn with(caller: &mut impl Caller, domid: DomId, f: impl FnOnce(&mut dyn DomainOps) -> Result<bool, Errno>) -> Result<bool, Errno> {
@@ -261,5 +303,40 @@ mod tests {
         assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EINVAL), "not itself");
         c.put(0, &op(9999, 1));
         assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::ENOSYS));
+    }
+
+    #[test]
+    fn set_and_get_vcpu_context() {
+        let mut c = FakeCaller::new(16384);
+        let ctx_at = 4096u64;
+        let vc = |vcpu, ctxt| XenDomctlVcpucontext { vcpu, _pad: 0, ctxt };
+        let mut ctx = VcpuGuestContext::new_zeroed();
+        ctx.flags = VGCF_ONLINE;
+        (ctx.user_regs.rip, ctx.user_regs.rbx) = (0x10_0000, 0x12_0000);
+        c.put(ctx_at as usize, &ctx);
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_GETVCPUCONTEXT, DomId(1), &vc(0, ctx_at)));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::ENODATA), "not initialised yet");
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_SETVCPUCONTEXT, DomId(1), &vc(2, ctx_at)));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EINVAL), "domain 1 has 2 vCPUs");
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_SETVCPUCONTEXT, DomId(0), &vc(0, ctx_at)));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EINVAL), "not the caller");
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_SETVCPUCONTEXT, DomId(1), &vc(1, 1 << 40)));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EFAULT));
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_SETVCPUCONTEXT, DomId(1), &vc(1, ctx_at)));
+        assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
+        assert!(c.dom(1).vcpus[1].up);
+        assert_eq!(c.dom(1).vcpus[1].context.unwrap().regs.rip, 0x10_0000);
+        c.put(ctx_at as usize, &VcpuGuestContext::new_zeroed());
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_GETVCPUCONTEXT, DomId(1), &vc(1, ctx_at)));
+        assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
+        let back: VcpuGuestContext = c.get(ctx_at as usize);
+        assert_eq!((back.flags, back.user_regs.rip, back.user_regs.rbx), (VGCF_ONLINE, 0x10_0000, 0x12_0000));
+        ctx.vm_assist = 1;
+        c.put(ctx_at as usize, &ctx);
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_SETVCPUCONTEXT, DomId(1), &vc(0, ctx_at)));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EINVAL), "a PV-only vm_assist type on vCPU 0");
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_SETVCPUCONTEXT, DomId(1), &vc(1, 0)));
+        assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
+        assert_eq!((c.dom(1).vcpus[1].up, c.dom(1).vcpus[1].context), (false, None), "NULL resets");
     }
 }
