@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod domain;
+pub mod grant;
 pub mod pvh;
 pub mod start_info;
 pub mod table;
