@@ -24,6 +24,9 @@
 //! `mm::foreign`, so if its owner frees it or dies, the last unmap frees
 //! it (Xen keeps the page until unmapped, too). [`release_domain`] undoes a
 //! dying domain's mappings and tells its mappers their granter is gone.
+//!
+//! Known difference: a domain mapping its own grant keeps the frame at its
+//! own gfn as well; Xen's p2m removes that alias.
 
 use alloc::vec::Vec;
 
