@@ -102,6 +102,10 @@ pub const BUF: usize = 0x1000;
 /// the call its frame is the shared_info page, for good.
 pub static SHARED_INFO: Pages<1> = Pages::new();
 
+/// A page given to `XENMEM_add_to_physmap(XENMAPSPACE_grant_table)`: after
+/// the call its frame is grant-table frame 0, for good.
+pub static GRANT_FRAME: Pages<1> = Pages::new();
+
 /// A page registered as vCPU 0's runstate area (then unregistered).
 pub static RUNSTATE: Pages<1> = Pages::new();
 

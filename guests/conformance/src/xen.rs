@@ -1,7 +1,7 @@
 //! Parts of Xen's public ABI the checks need that the `abi` crate does not
 //! have yet, with Xen's names and layouts (every struct's size asserted).
 //! Each item moves to `abi` when it lands there. TODO(abi): event_channel.h
-//! structs, grant_table.h structs and GNTST_*, platform.h, physdev.h, hypfs.h, dm_op.h, xen.h (multicall_entry,
+//! structs, platform.h, physdev.h, hypfs.h, dm_op.h, xen.h (multicall_entry,
 //! NR_VIRQS), vm_event / xsm numbers.
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
@@ -195,47 +195,10 @@ pub const EVTCHNSTAT_VIRQ: u32 = 4;
 pub const EVTCHNSTAT_IPI: u32 = 5;
 
 // ---- grant_table.h ----
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, KnownLayout, Immutable)]
-pub struct GnttabQuerySize {
-    pub dom: u16,
-    pub _pad: u16,
-    pub nr_frames: u32,
-    pub max_nr_frames: u32,
-    pub status: i16,
-    pub _pad2: u16,
-}
-const _: () = assert!(core::mem::size_of::<GnttabQuerySize>() == 16);
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, KnownLayout, Immutable)]
-pub struct GnttabSetupTable {
-    pub dom: u16,
-    pub _pad: u16,
-    pub nr_frames: u32,
-    pub status: i16,
-    pub _pad2: [u16; 3],
-    pub frame_list: u64,
-}
-const _: () = assert!(core::mem::size_of::<GnttabSetupTable>() == 24);
-
-#[repr(C)]
-#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, KnownLayout, Immutable)]
-pub struct GnttabGetVersion {
-    pub dom: u16,
-    pub pad: u16,
-    pub version: u32,
-}
-const _: () = assert!(core::mem::size_of::<GnttabGetVersion>() == 8);
+// The structs and GNTST_* come from abi::grant_table.
 
 /// `GNTTABOP_*` arguments above this bit are the op's continuation state.
 pub const GNTTABOP_ARG_SHIFT: u32 = 12;
-
-pub const GNTST_OKAY: i16 = 0;
-pub const GNTST_GENERAL_ERROR: i16 = -1;
-pub const GNTST_BAD_DOMAIN: i16 = -2;
-pub const GNTST_PERMISSION_DENIED: i16 = -8;
 
 // ---- platform.h ----
 

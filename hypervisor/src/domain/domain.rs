@@ -14,10 +14,13 @@ use crate::mm::p2m::{Access, Format, Gfn, MachineTables, P2m, P2mType, PageSize}
 use crate::arch::x86_64::{cpu, tsc};
 use crate::mm::{self};
 
+use super::grant::{GrantState, INITIAL_GRANT_FRAMES};
 use super::time;
 use crate::event::channels::EventChannels;
 use crate::event::signals::VcpuSignals;
 use crate::event::two_level::EventWords;
+use crate::mm::foreign::FOREIGN;
+use crate::mm::p2m::GFN_LIMIT;
 use abi::xen::{SharedInfo, VcpuInfo};
 use abi::zerocopy::IntoBytes;
 
@@ -101,6 +104,11 @@ pub struct Domain {
     /// Shared info has the 32-bit layout: latched from the guest's mode when
     /// it maps shared info or sets its callback (Xen's `has_32bit_shinfo`).
     pub compat_shinfo: bool,
+    /// Grant-table bookkeeping (pins of its grants, its maptrack).
+    pub grant: GrantState,
+    /// The shared grant-table frames, owned by the hypervisor like the
+    /// shared-info page (not in `tot_pages`), and where each is mapped.
+    pub grant_frames: Vec<(Mfn, Option<u64>)>,
 }
 
 /// Seconds since the Unix epoch when the hypervisor booted (from the RTC);
@@ -115,6 +123,19 @@ impl Domain {
             p2m.destroy();
             return Err(Errno::ENOMEM);
         };
+        let mut grant_frames = Vec::new();
+        for _ in 0..INITIAL_GRANT_FRAMES {
+            match mm::alloc_frame() {
+                Some(mfn) => grant_frames.push((mfn, None)),
+                None => {
+                    grant_frames.iter().chain([(shared_info, None)].iter()).for_each(|&(m, _)| {
+                        let _ = mm::free_frame(m);
+                    });
+                    p2m.destroy();
+                    return Err(Errno::ENOMEM);
+                }
+            }
+        }
         let mut vcpus = VcpuState::new_set(max_vcpus.max(1) as usize);
         vcpus[0].up = true;
         let vcpus_len = vcpus.len();
@@ -140,6 +161,8 @@ impl Domain {
             vm_assist: 0,
             evtchn: EventChannels::new(vcpus_len, u32::MAX),
             compat_shinfo: false,
+            grant: GrantState::default(),
+            grant_frames,
         })
     }
 
@@ -194,10 +217,8 @@ impl Domain {
         match self.p2m.unmap(Gfn(gfn)) {
             Ok(Some((mfn, _))) => {
                 self.flush();
-                if mfn == self.shared_info {
-                    self.shared_info_gfn = None;
-                } else {
-                    let _ = mm::free_frame(mfn);
+                if !self.unhook(mfn) {
+                    release_frame(mfn);
                     self.tot_pages -= 1;
                 }
                 Ok(())
@@ -236,14 +257,14 @@ impl Domain {
             return Ok(());
         }
         let entry = self.p2m.translate(Gfn(from)).ok_or(Errno::EINVAL)?;
-        if entry.p2m_type != P2mType::Ram || Some(from) == self.shared_info_gfn {
+        if entry.p2m_type != P2mType::Ram || self.is_special_gfn(from) {
             return Err(Errno::EINVAL);
         }
         if Gfn(to).gpa() >= 1 << crate::mm::p2m::GUEST_PHYS_BITS {
             return Err(Errno::EINVAL);
         }
         match self.p2m.translate(Gfn(to)) {
-            Some(e) if e.p2m_type == P2mType::Ram && Some(to) != self.shared_info_gfn => self.remove(to)?,
+            Some(e) if e.p2m_type == P2mType::Ram && !self.is_special_gfn(to) => self.remove(to)?,
             Some(_) => return Err(Errno::EINVAL),
             None => {}
         }
@@ -301,23 +322,76 @@ impl Domain {
 
     /// Frees everything the domain holds: RAM frames, the shared-info page,
     /// the p2m's tables.
+    /// A frame another domain still maps by grant is left to its last
+    /// unmap (`mm::foreign`); grant mappings it holds itself are dropped.
     pub fn destroy(self) {
-        let shared = self.shared_info;
-        self.p2m.for_each_leaf(|_, e| {
-            if e.p2m_type == P2mType::Ram {
+        self.p2m.for_each_leaf(|_, e| match e.p2m_type {
+            P2mType::Ram => {
                 for i in 0..e.size.frames() {
                     let mfn = Mfn(e.mfn.0 + i);
-                    if mfn != shared {
-                        let _ = mm::free_frame(mfn);
+                    if !self.is_special(mfn) {
+                        release_frame(mfn);
                     }
                 }
             }
+            P2mType::GrantMap if FOREIGN.lock().put(e.mfn) => {
+                let _ = mm::free_frame(e.mfn);
+            }
+            _ => {}
         });
-        let _ = mm::free_frame(shared);
+        release_frame(self.shared_info);
+        for &(mfn, _) in &self.grant_frames {
+            release_frame(mfn);
+        }
         for &(mfn, count) in &self.reserved {
             free_frames(mfn, count);
         }
         self.p2m.destroy();
+    }
+
+    /// The shared-info page or a grant-table frame: hypervisor frames the
+    /// domain maps but does not own as RAM.
+    fn is_special(&self, mfn: Mfn) -> bool {
+        mfn == self.shared_info || self.grant_frames.iter().any(|&(m, _)| m == mfn)
+    }
+
+    fn is_special_gfn(&self, gfn: u64) -> bool {
+        self.shared_info_gfn == Some(gfn) || self.grant_frames.iter().any(|&(_, g)| g == Some(gfn))
+    }
+
+    /// Records that special frame `mfn` is no longer mapped; false if it
+    /// is not special.
+    fn unhook(&mut self, mfn: Mfn) -> bool {
+        if mfn == self.shared_info {
+            self.shared_info_gfn = None;
+            return true;
+        }
+        match self.grant_frames.iter_mut().find(|(m, _)| *m == mfn) {
+            Some(frame) => {
+                frame.1 = None;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Empties `gfn` for a hypervisor or granted frame: RAM there is
+    /// removed (freed, or unhooked if special); anything else is -EINVAL.
+    fn clear_for_mapping(&mut self, gfn: u64) -> Result<(), Errno> {
+        if gfn >= GFN_LIMIT {
+            return Err(Errno::EINVAL);
+        }
+        match self.p2m.translate(Gfn(gfn)) {
+            Some(e) if e.p2m_type == P2mType::Ram => self.remove(gfn),
+            Some(_) => Err(Errno::EINVAL),
+            None => Ok(()),
+        }
+    }
+
+    /// Where grant entry `gref` is: its frame and byte offset.
+    fn grant_slot(&self, gref: u32) -> Option<(Mfn, usize)> {
+        let frame = self.grant_frames.get((gref / super::grant::ENTRIES_PER_FRAME) as usize)?;
+        Some((frame.0, (gref % super::grant::ENTRIES_PER_FRAME) as usize * 8))
     }
 
     /// After an unmap: the vCPU loop flushes the guest-physical TLB before
@@ -329,6 +403,14 @@ impl Domain {
         if self.p2m.needs_flush() {
             self.p2m.flushed();
         }
+    }
+}
+
+/// The domain gives up a frame it owns: freed now, or by the last unmap
+/// if another domain maps it by grant.
+fn release_frame(mfn: Mfn) {
+    if FOREIGN.lock().owner_release(mfn) {
+        let _ = mm::free_frame(mfn);
     }
 }
 
@@ -385,6 +467,8 @@ impl crate::hypercall::DomainOps for Domain {
             P2mType::Ram | P2mType::MmioPassthrough => HVMMEM_RAM_RW,
             P2mType::ReadOnlyFirmware => HVMMEM_RAM_RO,
             P2mType::EmulatedMmio => HVMMEM_MMIO_DM,
+            P2mType::GrantMap if e.access.contains(Access::WRITE) => HVMMEM_RAM_RW,
+            P2mType::GrantMap => HVMMEM_RAM_RO,
         })
     }
     fn request_tlb_flush(&mut self) {
@@ -465,6 +549,81 @@ impl crate::hypercall::DomainOps for Domain {
     }
     fn latch_shinfo_compat(&mut self, compat: bool) {
         self.compat_shinfo = compat;
+    }
+    fn grant(&mut self) -> &mut GrantState {
+        &mut self.grant
+    }
+    fn grant_frames(&self) -> u32 {
+        // At most MAX_GRANT_FRAMES.
+        u32::try_from(self.grant_frames.len()).unwrap_or(u32::MAX)
+    }
+    fn grant_grow(&mut self, frames: u32) -> Result<(), Errno> {
+        while self.grant_frames.len() < frames as usize {
+            let mfn = mm::alloc_frame().ok_or(Errno::ENOMEM)?;
+            self.grant_frames.push((mfn, None));
+        }
+        Ok(())
+    }
+    fn grant_frame_gfn(&self, idx: u32) -> Option<u64> {
+        self.grant_frames.get(idx as usize)?.1
+    }
+    fn map_grant_frame(&mut self, idx: u32, gfn: u64) -> Result<(), Errno> {
+        let (mfn, old) = *self.grant_frames.get(idx as usize).ok_or(Errno::EINVAL)?;
+        if old == Some(gfn) {
+            return Ok(());
+        }
+        self.clear_for_mapping(gfn)?;
+        if let Some(old) = old {
+            let _ = self.p2m.unmap(Gfn(old));
+            self.flush();
+        }
+        self.grant_frames[idx as usize].1 = None;
+        self.p2m
+            .map(Gfn(gfn), mfn, PageSize::Size4K, P2mType::Ram, Access::READ | Access::WRITE)
+            .map_err(|_| Errno::ENOMEM)?;
+        self.grant_frames[idx as usize].1 = Some(gfn);
+        Ok(())
+    }
+    fn grant_entry(&self, gref: u32) -> Option<u64> {
+        let (mfn, offset) = self.grant_slot(gref)?;
+        Some(mm::frame_load_u64(mfn, offset))
+    }
+    fn grant_entry_cmpxchg(&mut self, gref: u32, old: u32, new: u32) -> u32 {
+        // Past the table there is nothing to exchange: report a change.
+        self.grant_slot(gref).map_or(!old, |(mfn, offset)| mm::frame_cmpxchg_u32(mfn, offset, old, new))
+    }
+    fn grant_entry_clear(&mut self, gref: u32, mask: u16) {
+        if let Some((mfn, offset)) = self.grant_slot(gref) {
+            mm::frame_clear_u16(mfn, offset, mask);
+        }
+    }
+    fn grant_entry_set(&mut self, gref: u32, raw: u64) {
+        if let Some((mfn, offset)) = self.grant_slot(gref) {
+            mm::frame_store_u64(mfn, offset, raw);
+        }
+    }
+    fn ram_frame(&self, gfn: u64, write: bool) -> Option<u64> {
+        let e = self.p2m.translate(Gfn(gfn))?;
+        (e.p2m_type == P2mType::Ram && (!write || e.access.contains(Access::WRITE))).then_some(e.mfn.0)
+    }
+    fn map_foreign(&mut self, gfn: u64, mfn: u64, readonly: bool) -> Result<(), Errno> {
+        self.clear_for_mapping(gfn)?;
+        let access = if readonly { Access::READ } else { Access::READ | Access::WRITE };
+        self.p2m.map(Gfn(gfn), Mfn(mfn), PageSize::Size4K, P2mType::GrantMap, access).map_err(|_| Errno::ENOMEM)?;
+        FOREIGN.lock().get(Mfn(mfn));
+        Ok(())
+    }
+    fn unmap_foreign(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno> {
+        match self.p2m.translate(Gfn(gfn)) {
+            Some(e) if e.p2m_type == P2mType::GrantMap && e.mfn.0 == mfn => {}
+            _ => return Err(Errno::EINVAL),
+        }
+        self.p2m.unmap(Gfn(gfn)).map_err(|_| Errno::ENOMEM)?;
+        self.flush();
+        if FOREIGN.lock().put(Mfn(mfn)) {
+            let _ = mm::free_frame(Mfn(mfn));
+        }
+        Ok(())
     }
 }
 

@@ -16,6 +16,7 @@
 
 pub mod domain;
 mod event_words;
+pub mod grant;
 pub mod pvh;
 pub mod start_info;
 pub mod table;

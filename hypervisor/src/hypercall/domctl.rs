@@ -6,7 +6,7 @@
 //! | cmd | here |
 //! |---|---|
 //! | `XEN_DOMCTL_createdomain` (1) | HVM/PVH only (no `XEN_DOMCTL_CDF_hvm`: -EINVAL), 1..=128 vCPUs (-EINVAL), a free id or the next one (-EEXIST); created paused |
-//! | `XEN_DOMCTL_destroydomain` (2) | every frame back to the allocator; not the caller itself (-EINVAL) |
+//! | `XEN_DOMCTL_destroydomain` (2) | its grant mappings undone, then every frame back to the allocator (frames other domains map by grant: at their last unmap); not the caller itself (-EINVAL) |
 //! | `XEN_DOMCTL_pausedomain` (3), `XEN_DOMCTL_unpausedomain` (4) | not the caller (-EINVAL); unpausing a running domain -EINVAL |
 //! | `XEN_DOMCTL_getdomaininfo` (5) | the first domain at or after the id (Xen 4.17; reserved ids -EINVAL): pages, vCPUs, flags, handle, shared-info frame |
 //! | `XEN_DOMCTL_max_vcpus` (15) | 1..=128 (-EINVAL), not the caller itself (-EINVAL), only while no vCPU has run |
@@ -59,7 +59,10 @@ pub fn domctl(caller: &mut impl Caller, arg: u64) -> Outcome {
     let result = match op.cmd {
         XEN_DOMCTL_CREATEDOMAIN => create(caller, &mut op),
         XEN_DOMCTL_DESTROYDOMAIN if own => Err(Errno::EINVAL),
-        XEN_DOMCTL_DESTROYDOMAIN => caller.destroy_domain(op.domain.0).map(|()| false),
+        XEN_DOMCTL_DESTROYDOMAIN => {
+            super::grant_table::release_domain(caller, op.domain.0);
+            caller.destroy_domain(op.domain.0).map(|()| false)
+        }
         XEN_DOMCTL_PAUSEDOMAIN | XEN_DOMCTL_UNPAUSEDOMAIN if own => Err(Errno::EINVAL),
         XEN_DOMCTL_PAUSEDOMAIN => with(caller, op.domain, |d| {
             d.set_paused(true);

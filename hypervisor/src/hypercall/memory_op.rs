@@ -11,7 +11,7 @@
 //! | `XENMEM_maximum_ram_page` (2) | one past the highest machine frame |
 //! | `XENMEM_current_reservation` (3), `XENMEM_maximum_reservation` (4), `XENMEM_maximum_gpfn` (14) | of a domid (`DOMID_SELF`; others need privilege: -EPERM; none: -ESRCH) |
 //! | `XENMEM_memory_map` (9) | the domain's e820 map, up to `nr_entries` |
-//! | `XENMEM_add_to_physmap` (7) | spaces `shared_info` (idx 0) and `gmfn`; `grant_table` -EINVAL until grant tables exist; others -EINVAL |
+//! | `XENMEM_add_to_physmap` (7) | spaces `shared_info` (idx 0), `gmfn`, `grant_table` (shared frame `idx`, the table grown to it; status frames -EINVAL: version 1); others -EINVAL |
 //! | `XENMEM_remove_from_physmap` (15) | the gpfn's frame freed; -ENOENT if nothing is there |
 //! | `XENMEM_get_sharing_freed_pages` (18), `..._shared_pages` (19) | 0: no page sharing |
 //! | (ops without extents) | a start_extent in the command is -EINVAL; add_to_physmap's above 0xffff -EDOM |
@@ -218,6 +218,7 @@ fn add_to_physmap(caller: &mut impl Caller, arg: u64) -> Outcome {
     let result = match a.space {
         XENMAPSPACE_SHARED_INFO if a.idx == 0 => d.map_shared_info(a.gpfn),
         XENMAPSPACE_GMFN => d.move_frame(a.idx, a.gpfn),
+        XENMAPSPACE_GRANT_TABLE => super::grant_table::map_frame(d, a.idx, a.gpfn),
         _ => Err(Errno::EINVAL),
     };
     match result {

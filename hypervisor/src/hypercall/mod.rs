@@ -8,6 +8,7 @@
 pub mod console_io;
 pub mod domctl;
 pub mod event_channel;
+pub mod grant_table;
 pub mod hvm_op;
 pub mod memory_op;
 pub mod multicall;
@@ -26,6 +27,7 @@ use alloc::vec::Vec;
 use crate::domain::domain::{MapEntry, VcpuState};
 use crate::event::channels::EventChannels;
 use crate::event::two_level::EventWords;
+use crate::domain::grant::GrantState;
 
 /// A hypercall as the guest made it: number and up to five arguments, already
 /// taken from the registers of the guest's mode (64-bit: rdi rsi rdx r10 r8;
@@ -90,6 +92,39 @@ pub trait DomainOps {
     /// Latches the shared-info layout from the guest's mode (32-bit: compat),
     /// as Xen's `hvm_latch_shinfo_size` at shared-info mapping and callback set-up.
     fn latch_shinfo_compat(&mut self, compat: bool);
+    /// Its grant-table bookkeeping (version, pinned grants, maptrack).
+    fn grant(&mut self) -> &mut GrantState;
+    /// Frames in its shared grant table.
+    fn grant_frames(&self) -> u32;
+    /// Grows its shared grant table to `frames` zeroed frames (the caller
+    /// keeps to `grant().max_frames`); -ENOMEM.
+    fn grant_grow(&mut self, frames: u32) -> Result<(), Errno>;
+    /// The gfn shared grant frame `idx` is mapped at, if it is.
+    fn grant_frame_gfn(&self, idx: u32) -> Option<u64>;
+    /// Maps shared grant frame `idx` (below `grant_frames()`) at `gfn`,
+    /// moving it from where it was (XENMAPSPACE_grant_table); RAM at `gfn`
+    /// is freed, anything else there is -EINVAL.
+    fn map_grant_frame(&mut self, idx: u32, gfn: u64) -> Result<(), Errno>;
+    /// Grant entry `gref` in one load: flags | domid << 16 | frame << 32;
+    /// None past the table.
+    fn grant_entry(&self, gref: u32) -> Option<u64>;
+    /// Compare-exchange of entry `gref`'s flags and domid (flags | domid
+    /// << 16; the guest may change them concurrently); returns what they
+    /// held. `gref` is inside the table.
+    fn grant_entry_cmpxchg(&mut self, gref: u32, old: u32, new: u32) -> u32;
+    /// Atomically clears `mask` in entry `gref`'s flags.
+    fn grant_entry_clear(&mut self, gref: u32, mask: u16);
+    /// Overwrites entry `gref` (swap_grant_ref).
+    fn grant_entry_set(&mut self, gref: u32, raw: u64);
+    /// The machine frame of its RAM at `gfn` (writable RAM if `write`): a
+    /// frame it may grant, or copy to and from.
+    fn ram_frame(&self, gfn: u64, write: bool) -> Option<u64>;
+    /// Maps `mfn`, granted by another domain, at `gfn` (read-only or not);
+    /// RAM at `gfn` is freed, anything else there is -EINVAL.
+    fn map_foreign(&mut self, gfn: u64, mfn: u64, readonly: bool) -> Result<(), Errno>;
+    /// Removes the grant mapping of `mfn` at `gfn`; -EINVAL if that is not
+    /// what `gfn` holds.
+    fn unmap_foreign(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno>;
 }
 
 /// Facts about the machine that some hypercalls report.
@@ -141,6 +176,9 @@ pub trait Caller {
     fn machine_time_ns(&self) -> u64;
     /// The pvclock record a vCPU would read now.
     fn pvclock(&self) -> abi::xen::VcpuTimeInfo;
+    /// Copies `len` bytes between machine frames the grant logic holds
+    /// pinned (from `DomainOps::ram_frame`); the ranges stay in the frames.
+    fn copy_frame(&mut self, src: u64, src_off: usize, dst: u64, dst_off: usize, len: usize) -> Result<(), Errno>;
 }
 
 /// Reads a plain-old-data argument from guest memory.
@@ -205,6 +243,7 @@ pub fn dispatch(caller: &mut impl Caller, call: Call) -> Outcome {
             vcpu_op::set_timer_op(caller, timeout)
         }
         xen::HYPERVISOR_SYSCTL => sysctl::sysctl(caller, call.args[0]),
+        xen::HYPERVISOR_GRANT_TABLE_OP => grant_table::grant_table_op(caller, u32_arg(a[0]), a[1], u32_arg(a[2])),
         _ => Outcome::err(Errno::ENOSYS),
     }
 }
@@ -232,6 +271,20 @@ pub(crate) mod fake {
         pub vm_assist: u64,
         pub evtchn: EventChannels,
         pub words: FakeWords,
+        pub grant: GrantState,
+        /// Shared grant frames: entries, and the gfn each is mapped at.
+        pub grant_table: Vec<(Vec<u64>, Option<u64>)>,
+        /// Contents of RAM pages written so far (others read as zeros).
+        pub ram: alloc::collections::BTreeMap<u64, Vec<u8>>,
+        /// RAM gfns mapped read-only.
+        pub readonly: BTreeSet<u64>,
+        /// Grant mappings: gfn -> (frame, read-only).
+        pub foreign: alloc::collections::BTreeMap<u64, (u64, bool)>,
+    }
+
+    /// The fake machine frame of domain `id`'s RAM at `gfn`.
+    pub fn fake_mfn(id: u16, gfn: u64) -> u64 {
+        (u64::from(id) << 40) | gfn
     }
 
     impl FakeDomain {
@@ -251,7 +304,28 @@ pub(crate) mod fake {
                 shut_down: None,
                 paused: false,
                 vm_assist: 0,
+                grant: GrantState::default(),
+                grant_table: vec![(vec![0; 512], None)],
+                ram: alloc::collections::BTreeMap::new(),
+                readonly: BTreeSet::new(),
+                foreign: alloc::collections::BTreeMap::new(),
             }
+        }
+
+        /// Fills grant entry `gref` as the guest would.
+        pub fn grant_to(&mut self, gref: u32, flags: u16, domid: u16, frame: u32) {
+            let raw = u64::from(flags) | u64::from(domid) << 16 | u64::from(frame) << 32;
+            self.grant_table[(gref / 512) as usize].0[(gref % 512) as usize] = raw;
+        }
+
+        /// The flags of grant entry `gref`.
+        pub fn grant_flags(&self, gref: u32) -> u16 {
+            let raw = self.grant_table[(gref / 512) as usize].0[(gref % 512) as usize];
+            u16::try_from(raw & 0xffff).unwrap()
+        }
+
+        pub fn page(&mut self, gfn: u64) -> &mut Vec<u8> {
+            self.ram.entry(gfn).or_insert_with(|| vec![0; 4096])
         }
     }
 
@@ -368,6 +442,69 @@ pub(crate) mod fake {
         fn latch_shinfo_compat(&mut self, compat: bool) {
             self.words.bits = if compat { 32 } else { 64 };
         }
+        fn grant(&mut self) -> &mut GrantState {
+            &mut self.grant
+        }
+        fn grant_frames(&self) -> u32 {
+            u32::try_from(self.grant_table.len()).unwrap()
+        }
+        fn grant_grow(&mut self, frames: u32) -> Result<(), Errno> {
+            self.grant_table.resize(frames.max(self.grant_frames()) as usize, (vec![0; 512], None));
+            Ok(())
+        }
+        fn grant_frame_gfn(&self, idx: u32) -> Option<u64> {
+            self.grant_table.get(idx as usize)?.1
+        }
+        fn map_grant_frame(&mut self, idx: u32, gfn: u64) -> Result<(), Errno> {
+            if gfn >= crate::mm::p2m::GFN_LIMIT || self.foreign.contains_key(&gfn) {
+                return Err(Errno::EINVAL);
+            }
+            self.gfns.remove(&gfn);
+            for frame in &mut self.grant_table {
+                if frame.1 == Some(gfn) {
+                    frame.1 = None;
+                }
+            }
+            self.grant_table[idx as usize].1 = Some(gfn);
+            Ok(())
+        }
+        fn grant_entry(&self, gref: u32) -> Option<u64> {
+            self.grant_table.get((gref / 512) as usize).map(|f| f.0[(gref % 512) as usize])
+        }
+        fn grant_entry_cmpxchg(&mut self, gref: u32, old: u32, new: u32) -> u32 {
+            let entry = &mut self.grant_table[(gref / 512) as usize].0[(gref % 512) as usize];
+            let was = u32::try_from(*entry & 0xffff_ffff).unwrap();
+            if was == old {
+                *entry = (*entry & !0xffff_ffff) | u64::from(new);
+            }
+            was
+        }
+        fn grant_entry_clear(&mut self, gref: u32, mask: u16) {
+            self.grant_table[(gref / 512) as usize].0[(gref % 512) as usize] &= !u64::from(mask);
+        }
+        fn grant_entry_set(&mut self, gref: u32, raw: u64) {
+            self.grant_table[(gref / 512) as usize].0[(gref % 512) as usize] = raw;
+        }
+        fn ram_frame(&self, gfn: u64, write: bool) -> Option<u64> {
+            (self.gfns.contains(&gfn) && !(write && self.readonly.contains(&gfn))).then(|| fake_mfn(self.id, gfn))
+        }
+        fn map_foreign(&mut self, gfn: u64, mfn: u64, readonly: bool) -> Result<(), Errno> {
+            if gfn >= crate::mm::p2m::GFN_LIMIT || self.foreign.contains_key(&gfn) || self.grant_table.iter().any(|f| f.1 == Some(gfn)) {
+                return Err(Errno::EINVAL);
+            }
+            self.gfns.remove(&gfn);
+            self.foreign.insert(gfn, (mfn, readonly));
+            Ok(())
+        }
+        fn unmap_foreign(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno> {
+            match self.foreign.get(&gfn) {
+                Some(&(m, _)) if m == mfn => {
+                    self.foreign.remove(&gfn);
+                    Ok(())
+                }
+                _ => Err(Errno::EINVAL),
+            }
+        }
     }
 
     pub struct FakeCaller {
@@ -480,6 +617,13 @@ pub(crate) mod fake {
             let mut ids: Vec<u16> = self.domains.iter().map(|d| d.id).filter(|i| *i >= first).collect();
             ids.sort();
             ids
+        }
+        fn copy_frame(&mut self, src: u64, src_off: usize, dst: u64, dst_off: usize, len: usize) -> Result<(), Errno> {
+            assert!(src_off + len <= 4096 && dst_off + len <= 4096, "copy_frame past a frame");
+            let owner = |mfn: u64| u16::try_from(mfn >> 40).unwrap();
+            let bytes = self.dom(owner(src)).page(src & 0xff_ffff_ffff)[src_off..src_off + len].to_vec();
+            self.dom(owner(dst)).page(dst & 0xff_ffff_ffff)[dst_off..dst_off + len].copy_from_slice(&bytes);
+            Ok(())
         }
     }
 }

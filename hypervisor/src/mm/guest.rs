@@ -235,7 +235,9 @@ impl<'a, M: TableMemory, F: FrameAccess> P2mGuestMemory<'a, M, F> {
         let entry = self.p2m.translate(Gfn::from_gpa(gpa)).ok_or(GuestFault::Unmapped(gpa))?;
         match entry.p2m_type {
             P2mType::Ram | P2mType::ReadOnlyFirmware => {}
-            P2mType::MmioPassthrough | P2mType::EmulatedMmio => return Err(GuestFault::NotRam(gpa)),
+            // A granted frame of another domain is not the guest's memory
+            // to pass to hypercalls (Xen's __hvm_copy refuses grant maps).
+            P2mType::MmioPassthrough | P2mType::EmulatedMmio | P2mType::GrantMap => return Err(GuestFault::NotRam(gpa)),
         }
         if write && (entry.p2m_type == P2mType::ReadOnlyFirmware || !entry.access.contains(Access::WRITE)) {
             return Err(GuestFault::ReadOnly(gpa));

@@ -1,6 +1,7 @@
 //! Memory: the frame allocator, the physical-memory window, the heap and the
 //! hypervisor's own page tables.
 
+pub mod foreign;
 pub mod frame;
 pub mod guest;
 pub mod heap;
@@ -154,6 +155,64 @@ pub fn frame_test_bit(mfn: Mfn, offset: usize, bit: u8) -> bool {
     // SAFETY: as in `frame_update_bit`: an in-bounds byte of a mapped frame, read atomically.
     let byte = unsafe { &*physmap::ptr::<core::sync::atomic::AtomicU8>(mfn.addr() + offset as u64) };
     byte.load(core::sync::atomic::Ordering::SeqCst) & (1 << bit) != 0
+}
+
+/// Copies `len` bytes from `src` at `src_off` to `dst` at `dst_off`: RAM
+/// frames of domains the caller holds pinned (a grant copy). Ranges past
+/// a frame are a hypervisor bug and panic.
+pub fn copy_between_frames(src: Mfn, src_off: usize, dst: Mfn, dst_off: usize, len: usize) {
+    const PAGE: usize = 4096;
+    const _: () = assert!(PAGE as u64 == FRAME_SIZE);
+    let page = PAGE;
+    assert!(src_off + len <= page && dst_off + len <= page, "copy past a frame");
+    let from = physmap::ptr::<u8>(src.addr() + src_off as u64);
+    let to = physmap::ptr::<u8>(dst.addr() + dst_off as u64);
+    // SAFETY: both ranges lie inside frames the caller keeps allocated for the copy (RAM in the window, asserted in bounds); the hypervisor holds no reference into them; `copy` allows the two to overlap (the same frame).
+    unsafe { core::ptr::copy(from, to, len) };
+}
+
+/// The 8-byte-aligned word at `offset` of a frame the caller owns, as
+/// the guest sharing the frame may be writing it: one atomic load.
+pub fn frame_load_u64(mfn: Mfn, offset: usize) -> u64 {
+    let word = shared_word::<u64>(mfn, offset);
+    // SAFETY: `shared_word` checked the word is aligned and inside the frame, which the caller owns (a hypervisor frame shared with a guest, like a grant-table frame), so it stays RAM while referenced; the guest only accesses it concurrently, so it is accessed atomically. The reference lives for this one load.
+    unsafe { core::sync::atomic::AtomicU64::from_ptr(word) }.load(core::sync::atomic::Ordering::Acquire)
+}
+
+/// Stores the 8-byte-aligned word at `offset` of a frame the caller owns.
+pub fn frame_store_u64(mfn: Mfn, offset: usize, value: u64) {
+    let word = shared_word::<u64>(mfn, offset);
+    // SAFETY: as in `frame_load_u64`; the reference lives for this one store.
+    unsafe { core::sync::atomic::AtomicU64::from_ptr(word) }.store(value, core::sync::atomic::Ordering::Release)
+}
+
+/// Compare-and-exchange of the 4-byte-aligned word at `offset` of a frame
+/// the caller owns (a grant entry's flags and domid, which the guest may
+/// change at the same time); returns the value it held.
+pub fn frame_cmpxchg_u32(mfn: Mfn, offset: usize, old: u32, new: u32) -> u32 {
+    use core::sync::atomic::{AtomicU32, Ordering};
+    let word = shared_word::<u32>(mfn, offset);
+    // SAFETY: as in `frame_load_u64`; the reference lives for this one exchange.
+    match unsafe { AtomicU32::from_ptr(word) }.compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(v) | Err(v) => v,
+    }
+}
+
+/// Atomically clears the bits of `mask` in the 2-byte-aligned half-word at
+/// `offset` of a frame the caller owns (Xen's `gnttab_clear_flags`).
+pub fn frame_clear_u16(mfn: Mfn, offset: usize, mask: u16) {
+    let word = shared_word::<u16>(mfn, offset);
+    // SAFETY: as in `frame_load_u64`; the reference lives for this one update.
+    unsafe { core::sync::atomic::AtomicU16::from_ptr(word) }.fetch_and(!mask, core::sync::atomic::Ordering::AcqRel);
+}
+
+/// Where a naturally aligned `T` at `offset` of `mfn` is in the window;
+/// panics (a hypervisor bug, never guest input) if it is misaligned or
+/// outside the frame.
+fn shared_word<T>(mfn: Mfn, offset: usize) -> *mut T {
+    let size = core::mem::size_of::<T>();
+    assert!(offset.is_multiple_of(size) && (offset + size) as u64 <= FRAME_SIZE, "word at {offset} of a frame");
+    physmap::ptr::<T>(mfn.addr() + offset as u64)
 }
 
 pub fn free_frame(mfn: Mfn) -> Result<(), frame::FrameError> {

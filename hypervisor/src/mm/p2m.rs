@@ -183,6 +183,11 @@ pub enum P2mType {
     /// A hole the hardware cannot reach: accesses fault (#NPF / EPT
     /// violation) so the hypervisor emulates the device behind it.
     EmulatedMmio,
+    /// Another domain's frame mapped through a grant (Xen's
+    /// `p2m_grant_map_rw`/`_ro`, by access): write-back like RAM, but never
+    /// the domain's to free, and not memory the hypervisor reads or writes
+    /// on the domain's behalf.
+    GrantMap,
 }
 
 impl P2mType {
@@ -194,6 +199,7 @@ impl P2mType {
             P2mType::MmioPassthrough => 2,
             P2mType::ReadOnlyFirmware => 3,
             P2mType::EmulatedMmio => 4,
+            P2mType::GrantMap => 5,
         }
     }
 
@@ -203,6 +209,7 @@ impl P2mType {
             2 => Some(P2mType::MmioPassthrough),
             3 => Some(P2mType::ReadOnlyFirmware),
             4 => Some(P2mType::EmulatedMmio),
+            5 => Some(P2mType::GrantMap),
             _ => None,
         }
     }
@@ -648,7 +655,7 @@ impl<M: TableMemory> P2m<M> {
         let bad_access = match p2m_type {
             P2mType::EmulatedMmio => false,
             P2mType::ReadOnlyFirmware => !access.contains(Access::READ) || access.contains(Access::WRITE),
-            P2mType::Ram | P2mType::MmioPassthrough => !access.contains(Access::READ),
+            P2mType::Ram | P2mType::MmioPassthrough | P2mType::GrantMap => !access.contains(Access::READ),
         };
         if bad_access {
             return Err(P2mError::BadAccess { p2m_type, access });

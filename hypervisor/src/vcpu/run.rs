@@ -178,6 +178,14 @@ impl Caller for HypercallContext<'_> {
         use crate::arch::x86_64::tsc;
         crate::domain::time::vcpu_time_info(cpu::rdtsc(), tsc::boot_tsc(), tsc::khz() * 1000, 2)
     }
+    fn copy_frame(&mut self, src: u64, src_off: usize, dst: u64, dst_off: usize, len: usize) -> Result<(), Errno> {
+        let max = crate::mm::max_mfn();
+        if src >= max || dst >= max || src_off + len > 4096 || dst_off + len > 4096 {
+            return Err(Errno::EINVAL);
+        }
+        crate::mm::copy_between_frames(crate::mm::frame::Mfn(src), src_off, crate::mm::frame::Mfn(dst), dst_off, len);
+        Ok(())
+    }
     fn machine(&self) -> MachineInfo<'_> {
         let (usable, free) = crate::mm::frame_counts();
         MachineInfo {

@@ -12,7 +12,7 @@ use abi::grant_table::*;
 use abi::xen::{DOMID_SELF, HYPERVISOR_GRANT_TABLE_OP as NR};
 
 use super::*;
-use crate::mem::{ARG, BUF, SCRATCH};
+use crate::mem::{ARG, BUF, GRANT_FRAME, SCRATCH};
 use crate::suite::{Suite, args};
 use crate::tap::Want;
 use crate::xen::*;
@@ -215,6 +215,70 @@ pub fn run(s: &mut Suite) {
 
     if s.is64() {
         setup_table(s);
+        copy_own_grant(s);
+    }
+}
+
+/// The guest maps grant frame 0 over a page of its own, grants itself a
+/// page in entry 10 and copies from that grant into another page: the
+/// bytes arrive and the entry ends as it was (GTF_reading only while the
+/// copy runs).
+fn copy_own_grant(s: &mut Suite) {
+    use abi::memory::{XENMAPSPACE_GRANT_TABLE, XENMEM_ADD_TO_PHYSMAP, XenAddToPhysmap};
+    use abi::xen::HYPERVISOR_MEMORY_OP;
+    let frame_gfn = GRANT_FRAME.addr(0) >> 12;
+    let xatp = XenAddToPhysmap {
+        domid: DOMID_SELF,
+        size: 0,
+        space: XENMAPSPACE_GRANT_TABLE,
+        idx: 0,
+        gpfn: frame_gfn,
+    };
+    let arg = SCRATCH.put(ARG, &xatp);
+    if s.check(
+        format_args!("memory_op(XENMEM_add_to_physmap, {{XENMAPSPACE_grant_table, idx 0}})"),
+        HYPERVISOR_MEMORY_OP,
+        args([XENMEM_ADD_TO_PHYSMAP, arg]),
+        OK,
+    ) != 0
+    {
+        return;
+    }
+    const DATA: usize = 0x2000;
+    let data_gfn = SCRATCH.addr(DATA) >> 12;
+    SCRATCH.put_bytes(DATA, b"granted!");
+    let entry = GrantEntryV1 {
+        flags: GTF_PERMIT_ACCESS,
+        domid: s.domid,
+        frame: data_gfn as u32,
+    };
+    GRANT_FRAME.put(10 * 8, &entry);
+    let op = GnttabCopy {
+        source: GnttabCopyPtr { u: 10, domid: s.domid, offset: 0, _pad: 0 },
+        dest: GnttabCopyPtr { u: SCRATCH.addr(BUF) >> 12, domid: DOMID_SELF.0, offset: 16, _pad: 0 },
+        len: 8,
+        flags: GNTCOPY_SOURCE_GREF,
+        status: 0x7777,
+        _pad: 0,
+    };
+    let arg = SCRATCH.put(ARG, &op);
+    if s.check(
+        format_args!("grant_table_op(GNTTABOP_copy, {{own grant 10 -> own frame}}, 1)"),
+        NR,
+        args([GNTTABOP_COPY, arg, 1]),
+        OK,
+    ) == 0
+    {
+        let status = SCRATCH.get::<GnttabCopy>(ARG).status;
+        let mut got = [0u8; 8];
+        SCRATCH.read(BUF + 16, &mut got);
+        let flags = GRANT_FRAME.get::<GrantEntryV1>(10 * 8).flags;
+        s.tap.assert(
+            format_args!("GNTTABOP_copy from a grant copies its bytes and leaves the entry's flags as they were"),
+            status == GNTST_OKAY && &got == b"granted!" && flags == GTF_PERMIT_ACCESS,
+            format_args!("status {status}, bytes {got:?}, flags {flags:#x}"),
+            format_args!("status 0, b\"granted!\", flags {GTF_PERMIT_ACCESS:#x}"),
+        );
     }
 }
 
