@@ -63,79 +63,33 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
     }
 }
 
-/// The page shared info is mapped over (its RAM frame goes back to Xen).
-#[repr(C, align(4096))]
-struct SharedInfoPage([u8; 4096]);
-static mut SHARED_INFO: SharedInfoPage = SharedInfoPage([0; 4096]);
-
-/// Byte offsets in the 64-bit shared info: vCPU 0's `evtchn_upcall_pending`
-/// and `evtchn_pending_sel`, and the `evtchn_pending` bitmap.
-const UPCALL_PENDING: usize = 0;
-const PENDING_SEL: usize = 8;
-const EVTCHN_PENDING: usize = 2048;
-
-/// Maps shared info, binds VIRQ_TIMER, then loops: arm a one-shot timer
-/// `interval_ms` ahead (set_timer_op), SCHEDOP_block until its event
-/// arrives, acknowledge it in shared info, say so. `count` ends it.
+/// Binds VIRQ_TIMER and sleeps on it `interval_ms` at a time, saying so
+/// after each tick; `count` ends it.
 fn timer_ticks(interval_ms: u64, count: Option<u64>) {
-    use abi::event_channel::{EVTCHNOP_BIND_VIRQ, EvtchnBindVirq};
-    use abi::memory::{XENMAPSPACE_SHARED_INFO, XENMEM_ADD_TO_PHYSMAP, XenAddToPhysmap};
-    use abi::xen::{DOMID_SELF, HYPERVISOR_EVENT_CHANNEL_OP, HYPERVISOR_MEMORY_OP, HYPERVISOR_SCHED_OP, HYPERVISOR_SET_TIMER_OP};
-
-    let page = core::ptr::addr_of_mut!(SHARED_INFO).cast::<u8>();
-    let map = XenAddToPhysmap { domid: DOMID_SELF, size: 0, space: XENMAPSPACE_SHARED_INFO, idx: 0, gpfn: page as u64 >> 12 };
-    // SAFETY: the argument is a live struct; the page is ours, identity-mapped, and from now on Xen's.
-    let rc = unsafe { hypercall::hypercall2(HYPERVISOR_MEMORY_OP, XENMEM_ADD_TO_PHYSMAP, &raw const map as u64) };
-    let mut bind = EvtchnBindVirq { virq: abi::xen::VIRQ_TIMER, vcpu: 0, port: 0 };
-    // SAFETY: as above; Xen writes the port into `bind`.
-    let rc2 = unsafe { hypercall::hypercall2(HYPERVISOR_EVENT_CHANNEL_OP, EVTCHNOP_BIND_VIRQ, &raw mut bind as u64) };
-    if rc != 0 || rc2 != 0 {
-        println!("dom0: timer: mapping shared info returned {rc:#x}, binding VIRQ_TIMER {rc2:#x}; stopping");
-        return;
-    }
-    let port = bind.port as usize;
-    println!("dom0: timer: VIRQ_TIMER on port {port}, a tick every {interval_ms} ms");
+    let timer = match guest_rt::timer::Timer::new() {
+        Ok(t) => t,
+        Err(e) => {
+            println!("dom0: timer: {} returned {:#x}; stopping", e.what, e.rc);
+            return;
+        }
+    };
+    println!("dom0: timer: VIRQ_TIMER on port {}, a tick every {interval_ms} ms", timer.port());
     let mut tick = 0u64;
     loop {
-        let start = now_ns();
-        // SAFETY: set_timer_op takes the deadline by value.
-        unsafe { hypercall::hypercall1(HYPERVISOR_SET_TIMER_OP, start + interval_ms * 1_000_000) };
-        loop {
-            // SAFETY: SCHEDOP_block takes no argument.
-            let rc = unsafe { hypercall::hypercall2(HYPERVISOR_SCHED_OP, abi::sched::SCHEDOP_BLOCK, 0) };
-            if rc != 0 {
-                println!("dom0: timer: SCHEDOP_block returned {rc:#x}; stopping");
+        let waited_ms = match timer.sleep_ms(interval_ms) {
+            Ok(ms) => ms,
+            Err(e) => {
+                println!("dom0: timer: {} returned {:#x}; stopping", e.what, e.rc);
                 return;
             }
-            // SAFETY: the shared-info page stays mapped; Xen sets these bits concurrently, so each access is volatile and a whole byte.
-            let fired = unsafe {
-                page.add(UPCALL_PENDING).write_volatile(0);
-                page.add(PENDING_SEL).write_volatile(0);
-                let byte = page.add(EVTCHN_PENDING + port / 8);
-                let bits = byte.read_volatile();
-                byte.write_volatile(bits & !(1 << (port % 8)));
-                bits & (1 << (port % 8)) != 0
-            };
-            if fired {
-                break;
-            }
-        }
+        };
         tick += 1;
-        let waited_ms = (now_ns() - start) / 1_000_000;
         let verdict = if waited_ms >= interval_ms { "on time" } else { "EARLY" };
         println!("dom0: timer: tick {tick}: {verdict} ({waited_ms} ms for {interval_ms} ms)");
         if count.is_some_and(|c| tick >= c) {
             return;
         }
     }
-}
-
-/// Xen system time (HVMOP_get_time), in ns.
-fn now_ns() -> u64 {
-    let mut t = abi::hvm::hvm_op::XenHvmGetTime { now: 0 };
-    // SAFETY: Xen writes the time into `t`.
-    unsafe { hypercall::hypercall2(abi::xen::HYPERVISOR_HVM_OP, abi::hvm::hvm_op::HVMOP_GET_TIME, &raw mut t as u64) };
-    t.now
 }
 
 fn isolation(si: &StartInfo) {

@@ -39,6 +39,8 @@ pub mod hypercall;
 pub mod paging;
 #[cfg(target_os = "none")]
 pub mod start_info;
+#[cfg(target_os = "none")]
+pub mod timer;
 
 #[cfg(target_os = "none")]
 pub use kernel::*;

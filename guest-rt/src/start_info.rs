@@ -5,7 +5,8 @@
 //! and only addresses below 4 GiB (what the entry code identity-maps) are read.
 
 use abi::hvm::start_info::{
-    HvmMemmapTableEntry, HvmStartInfo, XEN_HVM_MEMMAP_TYPE_RAM, XEN_HVM_START_MAGIC_VALUE,
+    HvmMemmapTableEntry, HvmModlistEntry, HvmStartInfo, XEN_HVM_MEMMAP_TYPE_RAM,
+    XEN_HVM_START_MAGIC_VALUE,
 };
 
 /// Longest command line read.
@@ -14,6 +15,16 @@ const CMDLINE_MAX: usize = 1024;
 const MEMMAP_MAX: usize = 64;
 /// End of the identity mapping built by the entry code.
 pub const MAPPED_END: u64 = 1 << 32;
+
+/// Longest module name read.
+const NAME_MAX: usize = 255;
+
+/// A boot-bundle file the start info lists as a module.
+#[derive(Clone, Copy, Debug)]
+pub struct Module {
+    pub name: &'static str,
+    pub data: &'static [u8],
+}
 
 /// The start info and what it points to.
 pub struct StartInfo {
@@ -120,6 +131,43 @@ impl StartInfo {
     /// The command line (empty if absent; `"<non-UTF-8>"` if not text).
     pub fn cmdline(&self) -> &str {
         core::str::from_utf8(&self.cmdline[..self.cmdline_len]).unwrap_or("<non-UTF-8>")
+    }
+
+    /// Module `index` of the modlist: its name (its command line, as the
+    /// hypervisor's Dom0 builder names boot-bundle files) and its bytes.
+    /// None past the list or when any part is outside the identity map.
+    pub fn module(&self, index: u32) -> Option<Module> {
+        if index >= self.info.nr_modules {
+            return None;
+        }
+        let entry_size = core::mem::size_of::<HvmModlistEntry>() as u64;
+        let addr = self.info.modlist_paddr.checked_add(u64::from(index) * entry_size)?;
+        if !mapped(addr, entry_size) {
+            return None;
+        }
+        // SAFETY: identity-mapped (checked); the builder wrote `nr_modules` entries there.
+        let entry = unsafe { core::ptr::read_unaligned(addr as *const HvmModlistEntry) };
+        if !mapped(entry.paddr, entry.size.max(1)) {
+            return None;
+        }
+        // SAFETY: the module's bytes are identity-mapped (checked), written by the builder before entry and never changed after.
+        let data = unsafe { core::slice::from_raw_parts(entry.paddr as *const u8, entry.size as usize) };
+        let mut len = 0;
+        while len < NAME_MAX && mapped(entry.cmdline_paddr + len as u64, 1) {
+            // SAFETY: identity-mapped (checked), read bytewise up to the NUL.
+            if unsafe { core::ptr::read_volatile((entry.cmdline_paddr + len as u64) as *const u8) } == 0 {
+                break;
+            }
+            len += 1;
+        }
+        // SAFETY: `len` bytes were just checked to be mapped; they stay unchanged.
+        let name = unsafe { core::slice::from_raw_parts(entry.cmdline_paddr as *const u8, len) };
+        Some(Module { name: core::str::from_utf8(name).unwrap_or(""), data })
+    }
+
+    /// The module named `name`, if the bundle has it.
+    pub fn module_named(&self, name: &str) -> Option<Module> {
+        (0..self.info.nr_modules).filter_map(|i| self.module(i)).find(|m| m.name == name)
     }
 
     /// The memory map as read (at most [`MEMMAP_MAX`] entries).

@@ -19,4 +19,5 @@ pub mod domain;
 pub mod hypercall;
 pub mod mm;
 pub mod platform;
+pub mod sched;
 pub mod vcpu;

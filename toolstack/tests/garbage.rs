@@ -24,7 +24,7 @@ impl Rng {
     }
 }
 
-const VALID: &[u8] = include_bytes!("../../configs/demo-pvh-smp.cfg");
+const VALID: &[u8] = include_bytes!("../examples/demo-pvh-smp.cfg");
 
 /// Pieces that reach the parser's branches more often than random bytes.
 const TOKENS: &[&str] = &[

@@ -1,5 +1,5 @@
-//! The example configs in the repository's `configs/` (bundled into the boot
-//! image for the Dom0 toolstack) parse, to exactly what they say.
+//! The example configs in `toolstack/examples/` parse to exactly what they
+//! say, and every bootable config in the repository's `configs/` parses.
 
 use std::path::Path;
 use toolstack::{
@@ -13,7 +13,7 @@ fn configs_dir() -> std::path::PathBuf {
 
 #[test]
 fn demo_pvh() {
-    let c = parse("demo-pvh.cfg", include_bytes!("../../configs/demo-pvh.cfg")).unwrap();
+    let c = parse("demo-pvh.cfg", include_bytes!("../examples/demo-pvh.cfg")).unwrap();
     assert_eq!(
         c,
         DomainConfig {
@@ -42,7 +42,7 @@ fn demo_pvh() {
 fn demo_pvh_smp() {
     let c = parse(
         "demo-pvh-smp.cfg",
-        include_bytes!("../../configs/demo-pvh-smp.cfg"),
+        include_bytes!("../examples/demo-pvh-smp.cfg"),
     )
     .unwrap();
     assert_eq!(

@@ -189,13 +189,32 @@ pub struct BootSpec<'a> {
     pub dom0_cmdline: &'a str,
 }
 
-/// What goes into the boot bundle.
+/// What goes into the boot bundle: the command lines, Dom0, and for Dom0's
+/// toolstack every guest kernel (`domu/<crate>`), the domain configs of
+/// `configs/` (`configs/<file>`) and the broken ones the toolstack tests
+/// (`bad/<file>`, from toolstack/tests/bad).
 fn bundle(built: &Built, boot: &BootSpec) -> Result<Bundle> {
     let mut b = Bundle::new();
     b.file("hypervisor.cmdline", boot.cmdline);
     if let Some(dom0) = &built.dom0 {
         b.file_from("dom0", dom0)?;
         b.file("dom0.cmdline", boot.dom0_cmdline);
+    }
+    for (package, elf) in &built.guests {
+        b.file_from(&format!("domu/{package}"), elf)?;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("."));
+    for (dir, prefix) in [("configs", "configs"), ("toolstack/tests/bad", "bad")] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(dir))
+            .with_context(|| format!("reading {dir}/"))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "cfg"))
+            .collect();
+        files.sort();
+        for path in files {
+            let name = path.file_name().unwrap_or_default().to_string_lossy();
+            b.file_from(&format!("{prefix}/{name}"), &path)?;
+        }
     }
     Ok(b)
 }

@@ -221,7 +221,7 @@ fn run_dom0(
             info!("dom0", "d0 shut down with reason {reason}; {frames} its frames freed");
             power::stop_machine(power::EXIT_DOM0_FAILED);
         }
-        vcpu::run::End::Crashed(_) => {
+        vcpu::run::End::Crashed(_) | vcpu::run::End::Destroyed => {
             check_interrupts(online);
             info!(
                 "hv",
@@ -286,13 +286,19 @@ pub fn ap_main(index: usize) -> ! {
     idt::init_this_cpu();
     apic::init_this_cpu();
     cpu::enable_xsave();
-    enable_virtualization();
+    let backend = enable_virtualization();
     let me = percpu::cpu(index);
     me.apic_id.store(apic::id(), Ordering::Relaxed);
     apic::start_timer();
     me.online.store(true, Ordering::SeqCst);
+    // DomU vCPUs, one at a time, as the run queue offers them (entered
+    // with interrupts off, as the vCPU loop expects).
+    x86_64::instructions::interrupts::disable();
     loop {
-        cpu::wait_for_interrupt();
+        if !vcpu::domu::run_next(index, backend) {
+            cpu::wait_for_interrupt();
+            x86_64::instructions::interrupts::disable();
+        }
     }
 }
 

@@ -45,6 +45,8 @@ pub struct VcpuState {
     pub poll_ports: Vec<u32>,
     /// The context XEN_DOMCTL_setvcpucontext gave it (None: not initialised).
     pub context: Option<VcpuContext>,
+    /// The physical CPU running it now, if one is.
+    pub running_on: Option<usize>,
 }
 
 /// What an HVM vCPU keeps of a `vcpu_guest_context` (Xen's
@@ -87,6 +89,9 @@ pub struct Domain {
     pub memory_map: Vec<MapEntry>,
     pub vcpus: Vec<VcpuState>,
     pub state: DomainState,
+    /// XEN_DOMCTL_destroydomain was asked while a vCPU still ran: the CPUs
+    /// running it stop it, then a retried destroy frees the domain.
+    pub dying: bool,
     pub paused: bool,
     /// SCHEDOP_shutdown_code: the reason to report if it shuts down later.
     pub shutdown_code: Option<u32>,
@@ -156,6 +161,7 @@ impl Domain {
             shutdown_code: None,
             handle: [0; 16],
             created_tsc: crate::arch::x86_64::cpu::rdtsc(),
+            dying: false,
             flush_pending: false,
             time_version: 0,
             vm_assist: 0,
@@ -299,6 +305,22 @@ impl Domain {
         for v in self.vcpus.clone() {
             if let Some((gfn, offset)) = v.vcpu_info {
                 let _ = self.write(Gfn(gfn).gpa() + u64::from(offset) + time_at as u64, record.as_bytes());
+            }
+        }
+    }
+
+    /// Whether vCPU `vcpu` may be given a CPU: the domain runs, is not
+    /// paused or dying, and the vCPU is up, has a context and no CPU.
+    pub fn runnable(&self, vcpu: u32) -> bool {
+        let Some(v) = self.vcpus.get(vcpu as usize) else { return false };
+        !self.paused && !self.dying && self.state == DomainState::Running && v.up && v.context.is_some() && v.running_on.is_none()
+    }
+
+    /// Queues every runnable vCPU for a free CPU.
+    pub fn queue_runnable(&self) {
+        for vcpu in 0..self.vcpus.len() as u32 {
+            if self.runnable(vcpu) {
+                crate::sched::runqueue::RUNQUEUE.lock().push(crate::sched::runqueue::VcpuRef { domid: self.id, vcpu });
             }
         }
     }
@@ -526,6 +548,9 @@ impl crate::hypercall::DomainOps for Domain {
     }
     fn set_paused(&mut self, paused: bool) {
         self.paused = paused;
+        if !paused {
+            self.queue_runnable();
+        }
     }
     fn shut_down_reason(&self) -> Option<u32> {
         match self.state {

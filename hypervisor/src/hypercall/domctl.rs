@@ -6,7 +6,7 @@
 //! | cmd | here |
 //! |---|---|
 //! | `XEN_DOMCTL_createdomain` (1) | HVM/PVH only (no `XEN_DOMCTL_CDF_hvm`: -EINVAL), 1..=128 vCPUs (-EINVAL), a free id or the next one (-EEXIST); created paused |
-//! | `XEN_DOMCTL_destroydomain` (2) | its grant mappings undone, then every frame back to the allocator (frames other domains map by grant: at their last unmap); not the caller itself (-EINVAL) |
+//! | `XEN_DOMCTL_destroydomain` (2) | a vCPU still running is stopped first (the call continues until it has); its grant mappings undone, then every frame back to the allocator (frames other domains map by grant: at their last unmap); not the caller itself (-EINVAL) |
 //! | `XEN_DOMCTL_pausedomain` (3), `XEN_DOMCTL_unpausedomain` (4) | not the caller (-EINVAL); unpausing a running domain -EINVAL |
 //! | `XEN_DOMCTL_getdomaininfo` (5) | the first domain at or after the id (Xen 4.17; reserved ids -EINVAL): pages, vCPUs, flags, handle, shared-info frame |
 //! | `XEN_DOMCTL_max_vcpus` (15) | 1..=128 (-EINVAL), not the caller itself (-EINVAL), only while no vCPU has run |
@@ -107,6 +107,9 @@ pub fn domctl(caller: &mut impl Caller, arg: u64) -> Outcome {
             Ok(()) => Outcome::Return(0),
             Err(e) => Outcome::err(e),
         },
+        // Not finished (a vCPU of a dying domain still runs): the guest
+        // makes the same call again, as Xen's continuation.
+        Err(Errno::ERESTART) => Outcome::Preempted(arg),
         Err(e) => Outcome::err(e),
     }
 }

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cpuid;
+pub mod domu;
 pub mod io;
 pub mod msr;
 pub mod run;

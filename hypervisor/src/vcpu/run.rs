@@ -30,6 +30,8 @@ pub enum End {
     Shutdown(u32),
     /// The hypervisor crashed the domain, for this reason.
     Crashed(String),
+    /// The domain is being destroyed (or is gone): stop without a reason.
+    Destroyed,
 }
 
 /// Longest console line kept before it is printed unfinished.
@@ -163,6 +165,19 @@ impl Caller for HypercallContext<'_> {
         Ok(id)
     }
     fn destroy_domain(&mut self, id: u16) -> Result<(), Errno> {
+        let d = self.domains.get_mut(id).ok_or(Errno::ESRCH)?;
+        let running: Vec<usize> = d.vcpus.iter().filter_map(|v| v.running_on).collect();
+        if !running.is_empty() {
+            // Its CPUs stop it at their next exit (this IPI forces one);
+            // the toolstack's retried hypercall then finds it stopped.
+            d.dying = true;
+            for cpu in running {
+                let apic_id = crate::arch::x86_64::percpu::cpu(cpu).apic_id.load(core::sync::atomic::Ordering::Relaxed);
+                crate::arch::x86_64::apic::send_ipi(apic_id, crate::arch::x86_64::idt::PING_VECTOR);
+            }
+            return Err(Errno::ERESTART);
+        }
+        crate::sched::runqueue::RUNQUEUE.lock().forget_domain(id);
         let domain = self.domains.remove(id).ok_or(Errno::ESRCH)?;
         self.domains.unbind_peers_of(&domain);
         domain.destroy();
@@ -341,10 +356,16 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
             Exit::Hlt => {
                 vcpu.skip_instruction(&exit, LEN_HLT);
                 wait(vcpu, guest, Wait::Halt);
+                if let Some(end) = control(guest) {
+                    return end;
+                }
             }
             Exit::ExternalInterrupt => {
                 take_pending_interrupts();
                 fire_timers(guest);
+                if let Some(end) = control(guest) {
+                    return end;
+                }
             }
             Exit::InterruptWindow => {}
             Exit::Nmi => vcpu.redeliver_nmi(),
@@ -373,6 +394,28 @@ fn deliver_upcall(vcpu: &mut HwVcpu, guest: &Guest) {
         _ => {
             guest.signals.take_upcall();
         }
+    }
+}
+
+/// Whether the vCPU must stop (its domain shut down, is dying or gone);
+/// while the domain is paused, waits here.
+fn control(guest: &Guest) -> Option<End> {
+    loop {
+        {
+            let domains = DOMAINS.lock();
+            let Some(d) = domains.get(guest.domid) else { return Some(End::Destroyed) };
+            if d.dying {
+                return Some(End::Destroyed);
+            }
+            if let DomainState::Shutdown(reason) = d.state {
+                return Some(End::Shutdown(reason));
+            }
+            if !d.paused {
+                return None;
+            }
+        }
+        cpu::wait_for_interrupt();
+        x86_64::instructions::interrupts::disable();
     }
 }
 

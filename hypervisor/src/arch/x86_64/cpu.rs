@@ -84,6 +84,43 @@ pub fn set_xcr0(value: u64) -> bool {
     true
 }
 
+/// An all-zero XSAVE image: XSTATE_BV 0 makes XRSTOR load every requested
+/// component's initial state.
+#[repr(C, align(64))]
+struct InitXsaveArea([u8; 4096]);
+static INIT_XSAVE: InitXsaveArea = InitXsaveArea([0; 4096]);
+
+/// Puts the FPU, SSE and AVX state (and XCR0) back to their power-on values,
+/// so that a vCPU starting on this CPU sees nothing of the one before it.
+pub fn reset_extended_state() {
+    // SAFETY: FNINIT only resets x87 state, which the soft-float hypervisor does not use.
+    unsafe { core::arch::asm!("fninit", options(nomem, nostack)) };
+    // Components 0..=7 (x87 to AVX-512) fit the 4 KiB image.
+    let rfbm = xcr0_supported() & 0xff;
+    if rfbm != 0 && set_xcr0(rfbm) {
+        // SAFETY: XSAVE is on (set_xcr0 succeeded), the image is 64-byte aligned, readable, large enough for components 0..=7 and all zero, so XRSTOR loads their initial states and cannot fault (MXCSR 0 is valid).
+        unsafe {
+            core::arch::asm!("xrstor64 [{0}]", in(reg) INIT_XSAVE.0.as_ptr(), in("eax") rfbm as u32, in("edx") (rfbm >> 32) as u32, options(readonly, nostack));
+        }
+        set_xcr0(1);
+    } else {
+        // SAFETY: SSE2 is baseline on x86_64; clearing XMM registers and loading the default MXCSR touch no memory the hypervisor uses.
+        unsafe {
+            core::arch::asm!(
+                "xorps xmm0, xmm0", "xorps xmm1, xmm1", "xorps xmm2, xmm2", "xorps xmm3, xmm3",
+                "xorps xmm4, xmm4", "xorps xmm5, xmm5", "xorps xmm6, xmm6", "xorps xmm7, xmm7",
+                "xorps xmm8, xmm8", "xorps xmm9, xmm9", "xorps xmm10, xmm10", "xorps xmm11, xmm11",
+                "xorps xmm12, xmm12", "xorps xmm13, xmm13", "xorps xmm14, xmm14", "xorps xmm15, xmm15",
+                "ldmxcsr [{0}]",
+                in(reg) &0x1f80u32,
+                out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _, out("xmm4") _, out("xmm5") _, out("xmm6") _, out("xmm7") _,
+                out("xmm8") _, out("xmm9") _, out("xmm10") _, out("xmm11") _, out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
+                options(nostack, readonly),
+            );
+        }
+    }
+}
+
 /// Spins with PAUSE, the polite way to wait for another CPU.
 pub fn relax() {
     core::hint::spin_loop();

@@ -1,0 +1,61 @@
+//! A demo DomU: a PVH kernel that says hello with its domain id, then ticks
+//! on its console every `interval=MS` (default 1000) on Xen's one-shot
+//! timer, blocked in between. `ticks=N` powers off after N ticks,
+//! `crash-after=N` crashes (SHUTDOWN_crash) after N, as a toolstack's
+//! on_poweroff / on_crash tests need.
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+#[cfg(target_os = "none")]
+guest_rt::entry!("demo", kernel::kmain);
+
+#[cfg(target_os = "none")]
+mod kernel {
+    use abi::cpuid::XEN_HVM_CPUID_DOMID_PRESENT;
+    use abi::sched::SHUTDOWN_CRASH;
+    use guest_rt::{cmdline, cpu, println};
+
+    pub fn kmain(boot: &guest_rt::Boot) {
+        let Some(hv) = boot.hv else {
+            println!("demo: no hypervisor found");
+            return;
+        };
+        let leaf4 = cpu::cpuid(hv.cpuid_base + 4, 0);
+        let domid = if leaf4.eax & XEN_HVM_CPUID_DOMID_PRESENT != 0 { leaf4.ecx } else { u32::MAX };
+        let line = boot.si.cmdline();
+        let number = |key| cmdline::number(line, key).ok().flatten();
+        let interval = number("interval").unwrap_or(1000).max(1);
+        let ticks = number("ticks");
+        let crash_after = number("crash-after");
+        println!("demo: hello from domain {domid}, cmdline \"{line}\"");
+        let timer = match guest_rt::timer::Timer::new() {
+            Ok(t) => t,
+            Err(e) => {
+                println!("demo: {} returned {:#x}", e.what, e.rc);
+                return;
+            }
+        };
+        let mut tick = 0u64;
+        loop {
+            if let Err(e) = timer.sleep_ms(interval) {
+                println!("demo: {} returned {:#x}", e.what, e.rc);
+                return;
+            }
+            tick += 1;
+            println!("demo: domain {domid} tick {tick}");
+            if crash_after.is_some_and(|n| tick >= n) {
+                println!("demo: crashing on purpose");
+                guest_rt::shutdown(SHUTDOWN_CRASH);
+            }
+            if ticks.is_some_and(|n| tick >= n) {
+                println!("demo: {tick} ticks done, powering off");
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    eprintln!("demo is a PVH guest kernel: build it for x86_64-unknown-none");
+    std::process::exit(2);
+}

@@ -1,0 +1,89 @@
+//! Running DomU vCPUs on the APs: take a queued vCPU, give it fresh
+//! hardware state from the context its builder set (PVH boot state: 32-bit
+//! flat protected mode, paging off, at the context's RIP with its RBX),
+//! run it until its domain stops, then tell Dom0 (VIRQ_DOM_EXC).
+
+use abi::sched::SHUTDOWN_CRASH;
+use abi::xen::VIRQ_DOM_EXC;
+
+use super::run::{End, Guest, run};
+use super::{io, msr};
+use crate::arch::x86_64::cpu;
+use crate::arch::x86_64::virt::Backend;
+use crate::arch::x86_64::virt::exit::BootState;
+use crate::arch::x86_64::virt::vcpu::{HwVcpu, NestedPaging};
+use crate::domain::domain::DomainState;
+use crate::domain::table::DOMAINS;
+use crate::hypercall::event_channel::send_virq;
+use crate::log::Level;
+use crate::mm::p2m::Format;
+use crate::sched::runqueue::{RUNQUEUE, VcpuRef};
+
+/// ASID / VPID of the vCPU an AP runs: one per CPU (Dom0 has 1), flushed
+/// whenever a new vCPU starts there.
+fn tag(cpu: usize) -> u16 {
+    2u16.saturating_add(cpu as u16)
+}
+
+/// Runs the next queued vCPU on this CPU (`cpu`) until it stops; false if
+/// the queue was empty.
+pub fn run_next(cpu: usize, backend: Backend) -> bool {
+    let Some(v) = RUNQUEUE.lock().pop() else { return false };
+    let Some((boot, paging)) = claim(v, cpu) else { return true };
+    cpu::reset_extended_state();
+    let intercept = |port| io::intercepted(false, port);
+    let mut hw = match HwVcpu::new(backend, boot, paging, tag(cpu), &intercept, msr::PASSTHROUGH) {
+        Ok(hw) => hw,
+        Err(e) => {
+            crate::log::write_guest(Level::Error, v.domid, v.vcpu, "sched", format_args!("cannot create the vCPU: {e}"));
+            finish(v, &End::Crashed(alloc::format!("{e}")));
+            return true;
+        }
+    };
+    hw.flush_tlb();
+    crate::log::write_guest(Level::Info, v.domid, v.vcpu, "sched", format_args!("runs on cpu{cpu} at {:#x}", boot.rip));
+    let mut guest = Guest::new(v.domid, v.vcpu);
+    let end = run(&mut hw, &mut guest);
+    hw.destroy();
+    finish(v, &end);
+    true
+}
+
+/// Marks `v` as running on `cpu` if it still may run; its boot state.
+fn claim(v: VcpuRef, cpu: usize) -> Option<(BootState, NestedPaging)> {
+    let mut domains = DOMAINS.lock();
+    let d = domains.get_mut(v.domid)?;
+    if !d.runnable(v.vcpu) {
+        return None;
+    }
+    let eptp = if d.p2m.format() == Format::Ept { d.p2m.eptp() } else { 0 };
+    let paging = NestedPaging { npt_root: d.p2m.ncr3(), eptp };
+    let state = d.vcpus.get_mut(v.vcpu as usize)?;
+    let regs = state.context?.regs;
+    state.running_on = Some(cpu);
+    Some((BootState { rip: regs.rip, rbx: regs.rbx }, paging))
+}
+
+/// The vCPU left its CPU: a shutdown or crash becomes the domain's state
+/// (the first one wins) and Dom0 hears of it, as from Xen's
+/// `domain_shutdown`.
+fn finish(v: VcpuRef, end: &End) {
+    let reason = match end {
+        End::Shutdown(reason) => Some(*reason),
+        End::Crashed(_) => Some(SHUTDOWN_CRASH),
+        End::Destroyed => None,
+    };
+    let mut domains = DOMAINS.lock();
+    let Some(d) = domains.get_mut(v.domid) else { return };
+    if let Some(state) = d.vcpus.get_mut(v.vcpu as usize) {
+        state.running_on = None;
+    }
+    let Some(reason) = reason else { return };
+    if d.state == DomainState::Running {
+        d.state = DomainState::Shutdown(reason);
+        crate::log::write_guest(Level::Info, v.domid, v.vcpu, "sched", format_args!("domain shut down, reason {reason}"));
+    }
+    if let Some(dom0) = domains.get_mut(0) {
+        send_virq(dom0, 0, VIRQ_DOM_EXC);
+    }
+}
