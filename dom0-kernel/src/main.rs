@@ -7,8 +7,16 @@
 //! `SCHEDOP_shutdown`.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
+extern crate alloc;
+
+#[cfg(target_os = "none")]
+mod heap;
 #[cfg(target_os = "none")]
 mod scenarios;
+#[cfg(target_os = "none")]
+mod toolstack;
+#[cfg(target_os = "none")]
+mod xl;
 
 #[cfg(target_os = "none")]
 use guest_rt::println;
@@ -20,6 +28,7 @@ guest_rt::entry!("dom0", kmain);
 /// the domain powers off when it returns.
 #[cfg(target_os = "none")]
 fn kmain(boot: &guest_rt::Boot) {
+    heap::init();
     let si = &boot.si;
     println!(
         "dom0: hello from the Rust Dom0 (PVH), start_info at {:#x}, {} modules, cmdline \"{}\"",

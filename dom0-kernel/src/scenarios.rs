@@ -5,7 +5,10 @@
 //!   list (above 4 GiB); the hypervisor must crash the domain.
 //! - `test=triple-fault`: triple-fault; the hypervisor must kill this domain only.
 //! - `bench=cpuid`: cycles per CPUID exit and per null hypercall, then power off.
-//! - `idle`: block for ever, woken every 5 s by a one-shot timer (VIRQ_TIMER).
+//! - `idle`: start the `autostart=` domains, then block for ever, woken
+//!   every 5 s by a one-shot timer (VIRQ_TIMER) to reap dead domains.
+//! - `test=lifecycle`, `test=bad-configs`, `run=FILE`: the toolstack's
+//!   scenarios (`xl.rs`).
 //! - `test=timer`: three 100 ms timer events through shared info, then power off.
 
 use abi::hvm::start_info::HvmMemmapTableEntry;
@@ -25,6 +28,9 @@ pub enum Scenario {
     TripleFault,
     BenchCpuid,
     Timer,
+    Lifecycle,
+    BadConfigs,
+    Run,
 }
 
 impl Scenario {
@@ -39,6 +45,9 @@ impl Scenario {
                 "bench=cpuid" => Some(Scenario::BenchCpuid),
                 "idle" => Some(Scenario::Idle),
                 "test=timer" => Some(Scenario::Timer),
+                "test=lifecycle" => Some(Scenario::Lifecycle),
+                "test=bad-configs" => Some(Scenario::BadConfigs),
+                w if w.starts_with("run=") => Some(Scenario::Run),
                 _ => None,
             })
             .unwrap_or(Scenario::PowerOff)
@@ -55,11 +64,42 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
             cpu::triple_fault();
         }
         Scenario::BenchCpuid => bench_cpuid(),
-        Scenario::Idle => {
-            println!("dom0: idle (command line `idle`): blocking in SCHEDOP_block; Ctrl-A X quits QEMU");
-            timer_ticks(5_000, None);
-        }
+        Scenario::Idle => idle(si),
         Scenario::Timer => timer_ticks(100, Some(3)),
+        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run => {
+            let Some(mut ts) = crate::xl::autostart(si) else { return };
+            let timer = match guest_rt::timer::Timer::new() {
+                Ok(t) => t,
+                Err(e) => return println!("dom0: {} returned {:#x}", e.what, e.rc),
+            };
+            match scenario {
+                Scenario::Lifecycle => crate::xl::lifecycle(&mut ts, &timer),
+                Scenario::BadConfigs => crate::xl::bad_configs(si, &mut ts),
+                _ => crate::xl::run(&mut ts, &timer, guest_rt::cmdline::value(si.cmdline(), "run").unwrap_or(""), 120),
+            }
+            ts.destroy_all();
+        }
+    }
+}
+
+/// Starts the `autostart=` domains, then wakes every 5 s to reap dead
+/// ones and say it is still up.
+fn idle(si: &StartInfo) {
+    println!("dom0: idle (command line `idle`): blocking in SCHEDOP_block; Ctrl-A X quits QEMU");
+    let mut ts = crate::xl::autostart(si);
+    let timer = match guest_rt::timer::Timer::new() {
+        Ok(t) => t,
+        Err(e) => return println!("dom0: {} returned {:#x}", e.what, e.rc),
+    };
+    let mut ticks = 0u64;
+    while timer.sleep_ms(5_000).is_ok() {
+        ticks += 1;
+        if let Some(ts) = &mut ts {
+            for line in ts.reap() {
+                println!("{line}");
+            }
+        }
+        println!("dom0: still up after {} s", ticks * 5);
     }
 }
 

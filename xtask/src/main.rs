@@ -67,8 +67,8 @@ struct RunArgs {
     image: ImageKind,
     #[arg(long, value_enum, default_value_t = PlatformArg::Qemu)]
     platform: PlatformArg,
-    /// Number of CPUs.
-    #[arg(long, default_value_t = 2)]
+    /// Number of CPUs (Dom0 has the first; each other one runs a DomU vCPU).
+    #[arg(long, default_value_t = 4)]
     smp: u32,
     /// Memory in MiB.
     #[arg(long, default_value_t = 512)]
@@ -79,9 +79,10 @@ struct RunArgs {
     /// Boot this PVH ELF (one with a XEN_ELFNOTE_PHYS32_ENTRY note) as Dom0 instead of ours.
     #[arg(long, value_name = "FILE")]
     dom0: Option<PathBuf>,
-    /// Dom0's command line (ours: `idle` stays up, `test=isolation`,
-    /// `test=triple-fault`, `bench=cpuid`; nothing: print and power off).
-    #[arg(long, default_value = "idle")]
+    /// Dom0's command line (ours: `autostart=A.cfg,B.cfg` creates those
+    /// domains from configs/, `idle` stays up, `test=lifecycle`,
+    /// `test=isolation`, `bench=cpuid`...; nothing: print and power off).
+    #[arg(long, default_value = "autostart=demo1.cfg,demo2.cfg idle")]
     dom0_cmdline: String,
     /// The hypervisor command line.
     #[arg(long, default_value = DEFAULT_CMDLINE)]

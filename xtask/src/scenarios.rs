@@ -227,6 +227,12 @@ pub const SCENARIOS: &[Scenario] = &[
     dom0("dom0-timer-events", "VIRQ_TIMER through event channels: a one-shot timer wakes a blocked Dom0 three times", Platform::QemuBios, "test=timer", DOM0_TIMER, TIMER_FORBID, 0),
     dom0("dom0-timer-events-bochs-vmx", "timer events on VMX", Platform::BochsVmx, "test=timer", DOM0_TIMER, TIMER_FORBID, 0),
     dom0("dom0-timer-events-bochs-svm", "timer events on SVM", Platform::BochsSvm, "test=timer", DOM0_TIMER, TIMER_FORBID, 0),
+    Scenario { smp: 4, ..dom0("toolstack-lifecycle", "Dom0's toolstack creates DomUs from configs, lists, pauses, powers one off, restarts a crashing one, destroys all; free pages back to the baseline", Platform::QemuBios, "test=lifecycle", LIFECYCLE, TOOLSTACK_FORBID, 0) },
+    Scenario { smp: 4, ..dom0("toolstack-lifecycle-bochs-vmx", "the toolstack lifecycle on VMX", Platform::BochsVmx, "test=lifecycle", LIFECYCLE, TOOLSTACK_FORBID, 0) },
+    dom0("toolstack-bad-config", "every broken config in toolstack/tests/bad is refused with its error; nothing is created", Platform::QemuBios, "test=bad-configs", BAD_CONFIGS, TOOLSTACK_FORBID, 0),
+    dom0("toolstack-bad-config-bochs-vmx", "broken configs on VMX", Platform::BochsVmx, "test=bad-configs", BAD_CONFIGS, TOOLSTACK_FORBID, 0),
+    Scenario { smp: 2, ..dom0("conformance-domu", "the conformance suite as an unprivileged DomU built by Dom0's toolstack", Platform::QemuBios, "run=conformance.cfg", CONFORMANCE_DOMU, TOOLSTACK_FORBID, 0) },
+    Scenario { smp: 2, ..dom0("conformance-domu-bochs-vmx", "the conformance suite as a DomU on VMX", Platform::BochsVmx, "run=conformance.cfg", CONFORMANCE_DOMU, TOOLSTACK_FORBID, 0) },
     Scenario {
         dom0_kernel: Some("fuzz"),
         ..dom0("fuzz-hypercalls", "100000 random hypercalls (seed 1) from Dom0: it stays alive and unchanged, the hypervisor up", Platform::QemuBios, "seed=1", FUZZ_SEED1, FUZZ_FORBID, 0)
@@ -261,6 +267,38 @@ pub const SCENARIOS: &[Scenario] = &[
         dom0_kernel: Some("conformance"),
         ..dom0("conformance-dom0-completes-bochs-vmx", "the conformance suite (64-bit) on VMX", Platform::BochsVmx, "quiet", CONFORMANCE_64, CONFORMANCE_FORBID, 0)
     },
+];
+
+const TOOLSTACK_FORBID: &[&str] = &["PANIC", "FATAL", "xl: error", "FAILED", "NOT back", "panic"];
+const LIFECYCLE: &[&str] = &[
+    "xl: lifecycle: ",
+    "xl: demo1.cfg: created domain 1",
+    "xl: short.cfg: created domain 2",
+    "xl: Name ",
+    "xl: demo1 ",
+    "xl: pause demo1: ok",
+    "xl: unpause demo1: ok",
+    "(d2) demo: 3 ticks done, powering off",
+    "xl: short (d2) powered off: destroyed",
+    "xl: crashy.cfg: created domain",
+    "(d3) demo: crashing on purpose",
+    "xl: crashy (d3) crashed: restarted as d",
+    "crashed: restarted as d",
+    "xl: shutdown demo1: ok",
+    "xl: demo1 (d1) powered off: destroyed",
+    "xl: destroy crashy: ok",
+    "back to the baseline",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const BAD_CONFIGS: &[&str] = &["broken configs refused, nothing created", "d0 powered off; all its frames freed", "hv: exit code=0"];
+const CONFORMANCE_DOMU: &[&str] = &[
+    "xl: conformance.cfg: created domain 1",
+    "(d1) TAP version 13",
+    "(d1) # conformance: ",
+    "xl: conformance (d1) powered off: destroyed",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
 ];
 
 /// Three ticks, none before the 100 ms it was armed for.

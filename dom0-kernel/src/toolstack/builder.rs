@@ -1,0 +1,199 @@
+//! The PVH domain builder, as libxl/libxenguest build a PVH guest, through
+//! hypercalls only: createdomain, max_mem, populate_physmap, the memory map,
+//! the kernel's segments and the hvm_start_info written through foreign
+//! mappings of the new domain's pages (XENMAPSPACE_gmfn_foreign), the boot
+//! vCPU's context. The domain is left paused; on any error it is destroyed,
+//! so nothing is half-created.
+//!
+//! Layout of the DomU: RAM from 0 to `memory`; the start info, its memory
+//! map and command line at 4 KiB (below the kernel, which PVH kernels link
+//! at 1 MiB and up).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::Cell;
+use core::fmt;
+use core::ops::Range;
+
+use abi::hvm::start_info::{HvmMemmapTableEntry, XEN_HVM_MEMMAP_TYPE_RAM};
+use abi::memory::E820Entry;
+use pvh::image::{PvhError, PvhImage};
+use pvh::memory::{GuestFault, GuestMemory};
+use pvh::start_info::{StartInfo, StartInfoError, write_start_info};
+use toolstack::DomainConfig;
+
+use super::xen::{self, XenError};
+
+const PAGE: u64 = 4096;
+/// Pages one foreign-mapping window shows at a time (2 MiB).
+const WINDOW_PAGES: u64 = 512;
+const START_INFO_AREA: Range<u64> = 0x1000..0x10000;
+/// Most event-channel ports and grant frames a DomU gets (xl's defaults).
+const MAX_EVTCHN_PORT: u32 = 1023;
+const MAX_GRANT_FRAMES: i32 = 32;
+
+#[derive(Debug)]
+pub enum BuildError {
+    Kernel(PvhError),
+    /// The kernel needs RAM up to `needed`; the config gives `memory`.
+    TooSmall { needed: u64, memory: u64 },
+    Xen(XenError),
+    StartInfo(StartInfoError),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::Kernel(e) => write!(f, "{e}"),
+            BuildError::TooSmall { needed, memory } => {
+                write!(f, "the kernel needs RAM up to {needed:#x} but memory is only {} MiB; raise `memory`", memory >> 20)
+            }
+            BuildError::Xen(e) => write!(f, "{e}"),
+            BuildError::StartInfo(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<XenError> for BuildError {
+    fn from(e: XenError) -> Self {
+        BuildError::Xen(e)
+    }
+}
+
+/// Builds the domain `cfg` describes with `kernel` (its bytes); `window`
+/// is a 2 MiB-aligned range of our own physical address space, mapped
+/// 1:1, where the new domain's pages are shown while they are written.
+/// Returns the new domain's id, paused.
+pub fn build(cfg: &DomainConfig, kernel_name: &str, kernel: &[u8], window: u64) -> Result<u16, BuildError> {
+    let image = PvhImage::parse(kernel_name, kernel).map_err(BuildError::Kernel)?;
+    let memory = cfg.memory_mib << 20;
+    if image.highest_address() > memory {
+        return Err(BuildError::TooSmall { needed: image.highest_address(), memory });
+    }
+    let domid = xen::create_domain(cfg.maxvcpus, MAX_EVTCHN_PORT, MAX_GRANT_FRAMES)?;
+    match fill(domid, cfg, &image, kernel, window) {
+        Ok(()) => Ok(domid),
+        Err(e) => {
+            let _ = xen::destroy_domain(domid);
+            Err(e)
+        }
+    }
+}
+
+fn fill(domid: u16, cfg: &DomainConfig, image: &PvhImage, kernel: &[u8], window: u64) -> Result<(), BuildError> {
+    let memory = cfg.memory_mib << 20;
+    xen::max_mem(domid, cfg.maxmem_mib << 10)?;
+    populate(domid, memory / PAGE)?;
+    let mut e820 = [E820Entry { addr: 0, size: memory, r#type: XEN_HVM_MEMMAP_TYPE_RAM }];
+    xen::set_memory_map(domid, &mut e820)?;
+    let mut mem = ForeignMemory { domid, pages: memory / PAGE, window, shown: Cell::new(None) };
+    image.load(kernel, &mut mem).map_err(BuildError::Kernel)?;
+    let memmap = [HvmMemmapTableEntry { addr: 0, size: memory, r#type: XEN_HVM_MEMMAP_TYPE_RAM, reserved: 0 }];
+    let info = StartInfo { flags: 0, cmdline: &cfg.cmdline, modules: &[], memmap: &memmap, rsdp: 0 };
+    let layout = write_start_info(&mut mem, START_INFO_AREA, &info).map_err(BuildError::StartInfo)?;
+    drop(mem);
+    xen::set_vcpu_context(domid, 0, u64::from(image.entry), layout.start_info)?;
+    Ok(())
+}
+
+/// RAM at gfns 0..pages, in 2 MiB extents where they fit.
+fn populate(domid: u16, pages: u64) -> Result<(), XenError> {
+    let big = pages / WINDOW_PAGES;
+    let mut gfns: Vec<u64> = (0..big).map(|i| i * WINDOW_PAGES).collect();
+    if !gfns.is_empty() {
+        xen::populate(domid, &mut gfns, 9)?;
+    }
+    let mut rest: Vec<u64> = (big * WINDOW_PAGES..pages).collect();
+    if !rest.is_empty() {
+        xen::populate(domid, &mut rest, 0)?;
+    }
+    Ok(())
+}
+
+/// The new domain's RAM, 2 MiB at a time through foreign mappings at
+/// `window` (our gpa, identity-mapped).
+struct ForeignMemory {
+    domid: u16,
+    pages: u64,
+    window: u64,
+    /// The 2 MiB chunk of the domain's RAM mapped at `window` now, and how
+    /// many pages of it.
+    shown: Cell<Option<(u64, u64)>>,
+}
+
+impl ForeignMemory {
+    fn show(&self, chunk: u64) -> Result<(), GuestFault> {
+        if self.shown.get().is_some_and(|(c, _)| c == chunk) {
+            return Ok(());
+        }
+        self.hide();
+        let first = chunk * WINDOW_PAGES;
+        let n = WINDOW_PAGES.min(self.pages - first);
+        let gfns: Vec<u64> = (first..first + n).collect();
+        let at: Vec<u64> = (0..n).map(|i| self.window / PAGE + i).collect();
+        xen::map_foreign(self.domid, &gfns, &at).map_err(|_| GuestFault::Unmapped(first * PAGE))?;
+        self.shown.set(Some((chunk, n)));
+        Ok(())
+    }
+
+    fn hide(&self) {
+        if let Some((_, n)) = self.shown.take() {
+            for i in 0..n {
+                let _ = xen::unmap(self.window / PAGE + i);
+            }
+        }
+    }
+
+    /// Runs `f` on each piece of `[gpa, gpa + len)` that lies in one chunk:
+    /// (offset into the window, offset into the buffer, length).
+    fn pieces(&self, gpa: u64, len: usize, mut f: impl FnMut(u64, usize, usize)) -> Result<(), GuestFault> {
+        self.check(gpa, len as u64, true)?;
+        let chunk_bytes = WINDOW_PAGES * PAGE;
+        let mut done = 0usize;
+        while done < len {
+            let at = gpa + done as u64;
+            let offset = at % chunk_bytes;
+            let n = ((chunk_bytes - offset) as usize).min(len - done);
+            self.show(at / chunk_bytes)?;
+            f(self.window + offset, done, n);
+            done += n;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ForeignMemory {
+    fn drop(&mut self) {
+        self.hide();
+    }
+}
+
+impl GuestMemory for ForeignMemory {
+    fn read(&self, gpa: u64, buf: &mut [u8]) -> Result<(), GuestFault> {
+        let base = buf.as_mut_ptr();
+        self.pieces(gpa, buf.len(), |at, from, n| {
+            // SAFETY: `at..at + n` lies in the window, which `show` just backed with the domain's RAM and paging maps 1:1; `from + n` is within `buf`.
+            unsafe { core::ptr::copy_nonoverlapping(at as *const u8, base.add(from), n) };
+        })
+    }
+
+    fn write(&mut self, gpa: u64, buf: &[u8]) -> Result<(), GuestFault> {
+        self.pieces(gpa, buf.len(), |at, from, n| {
+            // SAFETY: as in `read`, the other way round.
+            unsafe { core::ptr::copy_nonoverlapping(buf.as_ptr().add(from), at as *mut u8, n) };
+        })
+    }
+
+    fn check(&self, gpa: u64, len: u64, _write: bool) -> Result<(), GuestFault> {
+        match gpa.checked_add(len) {
+            Some(end) if end <= self.pages * PAGE => Ok(()),
+            Some(_) => Err(GuestFault::Unmapped(gpa)),
+            None => Err(GuestFault::Overflow { addr: gpa, len }),
+        }
+    }
+}
+
+/// The config's name, for messages.
+pub fn describe(cfg: &DomainConfig) -> String {
+    alloc::format!("{} ({} MiB, {} vCPU)", cfg.name, cfg.memory_mib, cfg.vcpus)
+}

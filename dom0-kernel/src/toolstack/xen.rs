@@ -1,0 +1,182 @@
+//! The hypercalls the toolstack makes, typed: domctl, sysctl, memory_op on
+//! another domain, remote shutdown. Errors keep Xen's error number.
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use abi::domctl::*;
+use abi::errno::Errno;
+use abi::memory::*;
+use abi::sched::{SCHEDOP_REMOTE_SHUTDOWN, SchedRemoteShutdown};
+use abi::sysctl::*;
+use abi::vcpu_context::{VGCF_ONLINE, VcpuGuestContext};
+use abi::xen::{DOMID_SELF, DomId, HYPERVISOR_DOMCTL, HYPERVISOR_MEMORY_OP, HYPERVISOR_SCHED_OP, HYPERVISOR_SYSCTL};
+use abi::zerocopy::FromZeros;
+use guest_rt::hypercall;
+
+/// A hypercall that failed: what it was for, and Xen's answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct XenError {
+    pub what: &'static str,
+    pub rc: i64,
+}
+
+impl fmt::Display for XenError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Errno::from_hypercall_ret(self.rc as u64) {
+            Some(e) => write!(f, "{}: {e} ({})", self.what, self.rc),
+            None => write!(f, "{}: returned {}", self.what, self.rc),
+        }
+    }
+}
+
+fn check(what: &'static str, rc: u64) -> Result<u64, XenError> {
+    let signed = rc as i64;
+    if signed < 0 { Err(XenError { what, rc: signed }) } else { Ok(rc) }
+}
+
+fn domctl(what: &'static str, op: &mut XenDomctl) -> Result<(), XenError> {
+    // SAFETY: `op` is a live, writable XenDomctl; Xen reads and writes only it (and the buffers its payload names, which callers keep alive).
+    check(what, unsafe { hypercall::hypercall1(HYPERVISOR_DOMCTL, core::ptr::from_mut(op) as u64) }).map(|_| ())
+}
+
+fn sysctl(what: &'static str, op: &mut XenSysctl) -> Result<(), XenError> {
+    // SAFETY: as for `domctl`.
+    check(what, unsafe { hypercall::hypercall1(HYPERVISOR_SYSCTL, core::ptr::from_mut(op) as u64) }).map(|_| ())
+}
+
+fn memory_op<T>(what: &'static str, cmd: u64, arg: &mut T) -> Result<u64, XenError> {
+    // SAFETY: `arg` is the live struct `cmd` takes; the arrays it points at are kept alive by the caller.
+    check(what, unsafe { hypercall::hypercall2(HYPERVISOR_MEMORY_OP, cmd, core::ptr::from_mut(arg) as u64) })
+}
+
+/// XEN_DOMCTL_createdomain: an HVM (PVH) domain with HAP, paused.
+pub fn create_domain(max_vcpus: u32, max_evtchn_port: u32, max_grant_frames: i32) -> Result<u16, XenError> {
+    let mut config = XenDomctlCreatedomain::new_zeroed();
+    config.flags = XEN_DOMCTL_CDF_HVM | XEN_DOMCTL_CDF_HAP;
+    config.max_vcpus = max_vcpus;
+    config.max_evtchn_port = max_evtchn_port;
+    config.max_grant_frames = max_grant_frames;
+    config.max_maptrack_frames = -1;
+    let mut op = XenDomctl::new(XEN_DOMCTL_CREATEDOMAIN, DomId(0), &config);
+    domctl("createdomain", &mut op)?;
+    Ok(op.domain.0)
+}
+
+fn simple(what: &'static str, cmd: u32, domid: u16) -> Result<(), XenError> {
+    let mut op = XenDomctl::new(cmd, DomId(domid), &[0u8; 0]);
+    domctl(what, &mut op)
+}
+
+/// XEN_DOMCTL_destroydomain (Xen continues it until the domain's vCPUs stopped).
+pub fn destroy_domain(domid: u16) -> Result<(), XenError> {
+    simple("destroydomain", XEN_DOMCTL_DESTROYDOMAIN, domid)
+}
+
+pub fn pause_domain(domid: u16) -> Result<(), XenError> {
+    simple("pausedomain", XEN_DOMCTL_PAUSEDOMAIN, domid)
+}
+
+pub fn unpause_domain(domid: u16) -> Result<(), XenError> {
+    simple("unpausedomain", XEN_DOMCTL_UNPAUSEDOMAIN, domid)
+}
+
+pub fn max_mem(domid: u16, kib: u64) -> Result<(), XenError> {
+    let mut op = XenDomctl::new(XEN_DOMCTL_MAX_MEM, DomId(domid), &XenDomctlMaxMem { max_memkb: kib });
+    domctl("max_mem", &mut op)
+}
+
+/// Starts vCPU `vcpu` at `rip` with `rbx` (PVH: the start info) once unpaused.
+pub fn set_vcpu_context(domid: u16, vcpu: u32, rip: u64, rbx: u64) -> Result<(), XenError> {
+    let mut ctx = VcpuGuestContext::new_zeroed();
+    ctx.flags = VGCF_ONLINE;
+    (ctx.user_regs.rip, ctx.user_regs.rbx) = (rip, rbx);
+    let arg = XenDomctlVcpucontext { vcpu, _pad: 0, ctxt: core::ptr::from_ref(&ctx) as u64 };
+    let mut op = XenDomctl::new(XEN_DOMCTL_SETVCPUCONTEXT, DomId(domid), &arg);
+    domctl("setvcpucontext", &mut op)
+}
+
+/// SCHEDOP_remote_shutdown: `domid` shuts down with `reason` (SHUTDOWN_*).
+pub fn remote_shutdown(domid: u16, reason: u32) -> Result<(), XenError> {
+    let arg = SchedRemoteShutdown { domain_id: DomId(domid), _pad: 0, reason };
+    // SAFETY: a live struct Xen only reads.
+    check("remote_shutdown", unsafe {
+        hypercall::hypercall2(HYPERVISOR_SCHED_OP, SCHEDOP_REMOTE_SHUTDOWN, core::ptr::from_ref(&arg) as u64)
+    })
+    .map(|_| ())
+}
+
+/// XEN_SYSCTL_getdomaininfolist from `first`: every domain, in id order.
+pub fn domain_infos() -> Result<Vec<XenDomctlGetdomaininfo>, XenError> {
+    const MAX: usize = 64;
+    let mut buffer: Vec<XenDomctlGetdomaininfo> = (0..MAX).map(|_| XenDomctlGetdomaininfo::new_zeroed()).collect();
+    let list = XenSysctlGetdomaininfolist {
+        first_domain: DomId(0),
+        max_domains: MAX as u32,
+        buffer: buffer.as_mut_ptr() as u64,
+        ..FromZeros::new_zeroed()
+    };
+    let mut op = XenSysctl::new(XEN_SYSCTL_GETDOMAININFOLIST, &list);
+    sysctl("getdomaininfolist", &mut op)?;
+    let n = op.payload::<XenSysctlGetdomaininfolist>().num_domains as usize;
+    buffer.truncate(n.min(MAX));
+    Ok(buffer)
+}
+
+pub fn physinfo() -> Result<XenSysctlPhysinfo, XenError> {
+    let mut op = XenSysctl::new(XEN_SYSCTL_PHYSINFO, &XenSysctlPhysinfo::new_zeroed());
+    sysctl("physinfo", &mut op)?;
+    Ok(op.payload())
+}
+
+/// XENMEM_populate_physmap for `domid`: `2^order` pages at each gfn of `gfns`.
+pub fn populate(domid: u16, gfns: &mut [u64], order: u32) -> Result<(), XenError> {
+    let mut r = XenMemoryReservation {
+        extent_start: gfns.as_mut_ptr() as u64,
+        nr_extents: gfns.len() as u64,
+        extent_order: order,
+        mem_flags: 0,
+        domid: DomId(domid),
+        _pad: [0; 3],
+    };
+    let done = memory_op("populate_physmap", XENMEM_POPULATE_PHYSMAP, &mut r)?;
+    if done as usize != gfns.len() {
+        return Err(XenError { what: "populate_physmap (out of memory?)", rc: -(Errno::ENOMEM as i64) });
+    }
+    Ok(())
+}
+
+/// XENMEM_set_memory_map for `domid`.
+pub fn set_memory_map(domid: u16, map: &mut [E820Entry]) -> Result<(), XenError> {
+    let mut arg = XenForeignMemoryMap {
+        domid: DomId(domid),
+        _pad: [0; 3],
+        map: XenMemoryMap { nr_entries: map.len() as u32, _pad: 0, buffer: map.as_mut_ptr() as u64 },
+    };
+    memory_op("set_memory_map", XENMEM_SET_MEMORY_MAP, &mut arg).map(|_| ())
+}
+
+/// Maps `domid`'s pages `gfns` at our own `at` (XENMAPSPACE_gmfn_foreign).
+pub fn map_foreign(domid: u16, gfns: &[u64], at: &[u64]) -> Result<(), XenError> {
+    let mut errs: Vec<i32> = alloc::vec![0; gfns.len()];
+    let mut arg = XenAddToPhysmapBatch {
+        domid: DOMID_SELF,
+        space: XENMAPSPACE_GMFN_FOREIGN as u16,
+        size: gfns.len() as u16,
+        u: domid,
+        idxs: gfns.as_ptr() as u64,
+        gpfns: at.as_ptr() as u64,
+        errs: errs.as_mut_ptr() as u64,
+    };
+    memory_op("add_to_physmap_batch", XENMEM_ADD_TO_PHYSMAP_BATCH, &mut arg)?;
+    match errs.iter().find(|&&e| e != 0) {
+        Some(&e) => Err(XenError { what: "mapping a page of the new domain", rc: i64::from(e) }),
+        None => Ok(()),
+    }
+}
+
+/// Removes whatever our physmap has at `gfn` (a foreign mapping).
+pub fn unmap(gfn: u64) -> Result<(), XenError> {
+    let mut arg = XenRemoveFromPhysmap { domid: DOMID_SELF, _pad: [0; 3], gpfn: gfn };
+    memory_op("remove_from_physmap", XENMEM_REMOVE_FROM_PHYSMAP, &mut arg).map(|_| ())
+}
