@@ -9,7 +9,6 @@
 //! map and command line at 4 KiB (below the kernel, which PVH kernels link
 //! at 1 MiB and up).
 
-use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::Cell;
 use core::fmt;
@@ -191,9 +190,4 @@ impl GuestMemory for ForeignMemory {
             None => Err(GuestFault::Overflow { addr: gpa, len }),
         }
     }
-}
-
-/// The config's name, for messages.
-pub fn describe(cfg: &DomainConfig) -> String {
-    alloc::format!("{} ({} MiB, {} vCPU)", cfg.name, cfg.memory_mib, cfg.vcpus)
 }

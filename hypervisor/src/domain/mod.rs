@@ -25,7 +25,7 @@ pub mod time;
 #[cfg(test)]
 mod tests {
     use super::pvh::PvhImage;
-    use super::pvh::tests::{ElfBuilder, Load};
+    use super::pvh::testing::{ElfBuilder, Load};
     use super::start_info::{Module, StartInfo, write_start_info};
     use crate::mm::frame::Mfn;
     use crate::mm::guest::P2mGuestMemory;
