@@ -14,6 +14,8 @@ mod heap;
 #[cfg(target_os = "none")]
 mod scenarios;
 #[cfg(target_os = "none")]
+mod shell;
+#[cfg(target_os = "none")]
 mod toolstack;
 #[cfg(target_os = "none")]
 mod xl;

@@ -7,6 +7,7 @@
 //! - `bench=cpuid`: cycles per CPUID exit and per null hypercall, then power off.
 //! - `idle`: start the `autostart=` domains, then block for ever, woken
 //!   every 5 s by a one-shot timer (VIRQ_TIMER) to reap dead domains.
+//! - `shell`: start the `autostart=` domains, then Dom0's shell on COM2.
 //! - `test=lifecycle`, `test=bad-configs`, `run=FILE`: the toolstack's
 //!   scenarios (`xl.rs`).
 //! - `test=timer`: three 100 ms timer events through shared info, then power off.
@@ -24,6 +25,8 @@ pub enum Scenario {
     PowerOff,
     /// Stay up, blocking, and say so every few seconds (`cargo xtask run`).
     Idle,
+    /// The toolstack's shell on COM2 until its `poweroff`.
+    Shell,
     Isolation,
     TripleFault,
     BenchCpuid,
@@ -44,6 +47,7 @@ impl Scenario {
                 "test=triple-fault" => Some(Scenario::TripleFault),
                 "bench=cpuid" => Some(Scenario::BenchCpuid),
                 "idle" => Some(Scenario::Idle),
+                "shell" => Some(Scenario::Shell),
                 "test=timer" => Some(Scenario::Timer),
                 "test=lifecycle" => Some(Scenario::Lifecycle),
                 "test=bad-configs" => Some(Scenario::BadConfigs),
@@ -65,6 +69,16 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
         }
         Scenario::BenchCpuid => bench_cpuid(),
         Scenario::Idle => idle(si),
+        Scenario::Shell => {
+            let Some(mut ts) = crate::xl::autostart(si) else { return };
+            let timer = match guest_rt::timer::Timer::new() {
+                Ok(t) => t,
+                Err(e) => return println!("dom0: {} returned {:#x}", e.what, e.rc),
+            };
+            println!("dom0: the shell is on COM2");
+            crate::shell::run(&mut ts, &timer);
+            ts.destroy_all();
+        }
         Scenario::Timer => timer_ticks(100, Some(3)),
         Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run => {
             let Some(mut ts) = crate::xl::autostart(si) else { return };

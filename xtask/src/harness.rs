@@ -53,7 +53,18 @@ pub fn run_scenario(s: &Scenario, built: &Built, dir: &Path) -> Result<Outcome> 
         dir,
         &Console::File(com1.clone()),
     )?;
-    let outcome = supervise(cmd, s, &com1, &dir.join("emulator.log"))?;
+    let _ = std::fs::remove_file(dir.join("com2.sock"));
+    let typist = s.com2.as_ref().map(|script| crate::com2::Typist::start(script, dir.join("com2.sock"), dir.join("com2.log")));
+    let mut outcome = supervise(cmd, s, &com1, &dir.join("emulator.log"), typist.as_ref())?;
+    if let (Some(typist), Some(script)) = (typist, &s.com2) {
+        let printed = typist.finish();
+        if outcome.passed
+            && let Some(want) = crate::com2::missing(&printed, script.expect)
+        {
+            outcome.passed = false;
+            outcome.reason = format!("COM2 (Dom0's shell) never printed {want:?} (in order); see com2.log");
+        }
+    }
     Ok(match s.expect_failure {
         None => outcome,
         Some(patterns) => invert(outcome, patterns),
@@ -93,6 +104,7 @@ fn supervise(
     s: &Scenario,
     com1: &Path,
     emu_log: &Path,
+    typist: Option<&crate::com2::Typist>,
 ) -> Result<Outcome> {
     let is_qemu = s.platform.is_qemu();
     let mut serial = SerialLog::create(com1)?;
@@ -108,6 +120,11 @@ fn supervise(
         let bytes = serial.read_new();
         for line in serial.lines(&bytes) {
             first_line.get_or_insert_with(|| start.elapsed().as_secs_f64());
+            if let (Some(t), Some(script)) = (typist, &s.com2)
+                && line.contains(script.after)
+            {
+                t.go();
+            }
             matcher.feed(&line);
         }
         if exited {

@@ -4,6 +4,7 @@
 mod bench;
 mod bochs;
 mod bundle;
+mod com2;
 mod harness;
 mod images;
 mod matcher;
@@ -80,9 +81,9 @@ struct RunArgs {
     #[arg(long, value_name = "FILE")]
     dom0: Option<PathBuf>,
     /// Dom0's command line (ours: `autostart=A.cfg,B.cfg` creates those
-    /// domains from configs/, `idle` stays up, `test=lifecycle`,
+    /// domains from configs/, `shell` runs Dom0's shell on COM2, `idle` stays up, `test=lifecycle`,
     /// `test=isolation`, `bench=cpuid`...; nothing: print and power off).
-    #[arg(long, default_value = "autostart=demo1.cfg,demo2.cfg idle")]
+    #[arg(long, default_value = "autostart=demo1.cfg,demo2.cfg shell")]
     dom0_cmdline: String,
     /// The hypervisor command line.
     #[arg(long, default_value = DEFAULT_CMDLINE)]

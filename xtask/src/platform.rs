@@ -111,7 +111,12 @@ impl Machine {
                 Console::Terminal => Serial::MonStdio,
                 Console::File(p) => Serial::File(p.clone()),
             },
-            com2: Serial::File(workdir.join("com2.log")),
+            // COM2 is Dom0's shell: on the terminal with COM1, or on a socket
+            // a scenario may type into (`com2.sock`).
+            com2: match console {
+                Console::Terminal => Serial::SharedStdio,
+                Console::File(_) => Serial::Socket(workdir.join("com2.sock")),
+            },
         };
         let mut cmd = Command::new("qemu-system-x86_64");
         cmd.args(config.args());

@@ -44,14 +44,22 @@ impl Accel {
 pub enum Serial {
     /// The terminal, multiplexed with the QEMU monitor (Ctrl-A X quits).
     MonStdio,
+    /// COM2 on the same terminal as a `MonStdio` COM1 (Ctrl-A C switches
+    /// the keyboard between them and the monitor).
+    SharedStdio,
     File(PathBuf),
+    /// A Unix socket QEMU listens on (without waiting for a client), for a
+    /// harness to type into and read from.
+    Socket(PathBuf),
 }
 
 impl Serial {
     fn arg(&self) -> String {
         match self {
             Serial::MonStdio => "mon:stdio".into(),
+            Serial::SharedStdio => "chardev:term".into(),
             Serial::File(p) => format!("file:{}", p.display()),
+            Serial::Socket(p) => format!("unix:{},server=on,wait=off", p.display()),
         }
     }
 }
@@ -102,7 +110,14 @@ impl QemuConfig {
         }
         let disk = format!("format=raw,file={}", self.image.display());
         push(&["-drive", &disk]);
-        push(&["-serial", &self.com1.arg(), "-serial", &self.com2.arg()]);
+        if self.com2 == Serial::SharedStdio {
+            // One multiplexed terminal: the monitor, COM1, then COM2 (the
+            // last one added has the keyboard first).
+            push(&["-chardev", "stdio,mux=on,id=term", "-mon", "chardev=term,mode=readline"]);
+            push(&["-serial", "chardev:term", "-serial", "chardev:term"]);
+        } else {
+            push(&["-serial", &self.com1.arg(), "-serial", &self.com2.arg()]);
+        }
         if self.com1 != Serial::MonStdio {
             push(&["-monitor", "none"]);
         }
@@ -178,5 +193,18 @@ mod tests {
         assert!(has(&a, &["-serial", "mon:stdio"]));
         assert!(has(&a, &["-icount", "shift=0,sleep=off"]));
         assert!(!a.contains(&"-monitor".to_string()));
+    }
+
+    #[test]
+    fn com2_shares_the_terminal_or_listens_on_a_socket() {
+        let mut c = config();
+        c.com1 = Serial::MonStdio;
+        c.com2 = Serial::SharedStdio;
+        let a = c.args();
+        assert!(has(&a, &["-chardev", "stdio,mux=on,id=term", "-mon", "chardev=term,mode=readline"]));
+        assert!(has(&a, &["-serial", "chardev:term", "-serial", "chardev:term"]));
+        c.com1 = Serial::File("/t/com1.log".into());
+        c.com2 = Serial::Socket("/t/com2.sock".into());
+        assert!(has(&c.args(), &["-serial", "unix:/t/com2.sock,server=on,wait=off"]));
     }
 }

@@ -33,8 +33,8 @@ pub fn run(root: &Path, target: &Path, machine: &Machine, boot: &BootSpec, dom0:
     );
     if machine.platform.is_qemu() {
         println!(
-            "COM1 is on this terminal; Ctrl-A X quits QEMU, COM2 goes to {}",
-            images.dir.join("com2.log").display()
+            "COM1 (the hypervisor log and the domains' consoles) and COM2 (Dom0's shell, `xl> `) share this terminal;\n\
+             the keyboard goes to COM2 first: Ctrl-A C switches it between COM2, the QEMU monitor and COM1; Ctrl-A X quits"
         );
         let cmd = machine.command(&image, &images.dir, &Console::Terminal)?;
         run_qemu(cmd)

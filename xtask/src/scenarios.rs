@@ -27,6 +27,18 @@ pub struct Scenario {
     /// Harness self-test: the run must be judged a failure whose reason
     /// contains all of these; the scenario passes only then.
     pub expect_failure: Option<&'static [&'static str]>,
+    /// Dom0's shell on COM2: typed into once COM1 shows a line, checked after.
+    pub com2: Option<Com2Script>,
+}
+
+/// What a scenario types on COM2 and must read back there.
+pub struct Com2Script {
+    /// A COM1 line (substring) after which the input is typed.
+    pub after: &'static str,
+    /// The keystrokes (`\r` ends a command).
+    pub input: &'static str,
+    /// Substrings that must appear on COM2, in this order.
+    pub expect: &'static [&'static str],
 }
 
 const BOOT_SMP4: &[&str] = &[
@@ -105,6 +117,7 @@ const fn dom0(
         timeout_s: if matches!(platform, Platform::QemuBios | Platform::QemuUefi) { 60 } else { 180 },
         exit_code,
         expect_failure: None,
+        com2: None,
     }
 }
 
@@ -123,6 +136,7 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_s: 60,
         exit_code: 0,
         expect_failure: None,
+        com2: None,
     },
     Scenario {
         name: "boot-uefi",
@@ -138,6 +152,7 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_s: 90,
         exit_code: 0,
         expect_failure: None,
+        com2: None,
     },
     Scenario {
         name: "boot-bochs-vmx",
@@ -153,6 +168,7 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_s: 180,
         exit_code: 0,
         expect_failure: None,
+        com2: None,
     },
     Scenario {
         name: "boot-bochs-svm",
@@ -168,6 +184,7 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_s: 180,
         exit_code: 0,
         expect_failure: None,
+        com2: None,
     },
     Scenario {
         name: "harness-catches-panic",
@@ -183,6 +200,7 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_s: 60,
         exit_code: 0,
         expect_failure: Some(&["PANIC", "test-panic requested"]),
+        com2: None,
     },
     dom0("dom0-hello", "Dom0 (PVH) boots on SVM, prints through console_io, powers off", Platform::QemuBios, "", DOM0_HELLO, FORBID, 0),
     dom0("dom0-hello-bochs-vmx", "Dom0 (PVH) on VMX with EPT: banner, poweroff", Platform::BochsVmx, "", DOM0_HELLO, FORBID, 0),
@@ -229,6 +247,11 @@ pub const SCENARIOS: &[Scenario] = &[
     dom0("dom0-timer-events-bochs-svm", "timer events on SVM", Platform::BochsSvm, "test=timer", DOM0_TIMER, TIMER_FORBID, 0),
     Scenario { smp: 4, ..dom0("toolstack-lifecycle", "Dom0's toolstack creates DomUs from configs, lists, pauses, powers one off, restarts a crashing one, destroys all; free pages back to the baseline", Platform::QemuBios, "test=lifecycle", LIFECYCLE, TOOLSTACK_FORBID, 0) },
     Scenario { smp: 4, ..dom0("toolstack-lifecycle-bochs-vmx", "the toolstack lifecycle on VMX", Platform::BochsVmx, "test=lifecycle", LIFECYCLE, TOOLSTACK_FORBID, 0) },
+    Scenario {
+        smp: 3,
+        com2: Some(Com2Script { after: "dom0: the shell is on COM2", input: SHELL_INPUT, expect: SHELL_EXPECT }),
+        ..dom0("dom0-shell", "Dom0's shell on COM2: commands typed there create, list, pause, destroy DomUs and report errors", Platform::QemuBios, "shell", DOM0_SHELL, TOOLSTACK_FORBID, 0)
+    },
     dom0("toolstack-bad-config", "every broken config in toolstack/tests/bad is refused with its error; nothing is created", Platform::QemuBios, "test=bad-configs", BAD_CONFIGS, TOOLSTACK_FORBID, 0),
     dom0("toolstack-bad-config-bochs-vmx", "broken configs on VMX", Platform::BochsVmx, "test=bad-configs", BAD_CONFIGS, TOOLSTACK_FORBID, 0),
     Scenario { smp: 2, ..dom0("conformance-domu", "the conformance suite as an unprivileged DomU built by Dom0's toolstack", Platform::QemuBios, "run=conformance.cfg", CONFORMANCE_DOMU, TOOLSTACK_FORBID, 0) },
@@ -290,6 +313,34 @@ const LIFECYCLE: &[&str] = &[
     "back to the baseline",
     "d0 powered off; all its frames freed",
     "hv: exit code=0",
+];
+const DOM0_SHELL: &[&str] = &["dom0: the shell is on COM2", "(d1) demo: hello from domain 1", "d0 powered off; all its frames freed", "hv: exit code=0"];
+const SHELL_INPUT: &str = "help\rcreate demo1.cfg\rlist\rpause demo1\rlist\runpause demo1\rcreate nosuch.cfg\rdestroy nosuch\rfrobnicate\rinfo\rdmesg\rdestroy demo1\rlist\rpoweroff\r";
+const SHELL_EXPECT: &[&str] = &[
+    "Dom0 shell",
+    "xl> help",
+    "commands: list | create FILE",
+    "xl> create demo1.cfg",
+    "created domain 1",
+    "xl> list",
+    "Name ",
+    "Domain-0",
+    "demo1 ",
+    "xl> pause demo1",
+    "paused",
+    "demo1 ",
+    "--p---",
+    "xl> unpause demo1",
+    "unpaused",
+    "error: nosuch.cfg: no such config in the boot bundle",
+    "error: nosuch: no such domain",
+    "error: unknown command `frobnicate`",
+    "nr_cpus                : 3",
+    "xen_version",
+    "hv: ready",
+    "xl> destroy demo1",
+    "destroyed",
+    "destroying every DomU and powering off",
 ];
 const BAD_CONFIGS: &[&str] = &["broken configs refused, nothing created", "d0 powered off; all its frames freed", "hv: exit code=0"];
 const CONFORMANCE_DOMU: &[&str] = &[

@@ -180,3 +180,17 @@ pub fn unmap(gfn: u64) -> Result<(), XenError> {
     let mut arg = XenRemoveFromPhysmap { domid: DOMID_SELF, _pad: [0; 3], gpfn: gfn };
     memory_op("remove_from_physmap", XENMEM_REMOVE_FROM_PHYSMAP, &mut arg).map(|_| ())
 }
+
+/// XEN_SYSCTL_readconsole: the hypervisor's console ring, oldest byte first.
+pub fn read_console() -> Result<alloc::string::String, XenError> {
+    let mut buffer = alloc::vec![0u8; 16 * 1024];
+    let rc = XenSysctlReadconsole {
+        buffer: buffer.as_mut_ptr() as u64,
+        count: buffer.len() as u32,
+        ..FromZeros::new_zeroed()
+    };
+    let mut op = XenSysctl::new(XEN_SYSCTL_READCONSOLE, &rc);
+    sysctl("readconsole", &mut op)?;
+    buffer.truncate(op.payload::<XenSysctlReadconsole>().count as usize);
+    Ok(alloc::string::String::from_utf8_lossy(&buffer).replace('\r', ""))
+}

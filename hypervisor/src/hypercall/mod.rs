@@ -176,6 +176,9 @@ pub trait Caller {
     fn machine_time_ns(&self) -> u64;
     /// The pvclock record a vCPU would read now.
     fn pvclock(&self) -> abi::xen::VcpuTimeInfo;
+    /// Up to `max` bytes of the console ring from index `from` (None: the
+    /// oldest kept) and the index after them; `clear` forgets them.
+    fn read_console_ring(&mut self, from: Option<u32>, max: usize, clear: bool) -> (Vec<u8>, u32);
     /// Copies `len` bytes between machine frames the grant logic holds
     /// pinned (from `DomainOps::ram_frame`); the ranges stay in the frames.
     fn copy_frame(&mut self, src: u64, src_off: usize, dst: u64, dst_off: usize, len: usize) -> Result<(), Errno>;
@@ -515,6 +518,7 @@ pub(crate) mod fake {
         pub input: Vec<u8>,
         pub domains: Vec<FakeDomain>,
         pub compat: bool,
+        pub ring: alloc::boxed::Box<crate::console::ring::Ring>,
     }
 
     impl FakeCaller {
@@ -527,6 +531,7 @@ pub(crate) mod fake {
                 input: Vec::new(),
                 domains: vec![FakeDomain::new(0), FakeDomain::new(1)],
                 compat: false,
+                ring: alloc::boxed::Box::default(),
             }
         }
 
@@ -598,6 +603,9 @@ pub(crate) mod fake {
         }
         fn pvclock(&self) -> abi::xen::VcpuTimeInfo {
             abi::zerocopy::FromZeros::new_zeroed()
+        }
+        fn read_console_ring(&mut self, from: Option<u32>, max: usize, clear: bool) -> (Vec<u8>, u32) {
+            self.ring.read(from, max, clear)
         }
         fn create_domain(&mut self, id: u16, max_vcpus: u32, _handle: [u8; 16]) -> Result<u16, Errno> {
             let id = if id == 0 { (1..).find(|i| self.domains.iter().all(|d| d.id != *i)).unwrap() } else { id };

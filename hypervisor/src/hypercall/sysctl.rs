@@ -4,6 +4,7 @@
 //!
 //! | cmd | here |
 //! |---|---|
+//! | `XEN_SYSCTL_readconsole` (1) | the console ring (16 KiB of hypervisor and guest console lines): from the oldest byte or `index`, `clear` forgets what was read |
 //! | `XEN_SYSCTL_physinfo` (3) | CPUs, TSC kHz, total/free pages, max mfn, HVM + HAP capabilities |
 //! | `XEN_SYSCTL_getdomaininfolist` (6) | up to `max_domains` from `first_domain`, as getdomaininfo gives them |
 //! | other (readconsole included) | -ENOSYS |
@@ -43,6 +44,15 @@ pub fn sysctl(caller: &mut impl Caller, arg: u64) -> Outcome {
             info.max_mfn = m.max_mfn.saturating_sub(1);
             op.set_payload(&info);
             Ok(())
+        }
+        XEN_SYSCTL_READCONSOLE => {
+            let mut rc: XenSysctlReadconsole = op.payload();
+            let from = (rc.incremental != 0).then_some(rc.index);
+            let (bytes, next) = caller.read_console_ring(from, rc.count as usize, rc.clear != 0);
+            caller.copy_to_guest(rc.buffer, &bytes).map(|()| {
+                (rc.count, rc.index) = (bytes.len() as u32, next);
+                op.set_payload(&rc);
+            })
         }
         XEN_SYSCTL_GETDOMAININFOLIST => {
             let mut list: XenSysctlGetdomaininfolist = op.payload();
@@ -117,6 +127,25 @@ mod tests {
         assert_eq!(c.get::<XenSysctl>(0).payload::<XenSysctlGetdomaininfolist>().num_domains, 1);
         (list.buffer, list.max_domains) = (2040, 8);
         c.put(0, &XenSysctl::new(XEN_SYSCTL_GETDOMAININFOLIST, &list));
+        assert_eq!(sysctl(&mut c, 0), Outcome::err(Errno::EFAULT));
+    }
+
+    #[test]
+    fn readconsole_copies_the_ring_and_moves_the_index() {
+        let mut c = FakeCaller::new(512);
+        c.ring.push(b"cpu0 info hv: ready\r\n");
+        let rc = XenSysctlReadconsole { clear: 0, incremental: 0, pad0: 0, pad1: 0, index: 0, buffer: 256, count: 8, _pad: Default::default() };
+        c.put(0, &XenSysctl::new(XEN_SYSCTL_READCONSOLE, &rc));
+        assert_eq!(sysctl(&mut c, 0), Outcome::Return(0));
+        let out: XenSysctlReadconsole = c.get::<XenSysctl>(0).payload();
+        assert_eq!((out.count, out.index), (8, 8));
+        assert_eq!(&c.mem[256..264], b"cpu0 inf");
+        let rc = XenSysctlReadconsole { incremental: 1, index: 8, count: 100, ..rc };
+        c.put(0, &XenSysctl::new(XEN_SYSCTL_READCONSOLE, &rc));
+        assert_eq!(sysctl(&mut c, 0), Outcome::Return(0));
+        assert_eq!(c.get::<XenSysctl>(0).payload::<XenSysctlReadconsole>().count, 13);
+        let bad = XenSysctlReadconsole { buffer: 1 << 40, ..rc };
+        c.put(0, &XenSysctl::new(XEN_SYSCTL_READCONSOLE, &bad));
         assert_eq!(sysctl(&mut c, 0), Outcome::err(Errno::EFAULT));
     }
 }

@@ -201,6 +201,9 @@ impl Caller for HypercallContext<'_> {
         crate::mm::copy_between_frames(crate::mm::frame::Mfn(src), src_off, crate::mm::frame::Mfn(dst), dst_off, len);
         Ok(())
     }
+    fn read_console_ring(&mut self, from: Option<u32>, max: usize, clear: bool) -> (Vec<u8>, u32) {
+        crate::console::RING.lock().read(from, max, clear)
+    }
     fn machine(&self) -> MachineInfo<'_> {
         let (usable, free) = crate::mm::frame_counts();
         MachineInfo {

@@ -1,25 +1,31 @@
-//! The hypervisor console: whole lines to the serial port, never interleaved.
+//! The hypervisor console: whole lines to the serial port, never interleaved,
+//! and kept in the console ring for `xl dmesg`.
+
+pub mod ring;
 
 use core::fmt::{self, Write};
 use spin::Mutex;
 
-/// Held while a line is written so lines from different CPUs do not mix.
-static LINE_LOCK: Mutex<()> = Mutex::new(());
+/// The console ring; its lock is also held while a line is written, so
+/// lines from different CPUs do not mix.
+pub static RING: Mutex<ring::Ring> = Mutex::new(ring::Ring::new());
 
-struct Serial;
+struct Serial<'a>(&'a mut ring::Ring);
 
-impl Write for Serial {
+impl Write for Serial<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         crate::arch::serial::write_bytes(s.as_bytes());
+        self.0.push(s.as_bytes());
         Ok(())
     }
 }
 
 /// Writes `args` and a line end as one line.
 pub fn write_line(args: fmt::Arguments) {
-    let _guard = LINE_LOCK.lock();
-    let _ = Serial.write_fmt(args);
-    let _ = Serial.write_str("\r\n");
+    let mut ring = RING.lock();
+    let mut out = Serial(&mut ring);
+    let _ = out.write_fmt(args);
+    let _ = out.write_str("\r\n");
 }
 
 /// Writes a line without taking the line lock: for the panic path, where the

@@ -1,0 +1,170 @@
+//! Dom0's shell on COM2: one command per line, one answer (or one error
+//! line) back, `xl`'s verbs. Polled: between keystrokes Dom0 sleeps on its
+//! timer in 20 ms steps and reaps dead domains.
+//!
+//! Commands: `list`, `create FILE`, `destroy NAME|ID`, `shutdown NAME|ID`,
+//! `reboot NAME|ID`, `pause NAME|ID`, `unpause NAME|ID`, `console NAME|ID`,
+//! `info`, `dmesg`, `help`, and `poweroff` (every DomU is destroyed and the
+//! machine powers off with Dom0).
+
+use alloc::string::{String, ToString};
+
+use guest_rt::cpu;
+use guest_rt::timer::Timer;
+
+use crate::toolstack::{Toolstack, xen};
+
+/// COM2's I/O ports (a 16550 UART): data, interrupt enable, FIFO control,
+/// line control, modem control, line status.
+const COM2: u16 = 0x2f8;
+const LSR_DATA_READY: u8 = 1 << 0;
+const LSR_THR_EMPTY: u8 = 1 << 5;
+const LINE_MAX: usize = 200;
+
+const HELP: &str = "commands: list | create FILE | destroy NAME|ID | shutdown NAME|ID | reboot NAME|ID | pause NAME|ID | unpause NAME|ID | console NAME|ID | info | dmesg | poweroff | help";
+
+struct Com2;
+
+impl Com2 {
+    /// 115200 8N1, FIFOs on, no interrupts (the shell polls).
+    fn init() -> Com2 {
+        // SAFETY: COM2's ports are Dom0's (the hypervisor passes them through); these writes only program that UART.
+        unsafe {
+            cpu::outb(COM2 + 1, 0x00);
+            cpu::outb(COM2 + 3, 0x80);
+            cpu::outb(COM2, 0x01);
+            cpu::outb(COM2 + 1, 0x00);
+            cpu::outb(COM2 + 3, 0x03);
+            cpu::outb(COM2 + 2, 0xc7);
+            cpu::outb(COM2 + 4, 0x03);
+        }
+        Com2
+    }
+
+    fn read(&self) -> Option<u8> {
+        // SAFETY: reading COM2's line status and data registers has no effect beyond the UART.
+        unsafe { (cpu::inb(COM2 + 5) & LSR_DATA_READY != 0).then(|| cpu::inb(COM2)) }
+    }
+
+    fn write(&self, bytes: &[u8]) {
+        for &b in bytes {
+            if b == b'\n' {
+                self.put(b'\r');
+            }
+            self.put(b);
+        }
+    }
+
+    fn put(&self, b: u8) {
+        // SAFETY: as in `read`; the loop waits for room in the transmitter.
+        unsafe {
+            while cpu::inb(COM2 + 5) & LSR_THR_EMPTY == 0 {
+                core::hint::spin_loop();
+            }
+            cpu::outb(COM2, b);
+        }
+    }
+
+    fn say(&self, text: &str) {
+        self.write(text.as_bytes());
+        self.write(b"\n");
+    }
+}
+
+/// Runs the shell until `poweroff`.
+pub fn run(ts: &mut Toolstack, timer: &Timer) {
+    let com2 = Com2::init();
+    com2.say("Dom0 shell (xl-style); `help` lists the commands");
+    com2.write(b"xl> ");
+    let mut line = String::new();
+    let mut idle_ms = 0u64;
+    loop {
+        let Some(b) = com2.read() else {
+            if timer.sleep_ms(20).is_err() {
+                return;
+            }
+            idle_ms += 20;
+            if idle_ms >= 1000 {
+                idle_ms = 0;
+                for said in ts.reap() {
+                    com2.say(&said);
+                }
+            }
+            continue;
+        };
+        match b {
+            b'\r' | b'\n' => {
+                com2.write(b"\n");
+                let command = core::mem::take(&mut line);
+                if command.trim() == "poweroff" {
+                    com2.say("destroying every DomU and powering off");
+                    return;
+                }
+                if !command.trim().is_empty() {
+                    execute(ts, &com2, command.trim());
+                }
+                com2.write(b"xl> ");
+            }
+            0x08 | 0x7f => {
+                if line.pop().is_some() {
+                    com2.write(b"\x08 \x08");
+                }
+            }
+            b if (0x20..0x7f).contains(&b) && line.len() < LINE_MAX => {
+                line.push(b as char);
+                com2.put(b);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn execute(ts: &mut Toolstack, com2: &Com2, command: &str) {
+    let mut words = command.split_ascii_whitespace();
+    let verb = words.next().unwrap_or("");
+    let arg = words.next();
+    if words.next().is_some() {
+        return com2.say("error: too many arguments; `help` lists the commands");
+    }
+    let need = |what: &str| -> Result<&str, String> { arg.ok_or_else(|| alloc::format!("{verb} needs {what}")) };
+    let result: Result<String, String> = match verb {
+        "help" => Ok(HELP.into()),
+        "list" => ts.list().map(|t| String::from(t.trim_end())),
+        "create" => need("a config file").and_then(|f| ts.create(f)).map(|id| alloc::format!("created domain {id}")),
+        "destroy" => need("a domain").and_then(|d| ts.destroy(d)).map(|()| "destroyed".into()),
+        "shutdown" => need("a domain").and_then(|d| ts.shutdown(d, false)).map(|()| "shutting down".into()),
+        "reboot" => need("a domain").and_then(|d| ts.shutdown(d, true)).map(|()| "rebooting".into()),
+        "pause" => need("a domain").and_then(|d| ts.pause(d)).map(|()| "paused".into()),
+        "unpause" => need("a domain").and_then(|d| ts.unpause(d)).map(|()| "unpaused".into()),
+        "console" => need("a domain").and_then(|d| {
+            let id = ts.find(d).ok_or_else(|| alloc::format!("{d}: no such domain"))?;
+            Err(alloc::format!(
+                "domain {id}'s console is the hypervisor's: its lines appear on COM1 as `(d{id}) ...` (PV console rings are not implemented yet)"
+            ))
+        }),
+        "info" => info(),
+        "dmesg" => xen::read_console().map_err(|e| e.to_string()),
+        _ => Err(alloc::format!("unknown command `{verb}`; `help` lists the commands")),
+    };
+    match result {
+        Ok(text) => com2.say(&text),
+        Err(e) => com2.say(&alloc::format!("error: {e}")),
+    }
+}
+
+/// `xl info`-like: the machine and the hypervisor.
+fn info() -> Result<String, String> {
+    let p = xen::physinfo().map_err(|e| e.to_string())?;
+    let version = guest_rt::hypercall::xen_version();
+    let mib = |pages: u64| pages / 256;
+    Ok(alloc::format!(
+        "nr_cpus                : {}\ntotal_memory           : {} MiB\nfree_memory            : {} MiB\ncpu_khz                : {}\nxen_version            : {}.{}\nxen_scheduler          : static (one vCPU per CPU)",
+        p.nr_cpus,
+        mib(p.total_pages),
+        mib(p.free_pages),
+        p.cpu_khz,
+        version >> 16,
+        version & 0xffff
+    ))
+}
+
