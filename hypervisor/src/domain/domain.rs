@@ -70,6 +70,9 @@ pub struct Domain {
     time_version: u32,
     /// VMASST_TYPE_* bits enabled with HYPERVISOR_vm_assist.
     pub vm_assist: u64,
+    /// SCHEDOP_watchdog timers in use: the system time (ns) each expires at.
+    /// The vCPU loop looks at them on every host timer tick.
+    pub watchdogs: [Option<u64>; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS],
 }
 
 /// Seconds since the Unix epoch when the hypervisor booted (from the RTC);
@@ -106,6 +109,7 @@ impl Domain {
             flush_pending: false,
             time_version: 0,
             vm_assist: 0,
+            watchdogs: [None; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS],
         })
     }
 
@@ -150,20 +154,27 @@ impl Domain {
         Ok(())
     }
 
-    /// Takes RAM frame `gfn` away from the domain and frees it.
-    /// -ENOENT if nothing is mapped there, -EINVAL if it is not RAM.
+    /// Takes RAM frame `gfn` away from the domain and frees it (unless a
+    /// foreign mapping still holds it: `mm::foreign`), or removes another
+    /// domain's frame mapped there. -ENOENT if nothing is mapped there,
+    /// -EINVAL if it is neither.
     pub fn remove(&mut self, gfn: u64) -> Result<(), Errno> {
         let entry = self.p2m.translate(Gfn(gfn)).ok_or(Errno::ENOENT)?;
-        if entry.p2m_type != P2mType::Ram {
+        if !matches!(entry.p2m_type, P2mType::Ram | P2mType::Foreign) {
             return Err(Errno::EINVAL);
         }
         match self.p2m.unmap(Gfn(gfn)) {
+            Ok(Some((mfn, P2mType::Foreign))) => {
+                self.flush();
+                mm::foreign::release_foreign(mfn);
+                Ok(())
+            }
             Ok(Some((mfn, _))) => {
                 self.flush();
                 if mfn == self.shared_info {
                     self.shared_info_gfn = None;
                 } else {
-                    let _ = mm::free_frame(mfn);
+                    mm::foreign::release_owned(mfn);
                     self.tot_pages -= 1;
                 }
                 Ok(())
@@ -184,7 +195,7 @@ impl Domain {
         }
         if let Some(entry) = self.p2m.translate(Gfn(gfn)) {
             match entry.p2m_type {
-                P2mType::Ram => self.remove(gfn)?,
+                P2mType::Ram | P2mType::Foreign => self.remove(gfn)?,
                 _ => return Err(Errno::EINVAL),
             }
         }
@@ -210,6 +221,7 @@ impl Domain {
         }
         match self.p2m.translate(Gfn(to)) {
             Some(e) if e.p2m_type == P2mType::Ram && Some(to) != self.shared_info_gfn => self.remove(to)?,
+            Some(e) if e.p2m_type == P2mType::Foreign => self.remove(to)?,
             Some(_) => return Err(Errno::EINVAL),
             None => {}
         }
@@ -218,6 +230,36 @@ impl Domain {
         if self.p2m.map(Gfn(to), mfn, PageSize::Size4K, P2mType::Ram, Access::all()).is_err() {
             // Put it back where it was; that slot was just emptied.
             let _ = self.p2m.map(Gfn(from), mfn, PageSize::Size4K, P2mType::Ram, Access::all());
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
+    /// The machine frame behind RAM gfn `gfn`, for a foreign mapping.
+    pub fn ram_frame(&self, gfn: u64) -> Option<Mfn> {
+        self.p2m.translate(Gfn(gfn)).filter(|e| e.p2m_type == P2mType::Ram).map(|e| e.mfn)
+    }
+
+    /// Maps `mfn`, another domain's RAM frame, at `gfn` (Xen's
+    /// `p2m_add_foreign`): RAM or a foreign frame there is removed first,
+    /// device memory and firmware are refused (-EPERM). The frame stays
+    /// allocated until this mapping goes (`mm::foreign`).
+    pub fn map_foreign(&mut self, gfn: u64, mfn: Mfn) -> Result<(), Errno> {
+        if gfn >= crate::mm::p2m::GFN_LIMIT {
+            return Err(Errno::EINVAL);
+        }
+        match self.p2m.translate(Gfn(gfn)).map(|e| e.p2m_type) {
+            None => {}
+            Some(P2mType::Ram | P2mType::Foreign) => self.remove(gfn)?,
+            Some(P2mType::EmulatedMmio) => {
+                self.p2m.unmap(Gfn(gfn)).map_err(|_| Errno::ENOMEM)?;
+                self.flush();
+            }
+            Some(P2mType::MmioPassthrough | P2mType::ReadOnlyFirmware) => return Err(Errno::EPERM),
+        }
+        mm::foreign::map(mfn);
+        if self.p2m.map(Gfn(gfn), mfn, PageSize::Size4K, P2mType::Foreign, Access::all()).is_err() {
+            mm::foreign::release_foreign(mfn);
             return Err(Errno::ENOMEM);
         }
         Ok(())
@@ -266,20 +308,23 @@ impl Domain {
     }
 
     /// Frees everything the domain holds: RAM frames, the shared-info page,
-    /// the p2m's tables.
+    /// the p2m's tables; drops its foreign mappings. A frame of its own that
+    /// another domain still maps is freed by that domain's last unmap.
     pub fn destroy(self) {
         let shared = self.shared_info;
-        self.p2m.for_each_leaf(|_, e| {
-            if e.p2m_type == P2mType::Ram {
+        self.p2m.for_each_leaf(|_, e| match e.p2m_type {
+            P2mType::Ram => {
                 for i in 0..e.size.frames() {
                     let mfn = Mfn(e.mfn.0 + i);
                     if mfn != shared {
-                        let _ = mm::free_frame(mfn);
+                        mm::foreign::release_owned(mfn);
                     }
                 }
             }
+            P2mType::Foreign => mm::foreign::release_foreign(e.mfn),
+            P2mType::MmioPassthrough | P2mType::ReadOnlyFirmware | P2mType::EmulatedMmio => {}
         });
-        let _ = mm::free_frame(shared);
+        mm::foreign::release_owned(shared);
         for &(mfn, count) in &self.reserved {
             free_frames(mfn, count);
         }
@@ -350,7 +395,8 @@ impl crate::hypercall::DomainOps for Domain {
         self.p2m.translate(Gfn(gfn)).map(|e| match e.p2m_type {
             P2mType::Ram | P2mType::MmioPassthrough => HVMMEM_RAM_RW,
             P2mType::ReadOnlyFirmware => HVMMEM_RAM_RO,
-            P2mType::EmulatedMmio => HVMMEM_MMIO_DM,
+            // Xen's get_mem_type: p2m_map_foreign is not a RAM type.
+            P2mType::EmulatedMmio | P2mType::Foreign => HVMMEM_MMIO_DM,
         })
     }
     fn request_tlb_flush(&mut self) {
@@ -421,6 +467,15 @@ impl crate::hypercall::DomainOps for Domain {
         // One vCPU, never descheduled yet: it has had the CPU since creation
         // unless it never ran (paused from the start).
         if self.paused { 0 } else { system_time_at(cpu::rdtsc()).saturating_sub(self.created_ns()) }
+    }
+    fn ram_frame(&self, gfn: u64) -> Option<u64> {
+        Domain::ram_frame(self, gfn).map(|m| m.0)
+    }
+    fn map_foreign(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno> {
+        Domain::map_foreign(self, gfn, Mfn(mfn))
+    }
+    fn watchdogs(&mut self) -> &mut [Option<u64>; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS] {
+        &mut self.watchdogs
     }
 }
 

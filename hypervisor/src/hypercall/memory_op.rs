@@ -45,6 +45,7 @@ pub fn memory_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
         // The size of an add_to_physmap range is 16 bits (Xen's -EDOM check).
         XENMEM_ADD_TO_PHYSMAP if start > 0xffff => Outcome::err(Errno::EDOM),
         XENMEM_ADD_TO_PHYSMAP => add_to_physmap(caller, arg),
+        XENMEM_ADD_TO_PHYSMAP_BATCH => super::physmap_batch::add_to_physmap_batch(caller, start, arg),
         // Ops without extents take no start_extent.
         _ if start != 0 => Outcome::err(Errno::EINVAL),
         // No page sharing: nothing freed, nothing shared.
@@ -106,7 +107,7 @@ fn read_pfn(caller: &impl Caller, array: u64, i: u64) -> Result<u64, Errno> {
 }
 
 /// The domain a memory op names: itself, or another with privilege.
-fn target(caller: &mut impl Caller, domid: DomId) -> Result<&mut dyn DomainOps, Errno> {
+pub(super) fn target(caller: &mut impl Caller, domid: DomId) -> Result<&mut dyn DomainOps, Errno> {
     let own = domid == DOMID_SELF || domid.0 == caller.domid();
     let privileged = caller.privileged();
     let domain = caller.domain(domid.0).ok_or(Errno::ESRCH)?;
@@ -207,18 +208,20 @@ fn add_to_physmap(caller: &mut impl Caller, arg: u64) -> Outcome {
     if a.space == XENMAPSPACE_GMFN_FOREIGN {
         return Outcome::err(Errno::ENOSYS);
     }
-    let d = match target(caller, a.domid) {
-        Ok(d) => d,
-        Err(e) => return Outcome::err(e),
-    };
-    let result = match a.space {
+    match add_to_physmap_one(caller, &a) {
+        Ok(()) => Outcome::Return(0),
+        Err(e) => Outcome::err(e),
+    }
+}
+
+/// Maps one page of `a.space` (not `gmfn_foreign`) into `a.domid`'s
+/// physmap, for add_to_physmap and each entry of a batch.
+pub(super) fn add_to_physmap_one(caller: &mut impl Caller, a: &XenAddToPhysmap) -> Result<(), Errno> {
+    let d = target(caller, a.domid)?;
+    match a.space {
         XENMAPSPACE_SHARED_INFO if a.idx == 0 => d.map_shared_info(a.gpfn),
         XENMAPSPACE_GMFN => d.move_frame(a.idx, a.gpfn),
         _ => Err(Errno::EINVAL),
-    };
-    match result {
-        Ok(()) => Outcome::Return(0),
-        Err(e) => Outcome::err(e),
     }
 }
 

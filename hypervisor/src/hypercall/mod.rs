@@ -10,6 +10,7 @@ pub mod domctl;
 pub mod hvm_op;
 pub mod memory_op;
 pub mod multicall;
+pub mod physmap_batch;
 pub mod vcpu_op;
 pub mod vm_assist;
 pub mod sched_op;
@@ -80,6 +81,15 @@ pub trait DomainOps {
     fn shared_info_gfn(&self) -> Option<u64>;
     /// CPU time its vCPUs have had, in ns.
     fn cpu_time_ns(&self) -> u64;
+    /// The machine frame behind RAM gfn `gfn`, for another domain to map
+    /// (XENMAPSPACE_gmfn_foreign); None if it is not RAM.
+    fn ram_frame(&self, gfn: u64) -> Option<u64>;
+    /// Maps machine frame `mfn` of another domain at `gfn`, replacing RAM
+    /// or a foreign frame there (-EPERM over device memory); the frame
+    /// stays allocated while it is mapped here.
+    fn map_foreign(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno>;
+    /// SCHEDOP_watchdog timers: the system time (ns) each one in use expires at.
+    fn watchdogs(&mut self) -> &mut [Option<u64>; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS];
 }
 
 /// Facts about the machine that some hypercalls report.
@@ -213,6 +223,9 @@ pub(crate) mod fake {
         pub shut_down: Option<u32>,
         pub paused: bool,
         pub vm_assist: u64,
+        /// Foreign frames mapped here: gfn -> mfn.
+        pub foreign: alloc::collections::BTreeMap<u64, u64>,
+        pub watchdogs: [Option<u64>; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS],
     }
 
     impl FakeDomain {
@@ -230,6 +243,8 @@ pub(crate) mod fake {
                 shut_down: None,
                 paused: false,
                 vm_assist: 0,
+                foreign: alloc::collections::BTreeMap::new(),
+                watchdogs: [None; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS],
             }
         }
     }
@@ -269,7 +284,7 @@ pub(crate) mod fake {
             Ok(())
         }
         fn remove(&mut self, gfn: u64) -> Result<(), Errno> {
-            if self.gfns.remove(&gfn) { Ok(()) } else { Err(Errno::ENOENT) }
+            if self.gfns.remove(&gfn) || self.foreign.remove(&gfn).is_some() { Ok(()) } else { Err(Errno::ENOENT) }
         }
         fn mem_type(&self, gfn: u64) -> Option<u16> {
             self.gfns.contains(&gfn).then_some(0)
@@ -337,6 +352,17 @@ pub(crate) mod fake {
         fn cpu_time_ns(&self) -> u64 {
             42
         }
+        fn ram_frame(&self, gfn: u64) -> Option<u64> {
+            self.gfns.contains(&gfn).then(|| FakeCaller::mfn_of(self.id, gfn))
+        }
+        fn map_foreign(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno> {
+            self.gfns.remove(&gfn);
+            self.foreign.insert(gfn, mfn);
+            Ok(())
+        }
+        fn watchdogs(&mut self) -> &mut [Option<u64>; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS] {
+            &mut self.watchdogs
+        }
     }
 
     pub struct FakeCaller {
@@ -373,6 +399,11 @@ pub(crate) mod fake {
 
         pub fn get<T: FromBytes>(&self, at: usize) -> T {
             T::read_from_prefix(&self.mem[at..]).unwrap().0
+        }
+
+        /// The fake machine frame behind gfn `gfn` of domain `id`.
+        pub fn mfn_of(id: u16, gfn: u64) -> u64 {
+            (u64::from(id) << 32) | gfn
         }
 
         pub fn dom(&mut self, id: u16) -> &mut FakeDomain {

@@ -1,6 +1,7 @@
 //! Memory: the frame allocator, the physical-memory window, the heap and the
 //! hypervisor's own page tables.
 
+pub mod foreign;
 pub mod frame;
 pub mod guest;
 pub mod heap;

@@ -183,6 +183,10 @@ pub enum P2mType {
     /// A hole the hardware cannot reach: accesses fault (#NPF / EPT
     /// violation) so the hypervisor emulates the device behind it.
     EmulatedMmio,
+    /// Another domain's RAM frame mapped here (XENMAPSPACE_gmfn_foreign),
+    /// write-back like RAM; `mm::foreign` keeps the frame allocated while
+    /// this mapping exists.
+    Foreign,
 }
 
 impl P2mType {
@@ -194,6 +198,7 @@ impl P2mType {
             P2mType::MmioPassthrough => 2,
             P2mType::ReadOnlyFirmware => 3,
             P2mType::EmulatedMmio => 4,
+            P2mType::Foreign => 5,
         }
     }
 
@@ -203,6 +208,7 @@ impl P2mType {
             2 => Some(P2mType::MmioPassthrough),
             3 => Some(P2mType::ReadOnlyFirmware),
             4 => Some(P2mType::EmulatedMmio),
+            5 => Some(P2mType::Foreign),
             _ => None,
         }
     }
@@ -648,7 +654,7 @@ impl<M: TableMemory> P2m<M> {
         let bad_access = match p2m_type {
             P2mType::EmulatedMmio => false,
             P2mType::ReadOnlyFirmware => !access.contains(Access::READ) || access.contains(Access::WRITE),
-            P2mType::Ram | P2mType::MmioPassthrough => !access.contains(Access::READ),
+            P2mType::Ram | P2mType::MmioPassthrough | P2mType::Foreign => !access.contains(Access::READ),
         };
         if bad_access {
             return Err(P2mError::BadAccess { p2m_type, access });
@@ -935,6 +941,12 @@ pub(crate) mod tests {
             );
             assert_eq!(p.translate(Gfn(6)), None);
             assert_eq!(p.translate(Gfn(0x600)), None);
+            p.map(Gfn(9), Mfn(0x1234), PageSize::Size4K, P2mType::Foreign, RWX).unwrap();
+            assert_eq!(
+                p.translate(Gfn(9)),
+                Some(P2mEntry { mfn: Mfn(0x1234), p2m_type: P2mType::Foreign, access: RWX, size: PageSize::Size4K })
+            );
+            assert_eq!(p.unmap(Gfn(9)), Ok(Some((Mfn(0x1234), P2mType::Foreign))));
         }
     }
 
