@@ -4,6 +4,9 @@
 //! - `test=isolation`: read guest-physical memory the memory map does not
 //!   list (above 4 GiB); the hypervisor must crash the domain.
 //! - `test=triple-fault`: triple-fault; the hypervisor must kill this domain only.
+//! - `test=foreign`: map a new domain's page into this one
+//!   (`XENMAPSPACE_gmfn_foreign`), destroy that domain, and check the page
+//!   stays ours until we unmap it, which frees it.
 //! - `bench=cpuid`: cycles per CPUID exit and per null hypercall, then power off.
 
 use abi::hvm::start_info::HvmMemmapTableEntry;
@@ -21,6 +24,7 @@ pub enum Scenario {
     Idle,
     Isolation,
     TripleFault,
+    Foreign,
     BenchCpuid,
 }
 
@@ -33,6 +37,7 @@ impl Scenario {
             .find_map(|word| match word {
                 "test=isolation" => Some(Scenario::Isolation),
                 "test=triple-fault" => Some(Scenario::TripleFault),
+                "test=foreign" => Some(Scenario::Foreign),
                 "bench=cpuid" => Some(Scenario::BenchCpuid),
                 "idle" => Some(Scenario::Idle),
                 _ => None,
@@ -51,6 +56,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
             cpu::triple_fault();
         }
         Scenario::BenchCpuid => bench_cpuid(),
+        Scenario::Foreign => crate::foreign::run(si),
         Scenario::Idle => idle(),
     }
 }
