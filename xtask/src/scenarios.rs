@@ -92,6 +92,15 @@ const DOM0_FOREIGN: &[&str] = &[
 
 const FOREIGN_FORBID: &[&str] = &["PANIC", "FATAL", "foreign FAILED", "NOT all"];
 
+const DOM0_WATCHDOG: &[&str] = &[
+    "(d0) dom0: watchdog 1 fires in 1 s; blocking",
+    "watchdog timer fired for domain 0",
+    "d0 shut down with reason 4; all its frames freed",
+    "hv: exit code=2",
+];
+
+const WATCHDOG_FORBID: &[&str] = &["PANIC", "FATAL", "watchdog FAILED"];
+
 /// A Dom0 scenario: our Dom0 with `dom0_cmdline`, 2 CPUs, 256 MiB.
 const fn dom0(
     name: &'static str,
@@ -233,6 +242,15 @@ pub const SCENARIOS: &[Scenario] = &[
         DOM0_FOREIGN,
         FOREIGN_FORBID,
         0,
+    ),
+    dom0(
+        "dom0-watchdog",
+        "SCHEDOP_watchdog: ids handed out and freed as Xen does; an expired watchdog shuts the domain down",
+        Platform::QemuBios,
+        "test=watchdog",
+        DOM0_WATCHDOG,
+        WATCHDOG_FORBID,
+        2,
     ),
     dom0("guest-triple-fault", "a triple-faulting guest is crashed alone", Platform::QemuBios, "test=triple-fault", GUEST_TRIPLE_FAULT, FORBID, 2),
     dom0(

@@ -216,6 +216,10 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                         vcpu.regs().rax = 0;
                         cpu::wait_for_interrupt();
                         x86_64::instructions::interrupts::disable();
+                        if watchdog_fired(guest) {
+                            vcpu.skip_instruction(&exit, LEN_VMMCALL);
+                            return End::Shutdown(abi::sched::SHUTDOWN_WATCHDOG);
+                        }
                     }
                     Outcome::Preempted(arg0) => {
                         // Run the same VMCALL again with the progress in its
@@ -317,8 +321,16 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 // host's next interrupt, then let the guest look again.
                 cpu::wait_for_interrupt();
                 x86_64::instructions::interrupts::disable();
+                if watchdog_fired(guest) {
+                    return End::Shutdown(abi::sched::SHUTDOWN_WATCHDOG);
+                }
             }
-            Exit::ExternalInterrupt => take_pending_interrupts(),
+            Exit::ExternalInterrupt => {
+                take_pending_interrupts();
+                if watchdog_fired(guest) {
+                    return End::Shutdown(abi::sched::SHUTDOWN_WATCHDOG);
+                }
+            }
             Exit::Nmi => vcpu.redeliver_nmi(),
             Exit::Init => {}
             Exit::Exception { vector, error } => vcpu.inject_exception(vector, error),
@@ -333,6 +345,22 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
             Exit::Unhandled { code } => return crash(guest, vcpu, format_args!("unhandled exit {code:#x}")),
         }
     }
+}
+
+/// Shuts the domain down with `SHUTDOWN_watchdog` if one of its
+/// SCHEDOP_watchdog timers has expired (checked on host timer ticks and
+/// wake-ups: the hypervisor has no per-domain timers).
+fn watchdog_fired(guest: &Guest) -> bool {
+    let now = crate::domain::domain::system_time_at(cpu::rdtsc());
+    let mut domains = DOMAINS.lock();
+    let Some(d) = domains.get_mut(guest.domid) else { return false };
+    if d.state != DomainState::Running || !hypercall::sched_op::watchdog_expired(&d.watchdogs, now) {
+        return false;
+    }
+    d.state = DomainState::Shutdown(abi::sched::SHUTDOWN_WATCHDOG);
+    drop(domains);
+    guest.log(Level::Warn, "watchdog", format_args!("watchdog timer fired for domain {}", guest.domid));
+    true
 }
 
 fn crash(guest: &mut Guest, vcpu: &HwVcpu, why: core::fmt::Arguments) -> End {
