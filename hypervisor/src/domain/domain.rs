@@ -477,6 +477,9 @@ impl crate::hypercall::DomainOps for Domain {
     fn watchdogs(&mut self) -> &mut [Option<u64>; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS] {
         &mut self.watchdogs
     }
+    fn set_memory_map(&mut self, map: Vec<MapEntry>) {
+        self.memory_map = map;
+    }
 }
 
 /// Xen system time (ns since boot) at a TSC value.

@@ -14,8 +14,10 @@
 //! | `XENMEM_add_to_physmap` (7) | spaces `shared_info` (idx 0) and `gmfn`; `grant_table` -EINVAL until grant tables exist; others -EINVAL |
 //! | `XENMEM_remove_from_physmap` (15) | the gpfn's frame freed; -ENOENT if nothing is there |
 //! | `XENMEM_get_sharing_freed_pages` (18), `..._shared_pages` (19) | 0: no page sharing |
-//! | (ops without extents) | a start_extent in the command is -EINVAL; add_to_physmap's above 0xffff -EDOM |
-//! | other | -ENOSYS |
+//! | `XENMEM_add_to_physmap_batch` (23) | `physmap_batch` (foreign mappings included) |
+//! | exchange, machphys_mfn_list, set_memory_map, PoD targets, claim_pages, get_vnumainfo, reserved_device_memory_map, acquire_resource, access_op | `memory_admin` |
+//! | (ops without extents) | a start_extent in the command is -EINVAL (x86's arch ops: -ENOSYS); add_to_physmap's above 0xffff -EDOM |
+//! | other (machine_memory_map, machphys_mapping: not for HVM; paging_op, sharing_op: not built) | -ENOSYS |
 //!
 //! A 32-bit caller passes Xen's compat layouts (4-byte handles, pfns and
 //! longs); they are read into the native ones here.
@@ -26,6 +28,7 @@ use abi::xen::{DOMID_SELF, DomId};
 
 use abi::zerocopy::FromZeros;
 
+use super::memory_admin as admin;
 use super::{Caller, DomainOps, Outcome, read_arg, write_arg};
 
 const MEMOP_EXTENT_SHIFT: u64 = 6;
@@ -46,8 +49,34 @@ pub fn memory_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
         XENMEM_ADD_TO_PHYSMAP if start > 0xffff => Outcome::err(Errno::EDOM),
         XENMEM_ADD_TO_PHYSMAP => add_to_physmap(caller, arg),
         XENMEM_ADD_TO_PHYSMAP_BATCH => super::physmap_batch::add_to_physmap_batch(caller, start, arg),
-        // Ops without extents take no start_extent.
+        XENMEM_ACQUIRE_RESOURCE => admin::acquire_resource(caller, start, arg),
+        // mem_access keeps its own progress in the command's upper bits.
+        XENMEM_ACCESS_OP => admin::access_op(caller, arg),
+        // x86's arch_memory_op matches the whole command: with a start
+        // extent these are unknown.
+        XENMEM_MEMORY_MAP
+        | XENMEM_SET_MEMORY_MAP
+        | XENMEM_SET_POD_TARGET
+        | XENMEM_GET_POD_TARGET
+        | XENMEM_MACHPHYS_MFN_LIST
+        | XENMEM_MACHPHYS_COMPAT_MFN_LIST
+        | XENMEM_GET_SHARING_FREED_PAGES
+        | XENMEM_GET_SHARING_SHARED_PAGES
+            if start != 0 =>
+        {
+            Outcome::err(Errno::ENOSYS)
+        }
+        // The other ops without extents take no start_extent.
         _ if start != 0 => Outcome::err(Errno::EINVAL),
+        XENMEM_EXCHANGE => admin::exchange(caller, arg),
+        XENMEM_MACHPHYS_MFN_LIST => admin::machphys_mfn_list(caller, arg),
+        // No 32-bit PV guests, so no compat M2P (Xen without opt_pv32).
+        XENMEM_MACHPHYS_COMPAT_MFN_LIST => Outcome::err(Errno::EOPNOTSUPP),
+        XENMEM_SET_MEMORY_MAP => admin::set_memory_map(caller, arg),
+        XENMEM_SET_POD_TARGET | XENMEM_GET_POD_TARGET => admin::pod_target(caller, op, arg),
+        XENMEM_CLAIM_PAGES => admin::claim_pages(caller, arg),
+        XENMEM_GET_VNUMAINFO => admin::get_vnumainfo(caller, arg),
+        XENMEM_RESERVED_DEVICE_MEMORY_MAP => admin::reserved_device_memory_map(caller, arg),
         // No page sharing: nothing freed, nothing shared.
         XENMEM_GET_SHARING_FREED_PAGES | XENMEM_GET_SHARING_SHARED_PAGES => Outcome::Return(0),
         XENMEM_MAXIMUM_RAM_PAGE => Outcome::Return(caller.machine().max_mfn),
@@ -358,6 +387,18 @@ mod tests {
     fn unknown_ops_are_enosys() {
         let mut c = FakeCaller::new(64);
         assert_eq!(memory_op(&mut c, 63, 0), Outcome::err(Errno::ENOSYS));
-        assert_eq!(memory_op(&mut c, XENMEM_EXCHANGE, 0), Outcome::err(Errno::ENOSYS));
+        assert_eq!(memory_op(&mut c, XENMEM_MACHINE_MEMORY_MAP, 0), Outcome::err(Errno::ENOSYS), "not for HVM");
+        assert_eq!(memory_op(&mut c, XENMEM_PAGING_OP, 0), Outcome::err(Errno::ENOSYS), "not built");
+    }
+
+    #[test]
+    fn arch_ops_with_a_start_extent_are_unknown() {
+        let mut c = FakeCaller::new(64);
+        for op in [XENMEM_MEMORY_MAP, XENMEM_SET_POD_TARGET, XENMEM_GET_SHARING_FREED_PAGES] {
+            assert_eq!(memory_op(&mut c, op | (1 << 6), 0), Outcome::err(Errno::ENOSYS), "op {op}");
+        }
+        for op in [XENMEM_EXCHANGE, XENMEM_CLAIM_PAGES, XENMEM_MAXIMUM_GPFN] {
+            assert_eq!(memory_op(&mut c, op | (1 << 6), 0), Outcome::err(Errno::EINVAL), "op {op}");
+        }
     }
 }

@@ -8,6 +8,7 @@
 pub mod console_io;
 pub mod domctl;
 pub mod hvm_op;
+pub mod memory_admin;
 pub mod memory_op;
 pub mod multicall;
 pub mod physmap_batch;
@@ -90,6 +91,8 @@ pub trait DomainOps {
     fn map_foreign(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno>;
     /// SCHEDOP_watchdog timers: the system time (ns) each one in use expires at.
     fn watchdogs(&mut self) -> &mut [Option<u64>; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS];
+    /// Replaces the map XENMEM_memory_map returns (XENMEM_set_memory_map).
+    fn set_memory_map(&mut self, map: Vec<MapEntry>);
 }
 
 /// Facts about the machine that some hypercalls report.
@@ -102,6 +105,8 @@ pub struct MachineInfo<'a> {
     /// One past the highest machine frame (XENMEM_maximum_ram_page).
     pub max_mfn: u64,
     pub cmdline: &'a str,
+    /// Intel VT-x with EPT (else AMD-V with NPT).
+    pub vmx: bool,
 }
 
 /// What a handler may touch: the calling domain's identity and memory (by
@@ -363,6 +368,9 @@ pub(crate) mod fake {
         fn watchdogs(&mut self) -> &mut [Option<u64>; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS] {
             &mut self.watchdogs
         }
+        fn set_memory_map(&mut self, map: Vec<MapEntry>) {
+            self.memory_map = map;
+        }
     }
 
     pub struct FakeCaller {
@@ -373,6 +381,7 @@ pub(crate) mod fake {
         pub input: Vec<u8>,
         pub domains: Vec<FakeDomain>,
         pub compat: bool,
+        pub vmx: bool,
     }
 
     impl FakeCaller {
@@ -385,6 +394,7 @@ pub(crate) mod fake {
                 input: Vec::new(),
                 domains: vec![FakeDomain::new(0), FakeDomain::new(1)],
                 compat: false,
+                vmx: true,
             }
         }
 
@@ -454,7 +464,7 @@ pub(crate) mod fake {
             self.domains.iter_mut().find(|d| d.id == id).map(|d| d as &mut dyn DomainOps)
         }
         fn machine(&self) -> MachineInfo<'_> {
-            MachineInfo { nr_cpus: 2, cpu_khz: 2_000_000, total_pages: 65536, free_pages: 30000, max_mfn: 0x10000, cmdline: "loglvl=info" }
+            MachineInfo { nr_cpus: 2, cpu_khz: 2_000_000, total_pages: 65536, free_pages: 30000, max_mfn: 0x10000, cmdline: "loglvl=info", vmx: self.vmx }
         }
         fn machine_time_ns(&self) -> u64 {
             5000

@@ -181,7 +181,7 @@ mod tests {
     #[test]
     fn watchdogs_are_allocated_rearmed_and_freed_by_id() {
         let mut c = FakeCaller::new(64);
-        let mut dog = |c: &mut FakeCaller, id: u32, timeout: u32| {
+        let dog = |c: &mut FakeCaller, id: u32, timeout: u32| {
             c.put(0, &SchedWatchdog { id, timeout });
             sched_op(c, SCHEDOP_WATCHDOG, 0)
         };

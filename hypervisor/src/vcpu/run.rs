@@ -174,6 +174,7 @@ impl Caller for HypercallContext<'_> {
             free_pages: free as u64,
             max_mfn: crate::mm::max_mfn(),
             cmdline: crate::boot::cmdline::saved(),
+            vmx: self.me().p2m.format() == crate::mm::p2m::Format::Ept,
         }
     }
 }
