@@ -22,6 +22,7 @@ use abi::hvm::dm_op::*;
 
 use super::{Caller, Outcome, read_arg, write_arg};
 
+#[allow(clippy::cast_possible_truncation, reason = "domid is a domid_t (dispatch masks it to 16 bits)")]
 pub fn dm_op(caller: &mut impl Caller, domid: u64, nr_bufs: u64, bufs: u64) -> Outcome {
     match run(caller, domid as u16, nr_bufs, bufs) {
         Ok(()) => Outcome::Return(0),
@@ -59,7 +60,7 @@ fn run(caller: &mut impl Caller, domid: u16, nr_bufs: u64, bufs: u64) -> Result<
     if buf.size < XEN_DM_OP_U_OFFSET + size {
         return Err(Errno::EFAULT);
     }
-    let mut u = alloc::vec![0u8; size as usize];
+    let mut u = alloc::vec![0u8; usize::try_from(size).map_err(|_| Errno::EFAULT)?];
     caller.copy_from_guest(buf.h + XEN_DM_OP_U_OFFSET, &mut u)?;
     if head.pad != 0 {
         return Err(Errno::EINVAL);
@@ -72,7 +73,7 @@ fn run(caller: &mut impl Caller, domid: u16, nr_bufs: u64, bufs: u64) -> Result<
             Ok(())
         }
         XEN_DMOP_NR_VCPUS => {
-            let vcpus = caller.domain_exact(domid).ok_or(Errno::ESRCH)?.vcpus().len() as u32;
+            let vcpus = u32::try_from(caller.domain_exact(domid).ok_or(Errno::ESRCH)?.vcpus().len()).unwrap_or(u32::MAX);
             write_arg(caller, at, &vcpus)
         }
         XEN_DMOP_SET_IRQ_LEVEL => Err(Errno::EOPNOTSUPP),

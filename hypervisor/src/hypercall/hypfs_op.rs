@@ -39,8 +39,8 @@ fn lookup(path: &str) -> Option<Node> {
         "buildinfo" => Node::Dir(&["changeset", "version"]),
         "buildinfo/changeset" => Node::Str(CHANGESET),
         "buildinfo/version" => Node::Dir(&["extra", "major", "minor"]),
-        "buildinfo/version/major" => Node::Uint(XEN_MAJOR as u32),
-        "buildinfo/version/minor" => Node::Uint(XEN_MINOR as u32),
+        "buildinfo/version/major" => Node::Uint(u32::try_from(XEN_MAJOR).unwrap_or(0)),
+        "buildinfo/version/minor" => Node::Uint(u32::try_from(XEN_MINOR).unwrap_or(0)),
         "buildinfo/version/extra" => Node::Str(EXTRAVERSION),
         _ => return None,
     })
@@ -60,7 +60,7 @@ fn header(node: &Node, content_len: usize) -> XenHypfsDirentry {
         Node::Uint(_) => XEN_HYPFS_TYPE_UINT,
         Node::Str(_) => XEN_HYPFS_TYPE_STRING,
     };
-    XenHypfsDirentry { r#type, encoding: XEN_HYPFS_ENC_PLAIN, pad: 0, content_len: content_len as u32, max_write_len: 0 }
+    XenHypfsDirentry { r#type, encoding: XEN_HYPFS_ENC_PLAIN, pad: 0, content_len: u32::try_from(content_len).unwrap_or(u32::MAX), max_write_len: 0 }
 }
 
 /// An entry's contents as Xen's read handlers produce them.
@@ -81,7 +81,7 @@ fn contents(node: &Node, path: &str) -> Vec<u8> {
                 let size = dirent_size(name);
                 let start = out.len();
                 out.extend_from_slice(header(&child, len).as_bytes());
-                let next = if i + 1 == children.len() { 0u16 } else { size as u16 };
+                let next = if i + 1 == children.len() { 0 } else { u16::try_from(size).unwrap_or(0) };
                 out.extend_from_slice(&next.to_le_bytes());
                 out.extend_from_slice(name.as_bytes());
                 out.resize(start + size, 0);
@@ -111,7 +111,7 @@ fn run(caller: &mut impl Caller, cmd: u64, path: u64, path_len: u64, buf: u64, b
     if path_len > XEN_HYPFS_MAX_PATHLEN {
         return Err(Errno::EINVAL);
     }
-    let mut bytes = alloc::vec![0u8; path_len as usize];
+    let mut bytes = alloc::vec![0u8; usize::try_from(path_len).map_err(|_| Errno::EINVAL)?];
     caller.copy_from_guest(path, &mut bytes)?;
     // The one NUL must end the path.
     if bytes.iter().position(|&b| b == 0) != Some(bytes.len().wrapping_sub(1)) {

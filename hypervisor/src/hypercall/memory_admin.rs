@@ -80,7 +80,7 @@ pub fn exchange(caller: &mut impl Caller, arg: u64) -> Outcome {
     }
     // Xen writes nr_exchanged back on every failure.
     let written = if caller.compat() {
-        write_arg(caller, arg + done_at as u64, &(nr_exchanged as u32))
+        write_arg(caller, arg + done_at as u64, &u32::try_from(nr_exchanged).unwrap_or(u32::MAX))
     } else {
         write_arg(caller, arg + done_at as u64, &nr_exchanged)
     };
@@ -287,11 +287,11 @@ fn resource_max_frames(kind: u16, vcpus: usize) -> u32 {
     const IOREQ_SIZE: usize = 32;
     match kind {
         // One buffered-ioreq page and one page per 128 vCPUs.
-        XENMEM_RESOURCE_IOREQ_SERVER => (1 + (vcpus * IOREQ_SIZE).div_ceil(4096)) as u32,
+        XENMEM_RESOURCE_IOREQ_SERVER => u32::try_from(1 + (vcpus * IOREQ_SIZE).div_ceil(4096)).unwrap_or(u32::MAX),
         // No grant table frames and no vmtrace buffer to hand out.
         XENMEM_RESOURCE_GRANT_TABLE | XENMEM_RESOURCE_VMTRACE_BUF => 0,
         // Xen 4.17 returns -EOPNOTSUPP from an unsigned function.
-        _ => (-(Errno::EOPNOTSUPP.raw() as i32)) as u32,
+        _ => 0u32.wrapping_sub(u32::from(Errno::EOPNOTSUPP.raw())),
     }
 }
 

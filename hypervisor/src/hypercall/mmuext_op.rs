@@ -25,6 +25,7 @@ use abi::xen::{
 
 use super::{Caller, Outcome, read_arg, write_arg};
 
+#[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap, clippy::cast_sign_loss, reason = "Xen's unsigned int count and foreigndom, its domid_t page owner, its int result")]
 pub fn mmuext_op(caller: &mut impl Caller, ops: u64, count: u64, pdone: u64, foreigndom: u64) -> Outcome {
     let count = count as u32;
     if count == MMU_UPDATE_PREEMPTED && ops == 0 {
