@@ -8,6 +8,7 @@
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
+mod foreign;
 mod scenarios;
 
 #[cfg(target_os = "none")]
