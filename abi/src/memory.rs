@@ -20,6 +20,8 @@
 //! | `XENMEM_set_pod_target`, `get_pod_target` | [`XenPodTarget`] |
 //! | `XENMEM_get_vnumainfo` | [`XenVnumaTopologyInfo`] |
 //! | `XENMEM_acquire_resource` | [`XenMemAcquireResource`] |
+//! | `XENMEM_access_op` | [`XenMemAccessOp`] |
+//! | `XENMEM_reserved_device_memory_map` | [`XenReservedDeviceMemoryMap`] of [`XenReservedDeviceMemory`] |
 //!
 //! Structs holding guest handles or `xen_ulong_t`/`xen_pfn_t` have a
 //! `Compat*` twin with the layout a 32-bit guest uses (4-byte handles, pfns
@@ -689,6 +691,114 @@ pub struct CompatMemAcquireResource {
 const _: () = assert!(core::mem::size_of::<CompatMemAcquireResource>() == 28);
 const _: () = assert!(core::mem::offset_of!(CompatMemAcquireResource, frame) == 16);
 const _: () = assert!(core::mem::offset_of!(CompatMemAcquireResource, frame_list) == 24);
+
+// xen_mem_access_op.op (XENMEM_access_op_*)
+pub const XENMEM_ACCESS_OP_SET_ACCESS: u8 = 0;
+pub const XENMEM_ACCESS_OP_GET_ACCESS: u8 = 1;
+pub const XENMEM_ACCESS_OP_SET_ACCESS_MULTI: u8 = 4;
+
+/// `struct xen_mem_access_op`, for `XENMEM_access_op` (a monitor's view of
+/// a domain's page permissions).
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct XenMemAccessOp {
+    /// `XENMEM_access_op_*`.
+    pub op: u8,
+    /// `xenmem_access_t`.
+    pub access: u8,
+    pub domid: DomId,
+    /// Pages to set (or entries in `pfn_list`).
+    pub nr: u32,
+    /// First pfn, or `~0` for the default access.
+    pub pfn: u64,
+    /// Guest handle of `uint64_t` pfns (set_access_multi).
+    pub pfn_list: u64,
+    /// Guest handle of `uint8_t` access values (set_access_multi).
+    pub access_list: u64,
+}
+
+const _: () = assert!(core::mem::size_of::<XenMemAccessOp>() == 32);
+const _: () = assert!(core::mem::offset_of!(XenMemAccessOp, domid) == 2);
+const _: () = assert!(core::mem::offset_of!(XenMemAccessOp, nr) == 4);
+const _: () = assert!(core::mem::offset_of!(XenMemAccessOp, pfn) == 8);
+const _: () = assert!(core::mem::offset_of!(XenMemAccessOp, pfn_list) == 16);
+const _: () = assert!(core::mem::offset_of!(XenMemAccessOp, access_list) == 24);
+
+/// [`XenMemAccessOp`] of a 32-bit caller (4-byte handles, `pfn` stays
+/// 8-byte aligned: `uint64_aligned_t`).
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct CompatMemAccessOp {
+    pub op: u8,
+    pub access: u8,
+    pub domid: DomId,
+    pub nr: u32,
+    pub pfn: u64,
+    pub pfn_list: u32,
+    pub access_list: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<CompatMemAccessOp>() == 24);
+const _: () = assert!(core::mem::offset_of!(CompatMemAccessOp, pfn_list) == 16);
+
+/// `XENMEM_RDM_ALL`: report every device's reserved ranges, not only `dev`'s.
+pub const XENMEM_RDM_ALL: u32 = 1;
+
+/// `struct xen_reserved_device_memory`: one range the IOMMU reserves.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct XenReservedDeviceMemory {
+    pub start_pfn: XenPfn,
+    pub nr_pages: XenUlong,
+}
+
+const _: () = assert!(core::mem::size_of::<XenReservedDeviceMemory>() == 16);
+
+/// `struct xen_reserved_device_memory_map`, for
+/// `XENMEM_reserved_device_memory_map`.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct XenReservedDeviceMemoryMap {
+    /// IN: `XENMEM_RDM_*`.
+    pub flags: u32,
+    /// IN: entries `buffer` holds. OUT: entries there are.
+    pub nr_entries: u32,
+    /// OUT: guest handle of [`XenReservedDeviceMemory`] entries.
+    pub buffer: u64,
+    /// IN: `struct physdev_pci_device` (seg u16, bus u8, devfn u8), when
+    /// `XENMEM_RDM_ALL` is clear.
+    pub dev: [u8; 4],
+    /// C's implicit padding at the end.
+    pub _pad: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<XenReservedDeviceMemoryMap>() == 24);
+const _: () = assert!(core::mem::offset_of!(XenReservedDeviceMemoryMap, nr_entries) == 4);
+const _: () = assert!(core::mem::offset_of!(XenReservedDeviceMemoryMap, buffer) == 8);
+const _: () = assert!(core::mem::offset_of!(XenReservedDeviceMemoryMap, dev) == 16);
+
+/// [`XenReservedDeviceMemoryMap`] of a 32-bit caller.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct CompatReservedDeviceMemoryMap {
+    pub flags: u32,
+    pub nr_entries: u32,
+    pub buffer: u32,
+    pub dev: [u8; 4],
+}
+
+const _: () = assert!(core::mem::size_of::<CompatReservedDeviceMemoryMap>() == 16);
+const _: () = assert!(core::mem::offset_of!(CompatReservedDeviceMemoryMap, nr_entries) == 4);
 
 #[cfg(test)]
 mod tests {

@@ -23,6 +23,9 @@ pub const SCHEDOP_SHUTDOWN_CODE: u64 = 5;
 pub const SCHEDOP_WATCHDOG: u64 = 6;
 /// Override the current vCPU's affinity to one pCPU (privileged). arg: [`SchedPinOverride`].
 pub const SCHEDOP_PIN_OVERRIDE: u64 = 7;
+/// Watchdogs a domain may have at once (xen/include/xen/sched.h, not a
+/// public header, but the ids `SCHEDOP_watchdog` hands out are `1..=` it).
+pub const NR_DOMAIN_WATCHDOG_TIMERS: usize = 2;
 // ` }
 
 // ` enum sched_shutdown_reason { SHUTDOWN_* }

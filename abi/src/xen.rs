@@ -557,3 +557,16 @@ pub struct CompatMulticallEntry {
 }
 
 const _: () = assert!(core::mem::size_of::<CompatMulticallEntry>() == 32);
+
+// mmuext_op.cmd (MMUEXT_*): PV page-table management; an HVM caller may
+// name only the pin/unpin commands.
+pub const MMUEXT_PIN_L1_TABLE: u32 = 0;
+pub const MMUEXT_PIN_L4_TABLE: u32 = 3;
+pub const MMUEXT_UNPIN_TABLE: u32 = 4;
+/// Xen's `MMU_UPDATE_PREEMPTED` (xen/include/xen/mm.h): the count bit of a
+/// continued mmu_update/mmuext_op.
+pub const MMU_UPDATE_PREEMPTED: u32 = 1 << 31;
+/// Bytes of a `struct mmuext_op` (cmd, two 8-byte unions).
+pub const MMUEXT_OP_SIZE: u64 = 24;
+/// Bytes of a 32-bit caller's `struct mmuext_op`.
+pub const COMPAT_MMUEXT_OP_SIZE: u64 = 12;

@@ -12,6 +12,7 @@ extern crate alloc;
 #[cfg(target_os = "none")]
 mod heap;
 #[cfg(target_os = "none")]
+mod foreign;
 mod scenarios;
 #[cfg(target_os = "none")]
 mod shell;

@@ -4,6 +4,11 @@
 //! - `test=isolation`: read guest-physical memory the memory map does not
 //!   list (above 4 GiB); the hypervisor must crash the domain.
 //! - `test=triple-fault`: triple-fault; the hypervisor must kill this domain only.
+//! - `test=foreign`: map a new domain's page into this one
+//!   (`XENMAPSPACE_gmfn_foreign`), destroy that domain, and check the page
+//!   stays ours until we unmap it, which frees it.
+//! - `test=watchdog`: arm a SCHEDOP_watchdog for 1 s and block; the
+//!   hypervisor must shut this domain down with `SHUTDOWN_watchdog`.
 //! - `bench=cpuid`: cycles per CPUID exit and per null hypercall, then power off.
 //! - `idle`: start the `autostart=` domains, then block for ever, woken
 //!   every 5 s by a one-shot timer (VIRQ_TIMER) to reap dead domains.
@@ -29,6 +34,8 @@ pub enum Scenario {
     Shell,
     Isolation,
     TripleFault,
+    Foreign,
+    Watchdog,
     BenchCpuid,
     Timer,
     Lifecycle,
@@ -45,6 +52,8 @@ impl Scenario {
             .find_map(|word| match word {
                 "test=isolation" => Some(Scenario::Isolation),
                 "test=triple-fault" => Some(Scenario::TripleFault),
+                "test=foreign" => Some(Scenario::Foreign),
+                "test=watchdog" => Some(Scenario::Watchdog),
                 "bench=cpuid" => Some(Scenario::BenchCpuid),
                 "idle" => Some(Scenario::Idle),
                 "shell" => Some(Scenario::Shell),
@@ -80,6 +89,8 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
             ts.destroy_all();
         }
         Scenario::Timer => timer_ticks(100, Some(3)),
+        Scenario::Foreign => crate::foreign::run(si),
+        Scenario::Watchdog => watchdog(),
         Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run => {
             let Some(mut ts) = crate::xl::autostart(si) else { return };
             let timer = match guest_rt::timer::Timer::new() {
@@ -144,6 +155,36 @@ fn timer_ticks(interval_ms: u64, count: Option<u64>) {
             return;
         }
     }
+}
+
+/// SCHEDOP_watchdog with `id` and `timeout` (s).
+fn sched_watchdog(id: u32, timeout: u32) -> i64 {
+    let mut w = abi::sched::SchedWatchdog { id, timeout };
+    // SAFETY: `w` is a live SchedWatchdog.
+    unsafe {
+        hypercall::hypercall2(abi::xen::HYPERVISOR_SCHED_OP, abi::sched::SCHEDOP_WATCHDOG, core::ptr::from_mut(&mut w) as u64)
+            as i64
+    }
+}
+
+fn watchdog() {
+    // Both watchdogs taken, then the second freed: ids 1 and 2, -ENOSPC.
+    let got = [sched_watchdog(0, 60), sched_watchdog(0, 60), sched_watchdog(0, 60), sched_watchdog(2, 0), sched_watchdog(2, 0)];
+    if got != [1, 2, -28, 0, -22] {
+        println!("dom0: watchdog FAILED: allocate, allocate, allocate, free, free returned {got:?}, not [1, 2, -28, 0, -22]");
+        return;
+    }
+    // Re-arm watchdog 1 to 1 s and wait for it.
+    if sched_watchdog(1, 1) != 0 {
+        println!("dom0: watchdog FAILED: re-arming watchdog 1");
+        return;
+    }
+    println!("dom0: watchdog 1 fires in 1 s; blocking");
+    for _ in 0..1000 {
+        // SAFETY: SCHEDOP_block takes no argument.
+        unsafe { hypercall::hypercall5(abi::xen::HYPERVISOR_SCHED_OP, abi::sched::SCHEDOP_BLOCK, 0, 0, 0, 0) };
+    }
+    println!("dom0: watchdog FAILED: still running after 1000 wake-ups");
 }
 
 fn isolation(si: &StartInfo) {

@@ -93,6 +93,26 @@ const GUEST_TRIPLE_FAULT: &[&str] = &[
 
 const ISOLATION_FORBID: &[&str] = &["PANIC", "FATAL", "isolation FAILED"];
 
+const DOM0_FOREIGN: &[&str] = &[
+    "(d0) dom0: foreign: the page outlives its destroyed domain",
+    "(d0) dom0: foreign: the unmap freed it",
+    "(d0) dom0: foreign: a given-back page is freed by our unmap, not before",
+    "(d0) dom0: foreign OK",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+
+const FOREIGN_FORBID: &[&str] = &["PANIC", "FATAL", "foreign FAILED", "NOT all"];
+
+const DOM0_WATCHDOG: &[&str] = &[
+    "(d0) dom0: watchdog 1 fires in 1 s; blocking",
+    "watchdog timer fired for domain 0",
+    "d0 shut down with reason 4; all its frames freed",
+    "hv: exit code=2",
+];
+
+const WATCHDOG_FORBID: &[&str] = &["PANIC", "FATAL", "watchdog FAILED"];
+
 /// A Dom0 scenario: our Dom0 with `dom0_cmdline`, 2 CPUs, 256 MiB.
 const fn dom0(
     name: &'static str,
@@ -230,6 +250,24 @@ pub const SCENARIOS: &[Scenario] = &[
         "test=isolation",
         DOM0_ISOLATION,
         ISOLATION_FORBID,
+        2,
+    ),
+    dom0(
+        "dom0-foreign-mapping",
+        "Dom0 maps another domain's page (gmfn_foreign): it outlives its owner until unmapped, and no frame leaks",
+        Platform::QemuBios,
+        "test=foreign",
+        DOM0_FOREIGN,
+        FOREIGN_FORBID,
+        0,
+    ),
+    dom0(
+        "dom0-watchdog",
+        "SCHEDOP_watchdog: ids handed out and freed as Xen does; an expired watchdog shuts the domain down",
+        Platform::QemuBios,
+        "test=watchdog",
+        DOM0_WATCHDOG,
+        WATCHDOG_FORBID,
         2,
     ),
     dom0("guest-triple-fault", "a triple-faulting guest is crashed alone", Platform::QemuBios, "test=triple-fault", GUEST_TRIPLE_FAULT, FORBID, 2),

@@ -19,7 +19,6 @@ use super::time;
 use crate::event::channels::EventChannels;
 use crate::event::signals::VcpuSignals;
 use crate::event::two_level::EventWords;
-use crate::mm::foreign::FOREIGN;
 use crate::mm::p2m::GFN_LIMIT;
 use abi::xen::{SharedInfo, VcpuInfo};
 use abi::zerocopy::IntoBytes;
@@ -114,6 +113,9 @@ pub struct Domain {
     /// The shared grant-table frames, owned by the hypervisor like the
     /// shared-info page (not in `tot_pages`), and where each is mapped.
     pub grant_frames: Vec<(Mfn, Option<u64>)>,
+    /// SCHEDOP_watchdog timers in use: the system time (ns) each expires at.
+    /// The vCPU loop looks at them on every host timer tick.
+    pub watchdogs: [Option<u64>; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS],
 }
 
 /// Seconds since the Unix epoch when the hypervisor booted (from the RTC);
@@ -169,6 +171,7 @@ impl Domain {
             compat_shinfo: false,
             grant: GrantState::default(),
             grant_frames,
+            watchdogs: [None; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS],
         })
     }
 
@@ -213,18 +216,25 @@ impl Domain {
         Ok(())
     }
 
-    /// Takes RAM frame `gfn` away from the domain and frees it.
-    /// -ENOENT if nothing is mapped there, -EINVAL if it is not RAM.
+    /// Takes RAM frame `gfn` away from the domain and frees it (unless a
+    /// foreign mapping still holds it: `mm::foreign`), or removes another
+    /// domain's frame mapped there. -ENOENT if nothing is mapped there,
+    /// -EINVAL if it is neither.
     pub fn remove(&mut self, gfn: u64) -> Result<(), Errno> {
         let entry = self.p2m.translate(Gfn(gfn)).ok_or(Errno::ENOENT)?;
-        if entry.p2m_type != P2mType::Ram {
+        if !matches!(entry.p2m_type, P2mType::Ram | P2mType::Foreign) {
             return Err(Errno::EINVAL);
         }
         match self.p2m.unmap(Gfn(gfn)) {
+            Ok(Some((mfn, P2mType::Foreign))) => {
+                self.flush();
+                mm::foreign::unmap(mfn);
+                Ok(())
+            }
             Ok(Some((mfn, _))) => {
                 self.flush();
                 if !self.unhook(mfn) {
-                    release_frame(mfn);
+                    mm::foreign::release_owned(mfn);
                     self.tot_pages -= 1;
                 }
                 Ok(())
@@ -245,7 +255,7 @@ impl Domain {
         }
         if let Some(entry) = self.p2m.translate(Gfn(gfn)) {
             match entry.p2m_type {
-                P2mType::Ram => self.remove(gfn)?,
+                P2mType::Ram | P2mType::Foreign => self.remove(gfn)?,
                 _ => return Err(Errno::EINVAL),
             }
         }
@@ -271,6 +281,7 @@ impl Domain {
         }
         match self.p2m.translate(Gfn(to)) {
             Some(e) if e.p2m_type == P2mType::Ram && !self.is_special_gfn(to) => self.remove(to)?,
+            Some(e) if e.p2m_type == P2mType::Foreign => self.remove(to)?,
             Some(_) => return Err(Errno::EINVAL),
             None => {}
         }
@@ -279,6 +290,34 @@ impl Domain {
         if self.p2m.map(Gfn(to), mfn, PageSize::Size4K, P2mType::Ram, Access::all()).is_err() {
             // Put it back where it was; that slot was just emptied.
             let _ = self.p2m.map(Gfn(from), mfn, PageSize::Size4K, P2mType::Ram, Access::all());
+            return Err(Errno::ENOMEM);
+        }
+        Ok(())
+    }
+
+    /// Maps `mfn`, another domain's RAM frame, at `gfn` (Xen's
+    /// `p2m_add_foreign`): RAM or a foreign frame there is removed first,
+    /// device memory and firmware are refused (-EPERM), and so is a grant
+    /// mapping (-EINVAL: its maptrack handle names it; Xen's
+    /// guest_remove_page fails on a page the domain does not own). The
+    /// frame stays allocated until this mapping goes (`mm::foreign`).
+    pub fn map_foreign(&mut self, gfn: u64, mfn: Mfn) -> Result<(), Errno> {
+        if gfn >= crate::mm::p2m::GFN_LIMIT {
+            return Err(Errno::EINVAL);
+        }
+        match self.p2m.translate(Gfn(gfn)).map(|e| e.p2m_type) {
+            None => {}
+            Some(P2mType::Ram | P2mType::Foreign) => self.remove(gfn)?,
+            Some(P2mType::EmulatedMmio) => {
+                self.p2m.unmap(Gfn(gfn)).map_err(|_| Errno::ENOMEM)?;
+                self.flush();
+            }
+            Some(P2mType::MmioPassthrough | P2mType::ReadOnlyFirmware) => return Err(Errno::EPERM),
+            Some(P2mType::GrantMap) => return Err(Errno::EINVAL),
+        }
+        mm::foreign::map(mfn);
+        if self.p2m.map(Gfn(gfn), mfn, PageSize::Size4K, P2mType::Foreign, Access::all()).is_err() {
+            mm::foreign::unmap(mfn);
             return Err(Errno::ENOMEM);
         }
         Ok(())
@@ -343,27 +382,25 @@ impl Domain {
     }
 
     /// Frees everything the domain holds: RAM frames, the shared-info page,
-    /// the p2m's tables.
-    /// A frame another domain still maps by grant is left to its last
-    /// unmap (`mm::foreign`); grant mappings it holds itself are dropped.
+    /// the grant-table frames, the p2m's tables; drops the grant and
+    /// foreign mappings it holds. A frame of its own that another domain
+    /// still maps is freed by that domain's last unmap (`mm::foreign`).
     pub fn destroy(self) {
         self.p2m.for_each_leaf(|_, e| match e.p2m_type {
             P2mType::Ram => {
                 for i in 0..e.size.frames() {
                     let mfn = Mfn(e.mfn.0 + i);
                     if !self.is_special(mfn) {
-                        release_frame(mfn);
+                        mm::foreign::release_owned(mfn);
                     }
                 }
             }
-            P2mType::GrantMap if FOREIGN.lock().put(e.mfn) => {
-                let _ = mm::free_frame(e.mfn);
-            }
-            _ => {}
+            P2mType::GrantMap | P2mType::Foreign => mm::foreign::unmap(e.mfn),
+            P2mType::MmioPassthrough | P2mType::ReadOnlyFirmware | P2mType::EmulatedMmio => {}
         });
-        release_frame(self.shared_info);
+        mm::foreign::release_owned(self.shared_info);
         for &(mfn, _) in &self.grant_frames {
-            release_frame(mfn);
+            mm::foreign::release_owned(mfn);
         }
         for &(mfn, count) in &self.reserved {
             free_frames(mfn, count);
@@ -397,14 +434,15 @@ impl Domain {
         }
     }
 
-    /// Empties `gfn` for a hypervisor or granted frame: RAM there is
-    /// removed (freed, or unhooked if special); anything else is -EINVAL.
+    /// Empties `gfn` for a hypervisor or granted frame: RAM or a foreign
+    /// frame there is removed (freed, unhooked if special, or unmapped);
+    /// anything else is -EINVAL.
     fn clear_for_mapping(&mut self, gfn: u64) -> Result<(), Errno> {
         if gfn >= GFN_LIMIT {
             return Err(Errno::EINVAL);
         }
         match self.p2m.translate(Gfn(gfn)) {
-            Some(e) if e.p2m_type == P2mType::Ram => self.remove(gfn),
+            Some(e) if matches!(e.p2m_type, P2mType::Ram | P2mType::Foreign) => self.remove(gfn),
             Some(_) => Err(Errno::EINVAL),
             None => Ok(()),
         }
@@ -425,14 +463,6 @@ impl Domain {
         if self.p2m.needs_flush() {
             self.p2m.flushed();
         }
-    }
-}
-
-/// The domain gives up a frame it owns: freed now, or by the last unmap
-/// if another domain maps it by grant.
-fn release_frame(mfn: Mfn) {
-    if FOREIGN.lock().owner_release(mfn) {
-        let _ = mm::free_frame(mfn);
     }
 }
 
@@ -491,6 +521,8 @@ impl crate::hypercall::DomainOps for Domain {
             P2mType::EmulatedMmio => HVMMEM_MMIO_DM,
             P2mType::GrantMap if e.access.contains(Access::WRITE) => HVMMEM_RAM_RW,
             P2mType::GrantMap => HVMMEM_RAM_RO,
+            // Xen's get_mem_type: p2m_map_foreign is not a RAM type.
+            P2mType::Foreign => HVMMEM_MMIO_DM,
         })
     }
     fn request_tlb_flush(&mut self) {
@@ -631,24 +663,34 @@ impl crate::hypercall::DomainOps for Domain {
         let e = self.p2m.translate(Gfn(gfn))?;
         (e.p2m_type == P2mType::Ram && (!write || e.access.contains(Access::WRITE))).then_some(e.mfn.0)
     }
-    fn map_foreign(&mut self, gfn: u64, mfn: u64, readonly: bool) -> Result<(), Errno> {
+    fn map_grant(&mut self, gfn: u64, mfn: u64, readonly: bool) -> Result<(), Errno> {
         self.clear_for_mapping(gfn)?;
         let access = if readonly { Access::READ } else { Access::READ | Access::WRITE };
-        self.p2m.map(Gfn(gfn), Mfn(mfn), PageSize::Size4K, P2mType::GrantMap, access).map_err(|_| Errno::ENOMEM)?;
-        FOREIGN.lock().get(Mfn(mfn));
+        mm::foreign::map(Mfn(mfn));
+        if self.p2m.map(Gfn(gfn), Mfn(mfn), PageSize::Size4K, P2mType::GrantMap, access).is_err() {
+            mm::foreign::unmap(Mfn(mfn));
+            return Err(Errno::ENOMEM);
+        }
         Ok(())
     }
-    fn unmap_foreign(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno> {
+    fn unmap_grant(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno> {
         match self.p2m.translate(Gfn(gfn)) {
             Some(e) if e.p2m_type == P2mType::GrantMap && e.mfn.0 == mfn => {}
             _ => return Err(Errno::EINVAL),
         }
         self.p2m.unmap(Gfn(gfn)).map_err(|_| Errno::ENOMEM)?;
         self.flush();
-        if FOREIGN.lock().put(Mfn(mfn)) {
-            let _ = mm::free_frame(Mfn(mfn));
-        }
+        mm::foreign::unmap(Mfn(mfn));
         Ok(())
+    }
+    fn map_foreign(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno> {
+        Domain::map_foreign(self, gfn, Mfn(mfn))
+    }
+    fn watchdogs(&mut self) -> &mut [Option<u64>; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS] {
+        &mut self.watchdogs
+    }
+    fn set_memory_map(&mut self, map: Vec<MapEntry>) {
+        self.memory_map = map;
     }
 }
 

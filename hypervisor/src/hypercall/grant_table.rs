@@ -367,7 +367,7 @@ fn map_one(caller: &mut impl Caller, op: &mut GnttabMapGrantRef) {
     let mapped = if op.flags & !GNTMAP_READONLY != GNTMAP_HOST_MAP {
         false
     } else {
-        caller.this().map_foreign(gfn, mfn, readonly).is_ok()
+        caller.this().map_grant(gfn, mfn, readonly).is_ok()
     };
     if !mapped {
         if let Some(rd) = caller.domain_exact(op.dom) {
@@ -409,7 +409,7 @@ fn unmap_one(caller: &mut impl Caller, handle: u32, host_addr: u64) -> i16 {
     if host_addr == 0 || m.flags & GNTMAP_HOST_MAP == 0 {
         return GNTST_OKAY;
     }
-    if caller.this().unmap_foreign(host_addr >> 12, m.mfn).is_err() {
+    if caller.this().unmap_grant(host_addr >> 12, m.mfn).is_err() {
         return GNTST_GENERAL_ERROR;
     }
     caller.this().grant().untrack(handle);
@@ -581,7 +581,7 @@ pub fn release_domain(caller: &mut impl Caller, id: u16) {
         if let Some(d) = caller.domain_exact(id) {
             // Only if it is still mapped there; a leftover grant mapping
             // is dropped when the p2m is destroyed.
-            let _ = d.unmap_foreign(m.gfn, m.mfn);
+            let _ = d.unmap_grant(m.gfn, m.mfn);
         }
         if !m.granter_gone
             && m.domid != id

@@ -12,10 +12,12 @@
 //! | `XENMEM_current_reservation` (3), `XENMEM_maximum_reservation` (4), `XENMEM_maximum_gpfn` (14) | of a domid (`DOMID_SELF`; others need privilege: -EPERM; none: -ESRCH) |
 //! | `XENMEM_memory_map` (9) | the domain's e820 map, up to `nr_entries` |
 //! | `XENMEM_add_to_physmap` (7) | spaces `shared_info` (idx 0), `gmfn`, `grant_table` (shared frame `idx`, the table grown to it; status frames -EINVAL: version 1); others -EINVAL |
-//! | `XENMEM_remove_from_physmap` (15) | the gpfn's frame freed; -ENOENT if nothing is there |
+//! | `XENMEM_remove_from_physmap` (15) | the gpfn's frame freed (unless another domain maps it: `mm::foreign`), a foreign mapping there dropped; a grant mapping -EINVAL (only the grant unmap removes it); -ENOENT if nothing is there |
 //! | `XENMEM_get_sharing_freed_pages` (18), `..._shared_pages` (19) | 0: no page sharing |
-//! | (ops without extents) | a start_extent in the command is -EINVAL; add_to_physmap's above 0xffff -EDOM |
-//! | other | -ENOSYS |
+//! | `XENMEM_add_to_physmap_batch` (23) | `physmap_batch` (foreign mappings included) |
+//! | exchange, machphys_mfn_list, set_memory_map, PoD targets, claim_pages, get_vnumainfo, reserved_device_memory_map, acquire_resource, access_op | `memory_admin` |
+//! | (ops without extents) | a start_extent in the command is -EINVAL (x86's arch ops: -ENOSYS); add_to_physmap's above 0xffff -EDOM |
+//! | other (machine_memory_map, machphys_mapping: not for HVM; paging_op, sharing_op: not built) | -ENOSYS |
 //!
 //! A 32-bit caller passes Xen's compat layouts (4-byte handles, pfns and
 //! longs); they are read into the native ones here.
@@ -26,6 +28,7 @@ use abi::xen::{DOMID_SELF, DomId};
 
 use abi::zerocopy::FromZeros;
 
+use super::memory_admin as admin;
 use super::{Caller, DomainOps, Outcome, read_arg, write_arg};
 
 const MEMOP_EXTENT_SHIFT: u64 = 6;
@@ -45,8 +48,35 @@ pub fn memory_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
         // The size of an add_to_physmap range is 16 bits (Xen's -EDOM check).
         XENMEM_ADD_TO_PHYSMAP if start > 0xffff => Outcome::err(Errno::EDOM),
         XENMEM_ADD_TO_PHYSMAP => add_to_physmap(caller, arg),
-        // Ops without extents take no start_extent.
+        XENMEM_ADD_TO_PHYSMAP_BATCH => super::physmap_batch::add_to_physmap_batch(caller, start, arg),
+        XENMEM_ACQUIRE_RESOURCE => admin::acquire_resource(caller, start, arg),
+        // mem_access keeps its own progress in the command's upper bits.
+        XENMEM_ACCESS_OP => admin::access_op(caller, arg),
+        // x86's arch_memory_op matches the whole command: with a start
+        // extent these are unknown.
+        XENMEM_MEMORY_MAP
+        | XENMEM_SET_MEMORY_MAP
+        | XENMEM_SET_POD_TARGET
+        | XENMEM_GET_POD_TARGET
+        | XENMEM_MACHPHYS_MFN_LIST
+        | XENMEM_MACHPHYS_COMPAT_MFN_LIST
+        | XENMEM_GET_SHARING_FREED_PAGES
+        | XENMEM_GET_SHARING_SHARED_PAGES
+            if start != 0 =>
+        {
+            Outcome::err(Errno::ENOSYS)
+        }
+        // The other ops without extents take no start_extent.
         _ if start != 0 => Outcome::err(Errno::EINVAL),
+        XENMEM_EXCHANGE => admin::exchange(caller, arg),
+        XENMEM_MACHPHYS_MFN_LIST => admin::machphys_mfn_list(caller, arg),
+        // No 32-bit PV guests, so no compat M2P (Xen without opt_pv32).
+        XENMEM_MACHPHYS_COMPAT_MFN_LIST => Outcome::err(Errno::EOPNOTSUPP),
+        XENMEM_SET_MEMORY_MAP => admin::set_memory_map(caller, arg),
+        XENMEM_SET_POD_TARGET | XENMEM_GET_POD_TARGET => admin::pod_target(caller, op, arg),
+        XENMEM_CLAIM_PAGES => admin::claim_pages(caller, arg),
+        XENMEM_GET_VNUMAINFO => admin::get_vnumainfo(caller, arg),
+        XENMEM_RESERVED_DEVICE_MEMORY_MAP => admin::reserved_device_memory_map(caller, arg),
         // No page sharing: nothing freed, nothing shared.
         XENMEM_GET_SHARING_FREED_PAGES | XENMEM_GET_SHARING_SHARED_PAGES => Outcome::Return(0),
         XENMEM_MAXIMUM_RAM_PAGE => Outcome::Return(caller.machine().max_mfn),
@@ -106,7 +136,7 @@ fn read_pfn(caller: &impl Caller, array: u64, i: u64) -> Result<u64, Errno> {
 }
 
 /// The domain a memory op names: itself, or another with privilege.
-fn target(caller: &mut impl Caller, domid: DomId) -> Result<&mut dyn DomainOps, Errno> {
+pub(super) fn target(caller: &mut impl Caller, domid: DomId) -> Result<&mut dyn DomainOps, Errno> {
     let own = domid == DOMID_SELF || domid.0 == caller.domid();
     let privileged = caller.privileged();
     let domain = caller.domain(domid.0).ok_or(Errno::ESRCH)?;
@@ -207,23 +237,26 @@ fn add_to_physmap(caller: &mut impl Caller, arg: u64) -> Outcome {
     if a.space == XENMAPSPACE_GMFN_FOREIGN {
         return Outcome::err(Errno::ENOSYS);
     }
+    match add_to_physmap_one(caller, &a) {
+        Ok(()) => Outcome::Return(0),
+        Err(e) => Outcome::err(e),
+    }
+}
+
+/// Maps one page of `a.space` (not `gmfn_foreign`) into `a.domid`'s
+/// physmap, for add_to_physmap and each entry of a batch. Mapping its own
+/// shared info latches the caller's shared-info layout.
+pub(super) fn add_to_physmap_one(caller: &mut impl Caller, a: &XenAddToPhysmap) -> Result<(), Errno> {
     let (me, compat) = (caller.domid(), caller.compat());
-    let d = match target(caller, a.domid) {
-        Ok(d) => d,
-        Err(e) => return Outcome::err(e),
-    };
+    let d = target(caller, a.domid)?;
     if a.space == XENMAPSPACE_SHARED_INFO && d.id() == me {
         d.latch_shinfo_compat(compat);
     }
-    let result = match a.space {
+    match a.space {
         XENMAPSPACE_SHARED_INFO if a.idx == 0 => d.map_shared_info(a.gpfn),
         XENMAPSPACE_GMFN => d.move_frame(a.idx, a.gpfn),
         XENMAPSPACE_GRANT_TABLE => super::grant_table::map_frame(d, a.idx, a.gpfn),
         _ => Err(Errno::EINVAL),
-    };
-    match result {
-        Ok(()) => Outcome::Return(0),
-        Err(e) => Outcome::err(e),
     }
 }
 
@@ -360,6 +393,18 @@ mod tests {
     fn unknown_ops_are_enosys() {
         let mut c = FakeCaller::new(64);
         assert_eq!(memory_op(&mut c, 63, 0), Outcome::err(Errno::ENOSYS));
-        assert_eq!(memory_op(&mut c, XENMEM_EXCHANGE, 0), Outcome::err(Errno::ENOSYS));
+        assert_eq!(memory_op(&mut c, XENMEM_MACHINE_MEMORY_MAP, 0), Outcome::err(Errno::ENOSYS), "not for HVM");
+        assert_eq!(memory_op(&mut c, XENMEM_PAGING_OP, 0), Outcome::err(Errno::ENOSYS), "not built");
+    }
+
+    #[test]
+    fn arch_ops_with_a_start_extent_are_unknown() {
+        let mut c = FakeCaller::new(64);
+        for op in [XENMEM_MEMORY_MAP, XENMEM_SET_POD_TARGET, XENMEM_GET_SHARING_FREED_PAGES] {
+            assert_eq!(memory_op(&mut c, op | (1 << 6), 0), Outcome::err(Errno::ENOSYS), "op {op}");
+        }
+        for op in [XENMEM_EXCHANGE, XENMEM_CLAIM_PAGES, XENMEM_MAXIMUM_GPFN] {
+            assert_eq!(memory_op(&mut c, op | (1 << 6), 0), Outcome::err(Errno::EINVAL), "op {op}");
+        }
     }
 }

@@ -6,17 +6,26 @@
 #![forbid(unsafe_code)]
 
 pub mod console_io;
+pub mod dm_op;
 pub mod domctl;
 pub mod event_channel;
 pub mod grant_table;
 pub mod hvm_op;
+pub mod hypfs_op;
+pub mod memory_admin;
 pub mod memory_op;
+pub mod mmuext_op;
 pub mod multicall;
+pub mod paging_domctl;
+pub mod physdev_op;
+pub mod physmap_batch;
+pub mod platform_op;
 pub mod vcpu_op;
 pub mod vm_assist;
 pub mod sched_op;
 pub mod sysctl;
 pub mod xen_version;
+pub mod xenpmu_op;
 
 use abi::errno::Errno;
 use abi::xen;
@@ -117,14 +126,27 @@ pub trait DomainOps {
     /// Overwrites entry `gref` (swap_grant_ref).
     fn grant_entry_set(&mut self, gref: u32, raw: u64);
     /// The machine frame of its RAM at `gfn` (writable RAM if `write`): a
-    /// frame it may grant, or copy to and from.
+    /// frame it may grant, copy to and from, or lend to Dom0
+    /// (XENMAPSPACE_gmfn_foreign); None if `gfn` is not RAM.
     fn ram_frame(&self, gfn: u64, write: bool) -> Option<u64>;
     /// Maps `mfn`, granted by another domain, at `gfn` (read-only or not);
-    /// RAM at `gfn` is freed, anything else there is -EINVAL.
-    fn map_foreign(&mut self, gfn: u64, mfn: u64, readonly: bool) -> Result<(), Errno>;
+    /// RAM or a foreign frame at `gfn` is removed first, anything else
+    /// there is -EINVAL. The frame stays allocated while it is mapped here
+    /// (`mm::foreign`).
+    fn map_grant(&mut self, gfn: u64, mfn: u64, readonly: bool) -> Result<(), Errno>;
     /// Removes the grant mapping of `mfn` at `gfn`; -EINVAL if that is not
     /// what `gfn` holds.
-    fn unmap_foreign(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno>;
+    fn unmap_grant(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno>;
+    /// Maps machine frame `mfn` of another domain at `gfn`
+    /// (XENMAPSPACE_gmfn_foreign), replacing RAM or a foreign frame there
+    /// (-EPERM over device memory, -EINVAL over a grant mapping); the frame
+    /// stays allocated while it is mapped here (`mm::foreign`), and the
+    /// physmap ops remove it like RAM.
+    fn map_foreign(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno>;
+    /// SCHEDOP_watchdog timers: the system time (ns) each one in use expires at.
+    fn watchdogs(&mut self) -> &mut [Option<u64>; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS];
+    /// Replaces the map XENMEM_memory_map returns (XENMEM_set_memory_map).
+    fn set_memory_map(&mut self, map: Vec<MapEntry>);
 }
 
 /// Facts about the machine that some hypercalls report.
@@ -137,6 +159,8 @@ pub struct MachineInfo<'a> {
     /// One past the highest machine frame (XENMEM_maximum_ram_page).
     pub max_mfn: u64,
     pub cmdline: &'a str,
+    /// Intel VT-x with EPT (else AMD-V with NPT).
+    pub vmx: bool,
 }
 
 /// What a handler may touch: the calling domain's identity and memory (by
@@ -247,6 +271,13 @@ pub fn dispatch(caller: &mut impl Caller, call: Call) -> Outcome {
         }
         xen::HYPERVISOR_SYSCTL => sysctl::sysctl(caller, call.args[0]),
         xen::HYPERVISOR_GRANT_TABLE_OP => grant_table::grant_table_op(caller, u32_arg(a[0]), a[1], u32_arg(a[2])),
+        xen::HYPERVISOR_PLATFORM_OP => platform_op::platform_op(caller, a[0]),
+        xen::HYPERVISOR_PHYSDEV_OP => physdev_op::physdev_op(caller, u32_arg(a[0]), a[1]),
+        xen::HYPERVISOR_MMUEXT_OP => mmuext_op::mmuext_op(caller, a[0], u32_arg(a[1]), a[2], u32_arg(a[3])),
+        xen::HYPERVISOR_XENPMU_OP => xenpmu_op::xenpmu_op(),
+        xen::HYPERVISOR_DM_OP => dm_op::dm_op(caller, a[0] & 0xffff, u32_arg(a[1]), a[2]),
+        xen::HYPERVISOR_HYPFS_OP => hypfs_op::hypfs_op(caller, u32_arg(a[0]), a[1], a[2], a[3], a[4]),
+        xen::HYPERVISOR_ARCH_1 => paging_domctl::paging_domctl_cont(caller, a[0]),
         _ => Outcome::err(Errno::ENOSYS),
     }
 }
@@ -282,7 +313,10 @@ pub(crate) mod fake {
         /// RAM gfns mapped read-only.
         pub readonly: BTreeSet<u64>,
         /// Grant mappings: gfn -> (frame, read-only).
-        pub foreign: alloc::collections::BTreeMap<u64, (u64, bool)>,
+        pub grant_maps: alloc::collections::BTreeMap<u64, (u64, bool)>,
+        /// Foreign frames mapped here (gmfn_foreign): gfn -> mfn.
+        pub foreign: alloc::collections::BTreeMap<u64, u64>,
+        pub watchdogs: [Option<u64>; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS],
     }
 
     /// The fake machine frame of domain `id`'s RAM at `gfn`.
@@ -311,7 +345,9 @@ pub(crate) mod fake {
                 grant_table: vec![(vec![0; 512], None)],
                 ram: alloc::collections::BTreeMap::new(),
                 readonly: BTreeSet::new(),
+                grant_maps: alloc::collections::BTreeMap::new(),
                 foreign: alloc::collections::BTreeMap::new(),
+                watchdogs: [None; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS],
             }
         }
 
@@ -367,7 +403,10 @@ pub(crate) mod fake {
             Ok(())
         }
         fn remove(&mut self, gfn: u64) -> Result<(), Errno> {
-            if self.gfns.remove(&gfn) { Ok(()) } else { Err(Errno::ENOENT) }
+            if self.grant_maps.contains_key(&gfn) {
+                return Err(Errno::EINVAL);
+            }
+            if self.gfns.remove(&gfn) || self.foreign.remove(&gfn).is_some() { Ok(()) } else { Err(Errno::ENOENT) }
         }
         fn mem_type(&self, gfn: u64) -> Option<u16> {
             self.gfns.contains(&gfn).then_some(0)
@@ -459,10 +498,11 @@ pub(crate) mod fake {
             self.grant_table.get(idx as usize)?.1
         }
         fn map_grant_frame(&mut self, idx: u32, gfn: u64) -> Result<(), Errno> {
-            if gfn >= crate::mm::p2m::GFN_LIMIT || self.foreign.contains_key(&gfn) {
+            if gfn >= crate::mm::p2m::GFN_LIMIT || self.grant_maps.contains_key(&gfn) {
                 return Err(Errno::EINVAL);
             }
             self.gfns.remove(&gfn);
+            self.foreign.remove(&gfn);
             for frame in &mut self.grant_table {
                 if frame.1 == Some(gfn) {
                     frame.1 = None;
@@ -491,22 +531,37 @@ pub(crate) mod fake {
         fn ram_frame(&self, gfn: u64, write: bool) -> Option<u64> {
             (self.gfns.contains(&gfn) && !(write && self.readonly.contains(&gfn))).then(|| fake_mfn(self.id, gfn))
         }
-        fn map_foreign(&mut self, gfn: u64, mfn: u64, readonly: bool) -> Result<(), Errno> {
-            if gfn >= crate::mm::p2m::GFN_LIMIT || self.foreign.contains_key(&gfn) || self.grant_table.iter().any(|f| f.1 == Some(gfn)) {
+        fn map_grant(&mut self, gfn: u64, mfn: u64, readonly: bool) -> Result<(), Errno> {
+            if gfn >= crate::mm::p2m::GFN_LIMIT || self.grant_maps.contains_key(&gfn) || self.grant_table.iter().any(|f| f.1 == Some(gfn)) {
                 return Err(Errno::EINVAL);
             }
             self.gfns.remove(&gfn);
-            self.foreign.insert(gfn, (mfn, readonly));
+            self.foreign.remove(&gfn);
+            self.grant_maps.insert(gfn, (mfn, readonly));
             Ok(())
         }
-        fn unmap_foreign(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno> {
-            match self.foreign.get(&gfn) {
+        fn unmap_grant(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno> {
+            match self.grant_maps.get(&gfn) {
                 Some(&(m, _)) if m == mfn => {
-                    self.foreign.remove(&gfn);
+                    self.grant_maps.remove(&gfn);
                     Ok(())
                 }
                 _ => Err(Errno::EINVAL),
             }
+        }
+        fn map_foreign(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno> {
+            if self.grant_maps.contains_key(&gfn) {
+                return Err(Errno::EINVAL);
+            }
+            self.gfns.remove(&gfn);
+            self.foreign.insert(gfn, mfn);
+            Ok(())
+        }
+        fn watchdogs(&mut self) -> &mut [Option<u64>; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS] {
+            &mut self.watchdogs
+        }
+        fn set_memory_map(&mut self, map: Vec<MapEntry>) {
+            self.memory_map = map;
         }
     }
 
@@ -519,6 +574,7 @@ pub(crate) mod fake {
         pub domains: Vec<FakeDomain>,
         pub compat: bool,
         pub ring: alloc::boxed::Box<crate::console::ring::Ring>,
+        pub vmx: bool,
     }
 
     impl FakeCaller {
@@ -532,6 +588,7 @@ pub(crate) mod fake {
                 domains: vec![FakeDomain::new(0), FakeDomain::new(1)],
                 compat: false,
                 ring: alloc::boxed::Box::default(),
+                vmx: true,
             }
         }
 
@@ -596,7 +653,7 @@ pub(crate) mod fake {
             self.domains.iter_mut().find(|d| d.id == id).map(|d| d as &mut dyn DomainOps)
         }
         fn machine(&self) -> MachineInfo<'_> {
-            MachineInfo { nr_cpus: 2, cpu_khz: 2_000_000, total_pages: 65536, free_pages: 30000, max_mfn: 0x10000, cmdline: "loglvl=info" }
+            MachineInfo { nr_cpus: 2, cpu_khz: 2_000_000, total_pages: 65536, free_pages: 30000, max_mfn: 0x10000, cmdline: "loglvl=info", vmx: self.vmx }
         }
         fn machine_time_ns(&self) -> u64 {
             5000
@@ -644,7 +701,7 @@ mod tests {
     #[test]
     fn unknown_hypercall_numbers_return_enosys() {
         let mut c = FakeCaller::new(16);
-        for nr in [0, 1, 11, 41, 42, 63, u64::MAX] {
+        for nr in [0, 1, 11, 39, 48, 63, u64::MAX] {
             assert_eq!(dispatch(&mut c, Call { nr, args: [0; 5] }), Outcome::err(Errno::ENOSYS), "nr {nr}");
         }
     }

@@ -5,16 +5,24 @@
 //! | `SCHEDOP_yield` (0) | gives up the CPU, returns 0 |
 //! | `SCHEDOP_block` (1) | waits for the next interrupt, returns 0 |
 //! | `SCHEDOP_shutdown` (2) | ends the domain with the reason; bad reason -EINVAL |
-//! | `SCHEDOP_poll` (3) | at most 128 ports (-EINVAL), each readable (-EFAULT) and a 2-level port (< 4096, -EINVAL); then blocks like SCHEDOP_block (no channel is pending: none exist yet) |
+//! | `SCHEDOP_poll` (3) | at most 128 ports (-EINVAL), each readable (-EFAULT) and a 2-level port (< 4096, -EINVAL); then returns at once if one is pending, else blocks until one is or the timeout passes |
 //! | `SCHEDOP_remote_shutdown` (4) | Dom0 only; -ESRCH for no such domain |
 //! | `SCHEDOP_shutdown_code` (5) | records the reason reported at a later shutdown |
+//! | `SCHEDOP_watchdog` (6) | id 0: a free watchdog of the domain's 2 (`NR_DOMAIN_WATCHDOG_TIMERS`) set to expire in `timeout` s, its id returned (-ENOSPC: none free); id 1..=2 in use: re-armed, or freed with timeout 0; other ids -EINVAL |
 //! | `SCHEDOP_pin_override` (7) | Dom0 only (-EPERM); pCPU 0 (where Dom0 runs) 0; ending no override or pCPU >= CPUs -EINVAL; other pCPUs -EBUSY |
-//! | other (watchdog) | -ENOSYS |
+//! | other | -ENOSYS |
+//!
+//! Watchdogs are deadlines in Xen system time kept with the domain; the
+//! vCPU loop compares them with the clock on every host timer tick (and
+//! when a blocked vCPU wakes) and shuts the domain down with
+//! `SHUTDOWN_watchdog` once one has passed ([`watchdog_expired`]), as Xen's
+//! timer callback does.
 
 use abi::errno::Errno;
 use abi::sched::{
     SCHEDOP_BLOCK, SCHEDOP_PIN_OVERRIDE, SCHEDOP_POLL, SCHEDOP_REMOTE_SHUTDOWN, SCHEDOP_SHUTDOWN, SCHEDOP_SHUTDOWN_CODE,
-    SCHEDOP_YIELD, SHUTDOWN_MAX, SchedPinOverride, SchedPoll, CompatSchedPoll, SchedRemoteShutdown, SchedShutdown,
+    SCHEDOP_WATCHDOG, SCHEDOP_YIELD, SHUTDOWN_MAX, SchedPinOverride, SchedPoll, CompatSchedPoll, SchedRemoteShutdown,
+    SchedShutdown, SchedWatchdog,
 };
 
 /// Most ports one SCHEDOP_poll may wait on (Xen's limit).
@@ -59,6 +67,35 @@ fn poll(caller: &mut impl Caller, arg: u64) -> Outcome {
 use super::{Caller, Outcome, read_arg};
 use crate::event::two_level;
 
+const NS_PER_SECOND: u64 = 1_000_000_000;
+
+/// Xen's `domain_watchdog`: allocate (id 0), re-arm or free a watchdog.
+fn watchdog(caller: &mut impl Caller, id: u32, timeout: u32) -> Outcome {
+    let deadline = caller.machine_time_ns().saturating_add(u64::from(timeout) * NS_PER_SECOND);
+    let dogs = caller.this().watchdogs();
+    let Some(slot) = (id as usize).checked_sub(1) else {
+        return match dogs.iter().position(Option::is_none) {
+            Some(i) => {
+                dogs[i] = Some(deadline);
+                Outcome::Return(i as u64 + 1)
+            }
+            None => Outcome::err(Errno::ENOSPC),
+        };
+    };
+    match dogs.get_mut(slot) {
+        Some(dog @ Some(_)) => {
+            *dog = (timeout != 0).then_some(deadline);
+            Outcome::Return(0)
+        }
+        _ => Outcome::err(Errno::EINVAL),
+    }
+}
+
+/// Whether a watchdog in use has passed its deadline at system time `now`.
+pub fn watchdog_expired(dogs: &[Option<u64>], now: u64) -> bool {
+    dogs.iter().flatten().any(|&deadline| deadline <= now)
+}
+
 pub fn sched_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
     match cmd {
         SCHEDOP_YIELD => Outcome::Yield,
@@ -69,6 +106,10 @@ pub fn sched_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
             Ok(s) => Outcome::Shutdown(s.reason),
         },
         SCHEDOP_POLL => poll(caller, arg),
+        SCHEDOP_WATCHDOG => match read_arg::<SchedWatchdog>(caller, arg) {
+            Err(e) => Outcome::err(e),
+            Ok(w) => watchdog(caller, w.id, w.timeout),
+        },
         SCHEDOP_PIN_OVERRIDE => {
             if !caller.privileged() {
                 return Outcome::err(Errno::EPERM);
@@ -151,8 +192,39 @@ mod tests {
         let mut c = FakeCaller::new(8);
         assert_eq!(sched_op(&mut c, SCHEDOP_YIELD, 0), Outcome::Yield);
         assert_eq!(sched_op(&mut c, SCHEDOP_BLOCK, 0), Outcome::Block);
-        assert_eq!(sched_op(&mut c, abi::sched::SCHEDOP_WATCHDOG, 0), Outcome::err(Errno::ENOSYS));
         assert_eq!(sched_op(&mut c, 1000, 0), Outcome::err(Errno::ENOSYS));
+    }
+
+    #[test]
+    fn watchdogs_are_allocated_rearmed_and_freed_by_id() {
+        let mut c = FakeCaller::new(64);
+        let dog = |c: &mut FakeCaller, id: u32, timeout: u32| {
+            c.put(0, &SchedWatchdog { id, timeout });
+            sched_op(c, SCHEDOP_WATCHDOG, 0)
+        };
+        for id in [1, 2, 3, u32::MAX] {
+            assert_eq!(dog(&mut c, id, 0), Outcome::err(Errno::EINVAL), "id {id} is not in use");
+        }
+        assert_eq!(dog(&mut c, 0, 10), Outcome::Return(1));
+        assert_eq!(dog(&mut c, 0, 20), Outcome::Return(2));
+        assert_eq!(dog(&mut c, 0, 30), Outcome::err(Errno::ENOSPC));
+        // FakeCaller's clock says 5000 ns.
+        assert_eq!(c.dom(0).watchdogs, [Some(5000 + 10 * NS_PER_SECOND), Some(5000 + 20 * NS_PER_SECOND)]);
+        assert_eq!(dog(&mut c, 2, 1), Outcome::Return(0));
+        assert_eq!(c.dom(0).watchdogs[1], Some(5000 + NS_PER_SECOND), "re-armed");
+        assert_eq!(dog(&mut c, 1, 0), Outcome::Return(0));
+        assert_eq!(c.dom(0).watchdogs[0], None, "freed");
+        assert_eq!(dog(&mut c, 1, 5), Outcome::err(Errno::EINVAL), "no longer in use");
+        assert_eq!(dog(&mut c, 0, 0), Outcome::Return(1), "the freed slot is reused");
+        assert_eq!(sched_op(&mut c, SCHEDOP_WATCHDOG, 60), Outcome::err(Errno::EFAULT));
+    }
+
+    #[test]
+    fn a_watchdog_expires_at_its_deadline() {
+        assert!(!watchdog_expired(&[None, None], u64::MAX));
+        assert!(!watchdog_expired(&[None, Some(100)], 99));
+        assert!(watchdog_expired(&[None, Some(100)], 100));
+        assert!(watchdog_expired(&[Some(50), Some(100)], 60));
     }
 
     #[test]

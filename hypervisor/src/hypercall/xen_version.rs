@@ -27,8 +27,8 @@ use super::{Caller, Outcome, read_arg, write_arg};
 pub const XEN_MAJOR: u64 = 4;
 pub const XEN_MINOR: u64 = 17;
 
-const EXTRAVERSION: &str = "-rust";
-const CHANGESET: &str = concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION"));
+pub(super) const EXTRAVERSION: &str = "-rust";
+pub(super) const CHANGESET: &str = concat!(env!("CARGO_PKG_NAME"), " ", env!("CARGO_PKG_VERSION"));
 const CAPABILITIES: &str = "hvm-3.0-x86_64 hvm-3.0-x86_32 hvm-3.0-x86_32p";
 const DENIED: &str = "<denied>";
 /// Where Xen's own virtual range starts for a 64-bit guest.

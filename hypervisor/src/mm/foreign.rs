@@ -1,12 +1,37 @@
-//! Machine frames that one domain grants and another maps: counted, so the
-//! owner giving a frame up (decrease_reservation, remove_from_physmap, its
-//! destruction) cannot free it while another domain's p2m still maps it.
-//! The last unmap frees it instead. This is the part of Xen's page
-//! reference count that grant mappings need: Xen keeps a granted page
-//! until every mapping of it is gone, even after its owner died.
+//! References to machine frames mapped into a domain that does not own
+//! them: by grant (GNTTABOP_map_grant_ref, `P2mType::GrantMap`) or by
+//! `XENMAPSPACE_gmfn_foreign` (Dom0's domain builder maps a new domain's
+//! RAM into its own physmap, `P2mType::Foreign`). This is the part of
+//! Xen's page reference count that such mappings need.
 //!
-//! Only frames mapped by grant are tracked, so the table stays as small as
-//! the number of live grant mappings (each needs a maptrack handle).
+//! A frame must never be freed while another domain still maps it: the
+//! allocator would hand it to someone else and the mapper could read or
+//! write their data. So every such mapping holds the frame: when the owner
+//! lets go of it (decrease_reservation, remove_from_physmap, its
+//! destruction) while mappings remain, the frame is only marked an orphan,
+//! and the last unmap (a grant unmap, a physmap removal, or the mapper's
+//! destruction) frees it. The mapper keeps a working page until it unmaps
+//! (Linux unmaps its privcmd and grant mappings after the toolstack
+//! destroyed the domain, and must not fault on them in between).
+//!
+//! One table counts both kinds, so a frame both granted to one domain and
+//! foreign-mapped by another is freed exactly once, after the last of all
+//! its mappings. The two p2m types stay apart because the rest of the
+//! hypervisor treats them differently, as Xen does:
+//! - a grant mapping is named by a maptrack handle, so only the grant
+//!   unmap removes it (remove_from_physmap / decrease_reservation /
+//!   a new mapping over it: -EINVAL); a foreign mapping has no handle and
+//!   the physmap ops remove it like RAM;
+//! - a grant mapping may be read-only, a foreign one is always read-write;
+//! - HVMOP_get_mem_type calls a grant mapping RAM (rw or ro by access) and
+//!   a foreign one `HVMMEM_mmio_dm` (`p2m_map_foreign` is no RAM type);
+//! - the hypervisor copies to and from a foreign-mapped frame on the
+//!   guest's behalf, never a granted one (Xen's `__hvm_copy`).
+//!
+//! Lock order: taken after `DOMAINS` (or alone); nothing else is locked
+//! while it is held.
+
+#![forbid(unsafe_code)]
 
 use alloc::collections::BTreeMap;
 
@@ -14,17 +39,18 @@ use spin::Mutex;
 
 use super::frame::Mfn;
 
-/// Mappings of each granted frame now, and whether its owner let it go.
-#[derive(Default)]
-pub struct ForeignRefs {
-    frames: BTreeMap<u64, Refs>,
-}
-
+/// Mappings of one frame in domains other than its owner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Refs {
-    mappings: u32,
-    /// The owner no longer holds the frame: the last unmap frees it.
-    orphaned: bool,
+    mappings: u64,
+    /// The owner let go of the frame: the last unmap frees it.
+    orphan: bool,
+}
+
+/// Every frame with at least one mapping outside its owner.
+#[derive(Debug, Default)]
+pub struct ForeignRefs {
+    frames: BTreeMap<u64, Refs>,
 }
 
 impl ForeignRefs {
@@ -32,73 +58,131 @@ impl ForeignRefs {
         ForeignRefs { frames: BTreeMap::new() }
     }
 
-    /// Another domain maps `mfn`.
-    pub fn get(&mut self, mfn: Mfn) {
-        let refs = self.frames.entry(mfn.0).or_insert(Refs { mappings: 0, orphaned: false });
+    /// A domain other than the owner maps `mfn`.
+    pub fn map(&mut self, mfn: Mfn) {
+        let refs = self.frames.entry(mfn.0).or_insert(Refs { mappings: 0, orphan: false });
         refs.mappings = refs.mappings.saturating_add(1);
     }
 
-    /// A mapping of `mfn` went away; true if the frame must be freed now
-    /// (it was the last one and the owner had let the frame go).
-    pub fn put(&mut self, mfn: Mfn) -> bool {
-        let Some(refs) = self.frames.get_mut(&mfn.0) else { return false };
-        refs.mappings = refs.mappings.saturating_sub(1);
-        if refs.mappings > 0 {
-            return false;
-        }
-        let orphaned = refs.orphaned;
-        self.frames.remove(&mfn.0);
-        orphaned
-    }
-
-    /// The owner lets `mfn` go; true if nobody maps it and it can be freed
-    /// now, false if the last unmap will free it.
+    /// The owner lets go of `mfn`; true if the caller frees it now (nobody
+    /// else maps it), false if the last unmap will.
+    #[must_use]
     pub fn owner_release(&mut self, mfn: Mfn) -> bool {
         match self.frames.get_mut(&mfn.0) {
             Some(refs) => {
-                refs.orphaned = true;
+                refs.orphan = true;
                 false
             }
             None => true,
         }
     }
 
-    /// How many grant mappings of `mfn` exist.
-    pub fn mappings(&self, mfn: Mfn) -> u32 {
+    /// One mapping of `mfn` went away; true if the caller frees it now (it
+    /// was the last, and the owner had let go). A frame the table does not
+    /// know is never freed here: an unbalanced unmap must not free a frame
+    /// someone still owns.
+    #[must_use]
+    pub fn unmap(&mut self, mfn: Mfn) -> bool {
+        let Some(refs) = self.frames.get_mut(&mfn.0) else { return false };
+        refs.mappings = refs.mappings.saturating_sub(1);
+        if refs.mappings > 0 {
+            return false;
+        }
+        let orphan = refs.orphan;
+        self.frames.remove(&mfn.0);
+        orphan
+    }
+
+    /// Mappings of `mfn` outside its owner now.
+    pub fn mappings(&self, mfn: Mfn) -> u64 {
         self.frames.get(&mfn.0).map_or(0, |r| r.mappings)
+    }
+
+    /// Frames held only by such mappings (their owner let go).
+    pub fn orphans(&self) -> usize {
+        self.frames.values().filter(|r| r.orphan).count()
     }
 }
 
-/// The machine's table. Taken after `DOMAINS` (never the other way round).
-pub static FOREIGN: Mutex<ForeignRefs> = Mutex::new(ForeignRefs::new());
+static FOREIGN: Mutex<ForeignRefs> = Mutex::new(ForeignRefs::new());
+
+/// Records a mapping of `mfn` outside its owner (before it is entered in
+/// the mapper's p2m).
+pub fn map(mfn: Mfn) {
+    FOREIGN.lock().map(mfn);
+}
+
+/// The owner of `mfn` lets go of it: freed now, or by its last unmap.
+pub fn release_owned(mfn: Mfn) {
+    let free = FOREIGN.lock().owner_release(mfn);
+    if free {
+        let _ = super::free_frame(mfn);
+    }
+}
+
+/// A mapping of `mfn` (grant or foreign) was removed from a p2m (and that
+/// domain's translations are flushed before it runs again): frees an
+/// orphan with it.
+pub fn unmap(mfn: Mfn) {
+    let free = FOREIGN.lock().unmap(mfn);
+    if free {
+        let _ = super::free_frame(mfn);
+    }
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn an_unmapped_frame_is_freed_by_its_owner() {
-        let mut f = ForeignRefs::new();
-        assert!(f.owner_release(Mfn(7)));
+    fn a_frame_nobody_else_maps_is_freed_by_its_owner() {
+        let mut r = ForeignRefs::new();
+        assert!(r.owner_release(Mfn(5)));
     }
 
     #[test]
     fn a_mapped_frame_outlives_its_owner_until_the_last_unmap() {
-        let mut f = ForeignRefs::new();
-        f.get(Mfn(7));
-        f.get(Mfn(7));
-        assert!(!f.owner_release(Mfn(7)), "still mapped twice");
-        assert!(!f.put(Mfn(7)), "one mapping left");
-        assert!(f.put(Mfn(7)), "the last unmap frees it");
-        assert_eq!(f.mappings(Mfn(7)), 0);
-        assert!(!f.put(Mfn(7)), "an unknown frame is never freed by put");
+        let mut r = ForeignRefs::new();
+        r.map(Mfn(5));
+        r.map(Mfn(5));
+        assert!(!r.owner_release(Mfn(5)), "still mapped twice: not freed");
+        assert_eq!(r.orphans(), 1);
+        assert!(!r.unmap(Mfn(5)), "one mapping left");
+        assert!(r.unmap(Mfn(5)), "the last unmap frees the orphan");
+        assert_eq!((r.mappings(Mfn(5)), r.orphans()), (0, 0));
+        assert!(!r.unmap(Mfn(5)), "an unknown frame is never freed by unmap");
     }
 
     #[test]
-    fn unmapping_while_the_owner_holds_the_frame_frees_nothing() {
-        let mut f = ForeignRefs::new();
-        f.get(Mfn(9));
-        assert!(!f.put(Mfn(9)));
-        assert!(f.owner_release(Mfn(9)), "no mapping left: the owner frees it");
+    fn unmapping_a_frame_its_owner_still_holds_frees_nothing() {
+        let mut r = ForeignRefs::new();
+        r.map(Mfn(7));
+        assert!(!r.unmap(Mfn(7)));
+        assert_eq!(r.mappings(Mfn(7)), 0);
+        assert!(r.owner_release(Mfn(7)), "no mapping left: the owner frees it");
+    }
+
+    #[test]
+    fn frames_are_counted_separately() {
+        let mut r = ForeignRefs::new();
+        r.map(Mfn(1));
+        r.map(Mfn(2));
+        assert!(!r.owner_release(Mfn(1)));
+        assert!(r.owner_release(Mfn(3)));
+        assert!(!r.unmap(Mfn(2)));
+        assert!(r.unmap(Mfn(1)));
+    }
+
+    #[test]
+    fn a_granted_and_foreign_mapped_frame_is_freed_once_after_both_unmaps() {
+        // One grant mapping and one gmfn_foreign mapping of the same frame.
+        let mut r = ForeignRefs::new();
+        r.map(Mfn(9));
+        r.map(Mfn(9));
+        assert!(!r.owner_release(Mfn(9)));
+        assert!(!r.unmap(Mfn(9)), "the grant unmap leaves the foreign mapping");
+        assert_eq!(r.orphans(), 1);
+        assert!(r.unmap(Mfn(9)), "the foreign unmap frees it");
+        assert!(!r.unmap(Mfn(9)), "and only once");
     }
 }

@@ -63,7 +63,8 @@ pub trait FrameAccess {
 
 /// Machine frames through the physical-memory window. Only
 /// [`P2mGuestMemory::new_machine`] makes one, so it only ever touches frames
-/// a domain's p2m maps as RAM.
+/// a domain's p2m maps as RAM (its own, or foreign frames, which
+/// `mm::foreign` keeps allocated while they are mapped).
 pub struct PhysmapFrames {
     _private: (),
 }
@@ -132,7 +133,9 @@ impl<'a, M: TableMemory, F: FrameAccess> P2mGuestMemory<'a, M, F> {
     fn frame(&self, gpa: u64, write: bool) -> Result<Mfn, GuestFault> {
         let entry = self.p2m.translate(Gfn::from_gpa(gpa)).ok_or(GuestFault::Unmapped(gpa))?;
         match entry.p2m_type {
-            P2mType::Ram | P2mType::ReadOnlyFirmware => {}
+            // A foreign-mapped frame is the caller's memory as far as
+            // copies go (Xen's get_page_from_gfn takes it from its owner).
+            P2mType::Ram | P2mType::ReadOnlyFirmware | P2mType::Foreign => {}
             // A granted frame of another domain is not the guest's memory
             // to pass to hypercalls (Xen's __hvm_copy refuses grant maps).
             P2mType::MmioPassthrough | P2mType::EmulatedMmio | P2mType::GrantMap => return Err(GuestFault::NotRam(gpa)),

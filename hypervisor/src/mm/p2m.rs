@@ -186,8 +186,14 @@ pub enum P2mType {
     /// Another domain's frame mapped through a grant (Xen's
     /// `p2m_grant_map_rw`/`_ro`, by access): write-back like RAM, but never
     /// the domain's to free, and not memory the hypervisor reads or writes
-    /// on the domain's behalf.
+    /// on the domain's behalf. Only the grant unmap (or the mapper's
+    /// destruction) removes it: its maptrack handle names it.
     GrantMap,
+    /// Another domain's RAM frame mapped here (XENMAPSPACE_gmfn_foreign,
+    /// Xen's `p2m_map_foreign`), write-back like RAM; the physmap ops
+    /// remove it like RAM (no handle names it). See `mm::foreign` for why
+    /// it is a type of its own.
+    Foreign,
 }
 
 impl P2mType {
@@ -200,6 +206,7 @@ impl P2mType {
             P2mType::ReadOnlyFirmware => 3,
             P2mType::EmulatedMmio => 4,
             P2mType::GrantMap => 5,
+            P2mType::Foreign => 6,
         }
     }
 
@@ -210,6 +217,7 @@ impl P2mType {
             3 => Some(P2mType::ReadOnlyFirmware),
             4 => Some(P2mType::EmulatedMmio),
             5 => Some(P2mType::GrantMap),
+            6 => Some(P2mType::Foreign),
             _ => None,
         }
     }
@@ -655,7 +663,9 @@ impl<M: TableMemory> P2m<M> {
         let bad_access = match p2m_type {
             P2mType::EmulatedMmio => false,
             P2mType::ReadOnlyFirmware => !access.contains(Access::READ) || access.contains(Access::WRITE),
-            P2mType::Ram | P2mType::MmioPassthrough | P2mType::GrantMap => !access.contains(Access::READ),
+            P2mType::Ram | P2mType::MmioPassthrough | P2mType::GrantMap | P2mType::Foreign => {
+                !access.contains(Access::READ)
+            }
         };
         if bad_access {
             return Err(P2mError::BadAccess { p2m_type, access });
@@ -942,6 +952,12 @@ pub(crate) mod tests {
             );
             assert_eq!(p.translate(Gfn(6)), None);
             assert_eq!(p.translate(Gfn(0x600)), None);
+            p.map(Gfn(9), Mfn(0x1234), PageSize::Size4K, P2mType::Foreign, RWX).unwrap();
+            assert_eq!(
+                p.translate(Gfn(9)),
+                Some(P2mEntry { mfn: Mfn(0x1234), p2m_type: P2mType::Foreign, access: RWX, size: PageSize::Size4K })
+            );
+            assert_eq!(p.unmap(Gfn(9)), Ok(Some((Mfn(0x1234), P2mType::Foreign))));
         }
     }
 

@@ -213,6 +213,7 @@ impl Caller for HypercallContext<'_> {
             free_pages: free as u64,
             max_mfn: crate::mm::max_mfn(),
             cmdline: crate::boot::cmdline::saved(),
+            vmx: self.me().p2m.format() == crate::mm::p2m::Format::Ept,
         }
     }
 }
@@ -257,10 +258,18 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                     Outcome::Block => {
                         vcpu.regs().rax = 0;
                         wait(vcpu, guest, Wait::Block);
+                        if let Some(end) = control(guest) {
+                            vcpu.skip_instruction(&exit, LEN_VMMCALL);
+                            return end;
+                        }
                     }
                     Outcome::Poll(timeout) => {
                         vcpu.regs().rax = 0;
                         wait(vcpu, guest, Wait::Poll(timeout));
+                        if let Some(end) = control(guest) {
+                            vcpu.skip_instruction(&exit, LEN_VMMCALL);
+                            return end;
+                        }
                     }
                     Outcome::Preempted(arg0) => {
                         // Run the same VMCALL again with the progress in its
@@ -422,7 +431,8 @@ fn control(guest: &Guest) -> Option<End> {
     }
 }
 
-/// Raises VIRQ_TIMER if one of the vCPU's timers expired.
+/// Raises VIRQ_TIMER if one of the vCPU's timers expired, and shuts the
+/// domain down if one of its watchdogs did (`control` then stops it).
 fn fire_timers(guest: &Guest) {
     let now = crate::domain::domain::system_time_at(cpu::rdtsc());
     if guest.signals.timer_due(now)
@@ -430,6 +440,21 @@ fn fire_timers(guest: &Guest) {
     {
         hypercall::event_channel::send_virq(d, guest.vcpu_id, abi::xen::VIRQ_TIMER);
     }
+    fire_watchdog(guest, now);
+}
+
+/// Shuts the domain down with `SHUTDOWN_watchdog` if one of its
+/// SCHEDOP_watchdog timers has expired by `now` (checked on host timer
+/// ticks and in waits: the hypervisor has no per-domain timers).
+fn fire_watchdog(guest: &Guest, now: u64) {
+    let mut domains = DOMAINS.lock();
+    let Some(d) = domains.get_mut(guest.domid) else { return };
+    if d.state != DomainState::Running || !hypercall::sched_op::watchdog_expired(&d.watchdogs, now) {
+        return;
+    }
+    d.state = DomainState::Shutdown(abi::sched::SHUTDOWN_WATCHDOG);
+    drop(domains);
+    guest.log(Level::Warn, "watchdog", format_args!("watchdog timer fired for domain {}", guest.domid));
 }
 
 /// What a waiting vCPU waits for: HLT an interrupt for it, SCHEDOP_block

@@ -154,7 +154,7 @@ fn map_grant_ref_maps_the_frame_and_marks_the_entry_until_unmapped() {
     assert_eq!(r.status, GNTST_OKAY);
     assert_eq!(r.handle, 0);
     assert_eq!(r.dev_bus_addr, fake_mfn(1, 0x120) << 12);
-    assert_eq!(c.dom(0).foreign.get(&0x1000), Some(&(fake_mfn(1, 0x120), false)));
+    assert_eq!(c.dom(0).grant_maps.get(&0x1000), Some(&(fake_mfn(1, 0x120), false)));
     assert_eq!(c.dom(1).grant_flags(10), GTF_PERMIT_ACCESS | GTF_READING | GTF_WRITING);
 
     let again = map(&mut c, map_op(1, 10, GNTMAP_HOST_MAP | GNTMAP_READONLY, 0x1001));
@@ -169,7 +169,7 @@ fn map_grant_ref_maps_the_frame_and_marks_the_entry_until_unmapped() {
     assert_eq!(c.dom(0).grant.maptrack.len(), 2);
     assert_eq!(unmap(&mut c, 1, 0x1001), GNTST_OKAY);
     assert_eq!(c.dom(1).grant_flags(10), GTF_PERMIT_ACCESS);
-    assert!(c.dom(1).grant.active.is_empty() && c.dom(0).grant.maptrack.is_empty() && c.dom(0).foreign.is_empty());
+    assert!(c.dom(1).grant.active.is_empty() && c.dom(0).grant.maptrack.is_empty() && c.dom(0).grant_maps.is_empty());
 }
 
 #[test]
@@ -179,7 +179,7 @@ fn a_read_only_grant_maps_only_read_only() {
     assert_eq!(c.dom(1).grant_flags(10), GTF_PERMIT_ACCESS | GTF_READONLY, "nothing left marked");
     let r = map(&mut c, map_op(1, 10, GNTMAP_HOST_MAP | GNTMAP_READONLY, 0x1000));
     assert_eq!(r.status, GNTST_OKAY);
-    assert_eq!(c.dom(0).foreign.get(&0x1000), Some(&(fake_mfn(1, 0x120), true)), "mapped read-only");
+    assert_eq!(c.dom(0).grant_maps.get(&0x1000), Some(&(fake_mfn(1, 0x120), true)), "mapped read-only");
     assert_eq!(c.dom(1).grant_flags(10), GTF_PERMIT_ACCESS | GTF_READONLY | GTF_READING);
 }
 
@@ -352,7 +352,7 @@ fn destroying_a_mapper_releases_its_pins_and_a_granter_orphans_its_mappings() {
     c.dom(1).grant_to(10, GTF_PERMIT_ACCESS, 0, 0x120);
     assert_eq!(unmap(&mut c, 0, 0x1000), GNTST_OKAY);
     assert_eq!(c.dom(1).grant_flags(10), GTF_PERMIT_ACCESS);
-    assert!(c.dom(0).foreign.is_empty() && c.dom(0).grant.maptrack.is_empty());
+    assert!(c.dom(0).grant_maps.is_empty() && c.dom(0).grant.maptrack.is_empty());
 }
 
 #[test]

@@ -1,0 +1,96 @@
+//! `HYPERVISOR_platform_op(xen_platform_op_t *op)` (platform.h;
+//! xen/arch/x86/platform_hypercall.c). The struct is read first (-EFAULT),
+//! its `interface_version` must be 0x03000001 (-EACCES), and only Dom0 may
+//! call it (-EPERM, Xen's XSM_PRIV).
+//!
+//! | cmd | here |
+//! |---|---|
+//! | `XENPF_settime32` (17), `XENPF_settime64` (62) | sets the wallclock: `secs.nsecs` was the time at system time `system_time` (settime64's `mbz` must be 0: -EINVAL); domains see it the next time their time records are written (mapping shared_info, registering a vcpu_info) |
+//! | other (get_cpuinfo, microcode, firmware_info, the power-management commands, ...) | -ENOSYS (not implemented) |
+
+#![forbid(unsafe_code)]
+
+use core::sync::atomic::Ordering;
+
+use abi::errno::Errno;
+use abi::platform::*;
+
+use super::{Caller, Outcome, read_arg};
+use crate::domain::domain::WALLCLOCK_AT_BOOT;
+
+const NS_PER_SECOND: u64 = 1_000_000_000;
+
+/// Xen's `do_settime`: the wallclock's seconds at system time 0.
+fn boot_seconds(secs: u64, nsecs: u32, system_time: u64) -> u64 {
+    secs.wrapping_mul(NS_PER_SECOND).wrapping_add(u64::from(nsecs)).wrapping_sub(system_time) / NS_PER_SECOND
+}
+
+pub fn platform_op(caller: &mut impl Caller, arg: u64) -> Outcome {
+    let op: XenPlatformOp = match read_arg(caller, arg) {
+        Ok(op) => op,
+        Err(e) => return Outcome::err(e),
+    };
+    if op.interface_version != XENPF_INTERFACE_VERSION {
+        return Outcome::err(Errno::EACCES);
+    }
+    if !caller.privileged() {
+        return Outcome::err(Errno::EPERM);
+    }
+    let boot = match op.cmd {
+        XENPF_SETTIME32 => {
+            let t: XenpfSettime32 = op.payload();
+            boot_seconds(t.secs.into(), t.nsecs, t.system_time)
+        }
+        XENPF_SETTIME64 => {
+            let t: XenpfSettime64 = op.payload();
+            if t.mbz != 0 {
+                return Outcome::err(Errno::EINVAL);
+            }
+            boot_seconds(t.secs, t.nsecs, t.system_time)
+        }
+        _ => return Outcome::err(Errno::ENOSYS),
+    };
+    WALLCLOCK_AT_BOOT.store(boot, Ordering::Relaxed);
+    Outcome::Return(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fake::FakeCaller;
+    use super::*;
+    use abi::zerocopy::IntoBytes;
+
+    fn op(cmd: u32, version: u32, payload: &[u8]) -> XenPlatformOp {
+        let mut u = [0u8; 128];
+        u[..payload.len()].copy_from_slice(payload);
+        XenPlatformOp { cmd, interface_version: version, u }
+    }
+
+    #[test]
+    fn checks_come_first() {
+        let mut c = FakeCaller::new(256);
+        assert_eq!(platform_op(&mut c, 200), Outcome::err(Errno::EFAULT));
+        for version in [0, 0x0300_0000, 0x15, u32::MAX] {
+            c.put(0, &op(XENPF_GET_CPUINFO, version, &[]));
+            assert_eq!(platform_op(&mut c, 0), Outcome::err(Errno::EACCES));
+        }
+        c.put(0, &op(0xffff, XENPF_INTERFACE_VERSION, &[]));
+        assert_eq!(platform_op(&mut c, 0), Outcome::err(Errno::ENOSYS));
+        let mut u = FakeCaller::unprivileged(256);
+        u.put(0, &op(0xffff, XENPF_INTERFACE_VERSION, &[]));
+        assert_eq!(platform_op(&mut u, 0), Outcome::err(Errno::EPERM));
+    }
+
+    #[test]
+    fn settime_sets_the_wallclock_at_system_time_zero() {
+        assert_eq!(boot_seconds(1_700_000_010, 500_000_000, 10_500_000_000), 1_700_000_000);
+        let mut c = FakeCaller::new(256);
+        let t = XenpfSettime64 { secs: 1_800_000_005, nsecs: 0, mbz: 1, system_time: 5 * NS_PER_SECOND };
+        c.put(0, &op(XENPF_SETTIME64, XENPF_INTERFACE_VERSION, t.as_bytes()));
+        assert_eq!(platform_op(&mut c, 0), Outcome::err(Errno::EINVAL), "mbz");
+        let t = XenpfSettime64 { mbz: 0, ..t };
+        c.put(0, &op(XENPF_SETTIME64, XENPF_INTERFACE_VERSION, t.as_bytes()));
+        assert_eq!(platform_op(&mut c, 0), Outcome::Return(0));
+        assert_eq!(WALLCLOCK_AT_BOOT.load(Ordering::Relaxed), 1_800_000_000);
+    }
+}
