@@ -22,9 +22,9 @@ use crate::toolstack::{Toolstack, xen};
 /// Creates the `autostart=` domains; returns the toolstack for what follows.
 pub fn autostart(si: &StartInfo) -> Option<Toolstack<'_>> {
     let mut ts = match Toolstack::new(si) {
-        Some(ts) => ts,
-        None => {
-            println!("xl: no free address range for mapping guest memory; no toolstack");
+        Ok(ts) => ts,
+        Err(e) => {
+            println!("xl: error: setting up the toolstack's mapping window: {e}");
             return None;
         }
     };

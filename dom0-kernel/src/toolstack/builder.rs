@@ -25,7 +25,7 @@ use super::xen::{self, XenError};
 
 const PAGE: u64 = 4096;
 /// Pages one foreign-mapping window shows at a time (2 MiB).
-const WINDOW_PAGES: u64 = 512;
+pub const WINDOW_PAGES: u64 = 512;
 const START_INFO_AREA: Range<u64> = 0x1000..0x10000;
 /// Most event-channel ports and grant frames a DomU gets (xl's defaults).
 const MAX_EVTCHN_PORT: u32 = 1023;
@@ -60,8 +60,8 @@ impl From<XenError> for BuildError {
 }
 
 /// Builds the domain `cfg` describes with `kernel` (its bytes); `window`
-/// is a 2 MiB-aligned range of our own physical address space, mapped
-/// 1:1, where the new domain's pages are shown while they are written.
+/// is 2 MiB of our own address space, mapped 1:1 and given back to Xen,
+/// where the new domain's pages are shown while they are written.
 /// Returns the new domain's id, paused.
 pub fn build(cfg: &DomainConfig, kernel_name: &str, kernel: &[u8], window: u64) -> Result<u16, BuildError> {
     let image = PvhImage::parse(kernel_name, kernel).map_err(BuildError::Kernel)?;

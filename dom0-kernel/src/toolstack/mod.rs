@@ -24,6 +24,12 @@ use toolstack::{DomainConfig, DomainState, ListEntry, ShutdownAction, ShutdownRe
 pub const RESTARTS_PER_WINDOW: usize = 3;
 pub const RESTART_WINDOW_NS: u64 = 10_000_000_000;
 
+/// The foreign-mapping window (see [`Toolstack::new`]); never touched
+/// while nothing is mapped there.
+#[repr(C, align(4096))]
+struct Window([u8; 2 << 20]);
+static mut WINDOW: Window = Window([0; 2 << 20]);
+
 /// A domain this toolstack created: its id, config and restart history.
 struct Managed {
     domid: u16,
@@ -42,9 +48,14 @@ pub struct Toolstack<'a> {
 impl<'a> Toolstack<'a> {
     /// A toolstack over the bundle the start info lists; None without a
     /// free range for the builder's window.
-    pub fn new(si: &'a StartInfo) -> Option<Toolstack<'a>> {
-        let window = si.unlisted_address()?;
-        guest_rt::paging::map_identity_2mib(window).then_some(Toolstack { si, window, domains: Vec::new() })
+    pub fn new(si: &'a StartInfo) -> Result<Toolstack<'a>, xen::XenError> {
+        // As Linux's ballooned pages: 2 MiB of our own RAM given back to
+        // Xen, whose addresses then show the pages of domains being built.
+        // The hypervisor's tables for them stay, so building and destroying
+        // domains leaves its free-page count as it was.
+        let window = core::ptr::addr_of!(WINDOW) as u64;
+        xen::balloon_out(window / 4096, builder::WINDOW_PAGES)?;
+        Ok(Toolstack { si, window, domains: Vec::new() })
     }
 
     /// The bundle file `name`, also looked up under `configs/`.

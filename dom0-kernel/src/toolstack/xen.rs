@@ -194,3 +194,21 @@ pub fn read_console() -> Result<alloc::string::String, XenError> {
     buffer.truncate(op.payload::<XenSysctlReadconsole>().count as usize);
     Ok(alloc::string::String::from_utf8_lossy(&buffer).replace('\r', ""))
 }
+
+/// XENMEM_decrease_reservation of our own pages `first..first + count`.
+pub fn balloon_out(first: u64, count: u64) -> Result<(), XenError> {
+    let mut gfns: Vec<u64> = (first..first + count).collect();
+    let mut r = XenMemoryReservation {
+        extent_start: gfns.as_mut_ptr() as u64,
+        nr_extents: count,
+        extent_order: 0,
+        mem_flags: 0,
+        domid: DOMID_SELF,
+        _pad: [0; 3],
+    };
+    let done = memory_op("decrease_reservation", XENMEM_DECREASE_RESERVATION, &mut r)?;
+    if done != count {
+        return Err(XenError { what: "decrease_reservation (not all pages)", rc: -(Errno::EINVAL as i64) });
+    }
+    Ok(())
+}

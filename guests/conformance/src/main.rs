@@ -6,9 +6,13 @@
 //! same for 32-bit guests (plus the 32-bit register convention) from a
 //! 32-bit compatibility-mode code segment; anything else runs the 64-bit
 //! suite. `quiet` prints only the failing checks, the plan and the summary
-//! (for emulators where console output is slow). It runs as Dom0 or as a DomU: `SIF_PRIVILEGED`/`SIF_INITDOMAIN` in
-//! the start info pick the expectations. The last line is
-//! `# conformance: P passed, F failed` (`# conformance (32-bit): ...`).
+//! (for emulators where console output is slow). `todo=TEXT` declares a
+//! known deviation of the hypervisor under test: a failing check whose
+//! description contains TEXT is reported as TAP `# TODO` and counted apart
+//! (the expectation itself stays Xen's). It runs as Dom0 or as a DomU:
+//! `SIF_PRIVILEGED`/`SIF_INITDOMAIN` in the start info pick the
+//! expectations. The last line is `# conformance: P passed, F failed, T
+//! known deviations (TODO)` (`# conformance (32-bit): ...`).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]

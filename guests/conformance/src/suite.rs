@@ -111,7 +111,7 @@ impl Suite {
         Suite {
             memmap,
             memmap_len,
-            tap: Tap::start(quiet),
+            tap: Tap::start(quiet, guest_rt::cmdline::value(si.cmdline(), "todo").unwrap_or("")),
             bits,
             privileged,
             hwdom: si.info.flags & SIF_INITDOMAIN != 0,

@@ -8,7 +8,7 @@ use spin::Mutex;
 use super::domain::Domain;
 use crate::event::channels::{Binding, Channel};
 
-pub static DOMAINS: Mutex<DomainTable> = Mutex::new(DomainTable { domains: Vec::new() });
+pub static DOMAINS: Mutex<DomainTable> = Mutex::new(DomainTable { domains: Vec::new(), rover: 0 });
 
 /// Ids of ordinary domains are below this (Xen's DOMID_FIRST_RESERVED).
 pub const DOMID_FIRST_RESERVED: u16 = 0x7ff0;
@@ -18,6 +18,8 @@ pub const MAX_DOMAINS: usize = 64;
 
 pub struct DomainTable {
     domains: Vec<Domain>,
+    /// The id last given by `free_id`.
+    rover: u16,
 }
 
 impl DomainTable {
@@ -57,9 +59,14 @@ impl DomainTable {
         self.domains.len() < MAX_DOMAINS
     }
 
-    /// The lowest free id from 1 up (0 is Dom0's).
-    pub fn free_id(&self) -> Option<u16> {
-        (1..DOMID_FIRST_RESERVED).find(|id| self.get(*id).is_none())
+    /// The next free id after the last one given (0 is Dom0's), wrapping
+    /// below DOMID_FIRST_RESERVED, as Xen's domid rover: a new domain does
+    /// not take the id of one just destroyed.
+    pub fn free_id(&mut self) -> Option<u16> {
+        let span = DOMID_FIRST_RESERVED - 1;
+        let id = (0..span).map(|i| 1 + (self.rover + i) % span).find(|id| self.get(*id).is_none())?;
+        self.rover = id;
+        Some(id)
     }
 
     /// Domains in id order, starting at `first`.

@@ -21,7 +21,9 @@ const MAX_WRITE: u64 = 16 * 1024;
 pub fn console_io(caller: &mut impl Caller, cmd: u64, count: u64, buffer: u64) -> Outcome {
     match cmd {
         CONSOLEIO_WRITE => write(caller, count, buffer),
-        CONSOLEIO_READ if !caller.privileged() => Outcome::err(Errno::EPERM),
+        // XSM's console_io hook refuses a DomU everything but writes
+        // (Xen's debug builds), before looking at the command.
+        _ if !caller.privileged() => Outcome::err(Errno::EPERM),
         CONSOLEIO_READ if count > i32::MAX as u64 => Outcome::err(Errno::E2BIG),
         CONSOLEIO_READ => read(caller, count, buffer),
         _ => Outcome::err(Errno::ENOSYS),

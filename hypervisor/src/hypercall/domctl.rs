@@ -40,6 +40,10 @@ pub fn domctl(caller: &mut impl Caller, arg: u64) -> Outcome {
         return Outcome::err(Errno::EACCES);
     }
     if op.cmd == XEN_DOMCTL_GETDOMAININFO {
+        // XSM decides first: the domain may not exist (Xen looks up the next one).
+        if !caller.privileged() {
+            return Outcome::err(Errno::EPERM);
+        }
         // Xen 4.17 looks up the first domain at or after the id asked for;
         // a reserved id is not one it looks up.
         if op.domain.0 >= abi::xen::DOMID_FIRST_RESERVED.0 {
@@ -218,10 +222,12 @@ mod tests {
         bad_version.interface_version = 0x14;
         u.put(0, &bad_version);
         assert_eq!(domctl(&mut u, 0), Outcome::err(Errno::EACCES));
-        u.put(0, &op(XEN_DOMCTL_GETDOMAININFO, 77));
-        assert_eq!(domctl(&mut u, 0), Outcome::err(Errno::ESRCH));
-        u.put(0, &op(XEN_DOMCTL_GETDOMAININFO, 0));
+        u.put(0, &op(XEN_DOMCTL_PAUSEDOMAIN, 77));
+        assert_eq!(domctl(&mut u, 0), Outcome::err(Errno::ESRCH), "the domain is looked up before XSM");
+        u.put(0, &op(XEN_DOMCTL_PAUSEDOMAIN, 0));
         assert_eq!(domctl(&mut u, 0), Outcome::err(Errno::EPERM));
+        u.put(0, &op(XEN_DOMCTL_GETDOMAININFO, 77));
+        assert_eq!(domctl(&mut u, 0), Outcome::err(Errno::EPERM), "getdomaininfo: XSM first, as it looks for the next domain");
     }
 
     #[test]

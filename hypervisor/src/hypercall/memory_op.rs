@@ -237,6 +237,16 @@ fn add_to_physmap(caller: &mut impl Caller, arg: u64) -> Outcome {
     if a.space == XENMAPSPACE_GMFN_FOREIGN {
         return Outcome::err(Errno::ENOSYS);
     }
+    // xatp_permission_check: device MMIO only into the hardware domain itself.
+    if a.space == abi::memory::XENMAPSPACE_DEV_MMIO {
+        let own = a.domid == abi::xen::DOMID_SELF || a.domid.0 == caller.domid();
+        if caller.domain(a.domid.0).is_none() {
+            return Outcome::err(Errno::ESRCH);
+        }
+        if !(own && caller.privileged()) {
+            return Outcome::err(Errno::EACCES);
+        }
+    }
     match add_to_physmap_one(caller, &a) {
         Ok(()) => Outcome::Return(0),
         Err(e) => Outcome::err(e),

@@ -53,6 +53,12 @@ pub fn rdtsc() -> u64 {
 /// Turns on XSAVE support (CR4.OSXSAVE) when the CPU has it, so guests'
 /// XSETBV can be carried out. The hypervisor itself uses no FPU/SSE state.
 pub fn enable_xsave() {
+    // SAFETY: SSE is baseline on x86_64, so CR4.OSFXSR/OSXMMEXCPT may be set; the hypervisor (soft-float) needs them only to clear guest SSE state (`reset_extended_state`).
+    unsafe {
+        x86_64::registers::control::Cr4::update(|f| {
+            f.insert(x86_64::registers::control::Cr4Flags::OSFXSR | x86_64::registers::control::Cr4Flags::OSXMMEXCPT_ENABLE)
+        })
+    };
     if cpuid(1, 0).ecx & (1 << 26) != 0 {
         // SAFETY: CPUID reports XSAVE, so CR4.OSXSAVE may be set; the hypervisor (soft-float) has no FPU state it could lose.
         unsafe { x86_64::registers::control::Cr4::update(|f| f.insert(x86_64::registers::control::Cr4Flags::OSXSAVE)) };
