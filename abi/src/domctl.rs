@@ -785,3 +785,28 @@ mod tests {
         assert_eq!(op.payload::<XenDomctlCreatedomain>().max_vcpus, 2);
     }
 }
+
+// xen_domctl_scheduler_op.cmd (XEN_DOMCTL_SCHEDOP_*)
+pub const XEN_DOMCTL_SCHEDOP_PUTINFO: u32 = 0;
+pub const XEN_DOMCTL_SCHEDOP_GETINFO: u32 = 1;
+pub const XEN_DOMCTL_SCHEDOP_PUTVCPUINFO: u32 = 2;
+pub const XEN_DOMCTL_SCHEDOP_GETVCPUINFO: u32 = 3;
+
+/// `struct xen_domctl_scheduler_op`, for `XEN_DOMCTL_scheduler_op`. `u` is
+/// the per-scheduler union: credit / credit2 `{u16 weight; u16 cap}`, rtds
+/// `{u32 period; u32 budget}`, or the per-vCPU array handle.
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct XenDomctlSchedulerOp {
+    /// IN: `XEN_SCHEDULER_*`; must be the domain's scheduler.
+    pub sched_id: u32,
+    /// IN: `XEN_DOMCTL_SCHEDOP_*`.
+    pub cmd: u32,
+    pub u: [u64; 2],
+}
+
+const _: () = assert!(core::mem::size_of::<XenDomctlSchedulerOp>() == 24);
+const _: () = assert!(core::mem::offset_of!(XenDomctlSchedulerOp, cmd) == 4);
+const _: () = assert!(core::mem::offset_of!(XenDomctlSchedulerOp, u) == 8);

@@ -82,7 +82,11 @@ impl<'a> Toolstack<'a> {
             return Err(format!("{file}: kernel \"{}\" is not in the boot bundle", config.kernel));
         };
         let domid = builder::build(config, &config.kernel, kernel.data, self.window).map_err(|e| format!("{file}: {e}"))?;
-        xen::unpause_domain(domid).map_err(|e| format!("{file}: {e}"))?;
+        let started = pin(domid, config).and_then(|()| xen::unpause_domain(domid));
+        if let Err(e) = started {
+            let _ = xen::destroy_domain(domid);
+            return Err(format!("{file}: {e}"));
+        }
         Ok(domid)
     }
 
@@ -210,6 +214,24 @@ impl<'a> Toolstack<'a> {
             let _ = xen::destroy_domain(d.domid);
         }
     }
+}
+
+/// Applies `cpus=` (hard affinity). `cpu_weight` / `cpu_cap` have nothing
+/// to set: the hypervisor runs Xen's null scheduler model, which has no
+/// parameters (XEN_DOMCTL_scheduler_op accepts and ignores them).
+fn pin(domid: u16, config: &DomainConfig) -> Result<(), xen::XenError> {
+    for vcpu in 0..config.maxvcpus {
+        let mask = match &config.cpus {
+            None => continue,
+            Some(toolstack::Affinity::AllVcpus(m)) => m.0,
+            Some(toolstack::Affinity::PerVcpu(list)) => match list.get(vcpu as usize) {
+                Some(m) => m.0,
+                None => continue,
+            },
+        };
+        xen::set_hard_affinity(domid, vcpu, mask)?;
+    }
+    Ok(())
 }
 
 fn state(i: &XenDomctlGetdomaininfo) -> DomainState {

@@ -212,3 +212,17 @@ pub fn balloon_out(first: u64, count: u64) -> Result<(), XenError> {
     }
     Ok(())
 }
+
+/// XEN_DOMCTL_setvcpuaffinity: `vcpu` of `domid` runs only on `mask`'s CPUs.
+pub fn set_hard_affinity(domid: u16, vcpu: u32, mask: u64) -> Result<(), XenError> {
+    let mut bits = mask.to_le_bytes();
+    let map = |at: u64, nr_bits: u32| abi::xen::XenctlBitmap { bitmap: at, nr_bits, _pad: 0 };
+    let arg = XenDomctlVcpuaffinity {
+        vcpu,
+        flags: XEN_VCPUAFFINITY_HARD,
+        cpumap_hard: map(bits.as_mut_ptr() as u64, 64),
+        cpumap_soft: map(0, 0),
+    };
+    let mut op = XenDomctl::new(XEN_DOMCTL_SETVCPUAFFINITY, DomId(domid), &arg);
+    domctl("setvcpuaffinity", &mut op)
+}

@@ -31,7 +31,7 @@ pub struct MapEntry {
     pub r#type: u32,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct VcpuState {
     pub up: bool,
     /// Where the guest registered its `vcpu_info` (gfn, offset in page).
@@ -46,6 +46,26 @@ pub struct VcpuState {
     pub context: Option<VcpuContext>,
     /// The physical CPU running it now, if one is.
     pub running_on: Option<usize>,
+    /// CPUs it may run on (bit N: CPU N; XEN_DOMCTL_setvcpuaffinity), and
+    /// those it prefers (kept for the scheduler; this one ignores them).
+    pub hard_affinity: u64,
+    pub soft_affinity: u64,
+}
+
+impl Default for VcpuState {
+    fn default() -> Self {
+        VcpuState {
+            up: false,
+            vcpu_info: None,
+            upcall_vector: 0,
+            signals: Arc::default(),
+            poll_ports: Vec::new(),
+            context: None,
+            running_on: None,
+            hard_affinity: u64::MAX,
+            soft_affinity: u64::MAX,
+        }
+    }
 }
 
 /// What an HVM vCPU keeps of a `vcpu_guest_context` (Xen's

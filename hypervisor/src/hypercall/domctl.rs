@@ -12,6 +12,8 @@
 //! | `XEN_DOMCTL_max_vcpus` (15) | 1..=128 (-EINVAL), not the caller itself (-EINVAL), only while no vCPU has run |
 //! | `XEN_DOMCTL_max_mem` (11) | the reservation limit, in KiB |
 //! | `XEN_DOMCTL_setvcpucontext` (12) | not the caller (-EINVAL), a vCPU it has (-EINVAL); NULL resets the vCPU (down, not initialised); else the context is read (-EFAULT), vCPU 0's vm_assist beyond runstate_update_flag is -EINVAL, and flags, general and debug registers are kept; VGCF_online brings it up |
+//! | `XEN_DOMCTL_setvcpuaffinity` (9), `getvcpuaffinity` (25) | a vCPU it has (-EINVAL), HARD and/or SOFT (-EINVAL without), bitmaps read/written through guest memory (-EFAULT), up to 64 CPUs; a hard affinity with no DomU CPU (all but CPU 0) is -EINVAL; the run queue honours it |
+//! | `XEN_DOMCTL_scheduler_op` (16) | the null scheduler's: sched_id XEN_SCHEDULER_NULL (else -EINVAL), put/get(vcpu)info do nothing, as Xen's null scheduler |
 //! | `XEN_DOMCTL_getvcpucontext` (13) | a vCPU it has, not the caller's own (-EINVAL), initialised (-ENODATA); the kept context (other fields 0) |
 //! | other | -ENOSYS |
 
@@ -96,6 +98,23 @@ pub fn domctl(caller: &mut impl Caller, arg: u64) -> Outcome {
         XEN_DOMCTL_SETVCPUCONTEXT => set_vcpu_context(caller, op.domain, op.payload()),
         XEN_DOMCTL_GETVCPUCONTEXT if own => Err(Errno::EINVAL),
         XEN_DOMCTL_GETVCPUCONTEXT => get_vcpu_context(caller, op.domain, op.payload()),
+        XEN_DOMCTL_SETVCPUAFFINITY | XEN_DOMCTL_GETVCPUAFFINITY => {
+            let mut aff: XenDomctlVcpuaffinity = op.payload();
+            vcpu_affinity(caller, op.domain, op.cmd == XEN_DOMCTL_SETVCPUAFFINITY, &mut aff).map(|()| {
+                op.set_payload(&aff);
+                true
+            })
+        }
+        XEN_DOMCTL_SCHEDULER_OP => {
+            let s: XenDomctlSchedulerOp = op.payload();
+            // The null scheduler (a vCPU owns its CPU) has no parameters:
+            // Xen answers 0 and changes nothing.
+            if s.sched_id != XEN_SCHEDULER_NULL || s.cmd > XEN_DOMCTL_SCHEDOP_GETVCPUINFO {
+                Err(Errno::EINVAL)
+            } else {
+                Ok(true)
+            }
+        }
         XEN_DOMCTL_MAX_MEM => {
             let max: XenDomctlMaxMem = op.payload();
             with(caller, op.domain, |d| {
@@ -149,6 +168,70 @@ fn get_vcpu_context(caller: &mut impl Caller, domid: DomId, c: XenDomctlVcpucont
     (ctx.flags, ctx.user_regs, ctx.debugreg) = (kept.flags, kept.regs, kept.debugreg);
     write_arg(caller, c.ctxt, &ctx)?;
     Ok(false)
+}
+
+/// CPUs a hard affinity may name: the online ones but CPU 0, Dom0's.
+fn domu_cpus(caller: &impl Caller) -> u64 {
+    let n = caller.machine().nr_cpus.min(64);
+    let online = if n >= 64 { u64::MAX } else { (1u64 << n) - 1 };
+    online & !1
+}
+
+/// `vcpu_affinity_domctl`: the masks go through `xenctl_bitmap`s in guest
+/// memory (up to 64 CPUs here). Set writes back the effective affinity.
+fn vcpu_affinity(caller: &mut impl Caller, domid: DomId, set: bool, aff: &mut XenDomctlVcpuaffinity) -> Result<(), Errno> {
+    let usable = domu_cpus(caller);
+    let vcpu = aff.vcpu as usize;
+    if vcpu >= caller.domain_exact(domid.0).ok_or(Errno::ESRCH)?.vcpus().len() {
+        return Err(Errno::EINVAL);
+    }
+    if aff.flags & (XEN_VCPUAFFINITY_HARD | XEN_VCPUAFFINITY_SOFT) == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (hard, soft) = (aff.flags & XEN_VCPUAFFINITY_HARD != 0, aff.flags & XEN_VCPUAFFINITY_SOFT != 0);
+    if set {
+        let new_hard = if hard { Some(read_bitmap(caller, &aff.cpumap_hard)?) } else { None };
+        let new_soft = if soft { Some(read_bitmap(caller, &aff.cpumap_soft)?) } else { None };
+        if new_hard.is_some_and(|m| m & usable == 0) {
+            return Err(Errno::EINVAL);
+        }
+        let d = caller.domain_exact(domid.0).ok_or(Errno::ESRCH)?;
+        let v = &mut d.vcpus()[vcpu];
+        v.hard_affinity = new_hard.unwrap_or(v.hard_affinity);
+        v.soft_affinity = new_soft.unwrap_or(v.soft_affinity);
+    }
+    let d = caller.domain_exact(domid.0).ok_or(Errno::ESRCH)?;
+    let v = &d.vcpus()[vcpu];
+    let (h, s) = (v.hard_affinity, v.soft_affinity);
+    let online = usable | 1;
+    if hard {
+        write_bitmap(caller, &aff.cpumap_hard, h & online)?;
+    }
+    if soft {
+        write_bitmap(caller, &aff.cpumap_soft, if set { s & h & online } else { s & online })?;
+    }
+    Ok(())
+}
+
+/// `xenctl_bitmap_to_bitmap` for at most 64 bits.
+fn read_bitmap(caller: &impl Caller, map: &abi::xen::XenctlBitmap) -> Result<u64, Errno> {
+    let bytes = (map.nr_bits as usize).div_ceil(8).min(8);
+    let mut buf = [0u8; 8];
+    caller.copy_from_guest(map.bitmap, &mut buf[..bytes])?;
+    let mut mask = u64::from_le_bytes(buf);
+    if map.nr_bits < 64 {
+        mask &= (1u64 << map.nr_bits) - 1;
+    }
+    Ok(mask)
+}
+
+/// `cpumask_to_xenctl_bitmap`: the mask, then zeros to the guest's size.
+fn write_bitmap(caller: &mut impl Caller, map: &abi::xen::XenctlBitmap, mask: u64) -> Result<(), Errno> {
+    let bytes = (map.nr_bits as usize).div_ceil(8);
+    let mut out = alloc::vec![0u8; bytes.min(4096)];
+    let n = out.len().min(8);
+    out[..n].copy_from_slice(&mask.to_le_bytes()[..n]);
+    caller.copy_to_guest(map.bitmap, &out)
 }
 
 fn with(caller: &mut impl Caller, domid: DomId, f: impl FnOnce(&mut dyn DomainOps) -> Result<bool, Errno>) -> Result<bool, Errno> {
@@ -350,5 +433,35 @@ mod tests {
         c.put(0, &XenDomctl::new(XEN_DOMCTL_SETVCPUCONTEXT, DomId(1), &vc(1, 0)));
         assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
         assert_eq!((c.dom(1).vcpus[1].up, c.dom(1).vcpus[1].context), (false, None), "NULL resets");
+    }
+
+    #[test]
+    fn vcpu_affinity_is_checked_kept_and_read_back() {
+        let mut c = FakeCaller::new(4096);
+        let bitmap = |at: u64, nr_bits: u32| abi::xen::XenctlBitmap { bitmap: at, nr_bits, _pad: 0 };
+        let aff = |vcpu, flags, hard, soft| XenDomctlVcpuaffinity { vcpu, flags, cpumap_hard: hard, cpumap_soft: soft };
+        c.put(512, &0b0110u8);
+        let set = aff(1, XEN_VCPUAFFINITY_HARD, bitmap(512, 8), bitmap(0, 0));
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_SETVCPUAFFINITY, DomId(1), &set));
+        assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
+        assert_eq!(c.dom(1).vcpus[1].hard_affinity, 0b0110);
+        c.put(512, &0b0001u8);
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_SETVCPUAFFINITY, DomId(1), &set));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EINVAL), "CPU 0 only: no CPU a DomU may use");
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_SETVCPUAFFINITY, DomId(1), &aff(1, 0, bitmap(512, 8), bitmap(0, 0))));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EINVAL), "neither hard nor soft");
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_SETVCPUAFFINITY, DomId(1), &aff(2, XEN_VCPUAFFINITY_HARD, bitmap(512, 8), bitmap(0, 0))));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EINVAL), "no vCPU 2");
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_SETVCPUAFFINITY, DomId(1), &aff(1, XEN_VCPUAFFINITY_HARD, bitmap(1 << 40, 8), bitmap(0, 0))));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EFAULT));
+        c.put(600, &[0xffu8; 4]);
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_GETVCPUAFFINITY, DomId(1), &aff(1, XEN_VCPUAFFINITY_HARD, bitmap(600, 32), bitmap(0, 0))));
+        assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
+        assert_eq!(c.mem[600..604], [0b0010, 0, 0, 0], "the online part of the mask (2 CPUs), then zeros to the caller's size");
+        let sched = |sched_id, cmd| XenDomctlSchedulerOp { sched_id, cmd, u: [0; 2] };
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_SCHEDULER_OP, DomId(1), &sched(XEN_SCHEDULER_NULL, XEN_DOMCTL_SCHEDOP_GETINFO)));
+        assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_SCHEDULER_OP, DomId(1), &sched(XEN_SCHEDULER_CREDIT2, XEN_DOMCTL_SCHEDOP_PUTINFO)));
+        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EINVAL), "not the running scheduler");
     }
 }

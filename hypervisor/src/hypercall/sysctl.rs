@@ -5,6 +5,7 @@
 //! | cmd | here |
 //! |---|---|
 //! | `XEN_SYSCTL_readconsole` (1) | the console ring (16 KiB of hypervisor and guest console lines): from the oldest byte or `index`, `clear` forgets what was read |
+//! | `XEN_SYSCTL_sched_id` (4) | XEN_SCHEDULER_NULL: each vCPU owns a CPU while it runs |
 //! | `XEN_SYSCTL_physinfo` (3) | CPUs, TSC kHz, total/free pages, max mfn, HVM + HAP capabilities |
 //! | `XEN_SYSCTL_getdomaininfolist` (6) | up to `max_domains` from `first_domain`, as getdomaininfo gives them |
 //! | other (readconsole included) | -ENOSYS |
@@ -43,6 +44,10 @@ pub fn sysctl(caller: &mut impl Caller, arg: u64) -> Outcome {
             info.free_pages = m.free_pages;
             info.max_mfn = m.max_mfn.saturating_sub(1);
             op.set_payload(&info);
+            Ok(())
+        }
+        XEN_SYSCTL_SCHED_ID => {
+            op.set_payload(&XenSysctlSchedId { sched_id: abi::domctl::XEN_SCHEDULER_NULL });
             Ok(())
         }
         XEN_SYSCTL_READCONSOLE => {

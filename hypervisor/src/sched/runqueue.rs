@@ -31,6 +31,13 @@ impl RunQueue {
         self.queue.pop_front()
     }
 
+    /// Drops the entries `keep` refuses, then takes the first that `fits`.
+    pub fn take(&mut self, mut keep: impl FnMut(VcpuRef) -> bool, mut fits: impl FnMut(VcpuRef) -> bool) -> Option<VcpuRef> {
+        self.queue.retain(|&v| keep(v));
+        let at = self.queue.iter().position(|&v| fits(v))?;
+        self.queue.remove(at)
+    }
+
     /// Drops every entry of domain `domid` (it is being destroyed).
     pub fn forget_domain(&mut self, domid: u16) {
         self.queue.retain(|v| v.domid != domid);
@@ -71,5 +78,18 @@ mod tests {
         q.forget_domain(2);
         assert_eq!(q.pop(), Some(a));
         assert!(q.is_empty());
+    }
+
+    #[test]
+    fn take_skips_what_does_not_fit_and_drops_what_cannot_run() {
+        let mut q = RunQueue::new();
+        let v = |domid| VcpuRef { domid, vcpu: 0 };
+        for d in 1..=3 {
+            q.push(v(d));
+        }
+        assert_eq!(q.take(|x| x.domid != 1, |x| x.domid == 3), Some(v(3)), "d1 dropped, d2 skipped");
+        assert_eq!(q.len(), 1);
+        assert_eq!(q.take(|_| true, |_| false), None);
+        assert_eq!(q.pop(), Some(v(2)));
     }
 }

@@ -28,8 +28,7 @@ fn tag(cpu: usize) -> u16 {
 /// Runs the next queued vCPU on this CPU (`cpu`) until it stops; false if
 /// the queue was empty.
 pub fn run_next(cpu: usize, backend: Backend) -> bool {
-    let Some(v) = RUNQUEUE.lock().pop() else { return false };
-    let Some((boot, paging)) = claim(v, cpu) else { return true };
+    let Some((v, boot, paging)) = claim_next(cpu) else { return false };
     cpu::reset_extended_state();
     let intercept = |port| io::intercepted(false, port);
     let mut hw = match HwVcpu::new(backend, boot, paging, tag(cpu), &intercept, msr::PASSTHROUGH) {
@@ -49,19 +48,22 @@ pub fn run_next(cpu: usize, backend: Backend) -> bool {
     true
 }
 
-/// Marks `v` as running on `cpu` if it still may run; its boot state.
-fn claim(v: VcpuRef, cpu: usize) -> Option<(BootState, NestedPaging)> {
+/// Takes the first queued vCPU that may run on `cpu` (its hard affinity),
+/// dropping entries that cannot run any more, and marks it running there.
+fn claim_next(cpu: usize) -> Option<(VcpuRef, BootState, NestedPaging)> {
     let mut domains = DOMAINS.lock();
+    let runnable = |v: VcpuRef| domains.get(v.domid).is_some_and(|d| d.runnable(v.vcpu));
+    let fits = |v: VcpuRef| {
+        domains.get(v.domid).and_then(|d| d.vcpus.get(v.vcpu as usize)).is_some_and(|s| cpu < 64 && s.hard_affinity & (1 << cpu) != 0)
+    };
+    let v = RUNQUEUE.lock().take(runnable, fits)?;
     let d = domains.get_mut(v.domid)?;
-    if !d.runnable(v.vcpu) {
-        return None;
-    }
     let eptp = if d.p2m.format() == Format::Ept { d.p2m.eptp() } else { 0 };
     let paging = NestedPaging { npt_root: d.p2m.ncr3(), eptp };
     let state = d.vcpus.get_mut(v.vcpu as usize)?;
     let regs = state.context?.regs;
     state.running_on = Some(cpu);
-    Some((BootState { rip: regs.rip, rbx: regs.rbx }, paging))
+    Some((v, BootState { rip: regs.rip, rbx: regs.rbx }, paging))
 }
 
 /// The vCPU left its CPU: a shutdown or crash becomes the domain's state
