@@ -614,9 +614,8 @@ impl crate::hypercall::DomainOps for Domain {
         self.shared_info_gfn
     }
     fn cpu_time_ns(&self) -> u64 {
-        // One vCPU, never descheduled yet: it has had the CPU since creation
-        // unless it never ran (paused from the start).
-        if self.paused { 0 } else { system_time_at(cpu::rdtsc()).saturating_sub(self.created_ns()) }
+        let now = system_time_at(cpu::rdtsc());
+        self.vcpus.iter().map(|v| v.signals.cpu_time_ns(now)).sum()
     }
     fn evtchn(&mut self) -> &mut EventChannels {
         &mut self.evtchn

@@ -1,6 +1,8 @@
 //! What the hypervisor owes one vCPU, kept in atomics so that its vCPU
 //! loop can look without taking the domain table's lock: an upcall to
-//! deliver, and its one-shot and periodic timers (VIRQ_TIMER sources).
+//! deliver, and its one-shot and periodic timers (VIRQ_TIMER sources);
+//! and what it did, for XEN_DOMCTL_getdomaininfo: running or blocked, and
+//! the CPU time it has had. Only the CPU running the vCPU writes them.
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
@@ -14,6 +16,14 @@ pub struct VcpuSignals {
     period: AtomicU64,
     /// The periodic timer's next deadline.
     next_period: AtomicU64,
+    /// Its loop runs on a CPU (it may be blocked there).
+    running: AtomicBool,
+    /// It waits in SCHEDOP_block / poll or HLT.
+    blocked: AtomicBool,
+    /// CPU time had before `resumed_at`.
+    busy_ns: AtomicU64,
+    /// When it last started or woke up.
+    resumed_at: AtomicU64,
 }
 
 impl VcpuSignals {
@@ -71,6 +81,51 @@ impl VcpuSignals {
         due
     }
 
+    /// Its loop starts on a CPU at `now`.
+    pub fn started(&self, now: u64) {
+        self.blocked.store(false, Relaxed);
+        self.resumed_at.store(now, Relaxed);
+        self.running.store(true, Relaxed);
+    }
+
+    /// Its loop ended at `now`.
+    pub fn stopped(&self, now: u64) {
+        self.block(now);
+        self.running.store(false, Relaxed);
+        self.blocked.store(false, Relaxed);
+    }
+
+    /// It stops running guest code at `now` to wait.
+    pub fn block(&self, now: u64) {
+        if self.running.load(Relaxed) && !self.blocked.swap(true, Relaxed) {
+            let ran = now.saturating_sub(self.resumed_at.load(Relaxed));
+            self.busy_ns.fetch_add(ran, Relaxed);
+        }
+    }
+
+    /// It runs again from `now`.
+    pub fn unblock(&self, now: u64) {
+        if self.blocked.swap(false, Relaxed) {
+            self.resumed_at.store(now, Relaxed);
+        }
+    }
+
+    /// On a CPU and not waiting (Xen's `is_running`).
+    pub fn is_running(&self) -> bool {
+        self.running.load(Relaxed) && !self.blocked.load(Relaxed)
+    }
+
+    /// Waiting for an event (Xen's `_VPF_blocked`).
+    pub fn is_blocked(&self) -> bool {
+        self.blocked.load(Relaxed)
+    }
+
+    /// CPU time it has had up to `now`.
+    pub fn cpu_time_ns(&self, now: u64) -> u64 {
+        let busy = self.busy_ns.load(Relaxed);
+        if self.is_running() { busy + now.saturating_sub(self.resumed_at.load(Relaxed)) } else { busy }
+    }
+
     /// The earliest armed deadline, if any.
     pub fn next_deadline(&self) -> Option<u64> {
         let shot = self.singleshot.load(Relaxed);
@@ -106,6 +161,23 @@ mod tests {
         assert_eq!(s.next_deadline(), Some(1800));
         s.set_periodic(0, 2000);
         assert!(!s.timer_due(u64::MAX));
+    }
+
+    #[test]
+    fn cpu_time_counts_running_not_blocked() {
+        let s = VcpuSignals::default();
+        assert_eq!(s.cpu_time_ns(100), 0);
+        s.started(100);
+        assert!(s.is_running());
+        assert_eq!(s.cpu_time_ns(150), 50);
+        s.block(160);
+        assert!(s.is_blocked() && !s.is_running());
+        assert_eq!(s.cpu_time_ns(500), 60);
+        s.unblock(500);
+        assert_eq!(s.cpu_time_ns(510), 70);
+        s.stopped(520);
+        assert_eq!(s.cpu_time_ns(10_000), 80);
+        assert!(!s.is_running() && !s.is_blocked());
     }
 
     #[test]

@@ -269,8 +269,14 @@ pub fn domain_info(d: &mut dyn DomainOps) -> XenDomctlGetdomaininfo {
     info.max_vcpu_id = vcpus.saturating_sub(1);
     info.nr_online_vcpus = online;
     let mut flags = XEN_DOMINF_HVM_GUEST | XEN_DOMINF_HAP;
-    if online > 0 && !d.paused() {
+    // As Xen: running if a vCPU is on a CPU now, blocked if every online one waits.
+    let paused = d.paused();
+    let vcpus = d.vcpus();
+    if vcpus.iter().any(|v| v.up && v.signals.is_running()) {
         flags |= XEN_DOMINF_RUNNING;
+    }
+    if online > 0 && !paused && vcpus.iter().filter(|v| v.up).all(|v| v.signals.is_blocked()) {
+        flags |= XEN_DOMINF_BLOCKED;
     }
     if d.paused() {
         flags |= XEN_DOMINF_PAUSED;

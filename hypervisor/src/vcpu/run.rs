@@ -229,6 +229,14 @@ const LEN_XSETBV: u64 = 3;
 
 /// Runs `vcpu` until its domain ends.
 pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
+    let now = || crate::domain::domain::system_time_at(cpu::rdtsc());
+    guest.signals.started(now());
+    let end = run_loop(vcpu, guest);
+    guest.signals.stopped(now());
+    end
+}
+
+fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
     loop {
         if guest.signals.upcall_owed() {
             deliver_upcall(vcpu, guest);
@@ -423,9 +431,12 @@ fn control(guest: &Guest) -> Option<End> {
                 return Some(End::Shutdown(reason));
             }
             if !d.paused {
+                guest.signals.unblock(crate::domain::domain::system_time_at(cpu::rdtsc()));
                 return None;
             }
         }
+        // Paused: off the CPU as far as accounting goes.
+        guest.signals.block(crate::domain::domain::system_time_at(cpu::rdtsc()));
         cpu::wait_for_interrupt();
         x86_64::instructions::interrupts::disable();
     }
@@ -470,11 +481,14 @@ enum Wait {
 /// Sleeps on host interrupts (the 100 Hz tick at least), firing the vCPU's
 /// timers, until what it waits for comes or its domain stops running.
 fn wait(vcpu: &HwVcpu, guest: &Guest, how: Wait) {
+    let now = || crate::domain::domain::system_time_at(cpu::rdtsc());
     loop {
         fire_timers(guest);
         if guest.signals.upcall_owed() || vcpu.interrupt_queued() || woken(guest, how) {
+            guest.signals.unblock(now());
             return;
         }
+        guest.signals.block(now());
         cpu::wait_for_interrupt();
         x86_64::instructions::interrupts::disable();
     }
