@@ -116,6 +116,8 @@ impl Dom0 {
                     .iter()
                     .map(|e| MapEntry { addr: e.addr, size: e.size, r#type: e.r#type })
                     .collect();
+                // Dom0's vCPU 0 runs on the boot CPU for good.
+                domain.vcpus[0].running_on = Some(0);
                 DOMAINS.lock().insert(domain);
                 Ok(Dom0 { vcpu, ram_bytes: placed, entry: image.entry })
             }

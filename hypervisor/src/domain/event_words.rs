@@ -77,6 +77,13 @@ impl EventWords for Domain {
     fn kick(&mut self, vcpu: u32) {
         if let Some(v) = self.vcpus.get(vcpu as usize) {
             v.signals.raise_upcall();
+            // Another CPU runs (or waits on) it: interrupt it now rather
+            // than at its next timer tick.
+            if let Some(cpu) = v.running_on
+                && cpu != crate::arch::cpu_index() as usize
+            {
+                crate::arch::x86_64::apic::kick_cpu(cpu);
+            }
         }
     }
 }

@@ -172,8 +172,7 @@ impl Caller for HypercallContext<'_> {
             // the toolstack's retried hypercall then finds it stopped.
             d.dying = true;
             for cpu in running {
-                let apic_id = crate::arch::x86_64::percpu::cpu(cpu).apic_id.load(core::sync::atomic::Ordering::Relaxed);
-                crate::arch::x86_64::apic::send_ipi(apic_id, crate::arch::x86_64::idt::PING_VECTOR);
+                crate::arch::x86_64::apic::kick_cpu(cpu);
             }
             return Err(Errno::ERESTART);
         }

@@ -149,6 +149,13 @@ pub fn send_ipi(apic_id: u32, vector: u8) {
     send_icr(apic_id, ICR_LEVEL_ASSERT | u32::from(vector));
 }
 
+/// Interrupts CPU `index` (the ping vector): a CPU waiting in HLT for its
+/// vCPU wakes, one running a guest exits to look at what it is owed.
+pub fn kick_cpu(index: usize) {
+    let apic_id = super::percpu::cpu(index).apic_id.load(core::sync::atomic::Ordering::Relaxed);
+    send_ipi(apic_id, super::idt::PING_VECTOR);
+}
+
 /// An NMI to every CPU but this one (no-op before the APIC is up).
 pub fn nmi_all_others() {
     send_icr(0, ICR_NMI | ICR_LEVEL_ASSERT | ICR_ALL_BUT_SELF);
