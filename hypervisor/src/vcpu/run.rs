@@ -44,6 +44,8 @@ pub struct Guest {
     pub vcpu_id: u32,
     console: Vec<u8>,
     signals: Arc<VcpuSignals>,
+    /// An upcall vector waiting for the guest's interrupt window.
+    window_vector: Option<u8>,
 }
 
 impl Guest {
@@ -55,7 +57,7 @@ impl Guest {
             .and_then(|d| d.vcpus.get(vcpu_id as usize))
             .map(|v| v.signals.clone())
             .unwrap_or_default();
-        Guest { domid, vcpu_id, console: Vec::new(), signals }
+        Guest { domid, vcpu_id, console: Vec::new(), signals, window_vector: None }
     }
 
     fn log(&self, level: Level, subsystem: &str, args: core::fmt::Arguments) {
@@ -386,7 +388,13 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                     return end;
                 }
             }
-            Exit::InterruptWindow => {}
+            Exit::InterruptWindow => {
+                if let Some(v) = guest.window_vector.take()
+                    && !vcpu.offer_interrupt(v)
+                {
+                    guest.window_vector = Some(v);
+                }
+            }
             Exit::Nmi => vcpu.redeliver_nmi(),
             Exit::Init => {}
             Exit::Exception { vector, error } => vcpu.inject_exception(vector, error),
@@ -406,13 +414,15 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
 /// Queues the upcall vector the guest chose (per vCPU, else the
 /// HVM_PARAM_CALLBACK_IRQ vector); with none, the event just waits in
 /// shared info for the guest to look.
-fn deliver_upcall(vcpu: &mut HwVcpu, guest: &Guest) {
+fn deliver_upcall(vcpu: &mut HwVcpu, guest: &mut Guest) {
+    guest.signals.take_upcall();
     let vector = DOMAINS.lock().get(guest.domid).and_then(|d| d.upcall_vector(guest.vcpu_id));
-    match vector {
-        Some(v) if !vcpu.offer_interrupt(v) => {} // offered again at its interrupt window
-        _ => {
-            guest.signals.take_upcall();
-        }
+    if let Some(v) = vector
+        && !vcpu.offer_interrupt(v)
+    {
+        // Interrupts are off: the CPU exits at its interrupt window (VMX),
+        // where it is offered again; no exit before then pays for it.
+        guest.window_vector = Some(v);
     }
 }
 
