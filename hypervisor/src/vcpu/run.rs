@@ -21,7 +21,7 @@ use crate::event::signals::VcpuSignals;
 use crate::event::two_level;
 use crate::hypercall::{self, Call, Caller, DomainOps, MachineInfo, Outcome};
 use crate::log::Level;
-use crate::mm::guest::{self, PagingMode};
+use crate::mm::guest::{self, GuestMemory, PagingMode};
 
 /// How a vCPU's run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,9 +110,34 @@ struct HypercallContext<'g> {
     cr3: u64,
     mode: Option<PagingMode>,
     compat: bool,
+    /// The last guest page translated (gva page, gpa page, writable): a
+    /// one-entry TLB for this hypercall, so a batch of small structs in one
+    /// page (grant ops, extents) walks the guest's tables once, not per entry.
+    last_page: core::cell::Cell<Option<(u64, u64, bool)>>,
 }
 
 impl HypercallContext<'_> {
+    /// The gpa of `gva` if it lies in the page translated last (for a write:
+    /// translated writable); else walks the guest's tables and remembers it.
+    fn translate(&self, gva: u64, write: bool) -> Result<u64, Errno> {
+        const PAGE_MASK: u64 = 0xfff;
+        let page = gva & !PAGE_MASK;
+        if let Some((cached, gpa, writable)) = self.last_page.get()
+            && cached == page
+            && (writable || !write)
+        {
+            return Ok(gpa | (gva & PAGE_MASK));
+        }
+        let mode = self.mode.ok_or(Errno::EFAULT)?;
+        let gpa = guest::gva_to_gpa(&self.me().memory(), self.cr3, page, mode, write)? & !PAGE_MASK;
+        self.last_page.set(Some((page, gpa, write)));
+        Ok(gpa | (gva & PAGE_MASK))
+    }
+
+    /// Whether `len` bytes at `gva` stay inside one page.
+    fn one_page(gva: u64, len: usize) -> bool {
+        len > 0 && (gva & 0xfff) + len as u64 <= 0x1000
+    }
     fn me(&self) -> &Domain {
         self.domains.get(self.guest.domid).expect("a running vCPU's domain is in the table")
     }
@@ -132,10 +157,18 @@ impl Caller for HypercallContext<'_> {
         self.compat
     }
     fn copy_from_guest(&self, gva: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        if Self::one_page(gva, buf.len()) {
+            let gpa = self.translate(gva, false)?;
+            return self.me().memory().read(gpa, buf).map_err(Errno::from);
+        }
         let mode = self.mode.ok_or(Errno::EFAULT)?;
         guest::read_gva(&self.me().memory(), self.cr3, mode, gva, buf).map_err(Errno::from)
     }
     fn copy_to_guest(&mut self, gva: u64, buf: &[u8]) -> Result<(), Errno> {
+        if Self::one_page(gva, buf.len()) {
+            let gpa = self.translate(gva, true)?;
+            return self.me().memory().write(gpa, buf).map_err(Errno::from);
+        }
         let mode = self.mode.ok_or(Errno::EFAULT)?;
         let mut mem = self.me().memory();
         guest::write_gva(&mut mem, self.cr3, mode, gva, buf).map_err(Errno::from)
@@ -553,7 +586,14 @@ fn hypercall(vcpu: &mut HwVcpu, guest: &mut Guest) -> (Outcome, After) {
         let lo = |v: u64| v & 0xffff_ffff;
         Call { nr: lo(r.rax), args: [lo(r.rbx), lo(r.rcx), lo(r.rdx), lo(r.rsi), lo(r.rdi)] }
     };
-    let mut ctx = HypercallContext { guest, domains: DOMAINS.lock(), cr3, mode: paging_mode(cr0, cr4, efer), compat: !long };
+    let mut ctx = HypercallContext {
+        guest,
+        domains: DOMAINS.lock(),
+        cr3,
+        mode: paging_mode(cr0, cr4, efer),
+        compat: !long,
+        last_page: core::cell::Cell::new(None),
+    };
     let outcome = hypercall::dispatch(&mut ctx, call);
     let id = ctx.guest.domid;
     let after = match ctx.domains.get_mut(id) {
