@@ -1,7 +1,7 @@
 //! Xen's PV console ring (`struct xencons_interface`, io/console.h) in
 //! shared memory, both sides of it: the guest produces into `out` and
 //! consumes `in` (this module's [`init`] and [`write`], used by
-//! [`crate::console`]); a backend (Dom0's shell, as xenconsoled) consumes
+//! [`crate::console`], and [`read`]); a backend (Dom0's shell, as xenconsoled) consumes
 //! `out` and produces into `in` through a [`Ring`] over its mapping of the
 //! guest's page.
 //!
@@ -169,6 +169,22 @@ pub fn write(bytes: &[u8]) -> bool {
         }
         _ => false,
     }
+}
+
+/// The guest's side: input the backend typed, as much as `buf` holds
+/// (0 without a console, or when the ring is corrupt).
+pub fn read(buf: &mut [u8]) -> usize {
+    let addr = PAGE.load(Ordering::Acquire);
+    if addr == 0 {
+        return 0;
+    }
+    // SAFETY: as in `write`.
+    let ring = unsafe { Ring::new(addr) };
+    let n = ring.read_in(buf).unwrap_or(0);
+    if n > 0 {
+        send(PORT.load(Ordering::Relaxed));
+    }
+    n
 }
 
 fn get_param(index: u32) -> Option<u64> {
