@@ -34,7 +34,7 @@ fn steps(input: &str) -> Vec<Step> {
         let after = &rest[at + OPEN.len()..];
         let Some(end) = after.find('}') else { break };
         if at > 0 {
-            out.push(Step::Type(rest[..at].as_bytes().to_vec()));
+            out.push(Step::Type(rest.as_bytes()[..at].to_vec()));
         }
         out.push(Step::WaitFor(after[..end].to_string()));
         rest = &after[end + 1..];

@@ -170,7 +170,7 @@ fn ring_page(domid: u16, gfn: u64, window: u64) -> Result<RingPage, XenError> {
     xen::populate(domid, &mut [gfn], 0)?;
     xen::map_foreign(domid, &[gfn], &[window / PAGE])?;
     // SAFETY: the window's first page is identity-mapped and now backed by the DomU's page just populated.
-    unsafe { core::ptr::write_bytes(window as *mut u8, 0, PAGE as usize) };
+    unsafe { core::ptr::write_bytes(window as *mut u8, 0, 4096) };
     xen::unmap(window / PAGE)?;
     let port = xen::alloc_unbound(domid, 0)?;
     Ok(RingPage { gfn, port })
