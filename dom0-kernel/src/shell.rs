@@ -167,13 +167,12 @@ fn console(ts: &Toolstack, com2: &Com2, timer: &Timer, which: &str) -> Result<St
         "[console of {name} (d{domid}): page gfn {:#x}, its port {}, ours {}; Ctrl-] detaches]",
         c.gfn, c.remote_port, c.local_port
     ));
-    let mut buf = [0u8; 2048];
+    let mut buf = [0u8; abi::io::console::XENCONS_OUT_SIZE as usize];
     let mut at_line_start = true;
+    // One ring's worth a poll: a guest that never stops writing cannot
+    // keep us from reading the keyboard.
     let mut drain = |com2: &Com2| {
-        while let Ok(n) = attached.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
+        if let Ok(n @ 1..) = attached.read(&mut buf) {
             com2.write(&buf[..n]);
             at_line_start = buf[n - 1] == b'\n';
         }
