@@ -31,6 +31,7 @@ pub mod features;
 pub mod grant_table;
 pub mod hvm;
 pub mod hypfs;
+pub mod io;
 pub mod memory;
 pub mod physdev;
 pub mod platform;

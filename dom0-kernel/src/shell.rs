@@ -6,8 +6,14 @@
 //! `reboot NAME|ID`, `pause NAME|ID`, `unpause NAME|ID`, `console NAME|ID`,
 //! `info`, `dmesg`, `help`, and `poweroff` (every DomU is destroyed and the
 //! machine powers off with Dom0).
+//!
+//! `console` is `xl console`: the DomU's PV console ring is mapped, what
+//! waits in it is printed, then its output keeps coming (polled every
+//! 20 ms) and keystrokes go to the guest's input ring, until Ctrl-]
+//! detaches or the domain stops running.
 
 use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 
 use guest_rt::cpu;
 use guest_rt::timer::Timer;
@@ -20,6 +26,10 @@ const COM2: u16 = 0x2f8;
 const LSR_DATA_READY: u8 = 1 << 0;
 const LSR_THR_EMPTY: u8 = 1 << 5;
 const LINE_MAX: usize = 200;
+/// Ctrl-]: leaves a console, as in `xl console`.
+const DETACH: u8 = 0x1d;
+/// How often an attached console checks that its domain still runs.
+const ALIVE_CHECK_MS: u64 = 500;
 
 const HELP: &str = "commands: list | create FILE | destroy NAME|ID | shutdown NAME|ID | reboot NAME|ID | pause NAME|ID | unpause NAME|ID | console NAME|ID | info | dmesg | poweroff | help";
 
@@ -101,7 +111,7 @@ pub fn run(ts: &mut Toolstack, timer: &Timer) {
                     return;
                 }
                 if !command.trim().is_empty() {
-                    execute(ts, &com2, command.trim());
+                    execute(ts, &com2, timer, command.trim());
                 }
                 com2.write(b"xl> ");
             }
@@ -119,7 +129,7 @@ pub fn run(ts: &mut Toolstack, timer: &Timer) {
     }
 }
 
-fn execute(ts: &mut Toolstack, com2: &Com2, command: &str) {
+fn execute(ts: &mut Toolstack, com2: &Com2, timer: &Timer, command: &str) {
     let mut words = command.split_ascii_whitespace();
     let verb = words.next().unwrap_or("");
     let arg = words.next();
@@ -136,12 +146,7 @@ fn execute(ts: &mut Toolstack, com2: &Com2, command: &str) {
         "reboot" => need("a domain").and_then(|d| ts.shutdown(d, true)).map(|()| "rebooting".into()),
         "pause" => need("a domain").and_then(|d| ts.pause(d)).map(|()| "paused".into()),
         "unpause" => need("a domain").and_then(|d| ts.unpause(d)).map(|()| "unpaused".into()),
-        "console" => need("a domain").and_then(|d| {
-            let id = ts.find(d).ok_or_else(|| alloc::format!("{d}: no such domain"))?;
-            Err(alloc::format!(
-                "domain {id}'s console is the hypervisor's: its lines appear on COM1 as `(d{id}) ...` (PV console rings are not implemented yet)"
-            ))
-        }),
+        "console" => need("a domain").and_then(|d| console(ts, com2, timer, d)),
         "info" => info(),
         "dmesg" => xen::read_console().map_err(|e| e.to_string()),
         _ => Err(alloc::format!("unknown command `{verb}`; `help` lists the commands")),
@@ -150,6 +155,63 @@ fn execute(ts: &mut Toolstack, com2: &Com2, command: &str) {
         Ok(text) => com2.say(&text),
         Err(e) => com2.say(&alloc::format!("error: {e}")),
     }
+}
+
+/// `xl console`: forwards the domain's PV console both ways until Ctrl-]
+/// or the domain stops; the page is unmapped when this returns.
+fn console(ts: &Toolstack, com2: &Com2, timer: &Timer, which: &str) -> Result<String, String> {
+    let (attached, name) = ts.attach_console(which)?;
+    let c = attached.console();
+    let domid = c.domid;
+    com2.say(&alloc::format!(
+        "[console of {name} (d{domid}): page gfn {:#x}, its port {}, ours {}; Ctrl-] detaches]",
+        c.gfn, c.remote_port, c.local_port
+    ));
+    let mut buf = [0u8; abi::io::console::XENCONS_OUT_SIZE as usize];
+    let mut at_line_start = true;
+    // One ring's worth a poll: a guest that never stops writing cannot
+    // keep us from reading the keyboard.
+    let mut drain = |com2: &Com2| {
+        if let Ok(n @ 1..) = attached.read(&mut buf) {
+            com2.write(&buf[..n]);
+            at_line_start = buf[n - 1] == b'\n';
+        }
+    };
+    let mut since_check = 0u64;
+    let ended = loop {
+        drain(com2);
+        let mut typed = Vec::new();
+        let mut detach = false;
+        while let Some(b) = com2.read() {
+            if b == DETACH {
+                detach = true;
+                break;
+            }
+            typed.push(b);
+        }
+        if !typed.is_empty() {
+            let _ = attached.write(&typed);
+        }
+        if detach {
+            break "detached";
+        }
+        if timer.sleep_ms(20).is_err() {
+            break "detached (the timer failed)";
+        }
+        since_check += 20;
+        if since_check >= ALIVE_CHECK_MS {
+            since_check = 0;
+            if !ts.running(domid) {
+                drain(com2);
+                break "the domain stopped running; detached";
+            }
+        }
+    };
+    if !at_line_start {
+        com2.write(b"\n");
+    }
+    drop(attached);
+    Ok(alloc::format!("[{name} (d{domid}): {ended}]"))
 }
 
 /// `xl info`-like: the machine and the hypervisor.

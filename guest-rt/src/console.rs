@@ -1,5 +1,8 @@
 //! Console output, one line per write: `HYPERVISOR_console_io` when a
-//! Xen-compatible hypervisor is present, else COM1 directly.
+//! Xen-compatible hypervisor is present, else COM1 directly. A DomU whose
+//! toolstack gave it a PV console ([`crate::pvconsole`]) also writes each
+//! line there, so `xl console` shows it while the hypervisor's console
+//! (COM1, `(dN) ...`) keeps every line too.
 //!
 //! The COM1 fallback is for debugging the kernel without a hypervisor (for
 //! example `qemu-system-x86_64 -kernel <kernel ELF>`, which boots PVH ELFs):
@@ -7,7 +10,7 @@
 
 use core::fmt::{self, Write};
 
-use crate::{cpu, hypercall};
+use crate::{cpu, hypercall, pvconsole};
 
 /// Longest line; longer ones are cut.
 const LINE_MAX: usize = 512;
@@ -47,6 +50,7 @@ pub fn print_line(args: fmt::Arguments<'_>) {
 fn write_bytes(bytes: &[u8]) {
     if hypercall::available() {
         hypercall::console_write(bytes);
+        pvconsole::write(bytes);
     } else {
         for &b in bytes {
             if b == b'\n' {

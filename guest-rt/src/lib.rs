@@ -9,6 +9,8 @@
 //! - [`console`] and [`println!`]: one line per `console_io` write, COM1 when
 //!   there is no hypervisor;
 //! - [`start_info`]: the `hvm_start_info`, its command line and memory map;
+//! - [`pvconsole`]: Xen's PV console ring, the guest's side (a DomU's
+//!   lines go there too) and the backend's (Dom0's `console` command);
 //! - [`paging`]: page 0 left unmapped (NULL faults), text and rodata
 //!   read-only, one more 2 MiB page
 //!   above 4 GiB, a 2 MiB page below it made read-only or absent;
@@ -18,10 +20,12 @@
 //! A kernel names itself and its `main` with [`entry!`], and links with the
 //! shared `linker.ld`: its build script passes `-T` with the path cargo gives
 //! it in `DEP_GUEST_RT_LINKER_SCRIPT`. When `main` returns, the runtime powers
-//! the domain off. [`cmdline`] and [`rng`] are plain logic, tested on the host.
+//! the domain off. [`cmdline`], [`ring`] and [`rng`] are plain logic, tested
+//! on the host.
 #![cfg_attr(not(test), no_std)]
 
 pub mod cmdline;
+pub mod ring;
 pub mod rng;
 
 #[cfg(target_os = "none")]
@@ -37,6 +41,8 @@ pub mod entry;
 pub mod hypercall;
 #[cfg(target_os = "none")]
 pub mod paging;
+#[cfg(target_os = "none")]
+pub mod pvconsole;
 #[cfg(target_os = "none")]
 pub mod start_info;
 #[cfg(target_os = "none")]
@@ -102,6 +108,10 @@ mod kernel {
                 shutdown(SHUTDOWN_CRASH);
             }
         };
+        // A DomU (not the initial domain) prints to its PV console too.
+        if hv.is_some() && si.info.flags & abi::xen::SIF_INITDOMAIN == 0 {
+            crate::pvconsole::init();
+        }
         (kernel().main)(&Boot {
             start_info_paddr,
             hv,

@@ -1,6 +1,9 @@
 //! A scenario's typist on COM2 (Dom0's shell): connects to the socket QEMU
 //! listens on, keeps everything COM2 prints (also in `com2.log`), types the
-//! script's input once COM1 showed its trigger line.
+//! script's input once COM1 showed its trigger line. `{wait:TEXT}` in the
+//! input pauses typing until COM2 printed TEXT since the keystrokes before
+//! it began (at most [`WAIT_LIMIT`]; then typing stops and the
+//! expectations fail).
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -11,6 +14,36 @@ use std::thread::{JoinHandle, sleep};
 use std::time::{Duration, Instant};
 
 use crate::scenarios::Com2Script;
+
+/// Longest a `{wait:TEXT}` waits.
+const WAIT_LIMIT: Duration = Duration::from_secs(30);
+
+/// A piece of a script: keystrokes, or text to wait for.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    Type(Vec<u8>),
+    WaitFor(String),
+}
+
+/// Splits `input` at its `{wait:TEXT}` marks.
+fn steps(input: &str) -> Vec<Step> {
+    const OPEN: &str = "{wait:";
+    let mut out = Vec::new();
+    let mut rest = input;
+    while let Some(at) = rest.find(OPEN) {
+        let after = &rest[at + OPEN.len()..];
+        let Some(end) = after.find('}') else { break };
+        if at > 0 {
+            out.push(Step::Type(rest.as_bytes()[..at].to_vec()));
+        }
+        out.push(Step::WaitFor(after[..end].to_string()));
+        rest = &after[end + 1..];
+    }
+    if !rest.is_empty() {
+        out.push(Step::Type(rest.as_bytes().to_vec()));
+    }
+    out
+}
 
 pub struct Typist {
     go: Arc<AtomicBool>,
@@ -26,7 +59,7 @@ impl Typist {
         let stop = Arc::new(AtomicBool::new(false));
         let output = Arc::new(Mutex::new(Vec::new()));
         let (g, s, o) = (go.clone(), stop.clone(), output.clone());
-        let input = script.input.as_bytes().to_vec();
+        let input = steps(script.input);
         let thread = std::thread::spawn(move || type_and_read(&socket, &log, &input, &g, &s, &o));
         Typist { go, stop, output, thread: Some(thread) }
     }
@@ -46,7 +79,7 @@ impl Typist {
     }
 }
 
-fn type_and_read(socket: &Path, log: &Path, input: &[u8], go: &AtomicBool, stop: &AtomicBool, output: &Mutex<Vec<u8>>) {
+fn type_and_read(socket: &Path, log: &Path, input: &[Step], go: &AtomicBool, stop: &AtomicBool, output: &Mutex<Vec<u8>>) {
     let start = Instant::now();
     let mut stream = loop {
         if let Ok(s) = UnixStream::connect(socket) {
@@ -58,19 +91,42 @@ fn type_and_read(socket: &Path, log: &Path, input: &[u8], go: &AtomicBool, stop:
         sleep(Duration::from_millis(20));
     };
     let _ = stream.set_read_timeout(Some(Duration::from_millis(50)));
-    let mut typed = false;
+    let mut steps = input.iter();
+    let mut step = steps.next();
+    // Where COM2's output stood when the last keystrokes began to be
+    // typed (a wait looks after it), and when the current wait began.
+    let mut mark = 0usize;
+    let mut waiting_since: Option<Instant> = None;
     let mut buf = [0u8; 4096];
     while !stop.load(Ordering::SeqCst) {
-        if !typed && go.load(Ordering::SeqCst) {
-            // One byte at a time, as a person types: the UART has a
-            // 16-byte FIFO and the shell polls it.
-            for &b in input {
-                if stream.write_all(&[b]).is_err() {
-                    return;
+        if go.load(Ordering::SeqCst) {
+            match step {
+                Some(Step::Type(bytes)) => {
+                    mark = output.lock().unwrap_or_else(|e| e.into_inner()).len();
+                    // One byte at a time, as a person types: the UART has a
+                    // 16-byte FIFO and the shell polls it.
+                    for &b in bytes {
+                        if stream.write_all(&[b]).is_err() {
+                            return;
+                        }
+                        sleep(Duration::from_millis(2));
+                    }
+                    step = steps.next();
                 }
-                sleep(Duration::from_millis(2));
+                Some(Step::WaitFor(text)) => {
+                    let since = *waiting_since.get_or_insert_with(Instant::now);
+                    let out = output.lock().unwrap_or_else(|e| e.into_inner());
+                    let seen = String::from_utf8_lossy(&out[mark.min(out.len())..]).contains(text.as_str());
+                    drop(out);
+                    if seen {
+                        waiting_since = None;
+                        step = steps.next();
+                    } else if since.elapsed() > WAIT_LIMIT {
+                        step = None;
+                    }
+                }
+                None => {}
             }
-            typed = true;
         }
         match stream.read(&mut buf) {
             Ok(0) => break,
@@ -99,6 +155,18 @@ pub fn missing<'a>(output: &str, expect: &[&'a str]) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scripts_split_at_their_waits() {
+        assert_eq!(steps("a\r"), vec![Step::Type(b"a\r".to_vec())]);
+        assert_eq!(
+            steps("c d\r{wait:tick 2}\x1dlist\r"),
+            vec![Step::Type(b"c d\r".to_vec()), Step::WaitFor("tick 2".into()), Step::Type(b"\x1dlist\r".to_vec())]
+        );
+        assert_eq!(steps("{wait:x}"), vec![Step::WaitFor("x".into())]);
+        // An unclosed mark is typed as it is.
+        assert_eq!(steps("a{wait:x"), vec![Step::Type(b"a{wait:x".to_vec())]);
+    }
 
     #[test]
     fn expectations_are_ordered_substrings() {

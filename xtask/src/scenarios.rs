@@ -296,7 +296,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         smp: 3,
         com2: Some(Com2Script { after: "dom0: the shell is on COM2", input: SHELL_INPUT, expect: SHELL_EXPECT }),
-        ..dom0("dom0-shell", "Dom0's shell on COM2: commands typed there create, list, pause, destroy DomUs and report errors", Platform::QemuBios, "shell", DOM0_SHELL, TOOLSTACK_FORBID, 0)
+        ..dom0("dom0-shell", "Dom0's shell on COM2: commands typed there create, list, pause, destroy DomUs, attach to their PV consoles, report errors", Platform::QemuBios, "shell", DOM0_SHELL, TOOLSTACK_FORBID, 0)
     },
     dom0("toolstack-bad-config", "every broken config in toolstack/tests/bad is refused with its error; nothing is created", Platform::QemuBios, "test=bad-configs", BAD_CONFIGS, TOOLSTACK_FORBID, 0),
     dom0("toolstack-bad-config-bochs-vmx", "broken configs on VMX", Platform::BochsVmx, "test=bad-configs", BAD_CONFIGS, TOOLSTACK_FORBID, 0),
@@ -366,13 +366,19 @@ const LIFECYCLE: &[&str] = &[
     "hv: exit code=0",
 ];
 const DOM0_SHELL: &[&str] = &["dom0: the shell is on COM2", "(d1) demo: hello from domain 1", "d0 powered off; all its frames freed", "hv: exit code=0"];
-const SHELL_INPUT: &str = "help\rcreate demo1.cfg\rlist\rpause demo1\rlist\runpause demo1\rcreate nosuch.cfg\rdestroy nosuch\rfrobnicate\rinfo\rdmesg\rdestroy demo1\rlist\rpoweroff\r";
+const SHELL_INPUT: &str = "help\rcreate demo1.cfg\rconsole demo1\r{wait:demo: domain 1 tick 1}hello{wait:read 5 bytes of input}\x1dlist\rpause demo1\rlist\runpause demo1\rcreate nosuch.cfg\rdestroy nosuch\rfrobnicate\rinfo\rdmesg\rdestroy demo1\rlist\rcreate short.cfg\rconsole short\r{wait:stopped running}{wait:powered off: destroyed}list\rpoweroff\r";
 const SHELL_EXPECT: &[&str] = &[
     "Dom0 shell",
     "xl> help",
     "commands: list | create FILE",
     "xl> create demo1.cfg",
     "created domain 1",
+    "xl> console demo1",
+    "[console of demo1 (d1): page gfn 0xfefff",
+    "demo: hello from domain 1",
+    "demo: domain 1 tick 1",
+    "demo: domain 1 read 5 bytes of input: \"hello\"",
+    "[demo1 (d1): detached]",
     "xl> list",
     "Name ",
     "Domain-0",
@@ -391,6 +397,12 @@ const SHELL_EXPECT: &[&str] = &[
     "hv: ready",
     "xl> destroy demo1",
     "destroyed",
+    "xl> console short",
+    "[console of short (d",
+    "demo: hello from domain",
+    "ticks done, powering off",
+    "the domain stopped running; detached]",
+    "powered off: destroyed",
     "destroying every DomU and powering off",
 ];
 const BAD_CONFIGS: &[&str] = &["broken configs refused, nothing created", "d0 powered off; all its frames freed", "hv: exit code=0"];

@@ -7,14 +7,21 @@
 //!
 //! Layout of the DomU: RAM from 0 to `memory`; the start info, its memory
 //! map and command line at 4 KiB (below the kernel, which PVH kernels link
-//! at 1 MiB and up).
+//! at 1 MiB and up). As libxenguest does for HVM/PVH guests, the 8 gfns
+//! below 0xff000 are its "special pages" region, reserved in the memory
+//! map; of them the console ring (gfn 0xfefff) and the xenstore ring
+//! (0xfeffc) are populated and zeroed, each with an event channel left
+//! unbound in the DomU for Dom0, and both are told to the guest in
+//! `HVM_PARAM_CONSOLE_PFN`/`_EVTCHN` and `HVM_PARAM_STORE_PFN`/`_EVTCHN`.
+//! (No xenstored runs: the store ring is only set up.)
 
 use alloc::vec::Vec;
 use core::cell::Cell;
 use core::fmt;
 use core::ops::Range;
 
-use abi::hvm::start_info::{HvmMemmapTableEntry, XEN_HVM_MEMMAP_TYPE_RAM};
+use abi::hvm::params::{HVM_PARAM_CONSOLE_EVTCHN, HVM_PARAM_CONSOLE_PFN, HVM_PARAM_STORE_EVTCHN, HVM_PARAM_STORE_PFN};
+use abi::hvm::start_info::{HvmMemmapTableEntry, XEN_HVM_MEMMAP_TYPE_RAM, XEN_HVM_MEMMAP_TYPE_RESERVED};
 use abi::memory::E820Entry;
 use pvh::image::{PvhError, PvhImage};
 use pvh::memory::{GuestFault, GuestMemory};
@@ -31,11 +38,41 @@ const START_INFO_AREA: Range<u64> = 0x1000..0x10000;
 const MAX_EVTCHN_PORT: u32 = 1023;
 const MAX_GRANT_FRAMES: i32 = 32;
 
+/// libxenguest's special-pages region: `X86_HVM_NR_SPECIAL_PAGES` (8) gfns
+/// ending at `X86_HVM_END_SPECIAL_REGION` (0xff000), just below the 4 GiB
+/// MMIO hole's top 16 MiB.
+const SPECIAL_END: u64 = 0xff000;
+const SPECIAL_PAGES: u64 = 8;
+const SPECIAL_START: u64 = SPECIAL_END - SPECIAL_PAGES;
+/// `special_pfn(SPECIALPAGE_XENSTORE)` and `special_pfn(SPECIALPAGE_CONSOLE)`.
+const STORE_GFN: u64 = SPECIAL_START + 4;
+const CONSOLE_GFN: u64 = SPECIAL_START + 7;
+/// The pages of the region populated here.
+const SPECIAL_POPULATED: u64 = 2;
+
+/// A ring page the builder set up in the DomU: its gfn, and the DomU's
+/// event-channel port for it (unbound, for Dom0 to bind).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RingPage {
+    pub gfn: u64,
+    pub port: u32,
+}
+
+/// A domain just built (paused) and its rings.
+#[derive(Clone, Copy, Debug)]
+pub struct Built {
+    pub domid: u16,
+    pub console: RingPage,
+    pub store: RingPage,
+}
+
 #[derive(Debug)]
 pub enum BuildError {
     Kernel(PvhError),
     /// The kernel needs RAM up to `needed`; the config gives `memory`.
     TooSmall { needed: u64, memory: u64 },
+    /// RAM would reach the special pages (no RAM is placed above 4 GiB).
+    TooBig { memory: u64 },
     Xen(XenError),
     StartInfo(StartInfoError),
 }
@@ -47,6 +84,13 @@ impl fmt::Display for BuildError {
             BuildError::TooSmall { needed, memory } => {
                 write!(f, "the kernel needs RAM up to {needed:#x} but memory is only {} MiB; raise `memory`", memory >> 20)
             }
+            BuildError::TooBig { memory } => write!(
+                f,
+                "memory = {} MiB reaches the special pages at {:#x}; at most {} MiB (no RAM above 4 GiB yet)",
+                memory >> 20,
+                SPECIAL_START * PAGE,
+                (SPECIAL_START * PAGE) >> 20
+            ),
             BuildError::Xen(e) => write!(f, "{e}"),
             BuildError::StartInfo(e) => write!(f, "{e}"),
         }
@@ -62,16 +106,19 @@ impl From<XenError> for BuildError {
 /// Builds the domain `cfg` describes with `kernel` (its bytes); `window`
 /// is 2 MiB of our own address space, mapped 1:1 and given back to Xen,
 /// where the new domain's pages are shown while they are written.
-/// Returns the new domain's id, paused.
-pub fn build(cfg: &DomainConfig, kernel_name: &str, kernel: &[u8], window: u64) -> Result<u16, BuildError> {
+/// Returns the new domain, paused.
+pub fn build(cfg: &DomainConfig, kernel_name: &str, kernel: &[u8], window: u64) -> Result<Built, BuildError> {
     let image = PvhImage::parse(kernel_name, kernel).map_err(BuildError::Kernel)?;
     let memory = cfg.memory_mib << 20;
     if image.highest_address() > memory {
         return Err(BuildError::TooSmall { needed: image.highest_address(), memory });
     }
+    if memory > SPECIAL_START * PAGE {
+        return Err(BuildError::TooBig { memory });
+    }
     let domid = xen::create_domain(cfg.maxvcpus, MAX_EVTCHN_PORT, MAX_GRANT_FRAMES)?;
     match fill(domid, cfg, &image, kernel, window) {
-        Ok(()) => Ok(domid),
+        Ok((console, store)) => Ok(Built { domid, console, store }),
         Err(e) => {
             let _ = xen::destroy_domain(domid);
             Err(e)
@@ -79,20 +126,54 @@ pub fn build(cfg: &DomainConfig, kernel_name: &str, kernel: &[u8], window: u64) 
     }
 }
 
-fn fill(domid: u16, cfg: &DomainConfig, image: &PvhImage, kernel: &[u8], window: u64) -> Result<(), BuildError> {
+fn fill(
+    domid: u16,
+    cfg: &DomainConfig,
+    image: &PvhImage,
+    kernel: &[u8],
+    window: u64,
+) -> Result<(RingPage, RingPage), BuildError> {
     let memory = cfg.memory_mib << 20;
-    xen::max_mem(domid, cfg.maxmem_mib << 10)?;
+    // The special pages come on top of the configured memory, as libxl's
+    // slack above maxmem.
+    xen::max_mem(domid, (cfg.maxmem_mib << 10) + SPECIAL_POPULATED * (PAGE >> 10))?;
     populate(domid, memory / PAGE)?;
-    let mut e820 = [E820Entry { addr: 0, size: memory, r#type: XEN_HVM_MEMMAP_TYPE_RAM }];
+    let console = ring_page(domid, CONSOLE_GFN, window)?;
+    let store = ring_page(domid, STORE_GFN, window)?;
+    let special = (SPECIAL_START * PAGE, SPECIAL_PAGES * PAGE);
+    let mut e820 = [
+        E820Entry { addr: 0, size: memory, r#type: XEN_HVM_MEMMAP_TYPE_RAM },
+        E820Entry { addr: special.0, size: special.1, r#type: XEN_HVM_MEMMAP_TYPE_RESERVED },
+    ];
     xen::set_memory_map(domid, &mut e820)?;
     let mut mem = ForeignMemory { domid, pages: memory / PAGE, window, shown: Cell::new(None) };
     image.load(kernel, &mut mem).map_err(BuildError::Kernel)?;
-    let memmap = [HvmMemmapTableEntry { addr: 0, size: memory, r#type: XEN_HVM_MEMMAP_TYPE_RAM, reserved: 0 }];
+    let memmap = [
+        HvmMemmapTableEntry { addr: 0, size: memory, r#type: XEN_HVM_MEMMAP_TYPE_RAM, reserved: 0 },
+        HvmMemmapTableEntry { addr: special.0, size: special.1, r#type: XEN_HVM_MEMMAP_TYPE_RESERVED, reserved: 0 },
+    ];
     let info = StartInfo { flags: 0, cmdline: &cfg.cmdline, modules: &[], memmap: &memmap, rsdp: 0 };
     let layout = write_start_info(&mut mem, START_INFO_AREA, &info).map_err(BuildError::StartInfo)?;
     drop(mem);
+    xen::set_param(domid, HVM_PARAM_CONSOLE_PFN, console.gfn)?;
+    xen::set_param(domid, HVM_PARAM_CONSOLE_EVTCHN, u64::from(console.port))?;
+    xen::set_param(domid, HVM_PARAM_STORE_PFN, store.gfn)?;
+    xen::set_param(domid, HVM_PARAM_STORE_EVTCHN, u64::from(store.port))?;
     xen::set_vcpu_context(domid, 0, u64::from(image.entry), layout.start_info)?;
-    Ok(())
+    Ok((console, store))
+}
+
+/// Populates `gfn`, zeroes it through the first page of `window` (nothing
+/// else is mapped there yet) and allocates its event channel, unbound in
+/// the DomU for Dom0.
+fn ring_page(domid: u16, gfn: u64, window: u64) -> Result<RingPage, XenError> {
+    xen::populate(domid, &mut [gfn], 0)?;
+    xen::map_foreign(domid, &[gfn], &[window / PAGE])?;
+    // SAFETY: the window's first page is identity-mapped and now backed by the DomU's page just populated.
+    unsafe { core::ptr::write_bytes(window as *mut u8, 0, 4096) };
+    xen::unmap(window / PAGE)?;
+    let port = xen::alloc_unbound(domid, 0)?;
+    Ok(RingPage { gfn, port })
 }
 
 /// RAM at gfns 0..pages, in 2 MiB extents where they fit.

@@ -4,8 +4,12 @@
 //! domain's `on_poweroff` / `on_reboot` / `on_crash` action, restarting it
 //! from its config (at most [`RESTARTS_PER_WINDOW`] times in
 //! [`RESTART_WINDOW_NS`], then it is left destroyed, as xl rate-limits).
+//! Each DomU gets a PV console whose backend is here ([`console`]): Dom0
+//! binds its event channel at creation and closes it when the domain goes;
+//! [`Toolstack::attach_console`] maps its page for the shell.
 
 pub mod builder;
+pub mod console;
 pub mod xen;
 
 use alloc::format;
@@ -20,6 +24,8 @@ use abi::sched::{SHUTDOWN_CRASH, SHUTDOWN_POWEROFF, SHUTDOWN_REBOOT};
 use guest_rt::start_info::StartInfo;
 use toolstack::{DomainConfig, DomainState, ListEntry, ShutdownAction, ShutdownReason};
 
+use self::console::{Attached, Console};
+
 /// Restarts allowed within [`RESTART_WINDOW_NS`] before a crash loop stops.
 pub const RESTARTS_PER_WINDOW: usize = 3;
 pub const RESTART_WINDOW_NS: u64 = 10_000_000_000;
@@ -30,18 +36,31 @@ pub const RESTART_WINDOW_NS: u64 = 10_000_000_000;
 struct Window([u8; 2 << 20]);
 static mut WINDOW: Window = Window([0; 2 << 20]);
 
-/// A domain this toolstack created: its id, config and restart history.
+/// Where an attached console's page is mapped (given back to Xen as the
+/// window is), apart from the window so that a console session and the
+/// builder never share a page.
+#[repr(C, align(4096))]
+struct ConsolePage([u8; 4096]);
+static mut CONSOLE_PAGE: ConsolePage = ConsolePage([0; 4096]);
+
+/// A domain this toolstack created: its id, config, restart history, its
+/// console and its (unserved: no xenstored) store ring.
 struct Managed {
     domid: u16,
     file: String,
     config: DomainConfig,
     restarts: Vec<u64>,
+    console: Console,
+    #[allow(dead_code, reason = "kept for a xenstored to come; `xl` knows it too")]
+    store: builder::RingPage,
 }
 
 pub struct Toolstack<'a> {
     si: &'a StartInfo,
     /// 2 MiB of our physical address space for foreign mappings.
     window: u64,
+    /// The page of ours an attached console is mapped at.
+    console_page: u64,
     domains: Vec<Managed>,
 }
 
@@ -55,7 +74,9 @@ impl<'a> Toolstack<'a> {
         // domains leaves its free-page count as it was.
         let window = core::ptr::addr_of!(WINDOW) as u64;
         xen::balloon_out(window / 4096, builder::WINDOW_PAGES)?;
-        Ok(Toolstack { si, window, domains: Vec::new() })
+        let console_page = core::ptr::addr_of!(CONSOLE_PAGE) as u64;
+        xen::balloon_out(console_page / 4096, 1)?;
+        Ok(Toolstack { si, window, console_page, domains: Vec::new() })
     }
 
     /// The bundle file `name`, also looked up under `configs/`.
@@ -72,22 +93,51 @@ impl<'a> Toolstack<'a> {
         if self.domains.iter().any(|d| d.config.name == config.name) {
             return Err(format!("{file}: a domain named \"{}\" exists already", config.name));
         }
-        let domid = self.start(file, &config)?;
-        self.domains.push(Managed { domid, file: file.to_string(), config, restarts: Vec::new() });
+        let (built, console) = self.start(file, &config)?;
+        let domid = built.domid;
+        self.domains.push(Managed {
+            domid,
+            file: file.to_string(),
+            config,
+            restarts: Vec::new(),
+            console,
+            store: built.store,
+        });
         Ok(domid)
     }
 
-    fn start(&self, file: &str, config: &DomainConfig) -> Result<u16, String> {
+    /// Builds the domain, binds our end of its console and unpauses it.
+    fn start(&self, file: &str, config: &DomainConfig) -> Result<(builder::Built, Console), String> {
         let Some(kernel) = self.si.module_named(&config.kernel) else {
             return Err(format!("{file}: kernel \"{}\" is not in the boot bundle", config.kernel));
         };
-        let domid = builder::build(config, &config.kernel, kernel.data, self.window).map_err(|e| format!("{file}: {e}"))?;
-        let started = pin(domid, config).and_then(|()| xen::unpause_domain(domid));
-        if let Err(e) = started {
-            let _ = xen::destroy_domain(domid);
-            return Err(format!("{file}: {e}"));
+        let built = builder::build(config, &config.kernel, kernel.data, self.window).map_err(|e| format!("{file}: {e}"))?;
+        let domid = built.domid;
+        let started = pin(domid, config).and_then(|()| Console::bind(domid, built.console.gfn, built.console.port)).and_then(|console| {
+            xen::unpause_domain(domid).inspect_err(|_| console.unbind())?;
+            Ok(console)
+        });
+        match started {
+            Ok(console) => Ok((built, console)),
+            Err(e) => {
+                let _ = xen::destroy_domain(domid);
+                Err(format!("{file}: {e}"))
+            }
         }
-        Ok(domid)
+    }
+
+    /// Destroys the domain at `at` in our list and forgets it.
+    fn remove(&mut self, at: usize) -> Managed {
+        let _ = xen::destroy_domain(self.domains[at].domid);
+        self.forget(at)
+    }
+
+    /// Takes the (destroyed) domain at `at` off our list and closes our
+    /// end of its console.
+    fn forget(&mut self, at: usize) -> Managed {
+        let d = self.domains.remove(at);
+        d.console.unbind();
+        d
     }
 
     /// A domain by name or id: its id.
@@ -119,7 +169,9 @@ impl<'a> Toolstack<'a> {
     pub fn destroy(&mut self, which: &str) -> Result<(), String> {
         let domid = self.resolve(which)?;
         xen::destroy_domain(domid).map_err(|e| e.to_string())?;
-        self.domains.retain(|d| d.domid != domid);
+        if let Some(at) = self.domains.iter().position(|d| d.domid == domid) {
+            self.forget(at);
+        }
         Ok(())
     }
 
@@ -178,13 +230,11 @@ impl<'a> Toolstack<'a> {
             match action {
                 ShutdownAction::Preserve => continue,
                 ShutdownAction::Destroy => {
-                    let _ = xen::destroy_domain(domid);
-                    self.domains.remove(at);
+                    self.remove(at);
                     said.push(format!("xl: {name} (d{domid}) {what}: destroyed"));
                 }
                 ShutdownAction::Restart => {
-                    let _ = xen::destroy_domain(domid);
-                    let mut d = self.domains.remove(at);
+                    let mut d = self.remove(at);
                     d.restarts.retain(|&t| now.saturating_sub(t) < RESTART_WINDOW_NS);
                     if d.restarts.len() >= RESTARTS_PER_WINDOW {
                         said.push(format!(
@@ -195,9 +245,10 @@ impl<'a> Toolstack<'a> {
                     }
                     d.restarts.push(now);
                     match self.start(&d.file, &d.config) {
-                        Ok(new) => {
+                        Ok((built, console)) => {
+                            let new = built.domid;
                             said.push(format!("xl: {name} (d{domid}) {what}: restarted as d{new}"));
-                            d.domid = new;
+                            (d.domid, d.console, d.store) = (new, console, built.store);
                             self.domains.push(d);
                         }
                         Err(e) => said.push(format!("xl: {name} (d{domid}) {what}: restart failed: {e}")),
@@ -212,7 +263,32 @@ impl<'a> Toolstack<'a> {
     pub fn destroy_all(&mut self) {
         for d in core::mem::take(&mut self.domains) {
             let _ = xen::destroy_domain(d.domid);
+            d.console.unbind();
         }
+    }
+
+    /// `xl console`: maps the console page of the domain `which` names;
+    /// unmapped when the [`Attached`] is dropped. Also its name.
+    pub fn attach_console(&self, which: &str) -> Result<(Attached, String), String> {
+        let domid = match self.find(which) {
+            Some(0) => return Err("Domain-0's console is the hypervisor's: COM1, and `dmesg` here".to_string()),
+            Some(id) => id,
+            None => return Err(format!("{which}: no such domain")),
+        };
+        let Some(d) = self.domains.iter().find(|d| d.domid == domid) else {
+            return Err(format!("domain {domid} was not created by this toolstack: its console is unknown"));
+        };
+        let attached = Attached::map(d.console, self.console_page).map_err(|e| e.to_string())?;
+        Ok((attached, d.config.name.clone()))
+    }
+
+    /// Whether `domid` still runs: it exists and has neither shut down nor
+    /// started dying.
+    pub fn running(&self, domid: u16) -> bool {
+        let Ok(infos) = xen::domain_infos() else { return false };
+        infos
+            .iter()
+            .any(|i| i.domain.0 == domid && i.flags & (XEN_DOMINF_SHUTDOWN | XEN_DOMINF_DYING) == 0)
     }
 }
 

@@ -1,16 +1,25 @@
 //! The hypercalls the toolstack makes, typed: domctl, sysctl, memory_op on
-//! another domain, remote shutdown. Errors keep Xen's error number.
+//! another domain, remote shutdown, event channels between Dom0 and a DomU,
+//! HVM params of a DomU. Errors keep Xen's error number.
 
 use alloc::vec::Vec;
 use core::fmt;
 
 use abi::domctl::*;
 use abi::errno::Errno;
+use abi::event_channel::{
+    EVTCHNOP_ALLOC_UNBOUND, EVTCHNOP_BIND_INTERDOMAIN, EVTCHNOP_CLOSE, EVTCHNOP_SEND, EvtchnAllocUnbound,
+    EvtchnBindInterdomain, EvtchnOnePort,
+};
+use abi::hvm::hvm_op::{HVMOP_SET_PARAM, XenHvmParam};
 use abi::memory::*;
 use abi::sched::{SCHEDOP_REMOTE_SHUTDOWN, SchedRemoteShutdown};
 use abi::sysctl::*;
 use abi::vcpu_context::{VGCF_ONLINE, VcpuGuestContext};
-use abi::xen::{DOMID_SELF, DomId, HYPERVISOR_DOMCTL, HYPERVISOR_MEMORY_OP, HYPERVISOR_SCHED_OP, HYPERVISOR_SYSCTL};
+use abi::xen::{
+    DOMID_SELF, DomId, HYPERVISOR_DOMCTL, HYPERVISOR_EVENT_CHANNEL_OP, HYPERVISOR_HVM_OP, HYPERVISOR_MEMORY_OP,
+    HYPERVISOR_SCHED_OP, HYPERVISOR_SYSCTL,
+};
 use abi::zerocopy::FromZeros;
 use guest_rt::hypercall;
 
@@ -225,4 +234,44 @@ pub fn set_hard_affinity(domid: u16, vcpu: u32, mask: u64) -> Result<(), XenErro
     };
     let mut op = XenDomctl::new(XEN_DOMCTL_SETVCPUAFFINITY, DomId(domid), &arg);
     domctl("setvcpuaffinity", &mut op)
+}
+
+fn evtchn_op<T>(what: &'static str, cmd: u64, arg: &mut T) -> Result<(), XenError> {
+    // SAFETY: `arg` is the live struct `cmd` takes; Xen reads and writes only it.
+    check(what, unsafe { hypercall::hypercall2(HYPERVISOR_EVENT_CHANNEL_OP, cmd, core::ptr::from_mut(arg) as u64) })
+        .map(|_| ())
+}
+
+/// EVTCHNOP_alloc_unbound in `domid` for `remote` to bind: the new port.
+pub fn alloc_unbound(domid: u16, remote: u16) -> Result<u32, XenError> {
+    let mut a = EvtchnAllocUnbound { dom: DomId(domid), remote_dom: DomId(remote), port: 0 };
+    evtchn_op("alloc_unbound", EVTCHNOP_ALLOC_UNBOUND, &mut a)?;
+    Ok(a.port)
+}
+
+/// EVTCHNOP_bind_interdomain to `domid`'s `port`: our new local port.
+pub fn bind_interdomain(domid: u16, port: u32) -> Result<u32, XenError> {
+    let mut b = EvtchnBindInterdomain { remote_dom: DomId(domid), _pad: 0, remote_port: port, local_port: 0 };
+    evtchn_op("bind_interdomain", EVTCHNOP_BIND_INTERDOMAIN, &mut b)?;
+    Ok(b.local_port)
+}
+
+/// EVTCHNOP_close of our `port`.
+pub fn close_port(port: u32) -> Result<(), XenError> {
+    evtchn_op("evtchn close", EVTCHNOP_CLOSE, &mut EvtchnOnePort { port })
+}
+
+/// EVTCHNOP_send on our `port`.
+pub fn send(port: u32) -> Result<(), XenError> {
+    evtchn_op("evtchn send", EVTCHNOP_SEND, &mut EvtchnOnePort { port })
+}
+
+/// HVMOP_set_param `index` = `value` on `domid`.
+pub fn set_param(domid: u16, index: u32, value: u64) -> Result<(), XenError> {
+    let mut p = XenHvmParam { domid: DomId(domid), pad: 0, index, value };
+    // SAFETY: a live XenHvmParam.
+    check("hvm set_param", unsafe {
+        hypercall::hypercall2(HYPERVISOR_HVM_OP, HVMOP_SET_PARAM, core::ptr::from_mut(&mut p) as u64)
+    })
+    .map(|_| ())
 }

@@ -1,6 +1,8 @@
 //! A demo DomU: a PVH kernel that says hello with its domain id, then ticks
 //! on its console every `interval=MS` (default 1000) on Xen's one-shot
-//! timer, blocked in between. `ticks=N` powers off after N ticks,
+//! timer, blocked in between; what was typed on its PV console (`xl
+//! console` in Dom0's shell) is echoed at the next tick. `ticks=N` powers
+//! off after N ticks,
 //! `crash-after=N` crashes (SHUTDOWN_crash) after N, as a toolstack's
 //! on_poweroff / on_crash tests need.
 #![cfg_attr(target_os = "none", no_std, no_main)]
@@ -42,6 +44,12 @@ mod kernel {
             }
             tick += 1;
             println!("demo: domain {domid} tick {tick}");
+            let mut input = [0u8; 64];
+            let n = guest_rt::pvconsole::read(&mut input);
+            if n > 0 {
+                let text = core::str::from_utf8(&input[..n]).unwrap_or("(not UTF-8)");
+                println!("demo: domain {domid} read {n} bytes of input: {text:?}");
+            }
             if crash_after.is_some_and(|n| tick >= n) {
                 println!("demo: crashing on purpose");
                 guest_rt::shutdown(SHUTDOWN_CRASH);
