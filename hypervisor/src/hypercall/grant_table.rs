@@ -16,8 +16,9 @@
 //!
 //! A count with bit 31 set is -EINVAL. Batches stop at the first entry that
 //! cannot be read or written back (-EFAULT); each op's own result is its
-//! `status`. Batches run to their end in one call: Xen may split a long
-//! batch with a continuation, which a guest cannot tell apart.
+//! `status`. A batch runs 256 entries per call, then continues (Xen's
+//! hypercall continuation: the guest's uop and count registers move on and
+//! the same call runs again), so no batch holds the CPU for its whole length.
 //!
 //! Granted frames stay valid while mapped: the granter's entry keeps
 //! `GTF_reading`/`GTF_writing` and a pin, and the frame is counted in
@@ -61,6 +62,17 @@ pub fn grant_table_op(caller: &mut impl Caller, cmd: u64, uop: u64, count: u64) 
     if count >= 1 << 31 {
         return Outcome::err(Errno::EINVAL);
     }
+    // Batches run at most CONTINUE_EVERY entries per call, then continue
+    // where they stopped (Xen's hypercall continuation: uop and count move).
+    let entry = match cmd {
+        GNTTABOP_MAP_GRANT_REF => core::mem::size_of::<GnttabMapGrantRef>(),
+        GNTTABOP_UNMAP_GRANT_REF => core::mem::size_of::<GnttabUnmapGrantRef>(),
+        GNTTABOP_SWAP_GRANT_REF => core::mem::size_of::<GnttabSwapGrantRef>(),
+        GNTTABOP_COPY if caller.compat() => core::mem::size_of::<CompatGnttabCopy>(),
+        GNTTABOP_COPY => core::mem::size_of::<GnttabCopy>(),
+        _ => 0,
+    } as u64;
+    let (count, rest) = if entry > 0 && count > CONTINUE_EVERY { (CONTINUE_EVERY, count - CONTINUE_EVERY) } else { (count, 0) };
     let result = match cmd {
         GNTTABOP_QUERY_SIZE => query_size(caller, uop, count),
         GNTTABOP_SETUP_TABLE if caller.compat() => compat_setup_table(caller, uop, count),
@@ -73,10 +85,14 @@ pub fn grant_table_op(caller: &mut impl Caller, cmd: u64, uop: u64, count: u64) 
         _ => swap_batch(caller, uop, count),
     };
     match result {
+        Ok(()) if rest > 0 => Outcome::Continue([cmd, uop.wrapping_add(count * entry), rest]),
         Ok(()) => Outcome::Return(0),
         Err(e) => Outcome::err(e),
     }
 }
+
+/// Batch entries one call handles before it continues.
+const CONTINUE_EVERY: u64 = 256;
 
 /// Xen's `rcu_lock_domain_by_any_id` then the XSM_TARGET check: the
 /// domain `dom` names (`DOMID_SELF` too), if the caller may act on it.

@@ -237,6 +237,9 @@ pub enum Outcome {
     /// Not finished: set the first argument register to this value and run
     /// the hypercall again (Xen's continuation; RIP is not advanced).
     Preempted(u64),
+    /// Not finished: set the first three argument registers to these and
+    /// run the hypercall again (a batch continued past its done entries).
+    Continue([u64; 3]),
 }
 
 impl Outcome {

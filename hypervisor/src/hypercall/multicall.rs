@@ -30,6 +30,7 @@ pub fn multicall(caller: &mut impl Caller, list: u64, count: u64) -> Outcome {
                 Outcome::Return(v) => break v,
                 Outcome::Yield | Outcome::Block | Outcome::Poll(_) => break 0,
                 Outcome::Preempted(arg0) => call.args[0] = arg0,
+                Outcome::Continue(args) => call.args[..3].copy_from_slice(&args),
                 Outcome::Shutdown(reason) => {
                     // The domain ends: the rest of the batch does not run.
                     caller.this().shut_down(reason);

@@ -323,6 +323,16 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                         }
                         continue;
                     }
+                    Outcome::Continue([a0, a1, a2]) => {
+                        let long = vcpu.long_mode();
+                        let r = vcpu.regs();
+                        if long {
+                            (r.rdi, r.rsi, r.rdx) = (a0, a1, a2);
+                        } else {
+                            (r.rbx, r.rcx, r.rdx) = (a0, a1, a2);
+                        }
+                        continue;
+                    }
                     Outcome::Shutdown(reason) => {
                         vcpu.skip_instruction(&exit, LEN_VMMCALL);
                         return End::Shutdown(reason);

@@ -382,3 +382,13 @@ fn dispatch_routes_hypercall_20_here() {
     assert_eq!(crate::hypercall::dispatch(&mut c, call), Outcome::Return(0), "cmd is an unsigned int");
     assert_eq!(c.get::<GnttabGetVersion>(0).version, 1);
 }
+
+#[test]
+fn long_batches_continue_where_they_stopped() {
+    let mut c = FakeCaller::new(64 * 1024);
+    let size = core::mem::size_of::<GnttabSwapGrantRef>() as u64;
+    let first = grant_table_op(&mut c, GNTTABOP_SWAP_GRANT_REF, LIST as u64, 300);
+    assert_eq!(first, Outcome::Continue([GNTTABOP_SWAP_GRANT_REF, LIST as u64 + 256 * size, 44]));
+    assert_eq!(grant_table_op(&mut c, GNTTABOP_SWAP_GRANT_REF, LIST as u64 + 256 * size, 44), Outcome::Return(0));
+    assert_eq!(grant_table_op(&mut c, GNTTABOP_SWAP_GRANT_REF, 1 << 40, 300), Outcome::err(Errno::EFAULT), "a bad list fails before continuing");
+}
