@@ -80,10 +80,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
         Scenario::Idle => idle(si),
         Scenario::Shell => {
             let Some(mut ts) = crate::xl::autostart(si) else { return };
-            let timer = match guest_rt::timer::Timer::new() {
-                Ok(t) => t,
-                Err(e) => return println!("dom0: {} returned {:#x}", e.what, e.rc),
-            };
+            let Some(timer) = timer() else { return };
             println!("dom0: the shell is on COM2");
             crate::shell::run(&mut ts, &timer);
             ts.destroy_all();
@@ -93,10 +90,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
         Scenario::Watchdog => watchdog(),
         Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run => {
             let Some(mut ts) = crate::xl::autostart(si) else { return };
-            let timer = match guest_rt::timer::Timer::new() {
-                Ok(t) => t,
-                Err(e) => return println!("dom0: {} returned {:#x}", e.what, e.rc),
-            };
+            let Some(timer) = timer() else { return };
             match scenario {
                 Scenario::Lifecycle => crate::xl::lifecycle(&mut ts, &timer),
                 Scenario::BadConfigs => crate::xl::bad_configs(si, &mut ts),
@@ -107,15 +101,17 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
     }
 }
 
+/// Dom0's timer (shared info mapped, VIRQ_TIMER bound); None after saying why.
+fn timer() -> Option<guest_rt::timer::Timer> {
+    guest_rt::timer::Timer::new().map_err(|e| println!("dom0: timer: {} returned {:#x}; stopping", e.what, e.rc)).ok()
+}
+
 /// Starts the `autostart=` domains, then wakes every 5 s to reap dead
 /// ones and say it is still up.
 fn idle(si: &StartInfo) {
     println!("dom0: idle (command line `idle`): blocking in SCHEDOP_block; Ctrl-A X quits QEMU");
     let mut ts = crate::xl::autostart(si);
-    let timer = match guest_rt::timer::Timer::new() {
-        Ok(t) => t,
-        Err(e) => return println!("dom0: {} returned {:#x}", e.what, e.rc),
-    };
+    let Some(timer) = timer() else { return };
     let mut ticks = 0u64;
     while timer.sleep_ms(5_000).is_ok() {
         ticks += 1;
@@ -131,13 +127,7 @@ fn idle(si: &StartInfo) {
 /// Binds VIRQ_TIMER and sleeps on it `interval_ms` at a time, saying so
 /// after each tick; `count` ends it.
 fn timer_ticks(interval_ms: u64, count: Option<u64>) {
-    let timer = match guest_rt::timer::Timer::new() {
-        Ok(t) => t,
-        Err(e) => {
-            println!("dom0: timer: {} returned {:#x}; stopping", e.what, e.rc);
-            return;
-        }
-    };
+    let Some(timer) = timer() else { return };
     println!("dom0: timer: VIRQ_TIMER on port {}, a tick every {interval_ms} ms", timer.port());
     let mut tick = 0u64;
     loop {
