@@ -77,6 +77,16 @@ impl Timer {
         }
     }
 
+    /// Blocks for good with no timer armed, acknowledging (and ignoring)
+    /// whatever event wakes it, so the vCPU really sleeps between events.
+    pub fn block_for_good(&self) -> ! {
+        loop {
+            // SAFETY: SCHEDOP_block takes no argument.
+            unsafe { hypercall::hypercall2(HYPERVISOR_SCHED_OP, abi::sched::SCHEDOP_BLOCK, 0) };
+            self.take_event();
+        }
+    }
+
     /// Acknowledges whatever woke us; whether it was the timer's port.
     fn take_event(&self) -> bool {
         let page = core::ptr::addr_of_mut!(SHARED_INFO).cast::<u8>();

@@ -366,7 +366,7 @@ const LIFECYCLE: &[&str] = &[
     "hv: exit code=0",
 ];
 const DOM0_SHELL: &[&str] = &["dom0: the shell is on COM2", "(d1) demo: hello from domain 1", "d0 powered off; all its frames freed", "hv: exit code=0"];
-const SHELL_INPUT: &str = "help\rcreate demo1.cfg\rconsole demo1\r{wait:demo: domain 1 tick 1}hello{wait:read 5 bytes of input}\x1dlist\rpause demo1\rlist\runpause demo1\rcreate nosuch.cfg\rdestroy nosuch\rfrobnicate\rinfo\rdmesg\rdestroy demo1\rlist\rcreate short.cfg\rconsole short\r{wait:stopped running}{wait:powered off: destroyed}list\rpoweroff\r";
+const SHELL_INPUT: &str = "help\rcreate demo1.cfg\rconsole demo1\r{wait:demo: domain 1 tick 1}hello{wait:read 5 bytes of input}\x1dlist\rpause demo1\rlist\runpause demo1\rcreate nosuch.cfg\rdestroy nosuch\rfrobnicate\rinfo\rdmesg\rdestroy demo1\rlist\rcreate short.cfg\rconsole short\r{wait:stopped running}{wait:powered off: destroyed}list\rcreate sleeper.cfg\rconsole sleeper\r{wait:blocking for good}\x1ddestroy sleeper\rpoweroff\r";
 const SHELL_EXPECT: &[&str] = &[
     "Dom0 shell",
     "xl> help",
@@ -403,6 +403,10 @@ const SHELL_EXPECT: &[&str] = &[
     "ticks done, powering off",
     "the domain stopped running; detached]",
     "powered off: destroyed",
+    "xl> console sleeper",
+    "demo: blocking for good",
+    "xl> destroy sleeper",
+    "destroyed",
     "destroying every DomU and powering off",
 ];
 const BAD_CONFIGS: &[&str] = &["broken configs refused, nothing created", "d0 powered off; all its frames freed", "hv: exit code=0"];

@@ -1,8 +1,8 @@
 //! A demo DomU: a PVH kernel that says hello with its domain id, then ticks
 //! on its console every `interval=MS` (default 1000) on Xen's one-shot
 //! timer, blocked in between; what was typed on its PV console (`xl
-//! console` in Dom0's shell) is echoed at the next tick. `ticks=N` powers
-//! off after N ticks,
+//! console` in Dom0's shell) is echoed at the next tick. `interval=0`
+//! blocks for good with no timer. `ticks=N` powers off after N ticks,
 //! `crash-after=N` crashes (SHUTDOWN_crash) after N, as a toolstack's
 //! on_poweroff / on_crash tests need.
 #![cfg_attr(target_os = "none", no_std, no_main)]
@@ -25,7 +25,7 @@ mod kernel {
         let domid = if leaf4.eax & XEN_HVM_CPUID_DOMID_PRESENT != 0 { leaf4.ecx } else { u32::MAX };
         let line = boot.si.cmdline();
         let number = |key| cmdline::number(line, key).ok().flatten();
-        let interval = number("interval").unwrap_or(1000).max(1);
+        let interval = number("interval").unwrap_or(1000);
         let ticks = number("ticks");
         let crash_after = number("crash-after");
         println!("demo: hello from domain {domid}, cmdline \"{line}\"");
@@ -36,6 +36,11 @@ mod kernel {
                 return;
             }
         };
+        if interval == 0 {
+            // `interval=0`: no timer; only its toolstack can end it.
+            println!("demo: blocking for good");
+            timer.block_for_good();
+        }
         let mut tick = 0u64;
         loop {
             if let Err(e) = timer.sleep_ms(interval) {

@@ -549,7 +549,9 @@ fn wait(vcpu: &HwVcpu, guest: &Guest, how: Wait) {
 fn woken(guest: &Guest, how: Wait) -> bool {
     let mut domains = DOMAINS.lock();
     let Some(d) = domains.get_mut(guest.domid) else { return true };
-    if d.state != DomainState::Running {
+    // The toolstack wants it stopped or parked: leave the wait so that
+    // `control` sees it (a destroy must not wait for the guest's next event).
+    if d.state != DomainState::Running || d.dying || d.paused {
         return true;
     }
     let vcpu = guest.vcpu_id as usize;
