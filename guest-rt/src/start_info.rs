@@ -160,7 +160,11 @@ impl StartInfo {
             }
             len += 1;
         }
-        // SAFETY: `len` bytes were just checked to be mapped; they stay unchanged.
+        if len == 0 {
+            // No name: the builder leaves cmdline_paddr 0 (never a pointer to use).
+            return Some(Module { name: "", data });
+        }
+        // SAFETY: `len` (> 0) bytes at a non-zero address were just checked to be mapped; they stay unchanged.
         let name = unsafe { core::slice::from_raw_parts(entry.cmdline_paddr as *const u8, len) };
         Some(Module { name: core::str::from_utf8(name).unwrap_or(""), data })
     }

@@ -352,6 +352,7 @@ const LIFECYCLE: &[&str] = &[
     "xl: demo1 ",
     "xl: pause demo1: ok",
     "xl: unpause demo1: ok",
+    "(d2) demo: a ramdisk of ",
     "(d2) demo: 3 ticks done, powering off",
     "xl: short (d2) powered off: destroyed",
     "xl: crashy.cfg: created domain",

@@ -25,7 +25,7 @@ use abi::hvm::start_info::{HvmMemmapTableEntry, XEN_HVM_MEMMAP_TYPE_RAM, XEN_HVM
 use abi::memory::E820Entry;
 use pvh::image::{PvhError, PvhImage};
 use pvh::memory::{GuestFault, GuestMemory};
-use pvh::start_info::{StartInfo, StartInfoError, write_start_info};
+use pvh::start_info::{Module, StartInfo, StartInfoError, write_start_info};
 use toolstack::DomainConfig;
 
 use super::xen::{self, XenError};
@@ -107,17 +107,21 @@ impl From<XenError> for BuildError {
 /// is 2 MiB of our own address space, mapped 1:1 and given back to Xen,
 /// where the new domain's pages are shown while they are written.
 /// Returns the new domain, paused.
-pub fn build(cfg: &DomainConfig, kernel_name: &str, kernel: &[u8], window: u64) -> Result<Built, BuildError> {
+pub fn build(cfg: &DomainConfig, kernel_name: &str, kernel: &[u8], ramdisk: Option<&[u8]>, window: u64) -> Result<Built, BuildError> {
     let image = PvhImage::parse(kernel_name, kernel).map_err(BuildError::Kernel)?;
     let memory = cfg.memory_mib << 20;
-    if image.highest_address() > memory {
-        return Err(BuildError::TooSmall { needed: image.highest_address(), memory });
+    // The ramdisk goes on the first page after the kernel, as a PVH module.
+    let ramdisk_at = image.highest_address().next_multiple_of(PAGE);
+    let needed = ramdisk.map_or(image.highest_address(), |r| ramdisk_at + r.len() as u64);
+    if needed > memory {
+        return Err(BuildError::TooSmall { needed, memory });
     }
     if memory > SPECIAL_START * PAGE {
         return Err(BuildError::TooBig { memory });
     }
     let domid = xen::create_domain(cfg.maxvcpus, MAX_EVTCHN_PORT, MAX_GRANT_FRAMES)?;
-    match fill(domid, cfg, &image, kernel, window) {
+    let ramdisk = ramdisk.map(|bytes| (ramdisk_at, bytes));
+    match fill(domid, cfg, &image, kernel, ramdisk, window) {
         Ok((console, store)) => Ok(Built { domid, console, store }),
         Err(e) => {
             let _ = xen::destroy_domain(domid);
@@ -131,6 +135,7 @@ fn fill(
     cfg: &DomainConfig,
     image: &PvhImage,
     kernel: &[u8],
+    ramdisk: Option<(u64, &[u8])>,
     window: u64,
 ) -> Result<(RingPage, RingPage), BuildError> {
     let memory = cfg.memory_mib << 20;
@@ -148,11 +153,16 @@ fn fill(
     xen::set_memory_map(domid, &mut e820)?;
     let mut mem = ForeignMemory { domid, pages: memory / PAGE, window, shown: Cell::new(None) };
     image.load(kernel, &mut mem).map_err(BuildError::Kernel)?;
+    let mut modules = Vec::new();
+    if let Some((gpa, bytes)) = ramdisk {
+        mem.write(gpa, bytes).map_err(|f| BuildError::StartInfo(StartInfoError::Fault(f)))?;
+        modules.push(Module { gpa, size: bytes.len() as u64, cmdline: "" });
+    }
     let memmap = [
         HvmMemmapTableEntry { addr: 0, size: memory, r#type: XEN_HVM_MEMMAP_TYPE_RAM, reserved: 0 },
         HvmMemmapTableEntry { addr: special.0, size: special.1, r#type: XEN_HVM_MEMMAP_TYPE_RESERVED, reserved: 0 },
     ];
-    let info = StartInfo { flags: 0, cmdline: &cfg.cmdline, modules: &[], memmap: &memmap, rsdp: 0 };
+    let info = StartInfo { flags: 0, cmdline: &cfg.cmdline, modules: &modules, memmap: &memmap, rsdp: 0 };
     let layout = write_start_info(&mut mem, START_INFO_AREA, &info).map_err(BuildError::StartInfo)?;
     drop(mem);
     xen::set_param(domid, HVM_PARAM_CONSOLE_PFN, console.gfn)?;

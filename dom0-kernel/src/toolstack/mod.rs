@@ -111,7 +111,14 @@ impl<'a> Toolstack<'a> {
         let Some(kernel) = self.si.module_named(&config.kernel) else {
             return Err(format!("{file}: kernel \"{}\" is not in the boot bundle", config.kernel));
         };
-        let built = builder::build(config, &config.kernel, kernel.data, self.window).map_err(|e| format!("{file}: {e}"))?;
+        let ramdisk = match &config.ramdisk {
+            None => None,
+            Some(name) => match self.si.module_named(name) {
+                Some(m) => Some(m.data),
+                None => return Err(format!("{file}: ramdisk \"{name}\" is not in the boot bundle")),
+            },
+        };
+        let built = builder::build(config, &config.kernel, kernel.data, ramdisk, self.window).map_err(|e| format!("{file}: {e}"))?;
         let domid = built.domid;
         let started = pin(domid, config).and_then(|()| Console::bind(domid, built.console.gfn, built.console.port)).and_then(|console| {
             xen::unpause_domain(domid).inspect_err(|_| console.unbind())?;

@@ -29,6 +29,11 @@ mod kernel {
         let ticks = number("ticks");
         let crash_after = number("crash-after");
         println!("demo: hello from domain {domid}, cmdline \"{line}\"");
+        if let Some(m) = boot.si.module(0) {
+            let first = m.data.split(|&b| b == b'\n').next().unwrap_or(&[]);
+            let first = core::str::from_utf8(&first[..first.len().min(60)]).unwrap_or("<binary>");
+            println!("demo: a ramdisk of {} bytes, first line: {first}", m.data.len());
+        }
         let timer = match guest_rt::timer::Timer::new() {
             Ok(t) => t,
             Err(e) => {
