@@ -32,7 +32,7 @@ const PATTERN: u64 = 0x5a5a_0f0f_1234_5678;
 
 fn call(nr: u64, a1: u64, a2: u64) -> i64 {
     // SAFETY: every argument is a pointer to a live local of the type the hypercall reads, or a number.
-    unsafe { hypercall::hypercall2(nr, a1, a2) as i64 }
+    unsafe { hypercall::hypercall2(nr, a1, a2) }.cast_signed()
 }
 
 fn ptr<T>(value: &mut T) -> u64 {
@@ -43,14 +43,14 @@ fn domctl(cmd: u32, domain: u16, payload: &[u8]) -> Result<XenDomctl, i64> {
     let mut op = XenDomctl::new(cmd, DomId(domain), &[0u8; 0]);
     op.u[..payload.len()].copy_from_slice(payload);
     // SAFETY: op is a live XenDomctl.
-    let rc = unsafe { hypercall::hypercall1(HYPERVISOR_DOMCTL, ptr(&mut op)) as i64 };
+    let rc = unsafe { hypercall::hypercall1(HYPERVISOR_DOMCTL, ptr(&mut op)) }.cast_signed();
     if rc == 0 { Ok(op) } else { Err(rc) }
 }
 
 fn free_pages() -> u64 {
     let mut op = XenSysctl::new(XEN_SYSCTL_PHYSINFO, &[0u8; 0]);
     // SAFETY: op is a live XenSysctl.
-    let rc = unsafe { hypercall::hypercall1(HYPERVISOR_SYSCTL, ptr(&mut op)) as i64 };
+    let rc = unsafe { hypercall::hypercall1(HYPERVISOR_SYSCTL, ptr(&mut op)) }.cast_signed();
     if rc != 0 {
         return 0;
     }
@@ -83,7 +83,7 @@ fn map_foreign(domid: u16, gpfn: u64) -> Result<(), &'static str> {
     let (mut idx, mut gpfn, mut err) = (DOMU_GFN, gpfn, -99i32);
     let mut b = XenAddToPhysmapBatch {
         domid: DOMID_SELF,
-        space: XENMAPSPACE_GMFN_FOREIGN as u16,
+        space: XENMAPSPACE_GMFN_FOREIGN.try_into().unwrap_or(u16::MAX),
         size: 1,
         u: domid,
         idxs: ptr(&mut idx),

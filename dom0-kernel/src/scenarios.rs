@@ -153,8 +153,8 @@ fn sched_watchdog(id: u32, timeout: u32) -> i64 {
     // SAFETY: `w` is a live SchedWatchdog.
     unsafe {
         hypercall::hypercall2(abi::xen::HYPERVISOR_SCHED_OP, abi::sched::SCHEDOP_WATCHDOG, core::ptr::from_mut(&mut w) as u64)
-            as i64
     }
+    .cast_signed()
 }
 
 fn watchdog() {

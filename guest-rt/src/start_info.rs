@@ -150,8 +150,9 @@ impl StartInfo {
         if !mapped(entry.paddr, entry.size.max(1)) {
             return None;
         }
+        let size = usize::try_from(entry.size).ok()?;
         // SAFETY: the module's bytes are identity-mapped (checked), written by the builder before entry and never changed after.
-        let data = unsafe { core::slice::from_raw_parts(entry.paddr as *const u8, entry.size as usize) };
+        let data = unsafe { core::slice::from_raw_parts(entry.paddr as *const u8, size) };
         let mut len = 0;
         while len < NAME_MAX && mapped(entry.cmdline_paddr + len as u64, 1) {
             // SAFETY: identity-mapped (checked), read bytewise up to the NUL.

@@ -243,7 +243,7 @@ impl ForeignMemory {
         while done < len {
             let at = gpa + done as u64;
             let offset = at % chunk_bytes;
-            let n = ((chunk_bytes - offset) as usize).min(len - done);
+            let n = usize::try_from(chunk_bytes - offset).unwrap_or(usize::MAX).min(len - done);
             self.show(at / chunk_bytes)?;
             f(self.window + offset, done, n);
             done += n;

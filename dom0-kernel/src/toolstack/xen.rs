@@ -32,7 +32,7 @@ pub struct XenError {
 
 impl fmt::Display for XenError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match Errno::from_hypercall_ret(self.rc as u64) {
+        match Errno::from_hypercall_ret(self.rc.cast_unsigned()) {
             Some(e) => write!(f, "{}: {e} ({})", self.what, self.rc),
             None => write!(f, "{}: returned {}", self.what, self.rc),
         }
@@ -40,7 +40,7 @@ impl fmt::Display for XenError {
 }
 
 fn check(what: &'static str, rc: u64) -> Result<u64, XenError> {
-    let signed = rc as i64;
+    let signed = rc.cast_signed();
     if signed < 0 { Err(XenError { what, rc: signed }) } else { Ok(rc) }
 }
 
@@ -117,18 +117,18 @@ pub fn remote_shutdown(domid: u16, reason: u32) -> Result<(), XenError> {
 
 /// XEN_SYSCTL_getdomaininfolist from `first`: every domain, in id order.
 pub fn domain_infos() -> Result<Vec<XenDomctlGetdomaininfo>, XenError> {
-    const MAX: usize = 64;
-    let mut buffer: Vec<XenDomctlGetdomaininfo> = (0..MAX).map(|_| XenDomctlGetdomaininfo::new_zeroed()).collect();
+    const MAX_DOMAINS: u32 = 64;
+    let mut buffer: Vec<XenDomctlGetdomaininfo> = (0..MAX_DOMAINS).map(|_| XenDomctlGetdomaininfo::new_zeroed()).collect();
     let list = XenSysctlGetdomaininfolist {
         first_domain: DomId(0),
-        max_domains: MAX as u32,
+        max_domains: MAX_DOMAINS,
         buffer: buffer.as_mut_ptr() as u64,
         ..FromZeros::new_zeroed()
     };
     let mut op = XenSysctl::new(XEN_SYSCTL_GETDOMAININFOLIST, &list);
     sysctl("getdomaininfolist", &mut op)?;
     let n = op.payload::<XenSysctlGetdomaininfolist>().num_domains as usize;
-    buffer.truncate(n.min(MAX));
+    buffer.truncate(n.min(buffer.len()));
     Ok(buffer)
 }
 
@@ -149,7 +149,7 @@ pub fn populate(domid: u16, gfns: &mut [u64], order: u32) -> Result<(), XenError
         _pad: [0; 3],
     };
     let done = memory_op("populate_physmap", XENMEM_POPULATE_PHYSMAP, &mut r)?;
-    if done as usize != gfns.len() {
+    if usize::try_from(done).ok() != Some(gfns.len()) {
         return Err(XenError { what: "populate_physmap (out of memory?)", rc: -(Errno::ENOMEM as i64) });
     }
     Ok(())
@@ -160,7 +160,7 @@ pub fn set_memory_map(domid: u16, map: &mut [E820Entry]) -> Result<(), XenError>
     let mut arg = XenForeignMemoryMap {
         domid: DomId(domid),
         _pad: [0; 3],
-        map: XenMemoryMap { nr_entries: map.len() as u32, _pad: 0, buffer: map.as_mut_ptr() as u64 },
+        map: XenMemoryMap { nr_entries: u32::try_from(map.len()).unwrap_or(u32::MAX), _pad: 0, buffer: map.as_mut_ptr() as u64 },
     };
     memory_op("set_memory_map", XENMEM_SET_MEMORY_MAP, &mut arg).map(|_| ())
 }
@@ -170,8 +170,8 @@ pub fn map_foreign(domid: u16, gfns: &[u64], at: &[u64]) -> Result<(), XenError>
     let mut errs: Vec<i32> = alloc::vec![0; gfns.len()];
     let mut arg = XenAddToPhysmapBatch {
         domid: DOMID_SELF,
-        space: XENMAPSPACE_GMFN_FOREIGN as u16,
-        size: gfns.len() as u16,
+        space: XENMAPSPACE_GMFN_FOREIGN.try_into().unwrap_or(u16::MAX),
+        size: u16::try_from(gfns.len()).unwrap_or(u16::MAX),
         u: domid,
         idxs: gfns.as_ptr() as u64,
         gpfns: at.as_ptr() as u64,
@@ -195,7 +195,7 @@ pub fn read_console() -> Result<alloc::string::String, XenError> {
     let mut buffer = alloc::vec![0u8; 16 * 1024];
     let rc = XenSysctlReadconsole {
         buffer: buffer.as_mut_ptr() as u64,
-        count: buffer.len() as u32,
+        count: u32::try_from(buffer.len()).unwrap_or(u32::MAX),
         ..FromZeros::new_zeroed()
     };
     let mut op = XenSysctl::new(XEN_SYSCTL_READCONSOLE, &rc);
