@@ -15,7 +15,7 @@ use crate::domain::pvh::{PvhError, PvhImage};
 use crate::domain::start_info::{Module, StartInfo, StartInfoError, write_start_info};
 use crate::mm::frame::Mfn;
 use crate::mm::guest::{GuestMemory, P2mGuestMemory};
-use crate::domain::domain::{Domain, MapEntry};
+use crate::domain::object::{Domain, MapEntry};
 use crate::domain::table::DOMAINS;
 use crate::mm::p2m::{Access, Format, Gfn, MachineTables, P2m, P2mError, P2mType};
 use crate::mm::{self, MemoryRegion};

@@ -5,7 +5,7 @@
 
 use abi::xen::{SharedInfo, VcpuInfo, XEN_LEGACY_MAX_VCPUS};
 
-use super::domain::Domain;
+use super::object::Domain;
 use crate::event::two_level::{Bitmap, EventWords};
 use crate::mm::frame::Mfn;
 use crate::mm::p2m::{Gfn, P2mType};

@@ -25,7 +25,7 @@ use abi::zerocopy::FromZeros;
 use abi::vcpu_context::{VGCF_ONLINE, VcpuGuestContext};
 
 use super::{Caller, DomainOps, Outcome, read_arg, write_arg};
-use crate::domain::domain::VcpuContext;
+use crate::domain::object::VcpuContext;
 
 
 /// Most vCPUs a domain may have (Xen's HVM_MAX_VCPUS).

@@ -12,7 +12,7 @@ use crate::arch::x86_64::cpu;
 use crate::arch::x86_64::virt::Backend;
 use crate::arch::x86_64::virt::exit::BootState;
 use crate::arch::x86_64::virt::vcpu::{HwVcpu, NestedPaging};
-use crate::domain::domain::DomainState;
+use crate::domain::object::DomainState;
 use crate::domain::table::DOMAINS;
 use crate::hypercall::event_channel::send_virq;
 use crate::log::Level;

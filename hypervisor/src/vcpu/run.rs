@@ -15,7 +15,7 @@ use crate::arch::x86_64::virt::exit::Exit;
 use crate::arch::x86_64::virt::vcpu::{HwVcpu, take_pending_interrupts};
 use spin::MutexGuard;
 
-use crate::domain::domain::{Domain, DomainState};
+use crate::domain::object::{Domain, DomainState};
 use crate::domain::table::{DOMAINS, DomainTable};
 use crate::event::signals::VcpuSignals;
 use crate::event::two_level;
@@ -221,7 +221,7 @@ impl Caller for HypercallContext<'_> {
         self.domains.from(first).map(|d| d.id).collect()
     }
     fn machine_time_ns(&self) -> u64 {
-        crate::domain::domain::system_time_at(cpu::rdtsc())
+        crate::domain::object::system_time_at(cpu::rdtsc())
     }
     fn pvclock(&self) -> abi::xen::VcpuTimeInfo {
         use crate::arch::x86_64::tsc;
@@ -263,7 +263,7 @@ const LEN_XSETBV: u64 = 3;
 
 /// Runs `vcpu` until its domain ends.
 pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
-    let now = || crate::domain::domain::system_time_at(cpu::rdtsc());
+    let now = || crate::domain::object::system_time_at(cpu::rdtsc());
     guest.signals.started(now());
     let end = run_loop(vcpu, guest);
     guest.signals.stopped(now());
@@ -483,12 +483,12 @@ fn control(guest: &Guest) -> Option<End> {
                 return Some(End::Shutdown(reason));
             }
             if !d.paused {
-                guest.signals.unblock(crate::domain::domain::system_time_at(cpu::rdtsc()));
+                guest.signals.unblock(crate::domain::object::system_time_at(cpu::rdtsc()));
                 return None;
             }
         }
         // Paused: off the CPU as far as accounting goes.
-        guest.signals.block(crate::domain::domain::system_time_at(cpu::rdtsc()));
+        guest.signals.block(crate::domain::object::system_time_at(cpu::rdtsc()));
         cpu::wait_for_interrupt();
         x86_64::instructions::interrupts::disable();
     }
@@ -497,7 +497,7 @@ fn control(guest: &Guest) -> Option<End> {
 /// Raises VIRQ_TIMER if one of the vCPU's timers expired, and shuts the
 /// domain down if one of its watchdogs did (`control` then stops it).
 fn fire_timers(guest: &Guest) {
-    let now = crate::domain::domain::system_time_at(cpu::rdtsc());
+    let now = crate::domain::object::system_time_at(cpu::rdtsc());
     if guest.signals.timer_due(now)
         && let Some(d) = DOMAINS.lock().get_mut(guest.domid)
     {
@@ -533,7 +533,7 @@ enum Wait {
 /// Sleeps on host interrupts (the 100 Hz tick at least), firing the vCPU's
 /// timers, until what it waits for comes or its domain stops running.
 fn wait(vcpu: &HwVcpu, guest: &Guest, how: Wait) {
-    let now = || crate::domain::domain::system_time_at(cpu::rdtsc());
+    let now = || crate::domain::object::system_time_at(cpu::rdtsc());
     loop {
         fire_timers(guest);
         if guest.signals.upcall_owed() || vcpu.interrupt_queued() || woken(guest, how) {
@@ -559,7 +559,7 @@ fn woken(guest: &Guest, how: Wait) -> bool {
         Wait::Halt => false,
         Wait::Block => d.upcall_pending(guest.vcpu_id),
         Wait::Poll(deadline) => {
-            let now = crate::domain::domain::system_time_at(cpu::rdtsc());
+            let now = crate::domain::object::system_time_at(cpu::rdtsc());
             let ports = d.vcpus.get(vcpu).map(|v| v.poll_ports.clone()).unwrap_or_default();
             (deadline != 0 && now >= deadline) || ports.iter().any(|&p| two_level::is_pending(&*d, p))
         }
