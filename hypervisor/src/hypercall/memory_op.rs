@@ -211,7 +211,7 @@ fn memory_map(caller: &mut impl Caller, arg: u64) -> Outcome {
         }
     }
     // nr_entries is the first field in both layouts.
-    match write_arg(caller, arg, &(n as u32)) {
+    match write_arg(caller, arg, &crate::bits::low32_usize(n)) {
         Ok(()) => Outcome::Return(0),
         Err(e) => Outcome::err(e),
     }

@@ -22,7 +22,7 @@ use crate::sched::runqueue::{RUNQUEUE, VcpuRef};
 /// ASID / VPID of the vCPU an AP runs: one per CPU (Dom0 has 1), flushed
 /// whenever a new vCPU starts there.
 fn tag(cpu: usize) -> u16 {
-    2u16.saturating_add(cpu as u16)
+    2u16.saturating_add(crate::bits::low16(cpu as u64))
 }
 
 /// Runs the next queued vCPU on this CPU (`cpu`) until it stops; false if

@@ -1,6 +1,7 @@
 //! The vCPU loop: enter the guest, decode one `Exit`, act, repeat, until the
 //! domain shuts down or breaks a rule (then it is crashed, alone).
 
+use crate::bits::low32;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -242,7 +243,7 @@ impl Caller for HypercallContext<'_> {
         let (usable, free) = crate::mm::frame_counts();
         MachineInfo {
             nr_cpus: crate::arch::x86_64::percpu::online_count(),
-            cpu_khz: crate::arch::x86_64::tsc::khz() as u32,
+            cpu_khz: low32(crate::arch::x86_64::tsc::khz()),
             total_pages: usable as u64,
             free_pages: free as u64,
             max_mfn: crate::mm::max_mfn(),
@@ -279,7 +280,7 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
         match exit {
             Exit::Cpuid => {
                 let r = vcpu.regs();
-                let (leaf, subleaf) = (r.rax as u32, r.rcx as u32);
+                let (leaf, subleaf) = (low32(r.rax), low32(r.rcx));
                 let h = cpu::cpuid(leaf, subleaf);
                 let host = Regs4 { eax: h.eax, ebx: h.ebx, ecx: h.ecx, edx: h.edx };
                 let osxsave = vcpu.paging_state().2 & (1 << 18) != 0;
@@ -363,7 +364,7 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 vcpu.skip_instruction(&exit, 0);
             }
             Exit::MsrRead => {
-                let index = vcpu.regs().rcx as u32;
+                let index = low32(vcpu.regs().rcx);
                 let value = match msr::classify_read(index) {
                     MsrRead::Efer => Some(vcpu.efer()),
                     MsrRead::Pat => Some(vcpu.pat()),
@@ -384,7 +385,7 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
             }
             Exit::MsrWrite => {
                 let r = vcpu.regs();
-                let (index, value) = (r.rcx as u32, (r.rdx << 32) | (r.rax & 0xffff_ffff));
+                let (index, value) = (low32(r.rcx), (r.rdx << 32) | (r.rax & 0xffff_ffff));
                 let ok = match msr::classify_write(index, value) {
                     MsrWrite::Efer(v) => {
                         vcpu.set_efer(v);
@@ -410,7 +411,7 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
             }
             Exit::Xsetbv => {
                 let r = vcpu.regs();
-                let (index, value) = (r.rcx as u32, (r.rdx << 32) | (r.rax & 0xffff_ffff));
+                let (index, value) = (low32(r.rcx), (r.rdx << 32) | (r.rax & 0xffff_ffff));
                 if index == 0 && msr::xcr0_valid(value, cpu::xcr0_supported()) && cpu::set_xcr0(value) {
                     vcpu.skip_instruction(&exit, LEN_XSETBV);
                 } else {
