@@ -21,5 +21,5 @@ pub fn init(frames: usize) -> Result<usize, &'static str> {
 #[cfg(not(target_os = "none"))]
 pub fn init(frames: usize) -> Result<usize, &'static str> {
     let _ = (alloc_contiguous, physmap::virt);
-    Ok(frames * super::frame::FRAME_SIZE as usize)
+    Ok(frames * crate::bits::to_usize(super::frame::FRAME_SIZE))
 }
