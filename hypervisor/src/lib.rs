@@ -11,6 +11,7 @@ extern crate alloc;
 pub mod log;
 
 pub mod arch;
+pub mod bits;
 pub mod boot;
 pub mod console;
 pub mod dom0;

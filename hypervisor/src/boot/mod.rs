@@ -142,7 +142,7 @@ pub fn start(boot_info: &'static mut BootInfo) -> ! {
 
     cpu::enable_xsave();
     let backend = enable_virtualization();
-    crate::domain::domain::WALLCLOCK_AT_BOOT.store(crate::arch::x86_64::rtc::unix_time(), Ordering::Relaxed);
+    crate::domain::object::WALLCLOCK_AT_BOOT.store(crate::arch::x86_64::rtc::unix_time(), Ordering::Relaxed);
     percpu::this_cpu().apic_id.store(apic::id(), Ordering::Relaxed);
     percpu::this_cpu().online.store(true, Ordering::SeqCst);
     apic::start_timer();

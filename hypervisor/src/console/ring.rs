@@ -30,13 +30,13 @@ impl Ring {
     /// forgets everything written so far.
     pub fn read(&mut self, from: Option<u32>, max: usize, clear: bool) -> (alloc::vec::Vec<u8>, u32) {
         let oldest = if self.producer.wrapping_sub(self.consumer) as usize > RING_SIZE {
-            self.producer.wrapping_sub(RING_SIZE as u32)
+            self.producer.wrapping_sub(crate::bits::low32_usize(RING_SIZE))
         } else {
             self.consumer
         };
         // An index ahead of the oldest (in wrapping terms) is where to start.
         let mut c = match from {
-            Some(i) if (i.wrapping_sub(oldest) as i32) > 0 && (self.producer.wrapping_sub(i) as i32) >= 0 => i,
+            Some(i) if i.wrapping_sub(oldest).cast_signed() > 0 && self.producer.wrapping_sub(i).cast_signed() >= 0 => i,
             _ => oldest,
         };
         let mut out = alloc::vec::Vec::new();

@@ -1,6 +1,7 @@
 //! Builds Dom0 at boot: its p2m from the layout, its kernel and the boot
 //! bundle's other files as modules, its start info, and its first vCPU.
 
+use crate::bits::to_usize;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -15,7 +16,7 @@ use crate::domain::pvh::{PvhError, PvhImage};
 use crate::domain::start_info::{Module, StartInfo, StartInfoError, write_start_info};
 use crate::mm::frame::Mfn;
 use crate::mm::guest::{GuestMemory, P2mGuestMemory};
-use crate::domain::domain::{Domain, MapEntry};
+use crate::domain::object::{Domain, MapEntry};
 use crate::domain::table::DOMAINS;
 use crate::mm::p2m::{Access, Format, Gfn, MachineTables, P2m, P2mError, P2mType};
 use crate::mm::{self, MemoryRegion};
@@ -142,7 +143,7 @@ fn populate(domain: &mut Domain, ranges: &[layout::Range], memmap: &mut Vec<HvmM
                     let g = gfn(r.start).0 + done;
                     let left = frames - done;
                     let run = if g.is_multiple_of(FRAMES_2M) && left >= FRAMES_2M {
-                        mm::alloc_zeroed_run(FRAMES_2M as usize, FRAMES_2M as usize).map(|m| (m, FRAMES_2M))
+                        mm::alloc_zeroed_run(to_usize(FRAMES_2M), to_usize(FRAMES_2M)).map(|m| (m, FRAMES_2M))
                     } else {
                         None
                     };

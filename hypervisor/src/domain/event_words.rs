@@ -5,7 +5,7 @@
 
 use abi::xen::{SharedInfo, VcpuInfo, XEN_LEGACY_MAX_VCPUS};
 
-use super::domain::Domain;
+use super::object::Domain;
 use crate::event::two_level::{Bitmap, EventWords};
 use crate::mm::frame::Mfn;
 use crate::mm::p2m::{Gfn, P2mType};
@@ -105,6 +105,7 @@ impl Domain {
             return Some(own);
         }
         let via = self.hvm_params[abi::hvm::params::HVM_PARAM_CALLBACK_IRQ as usize];
-        (via >> 56 == VIA_VECTOR && via as u8 >= 0x10).then_some(via as u8)
+        let vector = crate::bits::low8(via);
+        (via >> 56 == VIA_VECTOR && vector >= 0x10).then_some(vector)
     }
 }

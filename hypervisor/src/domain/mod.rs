@@ -14,7 +14,7 @@
 
 #![forbid(unsafe_code)]
 
-pub mod domain;
+pub mod object;
 mod event_words;
 pub mod grant;
 pub mod pvh;

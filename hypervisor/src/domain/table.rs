@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use spin::Mutex;
 
-use super::domain::Domain;
+use super::object::Domain;
 use crate::event::channels::{Binding, Channel};
 
 pub static DOMAINS: Mutex<DomainTable> = Mutex::new(DomainTable { domains: Vec::new(), rover: 0 });

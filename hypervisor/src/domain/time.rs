@@ -4,6 +4,7 @@
 
 #![forbid(unsafe_code)]
 
+use crate::bits::{low32, low64};
 use abi::xen::{VcpuTimeInfo, XEN_PVCLOCK_TSC_STABLE_BIT};
 use abi::zerocopy::FromZeros;
 
@@ -38,14 +39,14 @@ pub fn tsc_scale(tsc_hz: u64) -> (u32, i8) {
         rate <<= 1;
         shift += 1;
     }
-    let mul = ((u128::from(NS_PER_SEC) << 32) / u128::from(rate)) as u32;
+    let mul = low32(low64((u128::from(NS_PER_SEC) << 32) / u128::from(rate)));
     (mul, shift)
 }
 
 /// Nanoseconds for `ticks` TSC ticks at the given scale (the guest's sum).
 pub fn scale_delta(ticks: u64, mul: u32, shift: i8) -> u64 {
     let shifted = if shift >= 0 { ticks << shift } else { ticks >> -shift };
-    ((u128::from(shifted) * u128::from(mul)) >> 32) as u64
+    low64((u128::from(shifted) * u128::from(mul)) >> 32)
 }
 
 #[cfg(test)]

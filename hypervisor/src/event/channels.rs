@@ -1,6 +1,7 @@
 //! A domain's event-channel ports and what each is bound to
 //! (`struct evtchn` states in xen/common/event_channel.c).
 
+use crate::bits::low32_usize;
 use alloc::vec::Vec;
 
 use abi::errno::Errno;
@@ -55,7 +56,7 @@ impl EventChannels {
 
     /// Ports below this are valid to name (Xen's `valid_evtchns`).
     pub fn valid(&self) -> u32 {
-        self.ports.len() as u32
+        low32_usize(self.ports.len())
     }
 
     /// The channel at `port`; -EINVAL past the valid ports.
@@ -74,7 +75,7 @@ impl EventChannels {
     pub fn alloc(&mut self, binding: Binding, vcpu: u32, abi_limit: u32) -> Result<u32, Errno> {
         let limit = self.max_ports.min(abi_limit);
         let port = match self.ports.iter().position(|c| c.binding == Binding::Free) {
-            Some(p) => p as u32,
+            Some(p) => low32_usize(p),
             None => {
                 let p = self.valid();
                 if p >= limit {
@@ -121,7 +122,7 @@ impl EventChannels {
             .iter()
             .enumerate()
             .filter(|(_, c)| !matches!(c.binding, Binding::Free | Binding::Reserved))
-            .map(|(p, c)| (p as u32, *c))
+            .map(|(p, c)| (low32_usize(p), *c))
     }
 }
 

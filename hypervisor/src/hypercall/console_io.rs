@@ -7,6 +7,7 @@
 //! | `CONSOLEIO_read` (1) | Dom0 only (-EPERM otherwise): pending input, returns bytes read |
 //! | other | -ENOSYS, as Xen |
 
+use crate::bits::to_usize;
 use abi::console_io::{CONSOLEIO_READ, CONSOLEIO_WRITE};
 use abi::errno::Errno;
 
@@ -35,7 +36,7 @@ fn write(caller: &mut impl Caller, count: u64, buffer: u64) -> Outcome {
     let mut done = 0;
     let mut chunk = [0u8; CHUNK];
     while done < count {
-        let n = (count - done).min(CHUNK as u64) as usize;
+        let n = to_usize((count - done).min(CHUNK as u64));
         let Some(gva) = buffer.checked_add(done) else { return Outcome::err(Errno::EFAULT) };
         if let Err(e) = caller.copy_from_guest(gva, &mut chunk[..n]) {
             return Outcome::err(e);
@@ -48,7 +49,7 @@ fn write(caller: &mut impl Caller, count: u64, buffer: u64) -> Outcome {
 
 fn read(caller: &mut impl Caller, count: u64, buffer: u64) -> Outcome {
     let mut chunk = [0u8; CHUNK];
-    let want = count.min(CHUNK as u64) as usize;
+    let want = to_usize(count.min(CHUNK as u64));
     // Check the buffer before taking input, so a bad pointer loses nothing.
     if want > 0
         && let Err(e) = caller.copy_to_guest(buffer, &chunk[..want])

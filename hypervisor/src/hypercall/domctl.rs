@@ -17,6 +17,7 @@
 //! | `XEN_DOMCTL_getvcpucontext` (13) | a vCPU it has, not the caller's own (-EINVAL), initialised (-ENODATA); the kept context (other fields 0) |
 //! | other | -ENOSYS |
 
+use crate::bits::low32_usize;
 use abi::domctl::*;
 use abi::errno::Errno;
 use abi::xen::DomId;
@@ -25,7 +26,7 @@ use abi::zerocopy::FromZeros;
 use abi::vcpu_context::{VGCF_ONLINE, VcpuGuestContext};
 
 use super::{Caller, DomainOps, Outcome, read_arg, write_arg};
-use crate::domain::domain::VcpuContext;
+use crate::domain::object::VcpuContext;
 
 
 /// Most vCPUs a domain may have (Xen's HVM_MAX_VCPUS).
@@ -263,8 +264,8 @@ fn create(caller: &mut impl Caller, op: &mut XenDomctl) -> Result<bool, Errno> {
 /// `getdomaininfo()` of Xen's domctl.c.
 pub fn domain_info(d: &mut dyn DomainOps) -> XenDomctlGetdomaininfo {
     let mut info = XenDomctlGetdomaininfo::new_zeroed();
-    let vcpus = d.vcpus().len() as u32;
-    let online = d.vcpus().iter().filter(|v| v.up).count() as u32;
+    let vcpus = low32_usize(d.vcpus().len());
+    let online = low32_usize(d.vcpus().iter().filter(|v| v.up).count());
     info.domain = DomId(d.id());
     info.max_vcpu_id = vcpus.saturating_sub(1);
     info.nr_online_vcpus = online;

@@ -29,7 +29,7 @@ use abi::memory::*;
 use abi::xen::DomId;
 use abi::zerocopy::FromZeros;
 
-use crate::domain::domain::MapEntry;
+use crate::domain::object::MapEntry;
 
 use super::memory_op::target;
 use super::{Caller, Outcome, read_arg, write_arg};

@@ -211,7 +211,7 @@ fn memory_map(caller: &mut impl Caller, arg: u64) -> Outcome {
         }
     }
     // nr_entries is the first field in both layouts.
-    match write_arg(caller, arg, &(n as u32)) {
+    match write_arg(caller, arg, &crate::bits::low32_usize(n)) {
         Ok(()) => Outcome::Return(0),
         Err(e) => Outcome::err(e),
     }
@@ -356,7 +356,7 @@ mod tests {
     #[test]
     fn memory_map_copies_at_most_nr_entries() {
         let mut c = FakeCaller::new(4096);
-        c.dom(0).memory_map.push(crate::domain::domain::MapEntry { addr: 0xfee0_0000, size: 0x1000, r#type: 2 });
+        c.dom(0).memory_map.push(crate::domain::object::MapEntry { addr: 0xfee0_0000, size: 0x1000, r#type: 2 });
         c.put(0, &XenMemoryMap { nr_entries: 1, _pad: 0, buffer: 512 });
         assert_eq!(memory_op(&mut c, XENMEM_MEMORY_MAP, 0), Outcome::Return(0));
         assert_eq!(c.get::<XenMemoryMap>(0).nr_entries, 1);

@@ -33,7 +33,7 @@ use abi::zerocopy::{FromBytes, Immutable, IntoBytes};
 
 use alloc::vec::Vec;
 
-use crate::domain::domain::{MapEntry, VcpuState};
+use crate::domain::object::{MapEntry, VcpuState};
 use crate::event::channels::EventChannels;
 use crate::event::two_level::EventWords;
 use crate::domain::grant::GrantState;

@@ -40,7 +40,7 @@ pub fn multicall(caller: &mut impl Caller, list: u64, count: u64) -> Outcome {
         };
         // `result` is the second field in both layouts.
         let written = if compat {
-            write_arg(caller, at.wrapping_add(4), &(result as u32))
+            write_arg(caller, at.wrapping_add(4), &crate::bits::low32(result))
         } else {
             write_arg(caller, at.wrapping_add(8), &result)
         };

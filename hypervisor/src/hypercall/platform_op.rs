@@ -16,7 +16,7 @@ use abi::errno::Errno;
 use abi::platform::*;
 
 use super::{Caller, Outcome, read_arg};
-use crate::domain::domain::WALLCLOCK_AT_BOOT;
+use crate::domain::object::WALLCLOCK_AT_BOOT;
 
 const NS_PER_SECOND: u64 = 1_000_000_000;
 

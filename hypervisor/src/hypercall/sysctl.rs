@@ -55,7 +55,7 @@ pub fn sysctl(caller: &mut impl Caller, arg: u64) -> Outcome {
             let from = (rc.incremental != 0).then_some(rc.index);
             let (bytes, next) = caller.read_console_ring(from, rc.count as usize, rc.clear != 0);
             caller.copy_to_guest(rc.buffer, &bytes).map(|()| {
-                (rc.count, rc.index) = (bytes.len() as u32, next);
+                (rc.count, rc.index) = (crate::bits::low32_usize(bytes.len()), next);
                 op.set_payload(&rc);
             })
         }

@@ -34,11 +34,10 @@ const RUNSTATE_RUNNING: i32 = 0;
 
 pub fn vcpu_op(caller: &mut impl Caller, cmd: u64, vcpuid: u64, arg: u64) -> Outcome {
     let now = caller.machine_time_ns();
-    let exists = usize::try_from(vcpuid).is_ok_and(|i| i < caller.this().vcpus().len());
-    if !exists {
+    let nr_vcpus = caller.this().vcpus().len();
+    let Some(id) = usize::try_from(vcpuid).ok().filter(|&i| i < nr_vcpus) else {
         return Outcome::err(Errno::ENOENT);
-    }
-    let id = vcpuid as usize;
+    };
     match cmd {
         VCPUOP_IS_UP => Outcome::Return(u64::from(caller.this().vcpus()[id].up)),
         VCPUOP_UP => {

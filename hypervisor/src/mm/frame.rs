@@ -5,6 +5,7 @@
 //! released into it, so firmware, bootloader and MMIO ranges can never be
 //! handed out. Frames below 1 MiB are kept apart for the AP start-up code.
 
+use crate::bits::to_usize;
 use core::fmt;
 
 pub const FRAME_SIZE: u64 = 4096;
@@ -51,7 +52,7 @@ pub struct FrameAllocator<'a> {
 impl<'a> FrameAllocator<'a> {
     /// Number of bitmap words needed to manage frames below `limit` (a physical address).
     pub const fn words_for(limit: u64) -> usize {
-        let frames = limit.div_ceil(FRAME_SIZE) as usize;
+        let frames = to_usize(limit.div_ceil(FRAME_SIZE));
         frames.div_ceil(BITS)
     }
 
@@ -82,7 +83,7 @@ impl<'a> FrameAllocator<'a> {
         let first = start.div_ceil(FRAME_SIZE);
         let last = (end / FRAME_SIZE).min(self.frame_count());
         for frame in first..last {
-            if self.set_free(frame as usize) {
+            if self.set_free(to_usize(frame)) {
                 self.usable += 1;
             }
         }
@@ -94,7 +95,7 @@ impl<'a> FrameAllocator<'a> {
         let first = start / FRAME_SIZE;
         let last = end.div_ceil(FRAME_SIZE).min(self.frame_count());
         for frame in first..last {
-            if self.clear_free(frame as usize) {
+            if self.clear_free(to_usize(frame)) {
                 self.usable -= 1;
             }
         }

@@ -11,7 +11,7 @@ static HEAP: linked_list_allocator::LockedHeap = linked_list_allocator::LockedHe
 #[cfg(target_os = "none")]
 pub fn init(frames: usize) -> Result<usize, &'static str> {
     let mfn = alloc_contiguous(frames, 1).ok_or("no contiguous memory for the hypervisor heap")?;
-    let size = frames * super::frame::FRAME_SIZE as usize;
+    let size = frames * crate::bits::to_usize(super::frame::FRAME_SIZE);
     // SAFETY: the frames were just allocated and are owned by the heap from now on; the physical-memory window maps them writable.
     unsafe { HEAP.lock().init(physmap::ptr(mfn.addr()), size) };
     Ok(size)
@@ -21,5 +21,5 @@ pub fn init(frames: usize) -> Result<usize, &'static str> {
 #[cfg(not(target_os = "none"))]
 pub fn init(frames: usize) -> Result<usize, &'static str> {
     let _ = (alloc_contiguous, physmap::virt);
-    Ok(frames * super::frame::FRAME_SIZE as usize)
+    Ok(frames * crate::bits::to_usize(super::frame::FRAME_SIZE))
 }

@@ -9,6 +9,7 @@ pub mod p2m;
 pub mod paging;
 pub mod physmap;
 
+use crate::bits::to_usize;
 use frame::{FRAME_SIZE, FrameAllocator, Mfn};
 use spin::Mutex;
 
@@ -122,7 +123,7 @@ pub fn alloc_zeroed_run(count: usize, align: usize) -> Option<Mfn> {
 /// Writes `bytes` at `offset` into a frame the caller owns (bounded by
 /// the frame: bytes past its end are not written).
 pub fn write_frame(mfn: Mfn, offset: usize, bytes: &[u8]) {
-    let Some(room) = (FRAME_SIZE as usize).checked_sub(offset) else { return };
+    let Some(room) = (to_usize(FRAME_SIZE)).checked_sub(offset) else { return };
     let n = bytes.len().min(room);
     // SAFETY: the caller owns `mfn` (a page the hypervisor allocated and keeps, like a domain's shared-info page); the write stays inside it.
     unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), physmap::ptr::<u8>(mfn.addr() + offset as u64), n) };
@@ -133,7 +134,7 @@ pub fn write_frame(mfn: Mfn, offset: usize, bytes: &[u8]) {
 /// change the same word at the same time (event-channel bitmaps), so a
 /// plain read-modify-write could lose its update. Outside the frame: false.
 pub fn frame_update_bit(mfn: Mfn, offset: usize, bit: u8, set: bool) -> bool {
-    if offset >= FRAME_SIZE as usize || bit >= 8 {
+    if offset >= to_usize(FRAME_SIZE) || bit >= 8 {
         return false;
     }
     // SAFETY: the byte lies inside a frame the caller owns or maps (checked bound above); AtomicU8 has the alignment of u8, and the physmap window maps every frame writable.
@@ -149,7 +150,7 @@ pub fn frame_update_bit(mfn: Mfn, offset: usize, bit: u8, set: bool) -> bool {
 
 /// Reads bit `bit` of byte `offset` of a frame (false outside it).
 pub fn frame_test_bit(mfn: Mfn, offset: usize, bit: u8) -> bool {
-    if offset >= FRAME_SIZE as usize || bit >= 8 {
+    if offset >= to_usize(FRAME_SIZE) || bit >= 8 {
         return false;
     }
     // SAFETY: as in `frame_update_bit`: an in-bounds byte of a mapped frame, read atomically.

@@ -109,7 +109,7 @@ pub fn build(layout: &ImageLayout, plan: &AddressSpacePlan) -> Result<Root, Pagi
     };
     let table = Flags::PRESENT | Flags::WRITABLE;
     let copy = |new: &mut OffsetPageTable, range: &Range<u64>, flags: Flags, skip_holes: bool| {
-        for va in range.clone().step_by(FRAME_SIZE as usize) {
+        for va in range.clone().step_by(crate::bits::to_usize(FRAME_SIZE)) {
             let Some(pa) = old.translate_addr(VirtAddr::new(va)) else {
                 if skip_holes {
                     continue;

@@ -33,7 +33,7 @@ pub(super) unsafe fn bitmap_words(addr: u64, words: usize) -> &'static mut [u64]
 /// The caller must own frame `mfn` (it was just allocated to it).
 pub(super) unsafe fn zero_frame(mfn: Mfn) {
     // SAFETY: the caller owns the frame; the window maps it writable.
-    unsafe { core::ptr::write_bytes(ptr::<u8>(mfn.addr()), 0, FRAME_SIZE as usize) }
+    unsafe { core::ptr::write_bytes(ptr::<u8>(mfn.addr()), 0, crate::bits::to_usize(FRAME_SIZE)) }
 }
 
 /// Read-only view of physical memory the hypervisor never writes or frees

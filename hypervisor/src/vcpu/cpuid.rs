@@ -53,7 +53,7 @@ pub fn guest_cpuid(leaf: u32, subleaf: u32, host: Regs4, who: Asker) -> Regs4 {
             ecx: XEN_CPUID_SIGNATURE_ECX,
             edx: XEN_CPUID_SIGNATURE_EDX,
         },
-        l if l == XEN_CPUID_FIRST_LEAF + 1 => Regs4 { eax: ((XEN_MAJOR << 16) | XEN_MINOR) as u32, ..Regs4::default() },
+        l if l == XEN_CPUID_FIRST_LEAF + 1 => Regs4 { eax: crate::bits::low32((XEN_MAJOR << 16) | XEN_MINOR), ..Regs4::default() },
         l if l == XEN_CPUID_FIRST_LEAF + 2 => Regs4 { eax: 1, ebx: HYPERCALL_PAGE_MSR, ..Regs4::default() },
         l if l == XEN_CPUID_FIRST_LEAF + 4 && subleaf == 0 => Regs4 {
             eax: XEN_HVM_CPUID_VCPU_ID_PRESENT | XEN_HVM_CPUID_DOMID_PRESENT | XEN_HVM_CPUID_UPCALL_VECTOR,

@@ -12,7 +12,7 @@ use crate::arch::x86_64::cpu;
 use crate::arch::x86_64::virt::Backend;
 use crate::arch::x86_64::virt::exit::BootState;
 use crate::arch::x86_64::virt::vcpu::{HwVcpu, NestedPaging};
-use crate::domain::domain::DomainState;
+use crate::domain::object::DomainState;
 use crate::domain::table::DOMAINS;
 use crate::hypercall::event_channel::send_virq;
 use crate::log::Level;
@@ -22,7 +22,7 @@ use crate::sched::runqueue::{RUNQUEUE, VcpuRef};
 /// ASID / VPID of the vCPU an AP runs: one per CPU (Dom0 has 1), flushed
 /// whenever a new vCPU starts there.
 fn tag(cpu: usize) -> u16 {
-    2u16.saturating_add(cpu as u16)
+    2u16.saturating_add(crate::bits::low16(cpu as u64))
 }
 
 /// Runs the next queued vCPU on this CPU (`cpu`) until it stops; false if

@@ -1,6 +1,7 @@
 //! The vCPU loop: enter the guest, decode one `Exit`, act, repeat, until the
 //! domain shuts down or breaks a rule (then it is crashed, alone).
 
+use crate::bits::low32;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -15,7 +16,7 @@ use crate::arch::x86_64::virt::exit::Exit;
 use crate::arch::x86_64::virt::vcpu::{HwVcpu, take_pending_interrupts};
 use spin::MutexGuard;
 
-use crate::domain::domain::{Domain, DomainState};
+use crate::domain::object::{Domain, DomainState};
 use crate::domain::table::{DOMAINS, DomainTable};
 use crate::event::signals::VcpuSignals;
 use crate::event::two_level;
@@ -221,7 +222,7 @@ impl Caller for HypercallContext<'_> {
         self.domains.from(first).map(|d| d.id).collect()
     }
     fn machine_time_ns(&self) -> u64 {
-        crate::domain::domain::system_time_at(cpu::rdtsc())
+        crate::domain::object::system_time_at(cpu::rdtsc())
     }
     fn pvclock(&self) -> abi::xen::VcpuTimeInfo {
         use crate::arch::x86_64::tsc;
@@ -242,7 +243,7 @@ impl Caller for HypercallContext<'_> {
         let (usable, free) = crate::mm::frame_counts();
         MachineInfo {
             nr_cpus: crate::arch::x86_64::percpu::online_count(),
-            cpu_khz: crate::arch::x86_64::tsc::khz() as u32,
+            cpu_khz: low32(crate::arch::x86_64::tsc::khz()),
             total_pages: usable as u64,
             free_pages: free as u64,
             max_mfn: crate::mm::max_mfn(),
@@ -263,7 +264,7 @@ const LEN_XSETBV: u64 = 3;
 
 /// Runs `vcpu` until its domain ends.
 pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
-    let now = || crate::domain::domain::system_time_at(cpu::rdtsc());
+    let now = || crate::domain::object::system_time_at(cpu::rdtsc());
     guest.signals.started(now());
     let end = run_loop(vcpu, guest);
     guest.signals.stopped(now());
@@ -279,7 +280,7 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
         match exit {
             Exit::Cpuid => {
                 let r = vcpu.regs();
-                let (leaf, subleaf) = (r.rax as u32, r.rcx as u32);
+                let (leaf, subleaf) = (low32(r.rax), low32(r.rcx));
                 let h = cpu::cpuid(leaf, subleaf);
                 let host = Regs4 { eax: h.eax, ebx: h.ebx, ecx: h.ecx, edx: h.edx };
                 let osxsave = vcpu.paging_state().2 & (1 << 18) != 0;
@@ -363,7 +364,7 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 vcpu.skip_instruction(&exit, 0);
             }
             Exit::MsrRead => {
-                let index = vcpu.regs().rcx as u32;
+                let index = low32(vcpu.regs().rcx);
                 let value = match msr::classify_read(index) {
                     MsrRead::Efer => Some(vcpu.efer()),
                     MsrRead::Pat => Some(vcpu.pat()),
@@ -384,7 +385,7 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
             }
             Exit::MsrWrite => {
                 let r = vcpu.regs();
-                let (index, value) = (r.rcx as u32, (r.rdx << 32) | (r.rax & 0xffff_ffff));
+                let (index, value) = (low32(r.rcx), (r.rdx << 32) | (r.rax & 0xffff_ffff));
                 let ok = match msr::classify_write(index, value) {
                     MsrWrite::Efer(v) => {
                         vcpu.set_efer(v);
@@ -410,7 +411,7 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
             }
             Exit::Xsetbv => {
                 let r = vcpu.regs();
-                let (index, value) = (r.rcx as u32, (r.rdx << 32) | (r.rax & 0xffff_ffff));
+                let (index, value) = (low32(r.rcx), (r.rdx << 32) | (r.rax & 0xffff_ffff));
                 if index == 0 && msr::xcr0_valid(value, cpu::xcr0_supported()) && cpu::set_xcr0(value) {
                     vcpu.skip_instruction(&exit, LEN_XSETBV);
                 } else {
@@ -483,12 +484,12 @@ fn control(guest: &Guest) -> Option<End> {
                 return Some(End::Shutdown(reason));
             }
             if !d.paused {
-                guest.signals.unblock(crate::domain::domain::system_time_at(cpu::rdtsc()));
+                guest.signals.unblock(crate::domain::object::system_time_at(cpu::rdtsc()));
                 return None;
             }
         }
         // Paused: off the CPU as far as accounting goes.
-        guest.signals.block(crate::domain::domain::system_time_at(cpu::rdtsc()));
+        guest.signals.block(crate::domain::object::system_time_at(cpu::rdtsc()));
         cpu::wait_for_interrupt();
         x86_64::instructions::interrupts::disable();
     }
@@ -497,7 +498,7 @@ fn control(guest: &Guest) -> Option<End> {
 /// Raises VIRQ_TIMER if one of the vCPU's timers expired, and shuts the
 /// domain down if one of its watchdogs did (`control` then stops it).
 fn fire_timers(guest: &Guest) {
-    let now = crate::domain::domain::system_time_at(cpu::rdtsc());
+    let now = crate::domain::object::system_time_at(cpu::rdtsc());
     if guest.signals.timer_due(now)
         && let Some(d) = DOMAINS.lock().get_mut(guest.domid)
     {
@@ -533,7 +534,7 @@ enum Wait {
 /// Sleeps on host interrupts (the 100 Hz tick at least), firing the vCPU's
 /// timers, until what it waits for comes or its domain stops running.
 fn wait(vcpu: &HwVcpu, guest: &Guest, how: Wait) {
-    let now = || crate::domain::domain::system_time_at(cpu::rdtsc());
+    let now = || crate::domain::object::system_time_at(cpu::rdtsc());
     loop {
         fire_timers(guest);
         if guest.signals.upcall_owed() || vcpu.interrupt_queued() || woken(guest, how) {
@@ -559,7 +560,7 @@ fn woken(guest: &Guest, how: Wait) -> bool {
         Wait::Halt => false,
         Wait::Block => d.upcall_pending(guest.vcpu_id),
         Wait::Poll(deadline) => {
-            let now = crate::domain::domain::system_time_at(cpu::rdtsc());
+            let now = crate::domain::object::system_time_at(cpu::rdtsc());
             let ports = d.vcpus.get(vcpu).map(|v| v.poll_ports.clone()).unwrap_or_default();
             (deadline != 0 && now >= deadline) || ports.iter().any(|&p| two_level::is_pending(&*d, p))
         }

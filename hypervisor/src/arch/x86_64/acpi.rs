@@ -21,7 +21,7 @@ pub struct WindowHandler {
 
 impl WindowHandler {
     fn at(&self, phys: usize) -> usize {
-        phys + self.offset as usize
+        phys + crate::bits::to_usize(self.offset)
     }
 }
 
@@ -114,7 +114,7 @@ pub enum AcpiProblem {
 pub unsafe fn read_platform(handler: WindowHandler, rsdp: Option<u64>) -> Result<PlatformInfo, AcpiProblem> {
     let rsdp = rsdp.ok_or(AcpiProblem::NoRsdp)?;
     // SAFETY: the caller vouches for the RSDP and the mapping.
-    let tables = unsafe { AcpiTables::from_rsdp(handler, rsdp as usize) }.map_err(AcpiProblem::Tables)?;
+    let tables = unsafe { AcpiTables::from_rsdp(handler, crate::bits::to_usize(rsdp)) }.map_err(AcpiProblem::Tables)?;
     let (model, processors) = InterruptModel::new(&tables).map_err(AcpiProblem::Tables)?;
     let InterruptModel::Apic(apic) = model else { return Err(AcpiProblem::NoApic) };
     let mut info = PlatformInfo {

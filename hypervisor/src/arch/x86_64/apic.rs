@@ -55,7 +55,7 @@ pub fn has_x2apic() -> bool {
 fn read(reg: u32) -> u32 {
     match MODE.load(Ordering::Relaxed) {
         // SAFETY: x2APIC mode is on, so MSR 0x800 + reg/16 exists; reads have no side effects.
-        MODE_X2APIC => unsafe { cpu::rdmsr(0x800 + reg / 16) as u32 },
+        MODE_X2APIC => crate::bits::low32(unsafe { cpu::rdmsr(0x800 + reg / 16) }),
         // SAFETY: the xAPIC page is MMIO mapped by the physical-memory window.
         _ => unsafe { core::ptr::read_volatile(physmap::ptr::<u32>(XAPIC_BASE.load(Ordering::Relaxed) + u64::from(reg))) },
     }

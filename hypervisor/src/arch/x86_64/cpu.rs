@@ -85,7 +85,7 @@ pub fn set_xcr0(value: u64) -> bool {
     }
     // SAFETY: CR4.OSXSAVE is set (enable_xsave) when XSAVE exists, and the value only has supported bits with x87 set, so XSETBV cannot fault; the hypervisor keeps no state in the components it switches.
     unsafe {
-        core::arch::asm!("xsetbv", in("ecx") 0u32, in("eax") value as u32, in("edx") (value >> 32) as u32, options(nomem, nostack));
+        core::arch::asm!("xsetbv", in("ecx") 0u32, in("eax") crate::bits::low32(value), in("edx") (value >> 32) as u32, options(nomem, nostack));
     }
     true
 }

@@ -42,7 +42,7 @@ static CPUS: [PerCpu; MAX_CPUS] = [const { PerCpu::new() }; MAX_CPUS];
 /// Points this CPU's GS base at slot `index`. Called first thing on every CPU.
 pub fn init_this_cpu(index: usize) {
     let slot = &CPUS[index];
-    slot.index.store(index as u32, Ordering::Relaxed);
+    slot.index.store(crate::bits::low32_usize(index), Ordering::Relaxed);
     // SAFETY: the slot is a static that lives for ever, and nothing else on this CPU uses GS.
     unsafe { super::cpu::wrmsr(IA32_GS_BASE, slot as *const PerCpu as u64) };
 }
@@ -63,7 +63,7 @@ pub fn cpu_index() -> u32 {
 
 /// CPUs brought up so far.
 pub fn online_count() -> u32 {
-    CPUS.iter().filter(|c| c.online.load(Ordering::Relaxed)).count() as u32
+    crate::bits::low32_usize(CPUS.iter().filter(|c| c.online.load(Ordering::Relaxed)).count())
 }
 
 pub fn this_cpu() -> &'static PerCpu {

@@ -3,6 +3,7 @@
 //! to `ap_entry` on a fresh stack. APs are started one at a time, each
 //! waited for, so their boot lines come out in order.
 
+use crate::bits::{low8, low32, to_usize};
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use alloc::boxed::Box;
@@ -123,7 +124,7 @@ impl Trampoline {
         assert!(phys < 0x10_0000 && phys.is_multiple_of(4096), "AP start page must be a page below 1 MiB");
         assert!(cr3 < 1 << 32, "AP page-table root must be below 4 GiB");
         let start = &raw const ap_trampoline_start;
-        let len = offset_of(&raw const ap_trampoline_end) as usize;
+        let len = to_usize(offset_of(&raw const ap_trampoline_end));
         assert!(len <= 4096);
         // SAFETY: `phys` is a frame allocated for the trampoline, mapped writable through the window; the source is the image's rodata. `ap_tr_offsets` is a static in the image.
         let (gdt_off, entry64_off) = unsafe {
@@ -131,9 +132,9 @@ impl Trampoline {
             (ap_tr_offsets[0], ap_tr_offsets[1])
         };
         let t = Trampoline { phys };
-        t.write_u32(offset_of(&raw const ap_tr_gdtr) + 2, (phys + gdt_off) as u32);
-        t.write_u32(offset_of(&raw const ap_tr_farptr), (phys + entry64_off) as u32);
-        t.write_u32(offset_of(&raw const ap_tr_cr3), cr3 as u32);
+        t.write_u32(offset_of(&raw const ap_tr_gdtr) + 2, low32(phys + gdt_off));
+        t.write_u32(offset_of(&raw const ap_tr_farptr), low32(phys + entry64_off));
+        t.write_u32(offset_of(&raw const ap_tr_cr3), low32(cr3));
         t.write_u64(offset_of(&raw const ap_tr_entry), ap_entry as *const () as u64);
         t
     }
@@ -156,7 +157,7 @@ impl Trampoline {
         self.write_u64(offset_of(&raw const ap_tr_stack), top);
         self.write_u64(offset_of(&raw const ap_tr_arg), index as u64);
         AP_STARTED.store(false, Ordering::SeqCst);
-        apic::start_ap(apic_id, (self.phys >> 12) as u8);
+        apic::start_ap(apic_id, low8(self.phys >> 12));
         let deadline = cpu::rdtsc() + AP_TIMEOUT_US * tsc::khz() / 1000;
         while !AP_STARTED.load(Ordering::SeqCst) {
             if cpu::rdtsc() > deadline {
@@ -171,7 +172,7 @@ impl Trampoline {
 /// Where each AP's trampoline lands: set up the CPU, then run the shared
 /// per-CPU bring-up in `boot`.
 extern "C" fn ap_entry(index: u64) -> ! {
-    percpu::init_this_cpu(index as usize);
+    percpu::init_this_cpu(to_usize(index));
     AP_STARTED.store(true, Ordering::SeqCst);
-    crate::boot::ap_main(index as usize)
+    crate::boot::ap_main(to_usize(index))
 }

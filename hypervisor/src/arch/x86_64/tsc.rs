@@ -61,7 +61,7 @@ fn against_pit() -> Option<u64> {
         gate.write((old & !0x02) | 0x01);
         mode.write(0b1011_0000);
         ch2.write((count & 0xff) as u8);
-        ch2.write((count >> 8) as u8);
+        ch2.write(crate::bits::low8(count >> 8));
         let start = cpu::rdtsc();
         let mut spins: u64 = 0;
         while gate.read() & 0x20 == 0 {
@@ -89,7 +89,7 @@ pub fn khz() -> u64 {
 /// Nanoseconds for a TSC delta.
 pub fn ticks_to_ns(ticks: u64) -> u64 {
     let khz = khz().max(1);
-    (u128::from(ticks) * 1_000_000 / u128::from(khz)) as u64
+    crate::bits::low64(u128::from(ticks) * 1_000_000 / u128::from(khz))
 }
 
 /// Busy-waits `us` microseconds.

@@ -1,5 +1,6 @@
 //! An SVM vCPU: its VMCB, I/O and MSR permission maps, and VMRUN.
 
+use crate::bits::{low8, low16, low32};
 use super::exit::{BootState, Exit, GuestRegs, IoAccess};
 use super::vmcb::{self, Vmcb};
 use super::VirtError;
@@ -210,7 +211,7 @@ impl SvmVcpu {
         let code = self.vmcb.read_u64(vmcb::EXITCODE);
         let info1 = self.vmcb.read_u64(vmcb::EXITINFO1);
         let info2 = self.vmcb.read_u64(vmcb::EXITINFO2);
-        if code as u32 == vmcb::VMEXIT_INVALID {
+        if low32(code) == vmcb::VMEXIT_INVALID {
             return Exit::InvalidState { code };
         }
         match code {
@@ -227,7 +228,7 @@ impl SvmVcpu {
                     4
                 };
                 Exit::Io(IoAccess {
-                    port: (info1 >> 16) as u16,
+                    port: low16(info1 >> 16),
                     size,
                     write: info1 & 1 == 0,
                     string: info1 & (1 << 2) != 0,
@@ -243,9 +244,9 @@ impl SvmVcpu {
             vmcb::VMEXIT_NMI => Exit::Nmi,
             vmcb::VMEXIT_INIT => Exit::Init,
             c if (vmcb::VMEXIT_EXCP_BASE..vmcb::VMEXIT_EXCP_BASE + 32).contains(&c) => {
-                let vector = (c - vmcb::VMEXIT_EXCP_BASE) as u8;
+                let vector = low8(c - vmcb::VMEXIT_EXCP_BASE);
                 let has_error = matches!(vector, 8 | 10..=14 | 17 | 21 | 29 | 30);
-                Exit::Exception { vector, error: has_error.then_some(info1 as u32) }
+                Exit::Exception { vector, error: has_error.then_some(low32(info1)) }
             }
             _ => Exit::Unhandled { code },
         }
@@ -312,7 +313,7 @@ impl SvmVcpu {
     /// True when the guest runs 64-bit code (EFER.LMA and CS.L).
     pub fn long_mode(&self) -> bool {
         let efer_lma = self.vmcb.read_u64(vmcb::EFER) & (1 << 10) != 0;
-        let cs_attrib = (self.vmcb.read_u64(vmcb::CS) >> 16) as u16;
+        let cs_attrib = low16(self.vmcb.read_u64(vmcb::CS) >> 16);
         efer_lma && cs_attrib & (1 << 9) != 0
     }
 

@@ -1,5 +1,6 @@
 //! A VMX vCPU: its VMCS, I/O and MSR bitmaps, and VMLAUNCH/VMRESUME.
 
+use crate::bits::{low8, low16, low32};
 use core::sync::atomic::Ordering;
 
 use x86_64::registers::control::{Cr0, Cr3, Cr4};
@@ -108,7 +109,7 @@ const IA32_GS_BASE: u32 = 0xc000_0101;
 fn controls(msr: u32, wanted: u32) -> Result<u32, VirtError> {
     // SAFETY: the VMX capability MSRs exist on every VMX CPU (checked by the caller).
     let cap = unsafe { cpu::rdmsr(msr) };
-    let (must, may) = (cap as u32, (cap >> 32) as u32);
+    let (must, may) = (low32(cap), low32(cap >> 32));
     if wanted & !may != 0 {
         return Err(VirtError::MissingControl(msr, wanted & !may));
     }
@@ -293,7 +294,7 @@ impl VmxVcpu {
     }
 
     fn decode_exit(&self) -> Exit {
-        let reason = vmcs::read(Field::EXIT_REASON) as u32;
+        let reason = low32(vmcs::read(Field::EXIT_REASON));
         let qualification = vmcs::read(Field::EXIT_QUALIFICATION);
         if reason & (1 << 31) != 0 {
             return Exit::InvalidState { code: u64::from(reason) };
@@ -303,7 +304,7 @@ impl VmxVcpu {
             vmcs::EXIT_HLT => Exit::Hlt,
             vmcs::EXIT_VMCALL => Exit::Hypercall,
             vmcs::EXIT_IO => Exit::Io(IoAccess {
-                port: (qualification >> 16) as u16,
+                port: low16(qualification >> 16),
                 size: (qualification & 7) as u8 + 1,
                 write: qualification & (1 << 3) == 0,
                 string: qualification & (1 << 4) != 0,
@@ -322,12 +323,12 @@ impl VmxVcpu {
             vmcs::EXIT_INIT => Exit::Init,
             vmcs::EXIT_INTERRUPT_WINDOW => Exit::InterruptWindow,
             vmcs::EXIT_EXCEPTION_OR_NMI => {
-                let info = vmcs::read(Field::EXIT_INTERRUPTION_INFO) as u32;
+                let info = low32(vmcs::read(Field::EXIT_INTERRUPTION_INFO));
                 if (info >> 8) & 7 == 2 {
                     return Exit::Nmi;
                 }
-                let error = (info & (1 << 11) != 0).then(|| vmcs::read(Field::EXIT_INTERRUPTION_ERROR_CODE) as u32);
-                Exit::Exception { vector: info as u8, error }
+                let error = (info & (1 << 11) != 0).then(|| low32(vmcs::read(Field::EXIT_INTERRUPTION_ERROR_CODE)));
+                Exit::Exception { vector: low8(u64::from(info)), error }
             }
             vmcs::EXIT_INVALID_GUEST_STATE => Exit::InvalidState { code: u64::from(reason) },
             other => Exit::Unhandled { code: u64::from(other) },

@@ -2,6 +2,7 @@
 //! parameters and per-vCPU hypercall state. The vCPU's hardware state (VMCB
 //! or VMCS) belongs to whoever runs it, not here.
 
+use crate::bits::{low32, low32_usize, to_usize};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
@@ -222,7 +223,7 @@ impl Domain {
         let mfn = if count == 1 {
             mm::alloc_frame()
         } else {
-            mm::alloc_zeroed_run(count as usize, count as usize)
+            mm::alloc_zeroed_run(to_usize(count), to_usize(count))
         }
         .ok_or(Errno::ENOMEM)?;
         if let Err(e) = self.p2m.map_range(Gfn(gfn), mfn, count, P2mType::Ram, Access::all()) {
@@ -358,7 +359,7 @@ impl Domain {
         let boot_secs = WALLCLOCK_AT_BOOT.load(core::sync::atomic::Ordering::Relaxed);
         let mut wc = [0u8; 16];
         wc[0..4].copy_from_slice(&self.time_version.to_le_bytes());
-        wc[4..8].copy_from_slice(&(boot_secs as u32).to_le_bytes());
+        wc[4..8].copy_from_slice(&low32(boot_secs).to_le_bytes());
         wc[12..16].copy_from_slice(&((boot_secs >> 32) as u32).to_le_bytes());
         mm::write_frame(self.shared_info, core::mem::offset_of!(SharedInfo, wc_version), &wc);
         for v in self.vcpus.clone() {
@@ -377,7 +378,7 @@ impl Domain {
 
     /// Queues every runnable vCPU for a free CPU.
     pub fn queue_runnable(&self) {
-        for vcpu in 0..self.vcpus.len() as u32 {
+        for vcpu in 0..low32_usize(self.vcpus.len()) {
             if self.runnable(vcpu) {
                 crate::sched::runqueue::RUNQUEUE.lock().push(crate::sched::runqueue::VcpuRef { domid: self.id, vcpu });
             }
@@ -516,7 +517,7 @@ impl crate::hypercall::DomainOps for Domain {
         if order > 9 || self.tot_pages() + count > self.max_pages {
             return Err(Errno::ENOMEM);
         }
-        let mfn = if count == 1 { mm::alloc_frame() } else { mm::alloc_zeroed_run(count as usize, count as usize) };
+        let mfn = if count == 1 { mm::alloc_frame() } else { mm::alloc_zeroed_run(to_usize(count), to_usize(count)) };
         let mfn = mfn.ok_or(Errno::ENOMEM)?;
         self.reserved.push((mfn, count));
         Ok(())
