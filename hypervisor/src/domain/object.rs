@@ -242,6 +242,13 @@ impl Domain {
     /// domain's frame mapped there. -ENOENT if nothing is mapped there,
     /// -EINVAL if it is neither.
     pub fn remove(&mut self, gfn: u64) -> Result<(), Errno> {
+        // Another CPU running (or parked in) one of its vCPUs may hold the
+        // old translation in its TLB, and nothing here makes that CPU flush
+        // before the frame is reused: refuse (-EBUSY) rather than free it.
+        let here = crate::arch::cpu_index() as usize;
+        if self.vcpus.iter().any(|v| v.running_on.is_some_and(|cpu| cpu != here)) {
+            return Err(Errno::EBUSY);
+        }
         let entry = self.p2m.translate(Gfn(gfn)).ok_or(Errno::ENOENT)?;
         if !matches!(entry.p2m_type, P2mType::Ram | P2mType::Foreign) {
             return Err(Errno::EINVAL);
