@@ -138,8 +138,9 @@ pub fn physinfo() -> Result<XenSysctlPhysinfo, XenError> {
     Ok(op.payload())
 }
 
-/// XENMEM_populate_physmap for `domid`: `2^order` pages at each gfn of `gfns`.
-pub fn populate(domid: u16, gfns: &mut [u64], order: u32) -> Result<(), XenError> {
+/// A reservation op (populate_physmap, decrease_reservation) on `gfns` of
+/// `domid`, `2^order` pages each; -ENOMEM/-EINVAL when not all were done.
+fn reservation(what: &'static str, cmd: u64, domid: u16, gfns: &mut [u64], order: u32) -> Result<(), XenError> {
     let mut r = XenMemoryReservation {
         extent_start: gfns.as_mut_ptr() as u64,
         nr_extents: gfns.len() as u64,
@@ -148,11 +149,22 @@ pub fn populate(domid: u16, gfns: &mut [u64], order: u32) -> Result<(), XenError
         domid: DomId(domid),
         _pad: [0; 3],
     };
-    let done = memory_op("populate_physmap", XENMEM_POPULATE_PHYSMAP, &mut r)?;
+    let done = memory_op(what, cmd, &mut r)?;
     if usize::try_from(done).ok() != Some(gfns.len()) {
-        return Err(XenError { what: "populate_physmap (out of memory?)", rc: -(Errno::ENOMEM as i64) });
+        let errno = if cmd == XENMEM_POPULATE_PHYSMAP { Errno::ENOMEM } else { Errno::EINVAL };
+        return Err(XenError { what, rc: -(errno as i64) });
     }
     Ok(())
+}
+
+/// XENMEM_populate_physmap for `domid`: `2^order` pages at each gfn of `gfns`.
+pub fn populate(domid: u16, gfns: &mut [u64], order: u32) -> Result<(), XenError> {
+    reservation("populate_physmap", XENMEM_POPULATE_PHYSMAP, domid, gfns, order)
+}
+
+/// XENMEM_decrease_reservation: `domid` gives back its pages at `gfns`.
+pub fn decrease_reservation(domid: u16, gfns: &mut [u64]) -> Result<(), XenError> {
+    reservation("decrease_reservation", XENMEM_DECREASE_RESERVATION, domid, gfns, 0)
 }
 
 /// XENMEM_set_memory_map for `domid`.
@@ -204,22 +216,10 @@ pub fn read_console() -> Result<alloc::string::String, XenError> {
     Ok(alloc::string::String::from_utf8_lossy(&buffer).replace('\r', ""))
 }
 
-/// XENMEM_decrease_reservation of our own pages `first..first + count`.
+/// Our own pages `first..first + count` go back to Xen (ballooned out).
 pub fn balloon_out(first: u64, count: u64) -> Result<(), XenError> {
     let mut gfns: Vec<u64> = (first..first + count).collect();
-    let mut r = XenMemoryReservation {
-        extent_start: gfns.as_mut_ptr() as u64,
-        nr_extents: count,
-        extent_order: 0,
-        mem_flags: 0,
-        domid: DOMID_SELF,
-        _pad: [0; 3],
-    };
-    let done = memory_op("decrease_reservation", XENMEM_DECREASE_RESERVATION, &mut r)?;
-    if done != count {
-        return Err(XenError { what: "decrease_reservation (not all pages)", rc: -(Errno::EINVAL as i64) });
-    }
-    Ok(())
+    decrease_reservation(DOMID_SELF.0, &mut gfns)
 }
 
 /// XEN_DOMCTL_setvcpuaffinity: `vcpu` of `domid` runs only on `mask`'s CPUs.

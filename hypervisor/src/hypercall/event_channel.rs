@@ -27,7 +27,7 @@ use abi::errno::Errno;
 use abi::event_channel::*;
 use abi::xen::{DOMID_SELF, NR_VIRQS, virq_is_global};
 
-use super::{Caller, DomainOps, Outcome, read_arg, write_arg};
+use super::{Caller, DomainOps, Outcome, read_arg, target_domain, write_arg};
 use crate::event::channels::{Binding, Channel};
 use crate::event::two_level;
 
@@ -70,7 +70,7 @@ pub fn event_channel_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome
         }),
         EVTCHNOP_RESET | EVTCHNOP_RESET_CONT => read_arg(caller, arg).and_then(|r: EvtchnReset| {
             let me = caller.domid();
-            let d = target(caller, r.dom.0)?;
+            let d = target_domain(caller, r.dom.0)?;
             if cmd == EVTCHNOP_RESET_CONT {
                 return Err(Errno::EBUSY);
             }
@@ -101,21 +101,11 @@ pub fn event_channel_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome
     }
 }
 
-/// `rcu_lock_domain_by_any_id` then XSM_TARGET: the caller itself or, for
-/// a privileged caller, any domain.
-fn target(caller: &mut impl Caller, dom: u16) -> Result<&mut dyn DomainOps, Errno> {
-    let (me, privileged) = (caller.domid(), caller.privileged());
-    let d = caller.domain(dom).ok_or(Errno::ESRCH)?;
-    if d.id() != me && !privileged {
-        return Err(Errno::EPERM);
-    }
-    Ok(d)
-}
 
 fn alloc_unbound(caller: &mut impl Caller, dom: u16, remote: u16) -> Result<u32, Errno> {
     let me = caller.domid();
     let remote = if remote == DOMID_SELF.0 { me } else { remote };
-    let d = target(caller, dom)?;
+    let d = target_domain(caller, dom)?;
     let limit = d.event_words().nr_channels();
     d.evtchn().alloc(Binding::Unbound { remote }, 0, limit)
 }

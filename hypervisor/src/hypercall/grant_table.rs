@@ -97,13 +97,7 @@ const CONTINUE_EVERY: u64 = 256;
 /// Xen's `rcu_lock_domain_by_any_id` then the XSM_TARGET check: the
 /// domain `dom` names (`DOMID_SELF` too), if the caller may act on it.
 fn target(caller: &mut impl Caller, dom: u16) -> Result<&mut dyn DomainOps, i16> {
-    let me = caller.domid();
-    let privileged = caller.privileged();
-    let d = caller.domain(dom).ok_or(GNTST_BAD_DOMAIN)?;
-    if d.id() != me && !privileged {
-        return Err(GNTST_PERMISSION_DENIED);
-    }
-    Ok(d)
+    super::target_domain(caller, dom).map_err(|e| if e == Errno::EPERM { GNTST_PERMISSION_DENIED } else { GNTST_BAD_DOMAIN })
 }
 
 fn nr_entries(d: &dyn DomainOps) -> u32 {

@@ -24,7 +24,7 @@
 
 use abi::errno::Errno;
 use abi::memory::*;
-use abi::xen::{DOMID_SELF, DomId};
+use abi::xen::DomId;
 
 use abi::zerocopy::FromZeros;
 
@@ -137,13 +137,7 @@ fn read_pfn(caller: &impl Caller, array: u64, i: u64) -> Result<u64, Errno> {
 
 /// The domain a memory op names: itself, or another with privilege.
 pub(super) fn target(caller: &mut impl Caller, domid: DomId) -> Result<&mut dyn DomainOps, Errno> {
-    let own = domid == DOMID_SELF || domid.0 == caller.domid();
-    let privileged = caller.privileged();
-    let domain = caller.domain(domid.0).ok_or(Errno::ESRCH)?;
-    if !own && !privileged {
-        return Err(Errno::EPERM);
-    }
-    Ok(domain)
+    super::target_domain(caller, domid.0)
 }
 
 fn reservation(caller: &mut impl Caller, op: u64, start: u64, arg: u64) -> Outcome {
@@ -274,6 +268,7 @@ pub(super) fn add_to_physmap_one(caller: &mut impl Caller, a: &XenAddToPhysmap) 
 mod tests {
     use super::super::fake::FakeCaller;
     use super::*;
+    use abi::xen::DOMID_SELF;
 
     fn res(extent_start: u64, nr_extents: u64, extent_order: u32, domid: DomId) -> XenMemoryReservation {
         let mut r = XenMemoryReservation::new_zeroed();

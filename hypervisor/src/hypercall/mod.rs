@@ -208,6 +208,18 @@ pub trait Caller {
     fn copy_frame(&mut self, src: u64, src_off: usize, dst: u64, dst_off: usize, len: usize) -> Result<(), Errno>;
 }
 
+/// Xen's `rcu_lock_domain_by_any_id` then its XSM_TARGET check: the domain
+/// `dom` names (`DOMID_SELF` too; else -ESRCH), if the caller is it or is
+/// privileged (else -EPERM).
+pub fn target_domain(caller: &mut impl Caller, dom: u16) -> Result<&mut dyn DomainOps, Errno> {
+    let (me, privileged) = (caller.domid(), caller.privileged());
+    let d = caller.domain(dom).ok_or(Errno::ESRCH)?;
+    if d.id() != me && !privileged {
+        return Err(Errno::EPERM);
+    }
+    Ok(d)
+}
+
 /// Reads a plain-old-data argument from guest memory.
 pub fn read_arg<T: FromBytes + IntoBytes>(caller: &impl Caller, gva: u64) -> Result<T, Errno> {
     let mut value = T::new_zeroed();

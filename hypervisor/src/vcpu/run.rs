@@ -222,7 +222,7 @@ impl Caller for HypercallContext<'_> {
         self.domains.from(first).map(|d| d.id).collect()
     }
     fn machine_time_ns(&self) -> u64 {
-        crate::domain::object::system_time_at(cpu::rdtsc())
+        now()
     }
     fn pvclock(&self) -> abi::xen::VcpuTimeInfo {
         use crate::arch::x86_64::tsc;
@@ -253,6 +253,11 @@ impl Caller for HypercallContext<'_> {
     }
 }
 
+/// Xen system time now (ns since boot).
+fn now() -> u64 {
+    crate::domain::object::system_time_at(cpu::rdtsc())
+}
+
 /// Instruction lengths for SVM without NRIP save: CPUID, RDMSR/WRMSR are
 /// `0f xx`, VMMCALL and XSETBV `0f 01 xx`, HLT `f4`. A guest that adds prefixes only
 /// misleads itself: the next RIP lands inside its own instruction.
@@ -264,7 +269,6 @@ const LEN_XSETBV: u64 = 3;
 
 /// Runs `vcpu` until its domain ends.
 pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
-    let now = || crate::domain::object::system_time_at(cpu::rdtsc());
     guest.signals.started(now());
     let end = run_loop(vcpu, guest);
     guest.signals.stopped(now());
@@ -484,12 +488,12 @@ fn control(guest: &Guest) -> Option<End> {
                 return Some(End::Shutdown(reason));
             }
             if !d.paused {
-                guest.signals.unblock(crate::domain::object::system_time_at(cpu::rdtsc()));
+                guest.signals.unblock(now());
                 return None;
             }
         }
         // Paused: off the CPU as far as accounting goes.
-        guest.signals.block(crate::domain::object::system_time_at(cpu::rdtsc()));
+        guest.signals.block(now());
         cpu::wait_for_interrupt();
         x86_64::instructions::interrupts::disable();
     }
@@ -498,7 +502,7 @@ fn control(guest: &Guest) -> Option<End> {
 /// Raises VIRQ_TIMER if one of the vCPU's timers expired, and shuts the
 /// domain down if one of its watchdogs did (`control` then stops it).
 fn fire_timers(guest: &Guest) {
-    let now = crate::domain::object::system_time_at(cpu::rdtsc());
+    let now = now();
     if guest.signals.timer_due(now)
         && let Some(d) = DOMAINS.lock().get_mut(guest.domid)
     {
@@ -534,7 +538,6 @@ enum Wait {
 /// Sleeps on host interrupts (the 100 Hz tick at least), firing the vCPU's
 /// timers, until what it waits for comes or its domain stops running.
 fn wait(vcpu: &HwVcpu, guest: &Guest, how: Wait) {
-    let now = || crate::domain::object::system_time_at(cpu::rdtsc());
     loop {
         fire_timers(guest);
         if guest.signals.upcall_owed() || vcpu.interrupt_queued() || woken(guest, how) {
@@ -560,7 +563,7 @@ fn woken(guest: &Guest, how: Wait) -> bool {
         Wait::Halt => false,
         Wait::Block => d.upcall_pending(guest.vcpu_id),
         Wait::Poll(deadline) => {
-            let now = crate::domain::object::system_time_at(cpu::rdtsc());
+            let now = now();
             let ports = d.vcpus.get(vcpu).map(|v| v.poll_ports.clone()).unwrap_or_default();
             (deadline != 0 && now >= deadline) || ports.iter().any(|&p| two_level::is_pending(&*d, p))
         }
