@@ -10,6 +10,7 @@
 
 pub mod bundle;
 pub mod cmdline;
+pub mod memmap;
 pub mod multiboot;
 
 use core::sync::atomic::Ordering;

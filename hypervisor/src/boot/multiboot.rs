@@ -81,6 +81,12 @@ pub struct BootDescription {
     pub module_count: usize,
     pub rsdp: Rsdp,
     pub framebuffer: Option<Framebuffer>,
+    /// The boot loader's name (GRUB's "GRUB 2.06", QEMU's "qemu").
+    pub loader_name: PhysRange,
+    /// The loader's own structures: the information structure, and (Multiboot
+    /// 1) its memory-map and module arrays. They, the strings and the modules
+    /// must not be reused as free memory while bring-up reads them.
+    pub structures: [PhysRange; 3],
     /// Entries or modules the arrays had no room for.
     pub dropped: usize,
 }
@@ -95,6 +101,8 @@ impl BootDescription {
             module_count: 0,
             rsdp: Rsdp::Scan,
             framebuffer: None,
+            loader_name: PhysRange::default(),
+            structures: [PhysRange::default(); 3],
             dropped: 0,
         }
     }
@@ -105,6 +113,12 @@ impl BootDescription {
 
     pub fn modules(&self) -> &[BootModule] {
         &self.modules[..self.module_count]
+    }
+
+    /// Every physical range bring-up still reads: structures, strings, modules.
+    pub fn in_use(&self) -> impl Iterator<Item = PhysRange> + '_ {
+        let modules = self.modules().iter().flat_map(|m| [m.data, m.string]);
+        self.structures.iter().copied().chain([self.cmdline, self.loader_name]).chain(modules).filter(|r| r.len > 0)
     }
 
     fn push_region(&mut self, start: u64, len: u64, kind: RegionKind) {
@@ -213,6 +227,7 @@ const MB1_MEMORY: u32 = 1 << 0;
 const MB1_CMDLINE: u32 = 1 << 2;
 const MB1_MODS: u32 = 1 << 3;
 const MB1_MMAP: u32 = 1 << 6;
+const MB1_LOADER_NAME: u32 = 1 << 9;
 const MB1_FRAMEBUFFER: u32 = 1 << 12;
 const MB1_INFO_SIZE: usize = 116;
 
@@ -225,11 +240,16 @@ pub fn parse_multiboot1(mem: &dyn PhysRead, info: u64) -> Result<BootDescription
     let field = |offset: usize| u32::from_le_bytes([raw[offset], raw[offset + 1], raw[offset + 2], raw[offset + 3]]);
     let flags = field(0);
     let mut d = BootDescription::empty();
+    d.structures[0] = PhysRange { addr: info, len: MB1_INFO_SIZE as u64 };
+    if flags & MB1_LOADER_NAME != 0 {
+        d.loader_name = c_string(mem, u64::from(field(64)), MAX_STRING)?;
+    }
     if flags & MB1_CMDLINE != 0 {
         d.cmdline = c_string(mem, u64::from(field(16)), MAX_STRING)?;
     }
     if flags & MB1_MODS != 0 {
         let (count, at) = (u64::from(field(20)), u64::from(field(24)));
+        d.structures[1] = PhysRange { addr: at, len: count * 16 };
         for i in 0..count {
             let entry = at + i * 16;
             let (start, end) = (u64::from(read_u32(mem, entry)?), u64::from(read_u32(mem, entry + 4)?));
@@ -246,6 +266,7 @@ pub fn parse_multiboot1(mem: &dyn PhysRead, info: u64) -> Result<BootDescription
     if flags & MB1_MMAP != 0 {
         // Entries are `size` (not counting itself), base, length, type.
         let (length, at) = (u64::from(field(44)), u64::from(field(48)));
+        d.structures[2] = PhysRange { addr: at, len: length };
         let mut offset = 0;
         while offset < length {
             let entry = at + offset;
@@ -277,6 +298,7 @@ pub fn parse_multiboot1(mem: &dyn PhysRead, info: u64) -> Result<BootDescription
 // Multiboot 2 tag types (spec 3.6).
 const TAG_END: u32 = 0;
 const TAG_CMDLINE: u32 = 1;
+const TAG_LOADER_NAME: u32 = 2;
 const TAG_MODULE: u32 = 3;
 const TAG_BASIC_MEMINFO: u32 = 4;
 const TAG_MMAP: u32 = 6;
@@ -296,6 +318,7 @@ pub fn parse_multiboot2(mem: &dyn PhysRead, info: u64) -> Result<BootDescription
     }
     let end = info.checked_add(total).ok_or(BootInfoError::BadSize(info))?;
     let mut d = BootDescription::empty();
+    d.structures[0] = PhysRange { addr: info, len: total };
     let mut basic: Option<(u64, u64)> = None;
     let mut efi_map_seen = false;
     let mut e820_seen = false;
@@ -314,6 +337,7 @@ pub fn parse_multiboot2(mem: &dyn PhysRead, info: u64) -> Result<BootDescription
         match tag {
             TAG_END => break,
             TAG_CMDLINE => d.cmdline = c_string(mem, body, body_len)?,
+            TAG_LOADER_NAME => d.loader_name = c_string(mem, body, body_len)?,
             TAG_MODULE if body_len >= 8 => {
                 let start = u64::from(read_u32(mem, body)?);
                 let mod_end = u64::from(read_u32(mem, body + 4)?);
@@ -401,6 +425,30 @@ pub fn parse(mem: &dyn PhysRead, magic: u32, info: u64) -> Result<BootDescriptio
         MB2_BOOTLOADER_MAGIC => parse_multiboot2(mem, info),
         other => Err(BootInfoError::BadMagic(other)),
     }
+}
+
+/// A command line as the loader passed it, made the hypervisor's or a
+/// module's (Xen's `cmdline_cook`): GRUB 2 passes only the arguments, other
+/// loaders (QEMU, GRUB legacy) put the image's path first, which goes.
+pub fn cook<'a>(raw: &'a str, loader_name: &str) -> &'a str {
+    let raw = raw.trim_start();
+    if loader_name.starts_with("GRUB 2") {
+        return raw.trim_end();
+    }
+    raw.split_once(char::is_whitespace).map_or("", |(_, rest)| rest).trim()
+}
+
+/// The name Dom0 sees a module by: the first word of its cooked string
+/// (`module2 /boot/demo1.cfg demo1.cfg`), else the file name of the path
+/// the loader put first (QEMU's `-initrd configs/demo1.cfg`).
+pub fn module_name<'a>(raw: &'a str, loader_name: &str) -> Option<&'a str> {
+    if let Some(word) = cook(raw, loader_name).split_whitespace().next() {
+        return Some(word);
+    }
+    if loader_name.starts_with("GRUB 2") {
+        return None;
+    }
+    raw.split_whitespace().next().and_then(|path| path.rsplit('/').next()).filter(|n| !n.is_empty())
 }
 
 #[cfg(test)]
@@ -652,6 +700,30 @@ mod tests {
         let mut unreadable = Fake::new(BASE, 4);
         unreadable.put32(BASE, 64);
         assert!(matches!(parse_multiboot2(&unreadable, BASE), Err(BootInfoError::Unreadable(_))));
+    }
+
+    #[test]
+    fn command_lines_lose_the_image_path_unless_grub2_left_it_out() {
+        assert_eq!(cook("/boot/hv loglvl=debug dom0_mem=96M", "qemu"), "loglvl=debug dom0_mem=96M");
+        assert_eq!(cook("target/hypervisor", "qemu"), "");
+        assert_eq!(cook("loglvl=debug ", "GRUB 2.06"), "loglvl=debug");
+        assert_eq!(module_name("target/x/domu/demo demo", "qemu"), Some("demo"));
+        assert_eq!(module_name("configs/demo1.cfg", "qemu"), Some("demo1.cfg"));
+        assert_eq!(module_name("demo1.cfg", "GRUB 2.06"), Some("demo1.cfg"));
+        assert_eq!(module_name("", "GRUB 2.06"), None);
+        assert_eq!(module_name("dir/", "qemu"), None);
+    }
+
+    #[test]
+    fn the_loaders_structures_and_strings_are_reported_in_use() {
+        let m = mb1();
+        let d = parse_multiboot1(&m, BASE).unwrap();
+        let used: Vec<PhysRange> = d.in_use().collect();
+        assert!(used.contains(&PhysRange { addr: BASE, len: 116 }));
+        assert!(used.contains(&PhysRange { addr: 0x1_0500, len: 72 }), "the memory map array");
+        assert!(used.contains(&PhysRange { addr: 0x1_0300, len: 32 }), "the module array");
+        assert!(used.contains(&PhysRange { addr: 0x20_0000, len: 0x10_0000 }), "a module");
+        assert!(used.contains(&d.cmdline));
     }
 
     #[test]

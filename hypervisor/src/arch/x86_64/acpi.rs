@@ -169,6 +169,14 @@ pub fn platform_from_firmware(rsdp: Option<u64>) -> Result<PlatformInfo, AcpiPro
     unsafe { read_platform(WindowHandler { offset: crate::mm::physmap::PHYS_OFFSET }, rsdp) }
 }
 
+/// The RSDP's physical address, by the BIOS signature scan (EBDA, then
+/// 0xe0000..0xfffff): for loaders that do not say where it is (Multiboot 1).
+pub fn find_rsdp_bios() -> Option<u64> {
+    // SAFETY: the scan reads the BIOS data area word at 0x40e, the EBDA's first KiB and the BIOS ROM area, all below 1 MiB and mapped by the window; reading them has no side effects on PC-compatible machines.
+    let found = unsafe { acpi::rsdp::Rsdp::search_for_on_bios(WindowHandler { offset: crate::mm::physmap::PHYS_OFFSET }) };
+    found.ok().map(|m| m.physical_start as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ pub mod gdt;
 pub mod idt;
 pub mod percpu;
 pub mod pic;
+pub mod multiboot;
 pub mod power;
 pub mod rtc;
 pub mod serial;
