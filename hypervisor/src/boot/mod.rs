@@ -45,59 +45,183 @@ fn fatal(what: core::fmt::Arguments) -> ! {
     power::stop_machine(power::EXIT_FAILURE)
 }
 
+/// What a boot path hands to the shared bring-up.
+struct Handoff<'a> {
+    /// The memory map, with what the boot path still uses marked in use.
+    regions: &'a [MemoryRegion],
+    /// Physical memory below this goes into the window.
+    phys_limit: u64,
+    /// The boot stack if it is not part of the image (virtual range).
+    stack: core::ops::Range<u64>,
+    rsdp: Option<u64>,
+    /// Files: the bootloader's ramdisk (a boot bundle) or multiboot modules.
+    files: Files,
+    /// The loader's command line for the hypervisor (multiboot), which
+    /// wins over the bundle's `hypervisor.cmdline`.
+    cmdline: &'static str,
+}
+
+/// Where the files came from.
+enum Files {
+    None,
+    /// A boot bundle (the bootloader's ramdisk, or a multiboot module that is a tar).
+    Bundle(&'static [u8]),
+    /// Xen-style multiboot modules: Dom0's kernel first (its string is
+    /// Dom0's command line), then the files Dom0 gets, in order, by name.
+    Modules(XenModules),
+}
+
+/// Multiboot modules as Xen takes them, kept without the heap (they are
+/// read before it exists).
+struct XenModules {
+    dom0: &'static [u8],
+    dom0_cmdline: &'static str,
+    files: [(&'static str, &'static [u8]); multiboot::MAX_MODULES],
+    count: usize,
+}
+
+/// The physical window must cover RAM and the 32-bit MMIO hole, not far
+/// reserved ranges (QEMU reserves 1012..1024 GiB on AMD CPUs).
+fn phys_limit(regions: &[MemoryRegion]) -> u64 {
+    regions.iter().filter(|r| r.is_usable()).map(|r| r.end).fold(1 << 32, u64::max)
+}
+
 /// Entry from the bootloader, on the boot CPU.
 #[cfg(target_os = "none")]
 pub fn start(boot_info: &'static mut BootInfo) -> ! {
     percpu::init_this_cpu(0);
     serial::init();
-    info!("boot", "{} {} starting", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"));
+    info!("boot", "{} {} starting (bootloader)", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"));
 
     let mut regions = [MemoryRegion::EMPTY; MAX_REGIONS];
     let mut count = 0;
-    // The window covers RAM and the 32-bit MMIO hole, not far reserved ranges
-    // (QEMU reserves 1012..1024 GiB on AMD CPUs).
-    let mut phys_limit: u64 = 1 << 32;
-    for r in boot_info.memory_regions.iter() {
-        if r.kind == MemoryRegionKind::Usable {
-            phys_limit = phys_limit.max(r.end);
-        }
-        if count < MAX_REGIONS {
-            let kind = match r.kind {
-                MemoryRegionKind::Usable => RegionKind::Usable,
-                MemoryRegionKind::UnknownBios(e820) => RegionKind::Firmware(e820),
-                // UEFI ACPI reclaim (9) and NVS (10) keep their E820 meaning; the rest is reserved.
-                MemoryRegionKind::UnknownUefi(9) => RegionKind::Firmware(3),
-                MemoryRegionKind::UnknownUefi(10) => RegionKind::Firmware(4),
-                MemoryRegionKind::UnknownUefi(_) => RegionKind::Firmware(2),
-                _ => RegionKind::InUse,
-            };
-            regions[count] = MemoryRegion { start: r.start, end: r.end, kind };
-            count += 1;
+    for r in boot_info.memory_regions.iter().take(MAX_REGIONS) {
+        let kind = match r.kind {
+            MemoryRegionKind::Usable => RegionKind::Usable,
+            MemoryRegionKind::UnknownBios(e820) => RegionKind::Firmware(e820),
+            // UEFI ACPI reclaim (9) and NVS (10) keep their E820 meaning; the rest is reserved.
+            MemoryRegionKind::UnknownUefi(9) => RegionKind::Firmware(3),
+            MemoryRegionKind::UnknownUefi(10) => RegionKind::Firmware(4),
+            MemoryRegionKind::UnknownUefi(_) => RegionKind::Firmware(2),
+            _ => RegionKind::InUse,
+        };
+        regions[count] = MemoryRegion { start: r.start, end: r.end, kind };
+        count += 1;
+    }
+    let ramdisk = boot_info.ramdisk_addr.into_option().and_then(|va| mm::boot_ramdisk(va, boot_info.ramdisk_len));
+    bring_up(Handoff {
+        regions: &regions[..count],
+        phys_limit: phys_limit(&regions[..count]),
+        stack: boot_info.kernel_stack_bottom..boot_info.kernel_stack_bottom + boot_info.kernel_stack_len,
+        // Boot info lives in bootloader mappings that bring-up drops.
+        rsdp: boot_info.rsdp_addr.into_option(),
+        files: ramdisk.map_or(Files::None, Files::Bundle),
+        cmdline: "",
+    })
+}
+
+/// Reads the loader's structures for the multiboot parser.
+struct LoaderMemory;
+
+impl multiboot::PhysRead for LoaderMemory {
+    fn read(&self, addr: u64, buf: &mut [u8]) -> bool {
+        crate::arch::x86_64::multiboot::EarlyPhysMemory.read(addr, buf)
+    }
+}
+
+/// A string the loader left (valid UTF-8, else empty).
+fn loader_str(r: multiboot::PhysRange) -> &'static str {
+    crate::arch::x86_64::multiboot::loader_bytes(r.addr, r.len).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or("")
+}
+
+/// Entry from a multiboot loader (arch/x86_64/multiboot.rs), on the boot
+/// CPU, in long mode on the early page tables.
+#[cfg(target_os = "none")]
+pub fn start_multiboot(magic: u32, info: u64) -> ! {
+    use crate::arch::x86_64::multiboot::{image_range, loader_bytes};
+    percpu::init_this_cpu(0);
+    serial::init();
+    let desc = multiboot::parse(&LoaderMemory, magic, info)
+        .unwrap_or_else(|e| fatal(format_args!("multiboot: the loader's boot information is unusable: {e:?}")));
+    let loader = loader_str(desc.loader_name);
+    info!("boot", "{} {} starting (multiboot{} from {loader})", env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"),
+        if magic == multiboot::MB2_BOOTLOADER_MAGIC { "2" } else { "" });
+    if desc.dropped > 0 {
+        warn!("boot", "{} memory-map entries or modules did not fit and were ignored", desc.dropped);
+    }
+    let mut used = [(0u64, 0u64); 2 * multiboot::MAX_MODULES + 8];
+    let mut n_used = 0;
+    for r in core::iter::once(image_range()).chain(desc.in_use().map(|r| (r.addr, r.addr + r.len))) {
+        if let Some(slot) = used.get_mut(n_used) {
+            *slot = r;
+            n_used += 1;
         }
     }
-    let (usable, free) = mm::init_frames(&regions[..count]).unwrap_or_else(|e| fatal(format_args!("memory: {e}")));
+    let mut regions = [MemoryRegion::EMPTY; MAX_REGIONS];
+    let (count, dropped) = memmap::carve(desc.regions(), &used[..n_used], &mut regions);
+    if dropped > 0 {
+        warn!("boot", "{dropped} pieces of free memory did not fit the memory map and are left unused");
+    }
+    let module = |m: &multiboot::BootModule| loader_bytes(m.data.addr, m.data.len).unwrap_or(&[]);
+    let is_tar = |bytes: &[u8]| bytes.get(257..262) == Some(b"ustar".as_slice());
+    let files = match desc.modules() {
+        [] => Files::None,
+        [first, ..] if is_tar(module(first)) => Files::Bundle(module(first)),
+        [dom0, rest @ ..] => {
+            let mut m = XenModules { dom0: module(dom0), dom0_cmdline: multiboot::cook(loader_str(dom0.string), loader), files: [("", &[]); multiboot::MAX_MODULES], count: 0 };
+            for (slot, file) in m.files.iter_mut().zip(rest) {
+                // Unnamed modules keep a place in the order Linux reads them in (the first is its initrd).
+                let name = multiboot::module_name(loader_str(file.string), loader).unwrap_or("module");
+                *slot = (name, module(file));
+                m.count += 1;
+            }
+            Files::Modules(m)
+        }
+    };
+    let rsdp = match desc.rsdp {
+        multiboot::Rsdp::Copy(r) => Some(r.addr),
+        multiboot::Rsdp::Scan => acpi::find_rsdp_bios(),
+    };
+    bring_up(Handoff {
+        regions: &regions[..count],
+        phys_limit: phys_limit(&regions[..count]),
+        stack: 0..0,
+        rsdp,
+        files,
+        cmdline: multiboot::cook(loader_str(desc.cmdline), loader),
+    })
+}
+
+/// Shared bring-up, whichever way the hypervisor was started.
+fn bring_up(boot: Handoff) -> ! {
+    let (usable, free) = mm::init_frames(boot.regions).unwrap_or_else(|e| fatal(format_args!("memory: {e}")));
     let heap = mm::heap::init(HEAP_FRAMES).unwrap_or_else(|e| fatal(format_args!("memory: {e}")));
     gdt::init_this_cpu();
     idt::init_this_cpu();
     info!(
         "mm",
         "{} memory map entries, {} MiB usable, {} MiB free, heap {} KiB",
-        count,
+        boot.regions.len(),
         usable >> 8,
         free >> 8,
         heap >> 10
     );
 
-    let ramdisk = boot_info.ramdisk_addr.into_option().and_then(|va| mm::boot_ramdisk(va, boot_info.ramdisk_len));
-    let bundle = ramdisk.map(bundle::Bundle::parse);
-    let cmdline = match &bundle {
+    let bundle = match boot.files {
+        Files::Bundle(bytes) => Some(bundle::Bundle::parse(bytes)),
+        _ => None,
+    };
+    let bundle_cmdline = match &bundle {
         Some(Ok(b)) => b.file("hypervisor.cmdline").and_then(|c| core::str::from_utf8(c).ok()).unwrap_or(""),
         Some(Err(e)) => fatal(format_args!("boot bundle: {e:?}: rebuild the image with `cargo xtask build`")),
         None => {
-            warn!("boot", "no boot bundle (ramdisk): running with default options and no Dom0");
+            if matches!(boot.files, Files::None) {
+                warn!("boot", "no boot bundle or modules: running with default options and no Dom0");
+            }
             ""
         }
     };
+    let cmdline = if boot.cmdline.trim().is_empty() { bundle_cmdline } else { boot.cmdline };
     cmdline::save(cmdline);
     let (options, unknown) = cmdline::parse(cmdline);
     crate::log::set_threshold(options.loglvl);
@@ -111,21 +235,15 @@ pub fn start(boot_info: &'static mut BootInfo) -> ! {
         }
     }
 
-    // Boot info lives in bootloader mappings that the switch below drops.
-    let rsdp = boot_info.rsdp_addr.into_option();
     let trampoline_page = mm::alloc_frame_below(mm::frame::LOW_MEMORY_END)
         .unwrap_or_else(|| fatal(format_args!("memory: no free page below 1 MiB for starting the other CPUs")));
-    let plan = paging::AddressSpacePlan {
-        phys_limit,
-        stack: boot_info.kernel_stack_bottom..boot_info.kernel_stack_bottom + boot_info.kernel_stack_len,
-        identity_page: trampoline_page.addr(),
-    };
+    let plan = paging::AddressSpacePlan { phys_limit: boot.phys_limit, stack: boot.stack, identity_page: trampoline_page.addr() };
     let root = paging::build(&paging::image_layout(), &plan)
         .unwrap_or_else(|e| fatal(format_args!("paging: {e:?}")));
     paging::activate(root);
-    info!("mm", "own page tables active: image W^X, physical memory window below {:#x}", phys_limit);
+    info!("mm", "own page tables active: image W^X, physical memory window below {:#x}", boot.phys_limit);
 
-    let platform = acpi::platform_from_firmware(rsdp)
+    let platform = acpi::platform_from_firmware(boot.rsdp)
         .unwrap_or_else(|e| fatal(format_args!("acpi: {e}")));
     report_platform(&platform);
 
@@ -163,9 +281,21 @@ pub fn start(boot_info: &'static mut BootInfo) -> ! {
     if options.exit_after_boot {
         power::stop_machine(power::EXIT_SUCCESS);
     }
-    match &bundle {
-        Some(Ok(b)) if b.file("dom0").is_some() => run_dom0(backend, &regions[..count], b, &options, rsdp, online),
-        _ => warn!("boot", "no `dom0` in the boot bundle: nothing to run, idling"),
+    let dom0 = match (&bundle, &boot.files) {
+        (Some(Ok(b)), _) => b.file("dom0").map(|kernel| {
+            let cmdline = b.file("dom0.cmdline").and_then(|c| core::str::from_utf8(c).ok()).unwrap_or("").trim();
+            let files: alloc::vec::Vec<_> = b.entries().filter(|(name, _)| !NOT_MODULES.contains(&name.as_str())).collect();
+            (kernel, cmdline, files)
+        }),
+        (_, Files::Modules(m)) => {
+            let files: alloc::vec::Vec<_> = m.files[..m.count].iter().map(|&(name, data)| (alloc::string::String::from(name), data)).collect();
+            Some((m.dom0, m.dom0_cmdline, files))
+        }
+        _ => None,
+    };
+    match dom0 {
+        Some((kernel, cmdline, files)) => run_dom0(backend, boot.regions, kernel, cmdline, &files, &options, boot.rsdp, online),
+        None => warn!("boot", "no Dom0 (a `dom0` in the boot bundle, or a first multiboot module): nothing to run, idling"),
     }
     loop {
         cpu::wait_for_interrupt();
@@ -175,20 +305,20 @@ pub fn start(boot_info: &'static mut BootInfo) -> ! {
 /// Files of the bundle that are the hypervisor's or Dom0's own, not modules.
 const NOT_MODULES: [&str; 3] = ["hypervisor.cmdline", "dom0", "dom0.cmdline"];
 
-/// Builds Dom0 from the bundle and runs it on this CPU until it ends; then
+/// Builds Dom0 and runs it on this CPU until it ends; then
 /// stops the machine (poweroff: success; a crash: failure, after showing the
 /// hypervisor is still up and got every frame back).
+#[allow(clippy::too_many_arguments, reason = "bring-up's facts, passed once")]
 fn run_dom0(
     backend: virt::Backend,
     host: &[MemoryRegion],
-    bundle: &bundle::Bundle<'static>,
+    kernel: &'static [u8],
+    dom0_cmdline: &str,
+    files: &[(alloc::string::String, &'static [u8])],
     options: &cmdline::Options,
     rsdp: Option<u64>,
     online: usize,
 ) {
-    let kernel = bundle.file("dom0").unwrap_or_default();
-    let dom0_cmdline = bundle.file("dom0.cmdline").and_then(|c| core::str::from_utf8(c).ok()).unwrap_or("").trim();
-    let files: alloc::vec::Vec<_> = bundle.entries().filter(|(name, _)| !NOT_MODULES.contains(&name.as_str())).collect();
     let modules = files.iter().map(|(name, data)| (name.as_str(), *data)).collect();
     let config = dom0::build::Dom0Config { kernel, cmdline: dom0_cmdline, modules, ram: options.dom0_mem, rsdp };
     let (_, free_before) = mm::frame_counts();
