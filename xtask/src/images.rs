@@ -131,11 +131,14 @@ pub fn build_kernels(root: &Path, target_dir: &Path) -> Result<Built> {
     Ok(built)
 }
 
-/// Which firmware an image is for.
+/// How an image boots: a `bootloader` disk for BIOS or UEFI, or the
+/// hypervisor ELF itself started by a multiboot loader (QEMU's `-kernel`,
+/// with the boot bundle as its module).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Firmware {
     Bios,
     Uefi,
+    Multiboot,
 }
 
 /// The files of one image directory (`target/images`, `target/scenarios/<name>`).
@@ -154,6 +157,7 @@ impl Images {
         self.dir.join(match fw {
             Firmware::Bios => "hypervisor-bios.img",
             Firmware::Uefi => "hypervisor-uefi.img",
+            Firmware::Multiboot => "hypervisor.elf",
         })
     }
 
@@ -173,6 +177,7 @@ impl Images {
             match fw {
                 Firmware::Bios => builder.create_bios_image(&path),
                 Firmware::Uefi => builder.create_uefi_image(&path),
+                Firmware::Multiboot => std::fs::copy(&built.hypervisor, &path).map(drop).map_err(Into::into),
             }
             .with_context(|| format!("creating {}", path.display()))?;
         }

@@ -64,7 +64,10 @@ enum Cmd {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    #[arg(long, value_enum, default_value_t = ImageKind::Bios)]
+    /// `kernel`: QEMU starts the hypervisor ELF itself (multiboot, the
+    /// fastest); `bios` / `uefi`: the bootloader disk images; Bochs always
+    /// boots the BIOS image.
+    #[arg(long, value_enum, default_value_t = ImageKind::Kernel)]
     image: ImageKind,
     #[arg(long, value_enum, default_value_t = PlatformArg::Qemu)]
     platform: PlatformArg,
@@ -92,6 +95,7 @@ struct RunArgs {
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ImageKind {
+    Kernel,
     Bios,
     Uefi,
 }
@@ -122,11 +126,12 @@ fn real_main() -> Result<i32> {
             let built = images::build_kernels(&root, &target)?;
             let images = Images::new(target.join("images"));
             let boot = BootSpec { cmdline: &cmdline, dom0_cmdline: &dom0_cmdline };
-            images.make(&built, &boot, &[Firmware::Bios, Firmware::Uefi])?;
+            images.make(&built, &boot, &[Firmware::Bios, Firmware::Uefi, Firmware::Multiboot])?;
             for path in [
                 images.bundle(),
                 images.image(Firmware::Bios),
                 images.image(Firmware::Uefi),
+                images.image(Firmware::Multiboot),
             ] {
                 let size = std::fs::metadata(&path)?.len();
                 println!("{} ({} KiB)", path.display(), size.div_ceil(1024));
@@ -165,13 +170,15 @@ fn real_main() -> Result<i32> {
 
 fn machine(args: &RunArgs) -> Result<Machine> {
     let platform = match (args.platform, args.image) {
+        (PlatformArg::Qemu, ImageKind::Kernel) => Platform::QemuKernel,
         (PlatformArg::Qemu, ImageKind::Bios) => Platform::QemuBios,
         (PlatformArg::Qemu, ImageKind::Uefi) => Platform::QemuUefi,
         (_, ImageKind::Uefi) => {
             bail!("Bochs has no UEFI firmware here: use --image bios, or --platform qemu")
         }
-        (PlatformArg::BochsVmx, ImageKind::Bios) => Platform::BochsVmx,
-        (PlatformArg::BochsSvm, ImageKind::Bios) => Platform::BochsSvm,
+        // Bochs has no multiboot loader: it boots the BIOS disk image.
+        (PlatformArg::BochsVmx, ImageKind::Bios | ImageKind::Kernel) => Platform::BochsVmx,
+        (PlatformArg::BochsSvm, ImageKind::Bios | ImageKind::Kernel) => Platform::BochsSvm,
     };
     if args.icount && !platform.is_qemu() {
         bail!("--icount is a QEMU option: drop it, or pass --platform qemu");

@@ -7,11 +7,14 @@ use anyhow::{Context, Result};
 
 use crate::bochs::{self, BochsConfig, CpuModel};
 use crate::images::Firmware;
-use crate::qemu::{Accel, Ovmf, QemuConfig, Serial};
+use crate::qemu::{Accel, Ovmf, QemuBoot, QemuConfig, Serial};
 use crate::setup::{self, Package};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Platform {
+    /// QEMU starting the hypervisor ELF with `-kernel` (multiboot), the boot
+    /// bundle as its module: the fast path.
+    QemuKernel,
     /// QEMU with SeaBIOS.
     QemuBios,
     /// QEMU with OVMF.
@@ -26,13 +29,14 @@ impl Platform {
     pub fn firmware(self) -> Firmware {
         match self {
             Platform::QemuUefi => Firmware::Uefi,
+            Platform::QemuKernel => Firmware::Multiboot,
             _ => Firmware::Bios,
         }
     }
 
     pub fn packages(self) -> &'static [Package] {
         match self {
-            Platform::QemuBios => &[Package::Qemu],
+            Platform::QemuBios | Platform::QemuKernel => &[Package::Qemu],
             Platform::QemuUefi => &[Package::Qemu, Package::Ovmf],
             Platform::BochsVmx | Platform::BochsSvm => &[
                 Package::Bochs,
@@ -43,13 +47,15 @@ impl Platform {
         }
     }
 
-    pub fn is_qemu(self) -> bool {
-        matches!(self, Platform::QemuBios | Platform::QemuUefi)
+    pub const fn is_qemu(self) -> bool {
+        matches!(self, Platform::QemuKernel | Platform::QemuBios | Platform::QemuUefi)
     }
 
     /// A short name; `accel` only matters for QEMU.
     pub fn name(self, accel: Accel) -> &'static str {
         match (self, accel) {
+            (Platform::QemuKernel, Accel::Tcg) => "qemu-tcg-kernel",
+            (Platform::QemuKernel, Accel::Kvm) => "qemu-kvm-kernel",
             (Platform::QemuBios, Accel::Tcg) => "qemu-tcg-bios",
             (Platform::QemuUefi, Accel::Tcg) => "qemu-tcg-uefi",
             (Platform::QemuBios, Accel::Kvm) => "qemu-kvm-bios",
@@ -100,8 +106,14 @@ impl Machine {
         } else {
             None
         };
+        let boot = if self.platform == Platform::QemuKernel {
+            // The bundle is made next to the ELF (images::Images::make).
+            QemuBoot::Kernel { kernel: image.to_owned(), initrd: image.with_file_name("bundle.tar") }
+        } else {
+            QemuBoot::Disk(image.to_owned())
+        };
         let config = QemuConfig {
-            image: image.to_owned(),
+            boot,
             uefi,
             accel: self.accel,
             smp: self.smp,

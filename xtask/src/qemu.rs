@@ -72,9 +72,19 @@ pub struct Ovmf {
     pub vars: PathBuf,
 }
 
+/// What QEMU boots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QemuBoot {
+    /// A disk image, through the firmware.
+    Disk(PathBuf),
+    /// A multiboot kernel (`-kernel`) and its module (`-initrd`), started
+    /// by QEMU's own loader: no disk reads, no bootloader stages.
+    Kernel { kernel: PathBuf, initrd: PathBuf },
+}
+
 #[derive(Debug, Clone)]
 pub struct QemuConfig {
-    pub image: PathBuf,
+    pub boot: QemuBoot,
     /// `None` boots with SeaBIOS.
     pub uefi: Option<Ovmf>,
     pub accel: Accel,
@@ -108,8 +118,16 @@ impl QemuConfig {
             let vars = format!("if=pflash,format=raw,file={}", ovmf.vars.display());
             push(&["-drive", &code, "-drive", &vars]);
         }
-        let disk = format!("format=raw,file={}", self.image.display());
-        push(&["-drive", &disk]);
+        match &self.boot {
+            QemuBoot::Disk(image) => push(&["-drive", &format!("format=raw,file={}", image.display())]),
+            // A comma in a path would split the module list (`,,` escapes it).
+            QemuBoot::Kernel { kernel, initrd } => push(&[
+                "-kernel",
+                &kernel.display().to_string(),
+                "-initrd",
+                &initrd.display().to_string().replace(',', ",,"),
+            ]),
+        }
         if self.com2 == Serial::SharedStdio {
             // One multiplexed terminal: the monitor, COM1, then COM2 (the
             // last one added has the keyboard first).
@@ -136,7 +154,7 @@ mod tests {
 
     fn config() -> QemuConfig {
         QemuConfig {
-            image: "/t/hv.img".into(),
+            boot: QemuBoot::Disk("/t/hv.img".into()),
             uefi: None,
             accel: Accel::Tcg,
             smp: 4,
@@ -193,6 +211,15 @@ mod tests {
         assert!(has(&a, &["-serial", "mon:stdio"]));
         assert!(has(&a, &["-icount", "shift=0,sleep=off"]));
         assert!(!a.contains(&"-monitor".to_string()));
+    }
+
+    #[test]
+    fn the_kernel_path_boots_the_elf_with_the_bundle_as_module() {
+        let mut c = config();
+        c.boot = QemuBoot::Kernel { kernel: "/t/hypervisor.elf".into(), initrd: "/t/a,b/bundle.tar".into() };
+        let a = c.args();
+        assert!(has(&a, &["-kernel", "/t/hypervisor.elf", "-initrd", "/t/a,,b/bundle.tar"]));
+        assert!(!a.iter().any(|s| s == "-drive"));
     }
 
     #[test]

@@ -142,7 +142,7 @@ const fn dom0(
         dom0_kernel: None,
         expect,
         forbid,
-        timeout_s: if matches!(platform, Platform::QemuBios | Platform::QemuUefi) { 60 } else { 180 },
+        timeout_s: if platform.is_qemu() { 60 } else { 180 },
         exit_code,
         expect_failure: None,
         com2: None,
@@ -150,6 +150,18 @@ const fn dom0(
 }
 
 pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        smp: 4,
+        ..dom0(
+            "boot-multiboot",
+            "QEMU -kernel (multiboot, the bundle as module), 4 CPUs: Dom0 and its toolstack's DomUs through their lifecycle",
+            Platform::QemuKernel,
+            "test=lifecycle",
+            BOOT_MULTIBOOT,
+            LIFECYCLE_FORBID,
+            0,
+        )
+    },
     Scenario {
         name: "boot-bios-smp4",
         description: "BIOS image, 4 CPUs: SVM on every CPU, clean exit",
@@ -344,6 +356,16 @@ const TOOLSTACK_FORBID: &[&str] = &["PANIC", "FATAL", "xl: error", "FAILED", "NO
 /// crashy.cfg pins its vCPU to CPU 3: d3 and d4 (its restart) run nowhere else.
 const LIFECYCLE_FORBID: &[&str] =
     &["PANIC", "FATAL", "xl: error", "FAILED", "NOT back", "panic", "cpu1 d3v0", "cpu2 d3v0", "cpu1 d4v0", "cpu2 d4v0"];
+const BOOT_MULTIBOOT: &[&str] = &[
+    "boot: hypervisor 0.1.0 starting (multiboot from qemu)",
+    "hv: ready, 4 cpus online",
+    "(d0) dom0: hello from the Rust Dom0 (PVH)",
+    "xl: demo1.cfg: created domain 1",
+    "(d2) demo: 3 ticks done, powering off",
+    "back to the baseline",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
 const LIFECYCLE: &[&str] = &[
     "xl: lifecycle: ",
     "xl: demo1.cfg: created domain 1",
