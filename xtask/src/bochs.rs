@@ -47,13 +47,20 @@ pub struct BochsConfig {
     pub model: CpuModel,
     pub cpus: u32,
     pub mem_mib: u32,
-    /// A flat image padded with [`pad_disk`].
-    pub disk: PathBuf,
-    pub disk_bytes: u64,
+    pub media: Media,
     pub com1: PathBuf,
     pub log: PathBuf,
     pub bios: PathBuf,
     pub vga_bios: PathBuf,
+}
+
+/// What Bochs boots from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Media {
+    /// A flat image padded with [`pad_disk`], of `bytes`.
+    Disk { path: PathBuf, bytes: u64 },
+    /// An ISO on the first ATA channel's master, as a CD-ROM.
+    Cdrom(PathBuf),
 }
 
 /// Cylinders for a disk of `bytes` (rounded up to whole cylinders).
@@ -63,7 +70,17 @@ pub fn cylinders(bytes: u64) -> u64 {
 
 impl BochsConfig {
     pub fn bochsrc(&self) -> String {
-        let cyl = cylinders(self.disk_bytes);
+        let (drive, boot) = match &self.media {
+            Media::Disk { path, bytes } => (
+                format!(
+                    "ata0-master: type=disk, path={}, mode=flat, cylinders={}, heads={HEADS}, spt={SECTORS_PER_TRACK}",
+                    path.display(),
+                    cylinders(*bytes)
+                ),
+                "boot: disk",
+            ),
+            Media::Cdrom(iso) => (format!("ata0-master: type=cdrom, path={}, status=inserted", iso.display()), "boot: cdrom"),
+        };
         let lines = [
             format!("megs: {}", self.mem_mib),
             format!(
@@ -79,11 +96,8 @@ impl BochsConfig {
             "display_library: sdl2".into(),
             "sound: waveoutdrv=dummy".into(),
             "ata0: enabled=1, ioaddr1=0x1f0, ioaddr2=0x3f0, irq=14".into(),
-            format!(
-                "ata0-master: type=disk, path={}, mode=flat, cylinders={cyl}, heads={HEADS}, spt={SECTORS_PER_TRACK}",
-                self.disk.display()
-            ),
-            "boot: disk".into(),
+            drive,
+            boot.into(),
             format!("com1: enabled=1, mode=file, dev={}", self.com1.display()),
             "magic_break: enabled=1".into(),
             format!("log: {}", self.log.display()),
@@ -124,8 +138,7 @@ mod tests {
             model: CpuModel::Haswell,
             cpus: 2,
             mem_mib: 256,
-            disk: "/s/disk.img".into(),
-            disk_bytes,
+            media: Media::Disk { path: "/s/disk.img".into(), bytes: disk_bytes },
             com1: "/s/com1.log".into(),
             log: "/s/bochs.log".into(),
             bios: "/usr/share/bochs/BIOS-bochs-latest".into(),

@@ -23,6 +23,11 @@ impl Bundle {
         self
     }
 
+    /// The files, in order.
+    pub fn files(&self) -> &[(String, Vec<u8>)] {
+        &self.files
+    }
+
     /// Adds a copy of a file from the host.
     pub fn file_from(&mut self, name: &str, path: &Path) -> Result<&mut Self> {
         let data = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;

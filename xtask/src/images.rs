@@ -139,6 +139,9 @@ pub enum Firmware {
     Bios,
     Uefi,
     Multiboot,
+    /// A hybrid BIOS + UEFI ISO: GRUB loading the hypervisor with
+    /// `multiboot2` and Dom0 and its files with `module2`, as Xen is booted.
+    Iso,
 }
 
 /// The files of one image directory (`target/images`, `target/scenarios/<name>`).
@@ -158,6 +161,7 @@ impl Images {
             Firmware::Bios => "hypervisor-bios.img",
             Firmware::Uefi => "hypervisor-uefi.img",
             Firmware::Multiboot => "hypervisor.elf",
+            Firmware::Iso => "hypervisor.iso",
         })
     }
 
@@ -165,7 +169,11 @@ impl Images {
     pub fn make(&self, built: &Built, boot: &BootSpec, firmware: &[Firmware]) -> Result<()> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))?;
-        bundle(built, boot)?.write(&self.bundle())?;
+        let bundle = bundle(built, boot)?;
+        bundle.write(&self.bundle())?;
+        if firmware.contains(&Firmware::Iso) {
+            self.make_iso(built, boot, &bundle)?;
+        }
 
         let mut config = BootConfig::default();
         config.frame_buffer_logging = false;
@@ -178,11 +186,86 @@ impl Images {
                 Firmware::Bios => builder.create_bios_image(&path),
                 Firmware::Uefi => builder.create_uefi_image(&path),
                 Firmware::Multiboot => std::fs::copy(&built.hypervisor, &path).map(drop).map_err(Into::into),
+                Firmware::Iso => Ok(()),
             }
             .with_context(|| format!("creating {}", path.display()))?;
         }
         Ok(())
     }
+}
+
+impl Images {
+    /// The ISO: `boot/` holds the hypervisor, Dom0 and every bundle file
+    /// under its bundle name, `boot/grub/grub.cfg` boots them Xen-style.
+    fn make_iso(&self, built: &Built, boot: &BootSpec, bundle: &Bundle) -> Result<()> {
+        let stage = self.dir.join("iso");
+        let _ = std::fs::remove_dir_all(&stage);
+        std::fs::create_dir_all(stage.join("boot/grub"))?;
+        std::fs::copy(&built.hypervisor, stage.join("boot/hypervisor"))?;
+        if let Some(dom0) = &built.dom0 {
+            std::fs::copy(dom0, stage.join("boot/dom0"))?;
+        }
+        let mut modules = Vec::new();
+        for (name, data) in bundle.files().iter().filter(|(n, _)| !NOT_ISO_FILES.contains(&n.as_str())) {
+            let path = stage.join("boot").join(name);
+            std::fs::create_dir_all(path.parent().unwrap_or(&stage))?;
+            std::fs::write(&path, data)?;
+            modules.push(name.as_str());
+        }
+        let dom0 = if built.dom0.is_some() { Some(boot.dom0_cmdline) } else { None };
+        std::fs::write(stage.join("boot/grub/grub.cfg"), grub_cfg(boot.cmdline, dom0, &modules))?;
+        let iso = self.image(Firmware::Iso);
+        let out = Command::new("grub-mkrescue")
+            .arg("-o")
+            .arg(&iso)
+            .arg(&stage)
+            .output()
+            .context("running grub-mkrescue (Debian: grub-pc-bin grub-efi-amd64-bin xorriso mtools)")?;
+        if !out.status.success() {
+            bail!("grub-mkrescue failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        Ok(())
+    }
+}
+
+/// Bundle files the ISO carries otherwise: the command lines are on GRUB's
+/// lines, Dom0 is its first module.
+const NOT_ISO_FILES: [&str; 3] = ["hypervisor.cmdline", "dom0", "dom0.cmdline"];
+
+/// A `grub.cfg` as a Xen user writes one: the hypervisor with its command
+/// line on `multiboot2`, Dom0 with its own on the first `module2`, then
+/// each file named by its string (Dom0's toolstack finds configs and
+/// kernels by these names).
+pub fn grub_cfg(cmdline: &str, dom0_cmdline: Option<&str>, files: &[&str]) -> String {
+    let mut cfg = String::from(
+        "# Written by `cargo xtask build`: boots as Xen is booted from GRUB.\n\
+         set timeout=1\n\
+         set default=0\n\
+         serial --unit=0 --speed=115200\n\
+         terminal_input serial console\n\
+         terminal_output serial console\n\n\
+         menuentry \"Xen-compatible hypervisor (Rust)\" {\n",
+    );
+    cfg += &format!("    multiboot2 /boot/hypervisor {}\n", grub_words(cmdline));
+    if let Some(dom0) = dom0_cmdline {
+        cfg += &format!("    module2 /boot/dom0 {}\n", grub_words(dom0));
+        for name in files {
+            cfg += &format!("    module2 /boot/{name} {name}\n");
+        }
+    }
+    cfg += "}\n";
+    cfg
+}
+
+/// A command line as GRUB words: each quoted when GRUB would read a
+/// character of it specially.
+fn grub_words(cmdline: &str) -> String {
+    let plain = |w: &str| w.chars().all(|c| c.is_ascii_alphanumeric() || "=,._/-:+@".contains(c));
+    cmdline
+        .split_whitespace()
+        .map(|w| if plain(w) { w.to_owned() } else { format!("'{}'", w.replace('\'', "'\\''")) })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The command lines that go into the bundle.
@@ -227,6 +310,16 @@ fn bundle(built: &Built, boot: &BootSpec) -> Result<Bundle> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grub_cfg_boots_xen_style() {
+        let cfg = grub_cfg("loglvl=info", Some("autostart=demo1.cfg shell"), &["domu/demo", "configs/demo1.cfg"]);
+        assert!(cfg.contains("    multiboot2 /boot/hypervisor loglvl=info\n"));
+        assert!(cfg.contains("    module2 /boot/dom0 autostart=demo1.cfg shell\n    module2 /boot/domu/demo domu/demo\n"));
+        assert!(cfg.contains("module2 /boot/configs/demo1.cfg configs/demo1.cfg"));
+        assert!(!grub_cfg("", None, &["x"]).contains("module2"));
+        assert_eq!(grub_words("a=b c;d it's"), "a=b 'c;d' 'it'\\''s'");
+    }
 
     #[test]
     fn reads_package_name() {

@@ -123,15 +123,17 @@ fn real_main() -> Result<i32> {
     let target = target_dir(&root);
     match cli.command {
         Cmd::Build { cmdline, dom0_cmdline } => {
+            setup::ensure(setup::ISO_PACKAGES, " (grub-mkrescue makes target/images/hypervisor.iso with them)")?;
             let built = images::build_kernels(&root, &target)?;
             let images = Images::new(target.join("images"));
             let boot = BootSpec { cmdline: &cmdline, dom0_cmdline: &dom0_cmdline };
-            images.make(&built, &boot, &[Firmware::Bios, Firmware::Uefi, Firmware::Multiboot])?;
+            images.make(&built, &boot, &[Firmware::Bios, Firmware::Uefi, Firmware::Multiboot, Firmware::Iso])?;
             for path in [
                 images.bundle(),
                 images.image(Firmware::Bios),
                 images.image(Firmware::Uefi),
                 images.image(Firmware::Multiboot),
+                images.image(Firmware::Iso),
             ] {
                 let size = std::fs::metadata(&path)?.len();
                 println!("{} ({} KiB)", path.display(), size.div_ceil(1024));

@@ -23,6 +23,12 @@ pub enum Platform {
     BochsVmx,
     /// Bochs, AMD Ryzen: SVM.
     BochsSvm,
+    /// QEMU with SeaBIOS booting the ISO (GRUB, multiboot2) from a CD-ROM.
+    QemuGrubBios,
+    /// QEMU with OVMF booting the ISO from a CD-ROM.
+    QemuGrubUefi,
+    /// Bochs Haswell booting the ISO from a CD-ROM.
+    BochsGrubVmx,
 }
 
 impl Platform {
@@ -30,6 +36,7 @@ impl Platform {
         match self {
             Platform::QemuUefi => Firmware::Uefi,
             Platform::QemuKernel => Firmware::Multiboot,
+            Platform::QemuGrubBios | Platform::QemuGrubUefi | Platform::BochsGrubVmx => Firmware::Iso,
             _ => Firmware::Bios,
         }
     }
@@ -44,11 +51,28 @@ impl Platform {
                 Package::BochsBios,
                 Package::VgaBios,
             ],
+            Platform::QemuGrubBios => &[Package::Qemu, Package::GrubPc, Package::GrubEfi, Package::Xorriso, Package::Mtools],
+            Platform::QemuGrubUefi => {
+                &[Package::Qemu, Package::Ovmf, Package::GrubPc, Package::GrubEfi, Package::Xorriso, Package::Mtools]
+            }
+            Platform::BochsGrubVmx => &[
+                Package::Bochs,
+                Package::BochsSdl,
+                Package::BochsBios,
+                Package::VgaBios,
+                Package::GrubPc,
+                Package::GrubEfi,
+                Package::Xorriso,
+                Package::Mtools,
+            ],
         }
     }
 
     pub const fn is_qemu(self) -> bool {
-        matches!(self, Platform::QemuKernel | Platform::QemuBios | Platform::QemuUefi)
+        matches!(
+            self,
+            Platform::QemuKernel | Platform::QemuBios | Platform::QemuUefi | Platform::QemuGrubBios | Platform::QemuGrubUefi
+        )
     }
 
     /// A short name; `accel` only matters for QEMU.
@@ -60,6 +84,11 @@ impl Platform {
             (Platform::QemuUefi, Accel::Tcg) => "qemu-tcg-uefi",
             (Platform::QemuBios, Accel::Kvm) => "qemu-kvm-bios",
             (Platform::QemuUefi, Accel::Kvm) => "qemu-kvm-uefi",
+            (Platform::QemuGrubBios, Accel::Tcg) => "qemu-tcg-grub-bios",
+            (Platform::QemuGrubUefi, Accel::Tcg) => "qemu-tcg-grub-uefi",
+            (Platform::QemuGrubBios, Accel::Kvm) => "qemu-kvm-grub-bios",
+            (Platform::QemuGrubUefi, Accel::Kvm) => "qemu-kvm-grub-uefi",
+            (Platform::BochsGrubVmx, _) => "bochs-grub-vmx",
             (Platform::BochsVmx, _) => "bochs-vmx",
             (Platform::BochsSvm, _) => "bochs-svm",
         }
@@ -96,7 +125,7 @@ impl Machine {
     }
 
     fn qemu(&self, image: &Path, workdir: &Path, console: &Console) -> Result<Command> {
-        let uefi = if self.platform == Platform::QemuUefi {
+        let uefi = if matches!(self.platform, Platform::QemuUefi | Platform::QemuGrubUefi) {
             let code = setup::ovmf_code().context("OVMF not found: install ovmf")?;
             let vars_src = setup::ovmf_vars().context("OVMF not found: install ovmf")?;
             let vars = workdir.join("OVMF_VARS.fd");
@@ -109,6 +138,8 @@ impl Machine {
         let boot = if self.platform == Platform::QemuKernel {
             // The bundle is made next to the ELF (images::Images::make).
             QemuBoot::Kernel { kernel: image.to_owned(), initrd: image.with_file_name("bundle.tar") }
+        } else if self.platform.firmware() == Firmware::Iso {
+            QemuBoot::Cdrom(image.to_owned())
         } else {
             QemuBoot::Disk(image.to_owned())
         };
@@ -136,18 +167,22 @@ impl Machine {
     }
 
     fn bochs(&self, image: &Path, workdir: &Path, com1: &Path) -> Result<Command> {
-        let disk = workdir.join("bochs-disk.img");
-        let disk_bytes = bochs::pad_disk(image, &disk)?;
+        let media = if self.platform.firmware() == Firmware::Iso {
+            bochs::Media::Cdrom(image.to_owned())
+        } else {
+            let disk = workdir.join("bochs-disk.img");
+            let bytes = bochs::pad_disk(image, &disk)?;
+            bochs::Media::Disk { path: disk, bytes }
+        };
         let config = BochsConfig {
-            model: if self.platform == Platform::BochsVmx {
+            model: if matches!(self.platform, Platform::BochsVmx | Platform::BochsGrubVmx) {
                 CpuModel::Haswell
             } else {
                 CpuModel::Ryzen
             },
             cpus: self.smp,
             mem_mib: self.mem_mib,
-            disk,
-            disk_bytes,
+            media,
             com1: com1.to_owned(),
             log: workdir.join("bochs.log"),
             bios: setup::bochs_bios().context("Bochs BIOS not found: install bochsbios")?,

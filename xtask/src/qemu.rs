@@ -77,6 +77,8 @@ pub struct Ovmf {
 pub enum QemuBoot {
     /// A disk image, through the firmware.
     Disk(PathBuf),
+    /// An ISO on a CD-ROM (`-cdrom`), booted by the firmware.
+    Cdrom(PathBuf),
     /// A multiboot kernel (`-kernel`) and its module (`-initrd`), started
     /// by QEMU's own loader: no disk reads, no bootloader stages.
     Kernel { kernel: PathBuf, initrd: PathBuf },
@@ -120,6 +122,7 @@ impl QemuConfig {
         }
         match &self.boot {
             QemuBoot::Disk(image) => push(&["-drive", &format!("format=raw,file={}", image.display())]),
+            QemuBoot::Cdrom(iso) => push(&["-cdrom", &iso.display().to_string()]),
             // A comma in a path would split the module list (`,,` escapes it).
             QemuBoot::Kernel { kernel, initrd } => push(&[
                 "-kernel",

@@ -150,6 +150,12 @@ const fn dom0(
 }
 
 pub const SCENARIOS: &[Scenario] = &[
+    dom0("boot-grub-bios", "the ISO under SeaBIOS: GRUB boots the hypervisor (multiboot2), Dom0 and its files (module2), Dom0 runs a DomU", Platform::QemuGrubBios, "run=short.cfg", BOOT_GRUB, TOOLSTACK_FORBID, 0),
+    Scenario {
+        timeout_s: 90,
+        ..dom0("boot-grub-uefi", "the ISO under OVMF: GRUB's UEFI build boots the same", Platform::QemuGrubUefi, "run=short.cfg", BOOT_GRUB, TOOLSTACK_FORBID, 0)
+    },
+    dom0("boot-grub-bochs-vmx", "the ISO from Bochs Haswell's CD-ROM, VMX", Platform::BochsGrubVmx, "run=short.cfg", BOOT_GRUB, TOOLSTACK_FORBID, 0),
     Scenario {
         smp: 4,
         ..dom0(
@@ -356,6 +362,15 @@ const TOOLSTACK_FORBID: &[&str] = &["PANIC", "FATAL", "xl: error", "FAILED", "NO
 /// crashy.cfg pins its vCPU to CPU 3: d3 and d4 (its restart) run nowhere else.
 const LIFECYCLE_FORBID: &[&str] =
     &["PANIC", "FATAL", "xl: error", "FAILED", "NOT back", "panic", "cpu1 d3v0", "cpu2 d3v0", "cpu1 d4v0", "cpu2 d4v0"];
+const BOOT_GRUB: &[&str] = &[
+    "boot: hypervisor 0.1.0 starting (multiboot2 from GRUB 2",
+    "hv: ready, 2 cpus online",
+    "(d0) dom0: hello from the Rust Dom0 (PVH), start_info at",
+    "xl: short.cfg: created domain 1",
+    "(d1) demo: 3 ticks done, powering off",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
 const BOOT_MULTIBOOT: &[&str] = &[
     "boot: hypervisor 0.1.0 starting (multiboot from qemu)",
     "hv: ready, 4 cpus online",

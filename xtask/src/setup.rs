@@ -16,6 +16,13 @@ pub enum Package {
     BochsSdl,
     BochsBios,
     VgaBios,
+    /// GRUB for BIOS (i386-pc modules), for the ISO.
+    GrubPc,
+    /// GRUB for UEFI (x86_64-efi modules), for the ISO.
+    GrubEfi,
+    Xorriso,
+    /// mtools: grub-mkrescue builds the ISO's EFI partition with them.
+    Mtools,
 }
 
 impl Package {
@@ -27,6 +34,10 @@ impl Package {
             Package::BochsSdl => "bochs-sdl",
             Package::BochsBios => "bochsbios",
             Package::VgaBios => "vgabios",
+            Package::GrubPc => "grub-pc-bin",
+            Package::GrubEfi => "grub-efi-amd64-bin",
+            Package::Xorriso => "xorriso",
+            Package::Mtools => "mtools",
         }
     }
 
@@ -39,6 +50,10 @@ impl Package {
             Package::BochsSdl => "the Bochs SDL2 display plugin (libbx_sdl2_gui.so)",
             Package::BochsBios => "the Bochs BIOS (BIOS-bochs-latest)",
             Package::VgaBios => "the Cirrus VGA BIOS (vgabios-cirrus.bin)",
+            Package::GrubPc => "GRUB's BIOS modules (/usr/lib/grub/i386-pc) and grub-mkrescue",
+            Package::GrubEfi => "GRUB's UEFI modules (/usr/lib/grub/x86_64-efi)",
+            Package::Xorriso => "xorriso",
+            Package::Mtools => "mtools (mformat)",
         }
     }
 
@@ -46,6 +61,10 @@ impl Package {
         match self {
             Package::Qemu => which("qemu-system-x86_64").is_some(),
             Package::Bochs => which("bochs").is_some(),
+            Package::GrubPc => which("grub-mkrescue").is_some() && Path::new("/usr/lib/grub/i386-pc/multiboot2.mod").is_file(),
+            Package::GrubEfi => Path::new("/usr/lib/grub/x86_64-efi/multiboot2.mod").is_file(),
+            Package::Xorriso => which("xorriso").is_some(),
+            Package::Mtools => which("mformat").is_some(),
             _ => self.files().iter().all(|f| f.is_some()),
         }
     }
@@ -56,7 +75,7 @@ impl Package {
             Package::BochsSdl => vec![bochs_sdl_plugin()],
             Package::BochsBios => vec![bochs_bios()],
             Package::VgaBios => vec![vga_cirrus()],
-            Package::Qemu | Package::Bochs => vec![],
+            Package::Qemu | Package::Bochs | Package::GrubPc | Package::GrubEfi | Package::Xorriso | Package::Mtools => vec![],
         }
     }
 }
@@ -96,6 +115,9 @@ pub fn vga_cirrus() -> Option<PathBuf> {
         "/usr/share/bochs/VGABIOS-lgpl-latest-cirrus",
     ])
 }
+
+/// What `grub-mkrescue` needs to make the hybrid ISO.
+pub const ISO_PACKAGES: &[Package] = &[Package::GrubPc, Package::GrubEfi, Package::Xorriso, Package::Mtools];
 
 /// Finds an executable in `PATH`.
 pub fn which(name: &str) -> Option<PathBuf> {
