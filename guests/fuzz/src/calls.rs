@@ -162,6 +162,35 @@ impl Gen {
     }
 }
 
+/// The sub-op a call names, for the coverage table: the `cmd` field of the
+/// domctl/sysctl struct its first argument points at (`read` reads the
+/// fuzzer's own memory, `None` elsewhere: then 0xffff_ffff), memory_op's
+/// `cmd & 0x3f`, else the low 32 bits of the first argument.
+pub fn sub_op(call: &Call, read: impl Fn(u64, usize) -> Option<u64>) -> u64 {
+    match call.nr {
+        35 | 36 => read(call.args[0], 4).unwrap_or(0xffff_ffff),
+        12 => call.args[0] & 0x3f,
+        _ => call.args[0] & 0xffff_ffff,
+    }
+}
+
+/// Xen's name of hypercall `nr` (xen.h), or `-`.
+pub fn name(nr: u64) -> &'static str {
+    const NAMES: [&str; 43] = [
+        "set_trap_table", "mmu_update", "set_gdt", "stack_switch", "set_callbacks", "fpu_taskswitch",
+        "sched_op_compat", "platform_op", "set_debugreg", "get_debugreg", "update_descriptor", "-",
+        "memory_op", "multicall", "update_va_mapping", "set_timer_op", "event_channel_op_compat",
+        "xen_version", "console_io", "physdev_op_compat", "grant_table_op", "vm_assist",
+        "update_va_mapping_otherdomain", "iret", "vcpu_op", "set_segment_base", "mmuext_op", "xsm_op",
+        "nmi_op", "sched_op", "callback_op", "xenoprof_op", "event_channel_op", "physdev_op", "hvm_op",
+        "sysctl", "domctl", "kexec_op", "tmem_op", "argo_op", "xenpmu_op", "dm_op", "hypfs_op",
+    ];
+    usize::try_from(nr).ok().and_then(|n| NAMES.get(n)).copied().unwrap_or(match nr {
+        48..=55 => "arch",
+        _ => "-",
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,6 +236,18 @@ mod tests {
                 assert!(!frames.contains(&v), "{v:#x}");
             }
         }
+    }
+
+    #[test]
+    fn sub_ops_and_names() {
+        let c = Call { nr: 36, args: [0x1000, 0, 0, 0, 0] };
+        assert_eq!(sub_op(&c, |a, _| (a == 0x1000).then_some(5)), 5);
+        assert_eq!(sub_op(&c, |_, _| None), 0xffff_ffff);
+        assert_eq!(sub_op(&Call { nr: 12, args: [7 | (3 << 6), 0, 0, 0, 0] }, |_, _| None), 7);
+        assert_eq!(name(12), "memory_op");
+        assert_eq!(name(42), "hypfs_op");
+        assert_eq!(name(49), "arch");
+        assert_eq!(name(1 << 40), "-");
     }
 
     #[test]

@@ -122,8 +122,10 @@ mod kernel {
                 default
             }
         };
-        let seed = number("seed", DEFAULT_SEED);
+        let first_seed = number("seed", DEFAULT_SEED);
         let count = number("count", DEFAULT_COUNT);
+        // `seeds=K`: K runs of `count` calls, from seeds seed..seed+K.
+        let seeds = number("seeds", 1).max(1);
         // Debugging aid: print every call from this one on, before making it.
         let trace_from = number("trace", u64::MAX);
 
@@ -152,7 +154,7 @@ mod kernel {
             domid,
         };
         println!(
-            "fuzz: seed={seed} count={count}, scratch {:#x}+{:#x}, hole {}, domid {domid}",
+            "fuzz: seed={first_seed} count={count}, scratch {:#x}+{:#x}, hole {}, domid {domid}",
             layout.scratch,
             layout.scratch_len,
             if hole.is_some() { "at 4 MiB" } else { "none" }
@@ -160,6 +162,21 @@ mod kernel {
 
         let version = hypercall::xen_version();
         let hash = image_hash();
+        let mut coverage = Coverage::new();
+        for seed in first_seed..first_seed.saturating_add(seeds) {
+            if seed != first_seed {
+                println!("fuzz: seed={seed} count={count}");
+            }
+            run_seed(seed, count, trace_from, layout, version, hash, &mut coverage);
+        }
+        coverage.print();
+        if seeds > 1 {
+            println!("fuzz: {seeds} seeds, {} calls done, still alive", seeds * count);
+        }
+    }
+
+    /// One run of `count` calls from `seed`.
+    fn run_seed(seed: u64, count: u64, trace_from: u64, layout: Layout, version: u64, hash: u64, coverage: &mut Coverage) {
         let mut g = Gen::new(seed, layout);
         let mut stats = Stats::default();
         let mut done = 0;
@@ -182,6 +199,7 @@ mod kernel {
             // SAFETY: the generator hands out only pointers into the scratch area or at memory nothing uses (see fuzz::calls), and fuzz::exclude leaves out the calls that would stop this domain.
             let ret = unsafe { hypercall::hypercall5(call.nr, a1, a2, a3, a4, a5) };
             stats.record(ret);
+            coverage.record(&call, ret, read_scratch);
             done += 1;
             if done % PROGRESS_EVERY == 0 || done == count {
                 let s = &stats;
@@ -193,6 +211,85 @@ mod kernel {
             }
         }
         println!("fuzz: seed={seed}, {done} calls done, still alive");
+    }
+
+    /// Calls and non-error returns per hypercall and sub-op (the first
+    /// argument, or the `cmd` of a domctl/sysctl struct; sub-ops from
+    /// [`SUB_OPS`] up share one bucket).
+    struct Coverage {
+        calls: [[u32; SUB_OPS + 1]; NRS],
+        ok: [[u32; SUB_OPS + 1]; NRS],
+        /// Numbers past [`NRS`].
+        other_calls: u64,
+    }
+
+    const NRS: usize = 64;
+    const SUB_OPS: usize = 32;
+
+    impl Coverage {
+        fn new() -> Coverage {
+            Coverage { calls: [[0; SUB_OPS + 1]; NRS], ok: [[0; SUB_OPS + 1]; NRS], other_calls: 0 }
+        }
+
+        fn record(&mut self, call: &fuzz::calls::Call, ret: u64, read: impl Fn(u64, usize) -> Option<u64>) {
+            let Some(nr) = usize::try_from(call.nr).ok().filter(|&n| n < NRS) else {
+                self.other_calls += 1;
+                return;
+            };
+            let sub = fuzz::calls::sub_op(call, read);
+            let sub = usize::try_from(sub).unwrap_or(SUB_OPS).min(SUB_OPS);
+            self.calls[nr][sub] = self.calls[nr][sub].saturating_add(1);
+            if Errno::from_hypercall_ret(ret).is_none() {
+                self.ok[nr][sub] = self.ok[nr][sub].saturating_add(1);
+            }
+        }
+
+        /// One line per hypercall made: its totals, then `sub:ok/calls` for each sub-op.
+        fn print(&self) {
+            println!("fuzz: coverage (hypercall: calls, non-error returns; sub-op:ok/calls, {SUB_OPS} = {SUB_OPS} and up)");
+            for nr in 0..NRS {
+                let calls: u64 = self.calls[nr].iter().map(|&c| u64::from(c)).sum();
+                if calls == 0 {
+                    continue;
+                }
+                let ok: u64 = self.ok[nr].iter().map(|&c| u64::from(c)).sum();
+                let mut line = Line::default();
+                for sub in 0..=SUB_OPS {
+                    if self.calls[nr][sub] > 0 {
+                        let _ = core::fmt::Write::write_fmt(&mut line, format_args!(" {sub}:{}/{}", self.ok[nr][sub], self.calls[nr][sub]));
+                    }
+                }
+                println!("fuzz: coverage {nr:2} {:<18} {calls:7} calls {ok:7} ok;{}", fuzz::calls::name(nr as u64), line.as_str());
+            }
+            println!("fuzz: coverage: {} calls with numbers >= {NRS}", self.other_calls);
+        }
+    }
+
+    /// A line being formatted (the console takes one &str per line).
+    struct Line {
+        bytes: [u8; 512],
+        len: usize,
+    }
+
+    impl Default for Line {
+        fn default() -> Line {
+            Line { bytes: [0; 512], len: 0 }
+        }
+    }
+
+    impl Line {
+        fn as_str(&self) -> &str {
+            core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+        }
+    }
+
+    impl core::fmt::Write for Line {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let n = s.len().min(self.bytes.len() - self.len);
+            self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+            self.len += n;
+            Ok(())
+        }
     }
 
     /// The hypervisor still answers as at boot and this kernel's code is
