@@ -375,7 +375,7 @@ pub const SCENARIOS: &[Scenario] = &[
         dom0_kernel: Some("fuzz"),
         timeout_s: 7200,
         extended: true,
-        ..dom0("fuzz-long", "extended: 10M random hypercalls from Dom0, 2M each from seeds 11..15", Platform::QemuBios, "seed=11 count=2000000 seeds=5", FUZZ_LONG, FUZZ_FORBID, 0)
+        ..dom0("fuzz-long", "extended: 10M random hypercalls from Dom0, 2M each from seeds 11..15", Platform::QemuBios, "seed=11 count=2000000 seeds=5 learn", FUZZ_LONG, FUZZ_FORBID, 0)
     },
 ];
 

@@ -57,9 +57,23 @@ pub struct Call {
     pub args: [u64; 5],
 }
 
+/// What the fuzzer set up before its run and may name as valid handles:
+/// grant references it filled, gfns of pages it owns (and will not miss),
+/// event channel ports it bound, its vCPU ids. Empty: none are mixed in.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Handles {
+    pub grant_refs: [u64; 8],
+    pub ports: [u64; 4],
+    pub gfns: [u64; 8],
+    pub vcpus: [u64; 1],
+    /// Whether the arrays hold anything.
+    pub valid: bool,
+}
+
 pub struct Gen {
     rng: Rng,
     layout: Layout,
+    handles: Handles,
 }
 
 impl Gen {
@@ -67,6 +81,26 @@ impl Gen {
         Gen {
             rng: Rng::new(seed),
             layout,
+            handles: Handles::default(),
+        }
+    }
+
+    /// A generator that also hands out `handles` (one value in ten of the
+    /// arguments and scratch slots that would otherwise be a small number).
+    pub fn with_handles(seed: u64, layout: Layout, handles: Handles) -> Gen {
+        Gen { handles, ..Gen::new(seed, layout) }
+    }
+
+    /// A valid handle of some kind: a grant ref, a port, a gfn, its
+    /// address, a vCPU id.
+    fn handle(&mut self) -> u64 {
+        let h = self.handles;
+        match self.rng.below(5) {
+            0 => self.rng.pick(&h.grant_refs),
+            1 => self.rng.pick(&h.ports),
+            2 => self.rng.pick(&h.gfns),
+            3 => self.rng.pick(&h.gfns) << 12,
+            _ => self.rng.pick(&h.vcpus),
         }
     }
 
@@ -129,6 +163,7 @@ impl Gen {
                 Some(hole) => hole - 1 - self.rng.below(64),
                 None => 0,
             },
+            _ if self.handles.valid && self.rng.chance(1, 2) => self.handle(),
             _ => self.rng.below(64),
         }
     }
@@ -157,6 +192,7 @@ impl Gen {
             70..=74 => self.rng.pick(&RESERVED_DOMIDS),
             75..=79 => (0x15 << 32) | self.rng.below(100),
             80..=84 => self.rng.pick(&HUGE),
+            _ if self.handles.valid && self.rng.chance(1, 3) => self.handle(),
             _ => self.rng.next_u64(),
         }
     }
@@ -236,6 +272,20 @@ mod tests {
                 assert!(!frames.contains(&v), "{v:#x}");
             }
         }
+    }
+
+    #[test]
+    fn handles_are_mixed_in_only_when_given() {
+        let handles = Handles { grant_refs: [900; 8], ports: [901; 4], gfns: [0x3456; 8], vcpus: [0], valid: true };
+        let mut g = Gen::with_handles(9, LAYOUT, handles);
+        let values: Vec<u64> = (0..20_000).flat_map(|_| { let c = g.call(); c.args.into_iter().chain([g.slot()]) }).collect();
+        for v in [900, 901, 0x3456, 0x3456 << 12] {
+            assert!(values.contains(&v), "{v:#x} never handed out");
+        }
+        let mut plain = Gen::new(9, LAYOUT);
+        assert!((0..20_000).all(|_| !plain.call().args.contains(&900)));
+        // The same seed without handles is the same stream as before.
+        assert_eq!(Gen::new(4, LAYOUT).call(), Gen::with_handles(4, LAYOUT, Handles::default()).call());
     }
 
     #[test]

@@ -26,7 +26,7 @@ mod kernel {
     use abi::hvm::start_info::XEN_HVM_MEMMAP_TYPE_RAM;
     use abi::sched::SHUTDOWN_CRASH;
     use abi::xen::{DOMID_SELF, SIF_PRIVILEGED};
-    use fuzz::calls::{Gen, Layout};
+    use fuzz::calls::{Gen, Handles, Layout};
     use fuzz::exclude::excluded;
     use guest_rt::paging::{self, Access};
     use guest_rt::{cmdline, cpu, hypercall, println};
@@ -160,6 +160,10 @@ mod kernel {
             if hole.is_some() { "at 4 MiB" } else { "none" }
         );
 
+        // `learn`: set up grants, ports and pages first and mix their
+        // handles into the calls, so that they reach the states valid
+        // handles lead to (map a real grant, close a real port...).
+        let handles = if cmdline::flag(cmd, "learn") { learn(domid) } else { Handles::default() };
         let version = hypercall::xen_version();
         let hash = image_hash();
         let mut coverage = Coverage::new();
@@ -167,7 +171,7 @@ mod kernel {
             if seed != first_seed {
                 println!("fuzz: seed={seed} count={count}");
             }
-            run_seed(seed, count, trace_from, layout, version, hash, &mut coverage);
+            run_seed(seed, count, trace_from, layout, handles, version, hash, &mut coverage);
         }
         coverage.print();
         if seeds > 1 {
@@ -176,8 +180,9 @@ mod kernel {
     }
 
     /// One run of `count` calls from `seed`.
-    fn run_seed(seed: u64, count: u64, trace_from: u64, layout: Layout, version: u64, hash: u64, coverage: &mut Coverage) {
-        let mut g = Gen::new(seed, layout);
+    #[allow(clippy::too_many_arguments, reason = "the run's whole context, passed once per seed")]
+    fn run_seed(seed: u64, count: u64, trace_from: u64, layout: Layout, handles: Handles, version: u64, hash: u64, coverage: &mut Coverage) {
+        let mut g = Gen::with_handles(seed, layout, handles);
         let mut stats = Stats::default();
         let mut done = 0;
         while done < count {
@@ -211,6 +216,47 @@ mod kernel {
             }
         }
         println!("fuzz: seed={seed}, {done} calls done, still alive");
+    }
+
+    /// Pages at 3 MiB (RAM nothing else uses, above the scratch): grant
+    /// frame 0 at the first, the granted pages after it.
+    const LEARN_BASE_GFN: u64 = 0x300;
+
+    /// Sets up what [`Handles`] lists: grant frame 0 mapped, entries 8..16
+    /// granting our pages to ourselves (odd ones read-only), four unbound
+    /// ports for ourselves. Says what it got.
+    fn learn(domid: u16) -> Handles {
+        use abi::event_channel::{EVTCHNOP_ALLOC_UNBOUND, EvtchnAllocUnbound};
+        use abi::grant_table::{GTF_PERMIT_ACCESS, GTF_READONLY, GrantEntryV1};
+        use abi::memory::{XENMAPSPACE_GRANT_TABLE, XENMEM_ADD_TO_PHYSMAP, XenAddToPhysmap};
+        use abi::xen::{DomId, HYPERVISOR_EVENT_CHANNEL_OP, HYPERVISOR_MEMORY_OP};
+        let mut h = Handles { vcpus: [0], valid: true, ..Handles::default() };
+        for (i, g) in h.gfns.iter_mut().enumerate() {
+            *g = LEARN_BASE_GFN + 1 + i as u64;
+        }
+        let xatp = XenAddToPhysmap { domid: DOMID_SELF, size: 0, space: XENMAPSPACE_GRANT_TABLE, idx: 0, gpfn: LEARN_BASE_GFN };
+        // SAFETY: a live struct; the grant frame replaces a page at 3 MiB nothing uses.
+        let rc = unsafe { hypercall::hypercall2(HYPERVISOR_MEMORY_OP, XENMEM_ADD_TO_PHYSMAP, core::ptr::from_ref(&xatp) as u64) };
+        if rc == 0 {
+            for (i, r) in h.grant_refs.iter_mut().enumerate() {
+                *r = 8 + i as u64;
+                let flags = GTF_PERMIT_ACCESS | if i % 2 == 1 { GTF_READONLY } else { 0 };
+                let e = GrantEntryV1 { flags, domid, frame: (LEARN_BASE_GFN + 1 + i as u64) as u32 };
+                // SAFETY: the grant frame is mapped at LEARN_BASE_GFN (identity-mapped RAM of ours).
+                unsafe { ((LEARN_BASE_GFN << 12) as *mut GrantEntryV1).add(8 + i).write_volatile(e) };
+            }
+        }
+        for p in h.ports.iter_mut() {
+            let mut a = EvtchnAllocUnbound { dom: DOMID_SELF, remote_dom: DomId(domid), port: 0 };
+            // SAFETY: a live struct the call fills.
+            let rc = unsafe { hypercall::hypercall2(HYPERVISOR_EVENT_CHANNEL_OP, EVTCHNOP_ALLOC_UNBOUND, core::ptr::from_mut(&mut a) as u64) };
+            *p = if rc == 0 { u64::from(a.port) } else { 1 };
+        }
+        println!(
+            "fuzz: learned: grant frame at gfn {LEARN_BASE_GFN:#x} (rc {rc:#x}), refs {:?} granting gfns {:#x?}, ports {:?}, vcpus {:?}",
+            h.grant_refs, h.gfns, h.ports, h.vcpus
+        );
+        h
     }
 
     /// Calls and non-error returns per hypercall and sub-op (the first

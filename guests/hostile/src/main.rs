@@ -57,6 +57,9 @@ mod kernel {
     const RESV: u64 = 10 * MIB;
     const RESV_PAGES: u64 = 512;
     const RAM_NEEDED: u64 = 12 * MIB;
+    /// Check 1's extra pages: 96 MiB, used only if the memory map has no RAM there.
+    const EXTRA_GFN: u64 = (96 * MIB) >> 12;
+    const EXTRA_PAGES: u64 = 4096;
 
     const MSR_EFER: u32 = 0xc000_0080;
     const EFER_LME: u64 = 1 << 8;
@@ -116,6 +119,8 @@ mod kernel {
         domid: u16,
         amd: bool,
         version: u64,
+        /// Whether [`EXTRA_GFN`]'s pages are outside our RAM (and below 4 GiB).
+        extra_gfns: bool,
     }
 
     pub fn kmain(boot: &guest_rt::Boot) {
@@ -141,12 +146,14 @@ mod kernel {
             return;
         }
         traps::install();
+        let (lo, hi) = (EXTRA_GFN << 12, (EXTRA_GFN + EXTRA_PAGES) << 12);
+        let extra_gfns = !boot.si.memmap().iter().any(|e| e.addr < hi && lo < e.addr + e.size);
         let leaf4 = cpu::cpuid(hv.cpuid_base + 4, 0);
         let dom0 = boot.si.info.flags & SIF_INITDOMAIN != 0;
         let domid = if leaf4.eax & XEN_HVM_CPUID_DOMID_PRESENT != 0 { u16::try_from(leaf4.ecx).unwrap_or(0) } else { 0 };
         let vendor = cpu::cpuid(0, 0);
         let amd = vendor.ebx == u32::from_le_bytes(*b"Auth") || vendor.ebx == u32::from_le_bytes(*b"Hygo");
-        let mut c = Ctx { tap: Tap { n: 0, passed: 0, failed: 0, skipped: 0 }, domid, amd, version: hypercall::xen_version() };
+        let mut c = Ctx { tap: Tap { n: 0, passed: 0, failed: 0, skipped: 0 }, domid, amd, version: hypercall::xen_version(), extra_gfns };
         println!("TAP version 13");
         println!("# hostile: issue 9's attacks as {} (domid {domid}), {} CPU", if dom0 { "Dom0" } else { "a DomU" }, if amd { "AMD" } else { "Intel" });
         let number = |key: &str, default: u64| cmdline::number(cmd, key).ok().flatten().unwrap_or(default);
@@ -609,7 +616,7 @@ mod kernel {
             return;
         }
         let g = SELF_GRANTED;
-        let pattern = [0x5e1f_0000_0000_0001u64, 0x5e1f_0000_0000_0002, 0x5e1f_0000_0000_0003, 0x5e1f_0000_0000_01ff];
+        let pattern = [0x5e1f_0000_0000_0000u64, 0x5e1f_0000_0000_0001, 0x5e1f_0000_0000_0002, 0x5e1f_0000_0000_01ff];
         let p = g as *mut u64;
         // SAFETY: scratch page 1, ours.
         unsafe {
@@ -641,8 +648,21 @@ mod kernel {
         for gfn in first..first + POOL_PAGES {
             realloc_ok &= reservation(XENMEM_POPULATE_PHYSMAP, Some(gfn), 0) == 1;
         }
+        // And up to EXTRA_PAGES pages where we have no RAM (so the
+        // allocator must hand out more frames than the pool gave back, past
+        // whatever else is free below the granted frame); best effort: a
+        // domain at its limit (Dom0) gets none.
+        let mut extra = 0u64;
+        if c.extra_gfns {
+            for gfn in EXTRA_GFN..EXTRA_GFN + EXTRA_PAGES {
+                if reservation(XENMEM_POPULATE_PHYSMAP, Some(gfn), 0) != 1 {
+                    break;
+                }
+                extra += 1;
+            }
+        }
         let mut dup = None;
-        for (i, gfn) in (first..first + POOL_PAGES).enumerate() {
+        for (i, gfn) in (first..first + POOL_PAGES).chain(EXTRA_GFN..EXTRA_GFN + extra).enumerate() {
             let page = read_page(gfn << 12);
             if page == pattern {
                 dup = Some(i);
@@ -652,11 +672,14 @@ mod kernel {
         }
         let content = read_page(g);
         c.tap.check(
-            format_args!("1: 16 pages given back and repopulated meanwhile: none shows the granted page's data, which stays"),
+            format_args!("1: 16 pages given back and repopulated, {extra} more populated meanwhile: none shows the granted page's data, which stays"),
             realloc_ok && dup.is_none() && content == pattern,
-            format_args!("repopulated {realloc_ok}, duplicate in pool page {dup:?}, granted page {content:x?}"),
+            format_args!("repopulated {realloc_ok}, duplicate in new page {dup:?}, granted page {content:x?}"),
             format_args!("repopulated, no duplicate, {pattern:x?}"),
         );
+        for gfn in EXTRA_GFN..EXTRA_GFN + extra {
+            reservation(XENMEM_DECREASE_RESERVATION, Some(gfn), 0);
+        }
         if mapped {
             let mut unmap = GnttabUnmapGrantRef { host_addr: g, dev_bus_addr: 0, handle: map.handle, status: 0x7777, _pad: 0 };
             let rc = grant_op(GNTTABOP_UNMAP_GRANT_REF, &mut unmap);
