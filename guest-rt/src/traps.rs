@@ -271,7 +271,7 @@ pub fn install() {
         t.gdt[7] = tss >> 32;
         t.tss = [0; 26];
         // RSP0 at byte offset 4; the I/O map base (offset 102) past the limit: no bitmap.
-        t.tss[1] = rsp0 as u32;
+        t.tss[1] = low32(rsp0);
         t.tss[2] = (rsp0 >> 32) as u32;
         t.tss[25] = 104 << 16;
         let stubs = &raw const guest_rt_exc_stubs;
@@ -285,8 +285,8 @@ pub fn install() {
             limit: u16,
             base: u64,
         }
-        let gdtr = Pointer { limit: (8 * 8 - 1) as u16, base: t.gdt.as_ptr() as u64 };
-        let idtr = Pointer { limit: (256 * 16 - 1) as u16, base: t.idt.as_ptr() as u64 };
+        let gdtr = Pointer { limit: 8 * 8 - 1, base: t.gdt.as_ptr() as u64 };
+        let idtr = Pointer { limit: 256 * 16 - 1, base: t.idt.as_ptr() as u64 };
         // An LTR of a busy TSS faults: reinstalling clears the busy bit above first (type 0x89).
         asm!(
             "lgdt [{g}]",
@@ -299,6 +299,11 @@ pub fn install() {
         );
     }
     let _ = CODE32_SELECTOR;
+}
+
+/// The low 32 bits.
+fn low32(v: u64) -> u32 {
+    u32::try_from(v & 0xffff_ffff).unwrap_or(0)
 }
 
 /// A 64-bit interrupt gate to `handler` with descriptor privilege `dpl`.
@@ -363,7 +368,7 @@ pub unsafe fn try_wrmsr(msr: u32, value: u64) -> Result<(), Fault> {
             t = out(reg) _,
             r = in(reg) RESUME.as_ptr(),
             in("ecx") msr,
-            in("eax") value as u32,
+            in("eax") low32(value),
             in("edx") (value >> 32) as u32,
             options(nostack)
         );
@@ -387,7 +392,7 @@ pub unsafe fn try_xsetbv(index: u32, value: u64) -> Result<(), Fault> {
             t = out(reg) _,
             r = in(reg) RESUME.as_ptr(),
             in("ecx") index,
-            in("eax") value as u32,
+            in("eax") low32(value),
             in("edx") (value >> 32) as u32,
             options(nostack)
         );

@@ -247,7 +247,7 @@ mod kernel {
             for (i, r) in h.grant_refs.iter_mut().enumerate() {
                 *r = 8 + i as u64;
                 let flags = GTF_PERMIT_ACCESS | if i % 2 == 1 { GTF_READONLY } else { 0 };
-                let e = GrantEntryV1 { flags, domid, frame: (LEARN_BASE_GFN + 1 + i as u64) as u32 };
+                let e = GrantEntryV1 { flags, domid, frame: u32::try_from(LEARN_BASE_GFN + 1 + i as u64).unwrap_or(0) };
                 // SAFETY: the grant frame is mapped at LEARN_BASE_GFN (identity-mapped RAM of ours).
                 unsafe { ((LEARN_BASE_GFN << 12) as *mut GrantEntryV1).add(8 + i).write_volatile(e) };
             }

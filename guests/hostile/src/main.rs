@@ -624,7 +624,7 @@ mod kernel {
                 p.add(i).write_volatile(0x5e1f_0000_0000_0000 | i as u64);
             }
         }
-        let entry = GrantEntryV1 { flags: GTF_PERMIT_ACCESS, domid: c.domid, frame: (g >> 12) as u32 };
+        let entry = GrantEntryV1 { flags: GTF_PERMIT_ACCESS, domid: c.domid, frame: u32::try_from(g >> 12).unwrap_or(0) };
         // SAFETY: the grant frame is mapped at GRANT_FRAME; entry 10 is not one of the reserved ones.
         unsafe { (GRANT_FRAME as *mut GrantEntryV1).add(10).write_volatile(entry) };
         let mut map = GnttabMapGrantRef { host_addr: g, flags: GNTMAP_HOST_MAP, r#ref: 10, dom: c.domid, status: 0x7777, handle: 0, dev_bus_addr: 0 };
