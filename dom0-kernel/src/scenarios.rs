@@ -16,6 +16,11 @@
 //! - `test=lifecycle`, `test=bad-configs`, `run=FILE`: the toolstack's
 //!   scenarios (`xl.rs`).
 //! - `test=timer`: three 100 ms timer events through shared info, then power off.
+//! - `test=hostile`: the hostile guest (`guests/hostile`) as a DomU, then
+//!   again on the same CPU (fresh vCPU state), while Dom0 measures how late
+//!   its own 50 ms ticks come; then Dom0's own attacks of issue 9: destroy a
+//!   DomU while it runs (6), pause one and shrink its `max_vcpus` (7); the
+//!   free-page count must come back exactly.
 
 use abi::hvm::start_info::HvmMemmapTableEntry;
 use guest_rt::start_info::{self, StartInfo};
@@ -41,6 +46,7 @@ pub enum Scenario {
     Lifecycle,
     BadConfigs,
     Run,
+    Hostile,
 }
 
 impl Scenario {
@@ -60,6 +66,7 @@ impl Scenario {
                 "test=timer" => Some(Scenario::Timer),
                 "test=lifecycle" => Some(Scenario::Lifecycle),
                 "test=bad-configs" => Some(Scenario::BadConfigs),
+                "test=hostile" => Some(Scenario::Hostile),
                 w if w.starts_with("run=") => Some(Scenario::Run),
                 _ => None,
             })
@@ -88,6 +95,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
         Scenario::Timer => timer_ticks(100, Some(3)),
         Scenario::Foreign => crate::foreign::run(si),
         Scenario::Watchdog => watchdog(),
+        Scenario::Hostile => hostile::run(si),
         Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run => {
             let Some(mut ts) = crate::xl::autostart(si) else { return };
             let Some(timer) = timer() else { return };
@@ -220,5 +228,173 @@ pub fn print_memmap(map: &[HvmMemmapTableEntry]) {
             e.addr.saturating_add(e.size).saturating_sub(1),
             start_info::memmap_type_name(e.r#type)
         );
+    }
+}
+
+/// `test=hostile`: see the module comment. Every line starts
+/// `dom0: hostile: `; a failed check says `FAILED`.
+#[cfg(target_os = "none")]
+mod hostile {
+    use abi::domctl::{XEN_DOMCTL_MAX_VCPUS, XEN_DOMINF_PAUSED, XEN_DOMINF_RUNNING, XenDomctl, XenDomctlMaxVcpus};
+    use abi::errno::Errno;
+    use abi::xen::{DomId, HYPERVISOR_DOMCTL};
+    use guest_rt::start_info::StartInfo;
+    use guest_rt::timer::Timer;
+    use guest_rt::{hypercall, println};
+
+    use crate::toolstack::{Toolstack, xen};
+
+    /// Dom0's tick while a hostile DomU runs.
+    const TICK_MS: u64 = 50;
+    /// How late a tick may come before Dom0 counts as starved.
+    const STALL_LIMIT_MS: u64 = 2_000;
+    /// How long a hostile DomU may take (ticks).
+    const RUN_LIMIT_TICKS: u32 = 2_400;
+
+    fn verdict(ok: bool, what: core::fmt::Arguments<'_>) -> bool {
+        println!("dom0: hostile: {} - {what}", if ok { "ok" } else { "FAILED" });
+        ok
+    }
+
+    fn free_pages() -> u64 {
+        xen::physinfo().map_or(0, |p| p.free_pages)
+    }
+
+    fn flags(domid: u16) -> Option<u32> {
+        xen::domain_infos().ok()?.iter().find(|i| i.domain.0 == domid).map(|i| i.flags)
+    }
+
+    pub fn run(si: &StartInfo) {
+        let Some(mut ts) = crate::xl::autostart(si) else { return };
+        let Some(timer) = super::timer() else { return };
+        let before = free_pages();
+        println!("dom0: hostile: {before} free pages before");
+        watched(&mut ts, &timer, "hostile.cfg");
+        watched(&mut ts, &timer, "hostile-again.cfg");
+        destroy_running(&mut ts, &timer);
+        shrink_paused(&mut ts, &timer);
+        ts.destroy_all();
+        // Destruction may finish after the call returns: a few ticks' grace.
+        let mut after = free_pages();
+        for _ in 0..20 {
+            if after == before {
+                break;
+            }
+            let _ = timer.sleep_ms(TICK_MS);
+            after = free_pages();
+        }
+        verdict(after == before, format_args!("free pages back to {after} (before: {before})"));
+        let v = hypercall::xen_version();
+        verdict(v >> 16 == 4, format_args!("the hypervisor answers xen_version ({v:#x})"));
+    }
+
+    /// Creates `file`'s domain and ticks every [`TICK_MS`] until it is gone,
+    /// noting the latest tick.
+    fn watched(ts: &mut Toolstack, timer: &Timer, file: &str) {
+        let domid = match ts.create(file) {
+            Ok(d) => d,
+            Err(e) => {
+                verdict(false, format_args!("creating {file}: {e}"));
+                return;
+            }
+        };
+        println!("xl: {file}: created domain {domid}");
+        let mut worst = 0u64;
+        let mut gone = false;
+        for _ in 0..RUN_LIMIT_TICKS {
+            match timer.sleep_ms(TICK_MS) {
+                Ok(ms) => worst = worst.max(ms),
+                Err(e) => {
+                    verdict(false, format_args!("Dom0's timer: {} returned {:#x}", e.what, e.rc));
+                    return;
+                }
+            }
+            for line in ts.reap() {
+                println!("{line}");
+            }
+            if flags(domid).is_none() {
+                gone = true;
+                break;
+            }
+        }
+        if !gone {
+            let _ = xen::destroy_domain(domid);
+        }
+        verdict(gone, format_args!("{file}'s domain d{domid} ran to its end"));
+        verdict(
+            worst <= STALL_LIMIT_MS,
+            format_args!("Dom0 kept running while d{domid} attacked: its longest {TICK_MS} ms tick took {worst} ms (limit {STALL_LIMIT_MS})"),
+        );
+    }
+
+    /// Creates the spinning victim and waits until its vCPU has run.
+    fn spinning(ts: &mut Toolstack, timer: &Timer) -> Option<u16> {
+        let domid = match ts.create("hostile-spin.cfg") {
+            Ok(d) => d,
+            Err(e) => {
+                verdict(false, format_args!("creating hostile-spin.cfg: {e}"));
+                return None;
+            }
+        };
+        println!("xl: hostile-spin.cfg: created domain {domid}");
+        for _ in 0..100 {
+            let _ = timer.sleep_ms(TICK_MS);
+            let running = flags(domid).is_some_and(|f| f & XEN_DOMINF_RUNNING != 0);
+            if running && xen::domain_infos().is_ok_and(|l| l.iter().any(|i| i.domain.0 == domid && i.cpu_time > 0)) {
+                return Some(domid);
+            }
+        }
+        verdict(false, format_args!("d{domid} (hostile-spin) never ran"));
+        None
+    }
+
+    /// 6: destroying a domain whose vCPU is running.
+    fn destroy_running(ts: &mut Toolstack, timer: &Timer) {
+        println!("dom0: hostile: # attempting 6: destroying a DomU while its vCPU runs");
+        let Some(domid) = spinning(ts, timer) else { return };
+        let r = ts.destroy("hostile-spin");
+        verdict(r.is_ok(), format_args!("6: destroydomain of running d{domid}: {r:?}"));
+        let mut gone = false;
+        for _ in 0..40 {
+            if flags(domid).is_none() {
+                gone = true;
+                break;
+            }
+            let _ = timer.sleep_ms(TICK_MS);
+        }
+        verdict(gone, format_args!("6: d{domid} is gone after its destruction"));
+    }
+
+    fn max_vcpus(domid: u16, max: u32) -> i64 {
+        let mut op = XenDomctl::new(XEN_DOMCTL_MAX_VCPUS, DomId(domid), &XenDomctlMaxVcpus { max });
+        // SAFETY: `op` is a live XenDomctl Xen reads and writes.
+        unsafe { hypercall::hypercall1(HYPERVISOR_DOMCTL, core::ptr::from_mut(&mut op) as u64) }.cast_signed()
+    }
+
+    /// 7: pausing a running domain and shrinking its max_vcpus. Xen 4.17 has
+    /// no XEN_DOMCTL_max_vcpus any more (the count is fixed at
+    /// createdomain: -ENOSYS); Xen before 4.12 refused to shrink a domain
+    /// whose vCPUs exist (-EINVAL). Either way nothing changes, and the
+    /// destroy that follows frees everything.
+    fn shrink_paused(ts: &mut Toolstack, timer: &Timer) {
+        println!("dom0: hostile: # attempting 7: pausing a running DomU and shrinking its max_vcpus");
+        let Some(domid) = spinning(ts, timer) else { return };
+        let r = ts.pause("hostile-spin");
+        let paused = flags(domid).is_some_and(|f| f & XEN_DOMINF_PAUSED != 0);
+        verdict(r.is_ok() && paused, format_args!("7: pausedomain of running d{domid}: {r:?}, paused {paused}"));
+        let rc = max_vcpus(domid, 1);
+        let refused = rc == -i64::from(Errno::ENOSYS.raw()) || rc == -i64::from(Errno::EINVAL.raw());
+        verdict(refused, format_args!("7: max_vcpus(d{domid}, 1) of a paused domain whose vCPUs exist returns {rc} (Xen: -ENOSYS in 4.17, -EINVAL before)"));
+        let r = ts.destroy("hostile-spin");
+        verdict(r.is_ok(), format_args!("7: destroydomain of the paused d{domid}: {r:?}"));
+        let mut gone = false;
+        for _ in 0..40 {
+            if flags(domid).is_none() {
+                gone = true;
+                break;
+            }
+            let _ = timer.sleep_ms(TICK_MS);
+        }
+        verdict(gone, format_args!("7: d{domid} is gone after its destruction"));
     }
 }

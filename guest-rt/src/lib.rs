@@ -14,6 +14,9 @@
 //! - [`paging`]: page 0 left unmapped (NULL faults), text and rodata
 //!   read-only, one more 2 MiB page
 //!   above 4 GiB, a 2 MiB page below it made read-only or absent;
+//! - [`traps`]: only for kernels that call it, an IDT that records and
+//!   skips expected faults, user segments and a TSS, and running code at
+//!   CPL 3;
 //! - a panic handler that prints `<name>: panic: ...` and shuts down with
 //!   `SHUTDOWN_crash`.
 //!
@@ -47,6 +50,8 @@ pub mod pvconsole;
 pub mod start_info;
 #[cfg(target_os = "none")]
 pub mod timer;
+#[cfg(target_os = "none")]
+pub mod traps;
 
 #[cfg(target_os = "none")]
 pub use kernel::*;

@@ -159,3 +159,36 @@ pub fn map_identity_2mib(addr: u64) -> bool {
     }
     true
 }
+
+/// User | present | writable, for the upper levels [`make_user_2mib`] opens.
+const USER: u64 = 1 << 2;
+
+/// Makes the 2 MiB page holding `addr` (below 4 GiB, no part of this
+/// kernel) accessible from CPL 3, read-write, for code that runs there
+/// (`traps::run_user`). The PML4 and PDPT entries above it get the user bit
+/// too; every other leaf keeps its supervisor-only bit, so nothing else
+/// becomes reachable from CPL 3. False (nothing changed) if `addr` is not
+/// such a page.
+pub fn make_user_2mib(addr: u64) -> bool {
+    let kernel_end = (&raw const __bss_end) as u64;
+    let page = addr & !(LARGE_PAGE - 1);
+    if addr >= crate::start_info::MAPPED_END || page < kernel_end.next_multiple_of(LARGE_PAGE) {
+        return false;
+    }
+    let cr3: u64;
+    // SAFETY: reading CR3 has no side effect.
+    unsafe { core::arch::asm!("mov {}, cr3", out(reg) cr3, options(nomem, nostack, preserves_flags)) };
+    let pml4 = (cr3 & !0xfff) as *mut u64;
+    let pdpt = &raw mut pvh_pdpt;
+    let pd = &raw mut pvh_pd;
+    let index = (addr >> 21) as usize;
+    // SAFETY: single CPU; the boot tables are identity-mapped and written only here and above; adding the user bit to the upper levels changes no supervisor access (no SMEP/SMAP), and the one leaf changed holds no part of this kernel.
+    unsafe {
+        pml4.write_volatile(pml4.read_volatile() | USER);
+        let slot = &raw mut (*pdpt)[(addr >> 30) as usize];
+        slot.write_volatile(slot.read_volatile() | USER);
+        (&raw mut (*pd)[index]).write_volatile(page | PDE_LARGE | USER);
+        cpu::flush_tlb();
+    }
+    true
+}

@@ -54,6 +54,9 @@ enum Cmd {
         /// List the scenarios and exit.
         #[arg(long)]
         list: bool,
+        /// Also run the extended (long) scenarios when none is named.
+        #[arg(long)]
+        extended: bool,
         /// Scenarios to run; `host` selects the host unit tests, which run
         /// only when named or when no name is given.
         names: Vec<String>,
@@ -161,7 +164,7 @@ fn real_main() -> Result<i32> {
             test::list();
             Ok(0)
         }
-        Cmd::Test { list: false, names } => Ok(if test::test(&root, &target, &names)? {
+        Cmd::Test { list: false, names, extended } => Ok(if test::test(&root, &target, &names, extended)? {
             0
         } else {
             1

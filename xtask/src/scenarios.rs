@@ -37,6 +37,8 @@ pub struct Scenario {
     pub expect_failure: Option<&'static [&'static str]>,
     /// Dom0's shell on COM2: typed into once COM1 shows a line, checked after.
     pub com2: Option<Com2Script>,
+    /// Long runs: only with `cargo xtask test --extended`, or when named.
+    pub extended: bool,
 }
 
 /// What a scenario types on COM2 and must read back there.
@@ -146,6 +148,7 @@ const fn dom0(
         exit_code,
         expect_failure: None,
         com2: None,
+        extended: false,
     }
 }
 
@@ -183,6 +186,7 @@ pub const SCENARIOS: &[Scenario] = &[
         exit_code: 0,
         expect_failure: None,
         com2: None,
+        extended: false,
     },
     Scenario {
         name: "boot-uefi",
@@ -199,6 +203,7 @@ pub const SCENARIOS: &[Scenario] = &[
         exit_code: 0,
         expect_failure: None,
         com2: None,
+        extended: false,
     },
     Scenario {
         name: "boot-bochs-vmx",
@@ -215,6 +220,7 @@ pub const SCENARIOS: &[Scenario] = &[
         exit_code: 0,
         expect_failure: None,
         com2: None,
+        extended: false,
     },
     Scenario {
         name: "boot-bochs-svm",
@@ -231,6 +237,7 @@ pub const SCENARIOS: &[Scenario] = &[
         exit_code: 0,
         expect_failure: None,
         com2: None,
+        extended: false,
     },
     Scenario {
         name: "harness-catches-panic",
@@ -247,6 +254,7 @@ pub const SCENARIOS: &[Scenario] = &[
         exit_code: 0,
         expect_failure: Some(&["PANIC", "test-panic requested"]),
         com2: None,
+        extended: false,
     },
     dom0("dom0-hello", "Dom0 (PVH) boots on SVM, prints through console_io, powers off", Platform::QemuBios, "", DOM0_HELLO, FORBID, 0),
     dom0("dom0-hello-bochs-vmx", "Dom0 (PVH) on VMX with EPT: banner, poweroff", Platform::BochsVmx, "", DOM0_HELLO, FORBID, 0),
@@ -355,6 +363,37 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         dom0_kernel: Some("conformance"),
         ..dom0("conformance-32bit-bochs-vmx", "the conformance suite from 32-bit code on VMX", Platform::BochsVmx, concat!("mode=32 quiet ", known_deviations!()), CONFORMANCE_32, CONFORMANCE_FORBID, 0)
+    },
+    // The hostile guest (guests/hostile): issue 9's attacks. As a DomU under
+    // Dom0's `test=hostile` (which adds its own attacks 6 and 7 and checks
+    // the free-page count), and as Dom0 itself. 1 GiB: check 5 takes
+    // ~150000 pages of increase_reservation before a limit stops it.
+    Scenario {
+        mem_mib: 1024,
+        timeout_s: 120,
+        ..dom0("hostile-domu", "issue 9's attacks from an unprivileged DomU, then Dom0's on DomUs: nothing but the attacker is harmed, free pages exact", Platform::QemuBios, "test=hostile", HOSTILE_DOMU, HOSTILE_FORBID, 0)
+    },
+    Scenario {
+        mem_mib: 1024,
+        timeout_s: 900,
+        ..dom0("hostile-domu-bochs-vmx", "issue 9's attacks from a DomU and on DomUs, on VMX", Platform::BochsVmx, "test=hostile", HOSTILE_DOMU, HOSTILE_FORBID, 0)
+    },
+    Scenario {
+        dom0_kernel: Some("hostile"),
+        timeout_s: 120,
+        ..dom0("hostile-dom0", "issue 9's attacks from Dom0 (the hardware domain): refused as Xen refuses, the hypervisor up", Platform::QemuBios, "", HOSTILE_DOM0, HOSTILE_FORBID, 0)
+    },
+    Scenario {
+        dom0_kernel: Some("hostile"),
+        timeout_s: 900,
+        ..dom0("hostile-dom0-bochs-vmx", "issue 9's attacks from Dom0 on VMX", Platform::BochsVmx, "", HOSTILE_DOM0, HOSTILE_FORBID, 0)
+    },
+    Scenario { ..dom0("fuzz-domu", "50000 random hypercalls (seed 3) from an unprivileged DomU built by Dom0's toolstack", Platform::QemuBios, "run=fuzz.cfg", FUZZ_DOMU, FUZZ_DOMU_FORBID, 0) },
+    Scenario {
+        dom0_kernel: Some("fuzz"),
+        timeout_s: 7200,
+        extended: true,
+        ..dom0("fuzz-long", "extended: 10M random hypercalls from Dom0, 2M each from seeds 11..15", Platform::QemuBios, "seed=11 count=2000000 seeds=5 learn", FUZZ_LONG, FUZZ_FORBID, 0)
     },
 ];
 
@@ -497,6 +536,57 @@ const FUZZ_SEED2: &[&str] = &[
 
 /// A crash, or the fuzzer's health check failing, ends the run at once.
 const FUZZ_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "fuzz: after"];
+
+/// The hostile DomU's TAP summary, the second one's, Dom0's verdicts on
+/// its own attacks, the free-page count.
+const HOSTILE_DOMU: &[&str] = &[
+    "xl: hostile.cfg: created domain 1",
+    "(d1) TAP version 13",
+    "(d1) # attempting 10:",
+    "(d1) # attempting 1:",
+    "(d1) 1..",
+    " passed, 0 failed, ",
+    "dom0: hostile: ok - Dom0 kept running while d1 attacked",
+    "xl: hostile-again.cfg: created domain 2",
+    "(d2) 1..",
+    " passed, 0 failed, ",
+    "dom0: hostile: ok - 6: d3 is gone",
+    "dom0: hostile: ok - 7: max_vcpus",
+    "dom0: hostile: ok - 7: d4 is gone",
+    "dom0: hostile: ok - free pages back to",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const HOSTILE_DOM0: &[&str] = &[
+    "(d0) TAP version 13",
+    "(d0) # attempting 10:",
+    "(d0) # attempting 1:",
+    "(d0) 1..",
+    " passed, 0 failed, ",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+/// The CPL 3 console_io text must never reach the console (check 2).
+const HOSTILE_FORBID: &[&str] =
+    &["PANIC", "FATAL", "FAILED", "panic", "xl: error", "CPL3 console_io LEAKED", "unexpected exception", "domain crashed"];
+
+const FUZZ_DOMU: &[&str] = &[
+    "xl: fuzz.cfg: created domain 1",
+    "(d1) fuzz: seed=3 count=50000",
+    "(d1) fuzz: seed=3, 50000 calls done, still alive",
+    "(d1) fuzz: coverage",
+    "xl: fuzz (d1) powered off: destroyed",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const FUZZ_DOMU_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "fuzz: after", "xl: error", "still running after"];
+const FUZZ_LONG: &[&str] = &[
+    "(d0) fuzz: seed=11 count=2000000",
+    "(d0) fuzz: seed=15, 2000000 calls done, still alive",
+    "(d0) fuzz: 5 seeds, 10000000 calls done, still alive",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
 
 pub fn find(name: &str) -> Option<&'static Scenario> {
     SCENARIOS.iter().find(|s| s.name == name)

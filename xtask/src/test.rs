@@ -18,23 +18,25 @@ use crate::setup;
 pub const HOST: &str = "host-unit-tests";
 
 pub fn list() {
+    println!("(extended: run only with --extended or when named)");
     println!(
         "{HOST:<24} {:<14} cargo test --workspace on the host (also selected by `host`)",
         "host"
     );
     for s in SCENARIOS {
         println!(
-            "{:<24} {:<14} {}",
+            "{:<24} {:<14} {}{}",
             s.name,
             s.platform.name(Accel::Tcg),
+            if s.extended { "(extended) " } else { "" },
             s.description
         );
     }
 }
 
 /// Runs the selection; returns whether everything passed.
-pub fn test(root: &Path, target: &Path, names: &[String]) -> Result<bool> {
-    let (host, scenarios) = select(names)?;
+pub fn test(root: &Path, target: &Path, names: &[String], extended: bool) -> Result<bool> {
+    let (host, scenarios) = select(names, extended)?;
     let mut packages: Vec<setup::Package> = Vec::new();
     for s in &scenarios {
         packages.extend(s.platform.packages());
@@ -136,10 +138,11 @@ fn finish(ok: bool, secs: f64, first: Option<f64>) {
     }
 }
 
-/// Host tests run when nothing is named or when `host` is named.
-fn select(names: &[String]) -> Result<(bool, Vec<&'static Scenario>)> {
+/// Host tests run when nothing is named or when `host` is named. With no
+/// name, the extended scenarios run only if `extended`; a named one always runs.
+fn select(names: &[String], extended: bool) -> Result<(bool, Vec<&'static Scenario>)> {
     if names.is_empty() {
-        return Ok((true, SCENARIOS.iter().collect()));
+        return Ok((true, SCENARIOS.iter().filter(|s| extended || !s.extended).collect()));
     }
     let mut host = false;
     let mut picked: Vec<&'static Scenario> = Vec::new();
@@ -171,14 +174,19 @@ mod tests {
 
     #[test]
     fn selection() {
-        let (host, all) = select(&[]).unwrap();
+        let (host, all) = select(&[], true).unwrap();
         assert!(host);
         assert_eq!(all.len(), SCENARIOS.len());
-        let (host, some) = select(&names(&["boot-uefi", "boot-uefi"])).unwrap();
+        let (_, default) = select(&[], false).unwrap();
+        assert!(default.iter().all(|s| !s.extended));
+        assert_eq!(default.len() + SCENARIOS.iter().filter(|s| s.extended).count(), SCENARIOS.len());
+        let (_, long) = select(&names(&["fuzz-long"]), false).unwrap();
+        assert!(long.len() == 1 && long[0].extended, "a named extended scenario runs");
+        let (host, some) = select(&names(&["boot-uefi", "boot-uefi"]), false).unwrap();
         assert!(!host);
         assert_eq!(some.len(), 1);
-        let (host, none) = select(&names(&["host"])).unwrap();
+        let (host, none) = select(&names(&["host"]), false).unwrap();
         assert!(host && none.is_empty());
-        assert!(select(&names(&["no-such"])).is_err());
+        assert!(select(&names(&["no-such"]), false).is_err());
     }
 }

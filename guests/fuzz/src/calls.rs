@@ -57,9 +57,23 @@ pub struct Call {
     pub args: [u64; 5],
 }
 
+/// What the fuzzer set up before its run and may name as valid handles:
+/// grant references it filled, gfns of pages it owns (and will not miss),
+/// event channel ports it bound, its vCPU ids. Empty: none are mixed in.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Handles {
+    pub grant_refs: [u64; 8],
+    pub ports: [u64; 4],
+    pub gfns: [u64; 8],
+    pub vcpus: [u64; 1],
+    /// Whether the arrays hold anything.
+    pub valid: bool,
+}
+
 pub struct Gen {
     rng: Rng,
     layout: Layout,
+    handles: Handles,
 }
 
 impl Gen {
@@ -67,6 +81,26 @@ impl Gen {
         Gen {
             rng: Rng::new(seed),
             layout,
+            handles: Handles::default(),
+        }
+    }
+
+    /// A generator that also hands out `handles` (one value in ten of the
+    /// arguments and scratch slots that would otherwise be a small number).
+    pub fn with_handles(seed: u64, layout: Layout, handles: Handles) -> Gen {
+        Gen { handles, ..Gen::new(seed, layout) }
+    }
+
+    /// A valid handle of some kind: a grant ref, a port, a gfn, its
+    /// address, a vCPU id.
+    fn handle(&mut self) -> u64 {
+        let h = self.handles;
+        match self.rng.below(5) {
+            0 => self.rng.pick(&h.grant_refs),
+            1 => self.rng.pick(&h.ports),
+            2 => self.rng.pick(&h.gfns),
+            3 => self.rng.pick(&h.gfns) << 12,
+            _ => self.rng.pick(&h.vcpus),
         }
     }
 
@@ -129,6 +163,7 @@ impl Gen {
                 Some(hole) => hole - 1 - self.rng.below(64),
                 None => 0,
             },
+            _ if self.handles.valid && self.rng.chance(1, 2) => self.handle(),
             _ => self.rng.below(64),
         }
     }
@@ -157,9 +192,39 @@ impl Gen {
             70..=74 => self.rng.pick(&RESERVED_DOMIDS),
             75..=79 => (0x15 << 32) | self.rng.below(100),
             80..=84 => self.rng.pick(&HUGE),
+            _ if self.handles.valid && self.rng.chance(1, 3) => self.handle(),
             _ => self.rng.next_u64(),
         }
     }
+}
+
+/// The sub-op a call names, for the coverage table: the `cmd` field of the
+/// domctl/sysctl struct its first argument points at (`read` reads the
+/// fuzzer's own memory, `None` elsewhere: then 0xffff_ffff), memory_op's
+/// `cmd & 0x3f`, else the low 32 bits of the first argument.
+pub fn sub_op(call: &Call, read: impl Fn(u64, usize) -> Option<u64>) -> u64 {
+    match call.nr {
+        35 | 36 => read(call.args[0], 4).unwrap_or(0xffff_ffff),
+        12 => call.args[0] & 0x3f,
+        _ => call.args[0] & 0xffff_ffff,
+    }
+}
+
+/// Xen's name of hypercall `nr` (xen.h), or `-`.
+pub fn name(nr: u64) -> &'static str {
+    const NAMES: [&str; 43] = [
+        "set_trap_table", "mmu_update", "set_gdt", "stack_switch", "set_callbacks", "fpu_taskswitch",
+        "sched_op_compat", "platform_op", "set_debugreg", "get_debugreg", "update_descriptor", "-",
+        "memory_op", "multicall", "update_va_mapping", "set_timer_op", "event_channel_op_compat",
+        "xen_version", "console_io", "physdev_op_compat", "grant_table_op", "vm_assist",
+        "update_va_mapping_otherdomain", "iret", "vcpu_op", "set_segment_base", "mmuext_op", "xsm_op",
+        "nmi_op", "sched_op", "callback_op", "xenoprof_op", "event_channel_op", "physdev_op", "hvm_op",
+        "sysctl", "domctl", "kexec_op", "tmem_op", "argo_op", "xenpmu_op", "dm_op", "hypfs_op",
+    ];
+    usize::try_from(nr).ok().and_then(|n| NAMES.get(n)).copied().unwrap_or(match nr {
+        48..=55 => "arch",
+        _ => "-",
+    })
 }
 
 #[cfg(test)]
@@ -207,6 +272,32 @@ mod tests {
                 assert!(!frames.contains(&v), "{v:#x}");
             }
         }
+    }
+
+    #[test]
+    fn handles_are_mixed_in_only_when_given() {
+        let handles = Handles { grant_refs: [900; 8], ports: [901; 4], gfns: [0x3456; 8], vcpus: [0], valid: true };
+        let mut g = Gen::with_handles(9, LAYOUT, handles);
+        let values: Vec<u64> = (0..20_000).flat_map(|_| { let c = g.call(); c.args.into_iter().chain([g.slot()]) }).collect();
+        for v in [900, 901, 0x3456, 0x3456 << 12] {
+            assert!(values.contains(&v), "{v:#x} never handed out");
+        }
+        let mut plain = Gen::new(9, LAYOUT);
+        assert!((0..20_000).all(|_| !plain.call().args.contains(&900)));
+        // The same seed without handles is the same stream as before.
+        assert_eq!(Gen::new(4, LAYOUT).call(), Gen::with_handles(4, LAYOUT, Handles::default()).call());
+    }
+
+    #[test]
+    fn sub_ops_and_names() {
+        let c = Call { nr: 36, args: [0x1000, 0, 0, 0, 0] };
+        assert_eq!(sub_op(&c, |a, _| (a == 0x1000).then_some(5)), 5);
+        assert_eq!(sub_op(&c, |_, _| None), 0xffff_ffff);
+        assert_eq!(sub_op(&Call { nr: 12, args: [7 | (3 << 6), 0, 0, 0, 0] }, |_, _| None), 7);
+        assert_eq!(name(12), "memory_op");
+        assert_eq!(name(42), "hypfs_op");
+        assert_eq!(name(49), "arch");
+        assert_eq!(name(1 << 40), "-");
     }
 
     #[test]

@@ -3,8 +3,14 @@
 //! 100000; `trace=K` prints every call from the K-th on), skipping the ones `fuzz::exclude` lists, and checks that it is
 //! still alive and unchanged: every 10000 calls it prints a progress line,
 //! calls xen_version and compares a hash of its own code with the one taken
-//! at boot. At the end: `fuzz: seed=N, M calls done, still alive`, then
-//! power off.
+//! at boot. At the end: `fuzz: seed=N, M calls done, still alive`, a
+//! coverage table (per hypercall and sub-op: calls, non-error returns),
+//! then power off. `seeds=K` runs K seeds from `seed` on, `count` calls
+//! each (`fuzz: K seeds, T calls done, still alive`). `learn` first sets up
+//! grant frame 0 with entries granting its own pages to itself, unbound
+//! ports, and notes its gfns and vCPU ids; those valid handles are then mixed
+//! into the arguments with the bad ones (without `learn` a seed gives the
+//! same calls as before). It runs as Dom0 or as a DomU (`configs/fuzz.cfg`).
 //!
 //! Argument pointers point into a scratch area refilled with fresh values
 //! every 64 calls, or at memory nothing uses. The scratch area is at 2 MiB,
@@ -26,7 +32,7 @@ mod kernel {
     use abi::hvm::start_info::XEN_HVM_MEMMAP_TYPE_RAM;
     use abi::sched::SHUTDOWN_CRASH;
     use abi::xen::{DOMID_SELF, SIF_PRIVILEGED};
-    use fuzz::calls::{Gen, Layout};
+    use fuzz::calls::{Gen, Handles, Layout};
     use fuzz::exclude::excluded;
     use guest_rt::paging::{self, Access};
     use guest_rt::{cmdline, cpu, hypercall, println};
@@ -122,8 +128,10 @@ mod kernel {
                 default
             }
         };
-        let seed = number("seed", DEFAULT_SEED);
+        let first_seed = number("seed", DEFAULT_SEED);
         let count = number("count", DEFAULT_COUNT);
+        // `seeds=K`: K runs of `count` calls, from seeds seed..seed+K.
+        let seeds = number("seeds", 1).max(1);
         // Debugging aid: print every call from this one on, before making it.
         let trace_from = number("trace", u64::MAX);
 
@@ -152,15 +160,35 @@ mod kernel {
             domid,
         };
         println!(
-            "fuzz: seed={seed} count={count}, scratch {:#x}+{:#x}, hole {}, domid {domid}",
+            "fuzz: seed={first_seed} count={count}, scratch {:#x}+{:#x}, hole {}, domid {domid}",
             layout.scratch,
             layout.scratch_len,
             if hole.is_some() { "at 4 MiB" } else { "none" }
         );
 
+        // `learn`: set up grants, ports and pages first and mix their
+        // handles into the calls, so that they reach the states valid
+        // handles lead to (map a real grant, close a real port...).
+        let handles = if cmdline::flag(cmd, "learn") { learn(domid) } else { Handles::default() };
         let version = hypercall::xen_version();
         let hash = image_hash();
-        let mut g = Gen::new(seed, layout);
+        let mut coverage = Coverage::new();
+        for seed in first_seed..first_seed.saturating_add(seeds) {
+            if seed != first_seed {
+                println!("fuzz: seed={seed} count={count}");
+            }
+            run_seed(seed, count, trace_from, layout, handles, version, hash, &mut coverage);
+        }
+        coverage.print();
+        if seeds > 1 {
+            println!("fuzz: {seeds} seeds, {} calls done, still alive", seeds * count);
+        }
+    }
+
+    /// One run of `count` calls from `seed`.
+    #[allow(clippy::too_many_arguments, reason = "the run's whole context, passed once per seed")]
+    fn run_seed(seed: u64, count: u64, trace_from: u64, layout: Layout, handles: Handles, version: u64, hash: u64, coverage: &mut Coverage) {
+        let mut g = Gen::with_handles(seed, layout, handles);
         let mut stats = Stats::default();
         let mut done = 0;
         while done < count {
@@ -182,6 +210,7 @@ mod kernel {
             // SAFETY: the generator hands out only pointers into the scratch area or at memory nothing uses (see fuzz::calls), and fuzz::exclude leaves out the calls that would stop this domain.
             let ret = unsafe { hypercall::hypercall5(call.nr, a1, a2, a3, a4, a5) };
             stats.record(ret);
+            coverage.record(&call, ret, read_scratch);
             done += 1;
             if done % PROGRESS_EVERY == 0 || done == count {
                 let s = &stats;
@@ -193,6 +222,130 @@ mod kernel {
             }
         }
         println!("fuzz: seed={seed}, {done} calls done, still alive");
+    }
+
+    /// Pages at 3 MiB (RAM nothing else uses, above the scratch): grant
+    /// frame 0 at the first, the granted pages after it.
+    const LEARN_BASE_GFN: u64 = 0x300;
+
+    /// Sets up what [`Handles`] lists: grant frame 0 mapped, entries 8..16
+    /// granting our pages to ourselves (odd ones read-only), four unbound
+    /// ports for ourselves. Says what it got.
+    fn learn(domid: u16) -> Handles {
+        use abi::event_channel::{EVTCHNOP_ALLOC_UNBOUND, EvtchnAllocUnbound};
+        use abi::grant_table::{GTF_PERMIT_ACCESS, GTF_READONLY, GrantEntryV1};
+        use abi::memory::{XENMAPSPACE_GRANT_TABLE, XENMEM_ADD_TO_PHYSMAP, XenAddToPhysmap};
+        use abi::xen::{DomId, HYPERVISOR_EVENT_CHANNEL_OP, HYPERVISOR_MEMORY_OP};
+        let mut h = Handles { vcpus: [0], valid: true, ..Handles::default() };
+        for (i, g) in h.gfns.iter_mut().enumerate() {
+            *g = LEARN_BASE_GFN + 1 + i as u64;
+        }
+        let xatp = XenAddToPhysmap { domid: DOMID_SELF, size: 0, space: XENMAPSPACE_GRANT_TABLE, idx: 0, gpfn: LEARN_BASE_GFN };
+        // SAFETY: a live struct; the grant frame replaces a page at 3 MiB nothing uses.
+        let rc = unsafe { hypercall::hypercall2(HYPERVISOR_MEMORY_OP, XENMEM_ADD_TO_PHYSMAP, core::ptr::from_ref(&xatp) as u64) };
+        if rc == 0 {
+            for (i, r) in h.grant_refs.iter_mut().enumerate() {
+                *r = 8 + i as u64;
+                let flags = GTF_PERMIT_ACCESS | if i % 2 == 1 { GTF_READONLY } else { 0 };
+                let e = GrantEntryV1 { flags, domid, frame: u32::try_from(LEARN_BASE_GFN + 1 + i as u64).unwrap_or(0) };
+                // SAFETY: the grant frame is mapped at LEARN_BASE_GFN (identity-mapped RAM of ours).
+                unsafe { ((LEARN_BASE_GFN << 12) as *mut GrantEntryV1).add(8 + i).write_volatile(e) };
+            }
+        }
+        for p in h.ports.iter_mut() {
+            let mut a = EvtchnAllocUnbound { dom: DOMID_SELF, remote_dom: DomId(domid), port: 0 };
+            // SAFETY: a live struct the call fills.
+            let rc = unsafe { hypercall::hypercall2(HYPERVISOR_EVENT_CHANNEL_OP, EVTCHNOP_ALLOC_UNBOUND, core::ptr::from_mut(&mut a) as u64) };
+            *p = if rc == 0 { u64::from(a.port) } else { 1 };
+        }
+        println!(
+            "fuzz: learned: grant frame at gfn {LEARN_BASE_GFN:#x} (rc {rc:#x}), refs {:?} granting gfns {:#x?}, ports {:?}, vcpus {:?}",
+            h.grant_refs, h.gfns, h.ports, h.vcpus
+        );
+        h
+    }
+
+    /// Calls and non-error returns per hypercall and sub-op (the first
+    /// argument, or the `cmd` of a domctl/sysctl struct; sub-ops from
+    /// [`SUB_OPS`] up share one bucket).
+    struct Coverage {
+        calls: [[u32; SUB_OPS + 1]; NRS],
+        ok: [[u32; SUB_OPS + 1]; NRS],
+        /// Numbers past [`NRS`].
+        other_calls: u64,
+    }
+
+    const NRS: usize = 64;
+    const SUB_OPS: usize = 32;
+
+    impl Coverage {
+        fn new() -> Coverage {
+            Coverage { calls: [[0; SUB_OPS + 1]; NRS], ok: [[0; SUB_OPS + 1]; NRS], other_calls: 0 }
+        }
+
+        fn record(&mut self, call: &fuzz::calls::Call, ret: u64, read: impl Fn(u64, usize) -> Option<u64>) {
+            let Some(nr) = usize::try_from(call.nr).ok().filter(|&n| n < NRS) else {
+                self.other_calls += 1;
+                return;
+            };
+            let sub = fuzz::calls::sub_op(call, read);
+            let sub = usize::try_from(sub).unwrap_or(SUB_OPS).min(SUB_OPS);
+            self.calls[nr][sub] = self.calls[nr][sub].saturating_add(1);
+            if Errno::from_hypercall_ret(ret).is_none() {
+                self.ok[nr][sub] = self.ok[nr][sub].saturating_add(1);
+            }
+        }
+
+        /// One line per hypercall made: its totals, then `sub:ok/calls` for each sub-op.
+        fn print(&self) {
+            println!("fuzz: coverage (hypercall: calls, non-error returns; sub-op:ok/calls, {SUB_OPS} = {SUB_OPS} and up)");
+            for nr in 0..NRS {
+                let calls: u64 = self.calls[nr].iter().map(|&c| u64::from(c)).sum();
+                if calls == 0 {
+                    continue;
+                }
+                let ok: u64 = self.ok[nr].iter().map(|&c| u64::from(c)).sum();
+                println!("fuzz: coverage {nr:2} {:<18} {calls:7} calls {ok:7} ok", fuzz::calls::name(nr as u64));
+                // Sub-ops, 11 to a line (the console's lines are short).
+                for chunk in 0..3 {
+                    let mut line = Line::default();
+                    for sub in (chunk * 11..(chunk + 1) * 11).filter(|&s| s <= SUB_OPS && self.calls[nr][s] > 0) {
+                        let _ = core::fmt::Write::write_fmt(&mut line, format_args!(" {sub}:{}/{}", self.ok[nr][sub], self.calls[nr][sub]));
+                    }
+                    if line.len > 0 {
+                        println!("fuzz: coverage {nr:2}   sub-ops{}", line.as_str());
+                    }
+                }
+            }
+            println!("fuzz: coverage: {} calls with numbers >= {NRS}", self.other_calls);
+        }
+    }
+
+    /// A line being formatted (the console takes one &str per line).
+    struct Line {
+        bytes: [u8; 512],
+        len: usize,
+    }
+
+    impl Default for Line {
+        fn default() -> Line {
+            Line { bytes: [0; 512], len: 0 }
+        }
+    }
+
+    impl Line {
+        fn as_str(&self) -> &str {
+            core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("")
+        }
+    }
+
+    impl core::fmt::Write for Line {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let n = s.len().min(self.bytes.len() - self.len);
+            self.bytes[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+            self.len += n;
+            Ok(())
+        }
     }
 
     /// The hypervisor still answers as at boot and this kernel's code is
