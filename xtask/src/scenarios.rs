@@ -242,7 +242,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "harness-catches-panic",
         description: "self-test: a hypervisor panic must make a run fail",
-        platform: Platform::QemuBios,
+        platform: Platform::QemuKernel,
         smp: 2,
         mem_mib: 256,
         cmdline: "exit-after-boot test-panic",
@@ -256,13 +256,13 @@ pub const SCENARIOS: &[Scenario] = &[
         com2: None,
         extended: false,
     },
-    dom0("dom0-hello", "Dom0 (PVH) boots on SVM, prints through console_io, powers off", Platform::QemuBios, "", DOM0_HELLO, FORBID, 0),
+    dom0("dom0-hello", "Dom0 (PVH) boots on SVM, prints through console_io, powers off", Platform::QemuKernel, "", DOM0_HELLO, FORBID, 0),
     dom0("dom0-hello-bochs-vmx", "Dom0 (PVH) on VMX with EPT: banner, poweroff", Platform::BochsVmx, "", DOM0_HELLO, FORBID, 0),
     dom0("dom0-hello-bochs-svm", "Dom0 (PVH) on SVM with NRIP-save: banner, poweroff", Platform::BochsSvm, "", DOM0_HELLO, FORBID, 0),
     dom0(
         "dom0-isolation",
         "Dom0 reads outside its memory: it alone is crashed, the hypervisor stays up",
-        Platform::QemuBios,
+        Platform::QemuKernel,
         "test=isolation",
         DOM0_ISOLATION,
         ISOLATION_FORBID,
@@ -289,7 +289,7 @@ pub const SCENARIOS: &[Scenario] = &[
     dom0(
         "dom0-foreign-mapping",
         "Dom0 maps another domain's page (gmfn_foreign): it outlives its owner until unmapped, and no frame leaks",
-        Platform::QemuBios,
+        Platform::QemuKernel,
         "test=foreign",
         DOM0_FOREIGN,
         FOREIGN_FORBID,
@@ -298,13 +298,13 @@ pub const SCENARIOS: &[Scenario] = &[
     dom0(
         "dom0-watchdog",
         "SCHEDOP_watchdog: ids handed out and freed as Xen does; an expired watchdog shuts the domain down",
-        Platform::QemuBios,
+        Platform::QemuKernel,
         "test=watchdog",
         DOM0_WATCHDOG,
         WATCHDOG_FORBID,
         2,
     ),
-    dom0("guest-triple-fault", "a triple-faulting guest is crashed alone", Platform::QemuBios, "test=triple-fault", GUEST_TRIPLE_FAULT, FORBID, 2),
+    dom0("guest-triple-fault", "a triple-faulting guest is crashed alone", Platform::QemuKernel, "test=triple-fault", GUEST_TRIPLE_FAULT, FORBID, 2),
     dom0(
         "guest-triple-fault-bochs-vmx",
         "triple fault on VMX: the guest is crashed alone",
@@ -314,27 +314,27 @@ pub const SCENARIOS: &[Scenario] = &[
         FORBID,
         2,
     ),
-    dom0("dom0-timer-events", "VIRQ_TIMER through event channels: a one-shot timer wakes a blocked Dom0 three times", Platform::QemuBios, "test=timer", DOM0_TIMER, TIMER_FORBID, 0),
+    dom0("dom0-timer-events", "VIRQ_TIMER through event channels: a one-shot timer wakes a blocked Dom0 three times", Platform::QemuKernel, "test=timer", DOM0_TIMER, TIMER_FORBID, 0),
     dom0("dom0-timer-events-bochs-vmx", "timer events on VMX", Platform::BochsVmx, "test=timer", DOM0_TIMER, TIMER_FORBID, 0),
     dom0("dom0-timer-events-bochs-svm", "timer events on SVM", Platform::BochsSvm, "test=timer", DOM0_TIMER, TIMER_FORBID, 0),
-    Scenario { smp: 4, ..dom0("toolstack-lifecycle", "Dom0's toolstack creates DomUs from configs, lists, pauses, powers one off, restarts a crashing one, destroys all; free pages back to the baseline", Platform::QemuBios, "test=lifecycle", LIFECYCLE, LIFECYCLE_FORBID, 0) },
+    Scenario { smp: 4, ..dom0("toolstack-lifecycle", "Dom0's toolstack creates DomUs from configs, lists, pauses, powers one off, restarts a crashing one, destroys all; free pages back to the baseline", Platform::QemuKernel, "test=lifecycle", LIFECYCLE, LIFECYCLE_FORBID, 0) },
     Scenario { smp: 4, ..dom0("toolstack-lifecycle-bochs-vmx", "the toolstack lifecycle on VMX", Platform::BochsVmx, "test=lifecycle", LIFECYCLE, LIFECYCLE_FORBID, 0) },
     Scenario {
         smp: 3,
         com2: Some(Com2Script { after: "dom0: the shell is on COM2", input: SHELL_INPUT, expect: SHELL_EXPECT }),
-        ..dom0("dom0-shell", "Dom0's shell on COM2: commands typed there create, list, pause, destroy DomUs, attach to their PV consoles, report errors", Platform::QemuBios, "shell", DOM0_SHELL, TOOLSTACK_FORBID, 0)
+        ..dom0("dom0-shell", "Dom0's shell on COM2: commands typed there create, list, pause, destroy DomUs, attach to their PV consoles, report errors", Platform::QemuKernel, "shell", DOM0_SHELL, TOOLSTACK_FORBID, 0)
     },
-    dom0("toolstack-bad-config", "every broken config in toolstack/tests/bad is refused with its error; nothing is created", Platform::QemuBios, "test=bad-configs", BAD_CONFIGS, TOOLSTACK_FORBID, 0),
+    dom0("toolstack-bad-config", "every broken config in toolstack/tests/bad is refused with its error; nothing is created", Platform::QemuKernel, "test=bad-configs", BAD_CONFIGS, TOOLSTACK_FORBID, 0),
     dom0("toolstack-bad-config-bochs-vmx", "broken configs on VMX", Platform::BochsVmx, "test=bad-configs", BAD_CONFIGS, TOOLSTACK_FORBID, 0),
-    Scenario { smp: 2, ..dom0("conformance-domu", "the conformance suite as an unprivileged DomU built by Dom0's toolstack", Platform::QemuBios, "run=conformance.cfg", CONFORMANCE_DOMU, TOOLSTACK_FORBID, 0) },
+    Scenario { smp: 2, ..dom0("conformance-domu", "the conformance suite as an unprivileged DomU built by Dom0's toolstack", Platform::QemuKernel, "run=conformance.cfg", CONFORMANCE_DOMU, TOOLSTACK_FORBID, 0) },
     Scenario { smp: 2, ..dom0("conformance-domu-bochs-vmx", "the conformance suite as a DomU on VMX", Platform::BochsVmx, "run=conformance.cfg", CONFORMANCE_DOMU, TOOLSTACK_FORBID, 0) },
     Scenario {
         dom0_kernel: Some("fuzz"),
-        ..dom0("fuzz-hypercalls", "100000 random hypercalls (seed 1) from Dom0: it stays alive and unchanged, the hypervisor up", Platform::QemuBios, "seed=1", FUZZ_SEED1, FUZZ_FORBID, 0)
+        ..dom0("fuzz-hypercalls", "100000 random hypercalls (seed 1) from Dom0: it stays alive and unchanged, the hypervisor up", Platform::QemuKernel, "seed=1", FUZZ_SEED1, FUZZ_FORBID, 0)
     },
     Scenario {
         dom0_kernel: Some("fuzz"),
-        ..dom0("fuzz-hypercalls-seed2", "100000 random hypercalls (seed 2) from Dom0", Platform::QemuBios, "seed=2", FUZZ_SEED2, FUZZ_FORBID, 0)
+        ..dom0("fuzz-hypercalls-seed2", "100000 random hypercalls (seed 2) from Dom0", Platform::QemuKernel, "seed=2", FUZZ_SEED2, FUZZ_FORBID, 0)
     },
     // 100000 calls take ~15 s under Bochs here (~10 s of them booting), so
     // the count stays the QEMU one.
@@ -350,11 +350,11 @@ pub const SCENARIOS: &[Scenario] = &[
     // known deviations (`todo=`, TAP TODO; see known_deviations!).
     Scenario {
         dom0_kernel: Some("conformance"),
-        ..dom0("conformance-dom0", "the ABI conformance suite (64-bit) as Dom0: every check passes", Platform::QemuBios, known_deviations!(), CONFORMANCE_64, CONFORMANCE_FORBID, 0)
+        ..dom0("conformance-dom0", "the ABI conformance suite (64-bit) as Dom0: every check passes", Platform::QemuKernel, known_deviations!(), CONFORMANCE_64, CONFORMANCE_FORBID, 0)
     },
     Scenario {
         dom0_kernel: Some("conformance"),
-        ..dom0("conformance-32bit", "the conformance suite from 32-bit code: every check passes", Platform::QemuBios, concat!("mode=32 ", known_deviations!()), CONFORMANCE_32, CONFORMANCE_FORBID, 0)
+        ..dom0("conformance-32bit", "the conformance suite from 32-bit code: every check passes", Platform::QemuKernel, concat!("mode=32 ", known_deviations!()), CONFORMANCE_32, CONFORMANCE_FORBID, 0)
     },
     Scenario {
         dom0_kernel: Some("conformance"),
@@ -371,7 +371,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         mem_mib: 1024,
         timeout_s: 120,
-        ..dom0("hostile-domu", "issue 9's attacks from an unprivileged DomU, then Dom0's on DomUs: nothing but the attacker is harmed, free pages exact", Platform::QemuBios, "test=hostile", HOSTILE_DOMU, HOSTILE_FORBID, 0)
+        ..dom0("hostile-domu", "issue 9's attacks from an unprivileged DomU, then Dom0's on DomUs: nothing but the attacker is harmed, free pages exact", Platform::QemuKernel, "test=hostile", HOSTILE_DOMU, HOSTILE_FORBID, 0)
     },
     Scenario {
         mem_mib: 1024,
@@ -381,19 +381,19 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         dom0_kernel: Some("hostile"),
         timeout_s: 120,
-        ..dom0("hostile-dom0", "issue 9's attacks from Dom0 (the hardware domain): refused as Xen refuses, the hypervisor up", Platform::QemuBios, "", HOSTILE_DOM0, HOSTILE_FORBID, 0)
+        ..dom0("hostile-dom0", "issue 9's attacks from Dom0 (the hardware domain): refused as Xen refuses, the hypervisor up", Platform::QemuKernel, "", HOSTILE_DOM0, HOSTILE_FORBID, 0)
     },
     Scenario {
         dom0_kernel: Some("hostile"),
         timeout_s: 900,
         ..dom0("hostile-dom0-bochs-vmx", "issue 9's attacks from Dom0 on VMX", Platform::BochsVmx, "", HOSTILE_DOM0, HOSTILE_FORBID, 0)
     },
-    Scenario { ..dom0("fuzz-domu", "50000 random hypercalls (seed 3) from an unprivileged DomU built by Dom0's toolstack", Platform::QemuBios, "run=fuzz.cfg", FUZZ_DOMU, FUZZ_DOMU_FORBID, 0) },
+    Scenario { ..dom0("fuzz-domu", "50000 random hypercalls (seed 3) from an unprivileged DomU built by Dom0's toolstack", Platform::QemuKernel, "run=fuzz.cfg", FUZZ_DOMU, FUZZ_DOMU_FORBID, 0) },
     Scenario {
         dom0_kernel: Some("fuzz"),
         timeout_s: 7200,
         extended: true,
-        ..dom0("fuzz-long", "extended: 10M random hypercalls from Dom0, 2M each from seeds 11..15", Platform::QemuBios, "seed=11 count=2000000 seeds=5 learn", FUZZ_LONG, FUZZ_FORBID, 0)
+        ..dom0("fuzz-long", "extended: 10M random hypercalls from Dom0, 2M each from seeds 11..15", Platform::QemuKernel, "seed=11 count=2000000 seeds=5 learn", FUZZ_LONG, FUZZ_FORBID, 0)
     },
 ];
 

@@ -193,6 +193,7 @@ pub fn start_multiboot(magic: u32, info: u64) -> ! {
 }
 
 /// Shared bring-up, whichever way the hypervisor was started.
+#[cfg(target_os = "none")]
 fn bring_up(boot: Handoff) -> ! {
     let (usable, free) = mm::init_frames(boot.regions).unwrap_or_else(|e| fatal(format_args!("memory: {e}")));
     let heap = mm::heap::init(HEAP_FRAMES).unwrap_or_else(|e| fatal(format_args!("memory: {e}")));

@@ -38,7 +38,7 @@ pub struct Range {
 pub fn layout(host: &[MemoryRegion], ram: u64) -> (Vec<Range>, u64) {
     let mut host: Vec<MemoryRegion> = host.iter().copied().filter(|r| r.end > r.start).collect();
     host.sort_by_key(|r| r.start);
-    let mut out = Vec::new();
+    let mut out: Vec<Range> = Vec::new();
     let mut left = ram & !(PAGE - 1);
     for r in host.iter().filter(|r| r.is_ram()) {
         let start = r.start.next_multiple_of(PAGE).max(PAGE); // page 0 stays unmapped: null pointers fault
@@ -47,7 +47,12 @@ pub fn layout(host: &[MemoryRegion], ram: u64) -> (Vec<Range>, u64) {
             continue;
         }
         let take = (end - start).min(left);
-        out.push(Range { start, end: start + take, what: Use::Ram });
+        // Host entries that only differ in who uses the RAM (free, or the
+        // loader's) are one range for Dom0.
+        match out.last_mut() {
+            Some(last) if last.what == Use::Ram && last.end == start => last.end = start + take,
+            _ => out.push(Range { start, end: start + take, what: Use::Ram }),
+        }
         left -= take;
     }
     for r in host.iter().filter(|r| r.start < FOUR_GIB) {
@@ -133,6 +138,19 @@ mod tests {
             assert!(!mmio.iter().any(|r| (r.start..r.end).contains(&page)), "{page:#x} must stay the hypervisor's");
         }
         assert!(mmio.iter().any(|r| (r.start..r.end).contains(&0xfebf_f000)));
+    }
+
+    #[test]
+    fn adjacent_host_ram_is_one_dom0_range() {
+        let host = [
+            MemoryRegion { start: 0x10_0000, end: 0x20_0000, kind: RegionKind::Usable },
+            MemoryRegion { start: 0x20_0000, end: 0x30_0000, kind: RegionKind::InUse },
+            MemoryRegion { start: 0x30_0000, end: 0x800_0000, kind: RegionKind::Usable },
+        ];
+        let (ranges, placed) = layout(&host, 16 * MIB);
+        assert_eq!(placed, 16 * MIB);
+        assert_eq!(ranges.iter().filter(|r| r.what == Use::Ram).count(), 1);
+        assert!(ranges.contains(&Range { start: 0x10_0000, end: 0x110_0000, what: Use::Ram }));
     }
 
     #[test]
