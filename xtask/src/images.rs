@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use bootloader::{BootConfig, DiskImageBuilder};
 
 use crate::bundle::Bundle;
 
@@ -103,8 +102,7 @@ impl Built {
 /// Builds every kernel crate in one `cargo build --release`.
 pub fn build_kernels(root: &Path, target_dir: &Path) -> Result<Built> {
     let kernels = kernels(root)?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
+    let mut cmd = crate::toolchain::cargo();
     cmd.current_dir(root)
         .args(["build", "--release", "--target", KERNEL_TARGET]);
     for k in &kernels {
@@ -175,16 +173,11 @@ impl Images {
             self.make_iso(built, boot, &bundle)?;
         }
 
-        let mut config = BootConfig::default();
-        config.frame_buffer_logging = false;
-        config.serial_logging = false;
-        let mut builder = DiskImageBuilder::new(built.hypervisor.clone());
-        builder.set_ramdisk(self.bundle()).set_boot_config(&config);
         for &fw in firmware {
             let path = self.image(fw);
             match fw {
-                Firmware::Bios => builder.create_bios_image(&path),
-                Firmware::Uefi => builder.create_uefi_image(&path),
+                Firmware::Bios => disk_image("bios", &built.hypervisor, &self.bundle(), &path),
+                Firmware::Uefi => disk_image("uefi", &built.hypervisor, &self.bundle(), &path),
                 Firmware::Multiboot => std::fs::copy(&built.hypervisor, &path).map(drop).map_err(Into::into),
                 Firmware::Iso => Ok(()),
             }
@@ -226,6 +219,22 @@ impl Images {
         }
         Ok(())
     }
+}
+
+/// A `bootloader` disk image, made by the `imager` crate with the pinned
+/// toolchain (the bootloader's build script needs nightly).
+fn disk_image(firmware: &str, kernel: &Path, ramdisk: &Path, out: &Path) -> Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("."));
+    let status = crate::toolchain::cargo()
+        .current_dir(root)
+        .args(["run", "--quiet", "--release", "--package", "imager", "--", firmware])
+        .args([kernel, ramdisk, out])
+        .status()
+        .context("running the image builder (cargo run -p imager)")?;
+    if !status.success() {
+        bail!("the image builder failed ({status})");
+    }
+    Ok(())
 }
 
 /// Bundle files the ISO carries otherwise: the command lines are on GRUB's

@@ -16,6 +16,7 @@ mod scenarios;
 mod serial;
 mod setup;
 mod test;
+mod toolchain;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -124,6 +125,9 @@ fn real_main() -> Result<i32> {
     let cli = Cli::parse();
     let root = workspace_root();
     let target = target_dir(&root);
+    if !matches!(cli.command, Cmd::Test { list: true, .. }) {
+        toolchain::ensure()?;
+    }
     match cli.command {
         Cmd::Build { cmdline, dom0_cmdline } => {
             setup::ensure(setup::ISO_PACKAGES, " (grub-mkrescue makes target/images/hypervisor.iso with them)")?;
