@@ -54,6 +54,11 @@ pub struct BenchArgs {
     /// Run only this platform (repeatable); default: all of them.
     #[arg(long = "platform", value_enum, value_name = "NAME")]
     platforms: Vec<BenchPlatform>,
+    /// Time this boot path too (repeatable; `kernel`, `bios`, `uefi`,
+    /// `grub-bios`, `grub-uefi`); with neither option, every platform and
+    /// every boot path.
+    #[arg(long = "boot-path", value_enum, value_name = "PATH")]
+    boot_paths: Vec<crate::bench_boot::BootPath>,
     /// Boot each platform N times and report the medians.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     runs: u32,
@@ -94,9 +99,9 @@ impl BenchPlatform {
 
     fn description(self) -> &'static str {
         match self {
-            BenchPlatform::QemuTcg => "QEMU TCG -cpu qemu64,+svm,+npt, SeaBIOS",
+            BenchPlatform::QemuTcg => "QEMU TCG -cpu qemu64,+svm,+npt, -kernel (multiboot)",
             BenchPlatform::QemuTcgIcount => {
-                "QEMU TCG -cpu qemu64,+svm,+npt -icount shift=0,sleep=off, SeaBIOS: \
+                "QEMU TCG -cpu qemu64,+svm,+npt -icount shift=0,sleep=off, -kernel: \
                  the guest TSC counts instructions (deterministic)"
             }
             BenchPlatform::BochsVmx => {
@@ -105,7 +110,7 @@ impl BenchPlatform {
             BenchPlatform::BochsSvm => {
                 "Bochs ryzen (SVM, NPT, NRIP-save): its TSC ticks once per emulated instruction"
             }
-            BenchPlatform::QemuKvm => "QEMU KVM -cpu host (nested virtualization), SeaBIOS",
+            BenchPlatform::QemuKvm => "QEMU KVM -cpu host (nested virtualization), -kernel",
         }
     }
 
@@ -122,7 +127,7 @@ impl BenchPlatform {
         let platform = match self {
             BenchPlatform::BochsVmx => Platform::BochsVmx,
             BenchPlatform::BochsSvm => Platform::BochsSvm,
-            _ => Platform::QemuBios,
+            _ => Platform::QemuKernel,
         };
         Machine {
             platform,
@@ -368,7 +373,7 @@ pub const TARGETS: &[Target] = &[
         metric: Metric::BootToReady,
         limit: 1.0,
         strict: true,
-        what: "boot to ready, QEMU TCG BIOS",
+        what: "boot to ready, QEMU TCG -kernel",
         xen: "Xen 4.17: 1.1 s to its Dom0's first line",
     },
 ];
@@ -391,11 +396,8 @@ impl Target {
 pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
     let started = Instant::now();
     let mut selected: Vec<BenchPlatform> = Vec::new();
-    let wanted = if args.platforms.is_empty() {
-        &BenchPlatform::ALL[..]
-    } else {
-        &args.platforms
-    };
+    let everything = args.platforms.is_empty() && args.boot_paths.is_empty();
+    let wanted = if everything { &BenchPlatform::ALL[..] } else { &args.platforms };
     for &p in wanted {
         if !selected.contains(&p) {
             selected.push(p);
@@ -439,7 +441,9 @@ pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
                 );
                 let _ = std::io::stdout().flush();
                 let dir = out.join(r.platform.name()).join(format!("run-{}", i + 1));
-                let sample = run_once(r.platform, &image, &dir).unwrap_or_else(|e| Sample {
+                let machine = r.platform.machine();
+                let image = image.image(machine.platform.firmware());
+                let sample = run_once(&machine, r.platform.timeout(), &image, &dir).unwrap_or_else(|e| Sample {
                     problem: Some(format!("{e:#}")),
                     ..Sample::default()
                 });
@@ -449,18 +453,35 @@ pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
         }
     }
 
+    let boot_paths = if everything { &crate::bench_boot::BootPath::ALL[..] } else { &args.boot_paths };
+    let boot_results = if boot_paths.is_empty() {
+        Vec::new()
+    } else {
+        crate::bench_boot::bench(root, target_dir, &out, boot_paths, args.runs, DOM0_CMDLINE).unwrap_or_else(|e| {
+            println!("boot paths: {e:#}");
+            Vec::new()
+        })
+    };
+
     println!();
-    print!("{}", table(&results));
+    if !results.is_empty() {
+        print!("{}", table(&results));
+    }
+    if !boot_results.is_empty() {
+        println!();
+        print!("{}", crate::bench_boot::table(&boot_results));
+    }
     let json_path = out.join("bench.json");
     std::fs::create_dir_all(&out)?;
-    std::fs::write(&json_path, json(&results).render())
+    let report = Json::Obj(vec![("platforms", json(&results)), ("boot_paths", crate::bench_boot::json(&boot_results))]);
+    std::fs::write(&json_path, report.render())
         .with_context(|| format!("writing {}", json_path.display()))?;
     println!(
         "\n{} written; the whole bench took {:.1} s",
         json_path.display(),
         started.elapsed().as_secs_f64()
     );
-    let ran = results.iter().any(|r| !r.samples.is_empty());
+    let ran = results.iter().any(|r| !r.samples.is_empty()) || !boot_results.is_empty();
     if !ran {
         println!("nothing ran");
     }
@@ -483,16 +504,17 @@ fn unavailable(p: BenchPlatform) -> Option<String> {
         .map(|e| format!("{e:#}"))
 }
 
-/// Builds the kernels and the BIOS image with Dom0's `bench=cpuid`.
-fn build_image(root: &Path, target_dir: &Path, out: &Path) -> Result<PathBuf> {
+/// Builds the kernels, the BIOS image (Bochs) and the multiboot ELF (QEMU)
+/// with Dom0's `bench=cpuid`; returns the image directory.
+fn build_image(root: &Path, target_dir: &Path, out: &Path) -> Result<Images> {
     let built = images::build_kernels(root, target_dir)?;
     let images = Images::new(out.join("image"));
     let boot = BootSpec {
         cmdline: CMDLINE,
         dom0_cmdline: DOM0_CMDLINE,
     };
-    images.make(&built, &boot, &[Firmware::Bios])?;
-    Ok(images.image(Firmware::Bios))
+    images.make(&built, &boot, &[Firmware::Bios, Firmware::Multiboot])?;
+    Ok(images)
 }
 
 fn progress_line(s: &Sample) -> String {
@@ -511,9 +533,8 @@ fn progress_line(s: &Sample) -> String {
     line
 }
 
-/// Boots `p` once in `dir` and follows COM1.
-fn run_once(p: BenchPlatform, image: &Path, dir: &Path) -> Result<Sample> {
-    let machine = p.machine();
+/// Boots `machine` once in `dir` and follows COM1.
+pub fn run_once(machine: &Machine, timeout: Duration, image: &Path, dir: &Path) -> Result<Sample> {
     let is_qemu = machine.platform.is_qemu();
     // A fresh directory: nothing left over from an earlier run.
     if dir.exists() {
@@ -526,7 +547,6 @@ fn run_once(p: BenchPlatform, image: &Path, dir: &Path) -> Result<Sample> {
     let cmd = machine.command(image, dir, &Console::File(com1.clone()))?;
     let mut matcher = Matcher::new(&[], FORBID);
     let mut sample = Sample::default();
-    let timeout = p.timeout();
     let start = Instant::now();
     let mut emu = Emulator::spawn(cmd, &emu_log)?;
     let mut decided: Option<Instant> = None;
@@ -823,7 +843,7 @@ pub enum Json {
 
 impl Json {
     /// `v` with `decimals` decimals, trailing zeros dropped; null if not finite.
-    fn num(v: f64, decimals: usize) -> Json {
+    pub fn num(v: f64, decimals: usize) -> Json {
         if !v.is_finite() {
             return Json::Null;
         }
@@ -1101,7 +1121,7 @@ mod tests {
                 && hc.contains("~2776")
         );
         assert!(target("CPUID exit, -icount").contains("<= 270"));
-        let boot = target("boot to ready, QEMU TCG BIOS");
+        let boot = target("boot to ready, QEMU TCG -kernel");
         assert!(boot.contains("< 1.00 s") && boot.contains("0.62 s") && boot.contains(" met"));
 
         let mut slow = results();

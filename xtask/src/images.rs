@@ -165,9 +165,17 @@ impl Images {
 
     /// Packs the bundle and makes the disk images for `firmware`.
     pub fn make(&self, built: &Built, boot: &BootSpec, firmware: &[Firmware]) -> Result<()> {
+        self.make_with(built, boot, firmware, &[])
+    }
+
+    /// The same with `extra` host files in the bundle (bundle name, path).
+    pub fn make_with(&self, built: &Built, boot: &BootSpec, firmware: &[Firmware], extra: &[(&str, &Path)]) -> Result<()> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("creating {}", self.dir.display()))?;
-        let bundle = bundle(built, boot)?;
+        let mut bundle = bundle(built, boot)?;
+        for (name, path) in extra {
+            bundle.file_from(name, path)?;
+        }
         bundle.write(&self.bundle())?;
         if firmware.contains(&Firmware::Iso) {
             self.make_iso(built, boot, &bundle)?;

@@ -2,6 +2,7 @@
 //! Bochs, and runs the test scenarios.
 
 mod bench;
+mod bench_boot;
 mod bochs;
 mod bundle;
 mod com2;
