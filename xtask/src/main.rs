@@ -70,8 +70,9 @@ enum Cmd {
 #[derive(clap::Args)]
 struct RunArgs {
     /// `kernel`: QEMU starts the hypervisor ELF itself (multiboot, the
-    /// fastest); `bios` / `uefi`: the bootloader disk images; Bochs always
-    /// boots the BIOS image.
+    /// fastest); `bios` / `uefi`: the bootloader disk images; `iso`: the
+    /// GRUB ISO from a CD-ROM (SeaBIOS; with Bochs, its Haswell). Bochs
+    /// boots the BIOS image unless `iso` is asked for.
     #[arg(long, value_enum, default_value_t = ImageKind::Kernel)]
     image: ImageKind,
     #[arg(long, value_enum, default_value_t = PlatformArg::Qemu)]
@@ -103,6 +104,7 @@ enum ImageKind {
     Kernel,
     Bios,
     Uefi,
+    Iso,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -183,6 +185,9 @@ fn machine(args: &RunArgs) -> Result<Machine> {
         (PlatformArg::Qemu, ImageKind::Kernel) => Platform::QemuKernel,
         (PlatformArg::Qemu, ImageKind::Bios) => Platform::QemuBios,
         (PlatformArg::Qemu, ImageKind::Uefi) => Platform::QemuUefi,
+        (PlatformArg::Qemu, ImageKind::Iso) => Platform::QemuGrubBios,
+        (PlatformArg::BochsVmx, ImageKind::Iso) => Platform::BochsGrubVmx,
+        (PlatformArg::BochsSvm, ImageKind::Iso) => bail!("the ISO boots on Bochs as a Haswell: use --platform bochs-vmx"),
         (_, ImageKind::Uefi) => {
             bail!("Bochs has no UEFI firmware here: use --image bios, or --platform qemu")
         }
