@@ -95,13 +95,17 @@ impl GrantState {
         u32::try_from(at).ok()
     }
 
-    /// Records `mapping` under `handle` (from [`GrantState::free_handle`]).
-    pub fn track(&mut self, handle: u32, mapping: Mapping) {
+    /// Records `mapping` under `handle` (from [`GrantState::free_handle`]);
+    /// -ENOMEM if the hypervisor heap has no room for it (guest-driven: it
+    /// must never be an allocation failure that stops the machine).
+    pub fn track(&mut self, handle: u32, mapping: Mapping) -> Result<(), abi::errno::Errno> {
         let at = handle as usize;
         if at >= self.maptrack.len() {
+            self.maptrack.try_reserve(at + 1 - self.maptrack.len()).map_err(|_| abi::errno::Errno::ENOMEM)?;
             self.maptrack.resize(at + 1, None);
         }
         self.maptrack[at] = Some(mapping);
+        Ok(())
     }
 
     /// Frees `handle`, trimming free handles off the end.
@@ -127,14 +131,14 @@ mod tests {
     fn handles_are_reused_lowest_first_and_bounded() {
         let mut g = GrantState::default();
         assert_eq!(g.free_handle(), Some(0));
-        g.track(0, mapping());
-        g.track(1, mapping());
+        g.track(0, mapping()).unwrap();
+        g.track(1, mapping()).unwrap();
         g.untrack(0);
         assert_eq!(g.free_handle(), Some(0));
         g.untrack(1);
         assert!(g.maptrack.is_empty());
         for h in 0..MAX_MAPTRACK {
-            g.track(h, mapping());
+            g.track(h, mapping()).unwrap();
         }
         assert_eq!(g.free_handle(), None);
     }

@@ -26,8 +26,11 @@
 //! it (Xen keeps the page until unmapped, too). [`release_domain`] undoes a
 //! dying domain's mappings and tells its mappers their granter is gone.
 //!
-//! Known difference: a domain mapping its own grant keeps the frame at its
-//! own gfn as well; Xen's p2m removes that alias.
+//! A domain may map its own grant, even over the gfn it granted: the frame
+//! is referenced before that gfn is cleared, so it lives on as the grant
+//! mapping until the unmap frees it (`domain::physmap`). Known difference:
+//! mapped at another gfn, the frame stays at its own gfn as well; Xen's p2m
+//! removes that alias.
 
 use alloc::vec::Vec;
 
@@ -387,7 +390,15 @@ fn map_one(caller: &mut impl Caller, op: &mut GnttabMapGrantRef) {
         return;
     }
     let mapping = Mapping { domid: op.dom, gref: op.r#ref, flags: op.flags, gfn, mfn, granter_gone: false };
-    caller.this().grant().track(handle, mapping);
+    if caller.this().grant().track(handle, mapping).is_err() {
+        // No heap for the handle: undo the mapping and the pin.
+        let _ = caller.this().unmap_grant(gfn, mfn);
+        if let Some(rd) = caller.domain_exact(op.dom) {
+            release(rd, op.r#ref, readonly, incr);
+        }
+        op.status = GNTST_NO_SPACE;
+        return;
+    }
     op.dev_bus_addr = mfn << 12;
     op.handle = handle;
     op.status = GNTST_OKAY;

@@ -86,7 +86,8 @@ pub trait DomainOps {
     fn paused(&self) -> bool;
     /// The VMASST_TYPE_* bits the domain enabled.
     fn vm_assist(&mut self) -> &mut u64;
-    /// Resizes the vCPU set (-EBUSY once one has run).
+    /// XEN_DOMCTL_max_vcpus: the vCPU count is createdomain's for good;
+    /// `max` must be it (-EINVAL otherwise, as Xen 4.17).
     fn set_max_vcpus(&mut self, max: u32) -> Result<(), Errno>;
     fn set_paused(&mut self, paused: bool);
     /// The reason it shut down with, if it has.
@@ -191,7 +192,10 @@ pub trait Caller {
     }
     /// Creates an empty, paused domain with id `id` (0: the next free one).
     fn create_domain(&mut self, id: u16, max_vcpus: u32, handle: [u8; 16]) -> Result<u16, Errno>;
-    /// Destroys a domain, returning every frame it held.
+    /// Destroys a domain: marks it dying and, while one of its vCPUs still
+    /// runs, stops them and answers -ERESTART (the toolstack's call runs
+    /// again); once none runs, releases its grant mappings
+    /// (`grant_table::release_domain`) and returns every frame it held.
     fn destroy_domain(&mut self, id: u16) -> Result<(), Errno>;
     /// Ids of the existing domains from `first` up, in order.
     fn domain_ids(&self, first: u16) -> Vec<u16>;
@@ -471,9 +475,7 @@ pub(crate) mod fake {
             self.paused
         }
         fn set_max_vcpus(&mut self, max: u32) -> Result<(), Errno> {
-            self.vcpus.resize_with(max as usize, VcpuState::default);
-            self.evtchn.set_vcpus(max as usize);
-            Ok(())
+            if max as usize != self.vcpus.len() { Err(Errno::EINVAL) } else { Ok(()) }
         }
         fn vm_assist(&mut self) -> &mut u64 {
             &mut self.vm_assist
@@ -689,6 +691,11 @@ pub(crate) mod fake {
             Ok(id)
         }
         fn destroy_domain(&mut self, id: u16) -> Result<(), Errno> {
+            let at = self.domains.iter().position(|d| d.id == id).ok_or(Errno::ESRCH)?;
+            if self.domains[at].vcpus.iter().any(|v| v.running_on.is_some()) {
+                return Err(Errno::ERESTART);
+            }
+            crate::hypercall::grant_table::release_domain(self, id);
             let at = self.domains.iter().position(|d| d.id == id).ok_or(Errno::ESRCH)?;
             self.domains.remove(at);
             Ok(())

@@ -79,6 +79,12 @@ pub fn init_frames(regions: &[MemoryRegion]) -> Result<(usize, usize), &'static 
         frames.add_usable(r.start, r.end);
     }
     frames.reserve(plan.addr, plan.addr + (plan.words * 8) as u64);
+    // One reference count per frame for `foreign`, in frames of its own.
+    let nr_frames = to_usize(frames.frame_count());
+    let count_frames = (nr_frames * 4).div_ceil(to_usize(FRAME_SIZE));
+    let counts_at = frames.alloc_contiguous(count_frames, 1).ok_or("no contiguous memory for the frame reference counts")?;
+    // SAFETY: the run was just allocated and is never freed: from now on it belongs to `foreign` alone.
+    foreign::init(unsafe { physmap::counter_words(counts_at.addr(), nr_frames) });
     let counts = (frames.usable_frames(), frames.free_frames());
     *FRAMES.lock() = Some(frames);
     Ok(counts)
@@ -216,6 +222,63 @@ fn shared_word<T>(mfn: Mfn, offset: usize) -> *mut T {
     physmap::ptr::<T>(mfn.addr() + offset as u64)
 }
 
+/// Frames held for someone and mapped nowhere (a translated domain's
+/// increase_reservation frames, which Xen allocates and the guest can never
+/// reach), kept as a stack of runs linked through the frames themselves: no
+/// heap per run, so a guest looping on increase_reservation costs the heap
+/// nothing. Frames on the stack must be mapped in no p2m (nobody else may
+/// write the links).
+#[derive(Debug, Default)]
+pub struct FrameStack {
+    /// The run on top: first frame and length (the link to the next run
+    /// is in its first frame).
+    top: Option<(Mfn, u64)>,
+    frames: u64,
+}
+
+/// A link word meaning "no next run" (mfn 0 is never allocated to anyone).
+const NO_RUN: u64 = 0;
+
+impl FrameStack {
+    pub const fn new() -> Self {
+        FrameStack { top: None, frames: 0 }
+    }
+
+    /// Frames on the stack.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Keeps the `count` frames from `first`, just allocated by the caller
+    /// and mapped nowhere.
+    pub fn push(&mut self, first: Mfn, count: u64) {
+        let (next, next_count) = self.top.map_or((NO_RUN, 0), |(m, c)| (m.0, c));
+        frame_store_u64(first, 0, next);
+        frame_store_u64(first, 8, next_count);
+        self.top = Some((first, count));
+        self.frames += count;
+    }
+
+    /// Takes the run on top off the stack.
+    pub fn pop(&mut self) -> Option<(Mfn, u64)> {
+        let (first, count) = self.top?;
+        let next = frame_load_u64(first, 0);
+        let next_count = frame_load_u64(first, 8);
+        self.top = (next != NO_RUN).then_some((Mfn(next), next_count));
+        self.frames -= count;
+        Some((first, count))
+    }
+
+    /// Frees every frame on the stack.
+    pub fn free_all(&mut self) {
+        while let Some((first, count)) = self.pop() {
+            for i in 0..count {
+                let _ = free_frame(Mfn(first.0 + i));
+            }
+        }
+    }
+}
+
 pub fn free_frame(mfn: Mfn) -> Result<(), frame::FrameError> {
     with_frames(|f| f.free(mfn))
 }
@@ -230,11 +293,63 @@ pub fn frame_counts() -> (usize, usize) {
     with_frames(|f| (f.usable_frames(), f.free_frames()))
 }
 
+/// Host tests of code that uses the real frame allocator (p2m tables,
+/// domains): a buffer of host memory plays the machine's RAM.
+#[cfg(test)]
+pub mod testing {
+    use super::{MemoryRegion, RegionKind};
+    use std::sync::{Mutex, MutexGuard, OnceLock};
+
+    /// The test machine's memory: RAM from 1 MiB to here.
+    pub const MEMORY: u64 = 64 << 20;
+    static LOCK: Mutex<()> = Mutex::new(());
+    static INIT: OnceLock<()> = OnceLock::new();
+
+    /// The allocator, set up on first use; the guard serialises the tests
+    /// that use it, so each can check the free-frame count it leaves.
+    pub fn frames() -> MutexGuard<'static, ()> {
+        let guard = LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        INIT.get_or_init(|| {
+            let memory: &'static mut [u8] = Vec::leak(vec![0u8; crate::bits::to_usize(MEMORY) + 4096]);
+            let base = (memory.as_mut_ptr() as u64).next_multiple_of(4096);
+            super::physmap::set_host_base(base);
+            super::init_frames(&[MemoryRegion { start: 0x10_0000, end: MEMORY, kind: RegionKind::Usable }]).expect("host frames");
+        });
+        guard
+    }
+
+    /// Frames free now.
+    pub fn free() -> usize {
+        super::frame_counts().1
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn a_frame_stack_keeps_runs_without_the_heap_and_frees_them_all() {
+        let _frames = testing::frames();
+        let before = testing::free();
+        let mut stack = FrameStack::new();
+        for i in 0..1000 {
+            let (mfn, count) = if i % 3 == 0 { (alloc_zeroed_run(4, 4).unwrap(), 4) } else { (alloc_frame().unwrap(), 1) };
+            stack.push(mfn, count);
+        }
+        assert_eq!(stack.frames(), 334 * 4 + 666);
+        assert_eq!(testing::free(), before - 334 * 4 - 666);
+        let (first, top) = stack.pop().unwrap();
+        assert_eq!(top, 4, "the last run pushed comes off first");
+        stack.push(alloc_frame().unwrap(), 1);
+        stack.free_all();
+        assert_eq!(stack.frames(), 0);
+        assert_eq!(testing::free(), before - 4, "every frame but the popped run is back");
+        (0..4).for_each(|i| free_frame(Mfn(first.0 + i)).unwrap());
+        assert_eq!(testing::free(), before);
+    }
 
     fn region(start: u64, end: u64, usable: bool) -> MemoryRegion {
         MemoryRegion { start, end, kind: if usable { RegionKind::Usable } else { RegionKind::Firmware(2) } }

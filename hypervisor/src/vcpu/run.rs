@@ -202,16 +202,21 @@ impl Caller for HypercallContext<'_> {
     }
     fn destroy_domain(&mut self, id: u16) -> Result<(), Errno> {
         let d = self.domains.get_mut(id).ok_or(Errno::ESRCH)?;
+        // Dying first: no CPU takes one of its vCPUs from the queue again.
+        d.dying = true;
         let running: Vec<usize> = d.vcpus.iter().filter_map(|v| v.running_on).collect();
         if !running.is_empty() {
             // Its CPUs stop it at their next exit (this IPI forces one);
             // the toolstack's retried hypercall then finds it stopped.
-            d.dying = true;
+            // Nothing is released before: its vCPUs may still use it all.
             for cpu in running {
                 crate::arch::x86_64::apic::kick_cpu(cpu);
             }
             return Err(Errno::ERESTART);
         }
+        // No vCPU of it runs or can run again: undo its grant mappings
+        // (and tell its mappers it is gone), then free everything.
+        crate::hypercall::grant_table::release_domain(self, id);
         crate::sched::runqueue::RUNQUEUE.lock().forget_domain(id);
         let domain = self.domains.remove(id).ok_or(Errno::ESRCH)?;
         self.domains.unbind_peers_of(&domain);
