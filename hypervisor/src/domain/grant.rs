@@ -7,6 +7,8 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
+use crate::mm::handle::PinnedFrame;
+
 /// Shared frames a domain's table may grow to: Xen's default
 /// `max_grant_frames` (64 frames of 512 version-1 entries). Frames are
 /// allocated as the domain grows the table, one at creation.
@@ -36,14 +38,17 @@ pub const fn pin_overflow_mask(incr: u32) -> u32 {
 }
 
 /// One of the domain's grants in use by another domain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Active {
     /// `PIN_*` counts; the entry is dropped when they reach 0.
     pub pin: u32,
     /// The domain using it.
     pub domid: u16,
-    /// The machine frame granted (fixed while pinned).
-    pub mfn: u64,
+    /// The frame granted (fixed while pinned), held by a reference for as
+    /// long as the entry is pinned (Xen's active entry holds the page):
+    /// whoever frees it meanwhile, it stays allocated until the last pin
+    /// goes.
+    pub frame: PinnedFrame,
 }
 
 /// One mapping of another domain's grant, found by its handle.
@@ -62,7 +67,7 @@ pub struct Mapping {
     pub granter_gone: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct GrantState {
     /// Always 1: version 2 is not offered (set_version 2 says -ENOSYS, as
     /// Xen does for a domain limited to version 1).

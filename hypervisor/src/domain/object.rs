@@ -10,6 +10,7 @@ use abi::errno::Errno;
 use abi::hvm::params::HVM_NR_PARAMS;
 
 use crate::mm::frame::Mfn;
+use crate::mm::handle::{OwnedFrame, PinnedFrame};
 use crate::mm::guest::{GuestMemory, P2mGuestMemory};
 use crate::mm::p2m::{Access, Format, Gfn, MachineTables, P2m, P2mType};
 use crate::arch::x86_64::{cpu, tsc};
@@ -103,7 +104,7 @@ pub struct Domain {
     /// (`domain::physmap`).
     pub reserved: mm::FrameStack,
     /// The shared-info page, owned by the hypervisor, mapped on request.
-    pub shared_info: Mfn,
+    pub shared_info: OwnedFrame,
     pub shared_info_gfn: Option<u64>,
     pub hvm_params: [u64; HVM_NR_PARAMS as usize],
     pub memory_map: Vec<MapEntry>,
@@ -133,7 +134,7 @@ pub struct Domain {
     pub grant: GrantState,
     /// The shared grant-table frames, owned by the hypervisor like the
     /// shared-info page (not in `tot_pages`), and where each is mapped.
-    pub grant_frames: Vec<(Mfn, Option<u64>)>,
+    pub grant_frames: Vec<(OwnedFrame, Option<u64>)>,
     /// SCHEDOP_watchdog timers in use: the system time (ns) each expires at.
     /// The vCPU loop looks at them on every host timer tick.
     pub watchdogs: [Option<u64>; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS],
@@ -147,18 +148,17 @@ impl Domain {
     /// An empty domain: no RAM yet, `max_vcpus` vCPUs (vCPU 0 up).
     pub fn new(id: u16, privileged: bool, format: Format, max_vcpus: u32) -> Result<Domain, Errno> {
         let p2m = P2m::new_machine(format).map_err(|_| Errno::ENOMEM)?;
-        let Some(shared_info) = mm::alloc_frame() else {
+        let Some(shared_info) = OwnedFrame::alloc() else {
             p2m.destroy();
             return Err(Errno::ENOMEM);
         };
         let mut grant_frames = Vec::new();
         for _ in 0..INITIAL_GRANT_FRAMES {
-            match mm::alloc_frame() {
-                Some(mfn) => grant_frames.push((mfn, None)),
+            match OwnedFrame::alloc() {
+                Some(frame) => grant_frames.push((frame, None)),
                 None => {
-                    grant_frames.iter().chain([(shared_info, None)].iter()).for_each(|&(m, _)| {
-                        let _ = mm::free_frame(m);
-                    });
+                    grant_frames.into_iter().for_each(|(f, _): (OwnedFrame, Option<u64>)| f.release());
+                    shared_info.release();
                     p2m.destroy();
                     return Err(Errno::ENOMEM);
                 }
@@ -210,14 +210,14 @@ impl Domain {
         let record = time::vcpu_time_info(now, tsc::boot_tsc(), tsc::khz() * 1000, self.time_version);
         let time_at = core::mem::offset_of!(VcpuInfo, time);
         for i in 0..self.vcpus.len().min(abi::xen::XEN_LEGACY_MAX_VCPUS) {
-            mm::write_frame(self.shared_info, i * core::mem::size_of::<VcpuInfo>() + time_at, record.as_bytes());
+            mm::write_frame(&self.shared_info, i * core::mem::size_of::<VcpuInfo>() + time_at, record.as_bytes());
         }
         let boot_secs = WALLCLOCK_AT_BOOT.load(core::sync::atomic::Ordering::Relaxed);
         let mut wc = [0u8; 16];
         wc[0..4].copy_from_slice(&self.time_version.to_le_bytes());
         wc[4..8].copy_from_slice(&low32(boot_secs).to_le_bytes());
         wc[12..16].copy_from_slice(&((boot_secs >> 32) as u32).to_le_bytes());
-        mm::write_frame(self.shared_info, core::mem::offset_of!(SharedInfo, wc_version), &wc);
+        mm::write_frame(&self.shared_info, core::mem::offset_of!(SharedInfo, wc_version), &wc);
         for v in self.vcpus.clone() {
             if let Some((gfn, offset)) = v.vcpu_info {
                 let _ = self.write(Gfn(gfn).gpa() + u64::from(offset) + time_at as u64, record.as_bytes());
@@ -268,9 +268,9 @@ impl Domain {
     }
 
     /// Where grant entry `gref` is: its frame and byte offset.
-    fn grant_slot(&self, gref: u32) -> Option<(Mfn, usize)> {
+    fn grant_slot(&self, gref: u32) -> Option<(&OwnedFrame, usize)> {
         let frame = self.grant_frames.get((gref / super::grant::ENTRIES_PER_FRAME) as usize)?;
-        Some((frame.0, (gref % super::grant::ENTRIES_PER_FRAME) as usize * 8))
+        Some((&frame.0, (gref % super::grant::ENTRIES_PER_FRAME) as usize * 8))
     }
 }
 
@@ -410,8 +410,9 @@ impl crate::hypercall::DomainOps for Domain {
     }
     fn grant_grow(&mut self, frames: u32) -> Result<(), Errno> {
         while self.grant_frames.len() < frames as usize {
-            let mfn = mm::alloc_frame().ok_or(Errno::ENOMEM)?;
-            self.grant_frames.push((mfn, None));
+            self.grant_frames.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+            let frame = OwnedFrame::alloc().ok_or(Errno::ENOMEM)?;
+            self.grant_frames.push((frame, None));
         }
         Ok(())
     }
@@ -439,18 +440,17 @@ impl crate::hypercall::DomainOps for Domain {
             mm::frame_store_u64(mfn, offset, raw);
         }
     }
-    fn ram_frame(&self, gfn: u64, write: bool) -> Option<u64> {
-        let e = self.p2m.translate(Gfn(gfn))?;
-        (e.p2m_type == P2mType::Ram && (!write || e.access.contains(Access::WRITE))).then_some(e.mfn.0)
+    fn ram_frame(&self, gfn: u64, write: bool) -> Option<PinnedFrame> {
+        self.p2m.ram_frame(Gfn(gfn), write)?.pin()
     }
-    fn map_grant(&mut self, gfn: u64, mfn: u64, readonly: bool) -> Result<(), Errno> {
-        Domain::map_grant(self, gfn, Mfn(mfn), readonly)
+    fn map_grant(&mut self, gfn: u64, frame: PinnedFrame, readonly: bool) -> Result<(), Errno> {
+        Domain::map_grant(self, gfn, frame, readonly)
     }
     fn unmap_grant(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno> {
         Domain::unmap_grant(self, gfn, Mfn(mfn))
     }
-    fn map_foreign(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno> {
-        Domain::map_foreign(self, gfn, Mfn(mfn))
+    fn map_foreign(&mut self, gfn: u64, frame: PinnedFrame) -> Result<(), Errno> {
+        Domain::map_foreign(self, gfn, frame)
     }
     fn watchdogs(&mut self) -> &mut [Option<u64>; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS] {
         &mut self.watchdogs

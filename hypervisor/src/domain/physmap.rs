@@ -24,6 +24,7 @@ use abi::errno::Errno;
 use super::object::Domain;
 use crate::bits::to_usize;
 use crate::mm::frame::Mfn;
+use crate::mm::handle::PinnedFrame;
 use crate::mm::p2m::{Access, GFN_LIMIT, GUEST_PHYS_BITS, Gfn, P2mError, P2mType, PageSize};
 use crate::mm;
 
@@ -131,7 +132,7 @@ impl Domain {
             }
         }
         self.p2m
-            .map(Gfn(gfn), self.shared_info, PageSize::Size4K, P2mType::Ram, Access::READ | Access::WRITE)
+            .map(Gfn(gfn), self.shared_info.mfn(), PageSize::Size4K, P2mType::Ram, Access::READ | Access::WRITE)
             .map_err(|_| Errno::ENOMEM)?;
         self.shared_info_gfn = Some(gfn);
         self.publish_time();
@@ -166,14 +167,14 @@ impl Domain {
         Ok(())
     }
 
-    /// Maps `mfn`, another domain's RAM frame, at `gfn` (Xen's
+    /// Maps `frame`, another domain's RAM frame, at `gfn` (Xen's
     /// `p2m_add_foreign`): RAM or a foreign frame there is removed first,
     /// device memory and firmware are refused (-EPERM), and so is a grant
     /// mapping (-EINVAL: its maptrack handle names it; Xen's
-    /// guest_remove_page fails on a page the domain does not own). The
-    /// frame is referenced before anything at `gfn` is removed, and stays
-    /// allocated until this mapping goes (`mm::foreign`).
-    pub fn map_foreign(&mut self, gfn: u64, mfn: Mfn) -> Result<(), Errno> {
+    /// guest_remove_page fails on a page the domain does not own). The pin
+    /// is taken before anything at `gfn` is removed and becomes this
+    /// mapping's reference: the frame stays allocated until it goes.
+    pub fn map_foreign(&mut self, gfn: u64, frame: PinnedFrame) -> Result<(), Errno> {
         if gfn >= GFN_LIMIT {
             return Err(Errno::EINVAL);
         }
@@ -182,28 +183,30 @@ impl Domain {
             Some(P2mType::GrantMap) => return Err(Errno::EINVAL),
             _ => {}
         }
-        mm::foreign::map(mfn).map_err(|_| Errno::EINVAL)?;
         let cleared = match self.p2m.translate(Gfn(gfn)).map(|e| e.p2m_type) {
             Some(P2mType::EmulatedMmio) => self.p2m.unmap(Gfn(gfn)).map(|_| self.flush()).map_err(|_| Errno::ENOMEM),
             Some(_) => self.remove(gfn),
             None => Ok(()),
         };
-        self.enter_reference(gfn, mfn, P2mType::Foreign, Access::all(), cleared)
+        self.enter_reference(gfn, frame, P2mType::Foreign, Access::all(), cleared)
     }
 
-    /// Maps `mfn`, granted to the domain (possibly by itself), at `gfn`
+    /// Maps `frame`, granted to the domain (possibly by itself), at `gfn`
     /// (read-only or not), as Xen's `create_grant_p2m_mapping`. The frame
-    /// is referenced first, so when `gfn` holds that very frame (a domain
-    /// mapping its own grant over itself) the owner's release there only
-    /// leaves the frame to this mapping, which frees it at its unmap.
-    pub fn map_grant(&mut self, gfn: u64, mfn: Mfn, readonly: bool) -> Result<(), Errno> {
+    /// is pinned before `gfn` is cleared, so when `gfn` holds that very
+    /// frame (a domain mapping its own grant over itself) the owner's
+    /// release there only leaves the frame to this mapping, which frees it
+    /// at its unmap.
+    pub fn map_grant(&mut self, gfn: u64, frame: PinnedFrame, readonly: bool) -> Result<(), Errno> {
         if gfn >= GFN_LIMIT {
             return Err(Errno::EINVAL);
         }
-        mm::foreign::map(mfn).map_err(|_| Errno::EINVAL)?;
+        if !readonly && !frame.writable() {
+            return Err(Errno::EINVAL);
+        }
         let cleared = self.clear_for_mapping(gfn);
         let access = if readonly { Access::READ } else { Access::READ | Access::WRITE };
-        self.enter_reference(gfn, mfn, P2mType::GrantMap, access, cleared)
+        self.enter_reference(gfn, frame, P2mType::GrantMap, access, cleared)
     }
 
     /// Removes the grant mapping of `mfn` at `gfn`; -EINVAL if that is not
@@ -223,7 +226,7 @@ impl Domain {
     /// (XENMAPSPACE_grant_table); RAM at `gfn` is freed, anything else
     /// there is -EINVAL.
     pub fn map_grant_frame(&mut self, idx: u32, gfn: u64) -> Result<(), Errno> {
-        let (mfn, old) = *self.grant_frames.get(idx as usize).ok_or(Errno::EINVAL)?;
+        let (mfn, old) = self.grant_frames.get(idx as usize).map(|(f, g)| (f.mfn(), *g)).ok_or(Errno::EINVAL)?;
         if old == Some(gfn) {
             return Ok(());
         }
@@ -240,18 +243,14 @@ impl Domain {
         Ok(())
     }
 
-    /// Enters the mapping of `mfn`, referenced by the caller, at `gfn` once
-    /// `cleared` says the slot is empty; on any failure the reference goes
-    /// (freeing the frame if it was all that held it).
-    fn enter_reference(&mut self, gfn: u64, mfn: Mfn, kind: P2mType, access: Access, cleared: Result<(), Errno>) -> Result<(), Errno> {
-        if let Err(e) = cleared {
-            mm::foreign::unmap(mfn);
-            return Err(e);
-        }
-        if self.p2m.map(Gfn(gfn), mfn, PageSize::Size4K, kind, access).is_err() {
-            mm::foreign::unmap(mfn);
-            return Err(Errno::ENOMEM);
-        }
+    /// Enters the mapping of the pinned `frame` at `gfn` once `cleared`
+    /// says the slot is empty: the pin becomes the mapping's reference. On
+    /// any failure the pin is dropped (freeing the frame if it was all that
+    /// held it).
+    fn enter_reference(&mut self, gfn: u64, frame: PinnedFrame, kind: P2mType, access: Access, cleared: Result<(), Errno>) -> Result<(), Errno> {
+        cleared?;
+        self.p2m.map(Gfn(gfn), frame.mfn(), PageSize::Size4K, kind, access).map_err(|_| Errno::ENOMEM)?;
+        frame.into_mapping();
         Ok(())
     }
 
@@ -273,18 +272,17 @@ impl Domain {
             P2mType::GrantMap | P2mType::Foreign => mm::foreign::unmap(e.mfn),
             P2mType::MmioPassthrough | P2mType::ReadOnlyFirmware | P2mType::EmulatedMmio => {}
         });
-        mm::foreign::release_owned(self.shared_info);
-        for &(mfn, _) in &self.grant_frames {
-            mm::foreign::release_owned(mfn);
-        }
         self.reserved.free_all();
-        self.p2m.destroy();
+        let Domain { p2m, shared_info, grant_frames, .. } = self;
+        shared_info.release();
+        grant_frames.into_iter().for_each(|(frame, _)| frame.release());
+        p2m.destroy();
     }
 
     /// The shared-info page or a grant-table frame: hypervisor frames the
     /// domain maps but does not own as RAM.
     fn is_special(&self, mfn: Mfn) -> bool {
-        mfn == self.shared_info || self.grant_frames.iter().any(|&(m, _)| m == mfn)
+        mfn == self.shared_info.mfn() || self.grant_frames.iter().any(|(f, _)| f.mfn() == mfn)
     }
 
     pub(super) fn is_special_gfn(&self, gfn: u64) -> bool {
@@ -294,11 +292,11 @@ impl Domain {
     /// Records that special frame `mfn` is no longer mapped; false if it
     /// is not special.
     fn unhook(&mut self, mfn: Mfn) -> bool {
-        if mfn == self.shared_info {
+        if mfn == self.shared_info.mfn() {
             self.shared_info_gfn = None;
             return true;
         }
-        match self.grant_frames.iter_mut().find(|(m, _)| *m == mfn) {
+        match self.grant_frames.iter_mut().find(|(f, _)| f.mfn() == mfn) {
             Some(frame) => {
                 frame.1 = None;
                 true

@@ -23,6 +23,7 @@ use crate::event::two_level;
 use crate::hypercall::{self, Call, Caller, DomainOps, MachineInfo, Outcome};
 use crate::log::Level;
 use crate::mm::guest::{self, GuestMemory, PagingMode};
+use crate::mm::handle::PinnedFrame;
 
 /// How a vCPU's run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -233,13 +234,8 @@ impl Caller for HypercallContext<'_> {
         use crate::arch::x86_64::tsc;
         crate::domain::time::vcpu_time_info(cpu::rdtsc(), tsc::boot_tsc(), tsc::khz() * 1000, 2)
     }
-    fn copy_frame(&mut self, src: u64, src_off: usize, dst: u64, dst_off: usize, len: usize) -> Result<(), Errno> {
-        let max = crate::mm::max_mfn();
-        if src >= max || dst >= max || src_off + len > 4096 || dst_off + len > 4096 {
-            return Err(Errno::EINVAL);
-        }
-        crate::mm::copy_between_frames(crate::mm::frame::Mfn(src), src_off, crate::mm::frame::Mfn(dst), dst_off, len);
-        Ok(())
+    fn copy_frame(&mut self, src: &PinnedFrame, src_off: usize, dst: &PinnedFrame, dst_off: usize, len: usize) -> Result<(), Errno> {
+        crate::mm::copy_between(src, src_off, dst, dst_off, len).map_err(|_| Errno::EINVAL)
     }
     fn read_console_ring(&mut self, from: Option<u32>, max: usize, clear: bool) -> (Vec<u8>, u32) {
         crate::console::RING.lock().read(from, max, clear)

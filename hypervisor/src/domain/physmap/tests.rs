@@ -4,6 +4,7 @@
 
 use super::super::object::Domain;
 use crate::mm::frame::Mfn;
+use crate::mm::handle::PinnedFrame;
 use crate::mm::p2m::{Format, GFN_LIMIT, Gfn, P2mType};
 use crate::mm::{self, testing};
 use abi::errno::Errno;
@@ -22,6 +23,11 @@ fn frame_at(d: &Domain, gfn: u64) -> Mfn {
     d.p2m.translate(Gfn(gfn)).expect("mapped").mfn
 }
 
+/// What the grant logic gets for RAM frame `gfn` of `d`: a pinned handle.
+fn pin(d: &Domain, gfn: u64) -> PinnedFrame {
+    d.p2m.ram_frame(Gfn(gfn), true).expect("RAM").pin().expect("pinned")
+}
+
 #[test]
 fn a_self_grant_mapped_over_its_own_gfn_keeps_the_frame_until_the_unmap() {
     let _frames = testing::frames();
@@ -29,7 +35,7 @@ fn a_self_grant_mapped_over_its_own_gfn_keeps_the_frame_until_the_unmap() {
     let mut d = domain(1, 16, 4);
     let mfn = frame_at(&d, 0x101);
     let held = testing::free();
-    d.map_grant(0x101, mfn, false).expect("Xen maps it");
+    d.map_grant(0x101, pin(&d, 0x101), false).expect("Xen maps it");
     let e = d.p2m.translate(Gfn(0x101)).unwrap();
     assert_eq!((e.p2m_type, e.mfn), (P2mType::GrantMap, mfn));
     assert_eq!(testing::free(), held, "the granted frame was not freed");
@@ -53,8 +59,8 @@ fn a_self_grant_mapped_elsewhere_and_the_domain_destroyed_frees_every_frame_once
     let before = testing::free();
     let mut d = domain(1, 16, 4);
     let mfn = frame_at(&d, 0x100);
-    d.map_grant(0x500, mfn, true).unwrap();
-    d.map_grant(0x101, mfn, false).unwrap();
+    d.map_grant(0x500, pin(&d, 0x100), true).unwrap();
+    d.map_grant(0x101, pin(&d, 0x100), false).unwrap();
     assert_eq!(mm::foreign::mappings(mfn), 2);
     d.destroy();
     assert_eq!(testing::free(), before);
@@ -67,9 +73,9 @@ fn a_failed_grant_mapping_drops_its_reference() {
     let before = testing::free();
     let mut d = domain(1, 16, 2);
     let mfn = frame_at(&d, 0x100);
-    assert_eq!(d.map_grant(GFN_LIMIT, mfn, false), Err(Errno::EINVAL));
-    d.map_grant(0x600, mfn, false).unwrap();
-    assert_eq!(d.map_grant(0x600, mfn, false), Err(Errno::EINVAL), "not over a grant mapping");
+    assert_eq!(d.map_grant(GFN_LIMIT, pin(&d, 0x100), false), Err(Errno::EINVAL));
+    d.map_grant(0x600, pin(&d, 0x100), false).unwrap();
+    assert_eq!(d.map_grant(0x600, pin(&d, 0x100), false), Err(Errno::EINVAL), "not over a grant mapping");
     assert_eq!(mm::foreign::mappings(mfn), 1, "only the mapping that exists holds it");
     d.unmap_grant(0x600, mfn).unwrap();
     d.destroy();
@@ -84,7 +90,7 @@ fn a_grant_of_another_domain_outlives_its_granter_until_the_unmap() {
     let mut mapper = domain(2, 16, 2);
     let mfn = frame_at(&granter, 0x100);
     // Over the mapper's own RAM: that frame is freed, the granted one kept.
-    mapper.map_grant(0x101, mfn, false).unwrap();
+    mapper.map_grant(0x101, pin(&granter, 0x100), false).unwrap();
     assert_eq!(mapper.tot_pages, 1);
     granter.destroy();
     assert_eq!(mm::foreign::orphans(), 1, "the granted frame lives on for the mapper");
@@ -100,7 +106,7 @@ fn a_foreign_mapping_over_the_frame_it_maps_keeps_the_frame() {
     let before = testing::free();
     let mut d = domain(1, 16, 2);
     let mfn = frame_at(&d, 0x100);
-    d.map_foreign(0x100, mfn).unwrap();
+    d.map_foreign(0x100, pin(&d, 0x100)).unwrap();
     assert_eq!(d.p2m.translate(Gfn(0x100)).unwrap().p2m_type, P2mType::Foreign);
     assert_eq!(mm::foreign::mappings(mfn), 1);
     d.remove(0x100).unwrap();
@@ -155,4 +161,38 @@ fn moving_a_frame_over_ram_frees_that_ram_once() {
     assert_eq!(d.tot_pages, 2);
     d.destroy();
     assert_eq!(testing::free(), before);
+}
+
+#[test]
+fn a_pinned_frame_outlives_its_owner_and_the_last_pin_frees_it() {
+    let _frames = testing::frames();
+    let before = testing::free();
+    let mut d = domain(1, 16, 2);
+    let held = pin(&d, 0x100);
+    let again = held.try_clone().unwrap();
+    d.remove(0x100).unwrap();
+    assert_eq!(mm::foreign::orphans(), 1, "decrease_reservation under a grant copy: the pin keeps it");
+    mm::write_frame(&held, 0, b"still mine");
+    drop(held);
+    assert_eq!(mm::foreign::orphans(), 1);
+    drop(again);
+    assert_eq!(mm::foreign::orphans(), 0, "the last pin freed it");
+    d.destroy();
+    assert_eq!(testing::free(), before);
+}
+
+#[test]
+fn a_grant_copy_refuses_a_read_only_destination_and_ranges_past_a_frame() {
+    let _frames = testing::frames();
+    let d = domain(1, 16, 2);
+    let (a, b) = (pin(&d, 0x100), pin(&d, 0x101));
+    mm::write_frame(&a, 100, b"granted");
+    assert_eq!(mm::copy_between(&a, 100, &b, 4090, 6), Ok(()));
+    assert_eq!(mm::copy_between(&a, 100, &b, 4091, 6), Err(mm::BadCopy));
+    assert_eq!(mm::copy_between(&a, usize::MAX, &b, 0, 2), Err(mm::BadCopy));
+    let ro = b.read_only();
+    assert_eq!(mm::copy_between(&a, 0, &ro, 0, 8), Err(mm::BadCopy));
+    assert_eq!(mm::frame_load_u64(&a, 96) >> 32, u64::from(u32::from_le_bytes(*b"gran")));
+    drop((a, ro));
+    d.destroy();
 }
