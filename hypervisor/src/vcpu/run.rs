@@ -23,7 +23,6 @@ use crate::event::two_level;
 use crate::hypercall::{self, Call, Caller, DomainOps, MachineInfo, Outcome};
 use crate::log::Level;
 use crate::mm::guest::{self, GuestMemory, PagingMode};
-use crate::mm::handle::PinnedFrame;
 
 /// How a vCPU's run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -234,7 +233,7 @@ impl Caller for HypercallContext<'_> {
         use crate::arch::x86_64::tsc;
         crate::domain::time::vcpu_time_info(cpu::rdtsc(), tsc::boot_tsc(), tsc::khz() * 1000, 2)
     }
-    fn copy_frame(&mut self, src: &PinnedFrame, src_off: usize, dst: &PinnedFrame, dst_off: usize, len: usize) -> Result<(), Errno> {
+    fn copy_frame(&mut self, src: &crate::mm::handle::PinnedFrame, src_off: usize, dst: &crate::mm::handle::PinnedFrame, dst_off: usize, len: usize) -> Result<(), Errno> {
         crate::mm::copy_between(src, src_off, dst, dst_off, len).map_err(|_| Errno::EINVAL)
     }
     fn read_console_ring(&mut self, from: Option<u32>, max: usize, clear: bool) -> (Vec<u8>, u32) {
