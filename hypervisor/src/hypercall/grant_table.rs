@@ -20,10 +20,12 @@
 //! hypercall continuation: the guest's uop and count registers move on and
 //! the same call runs again), so no batch holds the CPU for its whole length.
 //!
-//! Granted frames stay valid while mapped: the granter's entry keeps
-//! `GTF_reading`/`GTF_writing` and a pin, and the frame is counted in
-//! `mm::foreign`, so if its owner frees it or dies, the last unmap frees
-//! it (Xen keeps the page until unmapped, too). [`release_domain`] undoes a
+//! Granted frames stay valid while in use: the granter's entry keeps
+//! `GTF_reading`/`GTF_writing`, and its active entry holds the frame as a
+//! `PinnedFrame` (a reference in `mm::foreign`) while pinned; each mapping
+//! and each end of a copy holds a pin of its own. So if its owner frees it
+//! or dies, the last of these frees it (Xen keeps the page until unmapped,
+//! too), and the hypervisor only copies between frames it holds pinned. [`release_domain`] undoes a
 //! dying domain's mappings and tells its mappers their granter is gone.
 //!
 //! A domain may map its own grant, even over the gfn it granted: the frame
@@ -643,3 +645,5 @@ pub fn release_domain(caller: &mut impl Caller, id: u16) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod real_tests;
