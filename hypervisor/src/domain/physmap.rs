@@ -7,7 +7,7 @@
 //!   frames), which the hypervisor owns and the domain only maps.
 //! - `reserved` holds frames it owns and maps nowhere (increase_reservation
 //!   on a translated guest: Xen allocates them, the guest can never reach
-//!   them); they live on a [`FrameStack`], which costs the heap nothing.
+//!   them); they live on a `mm::FrameStack`, which costs the heap nothing.
 //! - `P2mType::GrantMap` and `P2mType::Foreign` leaves map other domains'
 //!   frames (or a grant of its own); each holds a reference in
 //!   `mm::foreign`, taken *before* anything at the target gfn is removed.
@@ -75,8 +75,9 @@ impl Domain {
         if self.held_pages() + count > self.max_pages {
             return Err(Errno::ENOMEM);
         }
-        let mfn = alloc_run(count).ok_or(Errno::ENOMEM)?;
-        self.reserved.push(mfn, count);
+        if !self.reserved.alloc(count) {
+            return Err(Errno::ENOMEM);
+        }
         Ok(())
     }
 

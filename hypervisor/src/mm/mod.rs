@@ -266,18 +266,23 @@ impl FrameStack {
         self.frames
     }
 
-    /// Keeps the `count` frames from `first`, just allocated by the caller
-    /// and mapped nowhere.
-    pub fn push(&mut self, first: Mfn, count: u64) {
+    /// Allocates `count` zeroed frames (a power of two, aligned to it) and
+    /// keeps them; false if the machine has no such run. The stack takes
+    /// its frames from the allocator itself: no caller can put a frame on
+    /// it that something else still uses.
+    pub fn alloc(&mut self, count: u64) -> bool {
+        let first = if count == 1 { alloc_frame() } else { alloc_zeroed_run(to_usize(count), to_usize(count)) };
+        let Some(first) = first else { return false };
         let (next, next_count) = self.top.map_or((NO_RUN, 0), |(m, c)| (m.0, c));
         store_u64(first, 0, next);
         store_u64(first, 8, next_count);
         self.top = Some((first, count));
         self.frames += count;
+        true
     }
 
-    /// Takes the run on top off the stack.
-    pub fn pop(&mut self) -> Option<(Mfn, u64)> {
+    /// Takes the run on top off the stack (its frames are the caller's).
+    fn pop(&mut self) -> Option<(Mfn, u64)> {
         let (first, count) = self.top?;
         let next = load_u64(first, 0);
         let next_count = load_u64(first, 8);
@@ -353,14 +358,13 @@ mod tests {
         let before = testing::free();
         let mut stack = FrameStack::new();
         for i in 0..1000 {
-            let (mfn, count) = if i % 3 == 0 { (alloc_zeroed_run(4, 4).unwrap(), 4) } else { (alloc_frame().unwrap(), 1) };
-            stack.push(mfn, count);
+            assert!(stack.alloc(if i % 3 == 0 { 4 } else { 1 }));
         }
         assert_eq!(stack.frames(), 334 * 4 + 666);
         assert_eq!(testing::free(), before - 334 * 4 - 666);
         let (first, top) = stack.pop().unwrap();
         assert_eq!(top, 4, "the last run pushed comes off first");
-        stack.push(alloc_frame().unwrap(), 1);
+        assert!(stack.alloc(1));
         stack.free_all();
         assert_eq!(stack.frames(), 0);
         assert_eq!(testing::free(), before - 4, "every frame but the popped run is back");
