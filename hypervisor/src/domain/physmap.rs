@@ -14,6 +14,11 @@
 //!   So a domain mapping its own grant over the very gfn it granted (the
 //!   frame's owner lets go of it there) leaves the frame to the grant
 //!   mapping, which frees it at its unmap, as Xen's page reference does.
+//! - Known difference: mapping a grant or a foreign frame over RAM frees
+//!   that RAM here (`tot_pages` drops by one); Xen's `p2m_add_page` only
+//!   overwrites the entry, so the old page stays allocated to the domain,
+//!   counted and mapped nowhere, until the domain dies. Both keep the
+//!   granted frame alive until the mapping goes.
 //! - A frame is freed only after every p2m that maps it has dropped it:
 //!   the owner's release frees a frame still mapped elsewhere only at the
 //!   last unmap (`mm::foreign`), and `release_frames` runs only once no
