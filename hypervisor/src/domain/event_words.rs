@@ -7,9 +7,25 @@ use abi::xen::{SharedInfo, VcpuInfo, XEN_LEGACY_MAX_VCPUS};
 
 use super::object::Domain;
 use crate::event::two_level::{Bitmap, EventWords};
-use crate::mm::frame::Mfn;
-use crate::mm::p2m::{Gfn, P2mType};
+use crate::mm::handle::{Frame, FrameRef, OwnedFrame};
+use crate::mm::p2m::Gfn;
 use crate::mm::{self};
+
+/// Where a vCPU's `vcpu_info` is: its slot in shared info, or the RAM
+/// frame it registered (borrowed from the p2m).
+enum VcpuInfoFrame<'a> {
+    Shared(&'a OwnedFrame),
+    Ram(FrameRef<'a>),
+}
+
+impl VcpuInfoFrame<'_> {
+    fn frame(&self) -> &dyn Frame {
+        match self {
+            VcpuInfoFrame::Shared(f) => *f,
+            VcpuInfoFrame::Ram(f) => f,
+        }
+    }
+}
 
 /// `evtchn_pending` (both layouts) and `evtchn_mask` offsets in shared info:
 /// 64 × 8-byte words, or 32 × 4-byte words for compat.
@@ -23,14 +39,11 @@ const SELECTOR_32: usize = 4;
 
 impl Domain {
     /// The frame and offset of `vcpu`'s `vcpu_info`, if it has one now.
-    fn vcpu_info_at(&self, vcpu: u32) -> Option<(Mfn, usize)> {
+    fn vcpu_info_at(&self, vcpu: u32) -> Option<(VcpuInfoFrame<'_>, usize)> {
         match self.vcpus.get(vcpu as usize)?.vcpu_info {
-            Some((gfn, offset)) => {
-                let entry = self.p2m.translate(Gfn(gfn))?;
-                (entry.p2m_type == P2mType::Ram).then_some((entry.mfn, offset as usize))
-            }
+            Some((gfn, offset)) => Some((VcpuInfoFrame::Ram(self.p2m.ram_frame(Gfn(gfn), false)?), offset as usize)),
             None if (vcpu as usize) < XEN_LEGACY_MAX_VCPUS => {
-                Some((self.shared_info, vcpu as usize * core::mem::size_of::<VcpuInfo>()))
+                Some((VcpuInfoFrame::Shared(&self.shared_info), vcpu as usize * core::mem::size_of::<VcpuInfo>()))
             }
             None => None,
         }
@@ -54,25 +67,25 @@ impl EventWords for Domain {
         if self.compat_shinfo { 32 } else { 64 }
     }
     fn test_and_set(&mut self, map: Bitmap, port: u32) -> bool {
-        self.bitmap_byte(map, port).is_none_or(|(at, bit)| mm::frame_update_bit(self.shared_info, at, bit, true))
+        self.bitmap_byte(map, port).is_none_or(|(at, bit)| mm::frame_update_bit(&self.shared_info, at, bit, true))
     }
     fn test_and_clear(&mut self, map: Bitmap, port: u32) -> bool {
-        self.bitmap_byte(map, port).is_some_and(|(at, bit)| mm::frame_update_bit(self.shared_info, at, bit, false))
+        self.bitmap_byte(map, port).is_some_and(|(at, bit)| mm::frame_update_bit(&self.shared_info, at, bit, false))
     }
     fn test(&self, map: Bitmap, port: u32) -> bool {
-        self.bitmap_byte(map, port).is_some_and(|(at, bit)| mm::frame_test_bit(self.shared_info, at, bit))
+        self.bitmap_byte(map, port).is_some_and(|(at, bit)| mm::frame_test_bit(&self.shared_info, at, bit))
     }
     fn test_and_set_selector(&mut self, vcpu: u32, bit: u32) -> bool {
-        let Some((mfn, offset)) = self.vcpu_info_at(vcpu) else { return true };
+        let Some((at, offset)) = self.vcpu_info_at(vcpu) else { return true };
         let selector = if self.compat_shinfo { SELECTOR_32 } else { SELECTOR_64 };
         if bit >= self.word_bits() {
             return true;
         }
-        mm::frame_update_bit(mfn, offset + selector + bit as usize / 8, (bit % 8) as u8, true)
+        mm::frame_update_bit(at.frame(), offset + selector + bit as usize / 8, (bit % 8) as u8, true)
     }
     fn test_and_set_upcall(&mut self, vcpu: u32) -> bool {
-        let Some((mfn, offset)) = self.vcpu_info_at(vcpu) else { return true };
-        mm::frame_update_bit(mfn, offset + core::mem::offset_of!(VcpuInfo, evtchn_upcall_pending), 0, true)
+        let Some((at, offset)) = self.vcpu_info_at(vcpu) else { return true };
+        mm::frame_update_bit(at.frame(), offset + core::mem::offset_of!(VcpuInfo, evtchn_upcall_pending), 0, true)
     }
     fn kick(&mut self, vcpu: u32) {
         if let Some(v) = self.vcpus.get(vcpu as usize) {
@@ -92,7 +105,7 @@ impl Domain {
     /// `vcpu`'s `evtchn_upcall_pending` as the guest sees it.
     pub fn upcall_pending(&self, vcpu: u32) -> bool {
         self.vcpu_info_at(vcpu)
-            .is_some_and(|(mfn, offset)| mm::frame_test_bit(mfn, offset + core::mem::offset_of!(VcpuInfo, evtchn_upcall_pending), 0))
+            .is_some_and(|(at, offset)| mm::frame_test_bit(at.frame(), offset + core::mem::offset_of!(VcpuInfo, evtchn_upcall_pending), 0))
     }
 
     /// The vector `vcpu`'s upcalls arrive on: its own

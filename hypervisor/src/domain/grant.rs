@@ -7,6 +7,8 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
+use crate::mm::handle::PinnedFrame;
+
 /// Shared frames a domain's table may grow to: Xen's default
 /// `max_grant_frames` (64 frames of 512 version-1 entries). Frames are
 /// allocated as the domain grows the table, one at creation.
@@ -36,14 +38,17 @@ pub const fn pin_overflow_mask(incr: u32) -> u32 {
 }
 
 /// One of the domain's grants in use by another domain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Active {
     /// `PIN_*` counts; the entry is dropped when they reach 0.
     pub pin: u32,
     /// The domain using it.
     pub domid: u16,
-    /// The machine frame granted (fixed while pinned).
-    pub mfn: u64,
+    /// The frame granted (fixed while pinned), held by a reference for as
+    /// long as the entry is pinned (Xen's active entry holds the page):
+    /// whoever frees it meanwhile, it stays allocated until the last pin
+    /// goes.
+    pub frame: PinnedFrame,
 }
 
 /// One mapping of another domain's grant, found by its handle.
@@ -62,7 +67,7 @@ pub struct Mapping {
     pub granter_gone: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct GrantState {
     /// Always 1: version 2 is not offered (set_version 2 says -ENOSYS, as
     /// Xen does for a domain limited to version 1).
@@ -95,13 +100,17 @@ impl GrantState {
         u32::try_from(at).ok()
     }
 
-    /// Records `mapping` under `handle` (from [`GrantState::free_handle`]).
-    pub fn track(&mut self, handle: u32, mapping: Mapping) {
+    /// Records `mapping` under `handle` (from [`GrantState::free_handle`]);
+    /// -ENOMEM if the hypervisor heap has no room for it (guest-driven: it
+    /// must never be an allocation failure that stops the machine).
+    pub fn track(&mut self, handle: u32, mapping: Mapping) -> Result<(), abi::errno::Errno> {
         let at = handle as usize;
         if at >= self.maptrack.len() {
+            self.maptrack.try_reserve(at + 1 - self.maptrack.len()).map_err(|_| abi::errno::Errno::ENOMEM)?;
             self.maptrack.resize(at + 1, None);
         }
         self.maptrack[at] = Some(mapping);
+        Ok(())
     }
 
     /// Frees `handle`, trimming free handles off the end.
@@ -127,14 +136,14 @@ mod tests {
     fn handles_are_reused_lowest_first_and_bounded() {
         let mut g = GrantState::default();
         assert_eq!(g.free_handle(), Some(0));
-        g.track(0, mapping());
-        g.track(1, mapping());
+        g.track(0, mapping()).unwrap();
+        g.track(1, mapping()).unwrap();
         g.untrack(0);
         assert_eq!(g.free_handle(), Some(0));
         g.untrack(1);
         assert!(g.maptrack.is_empty());
         for h in 0..MAX_MAPTRACK {
-            g.track(h, mapping());
+            g.track(h, mapping()).unwrap();
         }
         assert_eq!(g.free_handle(), None);
     }

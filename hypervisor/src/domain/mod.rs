@@ -15,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod object;
+pub mod physmap;
 mod event_words;
 pub mod grant;
 pub mod pvh;

@@ -81,6 +81,8 @@ impl EventChannels {
                 if p >= limit {
                     return Err(Errno::ENOSPC);
                 }
+                // Guest-driven growth: no heap is -ENOMEM, never a panic.
+                self.ports.try_reserve(PORTS_PER_BUCKET as usize).map_err(|_| Errno::ENOMEM)?;
                 self.ports.resize((p + PORTS_PER_BUCKET) as usize, FREE);
                 p
             }

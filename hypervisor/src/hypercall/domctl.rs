@@ -9,7 +9,7 @@
 //! | `XEN_DOMCTL_destroydomain` (2) | a vCPU still running is stopped first (the call continues until it has); its grant mappings undone, then every frame back to the allocator (frames other domains map by grant: at their last unmap); not the caller itself (-EINVAL) |
 //! | `XEN_DOMCTL_pausedomain` (3), `XEN_DOMCTL_unpausedomain` (4) | not the caller (-EINVAL); unpausing a running domain -EINVAL |
 //! | `XEN_DOMCTL_getdomaininfo` (5) | the first domain at or after the id (Xen 4.17; reserved ids -EINVAL): pages, vCPUs, flags, handle, shared-info frame |
-//! | `XEN_DOMCTL_max_vcpus` (15) | 1..=128 (-EINVAL), not the caller itself (-EINVAL), only while no vCPU has run |
+//! | `XEN_DOMCTL_max_vcpus` (15) | not the caller itself (-EINVAL); the count createdomain gave (anything else -EINVAL, as Xen 4.17: the vCPU set never changes, so no vCPU can be cut off while it runs) |
 //! | `XEN_DOMCTL_max_mem` (11) | the reservation limit, in KiB |
 //! | `XEN_DOMCTL_setvcpucontext` (12) | not the caller (-EINVAL), a vCPU it has (-EINVAL); NULL resets the vCPU (down, not initialised); else the context is read (-EFAULT), vCPU 0's vm_assist beyond runstate_update_flag is -EINVAL, and flags, general and debug registers are kept; VGCF_online brings it up |
 //! | `XEN_DOMCTL_setvcpuaffinity` (9), `getvcpuaffinity` (25) | a vCPU it has (-EINVAL), HARD and/or SOFT (-EINVAL without), bitmaps read/written through guest memory (-EFAULT), up to 64 CPUs; a hard affinity with no DomU CPU (all but CPU 0) is -EINVAL; the run queue honours it |
@@ -66,10 +66,9 @@ pub fn domctl(caller: &mut impl Caller, arg: u64) -> Outcome {
     let result = match op.cmd {
         XEN_DOMCTL_CREATEDOMAIN => create(caller, &mut op),
         XEN_DOMCTL_DESTROYDOMAIN if own => Err(Errno::EINVAL),
-        XEN_DOMCTL_DESTROYDOMAIN => {
-            super::grant_table::release_domain(caller, op.domain.0);
-            caller.destroy_domain(op.domain.0).map(|()| false)
-        }
+        // Stops its vCPUs first (-ERESTART until they have left), and only
+        // then releases its grant mappings and frees it.
+        XEN_DOMCTL_DESTROYDOMAIN => caller.destroy_domain(op.domain.0).map(|()| false),
         XEN_DOMCTL_PAUSEDOMAIN | XEN_DOMCTL_UNPAUSEDOMAIN if own => Err(Errno::EINVAL),
         XEN_DOMCTL_PAUSEDOMAIN => with(caller, op.domain, |d| {
             d.set_paused(true);
@@ -89,11 +88,7 @@ pub fn domctl(caller: &mut impl Caller, arg: u64) -> Outcome {
         XEN_DOMCTL_MAX_VCPUS if own => Err(Errno::EINVAL),
         XEN_DOMCTL_MAX_VCPUS => {
             let max: XenDomctlMaxVcpus = op.payload();
-            if max.max == 0 || max.max > MAX_VCPUS {
-                Err(Errno::EINVAL)
-            } else {
-                with(caller, op.domain, |d| d.set_max_vcpus(max.max).map(|()| false))
-            }
+            with(caller, op.domain, |d| d.set_max_vcpus(max.max).map(|()| false))
         }
         XEN_DOMCTL_SETVCPUCONTEXT if own => Err(Errno::EINVAL),
         XEN_DOMCTL_SETVCPUCONTEXT => set_vcpu_context(caller, op.domain, op.payload()),
@@ -398,13 +393,43 @@ mod tests {
         c.put(0, &XenDomctl::new(XEN_DOMCTL_MAX_MEM, DomId(1), &XenDomctlMaxMem { max_memkb: 8192 }));
         assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
         assert_eq!(c.dom(1).max_pages, 2048);
-        c.put(0, &XenDomctl::new(XEN_DOMCTL_MAX_VCPUS, DomId(1), &XenDomctlMaxVcpus { max: 4 }));
-        assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
-        assert_eq!(c.dom(1).vcpus.len(), 4);
         c.put(0, &XenDomctl::new(XEN_DOMCTL_MAX_VCPUS, DomId(0), &XenDomctlMaxVcpus { max: 4 }));
         assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EINVAL), "not itself");
         c.put(0, &op(9999, 1));
         assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::ENOSYS));
+    }
+
+    #[test]
+    fn max_vcpus_only_accepts_the_count_createdomain_gave() {
+        // Xen 4.17: `max != d->max_vcpus` is -EINVAL, so a paused domain
+        // whose vCPU runs cannot lose it (it would escape destroy's check).
+        let mut c = FakeCaller::new(512);
+        c.dom(1).paused = true;
+        c.dom(1).vcpus[1].running_on = Some(3);
+        for (max, want) in [(1, Outcome::err(Errno::EINVAL)), (4, Outcome::err(Errno::EINVAL)), (0, Outcome::err(Errno::EINVAL)), (2, Outcome::Return(0))] {
+            c.put(0, &XenDomctl::new(XEN_DOMCTL_MAX_VCPUS, DomId(1), &XenDomctlMaxVcpus { max }));
+            assert_eq!(domctl(&mut c, 0), want, "max {max}");
+            assert_eq!(c.dom(1).vcpus.len(), 2);
+        }
+        assert_eq!(c.dom(1).vcpus[1].running_on, Some(3));
+    }
+
+    #[test]
+    fn destroying_a_domain_whose_vcpu_runs_releases_nothing_until_it_stopped() {
+        use abi::grant_table::GNTMAP_HOST_MAP;
+        use crate::domain::grant::Mapping;
+        let mut c = FakeCaller::new(512);
+        // Domain 1 maps a grant of domain 0 at its gfn 0x300.
+        c.dom(1).grant.track(0, Mapping { domid: 0, gref: 5, flags: GNTMAP_HOST_MAP, gfn: 0x300, mfn: 0x42, granter_gone: false }).unwrap();
+        c.dom(1).grant_maps.insert(0x300, (0x42, false));
+        c.dom(1).vcpus[0].running_on = Some(1);
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_DESTROYDOMAIN, DomId(1), &[0u8; 0]));
+        assert_eq!(domctl(&mut c, 0), Outcome::Preempted(0), "the call continues while a vCPU runs");
+        assert!(c.dom(1).grant_maps.contains_key(&0x300), "its grant mapping is still there while it runs");
+        assert!(c.dom(1).grant.maptrack[0].is_some());
+        c.dom(1).vcpus[0].running_on = None;
+        assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
+        assert!(c.domains.iter().all(|d| d.id != 1));
     }
 
     #[test]

@@ -20,14 +20,19 @@
 //! hypercall continuation: the guest's uop and count registers move on and
 //! the same call runs again), so no batch holds the CPU for its whole length.
 //!
-//! Granted frames stay valid while mapped: the granter's entry keeps
-//! `GTF_reading`/`GTF_writing` and a pin, and the frame is counted in
-//! `mm::foreign`, so if its owner frees it or dies, the last unmap frees
-//! it (Xen keeps the page until unmapped, too). [`release_domain`] undoes a
+//! Granted frames stay valid while in use: the granter's entry keeps
+//! `GTF_reading`/`GTF_writing`, and its active entry holds the frame as a
+//! `PinnedFrame` (a reference in `mm::foreign`) while pinned; each mapping
+//! and each end of a copy holds a pin of its own. So if its owner frees it
+//! or dies, the last of these frees it (Xen keeps the page until unmapped,
+//! too), and the hypervisor only copies between frames it holds pinned. [`release_domain`] undoes a
 //! dying domain's mappings and tells its mappers their granter is gone.
 //!
-//! Known difference: a domain mapping its own grant keeps the frame at its
-//! own gfn as well; Xen's p2m removes that alias.
+//! A domain may map its own grant, even over the gfn it granted: the frame
+//! is referenced before that gfn is cleared, so it lives on as the grant
+//! mapping until the unmap frees it (`domain::physmap`). Known difference:
+//! mapped at another gfn, the frame stays at its own gfn as well; Xen's p2m
+//! removes that alias.
 
 use alloc::vec::Vec;
 
@@ -36,6 +41,7 @@ use abi::grant_table::*;
 use abi::xen::DOMID_SELF;
 
 use super::{Caller, DomainOps, Outcome, read_arg, write_arg};
+use crate::mm::handle::PinnedFrame;
 use crate::domain::grant::{
     Active, ENTRIES_PER_FRAME, Mapping, PIN_DEV_READ, PIN_DEV_WRITE, PIN_DEV_WRITE_MASK, PIN_HOST_READ, PIN_HOST_WRITE,
     PIN_HOST_WRITE_MASK, pin_overflow_mask,
@@ -279,37 +285,50 @@ fn reduce_status(rd: &mut dyn DomainOps, gref: u32, readonly: bool) {
 }
 
 /// Takes `incr` more pins on entry `gref` of `rd` for `ldom` (marking the
-/// entry in use first if needed); returns the frame granted. Xen's shared
-/// part of `map_grant_ref` and `acquire_grant_for_copy`.
-fn acquire(rd: &mut dyn DomainOps, gref: u32, ldom: u16, readonly: bool, mapping: bool, incr: u32) -> Result<u64, i16> {
+/// entry in use first if needed); returns the frame granted, pinned for the
+/// caller (the active entry holds a pin of its own while it is in use).
+/// Xen's shared part of `map_grant_ref` and `acquire_grant_for_copy`.
+fn acquire(rd: &mut dyn DomainOps, gref: u32, ldom: u16, readonly: bool, mapping: bool, incr: u32) -> Result<PinnedFrame, i16> {
     if gref >= nr_entries(rd) {
         return Err(GNTST_BAD_GNTREF);
     }
-    let act = rd.grant().active.get(&gref).copied();
-    let pin = act.map_or(0, |a| a.pin);
-    if let Some(a) = act
-        && (a.domid != ldom || a.pin & pin_overflow_mask(incr) != 0)
-    {
+    let (pin, domid) = rd.grant().active.get(&gref).map_or((0, ldom), |a| (a.pin, a.domid));
+    if pin != 0 && (domid != ldom || pin & pin_overflow_mask(incr) != 0) {
         return Err(GNTST_GENERAL_ERROR);
     }
-    let mut mfn = act.map(|a| a.mfn);
+    let mut fresh = None;
     if pin == 0 || (!readonly && pin & (PIN_HOST_WRITE_MASK | PIN_DEV_WRITE_MASK) == 0) {
         set_status(rd, gref, pin != 0, readonly, mapping, ldom)?;
         // The frame is read after the entry is marked in use: from then on
         // the granter may not change it (the grant protocol).
         let frame = rd.grant_entry(gref).map_or(0, |e| e >> 32);
         match rd.ram_frame(frame, !readonly) {
-            Some(m) if pin == 0 => mfn = Some(m),
-            Some(_) => {}
+            Some(f) => fresh = Some(f),
             None => {
                 reduce_status(rd, gref, readonly);
                 return Err(GNTST_BAD_PAGE);
             }
         }
     }
-    let mfn = mfn.ok_or(GNTST_GENERAL_ERROR)?;
-    rd.grant().active.insert(gref, Active { pin: pin + incr, domid: ldom, mfn });
-    Ok(mfn)
+    let grant = rd.grant();
+    let held = match (grant.active.remove(&gref), fresh) {
+        (None, Some(f)) => f,
+        // An upgrade to writing: the same frame, now held writable.
+        (Some(a), Some(f)) if f.mfn() == a.frame.mfn() => f,
+        (Some(a), _) => a.frame,
+        (None, None) => return Err(GNTST_GENERAL_ERROR),
+    };
+    let Some(handle) = held.try_clone() else {
+        if pin != 0 {
+            grant.active.insert(gref, Active { pin, domid: ldom, frame: held });
+        }
+        reduce_status(rd, gref, readonly);
+        return Err(GNTST_GENERAL_ERROR);
+    };
+    // At most one entry per pinned grant, and pins are bounded by the
+    // pinners' maptrack (MAX_MAPTRACK each) plus one copy in progress.
+    grant.active.insert(gref, Active { pin: pin + incr, domid: ldom, frame: held });
+    Ok(handle)
 }
 
 /// Gives back `incr` pins on entry `gref` of `rd`.
@@ -364,20 +383,21 @@ fn map_one(caller: &mut impl Caller, op: &mut GnttabMapGrantRef) {
         return;
     };
     let Some(rd) = caller.domain_exact(op.dom) else { return };
-    let mfn = match acquire(rd, op.r#ref, ldom, readonly, true, incr) {
-        Ok(mfn) => mfn,
+    let frame = match acquire(rd, op.r#ref, ldom, readonly, true, incr) {
+        Ok(frame) => frame,
         Err(status) => {
             op.status = status;
             return;
         }
     };
+    let mfn = frame.mfn().0;
     // Xen's create_grant_p2m_mapping: a host mapping and nothing else, at
-    // the gfn of `host_addr`.
+    // the gfn of `host_addr`. The pin goes to the mapping.
     let gfn = op.host_addr >> 12;
     let mapped = if op.flags & !GNTMAP_READONLY != GNTMAP_HOST_MAP {
         false
     } else {
-        caller.this().map_grant(gfn, mfn, readonly).is_ok()
+        caller.this().map_grant(gfn, frame, readonly).is_ok()
     };
     if !mapped {
         if let Some(rd) = caller.domain_exact(op.dom) {
@@ -387,7 +407,15 @@ fn map_one(caller: &mut impl Caller, op: &mut GnttabMapGrantRef) {
         return;
     }
     let mapping = Mapping { domid: op.dom, gref: op.r#ref, flags: op.flags, gfn, mfn, granter_gone: false };
-    caller.this().grant().track(handle, mapping);
+    if caller.this().grant().track(handle, mapping).is_err() {
+        // No heap for the handle: undo the mapping and the pin.
+        let _ = caller.this().unmap_grant(gfn, mfn);
+        if let Some(rd) = caller.domain_exact(op.dom) {
+            release(rd, op.r#ref, readonly, incr);
+        }
+        op.status = GNTST_NO_SPACE;
+        return;
+    }
     op.dev_bus_addr = mfn << 12;
     op.handle = handle;
     op.status = GNTST_OKAY;
@@ -486,7 +514,7 @@ fn compat_copy_batch(caller: &mut impl Caller, uop: u64, count: u64) -> Result<(
 
 /// A frame one end of a copy holds, and what to give back afterwards.
 struct Claimed {
-    mfn: u64,
+    frame: PinnedFrame,
     /// The grant pinned: (domain, gref, read-only).
     grant: Option<(u16, u32, bool)>,
 }
@@ -508,11 +536,11 @@ fn claim(caller: &mut impl Caller, domid: u16, end: End, readonly: bool) -> Resu
         #[allow(clippy::cast_possible_truncation, reason = "a grant_ref_t is the union's low 32 bits")]
         let gref = end.u as u32;
         let incr = if readonly { PIN_HOST_READ } else { PIN_HOST_WRITE };
-        let mfn = acquire(d, gref, ldom, readonly, false, incr)?;
-        Ok(Claimed { mfn, grant: Some((domid, gref, readonly)) })
+        let frame = acquire(d, gref, ldom, readonly, false, incr)?;
+        Ok(Claimed { frame, grant: Some((domid, gref, readonly)) })
     } else {
-        let mfn = d.ram_frame(end.u, !readonly).ok_or(GNTST_BAD_PAGE)?;
-        Ok(Claimed { mfn, grant: None })
+        let frame = d.ram_frame(end.u, !readonly).ok_or(GNTST_BAD_PAGE)?;
+        Ok(Claimed { frame, grant: None })
     }
 }
 
@@ -548,7 +576,7 @@ fn copy_one(caller: &mut impl Caller, source: End, dest: End, len: u16) -> i16 {
     let (len, src_off, dst_off) = (usize::from(len), usize::from(source.offset), usize::from(dest.offset));
     let status = if src_off + len > PAGE || dst_off + len > PAGE {
         GNTST_BAD_COPY_ARG
-    } else if caller.copy_frame(src.mfn, src_off, dst.mfn, dst_off, len).is_err() {
+    } else if caller.copy_frame(&src.frame, src_off, &dst.frame, dst_off, len).is_err() {
         GNTST_GENERAL_ERROR
     } else {
         GNTST_OKAY
@@ -617,3 +645,5 @@ pub fn release_domain(caller: &mut impl Caller, id: u16) {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod real_tests;

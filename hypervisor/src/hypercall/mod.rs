@@ -37,6 +37,7 @@ use crate::domain::object::{MapEntry, VcpuState};
 use crate::event::channels::EventChannels;
 use crate::event::two_level::EventWords;
 use crate::domain::grant::GrantState;
+use crate::mm::handle::PinnedFrame;
 
 /// A hypercall as the guest made it: number and up to five arguments, already
 /// taken from the registers of the guest's mode (64-bit: rdi rsi rdx r10 r8;
@@ -86,7 +87,8 @@ pub trait DomainOps {
     fn paused(&self) -> bool;
     /// The VMASST_TYPE_* bits the domain enabled.
     fn vm_assist(&mut self) -> &mut u64;
-    /// Resizes the vCPU set (-EBUSY once one has run).
+    /// XEN_DOMCTL_max_vcpus: the vCPU count is createdomain's for good;
+    /// `max` must be it (-EINVAL otherwise, as Xen 4.17).
     fn set_max_vcpus(&mut self, max: u32) -> Result<(), Errno>;
     fn set_paused(&mut self, paused: bool);
     /// The reason it shut down with, if it has.
@@ -125,24 +127,25 @@ pub trait DomainOps {
     fn grant_entry_clear(&mut self, gref: u32, mask: u16);
     /// Overwrites entry `gref` (swap_grant_ref).
     fn grant_entry_set(&mut self, gref: u32, raw: u64);
-    /// The machine frame of its RAM at `gfn` (writable RAM if `write`): a
-    /// frame it may grant, copy to and from, or lend to Dom0
-    /// (XENMAPSPACE_gmfn_foreign); None if `gfn` is not RAM.
-    fn ram_frame(&self, gfn: u64, write: bool) -> Option<u64>;
-    /// Maps `mfn`, granted by another domain, at `gfn` (read-only or not);
-    /// RAM or a foreign frame at `gfn` is removed first, anything else
-    /// there is -EINVAL. The frame stays allocated while it is mapped here
-    /// (`mm::foreign`).
-    fn map_grant(&mut self, gfn: u64, mfn: u64, readonly: bool) -> Result<(), Errno>;
+    /// Its RAM frame at `gfn` (writable RAM if `write`), pinned: a frame it
+    /// may grant, copy to and from, or lend to Dom0
+    /// (XENMAPSPACE_gmfn_foreign), which stays allocated while the handle
+    /// lives (`mm::handle`); None if `gfn` is not RAM.
+    fn ram_frame(&self, gfn: u64, write: bool) -> Option<PinnedFrame>;
+    /// Maps `frame`, granted by a domain (maybe itself), at `gfn`
+    /// (read-only or not); RAM or a foreign frame at `gfn` is removed
+    /// first, anything else there is -EINVAL. The pin becomes the mapping's
+    /// reference: the frame stays allocated while it is mapped here.
+    fn map_grant(&mut self, gfn: u64, frame: PinnedFrame, readonly: bool) -> Result<(), Errno>;
     /// Removes the grant mapping of `mfn` at `gfn`; -EINVAL if that is not
     /// what `gfn` holds.
     fn unmap_grant(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno>;
-    /// Maps machine frame `mfn` of another domain at `gfn`
-    /// (XENMAPSPACE_gmfn_foreign), replacing RAM or a foreign frame there
-    /// (-EPERM over device memory, -EINVAL over a grant mapping); the frame
-    /// stays allocated while it is mapped here (`mm::foreign`), and the
-    /// physmap ops remove it like RAM.
-    fn map_foreign(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno>;
+    /// Maps `frame` of another domain at `gfn` (XENMAPSPACE_gmfn_foreign),
+    /// replacing RAM or a foreign frame there (-EPERM over device memory,
+    /// -EINVAL over a grant mapping); the pin becomes the mapping's
+    /// reference, so the frame stays allocated while it is mapped here, and
+    /// the physmap ops remove it like RAM.
+    fn map_foreign(&mut self, gfn: u64, frame: PinnedFrame) -> Result<(), Errno>;
     /// SCHEDOP_watchdog timers: the system time (ns) each one in use expires at.
     fn watchdogs(&mut self) -> &mut [Option<u64>; abi::sched::NR_DOMAIN_WATCHDOG_TIMERS];
     /// Replaces the map XENMEM_memory_map returns (XENMEM_set_memory_map).
@@ -191,7 +194,10 @@ pub trait Caller {
     }
     /// Creates an empty, paused domain with id `id` (0: the next free one).
     fn create_domain(&mut self, id: u16, max_vcpus: u32, handle: [u8; 16]) -> Result<u16, Errno>;
-    /// Destroys a domain, returning every frame it held.
+    /// Destroys a domain: marks it dying and, while one of its vCPUs still
+    /// runs, stops them and answers -ERESTART (the toolstack's call runs
+    /// again); once none runs, releases its grant mappings
+    /// (`grant_table::release_domain`) and returns every frame it held.
     fn destroy_domain(&mut self, id: u16) -> Result<(), Errno>;
     /// Ids of the existing domains from `first` up, in order.
     fn domain_ids(&self, first: u16) -> Vec<u16>;
@@ -203,9 +209,10 @@ pub trait Caller {
     /// Up to `max` bytes of the console ring from index `from` (None: the
     /// oldest kept) and the index after them; `clear` forgets them.
     fn read_console_ring(&mut self, from: Option<u32>, max: usize, clear: bool) -> (Vec<u8>, u32);
-    /// Copies `len` bytes between machine frames the grant logic holds
-    /// pinned (from `DomainOps::ram_frame`); the ranges stay in the frames.
-    fn copy_frame(&mut self, src: u64, src_off: usize, dst: u64, dst_off: usize, len: usize) -> Result<(), Errno>;
+    /// Copies `len` bytes between frames the grant logic holds pinned (from
+    /// `DomainOps::ram_frame` or a grant's pin); -EINVAL if a range leaves
+    /// its frame or `dst` is held read-only.
+    fn copy_frame(&mut self, src: &PinnedFrame, src_off: usize, dst: &PinnedFrame, dst_off: usize, len: usize) -> Result<(), Errno>;
 }
 
 /// Xen's `rcu_lock_domain_by_any_id` then its XSM_TARGET check: the domain
@@ -471,9 +478,7 @@ pub(crate) mod fake {
             self.paused
         }
         fn set_max_vcpus(&mut self, max: u32) -> Result<(), Errno> {
-            self.vcpus.resize_with(max as usize, VcpuState::default);
-            self.evtchn.set_vcpus(max as usize);
-            Ok(())
+            if max as usize != self.vcpus.len() { Err(Errno::EINVAL) } else { Ok(()) }
         }
         fn vm_assist(&mut self) -> &mut u64 {
             &mut self.vm_assist
@@ -543,10 +548,12 @@ pub(crate) mod fake {
         fn grant_entry_set(&mut self, gref: u32, raw: u64) {
             self.grant_table[(gref / 512) as usize].0[(gref % 512) as usize] = raw;
         }
-        fn ram_frame(&self, gfn: u64, write: bool) -> Option<u64> {
-            (self.gfns.contains(&gfn) && !(write && self.readonly.contains(&gfn))).then(|| fake_mfn(self.id, gfn))
+        fn ram_frame(&self, gfn: u64, write: bool) -> Option<PinnedFrame> {
+            let writable = !self.readonly.contains(&gfn);
+            (self.gfns.contains(&gfn) && (writable || !write)).then(|| PinnedFrame::fake(fake_mfn(self.id, gfn), writable))
         }
-        fn map_grant(&mut self, gfn: u64, mfn: u64, readonly: bool) -> Result<(), Errno> {
+        fn map_grant(&mut self, gfn: u64, frame: PinnedFrame, readonly: bool) -> Result<(), Errno> {
+            let mfn = frame.mfn().0;
             if gfn >= crate::mm::p2m::GFN_LIMIT || self.grant_maps.contains_key(&gfn) || self.grant_table.iter().any(|f| f.1 == Some(gfn)) {
                 return Err(Errno::EINVAL);
             }
@@ -564,7 +571,8 @@ pub(crate) mod fake {
                 _ => Err(Errno::EINVAL),
             }
         }
-        fn map_foreign(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno> {
+        fn map_foreign(&mut self, gfn: u64, frame: PinnedFrame) -> Result<(), Errno> {
+            let mfn = frame.mfn().0;
             if self.grant_maps.contains_key(&gfn) {
                 return Err(Errno::EINVAL);
             }
@@ -690,6 +698,11 @@ pub(crate) mod fake {
         }
         fn destroy_domain(&mut self, id: u16) -> Result<(), Errno> {
             let at = self.domains.iter().position(|d| d.id == id).ok_or(Errno::ESRCH)?;
+            if self.domains[at].vcpus.iter().any(|v| v.running_on.is_some()) {
+                return Err(Errno::ERESTART);
+            }
+            crate::hypercall::grant_table::release_domain(self, id);
+            let at = self.domains.iter().position(|d| d.id == id).ok_or(Errno::ESRCH)?;
             self.domains.remove(at);
             Ok(())
         }
@@ -698,8 +711,10 @@ pub(crate) mod fake {
             ids.sort();
             ids
         }
-        fn copy_frame(&mut self, src: u64, src_off: usize, dst: u64, dst_off: usize, len: usize) -> Result<(), Errno> {
+        fn copy_frame(&mut self, src: &PinnedFrame, src_off: usize, dst: &PinnedFrame, dst_off: usize, len: usize) -> Result<(), Errno> {
             assert!(src_off + len <= 4096 && dst_off + len <= 4096, "copy_frame past a frame");
+            assert!(dst.writable(), "copy_frame into a read-only pin");
+            let (src, dst) = (src.mfn().0, dst.mfn().0);
             let owner = |mfn: u64| u16::try_from(mfn >> 40).unwrap();
             let bytes = self.dom(owner(src)).page(src & 0xff_ffff_ffff)[src_off..src_off + len].to_vec();
             self.dom(owner(dst)).page(dst & 0xff_ffff_ffff)[dst_off..dst_off + len].copy_from_slice(&bytes);

@@ -156,14 +156,14 @@ fn map_foreign(caller: &mut impl Caller, domid: DomId, foreign: DomId, fgfn: u64
     }
     // rcu_lock_remote_domain_by_id: an existing domain, not the caller.
     let me = caller.domid();
-    let mfn = {
+    let frame = {
         let f = caller.domain_exact(foreign.0).ok_or(Errno::ESRCH)?;
         if f.id() == me {
             return Err(Errno::EPERM);
         }
         f.ram_frame(fgfn, false).ok_or(Errno::EINVAL)?
     };
-    caller.this().map_foreign(gpfn, mfn)
+    caller.this().map_foreign(gpfn, frame)
 }
 
 #[cfg(test)]

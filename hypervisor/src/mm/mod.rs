@@ -4,6 +4,7 @@
 pub mod foreign;
 pub mod frame;
 pub mod guest;
+pub mod handle;
 pub mod heap;
 pub mod p2m;
 pub mod paging;
@@ -11,6 +12,7 @@ pub mod physmap;
 
 use crate::bits::to_usize;
 use frame::{FRAME_SIZE, FrameAllocator, Mfn};
+use handle::{Frame, PinnedFrame};
 use spin::Mutex;
 
 /// One range of the boot memory map, reduced to what the hypervisor needs.
@@ -79,6 +81,12 @@ pub fn init_frames(regions: &[MemoryRegion]) -> Result<(usize, usize), &'static 
         frames.add_usable(r.start, r.end);
     }
     frames.reserve(plan.addr, plan.addr + (plan.words * 8) as u64);
+    // One reference count per frame for `foreign`, in frames of its own.
+    let nr_frames = to_usize(frames.frame_count());
+    let count_frames = (nr_frames * 4).div_ceil(to_usize(FRAME_SIZE));
+    let counts_at = frames.alloc_contiguous(count_frames, 1).ok_or("no contiguous memory for the frame reference counts")?;
+    // SAFETY: the run was just allocated and is never freed: from now on it belongs to `foreign` alone.
+    foreign::init(unsafe { physmap::counter_words(counts_at.addr(), nr_frames) });
     let counts = (frames.usable_frames(), frames.free_frames());
     *FRAMES.lock() = Some(frames);
     Ok(counts)
@@ -120,25 +128,25 @@ pub fn alloc_zeroed_run(count: usize, align: usize) -> Option<Mfn> {
     Some(mfn)
 }
 
-/// Writes `bytes` at `offset` into a frame the caller owns (bounded by
+/// Writes `bytes` at `offset` into a frame the caller holds (bounded by
 /// the frame: bytes past its end are not written).
-pub fn write_frame(mfn: Mfn, offset: usize, bytes: &[u8]) {
+pub fn write_frame(frame: &(impl Frame + ?Sized), offset: usize, bytes: &[u8]) {
     let Some(room) = (to_usize(FRAME_SIZE)).checked_sub(offset) else { return };
     let n = bytes.len().min(room);
-    // SAFETY: the caller owns `mfn` (a page the hypervisor allocated and keeps, like a domain's shared-info page); the write stays inside it.
-    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), physmap::ptr::<u8>(mfn.addr() + offset as u64), n) };
+    // SAFETY: the handle proves the frame stays allocated to its holder while borrowed (mm::handle); the write stays inside it.
+    unsafe { core::ptr::copy_nonoverlapping(bytes.as_ptr(), physmap::ptr::<u8>(frame.mfn().addr() + offset as u64), n) };
 }
 
 /// Atomically sets (`set`) or clears bit `bit` of byte `offset` of a frame
-/// the caller owns or a guest maps, returning its old value. The guest may
-/// change the same word at the same time (event-channel bitmaps), so a
-/// plain read-modify-write could lose its update. Outside the frame: false.
-pub fn frame_update_bit(mfn: Mfn, offset: usize, bit: u8, set: bool) -> bool {
+/// the caller holds, returning its old value. The guest may change the same
+/// word at the same time (event-channel bitmaps), so a plain
+/// read-modify-write could lose its update. Outside the frame: false.
+pub fn frame_update_bit(frame: &(impl Frame + ?Sized), offset: usize, bit: u8, set: bool) -> bool {
     if offset >= to_usize(FRAME_SIZE) || bit >= 8 {
         return false;
     }
-    // SAFETY: the byte lies inside a frame the caller owns or maps (checked bound above); AtomicU8 has the alignment of u8, and the physmap window maps every frame writable.
-    let byte = unsafe { &*physmap::ptr::<core::sync::atomic::AtomicU8>(mfn.addr() + offset as u64) };
+    // SAFETY: the byte lies inside a frame the handle keeps allocated (checked bound above); AtomicU8 has the alignment of u8, and the physmap window maps every frame writable.
+    let byte = unsafe { &*physmap::ptr::<core::sync::atomic::AtomicU8>(frame.mfn().addr() + offset as u64) };
     let mask = 1u8 << bit;
     let old = if set {
         byte.fetch_or(mask, core::sync::atomic::Ordering::SeqCst)
@@ -149,62 +157,77 @@ pub fn frame_update_bit(mfn: Mfn, offset: usize, bit: u8, set: bool) -> bool {
 }
 
 /// Reads bit `bit` of byte `offset` of a frame (false outside it).
-pub fn frame_test_bit(mfn: Mfn, offset: usize, bit: u8) -> bool {
+pub fn frame_test_bit(frame: &(impl Frame + ?Sized), offset: usize, bit: u8) -> bool {
     if offset >= to_usize(FRAME_SIZE) || bit >= 8 {
         return false;
     }
-    // SAFETY: as in `frame_update_bit`: an in-bounds byte of a mapped frame, read atomically.
-    let byte = unsafe { &*physmap::ptr::<core::sync::atomic::AtomicU8>(mfn.addr() + offset as u64) };
+    // SAFETY: as in `frame_update_bit`: an in-bounds byte of a frame the handle keeps allocated, read atomically.
+    let byte = unsafe { &*physmap::ptr::<core::sync::atomic::AtomicU8>(frame.mfn().addr() + offset as u64) };
     byte.load(core::sync::atomic::Ordering::SeqCst) & (1 << bit) != 0
 }
 
-/// Copies `len` bytes from `src` at `src_off` to `dst` at `dst_off`: RAM
-/// frames of domains the caller holds pinned (a grant copy). Ranges past
-/// a frame are a hypervisor bug and panic.
-pub fn copy_between_frames(src: Mfn, src_off: usize, dst: Mfn, dst_off: usize, len: usize) {
-    const PAGE: usize = 4096;
-    const _: () = assert!(PAGE as u64 == FRAME_SIZE);
-    let page = PAGE;
-    assert!(src_off + len <= page && dst_off + len <= page, "copy past a frame");
-    let from = physmap::ptr::<u8>(src.addr() + src_off as u64);
-    let to = physmap::ptr::<u8>(dst.addr() + dst_off as u64);
-    // SAFETY: both ranges lie inside frames the caller keeps allocated for the copy (RAM in the window, asserted in bounds); the hypervisor holds no reference into them; `copy` allows the two to overlap (the same frame).
+/// The copy would leave a frame, or write one held read-only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BadCopy;
+
+/// Copies `len` bytes from `src` at `src_off` to `dst` at `dst_off`:
+/// frames pinned for the copy (a grant copy); the destination must be
+/// held writable, and both ranges inside their frames.
+pub fn copy_between(src: &PinnedFrame, src_off: usize, dst: &PinnedFrame, dst_off: usize, len: usize) -> Result<(), BadCopy> {
+    let page = to_usize(FRAME_SIZE);
+    if !dst.writable() || src_off.checked_add(len).is_none_or(|e| e > page) || dst_off.checked_add(len).is_none_or(|e| e > page) {
+        return Err(BadCopy);
+    }
+    let from = physmap::ptr::<u8>(src.mfn().addr() + src_off as u64);
+    let to = physmap::ptr::<u8>(dst.mfn().addr() + dst_off as u64);
+    // SAFETY: both pins keep their frames allocated for the copy (RAM in the window, checked in bounds); the hypervisor holds no reference into them; `copy` allows the two to overlap (the same frame).
     unsafe { core::ptr::copy(from, to, len) };
+    Ok(())
 }
 
-/// The 8-byte-aligned word at `offset` of a frame the caller owns, as
+/// The 8-byte-aligned word at `offset` of a frame the caller holds, as
 /// the guest sharing the frame may be writing it: one atomic load.
-pub fn frame_load_u64(mfn: Mfn, offset: usize) -> u64 {
-    let word = shared_word::<u64>(mfn, offset);
-    // SAFETY: `shared_word` checked the word is aligned and inside the frame, which the caller owns (a hypervisor frame shared with a guest, like a grant-table frame), so it stays RAM while referenced; the guest only accesses it concurrently, so it is accessed atomically. The reference lives for this one load.
-    unsafe { core::sync::atomic::AtomicU64::from_ptr(word) }.load(core::sync::atomic::Ordering::Acquire)
+pub fn frame_load_u64(frame: &(impl Frame + ?Sized), offset: usize) -> u64 {
+    load_u64(frame.mfn(), offset)
 }
 
-/// Stores the 8-byte-aligned word at `offset` of a frame the caller owns.
-pub fn frame_store_u64(mfn: Mfn, offset: usize, value: u64) {
-    let word = shared_word::<u64>(mfn, offset);
-    // SAFETY: as in `frame_load_u64`; the reference lives for this one store.
-    unsafe { core::sync::atomic::AtomicU64::from_ptr(word) }.store(value, core::sync::atomic::Ordering::Release)
+/// Stores the 8-byte-aligned word at `offset` of a frame the caller holds.
+pub fn frame_store_u64(frame: &(impl Frame + ?Sized), offset: usize, value: u64) {
+    store_u64(frame.mfn(), offset, value);
 }
 
 /// Compare-and-exchange of the 4-byte-aligned word at `offset` of a frame
-/// the caller owns (a grant entry's flags and domid, which the guest may
+/// the caller holds (a grant entry's flags and domid, which the guest may
 /// change at the same time); returns the value it held.
-pub fn frame_cmpxchg_u32(mfn: Mfn, offset: usize, old: u32, new: u32) -> u32 {
+pub fn frame_cmpxchg_u32(frame: &(impl Frame + ?Sized), offset: usize, old: u32, new: u32) -> u32 {
     use core::sync::atomic::{AtomicU32, Ordering};
-    let word = shared_word::<u32>(mfn, offset);
-    // SAFETY: as in `frame_load_u64`; the reference lives for this one exchange.
+    let word = shared_word::<u32>(frame.mfn(), offset);
+    // SAFETY: `shared_word` checked the word is aligned and inside the frame, which the handle keeps allocated; the guest only accesses it concurrently, so it is accessed atomically. The reference lives for this one exchange.
     match unsafe { AtomicU32::from_ptr(word) }.compare_exchange(old, new, Ordering::AcqRel, Ordering::Acquire) {
         Ok(v) | Err(v) => v,
     }
 }
 
 /// Atomically clears the bits of `mask` in the 2-byte-aligned half-word at
-/// `offset` of a frame the caller owns (Xen's `gnttab_clear_flags`).
-pub fn frame_clear_u16(mfn: Mfn, offset: usize, mask: u16) {
-    let word = shared_word::<u16>(mfn, offset);
-    // SAFETY: as in `frame_load_u64`; the reference lives for this one update.
+/// `offset` of a frame the caller holds (Xen's `gnttab_clear_flags`).
+pub fn frame_clear_u16(frame: &(impl Frame + ?Sized), offset: usize, mask: u16) {
+    let word = shared_word::<u16>(frame.mfn(), offset);
+    // SAFETY: as in `frame_cmpxchg_u32`; the reference lives for this one update.
     unsafe { core::sync::atomic::AtomicU16::from_ptr(word) }.fetch_and(!mask, core::sync::atomic::Ordering::AcqRel);
+}
+
+/// One atomic load of an aligned word of a frame that `mm` itself keeps
+/// (a handle's, or one on a [`FrameStack`]).
+fn load_u64(mfn: Mfn, offset: usize) -> u64 {
+    let word = shared_word::<u64>(mfn, offset);
+    // SAFETY: `shared_word` checked the word is aligned and inside the frame, which the caller keeps allocated (a handle, or a frame on a stack it owns); a guest may access it concurrently, so it is accessed atomically. The reference lives for this one load.
+    unsafe { core::sync::atomic::AtomicU64::from_ptr(word) }.load(core::sync::atomic::Ordering::Acquire)
+}
+
+fn store_u64(mfn: Mfn, offset: usize, value: u64) {
+    let word = shared_word::<u64>(mfn, offset);
+    // SAFETY: as in `load_u64`; the reference lives for this one store.
+    unsafe { core::sync::atomic::AtomicU64::from_ptr(word) }.store(value, core::sync::atomic::Ordering::Release)
 }
 
 /// Where a naturally aligned `T` at `offset` of `mfn` is in the window;
@@ -214,6 +237,68 @@ fn shared_word<T>(mfn: Mfn, offset: usize) -> *mut T {
     let size = core::mem::size_of::<T>();
     assert!(offset.is_multiple_of(size) && (offset + size) as u64 <= FRAME_SIZE, "word at {offset} of a frame");
     physmap::ptr::<T>(mfn.addr() + offset as u64)
+}
+
+/// Frames held for someone and mapped nowhere (a translated domain's
+/// increase_reservation frames, which Xen allocates and the guest can never
+/// reach), kept as a stack of runs linked through the frames themselves: no
+/// heap per run, so a guest looping on increase_reservation costs the heap
+/// nothing. Frames on the stack must be mapped in no p2m (nobody else may
+/// write the links).
+#[derive(Debug, Default)]
+pub struct FrameStack {
+    /// The run on top: first frame and length (the link to the next run
+    /// is in its first frame).
+    top: Option<(Mfn, u64)>,
+    frames: u64,
+}
+
+/// A link word meaning "no next run" (mfn 0 is never allocated to anyone).
+const NO_RUN: u64 = 0;
+
+impl FrameStack {
+    pub const fn new() -> Self {
+        FrameStack { top: None, frames: 0 }
+    }
+
+    /// Frames on the stack.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Allocates `count` zeroed frames (a power of two, aligned to it) and
+    /// keeps them; false if the machine has no such run. The stack takes
+    /// its frames from the allocator itself: no caller can put a frame on
+    /// it that something else still uses.
+    pub fn alloc(&mut self, count: u64) -> bool {
+        let first = if count == 1 { alloc_frame() } else { alloc_zeroed_run(to_usize(count), to_usize(count)) };
+        let Some(first) = first else { return false };
+        let (next, next_count) = self.top.map_or((NO_RUN, 0), |(m, c)| (m.0, c));
+        store_u64(first, 0, next);
+        store_u64(first, 8, next_count);
+        self.top = Some((first, count));
+        self.frames += count;
+        true
+    }
+
+    /// Takes the run on top off the stack (its frames are the caller's).
+    fn pop(&mut self) -> Option<(Mfn, u64)> {
+        let (first, count) = self.top?;
+        let next = load_u64(first, 0);
+        let next_count = load_u64(first, 8);
+        self.top = (next != NO_RUN).then_some((Mfn(next), next_count));
+        self.frames -= count;
+        Some((first, count))
+    }
+
+    /// Frees every frame on the stack.
+    pub fn free_all(&mut self) {
+        while let Some((first, count)) = self.pop() {
+            for i in 0..count {
+                let _ = free_frame(Mfn(first.0 + i));
+            }
+        }
+    }
 }
 
 pub fn free_frame(mfn: Mfn) -> Result<(), frame::FrameError> {
@@ -230,11 +315,62 @@ pub fn frame_counts() -> (usize, usize) {
     with_frames(|f| (f.usable_frames(), f.free_frames()))
 }
 
+/// Host tests of code that uses the real frame allocator (p2m tables,
+/// domains): a buffer of host memory plays the machine's RAM.
+#[cfg(test)]
+pub mod testing {
+    use super::{MemoryRegion, RegionKind};
+    use std::sync::{Mutex, MutexGuard, OnceLock};
+
+    /// The test machine's memory: RAM from 1 MiB to here.
+    pub const MEMORY: u64 = 64 << 20;
+    static LOCK: Mutex<()> = Mutex::new(());
+    static INIT: OnceLock<()> = OnceLock::new();
+
+    /// The allocator, set up on first use; the guard serialises the tests
+    /// that use it, so each can check the free-frame count it leaves.
+    pub fn frames() -> MutexGuard<'static, ()> {
+        let guard = LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        INIT.get_or_init(|| {
+            let memory: &'static mut [u8] = Vec::leak(vec![0u8; crate::bits::to_usize(MEMORY) + 4096]);
+            let base = (memory.as_mut_ptr() as u64).next_multiple_of(4096);
+            super::physmap::set_host_base(base);
+            super::init_frames(&[MemoryRegion { start: 0x10_0000, end: MEMORY, kind: RegionKind::Usable }]).expect("host frames");
+        });
+        guard
+    }
+
+    /// Frames free now.
+    pub fn free() -> usize {
+        super::frame_counts().1
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn a_frame_stack_keeps_runs_without_the_heap_and_frees_them_all() {
+        let _frames = testing::frames();
+        let before = testing::free();
+        let mut stack = FrameStack::new();
+        for i in 0..1000 {
+            assert!(stack.alloc(if i % 3 == 0 { 4 } else { 1 }));
+        }
+        assert_eq!(stack.frames(), 334 * 4 + 666);
+        assert_eq!(testing::free(), before - 334 * 4 - 666);
+        let (first, top) = stack.pop().unwrap();
+        assert_eq!(top, 4, "the last run pushed comes off first");
+        assert!(stack.alloc(1));
+        stack.free_all();
+        assert_eq!(stack.frames(), 0);
+        assert_eq!(testing::free(), before - 4, "every frame but the popped run is back");
+        (0..4).for_each(|i| free_frame(Mfn(first.0 + i)).unwrap());
+        assert_eq!(testing::free(), before);
+    }
 
     fn region(start: u64, end: u64, usable: bool) -> MemoryRegion {
         MemoryRegion { start, end, kind: if usable { RegionKind::Usable } else { RegionKind::Firmware(2) } }

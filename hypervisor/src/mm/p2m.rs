@@ -487,6 +487,15 @@ impl P2m<MachineTables> {
     pub fn new_machine(format: Format) -> Result<Self, P2mError> {
         P2m::new(format, MachineTables { _private: () })
     }
+
+    /// The RAM frame at `gfn` (mapped writable, if `write`), for as long as
+    /// this p2m is borrowed: the handle through which the hypervisor may
+    /// touch it (`mm::handle`).
+    pub fn ram_frame(&self, gfn: Gfn, write: bool) -> Option<super::handle::FrameRef<'_>> {
+        let e = self.translate(gfn)?;
+        let writable = e.access.contains(Access::WRITE);
+        (e.p2m_type == P2mType::Ram && (writable || !write)).then(|| super::handle::FrameRef::new(e.mfn, writable))
+    }
 }
 
 impl<M: TableMemory> P2m<M> {

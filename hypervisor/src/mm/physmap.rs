@@ -8,17 +8,43 @@ use super::frame::{FRAME_SIZE, Mfn};
 pub const PHYS_OFFSET: u64 = 0xffff_8000_0000_0000;
 
 /// The virtual address of physical address `phys` in the window.
+#[cfg(target_os = "none")]
 pub const fn virt(phys: u64) -> u64 {
     PHYS_OFFSET + phys
 }
 
+/// On the host, "physical memory" is a buffer the tests give
+/// (`mm::testing`), so the real frame allocator, p2m and domain code run
+/// in host tests; before that every address is outside it.
+#[cfg(not(target_os = "none"))]
+static HOST_BASE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(PHYS_OFFSET);
+
+#[cfg(not(target_os = "none"))]
+pub fn virt(phys: u64) -> u64 {
+    HOST_BASE.load(core::sync::atomic::Ordering::Acquire).wrapping_add(phys)
+}
+
+/// Makes `[base, base + len)` of host memory play physical memory from
+/// address 0 (host tests only).
+#[cfg(not(target_os = "none"))]
+pub(super) fn set_host_base(base: u64) {
+    HOST_BASE.store(base, core::sync::atomic::Ordering::Release);
+}
+
 /// The physical address of a pointer into the window, or None outside it.
 pub fn phys_of<T>(ptr: *const T) -> Option<u64> {
-    (ptr as u64).checked_sub(PHYS_OFFSET)
+    (ptr as u64).checked_sub(virt(0))
 }
 
 /// A typed pointer to physical address `phys` through the window.
+#[cfg(target_os = "none")]
 pub const fn ptr<T>(phys: u64) -> *mut T {
+    virt(phys) as *mut T
+}
+
+/// A typed pointer to physical address `phys` through the window.
+#[cfg(not(target_os = "none"))]
+pub fn ptr<T>(phys: u64) -> *mut T {
     virt(phys) as *mut T
 }
 
@@ -27,6 +53,13 @@ pub const fn ptr<T>(phys: u64) -> *mut T {
 pub(super) unsafe fn bitmap_words(addr: u64, words: usize) -> &'static mut [u64] {
     // SAFETY: the caller guarantees exclusive ownership of this RAM; the window maps it writable and u64 has no invalid bit patterns.
     unsafe { core::slice::from_raw_parts_mut(ptr::<u64>(addr), words) }
+}
+
+/// # Safety
+/// `[addr, addr + words * 4)` must be RAM that nothing else uses, for ever.
+pub(super) unsafe fn counter_words(addr: u64, words: usize) -> &'static mut [u32] {
+    // SAFETY: the caller guarantees exclusive ownership of this RAM; the window maps it writable and u32 has no invalid bit patterns.
+    unsafe { core::slice::from_raw_parts_mut(ptr::<u32>(addr), words) }
 }
 
 /// # Safety

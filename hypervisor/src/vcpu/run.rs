@@ -202,16 +202,21 @@ impl Caller for HypercallContext<'_> {
     }
     fn destroy_domain(&mut self, id: u16) -> Result<(), Errno> {
         let d = self.domains.get_mut(id).ok_or(Errno::ESRCH)?;
+        // Dying first: no CPU takes one of its vCPUs from the queue again.
+        d.dying = true;
         let running: Vec<usize> = d.vcpus.iter().filter_map(|v| v.running_on).collect();
         if !running.is_empty() {
             // Its CPUs stop it at their next exit (this IPI forces one);
             // the toolstack's retried hypercall then finds it stopped.
-            d.dying = true;
+            // Nothing is released before: its vCPUs may still use it all.
             for cpu in running {
                 crate::arch::x86_64::apic::kick_cpu(cpu);
             }
             return Err(Errno::ERESTART);
         }
+        // No vCPU of it runs or can run again: undo its grant mappings
+        // (and tell its mappers it is gone), then free everything.
+        crate::hypercall::grant_table::release_domain(self, id);
         crate::sched::runqueue::RUNQUEUE.lock().forget_domain(id);
         let domain = self.domains.remove(id).ok_or(Errno::ESRCH)?;
         self.domains.unbind_peers_of(&domain);
@@ -228,13 +233,8 @@ impl Caller for HypercallContext<'_> {
         use crate::arch::x86_64::tsc;
         crate::domain::time::vcpu_time_info(cpu::rdtsc(), tsc::boot_tsc(), tsc::khz() * 1000, 2)
     }
-    fn copy_frame(&mut self, src: u64, src_off: usize, dst: u64, dst_off: usize, len: usize) -> Result<(), Errno> {
-        let max = crate::mm::max_mfn();
-        if src >= max || dst >= max || src_off + len > 4096 || dst_off + len > 4096 {
-            return Err(Errno::EINVAL);
-        }
-        crate::mm::copy_between_frames(crate::mm::frame::Mfn(src), src_off, crate::mm::frame::Mfn(dst), dst_off, len);
-        Ok(())
+    fn copy_frame(&mut self, src: &crate::mm::handle::PinnedFrame, src_off: usize, dst: &crate::mm::handle::PinnedFrame, dst_off: usize, len: usize) -> Result<(), Errno> {
+        crate::mm::copy_between(src, src_off, dst, dst_off, len).map_err(|_| Errno::EINVAL)
     }
     fn read_console_ring(&mut self, from: Option<u32>, max: usize, clear: bool) -> (Vec<u8>, u32) {
         crate::console::RING.lock().read(from, max, clear)

@@ -220,7 +220,7 @@ fn map_grant_ref_errors_in_xens_order() {
 fn the_maptrack_runs_out_with_no_space() {
     let mut c = granted(0);
     for h in 0..crate::domain::grant::MAX_MAPTRACK {
-        c.dom(0).grant.track(h, Mapping { domid: 1, gref: 0, flags: GNTMAP_HOST_MAP, gfn: 0, mfn: 0, granter_gone: false });
+        c.dom(0).grant.track(h, Mapping { domid: 1, gref: 0, flags: GNTMAP_HOST_MAP, gfn: 0, mfn: 0, granter_gone: false }).unwrap();
     }
     assert_eq!(map(&mut c, map_op(1, 10, GNTMAP_HOST_MAP, 0x1000)).status, GNTST_NO_SPACE);
 }
