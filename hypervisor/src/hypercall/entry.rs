@@ -70,22 +70,25 @@ impl Budget {
     }
 }
 
-/// What the gate and the register convention need of the calling vCPU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct CallerMode {
+/// What the entry needs of the calling vCPU (the vCPU loop's `HwVcpu`;
+/// a fake in tests). Each is read only when needed: the null hypercall's
+/// path reads the mode and CPL, nothing more.
+pub trait Site {
+    fn regs(&mut self) -> &mut GuestRegs;
     /// 64-bit code (EFER.LMA and CS.L): the 64-bit convention; otherwise
     /// the 32-bit one and compat layouts.
-    pub long: bool,
-    /// CR0.PE: protected mode (else real mode).
-    pub protected: bool,
+    fn long_mode(&self) -> bool;
     /// Current privilege level.
-    pub cpl: u8,
+    fn cpl(&self) -> u8;
+    /// CR0.PE: protected mode (else real mode).
+    fn protected_mode(&self) -> bool;
 }
 
-/// Xen's `hvm_hypercall` gate: real mode may call; otherwise only CPL 0
+/// Xen's `hvm_hypercall` gate: CPL 0 may call, and real mode whatever its
+/// CPL field (Xen's mode 0); CPL > 0 in protected mode may not
 /// (virtual-8086 mode runs at CPL 3).
-pub fn permitted(mode: CallerMode) -> bool {
-    !mode.protected || mode.cpl == 0
+pub fn permitted(cpl: u8, protected: impl FnOnce() -> bool) -> bool {
+    cpl == 0 || !protected()
 }
 
 /// The number and arguments from the registers of the caller's convention
@@ -135,35 +138,36 @@ pub struct Step {
     pub flush: bool,
 }
 
-/// Runs the hypercall in `regs` for a caller in `mode`: the gate first,
-/// then `run` (which locks what the call needs and dispatches it with the
-/// budget given), then the outcome is written back to `regs`.
-pub fn enter(regs: &mut GuestRegs, mode: CallerMode, run: impl FnOnce(Call, Budget) -> (Outcome, After)) -> Step {
-    if !permitted(mode) {
-        regs.rax = Errno::EPERM.to_hypercall_ret();
-        return Step { next: Next::Resume, flush: false };
-    }
-    let (outcome, after) = run(decode(regs, mode.long), Budget::per_exit());
-    let next = apply(regs, mode.long, outcome);
-    let next = match (next, after.shut_down) {
-        (Next::Shutdown(reason), _) | (_, Some(reason)) => Next::Shutdown(reason),
-        (next, None) => next,
-    };
-    Step { next, flush: after.flush }
+/// A call that passed the gate: what it asks, in which convention, and
+/// the budget it runs with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Admitted {
+    pub call: Call,
+    /// The caller runs 32-bit code (compat layouts).
+    pub compat: bool,
+    pub budget: Budget,
 }
 
-/// Writes `outcome` into the registers: the result, or a continuation's
-/// arguments in the caller's convention.
-fn apply(regs: &mut GuestRegs, long: bool, outcome: Outcome) -> Next {
-    let args: [&mut u64; 3] =
-        if long { [&mut regs.rdi, &mut regs.rsi, &mut regs.rdx] } else { [&mut regs.rbx, &mut regs.rcx, &mut regs.rdx] };
-    let rewrite = |values: &[u64]| {
-        for (reg, v) in args.into_iter().zip(values) {
-            *reg = *v;
-        }
-        Next::Again
-    };
-    match outcome {
+/// Runs the hypercall `site` made: the gate first, then `run` (which locks
+/// what the call needs and dispatches it), then the outcome is written back
+/// to the registers. Every hypercall exit comes through here.
+#[inline(always)]
+pub fn enter<S: Site>(site: &mut S, run: impl FnOnce(&S, Admitted) -> (Outcome, After)) -> Step {
+    if !permitted(site.cpl(), || site.protected_mode()) {
+        site.regs().rax = Errno::EPERM.to_hypercall_ret();
+        return Step { next: Next::Resume, flush: false };
+    }
+    let long = site.long_mode();
+    let call = decode(site.regs(), long);
+    let (outcome, after) = run(site, Admitted { call, compat: !long, budget: Budget::per_exit() });
+    finish(site.regs(), long, outcome, after)
+}
+
+/// Writes `outcome` into `regs` (the result, or a continuation's arguments
+/// in the caller's convention) and says where the vCPU goes.
+#[inline(always)]
+fn finish(regs: &mut GuestRegs, long: bool, outcome: Outcome, after: After) -> Step {
+    let next = match outcome {
         Outcome::Return(value) => {
             regs.rax = value;
             Next::Resume
@@ -180,44 +184,97 @@ fn apply(regs: &mut GuestRegs, long: bool, outcome: Outcome) -> Next {
             regs.rax = 0;
             Next::Poll(deadline)
         }
-        Outcome::Shutdown(reason) => Next::Shutdown(reason),
-        Outcome::Preempted(a0) => rewrite(&[a0]),
-        Outcome::Continue2(a) => rewrite(&a),
-        Outcome::Continue(a) => rewrite(&a),
-    }
+        Outcome::Shutdown(reason) => return Step { next: Next::Shutdown(reason), flush: after.flush },
+        Outcome::Preempted(a0) => {
+            *if long { &mut regs.rdi } else { &mut regs.rbx } = a0;
+            Next::Again
+        }
+        Outcome::Continue2([a0, a1]) => {
+            if long {
+                (regs.rdi, regs.rsi) = (a0, a1);
+            } else {
+                (regs.rbx, regs.rcx) = (a0, a1);
+            }
+            Next::Again
+        }
+        Outcome::Continue([a0, a1, a2]) => {
+            if long {
+                (regs.rdi, regs.rsi, regs.rdx) = (a0, a1, a2);
+            } else {
+                (regs.rbx, regs.rcx, regs.rdx) = (a0, a1, a2);
+            }
+            Next::Again
+        }
+    };
+    let next = match after.shut_down {
+        Some(reason) => Next::Shutdown(reason),
+        None => next,
+    };
+    Step { next, flush: after.flush }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const KERNEL64: CallerMode = CallerMode { long: true, protected: true, cpl: 0 };
+    /// A vCPU at a VMCALL: its registers and mode.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct FakeSite {
+        regs: GuestRegs,
+        long: bool,
+        protected: bool,
+        cpl: u8,
+    }
 
-    fn regs64(nr: u64, args: [u64; 5]) -> GuestRegs {
-        GuestRegs { rax: nr, rdi: args[0], rsi: args[1], rdx: args[2], r10: args[3], r8: args[4], ..GuestRegs::default() }
+    impl Site for FakeSite {
+        fn regs(&mut self) -> &mut GuestRegs {
+            &mut self.regs
+        }
+        fn long_mode(&self) -> bool {
+            self.long
+        }
+        fn cpl(&self) -> u8 {
+            self.cpl
+        }
+        fn protected_mode(&self) -> bool {
+            self.protected
+        }
+    }
+
+    fn kernel64(nr: u64, args: [u64; 5]) -> FakeSite {
+        let regs = GuestRegs { rax: nr, rdi: args[0], rsi: args[1], rdx: args[2], r10: args[3], r8: args[4], ..GuestRegs::default() };
+        FakeSite { regs, long: true, protected: true, cpl: 0 }
+    }
+
+    fn returning(outcome: Outcome) -> impl FnOnce(&FakeSite, Admitted) -> (Outcome, After) {
+        move |_, _| (outcome, After::default())
     }
 
     #[test]
     fn a_call_from_cpl_1_to_3_is_eperm_and_runs_nothing() {
         for cpl in 1..=3 {
             for long in [true, false] {
-                let mut r = regs64(17, [0; 5]);
-                let before = r;
-                let step = enter(&mut r, CallerMode { long, protected: true, cpl }, |_, _| panic!("must not run at CPL {cpl}"));
+                let mut site = FakeSite { cpl, long, ..kernel64(17, [1, 2, 3, 4, 5]) };
+                let before = site;
+                let step = enter(&mut site, |_, _| panic!("must not run at CPL {cpl}"));
                 assert_eq!(step, Step { next: Next::Resume, flush: false });
-                assert_eq!(r.rax, u64::MAX, "-EPERM is -1");
-                assert_eq!(GuestRegs { rax: before.rax, ..r }, before, "only rax changes");
+                assert_eq!(site.regs.rax, u64::MAX, "-EPERM is -1");
+                assert_eq!(FakeSite { regs: GuestRegs { rax: 17, ..site.regs }, ..site }, before, "only rax changes");
             }
         }
     }
 
     #[test]
     fn real_mode_and_cpl_0_may_call() {
-        assert!(permitted(KERNEL64));
-        assert!(permitted(CallerMode { long: false, protected: false, cpl: 0 }));
+        assert!(permitted(0, || true));
+        assert!(permitted(0, || false));
         // Xen's mode 0 lets real mode call whatever CPL field the CPU reports.
-        assert!(permitted(CallerMode { long: false, protected: false, cpl: 3 }));
-        assert!(!permitted(CallerMode { long: false, protected: true, cpl: 3 }));
+        assert!(permitted(3, || false));
+        assert!(!permitted(3, || true));
+        assert!(!permitted(1, || true));
+        let mut real = FakeSite { long: false, protected: false, cpl: 0, ..kernel64(17, [0; 5]) };
+        assert_eq!(enter(&mut real, returning(Outcome::Return(5))).next, Next::Resume);
+        assert_eq!(real.regs.rax, 5);
     }
 
     #[test]
@@ -235,43 +292,47 @@ mod tests {
         };
         assert_eq!(decode(&r, true), Call { nr: 0x1_0000_0011, args: [5, 4, 3, 6, 7] });
         assert_eq!(decode(&r, false), Call { nr: 0x11, args: [1, 2, 3, 4, 5] });
+        let mut site = FakeSite { regs: r, long: false, protected: true, cpl: 0 };
+        enter(&mut site, |_, a| {
+            assert_eq!((a.call, a.compat), (Call { nr: 0x11, args: [1, 2, 3, 4, 5] }, true));
+            (Outcome::Return(0), After::default())
+        });
     }
 
     #[test]
     fn every_exit_starts_with_a_full_budget() {
-        let mut r = regs64(17, [0; 5]);
-        enter(&mut r, KERNEL64, |call, budget| {
-            assert_eq!(call.nr, 17);
-            assert_eq!(budget, Budget::per_exit());
+        let mut site = kernel64(17, [0; 5]);
+        enter(&mut site, |_, a| {
+            assert_eq!((a.call.nr, a.compat, a.budget), (17, false, Budget::per_exit()));
             (Outcome::Return(7), After::default())
         });
-        assert_eq!(r.rax, 7);
+        assert_eq!(site.regs.rax, 7);
     }
 
     #[test]
     fn continuations_rewrite_only_their_arguments_and_keep_rip() {
-        let mut r = regs64(29, [1, 2, 3, 4, 5]);
-        let step = enter(&mut r, KERNEL64, |_, _| (Outcome::Continue2([10, 20]), After::default()));
-        assert_eq!(step.next, Next::Again);
+        let mut site = kernel64(29, [1, 2, 3, 4, 5]);
+        assert_eq!(enter(&mut site, returning(Outcome::Continue2([10, 20]))).next, Next::Again);
+        let r = site.regs;
         assert_eq!((r.rax, r.rdi, r.rsi, r.rdx, r.r10), (29, 10, 20, 3, 4), "rax keeps the number");
-        let mut r = GuestRegs { rax: 12, rbx: 1, rcx: 2, rdx: 3, ..GuestRegs::default() };
-        let compat = CallerMode { long: false, ..KERNEL64 };
-        assert_eq!(enter(&mut r, compat, |_, _| (Outcome::Preempted(9), After::default())).next, Next::Again);
-        assert_eq!((r.rbx, r.rcx), (9, 2));
-        enter(&mut r, compat, |_, _| (Outcome::Continue([7, 8, 9]), After::default()));
-        assert_eq!((r.rbx, r.rcx, r.rdx), (7, 8, 9));
+        let regs = GuestRegs { rax: 12, rbx: 1, rcx: 2, rdx: 3, ..GuestRegs::default() };
+        let mut compat = FakeSite { regs, long: false, protected: true, cpl: 0 };
+        assert_eq!(enter(&mut compat, returning(Outcome::Preempted(9))).next, Next::Again);
+        assert_eq!((compat.regs.rbx, compat.regs.rcx), (9, 2));
+        enter(&mut compat, returning(Outcome::Continue([7, 8, 9])));
+        assert_eq!((compat.regs.rbx, compat.regs.rcx, compat.regs.rdx, compat.regs.rax), (7, 8, 9, 12));
     }
 
     #[test]
     fn waits_return_zero_and_a_shutdown_seen_after_the_call_stops_the_vcpu() {
-        let mut r = regs64(29, [0; 5]);
-        assert_eq!(enter(&mut r, KERNEL64, |_, _| (Outcome::Block, After::default())).next, Next::Block);
-        assert_eq!(r.rax, 0);
-        assert_eq!(enter(&mut r, KERNEL64, |_, _| (Outcome::Poll(5), After::default())).next, Next::Poll(5));
+        let mut site = kernel64(29, [0; 5]);
+        assert_eq!(enter(&mut site, returning(Outcome::Block)).next, Next::Block);
+        assert_eq!(site.regs.rax, 0);
+        assert_eq!(enter(&mut site, returning(Outcome::Poll(5))).next, Next::Poll(5));
         let after = After { flush: true, shut_down: Some(3) };
-        let step = enter(&mut r, KERNEL64, |_, _| (Outcome::Return(0), after));
+        let step = enter(&mut site, |_, _| (Outcome::Return(0), after));
         assert_eq!(step, Step { next: Next::Shutdown(3), flush: true });
-        assert_eq!(enter(&mut r, KERNEL64, |_, _| (Outcome::Shutdown(1), After::default())).next, Next::Shutdown(1));
+        assert_eq!(enter(&mut site, returning(Outcome::Shutdown(1))).next, Next::Shutdown(1));
     }
 
     #[test]
@@ -288,5 +349,10 @@ mod tests {
         assert!(b.exhausted());
         assert_eq!(Budget::per_exit().take(0, 1), 0);
         assert_eq!(Budget::per_exit().take(u64::MAX, 0), 256, "cost 0 counts as 1");
+        let mut b = Budget::per_exit();
+        b.spend(255);
+        assert!(!b.exhausted());
+        b.spend(2);
+        assert!(b.exhausted());
     }
 }

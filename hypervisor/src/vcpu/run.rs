@@ -21,7 +21,7 @@ use crate::domain::table::{DOMAINS, DomainTable};
 use crate::event::signals::VcpuSignals;
 use crate::event::two_level;
 use crate::console::guest::Output;
-use crate::hypercall::entry::{self, After, CallerMode, Next};
+use crate::hypercall::entry::{self, After, Next, Site};
 use crate::hypercall::{self, Budget, Caller, DomainOps, MachineInfo};
 use crate::log::Level;
 use crate::mm::guest::{self, GuestMemory, GuestPaging};
@@ -89,10 +89,12 @@ impl Guest {
 struct HypercallContext<'g> {
     guest: &'g mut Guest,
     domains: MutexGuard<'g, DomainTable>,
-    /// The guest's paging at the call, for a supervisor access (Xen's
-    /// `copy_{to,from}_user_hvm` pass no `PFEC_user_mode`: only CPL 0 gets
-    /// here); None for a paging mode no supported guest uses.
-    paging: Option<GuestPaging>,
+    vcpu: &'g HwVcpu,
+    /// The guest's paging at the call, read at the first guest-virtual
+    /// access, for a supervisor access (Xen's `copy_{to,from}_user_hvm`
+    /// pass no `PFEC_user_mode`: only CPL 0 gets here); None for a paging
+    /// mode no supported guest uses.
+    paging: core::cell::OnceCell<Option<GuestPaging>>,
     compat: bool,
     budget: Budget,
     /// The last guest page translated (gva page, gpa page, writable): a
@@ -104,6 +106,19 @@ struct HypercallContext<'g> {
 impl HypercallContext<'_> {
     /// The gpa of `gva` if it lies in the page translated last (for a write:
     /// translated writable); else walks the guest's tables and remembers it.
+    /// The calling vCPU's paging, read once per hypercall.
+    fn paging(&self) -> Result<GuestPaging, Errno> {
+        const CR4_SMAP: u64 = 1 << 21;
+        const RFLAGS_AC: u64 = 1 << 18;
+        let paging = self.paging.get_or_init(|| {
+            let (cr0, cr3, cr4, efer) = self.vcpu.paging_state();
+            // RFLAGS.AC matters only under SMAP (a `stac` lifts it).
+            let ac = cr4 & CR4_SMAP != 0 && self.vcpu.rflags() & RFLAGS_AC != 0;
+            GuestPaging::supervisor(cr0, cr3, cr4, efer, ac)
+        });
+        paging.ok_or(Errno::EFAULT)
+    }
+
     fn translate(&self, gva: u64, write: bool) -> Result<u64, Errno> {
         const PAGE_MASK: u64 = 0xfff;
         let page = gva & !PAGE_MASK;
@@ -113,8 +128,8 @@ impl HypercallContext<'_> {
         {
             return Ok(gpa | (gva & PAGE_MASK));
         }
-        let paging = self.paging.as_ref().ok_or(Errno::EFAULT)?;
-        let gpa = guest::gva_to_gpa(&self.me().memory(), paging, page, write)? & !PAGE_MASK;
+        let paging = self.paging()?;
+        let gpa = guest::gva_to_gpa(&self.me().memory(), &paging, page, write)? & !PAGE_MASK;
         self.last_page.set(Some((page, gpa, write)));
         Ok(gpa | (gva & PAGE_MASK))
     }
@@ -146,15 +161,15 @@ impl Caller for HypercallContext<'_> {
             let gpa = self.translate(gva, false)?;
             return self.me().memory().read(gpa, buf).map_err(Errno::from);
         }
-        let paging = self.paging.as_ref().ok_or(Errno::EFAULT)?;
-        guest::read_gva(&self.me().memory(), paging, gva, buf).map_err(Errno::from)
+        let paging = self.paging()?;
+        guest::read_gva(&self.me().memory(), &paging, gva, buf).map_err(Errno::from)
     }
     fn copy_to_guest(&mut self, gva: u64, buf: &[u8]) -> Result<(), Errno> {
         if Self::one_page(gva, buf.len()) {
             let gpa = self.translate(gva, true)?;
             return self.me().memory().write(gpa, buf).map_err(Errno::from);
         }
-        let paging = self.paging.ok_or(Errno::EFAULT)?;
+        let paging = self.paging()?;
         let mut mem = self.me().memory();
         guest::write_gva(&mut mem, &paging, gva, buf).map_err(Errno::from)
     }
@@ -545,27 +560,19 @@ fn crash(guest: &mut Guest, vcpu: &HwVcpu, why: core::fmt::Arguments) -> End {
 }
 
 /// The hypercall exit, through `hypercall::entry` (its CPL gate, budget
-/// and continuations): the calling vCPU's mode and paging read once, the
-/// domain table locked only while the call runs.
+/// and continuations); the domain table is locked only while the call runs.
 fn hypercall(vcpu: &mut HwVcpu, guest: &mut Guest) -> entry::Step {
-    const CR0_PE: u64 = 1;
-    const CR4_SMAP: u64 = 1 << 21;
-    const RFLAGS_AC: u64 = 1 << 18;
-    let long = vcpu.long_mode();
-    let (cr0, cr3, cr4, efer) = vcpu.paging_state();
-    let mode = CallerMode { long, protected: cr0 & CR0_PE != 0, cpl: vcpu.cpl() };
-    // RFLAGS.AC matters only under SMAP (a `stac` lifts it).
-    let ac = cr4 & CR4_SMAP != 0 && vcpu.rflags() & RFLAGS_AC != 0;
-    entry::enter(vcpu.regs(), mode, |call, budget| {
+    entry::enter(vcpu, |vcpu, admitted| {
         let mut ctx = HypercallContext {
             guest,
             domains: DOMAINS.lock(),
-            paging: GuestPaging::supervisor(cr0, cr3, cr4, efer, ac),
-            compat: !long,
-            budget,
+            vcpu,
+            paging: core::cell::OnceCell::new(),
+            compat: admitted.compat,
+            budget: admitted.budget,
             last_page: core::cell::Cell::new(None),
         };
-        let outcome = hypercall::dispatch(&mut ctx, call);
+        let outcome = hypercall::dispatch(&mut ctx, admitted.call);
         let id = ctx.guest.domid;
         let after = match ctx.domains.get_mut(id) {
             Some(me) => After {
@@ -579,4 +586,21 @@ fn hypercall(vcpu: &mut HwVcpu, guest: &mut Guest) -> entry::Step {
         };
         (outcome, after)
     })
+}
+
+/// The entry's view of the vCPU at its VMCALL.
+impl Site for HwVcpu {
+    fn regs(&mut self) -> &mut crate::arch::x86_64::virt::exit::GuestRegs {
+        HwVcpu::regs(self)
+    }
+    fn long_mode(&self) -> bool {
+        HwVcpu::long_mode(self)
+    }
+    fn cpl(&self) -> u8 {
+        HwVcpu::cpl(self)
+    }
+    fn protected_mode(&self) -> bool {
+        const CR0_PE: u64 = 1;
+        self.paging_state().0 & CR0_PE != 0
+    }
 }
