@@ -7,7 +7,9 @@
 //! [`BURST`] bytes refilled at [`RATE`] bytes a second; a line the bucket
 //! cannot pay for is dropped, and one log line says how many were when
 //! output resumes (or the vCPU stops). Dom0, the hardware domain, is not
-//! limited (Xen writes its output straight to the console).
+//! limited (Xen writes its output straight to the console). A DomU's
+//! control characters are dropped, as Xen keeps only printable ones: no
+//! escape sequence of a guest reaches the terminal.
 
 use alloc::vec::Vec;
 use spin::Mutex;
@@ -207,8 +209,27 @@ pub fn print(output: &mut Output, domid: u16, vcpu: u32, unlimited: bool, now_ns
             Verdict::Print => {}
         }
         let text = alloc::string::String::from_utf8_lossy(line);
-        super::write_line(format_args!("(d{domid}) {}", text.trim_end()));
+        let text = text.trim_end();
+        if unlimited {
+            super::write_line(format_args!("(d{domid}) {text}"));
+        } else {
+            super::write_line(format_args!("(d{domid}) {}", Printable(text)));
+        }
     });
+}
+
+/// A DomU's text without control characters (tab excepted), as Xen's
+/// `guest_console_write` keeps only printable ones.
+struct Printable<'a>(&'a str);
+
+impl core::fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use core::fmt::Write;
+        for c in self.0.chars().filter(|&c| c == '\t' || !c.is_control()) {
+            f.write_char(c)?;
+        }
+        Ok(())
+    }
 }
 
 /// Says what the limiter dropped and not yet said (the vCPU stops).
@@ -250,6 +271,12 @@ mod tests {
         assert!(!o.has_lines(), "an unfinished line waits");
         o.end_partial();
         assert_eq!(lines(&mut o), [b"partial".to_vec()]);
+    }
+
+    #[test]
+    fn a_domus_control_characters_are_dropped() {
+        let text = alloc::string::String::from_utf8_lossy(b"red \x1b[31mtext\x07\tok \xc2\x9b2J caf\xc3\xa9");
+        assert_eq!(alloc::format!("{}", Printable(&text)), "red [31mtext\tok 2J caf\u{e9}");
     }
 
     #[test]
