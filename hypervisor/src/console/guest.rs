@@ -6,7 +6,8 @@
 //! with `printk_ratelimit` (its `guest_loglvl` messages): a token bucket of
 //! [`BURST`] bytes refilled at [`RATE`] bytes a second; a line the bucket
 //! cannot pay for is dropped, and one log line says how many were when
-//! output resumes (or the vCPU stops). Dom0, the hardware domain, is not
+//! output resumes (at most one such line per [`SUMMARY_EVERY_NS`], as Xen's
+//! 5 s interval; the rest when the vCPU stops). Dom0, the hardware domain, is not
 //! limited (Xen writes its output straight to the console). A DomU's
 //! control characters are dropped, as Xen keeps only printable ones: no
 //! escape sequence of a guest reaches the terminal.
@@ -100,6 +101,10 @@ const NS_PER_BYTE: u64 = 1_000_000_000 / RATE;
 const LINE_OVERHEAD: u64 = 10;
 /// What the summary line printed before a line after dropped ones costs.
 const SUMMARY_COST: u64 = 100;
+/// Shortest time between two summary lines of a domain (Xen's
+/// `printk_ratelimit_ms`, 5 s): a guest that keeps writing gets one line
+/// about it now and then, not one per line let through.
+pub const SUMMARY_EVERY_NS: u64 = 5_000_000_000;
 
 /// Whether a line is printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,6 +124,8 @@ pub struct Bucket {
     last_ns: u64,
     dropped_lines: u64,
     dropped_bytes: u64,
+    /// When the last summary line was printed.
+    summary_ns: Option<u64>,
 }
 
 impl Bucket {
@@ -126,7 +133,7 @@ impl Bucket {
 
     /// A full bucket at system time `now_ns`.
     pub fn new(now_ns: u64) -> Bucket {
-        Bucket { credit_ns: Self::FULL_NS, last_ns: now_ns, dropped_lines: 0, dropped_bytes: 0 }
+        Bucket { credit_ns: Self::FULL_NS, last_ns: now_ns, dropped_lines: 0, dropped_bytes: 0, summary_ns: None }
     }
 
     /// Whether a line of `len` bytes may be printed at `now_ns`; pays for it if so.
@@ -135,18 +142,20 @@ impl Bucket {
         self.credit_ns = self.credit_ns.saturating_add(elapsed).min(Self::FULL_NS);
         self.last_ns = self.last_ns.max(now_ns);
         let bytes = len as u64 + LINE_OVERHEAD;
-        let summary = if self.dropped_lines > 0 { SUMMARY_COST } else { 0 };
-        let cost = (bytes + summary).saturating_mul(NS_PER_BYTE);
+        let summary_due = self.dropped_lines > 0 && self.summary_ns.is_none_or(|at| now_ns.saturating_sub(at) >= SUMMARY_EVERY_NS);
+        let cost = (bytes + if summary_due { SUMMARY_COST } else { 0 }).saturating_mul(NS_PER_BYTE);
         if self.credit_ns < cost {
             self.dropped_lines += 1;
             self.dropped_bytes += len as u64;
             return Verdict::Drop;
         }
         self.credit_ns -= cost;
-        match self.take_dropped() {
-            Some((lines, bytes)) => Verdict::PrintAfterDropped { lines, bytes },
-            None => Verdict::Print,
+        if !summary_due {
+            return Verdict::Print;
         }
+        self.summary_ns = Some(now_ns);
+        let (lines, bytes) = self.take_dropped().expect("a summary is due only after drops");
+        Verdict::PrintAfterDropped { lines, bytes }
     }
 
     /// Lines and bytes dropped since the last summary, if any; forgets them.
@@ -326,6 +335,28 @@ mod tests {
         }
         // What was left of the burst (68 bytes) and a second's RATE, less the two lines above.
         assert_eq!(printed, (68 + RATE - 200) / 100);
+    }
+
+    #[test]
+    fn a_domain_that_keeps_writing_gets_a_summary_every_5_s_with_every_drop_counted() {
+        let mut b = Bucket::new(0);
+        while b.admit(0, 90) != Verdict::Drop {}
+        let (mut dropped, mut summaries, mut printed) = (1, 0, 0);
+        let step = 10_000_000; // a line every 10 ms for 20 s
+        for t in 1..=2000u64 {
+            match b.admit(t * step, 90) {
+                Verdict::Drop => dropped += 1,
+                Verdict::Print => printed += 1,
+                Verdict::PrintAfterDropped { lines, .. } => {
+                    summaries += 1;
+                    printed += 1;
+                    dropped -= lines;
+                }
+            }
+        }
+        assert_eq!(summaries, 4, "at 0.01 s, then every 5 s");
+        assert!(printed > 700 && printed < 850, "about RATE bytes a second got through: {printed}");
+        assert_eq!(b.take_dropped().map(|(lines, _)| lines), Some(dropped), "the rest is told when the vCPU stops");
     }
 
     #[test]
