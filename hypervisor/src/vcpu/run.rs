@@ -104,8 +104,6 @@ struct HypercallContext<'g> {
 }
 
 impl HypercallContext<'_> {
-    /// The gpa of `gva` if it lies in the page translated last (for a write:
-    /// translated writable); else walks the guest's tables and remembers it.
     /// The calling vCPU's paging, read once per hypercall.
     fn paging(&self) -> Result<GuestPaging, Errno> {
         const CR4_SMAP: u64 = 1 << 21;
@@ -119,6 +117,8 @@ impl HypercallContext<'_> {
         paging.ok_or(Errno::EFAULT)
     }
 
+    /// The gpa of `gva` if it lies in the page translated last (for a write:
+    /// translated writable); else walks the guest's tables and remembers it.
     fn translate(&self, gva: u64, write: bool) -> Result<u64, Errno> {
         const PAGE_MASK: u64 = 0xfff;
         let page = gva & !PAGE_MASK;
