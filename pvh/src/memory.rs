@@ -29,6 +29,9 @@ pub enum GuestFault {
     WriteProtected(u64),
     /// gva {gva:#x}: the guest's level-{level} entry has a reserved bit set
     ReservedBit { gva: u64, level: u8 },
+    /// gva {0:#x}: the guest's page tables forbid this access (a user page
+    /// under SMAP, or a supervisor page to a user access)
+    Protected(u64),
 }
 
 impl fmt::Display for GuestFault {
@@ -48,6 +51,7 @@ impl fmt::Display for GuestFault {
             GuestFault::ReservedBit { gva, level } => {
                 write!(f, "gva {gva:#x}: the guest's level-{level} page-table entry has a reserved bit set")
             }
+            GuestFault::Protected(gva) => write!(f, "gva {gva:#x}: the guest's page tables forbid this access"),
         }
     }
 }

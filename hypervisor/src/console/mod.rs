@@ -1,6 +1,7 @@
 //! The hypervisor console: whole lines to the serial port, never interleaved,
 //! and kept in the console ring for `xl dmesg`.
 
+pub mod guest;
 pub mod ring;
 
 use core::fmt::{self, Write};

@@ -3,7 +3,7 @@
 //!
 //! | cmd | here |
 //! |---|---|
-//! | `CONSOLEIO_write` (0) | prints up to `count` bytes, returns 0 |
+//! | `CONSOLEIO_write` (0) | prints `count` bytes as `(dN)` lines, returns 0; continues once the exit's budget or console buffer is spent; a DomU's lines are rate-limited (`console::guest`) |
 //! | `CONSOLEIO_read` (1) | Dom0 only (-EPERM otherwise): pending input, returns bytes read |
 //! | other | -ENOSYS, as Xen |
 
@@ -13,11 +13,9 @@ use abi::errno::Errno;
 
 use super::{Caller, Outcome};
 
-/// Bytes copied per step, so a huge `count` never needs a huge buffer.
+/// Bytes copied per step, so a huge `count` never needs a huge buffer; a
+/// step spends one unit of the exit's budget.
 const CHUNK: usize = 256;
-/// Most bytes one call prints (Xen loops with continuations; a larger write
-/// is cut here and the guest told it all went out, as Xen's ring may drop).
-const MAX_WRITE: u64 = 16 * 1024;
 
 pub fn console_io(caller: &mut impl Caller, cmd: u64, count: u64, buffer: u64) -> Outcome {
     match cmd {
@@ -31,18 +29,28 @@ pub fn console_io(caller: &mut impl Caller, cmd: u64, count: u64, buffer: u64) -
     }
 }
 
+/// Xen's `guest_console_write`: all `count` bytes, in chunks; once the
+/// exit's budget is spent or its console buffer is full, the rest goes in a
+/// continuation (count and buffer moved on), as Xen's preemption check.
 fn write(caller: &mut impl Caller, count: u64, buffer: u64) -> Outcome {
-    let count = count.min(MAX_WRITE);
     let mut done = 0;
     let mut chunk = [0u8; CHUNK];
+    let rest = |done: u64| Outcome::Continue([CONSOLEIO_WRITE, count - done, buffer.wrapping_add(done)]);
     while done < count {
+        if done > 0 && caller.budget().exhausted() {
+            return rest(done);
+        }
+        caller.budget().spend(1);
         let n = to_usize((count - done).min(CHUNK as u64));
         let Some(gva) = buffer.checked_add(done) else { return Outcome::err(Errno::EFAULT) };
         if let Err(e) = caller.copy_from_guest(gva, &mut chunk[..n]) {
             return Outcome::err(e);
         }
-        caller.console_write(&chunk[..n]);
-        done += n as u64;
+        let took = caller.console_write(&chunk[..n]);
+        done += took as u64;
+        if took < n {
+            return rest(done);
+        }
     }
     Outcome::Return(0)
 }
@@ -84,10 +92,28 @@ mod tests {
     }
 
     #[test]
-    fn a_huge_count_is_bounded() {
-        let mut c = FakeCaller::new(64 * 1024);
-        assert_eq!(console_io(&mut c, CONSOLEIO_WRITE, u64::MAX, 0), Outcome::Return(0));
-        assert_eq!(c.console.len() as u64, MAX_WRITE);
+    fn a_long_write_continues_once_the_budget_is_spent() {
+        let mut c = FakeCaller::new(128 * 1024);
+        c.mem[..128 * 1024].iter_mut().enumerate().for_each(|(i, b)| *b = (i % 251) as u8);
+        let per_exit = u64::from(super::super::Budget::PER_EXIT) * CHUNK as u64;
+        let total = 100_000u64;
+        assert_eq!(console_io(&mut c, CONSOLEIO_WRITE, total, 0), Outcome::Continue([CONSOLEIO_WRITE, total - per_exit, per_exit]));
+        assert_eq!(c.console.len() as u64, per_exit);
+        c.next_exit();
+        assert_eq!(console_io(&mut c, CONSOLEIO_WRITE, total - per_exit, per_exit), Outcome::Return(0));
+        assert_eq!(c.console, c.mem[..total as usize], "every byte once, in order");
+    }
+
+    #[test]
+    fn a_full_console_buffer_continues_the_write_where_it_stopped() {
+        let mut c = FakeCaller::new(4096);
+        c.mem[..1000].fill(b'x');
+        c.console_room = Some(300);
+        assert_eq!(console_io(&mut c, CONSOLEIO_WRITE, 1000, 0), Outcome::Continue([CONSOLEIO_WRITE, 700, 300]));
+        assert_eq!(c.console.len(), 300);
+        (c.console_room, c.budget) = (None, super::super::Budget::per_exit());
+        assert_eq!(console_io(&mut c, CONSOLEIO_WRITE, 700, 300), Outcome::Return(0));
+        assert_eq!(c.console.len(), 1000);
     }
 
     #[test]

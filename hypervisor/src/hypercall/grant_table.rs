@@ -16,7 +16,8 @@
 //!
 //! A count with bit 31 set is -EINVAL. Batches stop at the first entry that
 //! cannot be read or written back (-EFAULT); each op's own result is its
-//! `status`. A batch runs 256 entries per call, then continues (Xen's
+//! `status`. A batch runs what the exit's budget pays for (256 entries, an
+//! op each), then continues (Xen's
 //! hypercall continuation: the guest's uop and count registers move on and
 //! the same call runs again), so no batch holds the CPU for its whole length.
 //!
@@ -68,8 +69,9 @@ pub fn grant_table_op(caller: &mut impl Caller, cmd: u64, uop: u64, count: u64) 
     if count >= 1 << 31 {
         return Outcome::err(Errno::EINVAL);
     }
-    // Batches run at most CONTINUE_EVERY entries per call, then continue
-    // where they stopped (Xen's hypercall continuation: uop and count move).
+    // Batches run as many entries as the exit's budget pays for, then
+    // continue where they stopped (Xen's hypercall continuation: uop and
+    // count move).
     let entry = match cmd {
         GNTTABOP_MAP_GRANT_REF => core::mem::size_of::<GnttabMapGrantRef>(),
         GNTTABOP_UNMAP_GRANT_REF => core::mem::size_of::<GnttabUnmapGrantRef>(),
@@ -78,7 +80,8 @@ pub fn grant_table_op(caller: &mut impl Caller, cmd: u64, uop: u64, count: u64) 
         GNTTABOP_COPY => core::mem::size_of::<GnttabCopy>(),
         _ => 0,
     } as u64;
-    let (count, rest) = if entry > 0 && count > CONTINUE_EVERY { (CONTINUE_EVERY, count - CONTINUE_EVERY) } else { (count, 0) };
+    let now = if entry > 0 { caller.budget().take(count, 1) } else { count };
+    let (count, rest) = (now, count - now);
     let result = match cmd {
         GNTTABOP_QUERY_SIZE => query_size(caller, uop, count),
         GNTTABOP_SETUP_TABLE if caller.compat() => compat_setup_table(caller, uop, count),
@@ -97,8 +100,6 @@ pub fn grant_table_op(caller: &mut impl Caller, cmd: u64, uop: u64, count: u64) 
     }
 }
 
-/// Batch entries one call handles before it continues.
-const CONTINUE_EVERY: u64 = 256;
 
 /// Xen's `rcu_lock_domain_by_any_id` then the XSM_TARGET check: the
 /// domain `dom` names (`DOMID_SELF` too), if the caller may act on it.

@@ -7,7 +7,7 @@
 //! | `XENMEM_increase_reservation` (0) | frames owned but unmapped (a translated guest's) |
 //! | `XENMEM_decrease_reservation` (1) | gpfns unmapped and freed |
 //! | `XENMEM_populate_physmap` (6) | zeroed frames mapped at the gpfns |
-//! | (all three) | return the extents done; like Xen, a bad argument pointer, unknown or forbidden domain returns `start_extent`; order > 9 does nothing; preempted every 256 extents |
+//! | (all three) | return the extents done; like Xen, a bad argument pointer, unknown or forbidden domain returns `start_extent`; order > 9 does nothing; preempted once the exit's budget (`entry::Budget`: 256 pages) is spent, at least one extent a call |
 //! | `XENMEM_maximum_ram_page` (2) | one past the highest machine frame |
 //! | `XENMEM_current_reservation` (3), `XENMEM_maximum_reservation` (4), `XENMEM_maximum_gpfn` (14) | of a domid (`DOMID_SELF`; others need privilege: -EPERM; none: -ESRCH) |
 //! | `XENMEM_memory_map` (9) | the domain's e820 map, up to `nr_entries` |
@@ -35,8 +35,6 @@ const MEMOP_EXTENT_SHIFT: u64 = 6;
 const MEMOP_CMD_MASK: u64 = (1 << MEMOP_EXTENT_SHIFT) - 1;
 /// Largest extent order any domain may ask for (Xen's domU default).
 const MAX_ORDER: u32 = 9;
-/// Extents handled before the call gives the CPU back (a continuation).
-const EXTENTS_PER_CALL: u64 = 256;
 
 pub fn memory_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
     let op = cmd & MEMOP_CMD_MASK;
@@ -148,7 +146,8 @@ fn reservation(caller: &mut impl Caller, op: u64, start: u64, arg: u64) -> Outco
     if target(caller, r.domid).is_err() || r.extent_order > MAX_ORDER {
         return Outcome::Return(start);
     }
-    let end = r.nr_extents.min(start + EXTENTS_PER_CALL);
+    // The exit's budget pays for this many extents (a page each) now.
+    let end = start + caller.budget().take(r.nr_extents - start, 1 << r.extent_order);
     let mut done = start;
     while done < end {
         let step = if op == XENMEM_INCREASE_RESERVATION {
@@ -310,6 +309,7 @@ mod tests {
         c.dom(0).max_pages = 1 << 20;
         c.put(0, &res(0, 300, 0, DOMID_SELF));
         assert_eq!(memory_op(&mut c, XENMEM_INCREASE_RESERVATION, 0), Outcome::Preempted(256 << 6));
+        c.next_exit();
         assert_eq!(memory_op(&mut c, 256 << 6, 0), Outcome::Return(300));
         assert_eq!(c.dom(0).reserved, 300);
     }

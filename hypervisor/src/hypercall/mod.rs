@@ -8,6 +8,7 @@
 pub mod console_io;
 pub mod dm_op;
 pub mod domctl;
+pub mod entry;
 pub mod event_channel;
 pub mod grant_table;
 pub mod hvm_op;
@@ -38,6 +39,8 @@ use crate::event::channels::EventChannels;
 use crate::event::two_level::EventWords;
 use crate::domain::grant::GrantState;
 use crate::mm::handle::PinnedFrame;
+
+pub use entry::Budget;
 
 /// A hypercall as the guest made it: number and up to five arguments, already
 /// taken from the registers of the guest's mode (64-bit: rdi rsi rdx r10 r8;
@@ -179,8 +182,11 @@ pub trait Caller {
     /// the guest's RAM.
     fn copy_from_guest(&self, gva: u64, buf: &mut [u8]) -> Result<(), Errno>;
     fn copy_to_guest(&mut self, gva: u64, buf: &[u8]) -> Result<(), Errno>;
-    /// Writes guest console output (the hypervisor adds the `(dN)` prefix).
-    fn console_write(&mut self, bytes: &[u8]);
+    /// Takes guest console output (the hypervisor adds the `(dN)` prefix
+    /// and prints it once the call is over); returns how many bytes it
+    /// took: fewer when this exit's output buffer is full, and the rest
+    /// must wait for a continuation.
+    fn console_write(&mut self, bytes: &[u8]) -> usize;
     /// Reads pending console input into `buf`; returns the bytes read.
     fn console_read(&mut self, buf: &mut [u8]) -> usize;
     /// The calling domain.
@@ -213,6 +219,9 @@ pub trait Caller {
     /// `DomainOps::ram_frame` or a grant's pin); -EINVAL if a range leaves
     /// its frame or `dst` is held read-only.
     fn copy_frame(&mut self, src: &PinnedFrame, src_off: usize, dst: &PinnedFrame, dst_off: usize, len: usize) -> Result<(), Errno>;
+    /// The work this exit may still do (`entry::Budget`): long operations
+    /// spend it and continue once it is gone.
+    fn budget(&mut self) -> &mut Budget;
 }
 
 /// Xen's `rcu_lock_domain_by_any_id` then its XSM_TARGET check: the domain
@@ -256,6 +265,10 @@ pub enum Outcome {
     /// Not finished: set the first argument register to this value and run
     /// the hypercall again (Xen's continuation; RIP is not advanced).
     Preempted(u64),
+    /// Not finished: set the first two argument registers to these and run
+    /// the hypercall again (multicall: the list past its done entries and
+    /// the count left; the third register is not its argument).
+    Continue2([u64; 2]),
     /// Not finished: set the first three argument registers to these and
     /// run the hypercall again (a batch continued past its done entries).
     Continue([u64; 3]),
@@ -273,6 +286,9 @@ fn u32_arg(value: u64) -> u64 {
     value & 0xffff_ffff
 }
 
+/// The table. Inlined into the hypercall entry: the null hypercall pays no
+/// call, and its outcome stays in registers.
+#[inline(always)]
 pub fn dispatch(caller: &mut impl Caller, call: Call) -> Outcome {
     let a = call.args;
     match call.nr {
@@ -598,6 +614,9 @@ pub(crate) mod fake {
         pub compat: bool,
         pub ring: alloc::boxed::Box<crate::console::ring::Ring>,
         pub vmx: bool,
+        pub budget: Budget,
+        /// Console bytes this exit still takes (None: all of them).
+        pub console_room: Option<usize>,
     }
 
     impl FakeCaller {
@@ -612,7 +631,15 @@ pub(crate) mod fake {
                 compat: false,
                 ring: alloc::boxed::Box::default(),
                 vmx: true,
+                budget: Budget::per_exit(),
+                console_room: None,
             }
+        }
+
+        /// The next hypercall exit: a fresh budget (the vCPU loop gives
+        /// every exit its own).
+        pub fn next_exit(&mut self) {
+            self.budget = Budget::per_exit();
         }
 
         pub fn unprivileged(size: usize) -> Self {
@@ -658,8 +685,13 @@ pub(crate) mod fake {
             self.mem.get_mut(start..end).ok_or(Errno::EFAULT)?.copy_from_slice(buf);
             Ok(())
         }
-        fn console_write(&mut self, bytes: &[u8]) {
-            self.console.extend_from_slice(bytes);
+        fn console_write(&mut self, bytes: &[u8]) -> usize {
+            let n = self.console_room.map_or(bytes.len(), |room| room.min(bytes.len()));
+            if let Some(room) = &mut self.console_room {
+                *room -= n;
+            }
+            self.console.extend_from_slice(&bytes[..n]);
+            n
         }
         fn console_read(&mut self, buf: &mut [u8]) -> usize {
             let n = buf.len().min(self.input.len());
@@ -719,6 +751,9 @@ pub(crate) mod fake {
             let bytes = self.dom(owner(src)).page(src & 0xff_ffff_ffff)[src_off..src_off + len].to_vec();
             self.dom(owner(dst)).page(dst & 0xff_ffff_ffff)[dst_off..dst_off + len].copy_from_slice(&bytes);
             Ok(())
+        }
+        fn budget(&mut self) -> &mut Budget {
+            &mut self.budget
         }
     }
 }

@@ -9,8 +9,9 @@
 //! -EPERM for another domain without privilege; -EILSEQ for a start extent
 //! past the size; -EOPNOTSUPP for `dev_mmio` with `res0` set; -EFAULT for
 //! an unreadable `idxs`/`gpfns` entry or unwritable `errs` entry; -EINVAL
-//! for a gpfn of `INVALID_GFN`. Every 256 pages it is preempted with its
-//! progress in the command (Xen's continuation).
+//! for a gpfn of `INVALID_GFN`. Once the exit's budget is spent (256
+//! pages) it is preempted with its progress in the command (Xen's
+//! continuation).
 //!
 //! Per page (`errs`): `shared_info` (idx 0), `gmfn` and `grant_table` as
 //! add_to_physmap; `dev_mmio` (no such space on x86) -EINVAL; and
@@ -43,8 +44,6 @@ use super::{Caller, Outcome, read_arg, write_arg};
 
 /// The op number, for the continuation.
 const OP: u64 = abi::memory::XENMEM_ADD_TO_PHYSMAP_BATCH;
-/// Pages mapped before the call gives the CPU back.
-const PAGES_PER_CALL: u64 = 256;
 
 /// A batch in the native layout (a 32-bit caller's is widened).
 fn read_batch(caller: &impl Caller, arg: u64) -> Result<XenAddToPhysmapBatch, Errno> {
@@ -111,6 +110,8 @@ fn run(caller: &mut impl Caller, start: u64, arg: u64) -> Result<Option<u64>, Er
     if space == XENMAPSPACE_DEV_MMIO && b.u != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
+    // The exit's budget pays for this many pages now; the rest continue.
+    let end = start + caller.budget().take(size - start, 1);
     let mut extent = start;
     while extent < size {
         let idx = read_entry(caller, b.idxs, extent)?;
@@ -124,7 +125,7 @@ fn run(caller: &mut impl Caller, start: u64, arg: u64) -> Result<Option<u64>, Er
         };
         write_arg(caller, b.errs.wrapping_add(extent * 4), &rc)?;
         extent += 1;
-        if extent < size && extent - start >= PAGES_PER_CALL {
+        if extent < size && extent >= end {
             return Ok(Some(extent));
         }
     }
@@ -296,6 +297,7 @@ mod tests {
         }
         assert_eq!(call(&mut c, 0), Outcome::Preempted(OP | (256 << 6)));
         assert_eq!(c.dom(0).foreign.len(), 256);
+        c.next_exit();
         assert_eq!(call(&mut c, 256), Outcome::Return(0));
         assert_eq!(c.dom(0).foreign.len(), 300);
         assert!((0..300).all(|i| c.get::<i32>(0x3000 + i * 4) == 0));

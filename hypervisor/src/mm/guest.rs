@@ -192,26 +192,70 @@ pub enum PagingMode {
     Long4,
 }
 
+/// The guest's paging state when it made the access, and whose access it
+/// is: what Xen's `guest_walk_tables` reads from the vCPU and the PFEC bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuestPaging {
+    pub mode: PagingMode,
+    pub cr3: u64,
+    /// CR0.WP: supervisor writes honour read-only entries.
+    pub wp: bool,
+    /// CR4.SMAP with RFLAGS.AC clear: supervisor data accesses to user pages fault.
+    pub smap: bool,
+    /// The access is made at CPL 3 (Xen's `PFEC_user_mode`): only user
+    /// pages, and read-only ones only for reads, whatever CR0.WP says.
+    pub user: bool,
+}
+
+impl GuestPaging {
+    /// The paging state for a supervisor access, from the guest's control
+    /// registers and RFLAGS.AC; None for 32-bit paging without PAE, which no
+    /// supported guest uses.
+    pub fn supervisor(cr0: u64, cr3: u64, cr4: u64, efer: u64, ac: bool) -> Option<GuestPaging> {
+        const CR0_WP: u64 = 1 << 16;
+        const CR0_PG: u64 = 1 << 31;
+        const CR4_PAE: u64 = 1 << 5;
+        const CR4_SMAP: u64 = 1 << 21;
+        const EFER_LMA: u64 = 1 << 10;
+        let mode = if cr0 & CR0_PG == 0 {
+            PagingMode::Off
+        } else if efer & EFER_LMA != 0 {
+            PagingMode::Long4
+        } else if cr4 & CR4_PAE != 0 {
+            PagingMode::Pae
+        } else {
+            return None;
+        };
+        Some(GuestPaging { mode, cr3, wp: cr0 & CR0_WP != 0, smap: cr4 & CR4_SMAP != 0 && !ac, user: false })
+    }
+}
+
 mod pte {
     pub const P: u64 = 1 << 0;
     pub const RW: u64 = 1 << 1;
+    pub const US: u64 = 1 << 2;
     pub const PS: u64 = 1 << 7;
     /// Physical address bits 51:12 of an entry (SDM Vol. 3A 4.5, Table 4-15).
     pub const ADDR: u64 = 0x000f_ffff_ffff_f000;
 }
 
-/// Translates `gva` through the guest's page tables rooted at `cr3`,
-/// reading each entry as guest memory (so a bad CR3 or entry is a fault,
-/// never a hypervisor crash). The walk is at most 4 reads by construction,
-/// so a table that points at itself cannot loop.
+/// Translates `gva` through the guest's page tables, reading each entry as
+/// guest memory (so a bad CR3 or entry is a fault, never a hypervisor
+/// crash). The walk is at most 4 reads by construction, so a table that
+/// points at itself cannot loop.
 ///
-/// Checks P at every level, and R/W for writes (as with CR0.WP = 1), and
-/// the reserved PS bit of a PML4 entry. It does not check U/S, NX, SMAP or
-/// protection keys (the hypervisor acts for the guest kernel), nor set
-/// accessed/dirty bits. PAE PDPTEs are read from memory, not from the
-/// registers the CPU loaded at the last CR3 write.
-pub fn gva_to_gpa(mem: &impl GuestMemory, cr3: u64, gva: u64, mode: PagingMode, write: bool) -> Result<u64, GuestFault> {
-    let (mut table, top) = match mode {
+/// As Xen's `guest_walk_tables` for a data access: first the translation
+/// (P at every level, the reserved PS bit of a PML4 entry or PDPTE), then
+/// the rights gathered over every level (R/W and U/S both set at each one;
+/// PAE PDPTEs have neither): a user access needs a user page, and a
+/// writable one to write; a supervisor access to a user page faults under
+/// SMAP, and a supervisor write to a read-only page under CR0.WP. Not
+/// checked: protection keys, the NX bit as reserved without EFER.NXE;
+/// accessed/dirty bits are not set. PAE PDPTEs are read from memory, not
+/// from the registers the CPU loaded at the last CR3 write.
+pub fn gva_to_gpa(mem: &impl GuestMemory, paging: &GuestPaging, gva: u64, write: bool) -> Result<u64, GuestFault> {
+    let cr3 = paging.cr3;
+    let (mut table, top) = match paging.mode {
         PagingMode::Off => {
             return if gva <= u64::from(u32::MAX) { Ok(gva) } else { Err(GuestFault::NonCanonical(gva)) };
         }
@@ -228,7 +272,7 @@ pub fn gva_to_gpa(mem: &impl GuestMemory, cr3: u64, gva: u64, mode: PagingMode, 
                 return Err(GuestFault::NonCanonical(gva));
             }
             // CR3 bits 31:5 locate the 4-entry PDPT; gva bits 31:30 index it
-            // (SDM Vol. 3A 4.4.1). PDPTEs have no R/W bit.
+            // (SDM Vol. 3A 4.4.1). PDPTEs have no R/W or U/S bit.
             let pdpte: u64 = mem.read_obj((cr3 & 0xffff_ffe0) + ((gva >> 30) & 3) * 8)?;
             if pdpte & pte::P == 0 {
                 return Err(GuestFault::NotPresent { gva, level: 3 });
@@ -239,20 +283,20 @@ pub fn gva_to_gpa(mem: &impl GuestMemory, cr3: u64, gva: u64, mode: PagingMode, 
             (pdpte & pte::ADDR, 2)
         }
     };
+    let mut rights = pte::RW | pte::US;
     for level in (1..=top).rev() {
         let shift = 12 + 9 * (u32::from(level) - 1);
         let entry: u64 = mem.read_obj(table + ((gva >> shift) & 511) * 8)?;
         if entry & pte::P == 0 {
             return Err(GuestFault::NotPresent { gva, level });
         }
-        if write && entry & pte::RW == 0 {
-            return Err(GuestFault::WriteProtected(gva));
-        }
         let large = level > 1 && entry & pte::PS != 0;
         if large && level == 4 {
             return Err(GuestFault::ReservedBit { gva, level });
         }
+        rights &= entry;
         if large || level == 1 {
+            check_rights(paging, rights, gva, write)?;
             let offset_mask = (1u64 << shift) - 1;
             // For a large page this also drops its PAT bit (bit 12).
             return Ok((entry & pte::ADDR & !offset_mask) | (gva & offset_mask));
@@ -262,10 +306,32 @@ pub fn gva_to_gpa(mem: &impl GuestMemory, cr3: u64, gva: u64, mode: PagingMode, 
     unreachable!("level 1 always returns")
 }
 
+/// Whether a translation whose levels together grant `rights` (R/W, U/S)
+/// allows the access (SDM Vol. 3A 4.6).
+fn check_rights(paging: &GuestPaging, rights: u64, gva: u64, write: bool) -> Result<(), GuestFault> {
+    let (user_page, writable) = (rights & pte::US != 0, rights & pte::RW != 0);
+    if paging.user {
+        if !user_page {
+            return Err(GuestFault::Protected(gva));
+        }
+        if write && !writable {
+            return Err(GuestFault::WriteProtected(gva));
+        }
+    } else {
+        if user_page && paging.smap {
+            return Err(GuestFault::Protected(gva));
+        }
+        if write && !writable && paging.wp {
+            return Err(GuestFault::WriteProtected(gva));
+        }
+    }
+    Ok(())
+}
+
 /// Reads `buf.len()` bytes at `gva`, page by page through the guest's tables.
-pub fn read_gva(mem: &impl GuestMemory, cr3: u64, mode: PagingMode, gva: u64, buf: &mut [u8]) -> Result<(), GuestFault> {
+pub fn read_gva(mem: &impl GuestMemory, paging: &GuestPaging, gva: u64, buf: &mut [u8]) -> Result<(), GuestFault> {
     for (at, off, n) in pieces(gva, buf.len())? {
-        let gpa = gva_to_gpa(mem, cr3, at, mode, false)?;
+        let gpa = gva_to_gpa(mem, paging, at, false)?;
         mem.read(gpa, &mut buf[off..off + n])?;
     }
     Ok(())
@@ -273,13 +339,13 @@ pub fn read_gva(mem: &impl GuestMemory, cr3: u64, mode: PagingMode, gva: u64, bu
 
 /// Writes `buf` at `gva`, page by page through the guest's tables. Every
 /// page is translated and checked before the first byte is written.
-pub fn write_gva(mem: &mut impl GuestMemory, cr3: u64, mode: PagingMode, gva: u64, buf: &[u8]) -> Result<(), GuestFault> {
+pub fn write_gva(mem: &mut impl GuestMemory, paging: &GuestPaging, gva: u64, buf: &[u8]) -> Result<(), GuestFault> {
     for (at, _, n) in pieces(gva, buf.len())? {
-        let gpa = gva_to_gpa(mem, cr3, at, mode, true)?;
+        let gpa = gva_to_gpa(mem, paging, at, true)?;
         mem.check(gpa, n as u64, true)?;
     }
     for (at, off, n) in pieces(gva, buf.len())? {
-        let gpa = gva_to_gpa(mem, cr3, at, mode, true)?;
+        let gpa = gva_to_gpa(mem, paging, at, true)?;
         mem.write(gpa, &buf[off..off + n])?;
     }
     Ok(())
@@ -443,8 +509,16 @@ mod tests {
     const PS: u64 = 1 << 7;
     const NX: u64 = 1 << 63;
 
+    const US: u64 = 4;
+
     fn entry(mem: &mut FlatMemory, table: u64, index: u64, value: u64) {
         mem.write_obj(table + index * 8, &value).unwrap();
+    }
+
+    /// A supervisor access with CR0.WP set and no SMAP (a hypercall's copies
+    /// from a kernel without SMAP).
+    fn kernel(mode: PagingMode, cr3: u64) -> GuestPaging {
+        GuestPaging { mode, cr3, wp: true, smap: false, user: false }
     }
 
     /// PML4 at 0x1000, PDPT at 0x2000, PD at 0x3000, PT at 0x4000.
@@ -467,7 +541,7 @@ mod tests {
     #[test]
     fn long_mode_walks_find_4k_2m_and_1g_pages() {
         let m = long_mode_tables();
-        let walk = |gva| gva_to_gpa(&m, 0x1000, gva, PagingMode::Long4, false);
+        let walk = |gva| gva_to_gpa(&m, &kernel(PagingMode::Long4, 0x1000), gva, false);
         assert_eq!(walk(BASE + 0x20_1234), Ok(0x7234));
         assert_eq!(walk(BASE + 0x40_0000 + 0x1_2345), Ok(0x21_2345), "the PAT bit is not address");
         assert_eq!(walk(BASE + 0x4000_0000 + 0x123_4567), Ok(0x4123_4567));
@@ -476,13 +550,13 @@ mod tests {
     #[test]
     fn long_mode_walks_ignore_pcid_bits_in_cr3() {
         let m = long_mode_tables();
-        assert_eq!(gva_to_gpa(&m, 0x1000 | 0x5, BASE + 0x20_1000, PagingMode::Long4, false), Ok(0x7000));
+        assert_eq!(gva_to_gpa(&m, &kernel(PagingMode::Long4, 0x1000 | 0x5), BASE + 0x20_1000, false), Ok(0x7000));
     }
 
     #[test]
     fn not_present_entries_fault_with_their_level() {
         let m = long_mode_tables();
-        let walk = |gva| gva_to_gpa(&m, 0x1000, gva, PagingMode::Long4, false);
+        let walk = |gva| gva_to_gpa(&m, &kernel(PagingMode::Long4, 0x1000), gva, false);
         assert_eq!(walk(0x1000), Err(GuestFault::NotPresent { gva: 0x1000, level: 4 }));
         assert_eq!(walk(BASE + 0x8000_0000), Err(GuestFault::NotPresent { gva: BASE + 0x8000_0000, level: 3 }));
         assert_eq!(walk(BASE), Err(GuestFault::NotPresent { gva: BASE, level: 2 }));
@@ -493,18 +567,18 @@ mod tests {
     fn writes_through_a_read_only_entry_fault_and_reads_pass() {
         let m = long_mode_tables();
         let gva = BASE + 0x20_2000;
-        assert_eq!(gva_to_gpa(&m, 0x1000, gva, PagingMode::Long4, true), Err(GuestFault::WriteProtected(gva)));
-        assert_eq!(gva_to_gpa(&m, 0x1000, gva, PagingMode::Long4, false), Ok(0x8000));
+        assert_eq!(gva_to_gpa(&m, &kernel(PagingMode::Long4, 0x1000), gva, true), Err(GuestFault::WriteProtected(gva)));
+        assert_eq!(gva_to_gpa(&m, &kernel(PagingMode::Long4, 0x1000), gva, false), Ok(0x8000));
     }
 
     #[test]
     fn non_canonical_addresses_and_a_large_pml4_entry_fault() {
         let mut m = long_mode_tables();
         let gva = 0x0000_8000_0000_0000;
-        assert_eq!(gva_to_gpa(&m, 0x1000, gva, PagingMode::Long4, false), Err(GuestFault::NonCanonical(gva)));
+        assert_eq!(gva_to_gpa(&m, &kernel(PagingMode::Long4, 0x1000), gva, false), Err(GuestFault::NonCanonical(gva)));
         entry(&mut m, 0x1000, 511, 0x2000 | P | PS);
         let high = 0xffff_ff80_0000_0000;
-        assert_eq!(gva_to_gpa(&m, 0x1000, high, PagingMode::Long4, false), Err(GuestFault::ReservedBit { gva: high, level: 4 }));
+        assert_eq!(gva_to_gpa(&m, &kernel(PagingMode::Long4, 0x1000), high, false), Err(GuestFault::ReservedBit { gva: high, level: 4 }));
     }
 
     #[test]
@@ -512,19 +586,19 @@ mod tests {
         let mut m = FlatMemory::new(0, 0x2000);
         entry(&mut m, 0x1000, 0, 0x1000 | P | RW);
         // Every level reads entry 0 of the same page, and the "page" it maps is the table.
-        assert_eq!(gva_to_gpa(&m, 0x1000, 0x123, PagingMode::Long4, false), Ok(0x1123));
+        assert_eq!(gva_to_gpa(&m, &kernel(PagingMode::Long4, 0x1000), 0x123, false), Ok(0x1123));
     }
 
     #[test]
     fn tables_outside_guest_ram_fault_instead_of_being_read() {
         let mut m = long_mode_tables();
         assert_eq!(
-            gva_to_gpa(&m, 0xdead_0000, BASE, PagingMode::Long4, false),
+            gva_to_gpa(&m, &kernel(PagingMode::Long4, 0xdead_0000), BASE, false),
             Err(GuestFault::Unmapped(0xdead_0000 + 0x80 * 8))
         );
         entry(&mut m, 0x3000, 3, 0x7fff_f000 | P | RW);
         assert_eq!(
-            gva_to_gpa(&m, 0x1000, BASE + 0x60_0000, PagingMode::Long4, false),
+            gva_to_gpa(&m, &kernel(PagingMode::Long4, 0x1000), BASE + 0x60_0000, false),
             Err(GuestFault::Unmapped(0x7fff_f000))
         );
     }
@@ -532,8 +606,8 @@ mod tests {
     #[test]
     fn paging_off_is_the_identity_below_4g() {
         let m = FlatMemory::new(0, 0);
-        assert_eq!(gva_to_gpa(&m, 0, 0xfee0_0000, PagingMode::Off, true), Ok(0xfee0_0000));
-        assert_eq!(gva_to_gpa(&m, 0, 1 << 32, PagingMode::Off, false), Err(GuestFault::NonCanonical(1 << 32)));
+        assert_eq!(gva_to_gpa(&m, &kernel(PagingMode::Off, 0), 0xfee0_0000, true), Ok(0xfee0_0000));
+        assert_eq!(gva_to_gpa(&m, &kernel(PagingMode::Off, 0), 1 << 32, false), Err(GuestFault::NonCanonical(1 << 32)));
     }
 
     #[test]
@@ -544,7 +618,7 @@ mod tests {
         entry(&mut m, 0x3000, 0, 0x4000 | P | RW);
         entry(&mut m, 0x3000, 1, 0x60_0000 | P | PS);
         entry(&mut m, 0x4000, 5, 0x9000 | P | RW);
-        let walk = |gva, write| gva_to_gpa(&m, 0x1020, gva, PagingMode::Pae, write);
+        let walk = |gva, write| gva_to_gpa(&m, &kernel(PagingMode::Pae, 0x1020), gva, write);
         assert_eq!(walk(0xc000_5678, true), Ok(0x9678));
         assert_eq!(walk(0xc020_0042, false), Ok(0x60_0042));
         assert_eq!(walk(0xc020_0042, true), Err(GuestFault::WriteProtected(0xc020_0042)));
@@ -555,15 +629,15 @@ mod tests {
     #[test]
     fn read_gva_and_write_gva_span_pages_mapped_apart() {
         let mut m = long_mode_tables();
-        write_gva(&mut m, 0x1000, PagingMode::Long4, BASE + 0x20_1ffe, b"wxyz").unwrap_err();
+        write_gva(&mut m, &kernel(PagingMode::Long4, 0x1000), BASE + 0x20_1ffe, b"wxyz").unwrap_err();
         // 0x202000 is read-only: nothing of the write happened.
         assert_eq!(m.at(0x7ffe, 2), [0, 0]);
         entry(&mut m, 0x4000, 2, 0x8000 | P | RW);
-        write_gva(&mut m, 0x1000, PagingMode::Long4, BASE + 0x20_1ffe, b"wxyz").unwrap();
+        write_gva(&mut m, &kernel(PagingMode::Long4, 0x1000), BASE + 0x20_1ffe, b"wxyz").unwrap();
         assert_eq!(m.at(0x7ffe, 2), b"wx");
         assert_eq!(m.at(0x8000, 2), b"yz");
         let mut buf = [0; 4];
-        read_gva(&m, 0x1000, PagingMode::Long4, BASE + 0x20_1ffe, &mut buf).unwrap();
+        read_gva(&m, &kernel(PagingMode::Long4, 0x1000), BASE + 0x20_1ffe, &mut buf).unwrap();
         assert_eq!(&buf, b"wxyz");
     }
 
@@ -575,7 +649,104 @@ mod tests {
         // A one-page long-mode hierarchy in gfn 1 (entry 0 at each level points back to it).
         mem.write_obj(0x1000, &(0x1000u64 | P | RW)).unwrap();
         mem.write_obj(0x1008, &(0x5000u64 | P | RW)).unwrap(); // a "table" in MMIO
-        assert_eq!(gva_to_gpa(&mem, 0x1000, 0x10, PagingMode::Long4, false), Ok(0x1010));
-        assert_eq!(gva_to_gpa(&mem, 0x1000, 1 << 21, PagingMode::Long4, false), Err(GuestFault::NotRam(0x5000)));
+        assert_eq!(gva_to_gpa(&mem, &kernel(PagingMode::Long4, 0x1000), 0x10, false), Ok(0x1010));
+        assert_eq!(gva_to_gpa(&mem, &kernel(PagingMode::Long4, 0x1000), 1 << 21, false), Err(GuestFault::NotRam(0x5000)));
+    }
+
+    /// Long-mode tables with user pages: gva [`BASE`] + 0x20_5000 → 0x9000
+    /// (user, writable), + 0x20_6000 → 0xa000 (user, read-only), + 0x20_7000
+    /// → 0xb000 (U/S in the PTE but not in the PDE above it: a supervisor
+    /// page), and a 2 MiB user page at + 0x60_0000.
+    fn user_tables() -> FlatMemory {
+        let mut m = FlatMemory::new(0, 0x10_0000);
+        entry(&mut m, 0x1000, 0x80, 0x2000 | P | RW | US);
+        entry(&mut m, 0x2000, 0, 0x3000 | P | RW | US);
+        entry(&mut m, 0x3000, 1, 0x4000 | P | RW | US);
+        entry(&mut m, 0x3000, 2, 0x5000 | P | RW);
+        entry(&mut m, 0x3000, 3, 0x20_0000 | P | RW | US | PS);
+        entry(&mut m, 0x4000, 5, 0x9000 | P | RW | US);
+        entry(&mut m, 0x4000, 6, 0xa000 | P | US);
+        entry(&mut m, 0x5000, 7, 0xb000 | P | RW | US);
+        m
+    }
+
+    #[test]
+    fn smap_makes_supervisor_accesses_to_user_pages_fault() {
+        let m = user_tables();
+        let smap = GuestPaging { smap: true, ..kernel(PagingMode::Long4, 0x1000) };
+        for gva in [BASE + 0x20_5008, BASE + 0x60_1234] {
+            assert!(gva_to_gpa(&m, &kernel(PagingMode::Long4, 0x1000), gva, false).is_ok(), "no SMAP: allowed");
+            assert_eq!(gva_to_gpa(&m, &smap, gva, false), Err(GuestFault::Protected(gva)));
+            assert_eq!(gva_to_gpa(&m, &smap, gva, true), Err(GuestFault::Protected(gva)));
+        }
+        // U/S clear at one level: a supervisor page, which SMAP does not cover.
+        assert_eq!(gva_to_gpa(&m, &smap, BASE + 0x40_7010, true), Ok(0xb010));
+    }
+
+    #[test]
+    fn smap_follows_cr4_and_rflags_ac() {
+        const PG_WP: u64 = (1 << 31) | (1 << 16) | 1;
+        const SMAP_PAE: u64 = (1 << 21) | (1 << 5);
+        let lma = 1 << 10;
+        assert!(GuestPaging::supervisor(PG_WP, 0, SMAP_PAE, lma, false).unwrap().smap);
+        assert!(!GuestPaging::supervisor(PG_WP, 0, SMAP_PAE, lma, true).unwrap().smap, "EFLAGS.AC lifts SMAP (stac)");
+        assert!(!GuestPaging::supervisor(PG_WP, 0, 1 << 5, lma, false).unwrap().smap);
+        let m = user_tables();
+        let ac = GuestPaging::supervisor(PG_WP, 0x1000, SMAP_PAE, lma, true).unwrap();
+        assert_eq!(gva_to_gpa(&m, &ac, BASE + 0x20_5008, true), Ok(0x9008));
+    }
+
+    #[test]
+    fn supervisor_writes_to_read_only_pages_fault_only_with_cr0_wp() {
+        let m = user_tables();
+        let gva = BASE + 0x20_6000;
+        assert_eq!(gva_to_gpa(&m, &kernel(PagingMode::Long4, 0x1000), gva, true), Err(GuestFault::WriteProtected(gva)));
+        let no_wp = GuestPaging { wp: false, ..kernel(PagingMode::Long4, 0x1000) };
+        assert_eq!(gva_to_gpa(&m, &no_wp, gva, true), Ok(0xa000));
+        let from_regs = |cr0| GuestPaging::supervisor(cr0, 0x1000, 0, 1 << 10, false).unwrap().wp;
+        assert!(from_regs((1 << 31) | (1 << 16) | 1));
+        assert!(!from_regs((1 << 31) | 1));
+    }
+
+    #[test]
+    fn user_accesses_need_user_pages_and_writable_ones_to_write() {
+        let m = user_tables();
+        let user = GuestPaging { user: true, wp: false, ..kernel(PagingMode::Long4, 0x1000) };
+        assert_eq!(gva_to_gpa(&m, &user, BASE + 0x20_5008, true), Ok(0x9008));
+        let ro = BASE + 0x20_6000;
+        assert_eq!(gva_to_gpa(&m, &user, ro, false), Ok(0xa000));
+        assert_eq!(gva_to_gpa(&m, &user, ro, true), Err(GuestFault::WriteProtected(ro)), "CR0.WP does not matter at CPL 3");
+        let kernel_page = BASE + 0x40_7000;
+        assert_eq!(gva_to_gpa(&m, &user, kernel_page, false), Err(GuestFault::Protected(kernel_page)));
+    }
+
+    #[test]
+    fn rights_are_checked_after_the_translation_exists() {
+        let mut m = user_tables();
+        // A read-only PDE above a missing PTE: not present wins over read-only.
+        entry(&mut m, 0x3000, 4, 0x6000 | P | US);
+        let gva = BASE + 0x80_0000;
+        assert_eq!(gva_to_gpa(&m, &kernel(PagingMode::Long4, 0x1000), gva, true), Err(GuestFault::NotPresent { gva, level: 1 }));
+    }
+
+    #[test]
+    fn pae_pdptes_carry_no_rights() {
+        let mut m = FlatMemory::new(0, 0x10_0000);
+        entry(&mut m, 0x1020, 0, 0x3000 | P);
+        entry(&mut m, 0x3000, 0, 0x4000 | P | RW | US);
+        entry(&mut m, 0x4000, 1, 0x9000 | P | RW | US);
+        let user = GuestPaging { user: true, ..kernel(PagingMode::Pae, 0x1020) };
+        assert_eq!(gva_to_gpa(&m, &user, 0x1004, true), Ok(0x9004));
+        let smap = GuestPaging { smap: true, ..kernel(PagingMode::Pae, 0x1020) };
+        assert_eq!(gva_to_gpa(&m, &smap, 0x1004, false), Err(GuestFault::Protected(0x1004)));
+    }
+
+    #[test]
+    fn paging_modes_follow_cr0_cr4_and_efer() {
+        let mode = |cr0, cr4, efer| GuestPaging::supervisor(cr0, 0, cr4, efer, false).map(|p| p.mode);
+        assert_eq!(mode(0x11, 0, 0), Some(PagingMode::Off));
+        assert_eq!(mode(0x8000_0011, 0x20, 0x500), Some(PagingMode::Long4));
+        assert_eq!(mode(0x8000_0011, 0x20, 0), Some(PagingMode::Pae));
+        assert_eq!(mode(0x8000_0011, 0, 0), None);
     }
 }

@@ -20,9 +20,11 @@ use crate::domain::object::{Domain, DomainState};
 use crate::domain::table::{DOMAINS, DomainTable};
 use crate::event::signals::VcpuSignals;
 use crate::event::two_level;
-use crate::hypercall::{self, Call, Caller, DomainOps, MachineInfo, Outcome};
+use crate::console::guest::Output;
+use crate::hypercall::entry::{self, After, Next, Site};
+use crate::hypercall::{self, Budget, Caller, DomainOps, MachineInfo};
 use crate::log::Level;
-use crate::mm::guest::{self, GuestMemory, PagingMode};
+use crate::mm::guest::{self, GuestMemory, GuestPaging};
 
 /// How a vCPU's run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,15 +37,16 @@ pub enum End {
     Destroyed,
 }
 
-/// Longest console line kept before it is printed unfinished.
-const CONSOLE_LINE_MAX: usize = 256;
-
-/// The vCPU a loop runs, its console line buffer, and what the hypervisor
+/// The vCPU a loop runs, its console output, and what the hypervisor
 /// owes it (shared with its domain's `VcpuState`).
 pub struct Guest {
     pub domid: u16,
     pub vcpu_id: u32,
-    console: Vec<u8>,
+    /// Its console lines, printed after each hypercall (outside the domain
+    /// table lock).
+    console: Output,
+    /// Dom0's console output is not rate-limited (Xen's hardware domain).
+    console_unlimited: bool,
     signals: Arc<VcpuSignals>,
     /// An upcall vector waiting for the guest's interrupt window.
     window_vector: Option<u8>,
@@ -52,54 +55,32 @@ pub struct Guest {
 impl Guest {
     /// The loop of vCPU `vcpu_id` of domain `domid` (which is in the table).
     pub fn new(domid: u16, vcpu_id: u32) -> Self {
-        let signals = DOMAINS
-            .lock()
-            .get(domid)
-            .and_then(|d| d.vcpus.get(vcpu_id as usize))
-            .map(|v| v.signals.clone())
-            .unwrap_or_default();
-        Guest { domid, vcpu_id, console: Vec::new(), signals, window_vector: None }
+        let (signals, privileged) = {
+            let domains = DOMAINS.lock();
+            let d = domains.get(domid);
+            let signals = d.and_then(|d| d.vcpus.get(vcpu_id as usize)).map(|v| v.signals.clone());
+            (signals.unwrap_or_default(), d.is_some_and(|d| d.privileged))
+        };
+        Guest { domid, vcpu_id, console: Output::new(), console_unlimited: privileged, signals, window_vector: None }
     }
 
     fn log(&self, level: Level, subsystem: &str, args: core::fmt::Arguments) {
         crate::log::write_guest(level, self.domid, self.vcpu_id, subsystem, args);
     }
 
-    fn console_bytes(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            if b == b'\n' || self.console.len() >= CONSOLE_LINE_MAX {
-                self.flush_console();
-                if b == b'\n' {
-                    continue;
-                }
-            }
-            if b != b'\r' {
-                self.console.push(b);
-            }
+    /// Prints the console lines the last hypercall finished; the caller
+    /// holds no domain lock.
+    fn print_console(&mut self) {
+        crate::console::guest::print(&mut self.console, self.domid, self.vcpu_id, self.console_unlimited, now());
+    }
+
+    /// Prints what is left of its console output (the vCPU stops).
+    fn finish_console(&mut self) {
+        self.console.end_partial();
+        self.print_console();
+        if !self.console_unlimited {
+            crate::console::guest::report_dropped(self.domid, self.vcpu_id, now());
         }
-    }
-
-    fn flush_console(&mut self) {
-        let text = String::from_utf8_lossy(&self.console);
-        crate::console::write_line(format_args!("(d{}) {}", self.domid, text.trim_end()));
-        self.console.clear();
-    }
-}
-
-/// The guest's paging mode from its control registers; None for 32-bit
-/// paging without PAE, which no supported guest uses.
-pub fn paging_mode(cr0: u64, cr4: u64, efer: u64) -> Option<PagingMode> {
-    const CR0_PG: u64 = 1 << 31;
-    const CR4_PAE: u64 = 1 << 5;
-    const EFER_LMA: u64 = 1 << 10;
-    if cr0 & CR0_PG == 0 {
-        Some(PagingMode::Off)
-    } else if efer & EFER_LMA != 0 {
-        Some(PagingMode::Long4)
-    } else if cr4 & CR4_PAE != 0 {
-        Some(PagingMode::Pae)
-    } else {
-        None
     }
 }
 
@@ -108,9 +89,14 @@ pub fn paging_mode(cr0: u64, cr4: u64, efer: u64) -> Option<PagingMode> {
 struct HypercallContext<'g> {
     guest: &'g mut Guest,
     domains: MutexGuard<'g, DomainTable>,
-    cr3: u64,
-    mode: Option<PagingMode>,
+    vcpu: &'g HwVcpu,
+    /// The guest's paging at the call, read at the first guest-virtual
+    /// access, for a supervisor access (Xen's `copy_{to,from}_user_hvm`
+    /// pass no `PFEC_user_mode`: only CPL 0 gets here); None for a paging
+    /// mode no supported guest uses.
+    paging: core::cell::OnceCell<Option<GuestPaging>>,
     compat: bool,
+    budget: Budget,
     /// The last guest page translated (gva page, gpa page, writable): a
     /// one-entry TLB for this hypercall, so a batch of small structs in one
     /// page (grant ops, extents) walks the guest's tables once, not per entry.
@@ -118,6 +104,19 @@ struct HypercallContext<'g> {
 }
 
 impl HypercallContext<'_> {
+    /// The calling vCPU's paging, read once per hypercall.
+    fn paging(&self) -> Result<GuestPaging, Errno> {
+        const CR4_SMAP: u64 = 1 << 21;
+        const RFLAGS_AC: u64 = 1 << 18;
+        let paging = self.paging.get_or_init(|| {
+            let (cr0, cr3, cr4, efer) = self.vcpu.paging_state();
+            // RFLAGS.AC matters only under SMAP (a `stac` lifts it).
+            let ac = cr4 & CR4_SMAP != 0 && self.vcpu.rflags() & RFLAGS_AC != 0;
+            GuestPaging::supervisor(cr0, cr3, cr4, efer, ac)
+        });
+        paging.ok_or(Errno::EFAULT)
+    }
+
     /// The gpa of `gva` if it lies in the page translated last (for a write:
     /// translated writable); else walks the guest's tables and remembers it.
     fn translate(&self, gva: u64, write: bool) -> Result<u64, Errno> {
@@ -129,8 +128,8 @@ impl HypercallContext<'_> {
         {
             return Ok(gpa | (gva & PAGE_MASK));
         }
-        let mode = self.mode.ok_or(Errno::EFAULT)?;
-        let gpa = guest::gva_to_gpa(&self.me().memory(), self.cr3, page, mode, write)? & !PAGE_MASK;
+        let paging = self.paging()?;
+        let gpa = guest::gva_to_gpa(&self.me().memory(), &paging, page, write)? & !PAGE_MASK;
         self.last_page.set(Some((page, gpa, write)));
         Ok(gpa | (gva & PAGE_MASK))
     }
@@ -162,20 +161,20 @@ impl Caller for HypercallContext<'_> {
             let gpa = self.translate(gva, false)?;
             return self.me().memory().read(gpa, buf).map_err(Errno::from);
         }
-        let mode = self.mode.ok_or(Errno::EFAULT)?;
-        guest::read_gva(&self.me().memory(), self.cr3, mode, gva, buf).map_err(Errno::from)
+        let paging = self.paging()?;
+        guest::read_gva(&self.me().memory(), &paging, gva, buf).map_err(Errno::from)
     }
     fn copy_to_guest(&mut self, gva: u64, buf: &[u8]) -> Result<(), Errno> {
         if Self::one_page(gva, buf.len()) {
             let gpa = self.translate(gva, true)?;
             return self.me().memory().write(gpa, buf).map_err(Errno::from);
         }
-        let mode = self.mode.ok_or(Errno::EFAULT)?;
+        let paging = self.paging()?;
         let mut mem = self.me().memory();
-        guest::write_gva(&mut mem, self.cr3, mode, gva, buf).map_err(Errno::from)
+        guest::write_gva(&mut mem, &paging, gva, buf).map_err(Errno::from)
     }
-    fn console_write(&mut self, bytes: &[u8]) {
-        self.guest.console_bytes(bytes);
+    fn console_write(&mut self, bytes: &[u8]) -> usize {
+        self.guest.console.take(bytes)
     }
     fn console_read(&mut self, buf: &mut [u8]) -> usize {
         crate::arch::x86_64::serial::read_pending(buf)
@@ -251,6 +250,9 @@ impl Caller for HypercallContext<'_> {
             vmx: self.me().p2m.format() == crate::mm::p2m::Format::Ept,
         }
     }
+    fn budget(&mut self) -> &mut Budget {
+        &mut self.budget
+    }
 }
 
 /// Xen system time now (ns since boot).
@@ -271,6 +273,7 @@ const LEN_XSETBV: u64 = 3;
 pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
     guest.signals.started(now());
     let end = run_loop(vcpu, guest);
+    guest.finish_console();
     guest.signals.stopped(now());
     end
 }
@@ -295,58 +298,32 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 vcpu.skip_instruction(&exit, LEN_CPUID);
             }
             Exit::Hypercall => {
-                let (outcome, after) = hypercall(vcpu, guest);
-                if after.flush {
+                let step = hypercall(vcpu, guest);
+                if guest.console.has_lines() {
+                    guest.print_console();
+                }
+                if step.flush {
                     vcpu.flush_tlb();
                 }
-                match outcome {
-                    Outcome::Return(value) => vcpu.regs().rax = value,
-                    Outcome::Yield => vcpu.regs().rax = 0,
-                    Outcome::Block => {
-                        vcpu.regs().rax = 0;
-                        wait(vcpu, guest, Wait::Block);
+                match step.next {
+                    Next::Resume => {}
+                    // A continuation: the same VMCALL runs again, in a new
+                    // exit with a new budget (RIP stays on it).
+                    Next::Again => continue,
+                    Next::Block | Next::Poll(_) => {
+                        let how = if let Next::Poll(deadline) = step.next { Wait::Poll(deadline) } else { Wait::Block };
+                        wait(vcpu, guest, how);
                         if let Some(end) = control(guest) {
                             vcpu.skip_instruction(&exit, LEN_VMMCALL);
                             return end;
                         }
                     }
-                    Outcome::Poll(timeout) => {
-                        vcpu.regs().rax = 0;
-                        wait(vcpu, guest, Wait::Poll(timeout));
-                        if let Some(end) = control(guest) {
-                            vcpu.skip_instruction(&exit, LEN_VMMCALL);
-                            return end;
-                        }
-                    }
-                    Outcome::Preempted(arg0) => {
-                        // Run the same VMCALL again with the progress in its
-                        // first argument (RIP stays on the instruction).
-                        if vcpu.long_mode() {
-                            vcpu.regs().rdi = arg0;
-                        } else {
-                            vcpu.regs().rbx = arg0;
-                        }
-                        continue;
-                    }
-                    Outcome::Continue([a0, a1, a2]) => {
-                        let long = vcpu.long_mode();
-                        let r = vcpu.regs();
-                        if long {
-                            (r.rdi, r.rsi, r.rdx) = (a0, a1, a2);
-                        } else {
-                            (r.rbx, r.rcx, r.rdx) = (a0, a1, a2);
-                        }
-                        continue;
-                    }
-                    Outcome::Shutdown(reason) => {
+                    Next::Shutdown(reason) => {
                         vcpu.skip_instruction(&exit, LEN_VMMCALL);
                         return End::Shutdown(reason);
                     }
                 }
                 vcpu.skip_instruction(&exit, LEN_VMMCALL);
-                if let Some(reason) = after.shut_down {
-                    return End::Shutdown(reason);
-                }
             }
             Exit::Io(access) => {
                 if !access.write && !access.string {
@@ -575,65 +552,55 @@ fn woken(guest: &Guest, how: Wait) -> bool {
 }
 
 fn crash(guest: &mut Guest, vcpu: &HwVcpu, why: core::fmt::Arguments) -> End {
-    if !guest.console.is_empty() {
-        guest.flush_console();
-    }
+    guest.console.end_partial();
+    guest.print_console();
     let reason = alloc::format!("{why}");
     guest.log(Level::Error, "crash", format_args!("domain crashed: {reason} (rip={:#x})", vcpu.rip()));
     End::Crashed(reason)
 }
 
-/// What the loop must do after a hypercall, read while the domain table is
-/// still locked: flush the guest TLB (a mapping went away), stop (someone
-/// shut the domain down).
-#[derive(Clone, Copy, Debug, Default)]
-struct After {
-    flush: bool,
-    shut_down: Option<u32>,
-}
-
-fn hypercall(vcpu: &mut HwVcpu, guest: &mut Guest) -> (Outcome, After) {
-    let long = vcpu.long_mode();
-    let (cr0, cr3, cr4, efer) = vcpu.paging_state();
-    let r = vcpu.regs();
-    let call = if long {
-        Call { nr: r.rax, args: [r.rdi, r.rsi, r.rdx, r.r10, r.r8] }
-    } else {
-        let lo = |v: u64| v & 0xffff_ffff;
-        Call { nr: lo(r.rax), args: [lo(r.rbx), lo(r.rcx), lo(r.rdx), lo(r.rsi), lo(r.rdi)] }
-    };
-    let mut ctx = HypercallContext {
-        guest,
-        domains: DOMAINS.lock(),
-        cr3,
-        mode: paging_mode(cr0, cr4, efer),
-        compat: !long,
-        last_page: core::cell::Cell::new(None),
-    };
-    let outcome = hypercall::dispatch(&mut ctx, call);
-    let id = ctx.guest.domid;
-    let after = match ctx.domains.get_mut(id) {
-        Some(me) => After {
-            flush: core::mem::take(&mut me.flush_pending),
-            shut_down: match me.state {
-                DomainState::Shutdown(reason) => Some(reason),
-                DomainState::Running => None,
+/// The hypercall exit, through `hypercall::entry` (its CPL gate, budget
+/// and continuations); the domain table is locked only while the call runs.
+fn hypercall(vcpu: &mut HwVcpu, guest: &mut Guest) -> entry::Step {
+    entry::enter(vcpu, |vcpu, admitted| {
+        let mut ctx = HypercallContext {
+            guest,
+            domains: DOMAINS.lock(),
+            vcpu,
+            paging: core::cell::OnceCell::new(),
+            compat: admitted.compat,
+            budget: admitted.budget,
+            last_page: core::cell::Cell::new(None),
+        };
+        let outcome = hypercall::dispatch(&mut ctx, admitted.call);
+        let id = ctx.guest.domid;
+        let after = match ctx.domains.get_mut(id) {
+            Some(me) => After {
+                flush: core::mem::take(&mut me.flush_pending),
+                shut_down: match me.state {
+                    DomainState::Shutdown(reason) => Some(reason),
+                    DomainState::Running => None,
+                },
             },
-        },
-        None => After::default(),
-    };
-    (outcome, after)
+            None => After::default(),
+        };
+        (outcome, after)
+    })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paging_mode_follows_cr0_cr4_and_efer() {
-        assert_eq!(paging_mode(0x11, 0, 0), Some(PagingMode::Off));
-        assert_eq!(paging_mode(0x8000_0011, 0x20, 0x500), Some(PagingMode::Long4));
-        assert_eq!(paging_mode(0x8000_0011, 0x20, 0), Some(PagingMode::Pae));
-        assert_eq!(paging_mode(0x8000_0011, 0, 0), None);
+/// The entry's view of the vCPU at its VMCALL.
+impl Site for HwVcpu {
+    fn regs(&mut self) -> &mut crate::arch::x86_64::virt::exit::GuestRegs {
+        HwVcpu::regs(self)
+    }
+    fn long_mode(&self) -> bool {
+        HwVcpu::long_mode(self)
+    }
+    fn cpl(&self) -> u8 {
+        HwVcpu::cpl(self)
+    }
+    fn protected_mode(&self) -> bool {
+        const CR0_PE: u64 = 1;
+        self.paging_state().0 & CR0_PE != 0
     }
 }

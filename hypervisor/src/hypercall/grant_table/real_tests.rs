@@ -18,6 +18,7 @@ struct RealCaller {
     me: u16,
     mem: Vec<u8>,
     domains: Vec<Domain>,
+    budget: crate::hypercall::entry::Budget,
 }
 
 impl RealCaller {
@@ -33,7 +34,7 @@ impl RealCaller {
                 d
             })
             .collect();
-        RealCaller { me, mem: vec![0; 4096], domains }
+        RealCaller { me, mem: vec![0; 4096], domains, budget: crate::hypercall::entry::Budget::per_exit() }
     }
 
     fn dom(&mut self, id: u16) -> &mut Domain {
@@ -85,7 +86,12 @@ impl Caller for RealCaller {
         self.mem.get_mut(at..at + buf.len()).ok_or(Errno::EFAULT)?.copy_from_slice(buf);
         Ok(())
     }
-    fn console_write(&mut self, _: &[u8]) {}
+    fn console_write(&mut self, bytes: &[u8]) -> usize {
+        bytes.len()
+    }
+    fn budget(&mut self) -> &mut crate::hypercall::entry::Budget {
+        &mut self.budget
+    }
     fn console_read(&mut self, _: &mut [u8]) -> usize {
         0
     }

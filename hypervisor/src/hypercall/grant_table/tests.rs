@@ -389,6 +389,8 @@ fn long_batches_continue_where_they_stopped() {
     let size = core::mem::size_of::<GnttabSwapGrantRef>() as u64;
     let first = grant_table_op(&mut c, GNTTABOP_SWAP_GRANT_REF, LIST as u64, 300);
     assert_eq!(first, Outcome::Continue([GNTTABOP_SWAP_GRANT_REF, LIST as u64 + 256 * size, 44]));
+    c.next_exit();
     assert_eq!(grant_table_op(&mut c, GNTTABOP_SWAP_GRANT_REF, LIST as u64 + 256 * size, 44), Outcome::Return(0));
+    c.next_exit();
     assert_eq!(grant_table_op(&mut c, GNTTABOP_SWAP_GRANT_REF, 1 << 40, 300), Outcome::err(Errno::EFAULT), "a bad list fails before continuing");
 }

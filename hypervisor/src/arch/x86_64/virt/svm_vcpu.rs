@@ -317,6 +317,15 @@ impl SvmVcpu {
         efer_lma && cs_attrib & (1 << 9) != 0
     }
 
+    /// The guest's current privilege level: the VMCB's CPL byte (APM Vol. 2,
+    /// 15.5.1: 0 in real mode, 3 in virtual-8086 mode).
+    pub fn cpl(&self) -> u8 {
+        self.vmcb.read_u8(vmcb::CPL) & 3
+    }
+    pub fn rflags(&self) -> u64 {
+        self.vmcb.read_u64(vmcb::RFLAGS)
+    }
+
     /// Guest EFER as the guest sees it (SVME is the hypervisor's).
     pub fn efer(&self) -> u64 {
         self.vmcb.read_u64(vmcb::EFER) & !(1 << 12)

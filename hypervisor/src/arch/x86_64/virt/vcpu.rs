@@ -124,6 +124,22 @@ impl HwVcpu {
         }
     }
 
+    /// The guest's current privilege level (0-3), as Xen's `hvm_get_cpl`.
+    pub fn cpl(&self) -> u8 {
+        match self {
+            HwVcpu::Svm(v) => v.cpl(),
+            HwVcpu::Vmx(v) => v.cpl(),
+        }
+    }
+
+    /// Guest RFLAGS.
+    pub fn rflags(&self) -> u64 {
+        match self {
+            HwVcpu::Svm(v) => v.rflags(),
+            HwVcpu::Vmx(v) => v.rflags(),
+        }
+    }
+
     pub fn efer(&self) -> u64 {
         match self {
             HwVcpu::Svm(v) => v.efer(),

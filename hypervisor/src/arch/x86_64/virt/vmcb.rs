@@ -111,6 +111,10 @@ impl Vmcb {
         // SAFETY: the VMCB frame belongs to this vCPU; offsets are naturally aligned fields inside the page; the CPU does not run this VMCB now.
         unsafe { self.at::<u64>(offset).read_volatile() }
     }
+    pub fn read_u8(&self, offset: usize) -> u8 {
+        // SAFETY: as for `read_u64`, one byte.
+        unsafe { self.at::<u8>(offset).read_volatile() }
+    }
     pub fn write_u64(&self, offset: usize, value: u64) {
         // SAFETY: as for `read_u64`.
         unsafe { self.at::<u64>(offset).write_volatile(value) }

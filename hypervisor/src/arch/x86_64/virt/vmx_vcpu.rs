@@ -403,6 +403,15 @@ impl VmxVcpu {
         vmcs::read(Field::GUEST_CS_ACCESS_RIGHTS) & (1 << 13) != 0
     }
 
+    /// The guest's current privilege level: SS.DPL (access rights bits
+    /// 6:5), which VM entry keeps equal to CPL (SDM Vol. 3, 26.3.1.2).
+    pub fn cpl(&self) -> u8 {
+        low8((vmcs::read(Field::GUEST_SS_ACCESS_RIGHTS) >> 5) & 3)
+    }
+    pub fn rflags(&self) -> u64 {
+        vmcs::read(Field::GUEST_RFLAGS)
+    }
+
     pub fn efer(&self) -> u64 {
         vmcs::read(Field::GUEST_IA32_EFER)
     }
