@@ -170,6 +170,15 @@ pub fn set_xcr0(value: u64) -> Result<(), Refused> {
     }
 }
 
+/// Whether a fault on an exception-table instruction is recovered on this
+/// CPU: XCR0 = 0 (x87 clear) always faults (#GP, or #UD before
+/// CR4.OSXSAVE), so this returns true only if the handler resumed at the
+/// fixup. Run once per CPU after its IDT is loaded.
+pub fn exception_table_recovers() -> bool {
+    // SAFETY: XSETBV with XCR0 = 0 never succeeds (SDM Vol. 2, XSETBV: #GP if bit 0 is clear), so nothing changes; its fault resumes at `hv_xsetbv_fixup`.
+    unsafe { hv_xsetbv_checked(0, 0) == 1 }
+}
+
 /// Writes an MSR with a value that may come from a guest; a #GP (a value
 /// the CPU rejects) is recovered and reported.
 ///

@@ -159,4 +159,11 @@ fn build() -> InterruptDescriptorTable {
 /// Loads the IDT on this CPU (built once, on first use).
 pub fn init_this_cpu() {
     IDT.call_once(build).load();
+    // A broken exception table would otherwise show only when a guest
+    // finds a rule we missed: check it now (a failure stops the boot as a
+    // FATAL #GP/#UD, or here).
+    if !super::cpu::exception_table_recovers() {
+        crate::error!("idt", "exception table: a faulting XSETBV was not recovered");
+        power::stop_machine(power::EXIT_FAILURE);
+    }
 }

@@ -51,7 +51,8 @@ pub enum Exit {
     /// MOV to CR4 setting a bit the hypervisor owns (VMX: VMXE, SMXE).
     Cr4Write { value: u64 },
     /// An instruction the guest may not use that still exits: the VMX
-    /// instructions, GETSEC, INVEPT, INVVPID. #UD, as Xen without nesting.
+    /// instructions, GETSEC, INVEPT, INVVPID; the SVM instructions (VMRUN,
+    /// VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA). #UD, as Xen without nesting.
     InvalidOpcode,
     /// A guest-physical access the p2m does not allow.
     NestedPageFault { gpa: u64, write: bool, fetch: bool },

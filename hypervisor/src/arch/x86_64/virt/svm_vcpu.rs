@@ -151,6 +151,8 @@ impl SvmVcpu {
                 | vmcb::INTERCEPT_HLT
                 // INVD would discard the host's dirty cache lines too.
                 | vmcb::INTERCEPT_INVD
+                // INVLPGA names any ASID, not only the guest's.
+                | vmcb::INTERCEPT_INVLPGA
                 | vmcb::INTERCEPT_IOIO
                 | vmcb::INTERCEPT_MSR
                 | vmcb::INTERCEPT_SHUTDOWN,
@@ -267,6 +269,9 @@ impl SvmVcpu {
             vmcb::VMEXIT_SHUTDOWN => Exit::TripleFault,
             vmcb::VMEXIT_XSETBV => Exit::Xsetbv,
             vmcb::VMEXIT_INVD => Exit::Invd,
+            // The SVM instructions: #UD, as Xen without nested virtualization.
+            vmcb::VMEXIT_VMRUN | vmcb::VMEXIT_INVLPGA => Exit::InvalidOpcode,
+            c if vmcb::VMEXIT_SVM_INSTRUCTIONS.contains(&c) => Exit::InvalidOpcode,
             vmcb::VMEXIT_INTR => Exit::ExternalInterrupt,
             vmcb::VMEXIT_NMI => Exit::Nmi,
             vmcb::VMEXIT_INIT => Exit::Init,

@@ -59,6 +59,7 @@ pub const INTERCEPT_INIT: u32 = 1 << 3;
 pub const INTERCEPT_CPUID: u32 = 1 << 18;
 pub const INTERCEPT_INVD: u32 = 1 << 22;
 pub const INTERCEPT_HLT: u32 = 1 << 24;
+pub const INTERCEPT_INVLPGA: u32 = 1 << 26;
 pub const INTERCEPT_IOIO: u32 = 1 << 27;
 pub const INTERCEPT_MSR: u32 = 1 << 28;
 pub const INTERCEPT_SHUTDOWN: u32 = 1 << 31;
@@ -80,10 +81,14 @@ pub const VMEXIT_INIT: u64 = 0x63;
 pub const VMEXIT_CPUID: u64 = 0x72;
 pub const VMEXIT_INVD: u64 = 0x76;
 pub const VMEXIT_HLT: u64 = 0x78;
+pub const VMEXIT_INVLPGA: u64 = 0x7a;
 pub const VMEXIT_IOIO: u64 = 0x7b;
 pub const VMEXIT_MSR: u64 = 0x7c;
 pub const VMEXIT_SHUTDOWN: u64 = 0x7f;
+pub const VMEXIT_VMRUN: u64 = 0x80;
 pub const VMEXIT_VMMCALL: u64 = 0x81;
+/// VMLOAD, VMSAVE, STGI, CLGI, SKINIT.
+pub const VMEXIT_SVM_INSTRUCTIONS: core::ops::RangeInclusive<u64> = 0x82..=0x86;
 pub const VMEXIT_XSETBV: u64 = 0x8d;
 pub const VMEXIT_NPF: u64 = 0x400;
 /// QEMU reports VMEXIT_INVALID as 0xffffffff in the low half: compare as u32.
