@@ -101,6 +101,8 @@ pub struct SvmVcpu {
     /// The hypervisor wrote guest state (or queued an event) since the
     /// last VMRUN: check it before the next one.
     written: bool,
+    /// The last exit was a VMEXIT_INVALID turned into the guest's #GP.
+    refused_last: bool,
 }
 
 fn fill(mfn: Mfn, frames: usize, byte: u8) {
@@ -202,7 +204,7 @@ impl SvmVcpu {
         vmcb.write_u64(vmcb::G_PAT, 0x0007_0406_0007_0406);
 
         let regs = GuestRegs { rbx: boot.rbx, ..GuestRegs::default() };
-        Ok(SvmVcpu { vmcb, host_save, iopm, msrpm, regs, nrips: super::svm::features().nrips, io_next_rip: 0, written: true })
+        Ok(SvmVcpu { vmcb, host_save, iopm, msrpm, regs, nrips: super::svm::features().nrips, io_next_rip: 0, written: true, refused_last: false })
     }
 
     /// Why the next VMRUN would fail, checked when the hypervisor wrote
@@ -212,6 +214,11 @@ impl SvmVcpu {
         if !core::mem::take(&mut self.written) {
             return None;
         }
+        self.state_refusal()
+    }
+
+    /// Why VMRUN would refuse the VMCB as it is now.
+    fn state_refusal(&self) -> Option<&'static str> {
         let state = SvmEntryState {
             cr0: self.vmcb.read_u64(vmcb::CR0),
             cr4: self.vmcb.read_u64(vmcb::CR4),
@@ -240,8 +247,18 @@ impl SvmVcpu {
         let info1 = self.vmcb.read_u64(vmcb::EXITINFO1);
         let info2 = self.vmcb.read_u64(vmcb::EXITINFO2);
         if low32(code) == vmcb::VMEXIT_INVALID {
+            // QEMU's TCG reports a guest MOV to CR4 (or CR3) with reserved
+            // bits as VMEXIT_INVALID at that instruction (its
+            // helper_write_crN), where hardware raises #GP. When the state
+            // held here passes VMRUN's checks, that is what happened: the
+            // guest gets the #GP, once; a second refusal in a row is real.
+            let again = core::mem::replace(&mut self.refused_last, true);
+            if !again && self.state_refusal().is_none() {
+                return Exit::Exception { vector: 13, error: Some(0) };
+            }
             return Exit::InvalidState { code };
         }
+        self.refused_last = false;
         match code {
             vmcb::VMEXIT_CPUID => Exit::Cpuid,
             vmcb::VMEXIT_HLT => Exit::Hlt,
