@@ -50,7 +50,7 @@ const XCR0_RESERVED_63: u64 = 1 << 63;
 /// set or all clear; AVX-512 needs AVX.
 pub fn xcr0_valid(value: u64, supported: u64) -> bool {
     let all_or_none = |group: u64| value & group == 0 || value & group == group;
-    value & X87 != 0
+    value & XCR0_X87 != 0
         && value & !supported == 0
         && value & XCR0_RESERVED_63 == 0
         && (value & XCR0_AVX == 0 || value & XCR0_SSE != 0)
@@ -59,7 +59,6 @@ pub fn xcr0_valid(value: u64, supported: u64) -> bool {
         && (value & XCR0_AVX512 == 0 || value & XCR0_AVX != 0)
         && all_or_none(XCR0_AMX)
 }
-const X87: u64 = XCR0_X87;
 
 // EFER bits (SDM Vol. 3, 2.2.1; APM Vol. 2, 3.1.7).
 pub const EFER_SCE: u64 = 1 << 0;
