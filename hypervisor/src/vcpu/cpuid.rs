@@ -38,10 +38,11 @@ pub struct Asker {
 pub fn guest_cpuid(leaf: u32, subleaf: u32, host: Regs4, who: Asker) -> Regs4 {
     match leaf {
         1 => Regs4 {
-            // Initial APIC id = vCPU id; VMX (bit 5) hidden; OSXSAVE (bit 27)
-            // from the guest's CR4, not the host's; hypervisor present (bit 31).
+            // Initial APIC id = vCPU id; VMX (bit 5) and SMX (bit 6) hidden
+            // (CR4.VMXE/SMXE writes #GP); OSXSAVE (bit 27) from the guest's
+            // CR4, not the host's; hypervisor present (bit 31).
             ebx: (host.ebx & 0x00ff_ffff) | ((who.vcpu_id & 0xff) << 24),
-            ecx: (host.ecx & !(1 << 5) & !(1 << 27)) | (u32::from(who.osxsave) << 27) | (1 << 31),
+            ecx: (host.ecx & !(1 << 5) & !(1 << 6) & !(1 << 27)) | (u32::from(who.osxsave) << 27) | (1 << 31),
             ..host
         },
         // SVM (bit 2) hidden.
@@ -89,8 +90,9 @@ mod tests {
 
     #[test]
     fn nested_virtualization_is_hidden_and_the_hypervisor_bit_is_set() {
-        let l1 = guest_cpuid(1, 0, HOST, WHO);
+        let l1 = guest_cpuid(1, 0, Regs4 { ecx: HOST.ecx | (1 << 6), ..HOST }, WHO);
         assert_eq!(l1.ecx & (1 << 5), 0);
+        assert_eq!(l1.ecx & (1 << 6), 0, "SMX is hidden");
         assert_ne!(l1.ecx & (1 << 31), 0);
         assert_eq!(l1.ebx >> 24, 1, "initial APIC id is the vCPU id");
         let host_osxsave = Regs4 { ecx: 1 << 27, ..HOST };

@@ -29,7 +29,10 @@ fn tag(cpu: usize) -> u16 {
 /// the queue was empty.
 pub fn run_next(cpu: usize, backend: Backend) -> bool {
     let Some((v, boot, paging)) = claim_next(cpu) else { return false };
+    // Nothing of the vCPU that ran here before may show: FPU/SSE/AVX state,
+    // XCR0, DR0-DR3/DR6 and the SYSCALL/SWAPGS MSRs (VMX passes them through).
     cpu::reset_extended_state();
+    cpu::reset_guest_registers();
     let intercept = |port| io::intercepted(false, port);
     let mut hw = match HwVcpu::new(backend, boot, paging, tag(cpu), &intercept, msr::PASSTHROUGH) {
         Ok(hw) => hw,

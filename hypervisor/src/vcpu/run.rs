@@ -268,6 +268,7 @@ const LEN_MSR: u64 = 2;
 const LEN_VMMCALL: u64 = 3;
 const LEN_HLT: u64 = 1;
 const LEN_XSETBV: u64 = 3;
+const LEN_INVD: u64 = 2;
 
 /// Runs `vcpu` until its domain ends.
 pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
@@ -369,8 +370,17 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 let (index, value) = (low32(r.rcx), (r.rdx << 32) | (r.rax & 0xffff_ffff));
                 let ok = match msr::classify_write(index, value) {
                     MsrWrite::Efer(v) => {
-                        vcpu.set_efer(v);
-                        true
+                        let features = msr::EferFeatures::from_cpuid_edx(cpu::cpuid(0x8000_0001, 0).edx);
+                        match msr::efer_write(v, vcpu.efer(), vcpu.paging_state().0, features) {
+                            Ok(efer) => {
+                                vcpu.set_efer(efer);
+                                true
+                            }
+                            Err(why) => {
+                                guest.log(Level::Debug, "msr", format_args!("wrmsr efer {v:#x}: {why}"));
+                                false
+                            }
+                        }
                     }
                     MsrWrite::Pat(v) => {
                         vcpu.set_pat(v);
@@ -393,12 +403,40 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
             Exit::Xsetbv => {
                 let r = vcpu.regs();
                 let (index, value) = (low32(r.rcx), (r.rdx << 32) | (r.rax & 0xffff_ffff));
-                if index == 0 && msr::xcr0_valid(value, cpu::xcr0_supported()) && cpu::set_xcr0(value) {
+                let osxsave = vcpu.paging_state().2 & (1 << 18) != 0;
+                if !osxsave {
+                    vcpu.inject_exception(6, None);
+                } else if index == 0 && msr::xcr0_valid(value, cpu::xcr0_supported()) && cpu::set_xcr0(value).is_ok() {
                     vcpu.skip_instruction(&exit, LEN_XSETBV);
                 } else {
+                    guest.log(Level::Debug, "xsetbv", format_args!("xcr{index} {value:#x} -> #GP"));
                     vcpu.inject_exception(13, Some(0));
                 }
             }
+            Exit::Invd => {
+                // As Xen: a domain with devices (Dom0) gets WBINVD (this CPU
+                // only: no cross-CPU flush yet), others a no-op; none
+                // discards dirty lines.
+                if guest.domid == 0 {
+                    cpu::wbinvd();
+                }
+                vcpu.skip_instruction(&exit, LEN_INVD);
+            }
+            Exit::Cr4Write { value } => {
+                let (cr0, cr3, _, efer) = vcpu.paging_state();
+                match msr::cr4_write(value, vcpu.guest_cr4(), cr0, cr3, efer, vcpu.cr4_allowed()) {
+                    // VMX reports the instruction length itself.
+                    Ok(cr4) => {
+                        vcpu.set_cr4(cr4);
+                        vcpu.skip_instruction(&exit, 0);
+                    }
+                    Err(why) => {
+                        guest.log(Level::Debug, "cr4", format_args!("mov cr4 {value:#x}: {why} -> #GP"));
+                        vcpu.inject_exception(13, Some(0));
+                    }
+                }
+            }
+            Exit::InvalidOpcode => vcpu.inject_exception(6, None),
             Exit::Hlt => {
                 vcpu.skip_instruction(&exit, LEN_HLT);
                 wait(vcpu, guest, Wait::Halt);
@@ -430,6 +468,9 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
             Exit::TripleFault => return crash(guest, vcpu, format_args!("triple fault")),
             Exit::InvalidState { code } => {
                 return crash(guest, vcpu, format_args!("the CPU refused its state (code {code:#x})"));
+            }
+            Exit::RefusedState { why } => {
+                return crash(guest, vcpu, format_args!("not entered: its state would fail VM entry ({why})"));
             }
             Exit::Unhandled { code } => return crash(guest, vcpu, format_args!("unhandled exit {code:#x}")),
         }

@@ -74,20 +74,123 @@ pub fn xcr0_supported() -> u64 {
     (u64::from(r.edx) << 32) | u64::from(r.eax)
 }
 
+// Instructions that load a value chosen by a guest and may fault even after
+// every architectural rule was checked (a rule we missed, an erratum). Each
+// has a `*_insn` label on the instruction and a `*_fixup` label the #GP/#UD
+// handler resumes at (`fixup_for`), returning 1 instead of 0 in EAX. The
+// fixup runs with the stack as it was at the instruction, so its `ret`
+// returns to the caller.
+core::arch::global_asm!(
+    r#"
+    .globl hv_xsetbv_checked
+    .globl hv_xsetbv_insn
+    .globl hv_xsetbv_fixup
+hv_xsetbv_checked:              /* edi = XCR index, rsi = value */
+    mov ecx, edi
+    mov eax, esi
+    mov rdx, rsi
+    shr rdx, 32
+hv_xsetbv_insn:
+    xsetbv
+    xor eax, eax
+    ret
+hv_xsetbv_fixup:
+    mov eax, 1
+    ret
+
+    .globl hv_wrmsr_checked
+    .globl hv_wrmsr_insn
+    .globl hv_wrmsr_fixup
+hv_wrmsr_checked:               /* edi = MSR, rsi = value */
+    mov ecx, edi
+    mov eax, esi
+    mov rdx, rsi
+    shr rdx, 32
+hv_wrmsr_insn:
+    wrmsr
+    xor eax, eax
+    ret
+hv_wrmsr_fixup:
+    mov eax, 1
+    ret
+    "#
+);
+
+unsafe extern "C" {
+    fn hv_xsetbv_checked(index: u32, value: u64) -> u32;
+    fn hv_xsetbv_insn();
+    fn hv_xsetbv_fixup();
+    fn hv_wrmsr_checked(msr: u32, value: u64) -> u32;
+    fn hv_wrmsr_insn();
+    fn hv_wrmsr_fixup();
+}
+
+/// One "may fault" instruction: where it is, where its fixup is.
+#[derive(Clone, Copy)]
+pub struct ExceptionTableEntry {
+    pub insn: unsafe extern "C" fn(),
+    pub fixup: unsafe extern "C" fn(),
+}
+
+/// The instructions a #GP or #UD may recover from (the exception table).
+pub static EXCEPTION_TABLE: [ExceptionTableEntry; 2] = [
+    ExceptionTableEntry { insn: hv_xsetbv_insn, fixup: hv_xsetbv_fixup },
+    ExceptionTableEntry { insn: hv_wrmsr_insn, fixup: hv_wrmsr_fixup },
+];
+
+/// Where to resume after a fault at `rip`, if `rip` is one of `table`'s
+/// instructions; None means the fault is the hypervisor's own bug.
+pub fn fixup_in(table: &[ExceptionTableEntry], rip: u64) -> Option<u64> {
+    table.iter().find(|e| e.insn as usize as u64 == rip).map(|e| e.fixup as usize as u64)
+}
+
+/// `fixup_in` on the hypervisor's table: what the exception handlers ask.
+pub fn fixup_for(rip: u64) -> Option<u64> {
+    fixup_in(&EXCEPTION_TABLE, rip)
+}
+
+/// The CPU refused a value (the instruction faulted and was recovered).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refused;
+
 /// Sets XCR0 for the guest about to run on this CPU.
 ///
-/// Returns false (and changes nothing) if `value` is not one `xcr0_supported`
-/// allows; callers validate first with the guest policy.
-pub fn set_xcr0(value: u64) -> bool {
+/// Refuses (and changes nothing) a value `xcr0_supported` does not allow;
+/// callers validate first with the architectural rules (`vcpu::msr::xcr0_valid`).
+/// A value the CPU still rejects is refused too: its #GP is recovered.
+pub fn set_xcr0(value: u64) -> Result<(), Refused> {
     let supported = xcr0_supported();
     if supported == 0 || value & !supported != 0 || value & 1 == 0 {
-        return false;
+        return Err(Refused);
     }
-    // SAFETY: CR4.OSXSAVE is set (enable_xsave) when XSAVE exists, and the value only has supported bits with x87 set, so XSETBV cannot fault; the hypervisor keeps no state in the components it switches.
-    unsafe {
-        core::arch::asm!("xsetbv", in("ecx") 0u32, in("eax") crate::bits::low32(value), in("edx") (value >> 32) as u32, options(nomem, nostack));
+    // SAFETY: CR4.OSXSAVE is set (enable_xsave) when XSAVE exists; a value the CPU rejects raises #GP at `hv_xsetbv_insn`, which the exception table turns into a return of 1 (nothing changed); the hypervisor keeps no state in the components it switches.
+    match unsafe { hv_xsetbv_checked(0, value) } {
+        0 => Ok(()),
+        _ => Err(Refused),
     }
-    true
+}
+
+/// Whether a fault on an exception-table instruction is recovered on this
+/// CPU: XCR0 = 0 (x87 clear) always faults (#GP, or #UD before
+/// CR4.OSXSAVE), so this returns true only if the handler resumed at the
+/// fixup. Run once per CPU after its IDT is loaded.
+pub fn exception_table_recovers() -> bool {
+    // SAFETY: XSETBV with XCR0 = 0 never succeeds (SDM Vol. 2, XSETBV: #GP if bit 0 is clear), so nothing changes; its fault resumes at `hv_xsetbv_fixup`.
+    unsafe { hv_xsetbv_checked(0, 0) == 1 }
+}
+
+/// Writes an MSR with a value that may come from a guest; a #GP (a value
+/// the CPU rejects) is recovered and reported.
+///
+/// # Safety
+/// The write must not break memory safety of the hypervisor if it succeeds
+/// (e.g. not the GS base under running code); whether it faults is checked.
+pub unsafe fn wrmsr_checked(msr: u32, value: u64) -> Result<(), Refused> {
+    // SAFETY: the caller guarantees a successful write is harmless; a faulting one resumes at `hv_wrmsr_fixup` (exception table).
+    match unsafe { hv_wrmsr_checked(msr, value) } {
+        0 => Ok(()),
+        _ => Err(Refused),
+    }
 }
 
 /// An all-zero XSAVE image: XSTATE_BV 0 makes XRSTOR load every requested
@@ -103,12 +206,13 @@ pub fn reset_extended_state() {
     unsafe { core::arch::asm!("fninit", options(nomem, nostack)) };
     // Components 0..=7 (x87 to AVX-512) fit the 4 KiB image.
     let rfbm = xcr0_supported() & 0xff;
-    if rfbm != 0 && set_xcr0(rfbm) {
+    if rfbm != 0 && set_xcr0(rfbm).is_ok() {
         // SAFETY: XSAVE is on (set_xcr0 succeeded), the image is 64-byte aligned, readable, large enough for components 0..=7 and all zero, so XRSTOR loads their initial states and cannot fault (MXCSR 0 is valid).
         unsafe {
             core::arch::asm!("xrstor64 [{0}]", in(reg) INIT_XSAVE.0.as_ptr(), in("eax") rfbm as u32, in("edx") (rfbm >> 32) as u32, options(readonly, nostack));
         }
-        set_xcr0(1);
+        // x87 alone is always valid.
+        let _ = set_xcr0(1);
     } else {
         // SAFETY: SSE2 is baseline on x86_64; clearing XMM registers and loading the default MXCSR touch no memory the hypervisor uses.
         unsafe {
@@ -125,6 +229,36 @@ pub fn reset_extended_state() {
             );
         }
     }
+}
+
+/// MSRs a guest reaches without an exit and that no VMCS/VMCB field switches
+/// under VMX (SYSCALL targets, SWAPGS base): STAR, LSTAR, CSTAR, SFMASK,
+/// KERNEL_GS_BASE. Under SVM, VMLOAD loads them from the (fresh) VMCB.
+const GUEST_SYSCALL_MSRS: [u32; 5] = [0xc000_0081, 0xc000_0082, 0xc000_0083, 0xc000_0084, 0xc000_0102];
+
+/// Zeroes what a vCPU reaches directly and no VMCS/VMCB switches, so the
+/// next vCPU on this CPU starts with power-on values, not the previous
+/// guest's kernel pointers: DR0-DR3 (DR6 to its reset value; DR7 lives in
+/// the VMCS/VMCB) and the SYSCALL/SWAPGS MSRs (their reset value is 0).
+pub fn reset_guest_registers() {
+    // SAFETY: the hypervisor uses no hardware breakpoints (DR7 in the host is 0x400: all disabled), so the address registers are free; 0xffff0ff0 is DR6's architectural reset value.
+    unsafe {
+        core::arch::asm!(
+            "mov dr0, {0}", "mov dr1, {0}", "mov dr2, {0}", "mov dr3, {0}", "mov dr6, {1}",
+            in(reg) 0u64, in(reg) 0xffff_0ff0u64, options(nomem, nostack),
+        );
+    }
+    for msr in GUEST_SYSCALL_MSRS {
+        // SAFETY: the hypervisor executes no SYSCALL, SYSRET or SWAPGS, so these MSRs hold no state of its own; 0 is their reset value. CSTAR exists on Intel too (writes are ignored); a CPU that faults anyway is recovered.
+        let _ = unsafe { wrmsr_checked(msr, 0) };
+    }
+}
+
+/// Writes back and invalidates this CPU's caches (a guest's INVD, done as
+/// WBINVD as Xen does: nothing is discarded).
+pub fn wbinvd() {
+    // SAFETY: WBINVD writes modified lines back before invalidating, so no data is lost; it only costs time.
+    unsafe { core::arch::asm!("wbinvd", options(nostack, preserves_flags)) };
 }
 
 /// Spins with PAUSE, the polite way to wait for another CPU.
@@ -144,4 +278,37 @@ pub fn halt_forever() -> ! {
 /// Waits for an interrupt with interrupts enabled, then returns.
 pub fn wait_for_interrupt() {
     x86_64::instructions::interrupts::enable_and_hlt();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    extern "C" fn insn_a() {}
+    extern "C" fn fixup_a() {}
+    extern "C" fn insn_b() {}
+    extern "C" fn fixup_b() {}
+
+    fn addr(f: unsafe extern "C" fn()) -> u64 {
+        f as usize as u64
+    }
+
+    #[test]
+    fn a_fault_resumes_at_the_fixup_of_its_own_instruction_only() {
+        let table = [
+            ExceptionTableEntry { insn: insn_a, fixup: fixup_a },
+            ExceptionTableEntry { insn: insn_b, fixup: fixup_b },
+        ];
+        assert_eq!(fixup_in(&table, addr(insn_b)), Some(addr(fixup_b)));
+        assert_eq!(fixup_in(&table, addr(insn_a)), Some(addr(fixup_a)));
+        assert_eq!(fixup_in(&table, addr(insn_a) + 1), None, "a fault elsewhere stays fatal");
+    }
+
+    #[test]
+    fn the_hypervisor_table_covers_xsetbv_and_wrmsr() {
+        assert_eq!(fixup_for(addr(hv_xsetbv_insn)), Some(addr(hv_xsetbv_fixup)));
+        assert_eq!(fixup_for(addr(hv_wrmsr_insn)), Some(addr(hv_wrmsr_fixup)));
+        let checked: unsafe extern "C" fn(u32, u64) -> u32 = hv_xsetbv_checked;
+        assert_eq!(fixup_for(checked as usize as u64), None);
+    }
 }

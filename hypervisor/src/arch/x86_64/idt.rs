@@ -1,6 +1,11 @@
 //! The interrupt descriptor table, shared by all CPUs: every exception is
-//! fatal to the hypervisor (guest exceptions arrive as VM exits, not here),
-//! plus the local APIC's timer, IPI and spurious vectors.
+//! fatal to the hypervisor (guest exceptions arrive as VM exits, not here)
+//! except a #GP or #UD on an instruction of the exception table
+//! (`cpu::fixup_for`: XSETBV/WRMSR of guest-chosen values), which resumes at
+//! its fixup; plus the local APIC's timer, IPI and spurious vectors.
+//!
+//! No handler here takes a lock that the code it interrupted may hold: the
+//! fatal path writes the serial port unlocked, the NMI path only tries.
 
 use spin::Once;
 use x86_64::registers::control::Cr2;
@@ -47,12 +52,12 @@ exception!(debug, 1, "#DB");
 exception!(breakpoint, 3, "#BP");
 exception!(overflow, 4, "#OF");
 exception!(bound_range, 5, "#BR");
-exception!(invalid_opcode, 6, "#UD");
+
 exception!(device_not_available, 7, "#NM");
 exception!(invalid_tss, 10, "#TS", error);
 exception!(segment_not_present, 11, "#NP", error);
 exception!(stack_segment, 12, "#SS", error);
-exception!(general_protection, 13, "#GP", error);
+
 exception!(x87_floating_point, 16, "#MF");
 exception!(alignment_check, 17, "#AC", error);
 exception!(simd_floating_point, 19, "#XM");
@@ -60,6 +65,27 @@ exception!(virtualization, 20, "#VE");
 exception!(control_protection, 21, "#CP", error);
 exception!(vmm_communication, 29, "#VC", error);
 exception!(security, 30, "#SX", error);
+
+/// Resumes at the fixup of a faulting exception-table instruction; false
+/// if `frame` is not at one (the fault is then fatal).
+fn recover(frame: &mut InterruptStackFrame) -> bool {
+    let Some(fixup) = super::cpu::fixup_for(frame.instruction_pointer.as_u64()) else { return false };
+    // SAFETY: the fixup is the recovery code of the instruction that faulted, in the same function, written for the same stack and registers (cpu.rs); returning there is what the exception table is for.
+    unsafe { frame.as_mut().update(|f| f.instruction_pointer = x86_64::VirtAddr::new(fixup)) };
+    true
+}
+
+extern "x86-interrupt" fn invalid_opcode(mut frame: InterruptStackFrame) {
+    if !recover(&mut frame) {
+        fatal(6, "#UD", None, &frame)
+    }
+}
+
+extern "x86-interrupt" fn general_protection(mut frame: InterruptStackFrame, error: u64) {
+    if !recover(&mut frame) {
+        fatal(13, "#GP", Some(error), &frame)
+    }
+}
 
 extern "x86-interrupt" fn page_fault(frame: InterruptStackFrame, error: PageFaultErrorCode) {
     fatal(14, "#PF", Some(error.bits()), &frame)
@@ -78,7 +104,9 @@ extern "x86-interrupt" fn nmi(_frame: InterruptStackFrame) {
     if power::stopping() {
         super::cpu::halt_forever();
     }
-    crate::warn!("nmi", "unexpected NMI ignored");
+    // Lock-free: this CPU may have been interrupted holding the console lock.
+    let cpu = super::cpu_index();
+    crate::console::write_line_from_nmi(format_args!("cpu{cpu} warn nmi: unexpected NMI ignored"));
 }
 
 extern "x86-interrupt" fn timer(_frame: InterruptStackFrame) {
@@ -131,4 +159,11 @@ fn build() -> InterruptDescriptorTable {
 /// Loads the IDT on this CPU (built once, on first use).
 pub fn init_this_cpu() {
     IDT.call_once(build).load();
+    // A broken exception table would otherwise show only when a guest
+    // finds a rule we missed: check it now (a failure stops the boot as a
+    // FATAL #GP/#UD, or here).
+    if !super::cpu::exception_table_recovers() {
+        crate::error!("idt", "exception table: a faulting XSETBV was not recovered");
+        power::stop_machine(power::EXIT_FAILURE);
+    }
 }

@@ -32,6 +32,23 @@ pub fn write_bytes(bytes: &[u8]) {
     std::eprint!("{}", alloc::string::String::from_utf8_lossy(bytes));
 }
 
+/// Writes bytes only if the port lock is free at once; false if it was held
+/// (for NMI context, where the holder may be the interrupted code itself).
+#[cfg(target_os = "none")]
+pub fn try_write_bytes(bytes: &[u8]) -> bool {
+    let Some(mut port) = PORT.try_lock() else { return false };
+    if let Some(uart) = port.as_mut() {
+        uart.send_bytes_exact(bytes);
+    }
+    true
+}
+
+#[cfg(not(target_os = "none"))]
+pub fn try_write_bytes(bytes: &[u8]) -> bool {
+    write_bytes(bytes);
+    true
+}
+
 /// Reads the bytes COM1 has received, without waiting.
 pub fn read_pending(buf: &mut [u8]) -> usize {
     let mut port = PORT.lock();

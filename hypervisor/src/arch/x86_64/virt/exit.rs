@@ -46,6 +46,14 @@ pub enum Exit {
     MsrWrite,
     /// XSETBV (always an exit on VMX; intercepted on SVM).
     Xsetbv,
+    /// INVD (always an exit on VMX; intercepted on SVM): done as WBINVD.
+    Invd,
+    /// MOV to CR4 setting a bit the hypervisor owns (VMX: VMXE, SMXE).
+    Cr4Write { value: u64 },
+    /// An instruction the guest may not use that still exits: the VMX
+    /// instructions, GETSEC, INVEPT, INVVPID; the SVM instructions (VMRUN,
+    /// VMLOAD, VMSAVE, STGI, CLGI, SKINIT, INVLPGA). #UD, as Xen without nesting.
+    InvalidOpcode,
     /// A guest-physical access the p2m does not allow.
     NestedPageFault { gpa: u64, write: bool, fetch: bool },
     Exception { vector: u8, error: Option<u32> },
@@ -60,6 +68,9 @@ pub enum Exit {
     Init,
     /// The hardware refused the guest state (VMRUN/VMLAUNCH failure).
     InvalidState { code: u64 },
+    /// Not entered: the state the hypervisor wrote would fail the entry
+    /// checks (`entry_check`), for this reason.
+    RefusedState { why: &'static str },
     /// An exit this hypervisor does not handle; its raw reason.
     Unhandled { code: u64 },
 }

@@ -1,6 +1,7 @@
 //! Hardware virtualization: which extension this machine has (AMD-V or
 //! VT-x, chosen by CPUID) and turning it on in every CPU.
 
+pub mod entry_check;
 pub mod exit;
 pub mod svm;
 pub mod vcpu;

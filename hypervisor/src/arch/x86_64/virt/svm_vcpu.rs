@@ -1,6 +1,7 @@
 //! An SVM vCPU: its VMCB, I/O and MSR permission maps, and VMRUN.
 
 use crate::bits::{low8, low16, low32};
+use super::entry_check::{self, SvmEntryState};
 use super::exit::{BootState, Exit, GuestRegs, IoAccess};
 use super::vmcb::{self, Vmcb};
 use super::VirtError;
@@ -97,6 +98,11 @@ pub struct SvmVcpu {
     nrips: bool,
     /// Next RIP reported by an IOIO exit (always valid there).
     io_next_rip: u64,
+    /// The hypervisor wrote guest state (or queued an event) since the
+    /// last VMRUN: check it before the next one.
+    written: bool,
+    /// The last exit was a VMEXIT_INVALID turned into the guest's #GP.
+    refused_last: bool,
 }
 
 fn fill(mfn: Mfn, frames: usize, byte: u8) {
@@ -145,6 +151,10 @@ impl SvmVcpu {
                 | vmcb::INTERCEPT_NMI
                 | vmcb::INTERCEPT_CPUID
                 | vmcb::INTERCEPT_HLT
+                // INVD would discard the host's dirty cache lines too.
+                | vmcb::INTERCEPT_INVD
+                // INVLPGA names any ASID, not only the guest's.
+                | vmcb::INTERCEPT_INVLPGA
                 | vmcb::INTERCEPT_IOIO
                 | vmcb::INTERCEPT_MSR
                 | vmcb::INTERCEPT_SHUTDOWN,
@@ -194,11 +204,36 @@ impl SvmVcpu {
         vmcb.write_u64(vmcb::G_PAT, 0x0007_0406_0007_0406);
 
         let regs = GuestRegs { rbx: boot.rbx, ..GuestRegs::default() };
-        Ok(SvmVcpu { vmcb, host_save, iopm, msrpm, regs, nrips: super::svm::features().nrips, io_next_rip: 0 })
+        Ok(SvmVcpu { vmcb, host_save, iopm, msrpm, regs, nrips: super::svm::features().nrips, io_next_rip: 0, written: true, refused_last: false })
+    }
+
+    /// Why the next VMRUN would fail, checked when the hypervisor wrote
+    /// guest state since the last one (the guest's own changes the CPU
+    /// checked as it made them).
+    fn entry_refusal(&mut self) -> Option<&'static str> {
+        if !core::mem::take(&mut self.written) {
+            return None;
+        }
+        self.state_refusal()
+    }
+
+    /// Why VMRUN would refuse the VMCB as it is now.
+    fn state_refusal(&self) -> Option<&'static str> {
+        let state = SvmEntryState {
+            cr0: self.vmcb.read_u64(vmcb::CR0),
+            cr4: self.vmcb.read_u64(vmcb::CR4),
+            efer: self.vmcb.read_u64(vmcb::EFER),
+            cs_attrib: self.vmcb.read_u16(vmcb::CS + 2),
+            event_inj: self.vmcb.read_u64(vmcb::EVENTINJ),
+        };
+        entry_check::svm_refusal(&state)
     }
 
     /// Runs the guest until the next exit.
     pub fn run(&mut self) -> Exit {
+        if let Some(why) = self.entry_refusal() {
+            return Exit::RefusedState { why };
+        }
         self.vmcb.write_u64(vmcb::RAX, self.regs.rax);
         // SAFETY: the VMCB, permission maps and nested page tables were set up by `new` and belong to this vCPU; EFER.SVME and VM_HSAVE_PA are set on this CPU (virt::enable_this_cpu); `svm_vmrun` restores every callee-saved register and the host's segment state before returning.
         unsafe { svm_vmrun(self.vmcb.phys(), &mut self.regs, self.host_save.addr()) };
@@ -212,8 +247,18 @@ impl SvmVcpu {
         let info1 = self.vmcb.read_u64(vmcb::EXITINFO1);
         let info2 = self.vmcb.read_u64(vmcb::EXITINFO2);
         if low32(code) == vmcb::VMEXIT_INVALID {
+            // QEMU's TCG reports a guest MOV to CR4 (or CR3) with reserved
+            // bits as VMEXIT_INVALID at that instruction (its
+            // helper_write_crN), where hardware raises #GP. When the state
+            // held here passes VMRUN's checks, that is what happened: the
+            // guest gets the #GP, once; a second refusal in a row is real.
+            let again = core::mem::replace(&mut self.refused_last, true);
+            if !again && self.state_refusal().is_none() {
+                return Exit::Exception { vector: 13, error: Some(0) };
+            }
             return Exit::InvalidState { code };
         }
+        self.refused_last = false;
         match code {
             vmcb::VMEXIT_CPUID => Exit::Cpuid,
             vmcb::VMEXIT_HLT => Exit::Hlt,
@@ -240,6 +285,10 @@ impl SvmVcpu {
             vmcb::VMEXIT_NPF => Exit::NestedPageFault { gpa: info2, write: info1 & 2 != 0, fetch: info1 & 0x10 != 0 },
             vmcb::VMEXIT_SHUTDOWN => Exit::TripleFault,
             vmcb::VMEXIT_XSETBV => Exit::Xsetbv,
+            vmcb::VMEXIT_INVD => Exit::Invd,
+            // The SVM instructions: #UD, as Xen without nested virtualization.
+            vmcb::VMEXIT_VMRUN | vmcb::VMEXIT_INVLPGA => Exit::InvalidOpcode,
+            c if vmcb::VMEXIT_SVM_INSTRUCTIONS.contains(&c) => Exit::InvalidOpcode,
             vmcb::VMEXIT_INTR => Exit::ExternalInterrupt,
             vmcb::VMEXIT_NMI => Exit::Nmi,
             vmcb::VMEXIT_INIT => Exit::Init,
@@ -273,10 +322,13 @@ impl SvmVcpu {
         self.vmcb.write_u8(vmcb::TLB_CONTROL, 3);
     }
 
-    /// Queues an exception for the guest's next entry.
+    /// Queues an exception for the guest's next entry; its error code only
+    /// where the CPU would push one (none in real mode).
     pub fn inject_exception(&mut self, vector: u8, error: Option<u32>) {
+        let protected = self.vmcb.read_u64(vmcb::CR0) & 1 != 0;
         let mut event = u64::from(vector) | (3 << 8) | (1 << 31);
-        if let Some(e) = error {
+        self.written = true;
+        if let Some(e) = entry_check::exception_error_code(vector, protected, error) {
             event |= (1 << 11) | (u64::from(e) << 32);
         }
         self.vmcb.write_u64(vmcb::EVENTINJ, event);
@@ -332,6 +384,17 @@ impl SvmVcpu {
     }
     pub fn set_efer(&mut self, value: u64) {
         self.vmcb.write_u64(vmcb::EFER, value | (1 << 12));
+        self.written = true;
+    }
+
+    /// The guest's CR4 (not intercepted on SVM: the CPU checks its writes).
+    pub fn guest_cr4(&self) -> u64 {
+        self.vmcb.read_u64(vmcb::CR4)
+    }
+
+    pub fn set_cr4(&mut self, value: u64) {
+        self.vmcb.write_u64(vmcb::CR4, value);
+        self.written = true;
     }
     pub fn pat(&self) -> u64 {
         self.vmcb.read_u64(vmcb::G_PAT)

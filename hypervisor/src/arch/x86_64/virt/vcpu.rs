@@ -152,6 +152,27 @@ impl HwVcpu {
             HwVcpu::Vmx(v) => v.set_efer(value),
         }
     }
+    /// Guest CR4 as the guest reads it (VMX: host-owned bits from the shadow).
+    pub fn guest_cr4(&self) -> u64 {
+        match self {
+            HwVcpu::Svm(v) => v.guest_cr4(),
+            HwVcpu::Vmx(v) => v.guest_cr4(),
+        }
+    }
+    /// CR4 bits a guest may set on this CPU (only VMX intercepts CR4 writes).
+    pub fn cr4_allowed(&self) -> u64 {
+        match self {
+            HwVcpu::Svm(_) => 0,
+            HwVcpu::Vmx(v) => v.cr4_allowed(),
+        }
+    }
+    /// Installs a guest CR4 value checked with `vcpu::msr::cr4_write`.
+    pub fn set_cr4(&mut self, value: u64) {
+        match self {
+            HwVcpu::Svm(v) => v.set_cr4(value),
+            HwVcpu::Vmx(v) => v.set_cr4(value),
+        }
+    }
     pub fn pat(&self) -> u64 {
         match self {
             HwVcpu::Svm(v) => v.pat(),

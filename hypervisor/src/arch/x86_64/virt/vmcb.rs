@@ -57,7 +57,9 @@ pub const INTERCEPT_INTR: u32 = 1 << 0;
 pub const INTERCEPT_NMI: u32 = 1 << 1;
 pub const INTERCEPT_INIT: u32 = 1 << 3;
 pub const INTERCEPT_CPUID: u32 = 1 << 18;
+pub const INTERCEPT_INVD: u32 = 1 << 22;
 pub const INTERCEPT_HLT: u32 = 1 << 24;
+pub const INTERCEPT_INVLPGA: u32 = 1 << 26;
 pub const INTERCEPT_IOIO: u32 = 1 << 27;
 pub const INTERCEPT_MSR: u32 = 1 << 28;
 pub const INTERCEPT_SHUTDOWN: u32 = 1 << 31;
@@ -77,11 +79,16 @@ pub const VMEXIT_INTR: u64 = 0x60;
 pub const VMEXIT_NMI: u64 = 0x61;
 pub const VMEXIT_INIT: u64 = 0x63;
 pub const VMEXIT_CPUID: u64 = 0x72;
+pub const VMEXIT_INVD: u64 = 0x76;
 pub const VMEXIT_HLT: u64 = 0x78;
+pub const VMEXIT_INVLPGA: u64 = 0x7a;
 pub const VMEXIT_IOIO: u64 = 0x7b;
 pub const VMEXIT_MSR: u64 = 0x7c;
 pub const VMEXIT_SHUTDOWN: u64 = 0x7f;
+pub const VMEXIT_VMRUN: u64 = 0x80;
 pub const VMEXIT_VMMCALL: u64 = 0x81;
+/// VMLOAD, VMSAVE, STGI, CLGI, SKINIT.
+pub const VMEXIT_SVM_INSTRUCTIONS: core::ops::RangeInclusive<u64> = 0x82..=0x86;
 pub const VMEXIT_XSETBV: u64 = 0x8d;
 pub const VMEXIT_NPF: u64 = 0x400;
 /// QEMU reports VMEXIT_INVALID as 0xffffffff in the low half: compare as u32.
@@ -118,6 +125,10 @@ impl Vmcb {
     pub fn write_u64(&self, offset: usize, value: u64) {
         // SAFETY: as for `read_u64`.
         unsafe { self.at::<u64>(offset).write_volatile(value) }
+    }
+    pub fn read_u16(&self, offset: usize) -> u16 {
+        // SAFETY: as for `read_u64`.
+        unsafe { self.at::<u16>(offset).read_volatile() }
     }
     pub fn write_u32(&self, offset: usize, value: u32) {
         // SAFETY: as for `read_u64`.

@@ -64,6 +64,7 @@ pub enum Field {
     GUEST_TR_ACCESS_RIGHTS = 0x4822,
     GUEST_INTERRUPTIBILITY_STATE = 0x4824,
     GUEST_ACTIVITY_STATE = 0x4826,
+    GUEST_IA32_SYSENTER_CS = 0x482a,
     HOST_IA32_SYSENTER_CS = 0x4c00,
     CR0_GUEST_HOST_MASK = 0x6000,
     CR4_GUEST_HOST_MASK = 0x6002,
@@ -87,6 +88,8 @@ pub enum Field {
     GUEST_RSP = 0x681c,
     GUEST_RIP = 0x681e,
     GUEST_RFLAGS = 0x6820,
+    GUEST_IA32_SYSENTER_ESP = 0x6824,
+    GUEST_IA32_SYSENTER_EIP = 0x6826,
     HOST_CR0 = 0x6c00,
     HOST_CR3 = 0x6c02,
     HOST_CR4 = 0x6c04,
@@ -106,13 +109,20 @@ pub const EXIT_TRIPLE_FAULT: u32 = 2;
 pub const EXIT_INIT: u32 = 3;
 pub const EXIT_INTERRUPT_WINDOW: u32 = 7;
 pub const EXIT_CPUID: u32 = 10;
+pub const EXIT_GETSEC: u32 = 11;
 pub const EXIT_HLT: u32 = 12;
+pub const EXIT_INVD: u32 = 13;
 pub const EXIT_VMCALL: u32 = 18;
+/// VMCLEAR, VMLAUNCH, VMPTRLD, VMPTRST, VMREAD, VMRESUME, VMWRITE, VMXOFF, VMXON.
+pub const EXIT_VMX_INSTRUCTIONS: core::ops::RangeInclusive<u32> = 19..=27;
+pub const EXIT_CR_ACCESS: u32 = 28;
 pub const EXIT_IO: u32 = 30;
 pub const EXIT_RDMSR: u32 = 31;
 pub const EXIT_WRMSR: u32 = 32;
 pub const EXIT_INVALID_GUEST_STATE: u32 = 33;
 pub const EXIT_EPT_VIOLATION: u32 = 48;
+pub const EXIT_INVEPT: u32 = 50;
+pub const EXIT_INVVPID: u32 = 53;
 pub const EXIT_XSETBV: u32 = 55;
 
 /// Reads a field of the current VMCS (0 if the read fails).

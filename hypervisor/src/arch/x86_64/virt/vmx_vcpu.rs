@@ -6,6 +6,7 @@ use core::sync::atomic::Ordering;
 use x86_64::registers::control::{Cr0, Cr3, Cr4};
 use x86_64::instructions::tables::{sgdt, sidt};
 
+use super::entry_check::{self, VmxEntryState, VmxFixedBits};
 use super::exit::{BootState, Exit, GuestRegs, IoAccess};
 use super::vmcs::{self, Field};
 use super::VirtError;
@@ -93,6 +94,10 @@ const IA32_VMX_PINBASED_CTLS: u32 = 0x481;
 const IA32_VMX_PROCBASED_CTLS: u32 = 0x482;
 const IA32_VMX_EXIT_CTLS: u32 = 0x483;
 const IA32_VMX_ENTRY_CTLS: u32 = 0x484;
+const IA32_VMX_CR0_FIXED0: u32 = 0x486;
+const IA32_VMX_CR0_FIXED1: u32 = 0x487;
+const IA32_VMX_CR4_FIXED0: u32 = 0x488;
+const IA32_VMX_CR4_FIXED1: u32 = 0x489;
 const IA32_VMX_PROCBASED_CTLS2: u32 = 0x48b;
 const IA32_VMX_TRUE_PINBASED_CTLS: u32 = 0x48d;
 const IA32_VMX_TRUE_PROCBASED_CTLS: u32 = 0x48e;
@@ -122,7 +127,18 @@ pub struct VmxVcpu {
     msr_bitmap: Mfn,
     pub regs: GuestRegs,
     launched: bool,
+    /// The CR0/CR4 bits VMX operation fixes on this CPU.
+    fixed: VmxFixedBits,
+    /// The hypervisor wrote guest state (or queued an event) since the
+    /// last entry: check it before the next one.
+    written: bool,
 }
+
+/// CR4 bits the hypervisor owns (guest/host mask): the guest reads them as
+/// 0, and setting one exits (`Exit::Cr4Write`). VMXE is a fixed bit in VMX
+/// operation (no nested virtualization); SMXE stays off (SMX is hidden).
+const CR4_HOST_OWNED: u64 = (1 << 13) | (1 << 14);
+const CR4_VMXE: u64 = 1 << 13;
 
 fn vmx_ptr_op(op: &str, pa: u64) -> bool {
     let failed: u8;
@@ -197,8 +213,7 @@ impl VmxVcpu {
         vmcs::write(Field::MSR_BITMAP, msr_bitmap.addr());
         vmcs::write(Field::EPT_POINTER, eptp);
         vmcs::write(Field::VPID, u64::from(vpid.max(1)));
-        // The guest may not clear CR4.VMXE (a fixed bit); it reads it as 0.
-        vmcs::write(Field::CR4_GUEST_HOST_MASK, 1 << 13);
+        vmcs::write(Field::CR4_GUEST_HOST_MASK, CR4_HOST_OWNED);
         vmcs::write(Field::CR4_READ_SHADOW, 0);
         vmcs::write(Field::CR0_GUEST_HOST_MASK, 0);
 
@@ -244,9 +259,23 @@ impl VmxVcpu {
         vmcs::write(Field::VMCS_LINK_POINTER, u64::MAX);
         vmcs::write(Field::GUEST_INTERRUPTIBILITY_STATE, 0);
         vmcs::write(Field::GUEST_ACTIVITY_STATE, 0);
+        // Loaded on every entry: written, so no previous VMCS content shows.
+        vmcs::write(Field::GUEST_IA32_SYSENTER_CS, 0);
+        vmcs::write(Field::GUEST_IA32_SYSENTER_ESP, 0);
+        vmcs::write(Field::GUEST_IA32_SYSENTER_EIP, 0);
+        vmcs::write(Field::VMENTRY_INTERRUPTION_INFO, 0);
 
+        // SAFETY: the VMX fixed-bit MSRs exist on every VMX CPU (SDM Vol. 3, A.7, A.8).
+        let fixed = unsafe {
+            VmxFixedBits {
+                cr0_fixed0: cpu::rdmsr(IA32_VMX_CR0_FIXED0),
+                cr0_fixed1: cpu::rdmsr(IA32_VMX_CR0_FIXED1),
+                cr4_fixed0: cpu::rdmsr(IA32_VMX_CR4_FIXED0),
+                cr4_fixed1: cpu::rdmsr(IA32_VMX_CR4_FIXED1),
+            }
+        };
         let regs = GuestRegs { rbx: boot.rbx, ..GuestRegs::default() };
-        Ok(VmxVcpu { vmcs, io_bitmaps, msr_bitmap, regs, launched: false })
+        Ok(VmxVcpu { vmcs, io_bitmaps, msr_bitmap, regs, launched: false, fixed, written: true })
     }
 
     /// The host state VM exits return to: this CPU's current registers.
@@ -282,8 +311,30 @@ impl VmxVcpu {
         vmcs::write(Field::HOST_RIP, vmx_exit as *const () as u64);
     }
 
+    /// Why the next VM entry would fail, checked when the hypervisor wrote
+    /// guest state since the last one (the guest's own changes the CPU
+    /// checked as it made them).
+    fn entry_refusal(&mut self) -> Option<&'static str> {
+        if !core::mem::take(&mut self.written) {
+            return None;
+        }
+        const ENTRY_IA32E_MODE: u64 = 1 << 9;
+        let state = VmxEntryState {
+            cr0: vmcs::read(Field::GUEST_CR0),
+            cr4: vmcs::read(Field::GUEST_CR4),
+            efer: vmcs::read(Field::GUEST_IA32_EFER),
+            ia32e_mode: vmcs::read(Field::VMENTRY_CONTROLS) & ENTRY_IA32E_MODE != 0,
+            interruption_info: low32(vmcs::read(Field::VMENTRY_INTERRUPTION_INFO)),
+            error_code: vmcs::read(Field::VMENTRY_EXCEPTION_ERROR_CODE),
+        };
+        entry_check::vmx_refusal(&state, &self.fixed)
+    }
+
     /// Runs the guest until the next exit.
     pub fn run(&mut self) -> Exit {
+        if let Some(why) = self.entry_refusal() {
+            return Exit::RefusedState { why };
+        }
         // SAFETY: this vCPU's VMCS is current on this CPU (loaded in `new`, and only one vCPU runs per CPU); its host state returns to `vmx_exit` on this stack, which restores callee-saved registers.
         let failed = unsafe { vmx_enter(&mut self.regs, u64::from(self.launched)) };
         if failed != 0 {
@@ -319,6 +370,10 @@ impl VmxVcpu {
             },
             vmcs::EXIT_TRIPLE_FAULT => Exit::TripleFault,
             vmcs::EXIT_XSETBV => Exit::Xsetbv,
+            vmcs::EXIT_INVD => Exit::Invd,
+            vmcs::EXIT_GETSEC | vmcs::EXIT_INVEPT | vmcs::EXIT_INVVPID => Exit::InvalidOpcode,
+            r if vmcs::EXIT_VMX_INSTRUCTIONS.contains(&r) => Exit::InvalidOpcode,
+            vmcs::EXIT_CR_ACCESS => self.decode_cr_access(qualification),
             vmcs::EXIT_EXTERNAL_INTERRUPT => Exit::ExternalInterrupt,
             vmcs::EXIT_INIT => Exit::Init,
             vmcs::EXIT_INTERRUPT_WINDOW => Exit::InterruptWindow,
@@ -333,6 +388,55 @@ impl VmxVcpu {
             vmcs::EXIT_INVALID_GUEST_STATE => Exit::InvalidState { code: u64::from(reason) },
             other => Exit::Unhandled { code: u64::from(other) },
         }
+    }
+
+    /// A control-register access exit: only a MOV to CR4 that sets a bit
+    /// of CR4_HOST_OWNED is expected (SDM Vol. 3, table 28-3: CR number in
+    /// bits 3:0, access type 5:4, register 11:8).
+    fn decode_cr_access(&self, qualification: u64) -> Exit {
+        let (cr, access, gpr) = (qualification & 0xf, (qualification >> 4) & 3, (qualification >> 8) & 0xf);
+        if cr != 4 || access != 0 {
+            return Exit::Unhandled { code: u64::from(vmcs::EXIT_CR_ACCESS) };
+        }
+        let r = &self.regs;
+        let value = match gpr {
+            0 => r.rax,
+            1 => r.rcx,
+            2 => r.rdx,
+            3 => r.rbx,
+            4 => vmcs::read(Field::GUEST_RSP),
+            5 => r.rbp,
+            6 => r.rsi,
+            7 => r.rdi,
+            8 => r.r8,
+            9 => r.r9,
+            10 => r.r10,
+            11 => r.r11,
+            12 => r.r12,
+            13 => r.r13,
+            14 => r.r14,
+            _ => r.r15,
+        };
+        Exit::Cr4Write { value }
+    }
+
+    /// The guest's view of CR4: the host-owned bits read from the shadow.
+    pub fn guest_cr4(&self) -> u64 {
+        (vmcs::read(Field::GUEST_CR4) & !CR4_HOST_OWNED) | (vmcs::read(Field::CR4_READ_SHADOW) & CR4_HOST_OWNED)
+    }
+
+    /// CR4 bits this CPU lets a guest set (IA32_VMX_CR4_FIXED1 without the
+    /// host-owned ones).
+    pub fn cr4_allowed(&self) -> u64 {
+        self.fixed.cr4_fixed1 & !CR4_HOST_OWNED
+    }
+
+    /// Installs a guest CR4 value checked by `vcpu::msr::cr4_write` (no
+    /// host-owned bit): the CPU runs with VMXE on, the guest reads it off.
+    pub fn set_cr4(&mut self, value: u64) {
+        vmcs::write(Field::GUEST_CR4, (value & !CR4_HOST_OWNED) | CR4_VMXE | self.fixed.cr4_fixed0);
+        vmcs::write(Field::CR4_READ_SHADOW, value & CR4_HOST_OWNED);
+        self.written = true;
     }
 
     pub fn rip(&self) -> u64 {
@@ -353,10 +457,13 @@ impl VmxVcpu {
         unsafe { core::arch::asm!("invept {0}, [{1}]", in(reg) 1u64, in(reg) &descriptor, options(nostack)) };
     }
 
-    /// Queues a hardware exception for the next VM entry.
+    /// Queues a hardware exception for the next VM entry; its error code
+    /// only where the CPU would push one (none in real mode).
     pub fn inject_exception(&mut self, vector: u8, error: Option<u32>) {
+        let protected = vmcs::read(Field::GUEST_CR0) & 1 != 0;
         let mut info = u32::from(vector) | (3 << 8) | (1 << 31);
-        if let Some(e) = error {
+        self.written = true;
+        if let Some(e) = entry_check::exception_error_code(vector, protected, error) {
             info |= 1 << 11;
             vmcs::write(Field::VMENTRY_EXCEPTION_ERROR_CODE, u64::from(e));
         }
@@ -375,6 +482,7 @@ impl VmxVcpu {
             && vmcs::read(Field::VMENTRY_INTERRUPTION_INFO) & (1 << 31) == 0;
         if ready {
             vmcs::write(Field::VMENTRY_INTERRUPTION_INFO, u64::from(vector) | (1 << 31));
+            self.written = true;
             vmcs::write(Field::PRIMARY_PROCESSOR_CONTROLS, controls & !WINDOW_EXITING);
         } else {
             vmcs::write(Field::PRIMARY_PROCESSOR_CONTROLS, controls | WINDOW_EXITING);
@@ -417,6 +525,7 @@ impl VmxVcpu {
     }
     pub fn set_efer(&mut self, value: u64) {
         vmcs::write(Field::GUEST_IA32_EFER, value);
+        self.written = true;
     }
     pub fn pat(&self) -> u64 {
         vmcs::read(Field::GUEST_IA32_PAT)
