@@ -11,6 +11,8 @@
 
 extern crate alloc;
 
+pub mod bzimage;
+pub mod decompress;
 pub mod image;
 pub mod memory;
 pub mod start_info;
