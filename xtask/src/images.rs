@@ -87,6 +87,10 @@ pub struct Built {
     pub hypervisor: PathBuf,
     pub dom0: Option<PathBuf>,
     pub guests: Vec<(String, PathBuf)>,
+    /// Files packed right after Dom0's, in order (bundle name, contents):
+    /// `run --module` files (the first is Linux's initrd) and `--create`
+    /// configs with their kernels.
+    pub first_files: Vec<(String, Vec<u8>)>,
 }
 
 impl Built {
@@ -95,7 +99,12 @@ impl Built {
         let Some((_, elf)) = self.guests.iter().find(|(package, _)| package == name) else {
             bail!("no guest kernel `{name}` under guests/ to boot as Dom0");
         };
-        Ok(Built { hypervisor: self.hypervisor.clone(), dom0: Some(elf.clone()), guests: self.guests.clone() })
+        Ok(Built {
+            hypervisor: self.hypervisor.clone(),
+            dom0: Some(elf.clone()),
+            guests: self.guests.clone(),
+            first_files: self.first_files.clone(),
+        })
     }
 }
 
@@ -118,6 +127,7 @@ pub fn build_kernels(root: &Path, target_dir: &Path) -> Result<Built> {
         hypervisor: PathBuf::new(),
         dom0: None,
         guests: Vec::new(),
+        first_files: Vec::new(),
     };
     for k in &kernels {
         match k.role {
@@ -294,16 +304,20 @@ pub struct BootSpec<'a> {
     pub dom0_cmdline: &'a str,
 }
 
-/// What goes into the boot bundle: the command lines, Dom0, and for Dom0's
-/// toolstack every guest kernel (`domu/<crate>`), the domain configs of
-/// `configs/` (`configs/<file>`) and the broken ones the toolstack tests
-/// (`bad/<file>`, from toolstack/tests/bad).
+/// What goes into the boot bundle: the command lines, Dom0, the files
+/// `run` was given (`built.first_files`: Dom0's modules first, in order),
+/// and for Dom0's toolstack every guest kernel (`domu/<crate>`), the domain
+/// configs of `configs/` (`configs/<file>`) and the broken ones the
+/// toolstack tests (`bad/<file>`, from toolstack/tests/bad).
 fn bundle(built: &Built, boot: &BootSpec) -> Result<Bundle> {
     let mut b = Bundle::new();
     b.file("hypervisor.cmdline", boot.cmdline);
     if let Some(dom0) = &built.dom0 {
         b.file_from("dom0", dom0)?;
         b.file("dom0.cmdline", boot.dom0_cmdline);
+    }
+    for (name, data) in &built.first_files {
+        b.file(name, data.clone());
     }
     for (package, elf) in &built.guests {
         b.file_from(&format!("domu/{package}"), elf)?;
