@@ -99,7 +99,7 @@ impl fmt::Display for DecompressError {
             ),
             DecompressError::Unsupported(c) => write!(f, "{c}-compressed payload is not supported"),
             DecompressError::TooLarge { format, size } => {
-                write!(f, "{format} payload announces {size:#x} bytes, more than can be allocated")
+                write!(f, "{format} payload announces {size:#x} bytes, more than can be allocated (or than 1 GiB)")
             }
             DecompressError::Corrupt { format, reason } => write!(f, "corrupt {format} payload: {reason}"),
             DecompressError::SizeMismatch { format, expected, got } => {
@@ -109,10 +109,17 @@ impl fmt::Display for DecompressError {
     }
 }
 
+/// The largest output accepted: a PVH kernel is loaded below 4 GiB, and
+/// real ones are tens of MiB.
+pub const MAX_OUTPUT: usize = 1 << 30;
+
 /// Decompresses `stream` (one `format` stream; bytes after its end are
 /// ignored where the format marks its end) into exactly `size` bytes.
 pub fn decompress(format: Compression, stream: &[u8], size: usize) -> Result<Vec<u8>, DecompressError> {
     let mut out = Vec::new();
+    if size > MAX_OUTPUT {
+        return Err(DecompressError::TooLarge { format, size });
+    }
     out.try_reserve_exact(size).map_err(|_| DecompressError::TooLarge { format, size })?;
     out.resize(size, 0);
     let corrupt = |reason: String| DecompressError::Corrupt { format, reason };
@@ -236,10 +243,15 @@ fn gzip(stream: &[u8], out: &mut [u8]) -> Result<usize, String> {
 /// with a SHA-256 check is refused by the decoder).
 fn xz(stream: &[u8], out: &mut [u8]) -> Result<usize, String> {
     use xz4rust::{XzDecoder, XzNextBlockResult};
-    // The decoder allocates the dictionary the stream header asks for:
-    // Linux's kernels use 32 MiB, `xz -9` 64 MiB.
+    // The dictionary the first block asks for (Linux's kernels: 32 MiB, one
+    // block) is allocated here, fallibly; a later block asking for more is
+    // an error. Unparsable headers are left to the decoder to refuse.
     const MAX_DICT: usize = 128 << 20;
-    let mut decoder = XzDecoder::in_heap_with_alloc_dict_size(xz4rust::DICT_SIZE_MIN, MAX_DICT);
+    let dict_size = xz_dict_size(stream).unwrap_or(xz4rust::DICT_SIZE_MIN).clamp(xz4rust::DICT_SIZE_MIN, MAX_DICT);
+    let mut dict = Vec::new();
+    dict.try_reserve_exact(dict_size).map_err(|_| format!("cannot allocate its {dict_size:#x}-byte dictionary"))?;
+    dict.resize(dict_size, 0);
+    let mut decoder = XzDecoder::in_heap_with_alloc_dict(dict, dict_size);
     let (mut read, mut written) = (0, 0);
     loop {
         let result = decoder.decode(&stream[read..], &mut out[written..]).map_err(|e| format!("{e}"))?;
@@ -257,6 +269,51 @@ fn xz(stream: &[u8], out: &mut [u8]) -> Result<usize, String> {
             }
         }
     }
+}
+
+/// The LZMA2 dictionary size in an .xz stream's first block header (the
+/// .xz format: a 12-byte stream header; a block header of `(byte 0 + 1) * 4`
+/// bytes with its flags, optional sizes and filter flags, LZMA2 last).
+fn xz_dict_size(stream: &[u8]) -> Option<usize> {
+    const LZMA2: u64 = 0x21;
+    fn vli(c: &mut Cursor) -> Option<u64> {
+        let mut v = 0u64;
+        for i in 0..9 {
+            let b = c.u8("a number").ok()?;
+            v |= u64::from(b & 0x7f) << (7 * i);
+            if b & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+    let size_byte = *stream.get(12)?;
+    if size_byte == 0 {
+        return None; // no block: the index follows
+    }
+    let header = stream.get(12..12 + (usize::from(size_byte) + 1) * 4)?;
+    let mut c = Cursor { bytes: header, at: 1 };
+    let flags = c.u8("the block flags").ok()?;
+    if flags & 0x40 != 0 {
+        vli(&mut c)?;
+    }
+    if flags & 0x80 != 0 {
+        vli(&mut c)?;
+    }
+    for _ in 0..=(flags & 3) {
+        let id = vli(&mut c)?;
+        let props_len = usize::try_from(vli(&mut c)?).ok()?;
+        let props = c.take(props_len, "filter properties").ok()?;
+        if id == LZMA2 {
+            let p = u32::from(*props.first()?);
+            return match p {
+                0..=39 => usize::try_from((2 | (p & 1)) << (p / 2 + 11)).ok(),
+                40 => Some(u32::MAX as usize),
+                _ => None,
+            };
+        }
+    }
+    None
 }
 
 /// An .lzma ("alone") stream: properties, dictionary size, uncompressed
@@ -685,6 +742,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_xz_dictionary_size_is_read_from_the_first_block_header() {
+        assert_eq!(xz_dict_size(TOOL_SAMPLES[1].1), Some(1 << 20));
+        assert_eq!(xz_dict_size(&samples::xz(b"abc")), Some(8 << 20));
+        // An empty stream has no block; a cut one no complete header.
+        assert_eq!(xz_dict_size(&samples::xz(b"")), None);
+        assert_eq!(xz_dict_size(&TOOL_SAMPLES[1].1[..14]), None);
+        assert_eq!(xz_dict_size(b""), None);
     }
 
     #[test]

@@ -764,6 +764,15 @@ mod tests {
         let mut outside = bzimage_of(Compression::Gzip, &elf);
         outside[0x24c..0x250].copy_from_slice(&0x10_0000u32.to_le_bytes());
         assert!(parse_bytes_err(&outside).starts_with("dom0: bzImage payload 0x3bc0+0x100000 runs past the end of the file"));
+        // A payload_length that cuts the stream: its "size trailer" is then
+        // stream bytes, and the cut stream cannot decode to that size.
+        for format in [Compression::Gzip, Compression::Xz, Compression::Zstd, Compression::Lz4, Compression::Lzo, Compression::Lzma] {
+            let mut cut = bzimage_of(format, &elf);
+            let length = u32::from_le_bytes(cut[0x24c..0x250].try_into().unwrap());
+            cut[0x24c..0x250].copy_from_slice(&(length - 9).to_le_bytes());
+            let err = parse_bytes_err(&cut);
+            assert!(err.starts_with("dom0: bzImage: ") && err.contains(&format!(" {format} payload")), "{format}: {err}");
+        }
         assert_eq!(
             parse_bytes_err(&bzimage_of(Compression::Gzip, &elf)[..0x300]),
             "dom0: truncated bzImage: its setup needs 0x3800 bytes, the file has 0x300"
