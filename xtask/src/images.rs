@@ -353,6 +353,24 @@ mod tests {
     }
 
     #[test]
+    fn run_files_come_right_after_dom0_in_order() {
+        let dir = std::env::temp_dir().join(format!("xtask-bundle-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("dom0"), b"DOM0").unwrap();
+        let built = Built {
+            hypervisor: dir.join("hv"),
+            dom0: Some(dir.join("dom0")),
+            guests: Vec::new(),
+            first_files: vec![("modules/initrd.gz".into(), b"INITRD".to_vec()), ("configs/x.cfg".into(), b"name = \"x\"\n".to_vec())],
+        };
+        let b = bundle(&built, &BootSpec { cmdline: "loglvl=info", dom0_cmdline: "console=hvc0" }).unwrap();
+        let names: Vec<&str> = b.files().iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names[..5], ["hypervisor.cmdline", "dom0", "dom0.cmdline", "modules/initrd.gz", "configs/x.cfg"]);
+        assert_eq!(b.files()[3].1, b"INITRD");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn reads_package_name() {
         let m =
             "[package]\nname = \"pvh-demo\"\nversion = \"0.1.0\"\n[dependencies]\nname = \"x\"\n";

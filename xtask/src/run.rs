@@ -253,6 +253,20 @@ mod tests {
     }
 
     #[test]
+    fn modules_keep_their_order_and_need_distinct_names() {
+        let dir = std::env::temp_dir().join(format!("xtask-modules-test-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("a")).unwrap();
+        std::fs::write(dir.join("initrd.gz"), b"1").unwrap();
+        std::fs::write(dir.join("a/extra"), b"2").unwrap();
+        std::fs::write(dir.join("a/initrd.gz"), b"3").unwrap();
+        let packed = pack_modules(&[dir.join("initrd.gz"), dir.join("a/extra")]).unwrap();
+        assert_eq!(packed, [("modules/initrd.gz".to_owned(), b"1".to_vec()), ("modules/extra".to_owned(), b"2".to_vec())]);
+        assert!(pack_modules(&[dir.join("initrd.gz"), dir.join("a/initrd.gz")]).is_err());
+        assert!(pack_modules(&[dir.join("nothere")]).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn autostart_replaces_the_demos() {
         let names = ["a.cfg".to_owned(), "b.cfg".to_owned()];
         assert_eq!(with_autostart("autostart=demo1.cfg,demo2.cfg shell", &names), "autostart=a.cfg,b.cfg shell");
