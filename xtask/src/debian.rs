@@ -73,8 +73,19 @@ pub fn initramfs_cpio(busybox: &[u8]) -> Vec<u8> {
 pub fn ensure(target: &Path) -> Result<Linux> {
     let dir = target.join("debian");
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let package = kernel_package(&dir)?;
-    let kernel_deb = fetch(&dir, &package)?;
+    let mut package = kernel_package(&dir)?;
+    let kernel_deb = match fetch(&dir, &package) {
+        Ok(deb) => deb,
+        // Offline with an older kernel cached: use that one.
+        Err(e) => match newest_cached_kernel(&dir)? {
+            Some((name, deb)) => {
+                println!("debian: {e:#}; using the cached {name}");
+                package = name;
+                deb
+            }
+            None => return Err(e),
+        },
+    };
     let busybox_deb = fetch(&dir, BUSYBOX)?;
 
     let bzimage = dir.join("vmlinuz");
@@ -114,14 +125,8 @@ fn kernel_package(dir: &Path) -> Result<String> {
     {
         return Ok(p);
     }
-    let mut cached: Vec<String> = cached_debs(dir)?
-        .into_iter()
-        .filter_map(|(name, _)| name.strip_prefix("linux-image-").map(|_| name.clone()))
-        .filter(|name| name != KERNEL_META)
-        .collect();
-    cached.sort();
-    match cached.pop() {
-        Some(p) => Ok(p),
+    match newest_cached_kernel(dir)? {
+        Some((p, _)) => Ok(p),
         None => bail!(
             "no Debian kernel package: `apt-cache depends {KERNEL_META}` names none (no package lists?) \
              and none is cached in {}; run `apt-get update`, then `apt-cache depends {KERNEL_META}` and \
@@ -130,6 +135,14 @@ fn kernel_package(dir: &Path) -> Result<String> {
             dir.display()
         ),
     }
+}
+
+/// The cached kernel package with the highest name, and its `.deb`.
+fn newest_cached_kernel(dir: &Path) -> Result<Option<(String, PathBuf)>> {
+    let mut cached: Vec<(String, PathBuf)> =
+        cached_debs(dir)?.into_iter().filter(|(name, _)| name.starts_with("linux-image-") && name != KERNEL_META).collect();
+    cached.sort();
+    Ok(cached.pop())
 }
 
 /// `Depends: linux-image-6.1.0-57-amd64` in `apt-cache depends` output.
