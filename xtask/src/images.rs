@@ -87,6 +87,10 @@ pub struct Built {
     pub hypervisor: PathBuf,
     pub dom0: Option<PathBuf>,
     pub guests: Vec<(String, PathBuf)>,
+    /// Files packed right after Dom0's, in order (bundle name, contents):
+    /// `run --module` files (the first is Linux's initrd) and `--create`
+    /// configs with their kernels.
+    pub first_files: Vec<(String, Vec<u8>)>,
 }
 
 impl Built {
@@ -95,7 +99,12 @@ impl Built {
         let Some((_, elf)) = self.guests.iter().find(|(package, _)| package == name) else {
             bail!("no guest kernel `{name}` under guests/ to boot as Dom0");
         };
-        Ok(Built { hypervisor: self.hypervisor.clone(), dom0: Some(elf.clone()), guests: self.guests.clone() })
+        Ok(Built {
+            hypervisor: self.hypervisor.clone(),
+            dom0: Some(elf.clone()),
+            guests: self.guests.clone(),
+            first_files: self.first_files.clone(),
+        })
     }
 }
 
@@ -118,6 +127,7 @@ pub fn build_kernels(root: &Path, target_dir: &Path) -> Result<Built> {
         hypervisor: PathBuf::new(),
         dom0: None,
         guests: Vec::new(),
+        first_files: Vec::new(),
     };
     for k in &kernels {
         match k.role {
@@ -294,16 +304,20 @@ pub struct BootSpec<'a> {
     pub dom0_cmdline: &'a str,
 }
 
-/// What goes into the boot bundle: the command lines, Dom0, and for Dom0's
-/// toolstack every guest kernel (`domu/<crate>`), the domain configs of
-/// `configs/` (`configs/<file>`) and the broken ones the toolstack tests
-/// (`bad/<file>`, from toolstack/tests/bad).
+/// What goes into the boot bundle: the command lines, Dom0, the files
+/// `run` was given (`built.first_files`: Dom0's modules first, in order),
+/// and for Dom0's toolstack every guest kernel (`domu/<crate>`), the domain
+/// configs of `configs/` (`configs/<file>`) and the broken ones the
+/// toolstack tests (`bad/<file>`, from toolstack/tests/bad).
 fn bundle(built: &Built, boot: &BootSpec) -> Result<Bundle> {
     let mut b = Bundle::new();
     b.file("hypervisor.cmdline", boot.cmdline);
     if let Some(dom0) = &built.dom0 {
         b.file_from("dom0", dom0)?;
         b.file("dom0.cmdline", boot.dom0_cmdline);
+    }
+    for (name, data) in &built.first_files {
+        b.file(name, data.clone());
     }
     for (package, elf) in &built.guests {
         b.file_from(&format!("domu/{package}"), elf)?;
@@ -336,6 +350,24 @@ mod tests {
         assert!(cfg.contains("module2 /boot/configs/demo1.cfg configs/demo1.cfg"));
         assert!(!grub_cfg("", None, &["x"]).contains("module2"));
         assert_eq!(grub_words("a=b c;d it's"), "a=b 'c;d' 'it'\\''s'");
+    }
+
+    #[test]
+    fn run_files_come_right_after_dom0_in_order() {
+        let dir = std::env::temp_dir().join(format!("xtask-bundle-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("dom0"), b"DOM0").unwrap();
+        let built = Built {
+            hypervisor: dir.join("hv"),
+            dom0: Some(dir.join("dom0")),
+            guests: Vec::new(),
+            first_files: vec![("modules/initrd.gz".into(), b"INITRD".to_vec()), ("configs/x.cfg".into(), b"name = \"x\"\n".to_vec())],
+        };
+        let b = bundle(&built, &BootSpec { cmdline: "loglvl=info", dom0_cmdline: "console=hvc0" }).unwrap();
+        let names: Vec<&str> = b.files().iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names[..5], ["hypervisor.cmdline", "dom0", "dom0.cmdline", "modules/initrd.gz", "configs/x.cfg"]);
+        assert_eq!(b.files()[3].1, b"INITRD");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

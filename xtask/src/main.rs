@@ -6,6 +6,8 @@ mod bench_boot;
 mod bochs;
 mod bundle;
 mod com2;
+mod cpio;
+mod debian;
 mod harness;
 mod images;
 mod matcher;
@@ -65,6 +67,14 @@ enum Cmd {
     },
     /// Benchmarks: boot time, CPUID exit and null hypercall cost on each platform.
     Bench(bench::BenchArgs),
+    /// Fetch Debian's kernel and busybox-static (apt-get download, cached
+    /// in target/debian/) and build the busybox initramfs; print their paths.
+    Debian {
+        /// Then time the PVH loader decompressing the kernel on the host
+        /// (pvh's ignored test `real_bzimage_decompression_time`, release build).
+        #[arg(long)]
+        time_decompression: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -86,12 +96,24 @@ struct RunArgs {
     /// QEMU: deterministic instruction counting (-icount shift=0,sleep=off).
     #[arg(long)]
     icount: bool,
-    /// Boot this PVH ELF (one with a XEN_ELFNOTE_PHYS32_ENTRY note) as Dom0 instead of ours.
+    /// Boot this kernel as Dom0 instead of ours: a PVH ELF (one with a
+    /// XEN_ELFNOTE_PHYS32_ENTRY note) or a bzImage whose payload is one.
     #[arg(long, value_name = "FILE")]
     dom0: Option<PathBuf>,
+    /// A module for Dom0, after its kernel (repeatable, in order: for Linux
+    /// the first is its initrd).
+    #[arg(long, value_name = "FILE")]
+    module: Vec<PathBuf>,
+    /// Create the domain of this xl.cfg at boot instead of the demos
+    /// (repeatable): the config and the host files its `kernel` and
+    /// `ramdisk` name (relative to the config's folder) go into the bundle,
+    /// and Dom0's `autostart=` names them.
+    #[arg(long, value_name = "PATH.cfg")]
+    create: Vec<PathBuf>,
     /// Dom0's command line (ours: `autostart=A.cfg,B.cfg` creates those
     /// domains from configs/, `shell` runs Dom0's shell on COM2, `idle` stays up, `test=lifecycle`,
     /// `test=isolation`, `bench=cpuid`...; nothing: print and power off).
+    /// With --create, its `autostart=` names the created configs instead.
     #[arg(long, default_value = "autostart=demo1.cfg,demo2.cfg shell")]
     dom0_cmdline: String,
     /// The hypervisor command line.
@@ -154,9 +176,21 @@ fn real_main() -> Result<i32> {
             if let Some(file) = &args.dom0
                 && !file.is_file()
             {
-                eprintln!("--dom0: {} is not a file: give the path of a PVH ELF kernel", file.display());
+                eprintln!("--dom0: {} is not a file: give the path of a PVH ELF kernel or a bzImage", file.display());
                 return Ok(2);
             }
+            let mut create = Vec::new();
+            let mut names = Vec::new();
+            for cfg in &args.create {
+                let (name, files) = run::pack_config(cfg)?;
+                if names.contains(&name) {
+                    bail!("--create {}: another config is also called {name}", cfg.display());
+                }
+                names.push(name);
+                create.extend(files);
+            }
+            let dom0_cmdline =
+                if names.is_empty() { args.dom0_cmdline.clone() } else { run::with_autostart(&args.dom0_cmdline, &names) };
             let machine = machine(&args)?;
             let hint = if machine.platform.is_qemu() {
                 ""
@@ -164,8 +198,9 @@ fn real_main() -> Result<i32> {
                 ", or pass --platform qemu"
             };
             setup::ensure(machine.platform.packages(), hint)?;
-            let boot = BootSpec { cmdline: &args.cmdline, dom0_cmdline: &args.dom0_cmdline };
-            run::run(&root, &target, &machine, &boot, args.dom0.as_deref())
+            let boot = BootSpec { cmdline: &args.cmdline, dom0_cmdline: &dom0_cmdline };
+            let user = run::UserFiles { dom0: args.dom0.as_deref(), modules: &args.module, create };
+            run::run(&root, &target, &machine, &boot, user)
         }
         Cmd::Test { list: true, .. } => {
             test::list();
@@ -177,6 +212,20 @@ fn real_main() -> Result<i32> {
             1
         }),
         Cmd::Bench(args) => bench::bench(&root, &target, &args),
+        Cmd::Debian { time_decompression } => {
+            let linux = debian::ensure(&target)?;
+            println!("{} ({})", linux.bzimage.display(), linux.package);
+            println!("{}", linux.initrd.display());
+            if time_decompression {
+                let status = toolchain::cargo()
+                    .current_dir(&root)
+                    .env("PVH_BZIMAGE", &linux.bzimage)
+                    .args(["test", "--release", "-p", "pvh", "--lib", "--", "--ignored", "--nocapture", "real_bzimage"])
+                    .status()?;
+                return Ok(if status.success() { 0 } else { 1 });
+            }
+            Ok(0)
+        }
     }
 }
 
