@@ -121,7 +121,12 @@ fn idle(si: &StartInfo) {
     let mut ts = crate::xl::autostart(si);
     let Some(timer) = timer() else { return };
     let mut ticks = 0u64;
-    while timer.sleep_ms(5_000).is_ok() {
+    // The store rings are served while waiting.
+    let wait = |ts: &mut Option<crate::toolstack::Toolstack>| match ts {
+        Some(ts) => ts.wait(&timer, 5_000).is_ok(),
+        None => timer.sleep_ms(5_000).is_ok(),
+    };
+    while wait(&mut ts) {
         ticks += 1;
         if let Some(ts) = &mut ts {
             for line in ts.reap() {

@@ -81,7 +81,7 @@ fn wait_until(ts: &mut Toolstack, timer: &Timer, tick_ms: u64, limit: u32, mut d
                 return true;
             }
         }
-        if timer.sleep_ms(tick_ms).is_err() {
+        if ts.wait(timer, tick_ms).is_err() {
             return false;
         }
     }

@@ -419,6 +419,15 @@ impl Store {
         Ok(())
     }
 
+    /// Drops `domid`'s connection (it broke the protocol): its watches,
+    /// transactions and queued output go, nothing more is answered; it
+    /// stays introduced until released.
+    pub fn close(&mut self, domid: u16) {
+        if domid != 0 {
+            self.conns.remove(&domid);
+        }
+    }
+
     pub fn is_introduced(&self, domid: u16) -> bool {
         self.introduced.contains_key(&domid)
     }
