@@ -111,7 +111,7 @@ pub fn lifecycle(ts: &mut Toolstack, timer: &Timer) {
         println!("xl: lifecycle: crashy was not restarted twice");
         return;
     }
-    report("shutdown demo1", ts.shutdown("demo1", false));
+    report("shutdown demo1", ts.shutdown("demo1", false).map(drop));
     wait_until(ts, timer, 50, 100, |l| l.contains("demo1") && l.contains("destroyed"));
     report("destroy crashy", ts.destroy("crashy"));
     list(ts);

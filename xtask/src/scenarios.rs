@@ -702,7 +702,7 @@ const XENSTORE_SHUTDOWN_COM2: &[&str] = &[
     "feature-poweroff = \"1\"",
     "error: ENOENT",
     "error: usage: xenstore-read PATH",
-    "shutting down",
+    "shutting down: asked through control/shutdown (poweroff)",
     "xl: xsshut (d1) powered off: destroyed",
     "error: ENOENT",
 ];

@@ -10,8 +10,9 @@
 //! store ring is served by Dom0's [`xenstored`]: the toolstack writes the
 //! keys libxl writes for a PVH domain ([`store_keys`]), introduces the
 //! domain before it runs, and releases it and removes its keys when it
-//! goes. `shutdown` / `reboot` ask the guest through `control/shutdown`
-//! as `xl` does, and shut it down hard after [`SHUTDOWN_GRACE_NS`].
+//! goes. `shutdown` / `reboot` ask a guest that handles it through
+//! `control/shutdown` as `xl` does, and shut it down hard after
+//! [`SHUTDOWN_GRACE_NS`].
 
 pub mod builder;
 pub mod console;
@@ -238,22 +239,32 @@ impl<'a> Toolstack<'a> {
         xen::unpause_domain(self.resolve(which)?).map_err(|e| e.to_string())
     }
 
-    /// `xl shutdown` / `xl reboot`: asks the guest by writing `poweroff`
-    /// or `reboot` to its `control/shutdown`, as xl does; [`Self::reap`]
-    /// shuts it down hard with that reason if it has not done so within
-    /// [`SHUTDOWN_GRACE_NS`]. Its on_poweroff / on_reboot action follows.
-    /// A domain we did not create (no store keys) is shut down at once.
-    pub fn shutdown(&mut self, which: &str, reboot: bool) -> Result<(), String> {
+    /// `xl shutdown` / `xl reboot`: a guest that said it handles
+    /// `control/shutdown` (its `control/feature-poweroff` or
+    /// `feature-reboot` is "1") is asked there with `poweroff` or `reboot`,
+    /// as xl does, and [`Self::reap`] shuts it down hard with that reason
+    /// if it has not done so within [`SHUTDOWN_GRACE_NS`]; any other is
+    /// shut down at once (xl's `-F` fallback). Its on_poweroff /
+    /// on_reboot action follows. Says which it was.
+    pub fn shutdown(&mut self, which: &str, reboot: bool) -> Result<String, String> {
         let reason = if reboot { SHUTDOWN_REBOOT } else { SHUTDOWN_POWEROFF };
         let domid = self.resolve(which)?;
-        let Some(d) = self.domains.iter_mut().find(|d| d.domid == domid) else {
-            return xen::remote_shutdown(domid, reason).map_err(|e| e.to_string());
-        };
-        let key = format!("{}/control/shutdown", xenstore::path::domain_path(domid));
-        self.xenstored.store.write_str(&key, if reboot { "reboot" } else { "poweroff" }).map_err(|e| format!("xenstore: {key}: {}", e.name()))?;
-        d.shutdown_asked = Some((guest_rt::timer::now_ns() + SHUTDOWN_GRACE_NS, reason));
+        let home = xenstore::path::domain_path(domid);
+        let feature = if reboot { "feature-reboot" } else { "feature-poweroff" };
+        let pv_control = self.domains.iter().any(|d| d.domid == domid)
+            && self.xenstored.store.read(&format!("{home}/control/{feature}")).is_ok_and(|v| v == b"1");
+        if !pv_control {
+            xen::remote_shutdown(domid, reason).map_err(|e| e.to_string())?;
+            return Ok(format!("no PV control interface (control/{feature} unset): shut down at once"));
+        }
+        let key = format!("{home}/control/shutdown");
+        let what = if reboot { "reboot" } else { "poweroff" };
+        self.xenstored.store.write_str(&key, what).map_err(|e| format!("xenstore: {key}: {}", e.name()))?;
+        if let Some(d) = self.domains.iter_mut().find(|d| d.domid == domid) {
+            d.shutdown_asked = Some((guest_rt::timer::now_ns() + SHUTDOWN_GRACE_NS, reason));
+        }
         self.xenstored.poll();
-        Ok(())
+        Ok(format!("asked through control/shutdown ({what})"))
     }
 
     /// Forces the shutdowns asked through the store that are overdue; one
