@@ -402,11 +402,13 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { smp: 4, ..dom0("xenstore-rogue-bochs-vmx", "rogue store rings on VMX", Platform::BochsVmx, "autostart=xenstore-rogue-index.cfg,xenstore-rogue-big.cfg run=xenstore-test-alone.cfg", XENSTORE_ROGUE, XENSTORE_ROGUE_FORBID, 0) },
     Scenario {
         com2: Some(Com2Script { after: "dom0: the shell is on COM2", input: XENSTORE_SHUTDOWN_INPUT, expect: XENSTORE_SHUTDOWN_COM2 }),
-        ..dom0("xenstore-shutdown", "the shell's xenstore-* commands, and `shutdown NAME` through control/shutdown: the DomU watching it powers off by itself", Platform::QemuKernel, "autostart=xenstore-shutdown.cfg shell", XENSTORE_SHUTDOWN, XENSTORE_SHUTDOWN_FORBID, 0)
+        smp: 3,
+        ..dom0("xenstore-shutdown", "the shell's xenstore-* commands, and `shutdown NAME` through control/shutdown: the DomU watching it powers off by itself, one ignoring it is shut down hard after 3 s", Platform::QemuKernel, "autostart=xenstore-shutdown.cfg,xenstore-deaf.cfg shell", XENSTORE_SHUTDOWN, XENSTORE_SHUTDOWN_FORBID, 0)
     },
     Scenario {
         com2: Some(Com2Script { after: "dom0: the shell is on COM2", input: XENSTORE_SHUTDOWN_INPUT, expect: XENSTORE_SHUTDOWN_COM2 }),
-        ..dom0("xenstore-shutdown-bochs-vmx", "shutdown through control/shutdown on VMX", Platform::BochsVmx, "autostart=xenstore-shutdown.cfg shell", XENSTORE_SHUTDOWN, XENSTORE_SHUTDOWN_FORBID, 0)
+        smp: 3,
+        ..dom0("xenstore-shutdown-bochs-vmx", "shutdown through control/shutdown on VMX", Platform::BochsVmx, "autostart=xenstore-shutdown.cfg,xenstore-deaf.cfg shell", XENSTORE_SHUTDOWN, XENSTORE_SHUTDOWN_FORBID, 0)
     },
 ];
 
@@ -690,10 +692,12 @@ const XENSTORE_SHUTDOWN: &[&str] = &[
     "(d1) xenstore-test: waiting for control/shutdown",
     "(d1) xenstore-test: control/shutdown says poweroff",
     "xenstored: d1 released",
+    "(d2) xenstore-test: control/shutdown says poweroff; ignoring it",
+    "xenstored: d2 released",
     "hv: exit code=0",
 ];
-const XENSTORE_SHUTDOWN_FORBID: &[&str] = &["PANIC", "FATAL", "xl: error", "FAILED", "panic", "shutting it down hard"];
-const XENSTORE_SHUTDOWN_INPUT: &str = "console xsshut\r{wait:waiting for control/shutdown}\x1dxenstore-read /local/domain/1/name\rxenstore-write /local/domain/1/data/note hello world\rxenstore-read /local/domain/1/data/note\rxenstore-ls /local/domain/1/control\rxenstore-rm /local/domain/1/data/note\rxenstore-read /local/domain/1/data/note\rxenstore-read\rshutdown xsshut\r{wait:powered off: destroyed}xenstore-read /local/domain/1/name\rpoweroff\r";
+const XENSTORE_SHUTDOWN_FORBID: &[&str] = &["PANIC", "FATAL", "xl: error", "FAILED", "panic"];
+const XENSTORE_SHUTDOWN_INPUT: &str = "console xsshut\r{wait:waiting for control/shutdown}\x1dxenstore-read /local/domain/1/name\rxenstore-write /local/domain/1/data/note hello world\rxenstore-read /local/domain/1/data/note\rxenstore-ls /local/domain/1/control\rxenstore-rm /local/domain/1/data/note\rxenstore-read /local/domain/1/data/note\rxenstore-read\rshutdown xsshut\r{wait:powered off: destroyed}xenstore-read /local/domain/1/name\rshutdown xsdeaf\r{wait:powered off: destroyed}poweroff\r";
 const XENSTORE_SHUTDOWN_COM2: &[&str] = &[
     "waiting for control/shutdown",
     "xsshut",
@@ -705,4 +709,7 @@ const XENSTORE_SHUTDOWN_COM2: &[&str] = &[
     "shutting down: asked through control/shutdown (poweroff)",
     "xl: xsshut (d1) powered off: destroyed",
     "error: ENOENT",
+    "shutting down: asked through control/shutdown (poweroff)",
+    "xl: xsdeaf (d2) did not shut down within 3 s of control/shutdown: shutting it down hard",
+    "xl: xsdeaf (d2) powered off: destroyed",
 ];

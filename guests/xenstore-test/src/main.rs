@@ -13,6 +13,8 @@
 //! - `shutdown`: says it handles `control/shutdown` (feature-poweroff),
 //!   watches it, and when the toolstack writes `poweroff` or `reboot` there
 //!   clears it and shuts down with that reason.
+//! - `deaf`: says so too, watches, and ignores what comes: the toolstack's
+//!   hard shutdown after its timeout must stop it.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -68,6 +70,7 @@ mod roles {
             return;
         }
         println!("xenstore-test: peer: writing data/secret and data/public every 20 ms");
+        xs.quiet = true;
         let Ok(t) = timer::Timer::new() else { return };
         let mut i = 1;
         loop {
@@ -116,7 +119,7 @@ mod roles {
         block_for_good()
     }
 
-    pub fn shutdown(xs: &mut Xs) {
+    pub fn shutdown(xs: &mut Xs, deaf: bool) {
         let ready = xs
             .write(0, "control/feature-poweroff", "1")
             .and_then(|_| xs.write(0, "control/feature-reboot", "1"))
@@ -132,6 +135,12 @@ mod roles {
                 continue;
             }
             let Ok(what) = xs.read(0, "control/shutdown") else { continue };
+            if deaf {
+                if !what.is_empty() {
+                    println!("xenstore-test: control/shutdown says {}; ignoring it", core::str::from_utf8(&what).unwrap_or("?"));
+                }
+                continue;
+            }
             let reason = match what.as_slice() {
                 b"poweroff" => abi::sched::SHUTDOWN_POWEROFF,
                 b"reboot" => abi::sched::SHUTDOWN_REBOOT,
@@ -149,7 +158,7 @@ mod roles {
             println!("xenstore-test: no store ring (HVM_PARAM_STORE_PFN unset)");
             return None;
         };
-        let mut xs = Xs { c, domid: 0 };
+        let mut xs = Xs { c, domid: 0, quiet: false };
         match xs.read(0, "domid").ok().and_then(|v| core::str::from_utf8(&v).ok()?.parse().ok()) {
             Some(id) => xs.domid = id,
             None => {
@@ -174,7 +183,8 @@ fn kmain(boot: &guest_rt::Boot) {
             let delay_ms = cmdline::value(cmd, "delay").and_then(|d| d.parse().ok()).unwrap_or(0);
             roles::rogue(&mut xs, m == "rogue-big", delay_ms)
         }
-        Some("shutdown") => roles::shutdown(&mut xs),
+        Some("shutdown") => roles::shutdown(&mut xs, false),
+        Some("deaf") => roles::shutdown(&mut xs, true),
         _ => {
             let peer = cmdline::value(cmd, "peer").and_then(|p| p.parse().ok());
             suite::run(&mut xs, peer);

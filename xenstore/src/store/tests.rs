@@ -321,6 +321,8 @@ fn get_domain_path_reset_watches_and_control() {
     req(&mut s, 0, XS_CONTROL, 0, &z(&["print", "hello"])).unwrap();
     assert_eq!(s.take_effects(), vec![Effect::Log("hello".into())]);
     assert_eq!(req(&mut s, 0, XS_CONTROL, 0, &z(&["nonsense"])), Err(Error::Einval));
+    assert_eq!(req(&mut s, 1, XS_SET_TARGET, 0, &z(&["1", "2"])), Err(Error::Eacces));
+    assert_eq!(req(&mut s, 0, XS_SET_TARGET, 0, &z(&["1", "2"])), Err(Error::Enosys));
 }
 
 fn start(s: &mut Store, d: u16) -> u32 {
@@ -541,4 +543,23 @@ fn replies_echo_ids_and_errors_are_named() {
     let m = &drain(&mut s, 1)[0];
     assert_eq!((m.header.r#type, m.header.req_id), (XS_ERROR, 77));
     assert_eq!(m.payload, b"ENOENT\0");
+}
+
+#[test]
+fn a_closed_connection_is_no_longer_answered_but_stays_introduced() {
+    let mut s = store();
+    req(&mut s, 1, XS_WATCH, 0, &z(&["/local/domain/2", "w"])).unwrap();
+    drain(&mut s, 1);
+    s.close(1);
+    s.handle(1, &Message::new(XS_READ, 1, 0, z(&["domid"])));
+    assert!(s.pop_output(1).is_none());
+    assert!(!s.accepts(1));
+    // Its watches went: nothing is queued for it.
+    write(&mut s, 2, 0, "x", "").unwrap();
+    assert!(s.pop_output(1).is_none());
+    assert!(s.is_introduced(1));
+    // The others carry on.
+    assert_eq!(write(&mut s, 2, 0, "y", "").unwrap(), b"OK\0");
+    s.release(1).unwrap();
+    assert!(!s.is_introduced(1));
 }
