@@ -57,7 +57,13 @@ impl Com2 {
 
     pub fn read(&self) -> Option<u8> {
         // SAFETY: reading COM2's line status and data registers has no effect beyond the UART.
-        unsafe { (cpu::inb(COM2 + 5) & LSR_DATA_READY != 0).then(|| cpu::inb(COM2)) }
+        let lsr = unsafe { cpu::inb(COM2 + 5) };
+        // All ones: no UART answers there (the keyboard never has data).
+        if lsr == 0xff || lsr & LSR_DATA_READY == 0 {
+            return None;
+        }
+        // SAFETY: as above.
+        Some(unsafe { cpu::inb(COM2) })
     }
 
     fn write(&self, bytes: &[u8]) {
