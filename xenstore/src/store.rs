@@ -36,6 +36,8 @@ pub struct Quotas {
     /// Watch events queued for one domain; more are dropped (Xen bounds
     /// the queue by memory).
     pub queued_events: usize,
+    /// Nodes one transaction may look at or change (quota_trans_nodes).
+    pub transaction_nodes: usize,
 }
 
 impl Default for Quotas {
@@ -48,7 +50,8 @@ impl Default for Quotas {
             outstanding_requests: 20,
             path_length: XENSTORE_REL_PATH_MAX,
             perms_per_node: 5,
-            queued_events: 256,
+            queued_events: 64,
+            transaction_nodes: 1024,
         }
     }
 }
@@ -507,7 +510,14 @@ impl Store {
             let Some(t) = tx else { return Err(Error::Enoent) };
             return self.transaction_end(domid, t, payload);
         }
-        let r = self.dispatch(domid, r#type, tx.as_mut(), tx_id, payload);
+        // What a transaction tracks is bounded, or a domain could grow it
+        // without end with reads of nodes that do not exist.
+        let full = tx.as_ref().is_some_and(|t| t.seen.len() + t.overlay.len() >= self.quotas.transaction_nodes);
+        let r = if full && !Self::privileged(domid) {
+            Err(Error::Enospc)
+        } else {
+            self.dispatch(domid, r#type, tx.as_mut(), tx_id, payload)
+        };
         if let (Some(t), Some(conn)) = (tx, self.conns.get_mut(&domid)) {
             conn.transactions.push(t);
         }
@@ -852,6 +862,7 @@ impl Store {
                     "path-max" => &mut q.path_length,
                     "permissions" => &mut q.perms_per_node,
                     "events" => &mut q.queued_events,
+                    "transaction-nodes" => &mut q.transaction_nodes,
                     _ => return Err(Error::Einval),
                 };
                 *slot = v;
@@ -903,7 +914,7 @@ impl Store {
     }
 }
 
-fn quota_table(q: &Quotas) -> [(&'static str, usize); 8] {
+fn quota_table(q: &Quotas) -> [(&'static str, usize); 9] {
     [
         ("nodes", q.nodes_per_domain),
         ("node-size", q.node_size),
@@ -913,6 +924,7 @@ fn quota_table(q: &Quotas) -> [(&'static str, usize); 8] {
         ("path-max", q.path_length),
         ("permissions", q.perms_per_node),
         ("events", q.queued_events),
+        ("transaction-nodes", q.transaction_nodes),
     ]
 }
 

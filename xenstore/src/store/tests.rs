@@ -563,3 +563,23 @@ fn a_closed_connection_is_no_longer_answered_but_stays_introduced() {
     s.release(1).unwrap();
     assert!(!s.is_introduced(1));
 }
+
+#[test]
+fn quota_transaction_nodes() {
+    let mut s = store();
+    s.quotas.transaction_nodes = 50;
+    let id = start(&mut s, 1);
+    let mut n = 0;
+    let refused = loop {
+        match read(&mut s, 1, id, &format!("missing{n}")) {
+            Err(Error::Enoent) if n < 100 => n += 1,
+            r => break r,
+        }
+    };
+    assert_eq!(refused, Err(Error::Enospc));
+    assert!((45..=50).contains(&n), "{n}");
+    // Ending it still works, and a fresh one starts empty.
+    end(&mut s, 1, id, false).unwrap();
+    let id = start(&mut s, 1);
+    assert_eq!(read(&mut s, 1, id, "missing0"), Err(Error::Enoent));
+}
