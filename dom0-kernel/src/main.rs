@@ -20,6 +20,8 @@ mod shell;
 mod toolstack;
 #[cfg(target_os = "none")]
 mod xl;
+#[cfg(target_os = "none")]
+mod xsshell;
 
 #[cfg(target_os = "none")]
 use guest_rt::println;

@@ -15,6 +15,8 @@
 //! - `shell`: start the `autostart=` domains, then Dom0's shell on COM2.
 //! - `test=lifecycle`, `test=bad-configs`, `run=FILE`: the toolstack's
 //!   scenarios (`xl.rs`).
+//! - `test=xenstore-shutdown`: the shell's `shutdown NAME` without the
+//!   shell (`xl.rs`), for platforms with no COM2 to type on.
 //! - `test=timer`: three 100 ms timer events through shared info, then power off.
 //! - `test=hostile`: the hostile guest (`guests/hostile`) as a DomU, then
 //!   again on the same CPU (fresh vCPU state), while Dom0 measures how late
@@ -47,6 +49,7 @@ pub enum Scenario {
     BadConfigs,
     Run,
     Hostile,
+    XenstoreShutdown,
 }
 
 impl Scenario {
@@ -67,6 +70,7 @@ impl Scenario {
                 "test=lifecycle" => Some(Scenario::Lifecycle),
                 "test=bad-configs" => Some(Scenario::BadConfigs),
                 "test=hostile" => Some(Scenario::Hostile),
+                "test=xenstore-shutdown" => Some(Scenario::XenstoreShutdown),
                 w if w.starts_with("run=") => Some(Scenario::Run),
                 _ => None,
             })
@@ -96,12 +100,13 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
         Scenario::Foreign => crate::foreign::run(si),
         Scenario::Watchdog => watchdog(),
         Scenario::Hostile => hostile::run(si),
-        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run => {
+        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown => {
             let Some(mut ts) = crate::xl::autostart(si) else { return };
             let Some(timer) = timer() else { return };
             match scenario {
                 Scenario::Lifecycle => crate::xl::lifecycle(&mut ts, &timer),
                 Scenario::BadConfigs => crate::xl::bad_configs(si, &mut ts),
+                Scenario::XenstoreShutdown => crate::xl::xenstore_shutdown(&mut ts, &timer),
                 _ => crate::xl::run(&mut ts, &timer, guest_rt::cmdline::value(si.cmdline(), "run").unwrap_or(""), 120),
             }
             ts.destroy_all();
@@ -121,7 +126,12 @@ fn idle(si: &StartInfo) {
     let mut ts = crate::xl::autostart(si);
     let Some(timer) = timer() else { return };
     let mut ticks = 0u64;
-    while timer.sleep_ms(5_000).is_ok() {
+    // The store rings are served while waiting.
+    let wait = |ts: &mut Option<crate::toolstack::Toolstack>| match ts {
+        Some(ts) => ts.wait(&timer, 5_000).is_ok(),
+        None => timer.sleep_ms(5_000).is_ok(),
+    };
+    while wait(&mut ts) {
         ticks += 1;
         if let Some(ts) = &mut ts {
             for line in ts.reap() {

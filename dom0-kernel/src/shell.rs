@@ -5,7 +5,11 @@
 //! Commands: `list`, `create FILE`, `destroy NAME|ID`, `shutdown NAME|ID`,
 //! `reboot NAME|ID`, `pause NAME|ID`, `unpause NAME|ID`, `console NAME|ID`,
 //! `info`, `dmesg`, `help`, and `poweroff` (every DomU is destroyed and the
-//! machine powers off with Dom0).
+//! machine powers off with Dom0); the store's as Dom0 sees it:
+//! `xenstore-ls [PATH]`, `xenstore-read PATH`, `xenstore-write PATH VALUE`,
+//! `xenstore-rm PATH`, `xenstore-watch PATH` (events until a key is
+//! pressed). `shutdown` / `reboot` ask the guest through its
+//! `control/shutdown` first (see the toolstack).
 //!
 //! `console` is `xl console`: the DomU's PV console ring is mapped, what
 //! waits in it is printed, then its output keeps coming (polled every
@@ -31,9 +35,9 @@ const DETACH: u8 = 0x1d;
 /// How often an attached console checks that its domain still runs.
 const ALIVE_CHECK_MS: u64 = 500;
 
-const HELP: &str = "commands: list | create FILE | destroy NAME|ID | shutdown NAME|ID | reboot NAME|ID | pause NAME|ID | unpause NAME|ID | console NAME|ID | info | dmesg | poweroff | help";
+const HELP: &str = "commands: list | create FILE | destroy NAME|ID | shutdown NAME|ID | reboot NAME|ID | pause NAME|ID | unpause NAME|ID | console NAME|ID | info | dmesg | xenstore-ls [PATH] | xenstore-read PATH | xenstore-write PATH VALUE | xenstore-rm PATH | xenstore-watch PATH | poweroff | help";
 
-struct Com2;
+pub struct Com2;
 
 impl Com2 {
     /// 115200 8N1, FIFOs on, no interrupts (the shell polls).
@@ -51,9 +55,15 @@ impl Com2 {
         Com2
     }
 
-    fn read(&self) -> Option<u8> {
+    pub fn read(&self) -> Option<u8> {
         // SAFETY: reading COM2's line status and data registers has no effect beyond the UART.
-        unsafe { (cpu::inb(COM2 + 5) & LSR_DATA_READY != 0).then(|| cpu::inb(COM2)) }
+        let lsr = unsafe { cpu::inb(COM2 + 5) };
+        // All ones: no UART answers there (the keyboard never has data).
+        if lsr == 0xff || lsr & LSR_DATA_READY == 0 {
+            return None;
+        }
+        // SAFETY: as above.
+        Some(unsafe { cpu::inb(COM2) })
     }
 
     fn write(&self, bytes: &[u8]) {
@@ -75,7 +85,7 @@ impl Com2 {
         }
     }
 
-    fn say(&self, text: &str) {
+    pub fn say(&self, text: &str) {
         self.write(text.as_bytes());
         self.write(b"\n");
     }
@@ -90,7 +100,7 @@ pub fn run(ts: &mut Toolstack, timer: &Timer) {
     let mut idle_ms = 0u64;
     loop {
         let Some(b) = com2.read() else {
-            if timer.sleep_ms(20).is_err() {
+            if ts.wait(timer, 20).is_err() {
                 return;
             }
             idle_ms += 20;
@@ -132,6 +142,14 @@ pub fn run(ts: &mut Toolstack, timer: &Timer) {
 fn execute(ts: &mut Toolstack, com2: &Com2, timer: &Timer, command: &str) {
     let mut words = command.split_ascii_whitespace();
     let verb = words.next().unwrap_or("");
+    if verb.starts_with("xenstore-") {
+        let args: Vec<&str> = words.collect();
+        return match crate::xsshell::execute(ts, com2, timer, verb, &args) {
+            Ok(text) if text.is_empty() => {}
+            Ok(text) => com2.say(&text),
+            Err(e) => com2.say(&alloc::format!("error: {e}")),
+        };
+    }
     let arg = words.next();
     if words.next().is_some() {
         return com2.say("error: too many arguments; `help` lists the commands");
@@ -142,8 +160,8 @@ fn execute(ts: &mut Toolstack, com2: &Com2, timer: &Timer, command: &str) {
         "list" => ts.list().map(|t| String::from(t.trim_end())),
         "create" => need("a config file").and_then(|f| ts.create(f)).map(|id| alloc::format!("created domain {id}")),
         "destroy" => need("a domain").and_then(|d| ts.destroy(d)).map(|()| "destroyed".into()),
-        "shutdown" => need("a domain").and_then(|d| ts.shutdown(d, false)).map(|()| "shutting down".into()),
-        "reboot" => need("a domain").and_then(|d| ts.shutdown(d, true)).map(|()| "rebooting".into()),
+        "shutdown" => need("a domain").and_then(|d| ts.shutdown(d, false)).map(|how| alloc::format!("shutting down: {how}")),
+        "reboot" => need("a domain").and_then(|d| ts.shutdown(d, true)).map(|how| alloc::format!("rebooting: {how}")),
         "pause" => need("a domain").and_then(|d| ts.pause(d)).map(|()| "paused".into()),
         "unpause" => need("a domain").and_then(|d| ts.unpause(d)).map(|()| "unpaused".into()),
         "console" => need("a domain").and_then(|d| console(ts, com2, timer, d)),
@@ -159,7 +177,7 @@ fn execute(ts: &mut Toolstack, com2: &Com2, timer: &Timer, command: &str) {
 
 /// `xl console`: forwards the domain's PV console both ways until Ctrl-]
 /// or the domain stops; the page is unmapped when this returns.
-fn console(ts: &Toolstack, com2: &Com2, timer: &Timer, which: &str) -> Result<String, String> {
+fn console(ts: &mut Toolstack, com2: &Com2, timer: &Timer, which: &str) -> Result<String, String> {
     let (attached, name) = ts.attach_console(which)?;
     let c = attached.console();
     let domid = c.domid;
@@ -195,7 +213,7 @@ fn console(ts: &Toolstack, com2: &Com2, timer: &Timer, which: &str) -> Result<St
         if detach {
             break "detached";
         }
-        if timer.sleep_ms(20).is_err() {
+        if ts.wait(timer, 20).is_err() {
             break "detached (the timer failed)";
         }
         since_check += 20;

@@ -81,7 +81,7 @@ fn wait_until(ts: &mut Toolstack, timer: &Timer, tick_ms: u64, limit: u32, mut d
                 return true;
             }
         }
-        if timer.sleep_ms(tick_ms).is_err() {
+        if ts.wait(timer, tick_ms).is_err() {
             return false;
         }
     }
@@ -111,7 +111,7 @@ pub fn lifecycle(ts: &mut Toolstack, timer: &Timer) {
         println!("xl: lifecycle: crashy was not restarted twice");
         return;
     }
-    report("shutdown demo1", ts.shutdown("demo1", false));
+    report("shutdown demo1", ts.shutdown("demo1", false).map(drop));
     wait_until(ts, timer, 50, 100, |l| l.contains("demo1") && l.contains("destroyed"));
     report("destroy crashy", ts.destroy("crashy"));
     list(ts);
@@ -151,4 +151,44 @@ pub fn run(ts: &mut Toolstack, timer: &Timer, file: &str, limit_s: u32) {
     if !wait_until(ts, timer, 100, limit_s * 10, |l| l.contains("destroyed")) {
         println!("xl: run: {file} still running after {limit_s} s");
     }
+}
+
+/// `test=xenstore-shutdown`: what the shell's `shutdown NAME` does, for
+/// platforms without a COM2 to type on: once `xsshut` and `xsdeaf` (the
+/// `autostart=` domains) say they handle `control/shutdown`, shuts each
+/// down through the toolstack; `xsshut` must power off by itself, `xsdeaf`
+/// be shut down hard after the grace period.
+pub fn xenstore_shutdown(ts: &mut Toolstack, timer: &Timer) {
+    for name in ["xsshut", "xsdeaf"] {
+        let Some(domid) = ts.find(name) else {
+            println!("xl: xenstore-shutdown: FAILED: no domain {name}");
+            return;
+        };
+        let key = alloc::format!("/local/domain/{domid}/control/feature-poweroff");
+        let mut ready = false;
+        for _ in 0..200 {
+            if ts.xenstored.store.read(&key).is_ok_and(|v| v == b"1") {
+                ready = true;
+                break;
+            }
+            let _ = ts.wait(timer, 50);
+        }
+        if !ready {
+            println!("xl: xenstore-shutdown: FAILED: {name} never set control/feature-poweroff");
+            return;
+        }
+        match ts.shutdown(name, false) {
+            Ok(how) => println!("xl: shutdown {name}: {how}"),
+            Err(e) => {
+                println!("xl: error: shutdown {name}: {e}");
+                return;
+            }
+        }
+        let gone = alloc::format!("{name} (d{domid}) powered off: destroyed");
+        if !wait_until(ts, timer, 100, 200, |l| l.contains(&gone)) {
+            println!("xl: xenstore-shutdown: FAILED: {name} did not go");
+            return;
+        }
+    }
+    println!("xl: xenstore-shutdown: done");
 }

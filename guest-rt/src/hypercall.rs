@@ -264,3 +264,9 @@ pub fn xen_version() -> u64 {
     // SAFETY: XENVER_version takes no buffer; the argument is NULL.
     unsafe { hypercall5(HYPERVISOR_XEN_VERSION, XENVER_VERSION, 0, 0, 0, 0) }
 }
+
+/// `HYPERVISOR_sched_op(SCHEDOP_yield)`: lets another vCPU of this CPU run.
+pub fn sched_yield() {
+    // SAFETY: SCHEDOP_yield takes no argument.
+    unsafe { hypercall2(HYPERVISOR_SCHED_OP, abi::sched::SCHEDOP_YIELD, 0) };
+}

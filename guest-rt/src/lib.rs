@@ -17,6 +17,9 @@
 //! - [`traps`]: only for kernels that call it, an IDT that records and
 //!   skips expected faults, user segments and a TSS, and running code at
 //!   CPL 3;
+//! - [`xenstore`] (feature `xenstore`): the store ring over a mapped page
+//!   for Dom0's xenstored, and a DomU's client; with it [`heap`], the
+//!   global allocator, fed an arena by the kernel that allocates;
 //! - a panic handler that prints `<name>: panic: ...` and shuts down with
 //!   `SHUTDOWN_crash`.
 //!
@@ -52,6 +55,13 @@ pub mod start_info;
 pub mod timer;
 #[cfg(target_os = "none")]
 pub mod traps;
+#[cfg(all(target_os = "none", feature = "xenstore"))]
+pub mod xenstore;
+#[cfg(all(target_os = "none", feature = "xenstore"))]
+pub mod heap;
+
+#[cfg(feature = "xenstore")]
+extern crate alloc;
 
 #[cfg(target_os = "none")]
 pub use kernel::*;

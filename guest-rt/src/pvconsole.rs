@@ -187,7 +187,8 @@ pub fn read(buf: &mut [u8]) -> usize {
     n
 }
 
-fn get_param(index: u32) -> Option<u64> {
+/// HVMOP_get_param of our own domain; None when unset or refused.
+pub fn get_param(index: u32) -> Option<u64> {
     let mut p = XenHvmParam { domid: DOMID_SELF, pad: 0, index, value: 0 };
     // SAFETY: a live XenHvmParam that Xen reads and writes.
     let rc = unsafe { hypercall::hypercall2(HYPERVISOR_HVM_OP, HVMOP_GET_PARAM, &raw mut p as u64) };

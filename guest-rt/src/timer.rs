@@ -11,6 +11,8 @@ use abi::xen::{
     HYPERVISOR_SET_TIMER_OP, VIRQ_TIMER,
 };
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use crate::hypercall;
 
 /// The page shared info is mapped over (its RAM frame goes back to Xen).
@@ -63,18 +65,57 @@ impl Timer {
     /// its event arrives. Returns the milliseconds it took.
     pub fn sleep_ms(&self, ms: u64) -> Result<u64, Failed> {
         let start = now_ns();
+        self.wait_until(start + ms * 1_000_000, &[])?;
+        Ok((now_ns() - start) / 1_000_000)
+    }
+
+    /// Sleeps `ms` milliseconds at most: returns early, `Ok(false)`, once
+    /// an event came on one of `ports` (their pending bits are cleared, so
+    /// the next one wakes us again); `Ok(true)` when the time is up.
+    pub fn wait_ms(&self, ms: u64, ports: &[u32]) -> Result<bool, Failed> {
+        self.wait_until(now_ns() + ms * 1_000_000, ports)
+    }
+
+    fn wait_until(&self, deadline: u64, ports: &[u32]) -> Result<bool, Failed> {
         // SAFETY: set_timer_op takes the deadline by value.
-        unsafe { hypercall::hypercall1(HYPERVISOR_SET_TIMER_OP, start + ms * 1_000_000) };
+        unsafe { hypercall::hypercall1(HYPERVISOR_SET_TIMER_OP, deadline) };
         loop {
+            if self.take_ports(ports) {
+                return Ok(false);
+            }
             // SAFETY: SCHEDOP_block takes no argument.
             let rc = unsafe { hypercall::hypercall2(HYPERVISOR_SCHED_OP, abi::sched::SCHEDOP_BLOCK, 0) };
             if rc != 0 {
                 return Err(Failed { what: "SCHEDOP_block", rc });
             }
-            if self.take_event() {
-                return Ok((now_ns() - start) / 1_000_000);
+            let fired = self.take_event();
+            if now_ns() >= deadline {
+                return Ok(true);
+            }
+            if fired {
+                // A timer armed earlier (a wait that ended early): ours is
+                // still to come, armed again in case that one replaced it.
+                // SAFETY: as above.
+                unsafe { hypercall::hypercall1(HYPERVISOR_SET_TIMER_OP, deadline) };
             }
         }
+    }
+
+    /// Clears the pending bits of `ports`; whether any was set.
+    fn take_ports(&self, ports: &[u32]) -> bool {
+        let page = core::ptr::addr_of_mut!(SHARED_INFO).cast::<u8>();
+        let mut any = false;
+        for &port in ports {
+            let word = EVTCHN_PENDING + (port as usize / 64) * 8;
+            if word + 8 > 4096 {
+                continue;
+            }
+            // SAFETY: the word lies in the shared-info page, which stays mapped, 8-byte aligned (2048 + 8k); Xen sets its bits concurrently, hence the atomic clear (a locked AND, as Xen's own bit operations).
+            let bits = unsafe { &*page.add(word).cast::<AtomicU64>() };
+            let mask = 1u64 << (port % 64);
+            any |= bits.fetch_and(!mask, Ordering::AcqRel) & mask != 0;
+        }
+        any
     }
 
     /// Blocks for good with no timer armed, acknowledging (and ignoring)

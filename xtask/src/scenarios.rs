@@ -395,6 +395,18 @@ pub const SCENARIOS: &[Scenario] = &[
         extended: true,
         ..dom0("fuzz-long", "extended: 10M random hypercalls from Dom0, 2M each from seeds 11..15", Platform::QemuKernel, "seed=11 count=2000000 seeds=5 learn", FUZZ_LONG, FUZZ_FORBID, 0)
     },
+    // Issue 11: Dom0's xenstored.
+    Scenario { smp: 3, ..dom0("xenstore", "a DomU runs the xenstore wire-protocol suite against Dom0's xenstored (every request, permissions, watches, a transaction conflict with a peer DomU, each quota): TAP, 0 failed", Platform::QemuKernel, "autostart=xenstore-peer.cfg run=xenstore-test.cfg", XENSTORE, XENSTORE_FORBID, 0) },
+    Scenario { smp: 3, ..dom0("xenstore-bochs-vmx", "the xenstore suite on VMX", Platform::BochsVmx, "autostart=xenstore-peer.cfg run=xenstore-test.cfg", XENSTORE, XENSTORE_FORBID, 0) },
+    Scenario { smp: 4, ..dom0("xenstore-rogue", "DomUs that break their store ring (a bad index, an oversized message) are disconnected with a log line; another DomU's suite is still answered", Platform::QemuKernel, "autostart=xenstore-rogue-index.cfg,xenstore-rogue-big.cfg run=xenstore-test-alone.cfg", XENSTORE_ROGUE, XENSTORE_ROGUE_FORBID, 0) },
+    Scenario { smp: 4, ..dom0("xenstore-rogue-bochs-vmx", "rogue store rings on VMX", Platform::BochsVmx, "autostart=xenstore-rogue-index.cfg,xenstore-rogue-big.cfg run=xenstore-test-alone.cfg", XENSTORE_ROGUE, XENSTORE_ROGUE_FORBID, 0) },
+    Scenario {
+        com2: Some(Com2Script { after: "dom0: the shell is on COM2", input: XENSTORE_SHUTDOWN_INPUT, expect: XENSTORE_SHUTDOWN_COM2 }),
+        smp: 3,
+        ..dom0("xenstore-shutdown", "the shell's xenstore-* commands, and `shutdown NAME` through control/shutdown: the DomU watching it powers off by itself, one ignoring it is shut down hard after 3 s", Platform::QemuKernel, "autostart=xenstore-shutdown.cfg,xenstore-deaf.cfg shell", XENSTORE_SHUTDOWN, XENSTORE_SHUTDOWN_FORBID, 0)
+    },
+    // Bochs has no COM2 to type on: Dom0 does what `shutdown NAME` does itself.
+    Scenario { smp: 3, ..dom0("xenstore-shutdown-bochs-vmx", "shutdown through control/shutdown on VMX (Dom0 asks, no shell): one DomU powers off by itself, one is shut down hard after 3 s", Platform::BochsVmx, "autostart=xenstore-shutdown.cfg,xenstore-deaf.cfg test=xenstore-shutdown", XENSTORE_SHUTDOWN_DIRECT, XENSTORE_SHUTDOWN_FORBID, 0) },
 ];
 
 const TOOLSTACK_FORBID: &[&str] = &["PANIC", "FATAL", "xl: error", "FAILED", "NOT back", "panic"];
@@ -647,3 +659,67 @@ mod tests {
         assert!(s.expect_failure.unwrap().contains(&"PANIC"));
     }
 }
+
+const XENSTORE: &[&str] = &[
+    "xenstored: d1 introduced",
+    "xl: xenstore-peer.cfg: created domain 1",
+    "xenstored: d2 introduced",
+    "xl: xenstore-test.cfg: created domain 2",
+    "(d2) TAP version 13",
+    "(d2) 1..",
+    " passed, 0 failed",
+    "xenstored: d2 released",
+    "xl: xstest (d2) powered off: destroyed",
+    "hv: exit code=0",
+];
+const XENSTORE_FORBID: &[&str] = &["PANIC", "FATAL", "xl: error", "FAILED", "panic", "not ok", "connection closed", "no reply"];
+const XENSTORE_ROGUE: &[&str] = &[
+    "xenstored: d1: bad ring index",
+    "(d1) xenstore-test: rogue: the store set error 2 (XENSTORE_ERROR_RINGIDX)",
+    "xenstored: d2: oversized message (5000 bytes of payload): connection closed",
+    "(d2) xenstore-test: rogue: the store set error 3 (XENSTORE_ERROR_PROTO)",
+    "(d3) 1..",
+    " passed, 0 failed",
+    "xl: xstest (d3) powered off: destroyed",
+    "hv: exit code=0",
+];
+const XENSTORE_ROGUE_FORBID: &[&str] = &["PANIC", "FATAL", "xl: error", "FAILED", "panic", "not ok", "NOT answered", "no reply", "d3: bad", "d3: oversized"];
+const XENSTORE_SHUTDOWN: &[&str] = &[
+    "xl: xenstore-shutdown.cfg: created domain 1",
+    "(d1) xenstore-test: waiting for control/shutdown",
+    "(d1) xenstore-test: control/shutdown says poweroff",
+    "xenstored: d1 released",
+    "(d2) xenstore-test: control/shutdown says poweroff; ignoring it",
+    "xenstored: d2 released",
+    "hv: exit code=0",
+];
+const XENSTORE_SHUTDOWN_FORBID: &[&str] = &["PANIC", "FATAL", "xl: error", "FAILED", "panic"];
+const XENSTORE_SHUTDOWN_INPUT: &str = "console xsshut\r{wait:waiting for control/shutdown}\x1dxenstore-read /local/domain/1/name\rxenstore-write /local/domain/1/data/note hello world\rxenstore-read /local/domain/1/data/note\rxenstore-ls /local/domain/1/control\rxenstore-rm /local/domain/1/data/note\rxenstore-read /local/domain/1/data/note\rxenstore-read\rshutdown xsshut\r{wait:powered off: destroyed}xenstore-read /local/domain/1/name\rshutdown xsdeaf\r{wait:powered off: destroyed}poweroff\r";
+const XENSTORE_SHUTDOWN_COM2: &[&str] = &[
+    "waiting for control/shutdown",
+    "xsshut",
+    "hello world",
+    "/local/domain/1/control = \"\"  (n0 r1)",
+    "feature-poweroff = \"1\"",
+    "error: ENOENT",
+    "error: usage: xenstore-read PATH",
+    "shutting down: asked through control/shutdown (poweroff)",
+    "xl: xsshut (d1) powered off: destroyed",
+    "error: ENOENT",
+    "shutting down: asked through control/shutdown (poweroff)",
+    "xl: xsdeaf (d2) did not shut down within 3 s of control/shutdown: shutting it down hard",
+    "xl: xsdeaf (d2) powered off: destroyed",
+];
+const XENSTORE_SHUTDOWN_DIRECT: &[&str] = &[
+    "xl: xenstore-shutdown.cfg: created domain 1",
+    "xl: xenstore-deaf.cfg: created domain 2",
+    "xl: shutdown xsshut: asked through control/shutdown (poweroff)",
+    "(d1) xenstore-test: control/shutdown says poweroff; acknowledging and shutting down",
+    "xl: xsshut (d1) powered off: destroyed",
+    "xl: shutdown xsdeaf: asked through control/shutdown (poweroff)",
+    "(d2) xenstore-test: control/shutdown says poweroff; ignoring it",
+    "xl: xsdeaf (d2) did not shut down within 3 s of control/shutdown: shutting it down hard",
+    "xl: xsdeaf (d2) powered off: destroyed",
+    "xl: xenstore-shutdown: done",
+    "hv: exit code=0",
+];

@@ -2,3 +2,4 @@
 //! guest's frontends and the backends in another domain.
 
 pub mod console;
+pub mod xs_wire;

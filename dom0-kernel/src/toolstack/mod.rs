@@ -6,11 +6,18 @@
 //! [`RESTART_WINDOW_NS`], then it is left destroyed, as xl rate-limits).
 //! Each DomU gets a PV console whose backend is here ([`console`]): Dom0
 //! binds its event channel at creation and closes it when the domain goes;
-//! [`Toolstack::attach_console`] maps its page for the shell.
+//! [`Toolstack::attach_console`] maps its page for the shell. Each DomU's
+//! store ring is served by Dom0's [`xenstored`]: the toolstack writes the
+//! keys libxl writes for a PVH domain ([`store_keys`]), introduces the
+//! domain before it runs, and releases it and removes its keys when it
+//! goes. `shutdown` / `reboot` ask a guest that handles it through
+//! `control/shutdown` as `xl` does, and shut it down hard after
+//! [`SHUTDOWN_GRACE_NS`].
 
 pub mod builder;
 pub mod console;
 pub mod xen;
+pub mod xenstored;
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -29,6 +36,9 @@ use self::console::{Attached, Console};
 /// Restarts allowed within [`RESTART_WINDOW_NS`] before a crash loop stops.
 pub const RESTARTS_PER_WINDOW: usize = 3;
 pub const RESTART_WINDOW_NS: u64 = 10_000_000_000;
+/// How long a guest asked through `control/shutdown` has before it is shut
+/// down hard.
+pub const SHUTDOWN_GRACE_NS: u64 = 3_000_000_000;
 
 /// The foreign-mapping window (see [`Toolstack::new`]); never touched
 /// while nothing is mapped there.
@@ -44,15 +54,17 @@ struct ConsolePage([u8; 4096]);
 static mut CONSOLE_PAGE: ConsolePage = ConsolePage([0; 4096]);
 
 /// A domain this toolstack created: its id, config, restart history, its
-/// console and its (unserved: no xenstored) store ring.
+/// console, its store ring and `/vm/<uuid>`, and a shutdown asked of it
+/// through the store (when it is due to be forced, and with which reason).
 struct Managed {
     domid: u16,
     file: String,
     config: DomainConfig,
     restarts: Vec<u64>,
     console: Console,
-    #[allow(dead_code, reason = "kept for a xenstored to come; `xl` knows it too")]
     store: builder::RingPage,
+    uuid: String,
+    shutdown_asked: Option<(u64, u32)>,
 }
 
 pub struct Toolstack<'a> {
@@ -62,6 +74,9 @@ pub struct Toolstack<'a> {
     /// The page of ours an attached console is mapped at.
     console_page: u64,
     domains: Vec<Managed>,
+    pub xenstored: xenstored::Xenstored,
+    /// Domains created so far (the uuids' last field).
+    created: u64,
 }
 
 impl<'a> Toolstack<'a> {
@@ -76,7 +91,8 @@ impl<'a> Toolstack<'a> {
         xen::balloon_out(window / 4096, builder::WINDOW_PAGES)?;
         let console_page = core::ptr::addr_of!(CONSOLE_PAGE) as u64;
         xen::balloon_out(console_page / 4096, 1)?;
-        Ok(Toolstack { si, window, console_page, domains: Vec::new() })
+        let xenstored = xenstored::Xenstored::new()?;
+        Ok(Toolstack { si, window, console_page, domains: Vec::new(), xenstored, created: 0 })
     }
 
     /// The bundle file `name`, also looked up under `configs/`.
@@ -93,7 +109,7 @@ impl<'a> Toolstack<'a> {
         if self.domains.iter().any(|d| d.config.name == config.name) {
             return Err(format!("{file}: a domain named \"{}\" exists already", config.name));
         }
-        let (built, console) = self.start(file, &config)?;
+        let (built, console, uuid) = self.start(file, &config)?;
         let domid = built.domid;
         self.domains.push(Managed {
             domid,
@@ -102,12 +118,15 @@ impl<'a> Toolstack<'a> {
             restarts: Vec::new(),
             console,
             store: built.store,
+            uuid,
+            shutdown_asked: None,
         });
         Ok(domid)
     }
 
-    /// Builds the domain, binds our end of its console and unpauses it.
-    fn start(&self, file: &str, config: &DomainConfig) -> Result<(builder::Built, Console), String> {
+    /// Builds the domain, binds our end of its console, writes its store
+    /// keys, introduces it to xenstored and unpauses it.
+    fn start(&mut self, file: &str, config: &DomainConfig) -> Result<(builder::Built, Console, String), String> {
         let Some(kernel) = self.si.module_named(&config.kernel) else {
             return Err(format!("{file}: kernel \"{}\" is not in the boot bundle", config.kernel));
         };
@@ -120,17 +139,45 @@ impl<'a> Toolstack<'a> {
         };
         let built = builder::build(config, &config.kernel, kernel.data, ramdisk, self.window).map_err(|e| format!("{file}: {e}"))?;
         let domid = built.domid;
-        let started = pin(domid, config).and_then(|()| Console::bind(domid, built.console.gfn, built.console.port)).and_then(|console| {
-            xen::unpause_domain(domid).inspect_err(|_| console.unbind())?;
-            Ok(console)
-        });
-        match started {
-            Ok(console) => Ok((built, console)),
+        let console = match pin(domid, config).and_then(|()| Console::bind(domid, built.console.gfn, built.console.port)) {
+            Ok(c) => c,
             Err(e) => {
+                let _ = xen::destroy_domain(domid);
+                return Err(format!("{file}: {e}"));
+            }
+        };
+        self.created += 1;
+        let uuid = format!("00000000-0000-4000-8000-{:012x}", self.created);
+        let keys = store_keys(domid, config, &uuid, &built, &console);
+        let introduced = self.write_keys(&keys).and_then(|()| self.xenstored.introduce(domid, built.store.gfn, built.store.port));
+        let started = introduced.and_then(|()| xen::unpause_domain(domid).map_err(|e| e.to_string()));
+        match started {
+            Ok(()) => Ok((built, console, uuid)),
+            Err(e) => {
+                console.unbind();
+                self.xenstored.release(domid);
+                self.remove_keys(domid, &uuid);
                 let _ = xen::destroy_domain(domid);
                 Err(format!("{file}: {e}"))
             }
         }
+    }
+
+    fn write_keys(&mut self, keys: &[StoreKey]) -> Result<(), String> {
+        let store = &mut self.xenstored.store;
+        for k in keys {
+            let failed = |e: xenstore::Error| format!("xenstore: {}: {}", k.path, e.name());
+            store.write_str(&k.path, &k.value).map_err(failed)?;
+            let perms: Vec<&str> = k.perms.iter().map(String::as_str).collect();
+            store.set_perms_str(&k.path, &perms).map_err(failed)?;
+        }
+        Ok(())
+    }
+
+    fn remove_keys(&mut self, domid: u16, uuid: &str) {
+        let store = &mut self.xenstored.store;
+        let _ = store.rm(&xenstore::path::domain_path(domid));
+        let _ = store.rm(&format!("/vm/{uuid}"));
     }
 
     /// Destroys the domain at `at` in our list and forgets it.
@@ -139,11 +186,13 @@ impl<'a> Toolstack<'a> {
         self.forget(at)
     }
 
-    /// Takes the (destroyed) domain at `at` off our list and closes our
-    /// end of its console.
+    /// Takes the (destroyed) domain at `at` off our list, closes our end
+    /// of its console, releases it from xenstored and removes its keys.
     fn forget(&mut self, at: usize) -> Managed {
         let d = self.domains.remove(at);
         d.console.unbind();
+        self.xenstored.release(d.domid);
+        self.remove_keys(d.domid, &d.uuid);
         d
     }
 
@@ -190,11 +239,69 @@ impl<'a> Toolstack<'a> {
         xen::unpause_domain(self.resolve(which)?).map_err(|e| e.to_string())
     }
 
-    /// `xl shutdown` / `xl reboot`: the domain stops with that reason; its
-    /// on_poweroff / on_reboot action follows at the next [`Self::reap`].
-    pub fn shutdown(&self, which: &str, reboot: bool) -> Result<(), String> {
+    /// `xl shutdown` / `xl reboot`: a guest that said it handles
+    /// `control/shutdown` (its `control/feature-poweroff` or
+    /// `feature-reboot` is "1") is asked there with `poweroff` or `reboot`,
+    /// as xl does, and [`Self::reap`] shuts it down hard with that reason
+    /// if it has not done so within [`SHUTDOWN_GRACE_NS`]; any other is
+    /// shut down at once (xl's `-F` fallback). Its on_poweroff /
+    /// on_reboot action follows. Says which it was.
+    pub fn shutdown(&mut self, which: &str, reboot: bool) -> Result<String, String> {
         let reason = if reboot { SHUTDOWN_REBOOT } else { SHUTDOWN_POWEROFF };
-        xen::remote_shutdown(self.resolve(which)?, reason).map_err(|e| e.to_string())
+        let domid = self.resolve(which)?;
+        let home = xenstore::path::domain_path(domid);
+        let feature = if reboot { "feature-reboot" } else { "feature-poweroff" };
+        let pv_control = self.domains.iter().any(|d| d.domid == domid)
+            && self.xenstored.store.read(&format!("{home}/control/{feature}")).is_ok_and(|v| v == b"1");
+        if !pv_control {
+            xen::remote_shutdown(domid, reason).map_err(|e| e.to_string())?;
+            return Ok(format!("no PV control interface (control/{feature} unset): shut down at once"));
+        }
+        let key = format!("{home}/control/shutdown");
+        let what = if reboot { "reboot" } else { "poweroff" };
+        self.xenstored.store.write_str(&key, what).map_err(|e| format!("xenstore: {key}: {}", e.name()))?;
+        if let Some(d) = self.domains.iter_mut().find(|d| d.domid == domid) {
+            d.shutdown_asked = Some((guest_rt::timer::now_ns() + SHUTDOWN_GRACE_NS, reason));
+        }
+        self.xenstored.poll();
+        Ok(format!("asked through control/shutdown ({what})"))
+    }
+
+    /// Forces the shutdowns asked through the store that are overdue; one
+    /// line for each.
+    fn force_overdue_shutdowns(&mut self, said: &mut Vec<String>) {
+        let now = guest_rt::timer::now_ns();
+        for d in &mut self.domains {
+            let Some((due, reason)) = d.shutdown_asked else { continue };
+            if now < due {
+                continue;
+            }
+            d.shutdown_asked = None;
+            let r = xen::remote_shutdown(d.domid, reason);
+            said.push(format!(
+                "xl: {} (d{}) did not shut down within {} s of control/shutdown: shutting it down hard{}",
+                d.config.name,
+                d.domid,
+                SHUTDOWN_GRACE_NS / 1_000_000_000,
+                r.err().map(|e| format!(" failed: {e}")).unwrap_or_default()
+            ));
+        }
+    }
+
+    /// Waits `ms` milliseconds serving the store rings whenever one of them
+    /// notifies us (and every 20 ms anyway, for rings that do not).
+    pub fn wait(&mut self, timer: &guest_rt::timer::Timer, ms: u64) -> Result<(), guest_rt::timer::Failed> {
+        let deadline = guest_rt::timer::now_ns() + ms * 1_000_000;
+        loop {
+            self.xenstored.poll();
+            let now = guest_rt::timer::now_ns();
+            if now >= deadline {
+                return Ok(());
+            }
+            let left_ms = (deadline - now).div_ceil(1_000_000).min(20);
+            let ports = self.xenstored.ports();
+            timer.wait_ms(left_ms, &ports)?;
+        }
     }
 
     /// `xl list`.
@@ -220,6 +327,8 @@ impl<'a> Toolstack<'a> {
     /// returns one line per action taken.
     pub fn reap(&mut self) -> Vec<String> {
         let mut said = Vec::new();
+        self.xenstored.poll();
+        self.force_overdue_shutdowns(&mut said);
         let Ok(infos) = xen::domain_infos() else { return said };
         let now = guest_rt::timer::now_ns();
         for info in infos.iter().filter(|i| i.flags & XEN_DOMINF_SHUTDOWN != 0) {
@@ -252,10 +361,10 @@ impl<'a> Toolstack<'a> {
                     }
                     d.restarts.push(now);
                     match self.start(&d.file, &d.config) {
-                        Ok((built, console)) => {
+                        Ok((built, console, uuid)) => {
                             let new = built.domid;
                             said.push(format!("xl: {name} (d{domid}) {what}: restarted as d{new}"));
-                            (d.domid, d.console, d.store) = (new, console, built.store);
+                            (d.domid, d.console, d.store, d.uuid, d.shutdown_asked) = (new, console, built.store, uuid, None);
                             self.domains.push(d);
                         }
                         Err(e) => said.push(format!("xl: {name} (d{domid}) {what}: restart failed: {e}")),
@@ -271,6 +380,8 @@ impl<'a> Toolstack<'a> {
         for d in core::mem::take(&mut self.domains) {
             let _ = xen::destroy_domain(d.domid);
             d.console.unbind();
+            self.xenstored.release(d.domid);
+            self.remove_keys(d.domid, &d.uuid);
         }
     }
 
@@ -327,4 +438,59 @@ fn state(i: &XenDomctlGetdomaininfo) -> DomainState {
             .then(|| ShutdownReason::from_code((i.flags >> XEN_DOMINF_SHUTDOWNSHIFT) & XEN_DOMINF_SHUTDOWNMASK)),
         dying: flag(XEN_DOMINF_DYING),
     }
+}
+
+/// One store key the toolstack writes: path, value, permissions.
+pub struct StoreKey {
+    pub path: String,
+    pub value: String,
+    pub perms: Vec<String>,
+}
+
+/// The keys libxl writes for a new PVH domain: its home
+/// `/local/domain/N` and `/vm/<uuid>` readable by the domain, the
+/// directories it writes to (`data`, `device`, `control/shutdown`, ...)
+/// owned by it, the rest Dom0's.
+pub fn store_keys(domid: u16, config: &DomainConfig, uuid: &str, built: &builder::Built, console: &Console) -> Vec<StoreKey> {
+    let home = xenstore::path::domain_path(domid);
+    let vm = format!("/vm/{uuid}");
+    let ro = || alloc::vec![String::from("n0"), format!("r{domid}")];
+    let rw = || alloc::vec![format!("n{domid}")];
+    let key = |path: String, value: String, perms: Vec<String>| StoreKey { path, value, perms };
+    let mut keys = alloc::vec![
+        key(home.clone(), String::new(), ro()),
+        key(vm.clone(), String::new(), ro()),
+        key(format!("{vm}/uuid"), uuid.to_string(), ro()),
+        key(format!("{vm}/name"), config.name.clone(), ro()),
+        key(format!("{home}/vm"), vm, ro()),
+        key(format!("{home}/name"), config.name.clone(), ro()),
+        key(format!("{home}/domid"), format!("{domid}"), ro()),
+        key(format!("{home}/control"), String::new(), ro()),
+        key(format!("{home}/control/shutdown"), String::new(), rw()),
+        key(format!("{home}/control/feature-poweroff"), String::new(), rw()),
+        key(format!("{home}/control/feature-reboot"), String::new(), rw()),
+        key(format!("{home}/control/sysrq"), String::new(), rw()),
+        key(format!("{home}/memory"), String::new(), ro()),
+        key(format!("{home}/memory/static-max"), format!("{}", config.maxmem_mib << 10), ro()),
+        key(format!("{home}/memory/target"), format!("{}", config.memory_mib << 10), ro()),
+        key(format!("{home}/memory/videoram"), String::from("-1"), ro()),
+        key(format!("{home}/console"), String::new(), ro()),
+        key(format!("{home}/console/port"), format!("{}", console.remote_port), ro()),
+        key(format!("{home}/console/ring-ref"), format!("{}", built.console.gfn), ro()),
+        key(format!("{home}/console/type"), String::from("xenconsoled"), ro()),
+        key(format!("{home}/console/limit"), String::from("1048576"), ro()),
+        key(format!("{home}/store"), String::new(), ro()),
+        key(format!("{home}/store/port"), format!("{}", built.store.port), ro()),
+        key(format!("{home}/store/ring-ref"), format!("{}", built.store.gfn), ro()),
+        key(format!("{home}/cpu"), String::new(), ro()),
+    ];
+    for i in 0..config.maxvcpus {
+        let online = if i < config.vcpus { "online" } else { "offline" };
+        keys.push(key(format!("{home}/cpu/{i}"), String::new(), ro()));
+        keys.push(key(format!("{home}/cpu/{i}/availability"), String::from(online), ro()));
+    }
+    for dir in ["data", "device", "drivers", "attr", "error", "feature", "messages"] {
+        keys.push(key(format!("{home}/{dir}"), String::new(), rw()));
+    }
+    keys
 }

@@ -1,0 +1,585 @@
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::*;
+
+fn z(parts: &[&str]) -> Vec<u8> {
+    let mut v = Vec::new();
+    for p in parts {
+        v.extend_from_slice(p.as_bytes());
+        v.push(0);
+    }
+    v
+}
+
+/// A store with domains 1 and 2 introduced and their homes made as the
+/// toolstack makes them (owned by the domain, readable by Dom0 only).
+fn store() -> Store {
+    let mut s = Store::new(Quotas::default());
+    for d in [1u16, 2] {
+        s.introduce(d, 0xfeffc, 5).unwrap();
+        let home = path::domain_path(d);
+        s.write_str(&home, "").unwrap();
+        s.set_perms_str(&home, &[&format!("n{d}")]).unwrap();
+    }
+    s.take_effects();
+    drain(&mut s, 0);
+    s
+}
+
+fn req(s: &mut Store, d: u16, t: u32, tx: u32, payload: &[u8]) -> Result<Vec<u8>, Error> {
+    s.request(d, t, tx, payload)
+}
+
+fn write(s: &mut Store, d: u16, tx: u32, path: &str, value: &str) -> Result<Vec<u8>, Error> {
+    let mut p = z(&[path]);
+    p.extend_from_slice(value.as_bytes());
+    req(s, d, XS_WRITE, tx, &p)
+}
+
+fn read(s: &mut Store, d: u16, tx: u32, path: &str) -> Result<Vec<u8>, Error> {
+    req(s, d, XS_READ, tx, &z(&[path]))
+}
+
+/// Every queued message for `d`, parsed.
+fn drain(s: &mut Store, d: u16) -> Vec<Message> {
+    let mut out = Vec::new();
+    while let Some(bytes) = s.pop_output(d) {
+        let mut f = wire::Framer::default();
+        let first = f.push(&bytes[..wire::HEADER_LEN]).unwrap();
+        let m = first.or_else(|| f.push(&bytes[wire::HEADER_LEN..]).unwrap()).expect("a whole message");
+        out.push(m);
+    }
+    out
+}
+
+/// The (path, token) of every watch event queued for `d`.
+fn events(s: &mut Store, d: u16) -> Vec<(String, String)> {
+    drain(s, d)
+        .into_iter()
+        .filter(|m| m.header.r#type == XS_WATCH_EVENT)
+        .map(|m| {
+            let parts = wire::strings(&m.payload).unwrap();
+            (String::from_utf8(parts[0].to_vec()).unwrap(), String::from_utf8(parts[1].to_vec()).unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn write_read_and_relative_paths() {
+    let mut s = store();
+    assert_eq!(write(&mut s, 1, 0, "data/x", "hello").unwrap(), b"OK\0");
+    assert_eq!(read(&mut s, 1, 0, "/local/domain/1/data/x").unwrap(), b"hello");
+    assert_eq!(read(&mut s, 1, 0, "data/x").unwrap(), b"hello");
+    // Dom0 sees all, created intermediate nodes are empty and owned by 1.
+    assert_eq!(s.read("/local/domain/1/data").unwrap(), b"");
+    assert_eq!(s.perms_text("/local/domain/1/data").unwrap(), "n1");
+    // Values may hold any byte, nuls included.
+    let mut p = z(&["bin"]);
+    p.extend_from_slice(&[0, 1, 255]);
+    req(&mut s, 1, XS_WRITE, 0, &p).unwrap();
+    assert_eq!(read(&mut s, 1, 0, "bin").unwrap(), [0, 1, 255]);
+    assert_eq!(read(&mut s, 1, 0, "nothing"), Err(Error::Enoent));
+}
+
+#[test]
+fn malformed_requests_are_einval() {
+    let mut s = store();
+    assert_eq!(req(&mut s, 1, XS_READ, 0, b"data"), Err(Error::Einval));
+    assert_eq!(req(&mut s, 1, XS_WRITE, 0, b"novalue"), Err(Error::Einval));
+    assert_eq!(read(&mut s, 1, 0, "a//b"), Err(Error::Einval));
+    assert_eq!(read(&mut s, 1, 0, "a/"), Err(Error::Einval));
+    assert_eq!(read(&mut s, 1, 0, "@introduceDomain"), Err(Error::Einval));
+    assert_eq!(req(&mut s, 1, 999, 0, b"\0"), Err(Error::Einval));
+    assert_eq!(req(&mut s, 1, XS_WATCH_EVENT, 0, b"\0"), Err(Error::Einval));
+    assert_eq!(req(&mut s, 1, XS_ERROR, 0, b"\0"), Err(Error::Einval));
+    assert_eq!(req(&mut s, 1, XS_WATCH, 0, &z(&["a"])), Err(Error::Einval));
+    assert_eq!(req(&mut s, 1, XS_DIRECTORY_PART, 0, &z(&["a", "x"])), Err(Error::Einval));
+    assert_eq!(req(&mut s, 1, XS_GET_DOMAIN_PATH, 0, &z(&["-1"])), Err(Error::Einval));
+}
+
+#[test]
+fn a_domu_stays_in_its_home() {
+    let mut s = store();
+    assert_eq!(write(&mut s, 1, 0, "/local/domain/2/x", "v"), Err(Error::Eacces));
+    assert_eq!(write(&mut s, 1, 0, "/top", "v"), Err(Error::Eacces));
+    assert_eq!(read(&mut s, 1, 0, "/local/domain/2"), Err(Error::Eacces));
+    // A missing node below one it may not read: EACCES, not ENOENT.
+    assert_eq!(read(&mut s, 1, 0, "/local/domain/2/nothing"), Err(Error::Eacces));
+    assert_eq!(req(&mut s, 1, XS_RM, 0, &z(&["/local/domain/2"])), Err(Error::Eacces));
+    assert_eq!(req(&mut s, 1, XS_DIRECTORY, 0, &z(&["/local/domain"])), Err(Error::Eacces));
+    assert_eq!(req(&mut s, 1, XS_MKDIR, 0, &z(&["/local/domain/2/d"])), Err(Error::Eacces));
+    // Granted read: now it may.
+    write(&mut s, 2, 0, "shared", "s").unwrap();
+    req(&mut s, 2, XS_SET_PERMS, 0, &z(&["shared", "n2", "r1"])).unwrap();
+    assert_eq!(read(&mut s, 1, 0, "/local/domain/2/shared").unwrap(), b"s");
+    assert_eq!(write(&mut s, 1, 0, "/local/domain/2/shared", "t"), Err(Error::Eacces));
+    req(&mut s, 2, XS_SET_PERMS, 0, &z(&["shared", "n2", "b1"])).unwrap();
+    write(&mut s, 1, 0, "/local/domain/2/shared", "t").unwrap();
+    assert_eq!(read(&mut s, 2, 0, "shared").unwrap(), b"t");
+    // Still owned by 2: 1 may not change its permissions.
+    assert_eq!(req(&mut s, 1, XS_SET_PERMS, 0, &z(&["/local/domain/2/shared", "b1"])), Err(Error::Eacces));
+}
+
+#[test]
+fn set_perms_rules() {
+    let mut s = store();
+    write(&mut s, 1, 0, "p", "").unwrap();
+    // An unprivileged owner may not give its node away.
+    assert_eq!(req(&mut s, 1, XS_SET_PERMS, 0, &z(&["p", "n2"])), Err(Error::Eperm));
+    assert_eq!(req(&mut s, 1, XS_SET_PERMS, 0, &z(&["p", "x1"])), Err(Error::Einval));
+    assert_eq!(req(&mut s, 1, XS_SET_PERMS, 0, &z(&["p"])), Err(Error::Einval));
+    req(&mut s, 1, XS_SET_PERMS, 0, &z(&["p", "r1", "w2"])).unwrap();
+    assert_eq!(req(&mut s, 1, XS_GET_PERMS, 0, &z(&["p"])).unwrap(), z(&["r1", "w2"]));
+    // Dom0 may.
+    s.set_perms_str("/local/domain/1/p", &["n2"]).unwrap();
+    assert_eq!(read(&mut s, 1, 0, "p"), Err(Error::Eacces));
+    // The perms quota.
+    write(&mut s, 1, 0, "q", "").unwrap();
+    assert_eq!(req(&mut s, 1, XS_SET_PERMS, 0, &z(&["q", "n1", "r2", "r3", "r4", "r5", "r6"])), Err(Error::Enospc));
+    req(&mut s, 1, XS_SET_PERMS, 0, &z(&["q", "n1", "r2", "r3", "r4", "r5"])).unwrap();
+    // Special nodes: Dom0's, readable by GET_PERMS.
+    assert_eq!(s.perms_text("@releaseDomain").unwrap(), "n0");
+    assert_eq!(req(&mut s, 1, XS_SET_PERMS, 0, &z(&["@releaseDomain", "r1"])), Err(Error::Eacces));
+}
+
+#[test]
+fn new_nodes_inherit_the_parents_permissions_with_the_creator_as_owner() {
+    let mut s = store();
+    s.write_str("/shared", "").unwrap();
+    s.set_perms_str("/shared", &["n0", "b1"]).unwrap();
+    write(&mut s, 1, 0, "/shared/mine/leaf", "x").unwrap();
+    assert_eq!(s.perms_text("/shared/mine/leaf").unwrap(), "n1 b1");
+    assert_eq!(s.perms_text("/shared/mine").unwrap(), "n1 b1");
+    // Dom0 keeps the parent's owner.
+    s.write_str("/shared/dom0s", "").unwrap();
+    assert_eq!(s.perms_text("/shared/dom0s").unwrap(), "n0 b1");
+}
+
+#[test]
+fn mkdir_directory_and_rm() {
+    let mut s = store();
+    req(&mut s, 1, XS_MKDIR, 0, &z(&["d/a"])).unwrap();
+    req(&mut s, 1, XS_MKDIR, 0, &z(&["d/b/c"])).unwrap();
+    // MKDIR of an existing node is fine and keeps its value.
+    write(&mut s, 1, 0, "d/a", "keep").unwrap();
+    req(&mut s, 1, XS_MKDIR, 0, &z(&["d/a"])).unwrap();
+    assert_eq!(read(&mut s, 1, 0, "d/a").unwrap(), b"keep");
+    assert_eq!(req(&mut s, 1, XS_DIRECTORY, 0, &z(&["d"])).unwrap(), z(&["a", "b"]));
+    assert_eq!(req(&mut s, 1, XS_DIRECTORY, 0, &z(&["d/a"])).unwrap(), b"");
+    req(&mut s, 1, XS_RM, 0, &z(&["d/b"])).unwrap();
+    assert_eq!(read(&mut s, 1, 0, "d/b/c"), Err(Error::Enoent));
+    assert_eq!(req(&mut s, 1, XS_DIRECTORY, 0, &z(&["d"])).unwrap(), z(&["a"]));
+    // RM of a missing node whose parent exists: fine; else ENOENT.
+    req(&mut s, 1, XS_RM, 0, &z(&["d/zz"])).unwrap();
+    assert_eq!(req(&mut s, 1, XS_RM, 0, &z(&["d/zz/yy"])), Err(Error::Enoent));
+    assert_eq!(s.rm("/"), Err(Error::Einval));
+    // Counts follow: removing frees quota.
+    let before = s.owned_by(None, 1);
+    req(&mut s, 1, XS_RM, 0, &z(&["d"])).unwrap();
+    assert_eq!(s.owned_by(None, 1), before - 2);
+}
+
+#[test]
+fn directory_part_pages_through_children() {
+    let mut s = store();
+    for i in 0..10 {
+        write(&mut s, 1, 0, &format!("dp/child{i}"), "").unwrap();
+    }
+    let r = req(&mut s, 1, XS_DIRECTORY_PART, 0, &z(&["dp", "0"])).unwrap();
+    let parts = wire::strings(&r).unwrap();
+    let generation = parts[0];
+    assert!(!generation.is_empty() && generation.iter().all(u8::is_ascii_digit));
+    assert_eq!(parts.len(), 1 + 10 + 1, "gen, ten names, the empty end marker");
+    assert_eq!(parts[11], b"");
+    let off = "child0\0".len();
+    let r = req(&mut s, 1, XS_DIRECTORY_PART, 0, &z(&["dp", &format!("{off}")])).unwrap();
+    assert_eq!(wire::strings(&r).unwrap()[1], b"child1");
+    assert_eq!(req(&mut s, 1, XS_DIRECTORY_PART, 0, &z(&["dp", "1000"])), Err(Error::Einval));
+    // The generation changes with the children.
+    write(&mut s, 1, 0, "dp/another", "").unwrap();
+    let r2 = req(&mut s, 1, XS_DIRECTORY_PART, 0, &z(&["dp", "0"])).unwrap();
+    assert_ne!(wire::strings(&r2).unwrap()[0], generation);
+}
+
+#[test]
+fn a_watch_fires_once_at_once_then_on_changes_below_it() {
+    let mut s = store();
+    let mut msg = Message::new(XS_WATCH, 42, 0, z(&["w", "tok"]));
+    s.handle(1, &msg);
+    let out = drain(&mut s, 1);
+    assert_eq!(out.len(), 2);
+    assert_eq!((out[0].header.r#type, out[0].header.req_id, out[0].payload.as_slice()), (XS_WATCH, 42, &b"OK\0"[..]));
+    assert_eq!(out[1].header.r#type, XS_WATCH_EVENT);
+    assert_eq!(out[1].payload, z(&["w", "tok"]));
+    write(&mut s, 1, 0, "w/x/y", "1").unwrap();
+    write(&mut s, 1, 0, "wx", "1").unwrap(); // not below "w"
+    write(&mut s, 1, 0, "w", "2").unwrap();
+    // Relative watch: relative names in events.
+    assert_eq!(events(&mut s, 1), vec![("w/x/y".into(), "tok".into()), ("w".into(), "tok".into())]);
+    // Same watch twice: EEXIST; UNWATCH stops it.
+    s.handle(1, &msg);
+    assert_eq!(drain(&mut s, 1)[0].payload, z(&["EEXIST"]));
+    req(&mut s, 1, XS_UNWATCH, 0, &z(&["w", "tok"])).unwrap();
+    write(&mut s, 1, 0, "w", "3").unwrap();
+    assert!(events(&mut s, 1).is_empty());
+    assert_eq!(req(&mut s, 1, XS_UNWATCH, 0, &z(&["w", "tok"])), Err(Error::Enoent));
+    // An absolute watch reports absolute names.
+    msg.payload = z(&["/local/domain/1/abs", "t2"]);
+    s.handle(1, &msg);
+    drain(&mut s, 1);
+    write(&mut s, 1, 0, "abs", "").unwrap();
+    assert_eq!(events(&mut s, 1), vec![("/local/domain/1/abs".into(), "t2".into())]);
+}
+
+#[test]
+fn watches_fire_only_for_nodes_the_watcher_may_read() {
+    let mut s = store();
+    req(&mut s, 1, XS_WATCH, 0, &z(&["/local/domain/2", "spy"])).unwrap();
+    assert_eq!(events(&mut s, 1).len(), 1, "the initial event fires regardless");
+    write(&mut s, 2, 0, "secret", "x").unwrap();
+    assert!(events(&mut s, 1).is_empty());
+    write(&mut s, 2, 0, "open", "x").unwrap();
+    drain(&mut s, 1);
+    req(&mut s, 2, XS_SET_PERMS, 0, &z(&["open", "n2", "r1"])).unwrap();
+    // The permission change itself is seen (readable after it).
+    assert_eq!(events(&mut s, 1), vec![("/local/domain/2/open".into(), "spy".into())]);
+    write(&mut s, 2, 0, "open", "y").unwrap();
+    assert_eq!(events(&mut s, 1), vec![("/local/domain/2/open".into(), "spy".into())]);
+    // Dom0 sees everything.
+    req(&mut s, 0, XS_WATCH, 0, &z(&["/", "all"])).unwrap();
+    drain(&mut s, 0);
+    write(&mut s, 2, 0, "secret", "z").unwrap();
+    assert_eq!(events(&mut s, 0), vec![("/local/domain/2/secret".into(), "all".into())]);
+}
+
+#[test]
+fn rm_fires_the_removed_nodes_watches() {
+    let mut s = store();
+    write(&mut s, 1, 0, "t/a/b", "").unwrap();
+    for (path, token) in [("t", "top"), ("t/a/b", "deep"), ("t/other", "none")] {
+        req(&mut s, 1, XS_WATCH, 0, &z(&[path, token])).unwrap();
+    }
+    drain(&mut s, 1);
+    req(&mut s, 1, XS_RM, 0, &z(&["t/a"])).unwrap();
+    let mut got = events(&mut s, 1);
+    got.sort();
+    assert_eq!(got, vec![("t/a".into(), "top".into()), ("t/a/b".into(), "deep".into())]);
+}
+
+#[test]
+fn special_watches_introduce_and_release() {
+    let mut s = store();
+    req(&mut s, 0, XS_WATCH, 0, &z(&["@introduceDomain", "i"])).unwrap();
+    req(&mut s, 0, XS_WATCH, 0, &z(&["@releaseDomain", "r"])).unwrap();
+    req(&mut s, 1, XS_WATCH, 0, &z(&["@releaseDomain", "r1"])).unwrap();
+    drain(&mut s, 0);
+    drain(&mut s, 1);
+    assert_eq!(req(&mut s, 1, XS_INTRODUCE, 0, &z(&["3", "100", "7"])), Err(Error::Eacces));
+    req(&mut s, 0, XS_INTRODUCE, 0, &z(&["3", "100", "7"])).unwrap();
+    assert_eq!(s.take_effects(), vec![Effect::Introduce { domid: 3, mfn: 100, port: 7 }]);
+    assert_eq!(events(&mut s, 0), vec![("@introduceDomain".into(), "i".into())]);
+    assert_eq!(req(&mut s, 0, XS_IS_DOMAIN_INTRODUCED, 0, &z(&["3"])).unwrap(), z(&["T"]));
+    assert_eq!(req(&mut s, 0, XS_IS_DOMAIN_INTRODUCED, 0, &z(&["4"])).unwrap(), z(&["F"]));
+    assert_eq!(req(&mut s, 1, XS_IS_DOMAIN_INTRODUCED, 0, &z(&["3"])), Err(Error::Eacces));
+    assert_eq!(req(&mut s, 1, XS_RELEASE, 0, &z(&["3"])), Err(Error::Eacces));
+    req(&mut s, 0, XS_RELEASE, 0, &z(&["3"])).unwrap();
+    assert_eq!(s.take_effects(), vec![Effect::Release { domid: 3 }]);
+    assert_eq!(events(&mut s, 0), vec![("@releaseDomain".into(), "r".into())]);
+    // Domain 1 may not read @releaseDomain (n0) until Dom0 lets it.
+    assert!(events(&mut s, 1).is_empty());
+    s.set_perms_str("@releaseDomain", &["n0", "r1"]).unwrap();
+    s.introduce(3, 100, 7).unwrap();
+    s.release(3).unwrap();
+    assert_eq!(events(&mut s, 1), vec![("@releaseDomain".into(), "r1".into())]);
+    assert_eq!(req(&mut s, 0, XS_RELEASE, 0, &z(&["3"])), Err(Error::Enoent));
+    assert_eq!(req(&mut s, 0, XS_INTRODUCE, 0, &z(&["0", "1", "1"])), Err(Error::Einval));
+    // A released domain's requests are no longer served.
+    s.release(2).unwrap();
+    assert_eq!(read(&mut s, 2, 0, "x"), Err(Error::Eio));
+}
+
+#[test]
+fn get_domain_path_reset_watches_and_control() {
+    let mut s = store();
+    assert_eq!(req(&mut s, 1, XS_GET_DOMAIN_PATH, 0, &z(&["7"])).unwrap(), z(&["/local/domain/7"]));
+    req(&mut s, 1, XS_WATCH, 0, &z(&["x", "t"])).unwrap();
+    let id = req(&mut s, 1, XS_TRANSACTION_START, 0, b"\0").unwrap();
+    let id: u32 = core::str::from_utf8(&id[..id.len() - 1]).unwrap().parse().unwrap();
+    req(&mut s, 1, XS_RESET_WATCHES, 0, b"\0").unwrap();
+    drain(&mut s, 1);
+    write(&mut s, 1, 0, "x", "").unwrap();
+    assert!(events(&mut s, 1).is_empty());
+    assert_eq!(read(&mut s, 1, id, "x"), Err(Error::Enoent), "the transaction went too");
+    assert_eq!(req(&mut s, 1, XS_CONTROL, 0, &z(&["quota"])), Err(Error::Eacces));
+    let q = req(&mut s, 0, XS_CONTROL, 0, &z(&["quota"])).unwrap();
+    assert!(core::str::from_utf8(&q).unwrap().contains("nodes: 1000\n"));
+    req(&mut s, 0, XS_CONTROL, 0, &z(&["quota", "watches", "3"])).unwrap();
+    assert_eq!(s.quotas.watches_per_domain, 3);
+    assert_eq!(req(&mut s, 0, XS_CONTROL, 0, &z(&["quota", "bogus", "3"])), Err(Error::Einval));
+    req(&mut s, 0, XS_CONTROL, 0, &z(&["print", "hello"])).unwrap();
+    assert_eq!(s.take_effects(), vec![Effect::Log("hello".into())]);
+    assert_eq!(req(&mut s, 0, XS_CONTROL, 0, &z(&["nonsense"])), Err(Error::Einval));
+    assert_eq!(req(&mut s, 1, XS_SET_TARGET, 0, &z(&["1", "2"])), Err(Error::Eacces));
+    assert_eq!(req(&mut s, 0, XS_SET_TARGET, 0, &z(&["1", "2"])), Err(Error::Enosys));
+}
+
+fn start(s: &mut Store, d: u16) -> u32 {
+    let r = req(s, d, XS_TRANSACTION_START, 0, b"\0").unwrap();
+    core::str::from_utf8(&r[..r.len() - 1]).unwrap().parse().unwrap()
+}
+
+fn end(s: &mut Store, d: u16, id: u32, commit: bool) -> Result<Vec<u8>, Error> {
+    req(s, d, XS_TRANSACTION_END, id, &z(&[if commit { "T" } else { "F" }]))
+}
+
+#[test]
+fn a_transaction_is_isolated_until_it_commits() {
+    let mut s = store();
+    write(&mut s, 1, 0, "a", "old").unwrap();
+    req(&mut s, 1, XS_WATCH, 0, &z(&["a", "t"])).unwrap();
+    drain(&mut s, 1);
+    let id = start(&mut s, 1);
+    write(&mut s, 1, id, "a", "new").unwrap();
+    write(&mut s, 1, id, "b/c", "made").unwrap();
+    assert_eq!(read(&mut s, 1, id, "a").unwrap(), b"new");
+    assert_eq!(read(&mut s, 1, 0, "a").unwrap(), b"old");
+    assert_eq!(read(&mut s, 1, 0, "b/c"), Err(Error::Enoent));
+    assert!(events(&mut s, 1).is_empty(), "no event before the commit");
+    assert_eq!(end(&mut s, 1, id, true).unwrap(), b"OK\0");
+    assert_eq!(read(&mut s, 1, 0, "a").unwrap(), b"new");
+    assert_eq!(read(&mut s, 1, 0, "b/c").unwrap(), b"made");
+    assert_eq!(events(&mut s, 1), vec![("a".into(), "t".into())]);
+    // The transaction is gone.
+    assert_eq!(end(&mut s, 1, id, true), Err(Error::Enoent));
+    assert_eq!(read(&mut s, 1, id, "a"), Err(Error::Enoent));
+}
+
+#[test]
+fn an_aborted_transaction_changes_nothing() {
+    let mut s = store();
+    let id = start(&mut s, 1);
+    write(&mut s, 1, id, "x", "1").unwrap();
+    req(&mut s, 1, XS_RM, id, &z(&["/local/domain/1"])).unwrap();
+    end(&mut s, 1, id, false).unwrap();
+    assert_eq!(read(&mut s, 1, 0, "x"), Err(Error::Enoent));
+    assert!(read(&mut s, 1, 0, "/local/domain/1").is_ok());
+}
+
+#[test]
+fn a_conflicting_transaction_gets_eagain_and_a_retry_succeeds() {
+    let mut s = store();
+    write(&mut s, 1, 0, "counter", "1").unwrap();
+    let id = start(&mut s, 1);
+    let v = read(&mut s, 1, id, "counter").unwrap();
+    assert_eq!(v, b"1");
+    // Someone else changes what the transaction read.
+    s.write_str("/local/domain/1/counter", "5").unwrap();
+    write(&mut s, 1, id, "counter", "2").unwrap();
+    assert_eq!(end(&mut s, 1, id, true), Err(Error::Eagain));
+    assert_eq!(read(&mut s, 1, 0, "counter").unwrap(), b"5");
+    let id = start(&mut s, 1);
+    read(&mut s, 1, id, "counter").unwrap();
+    write(&mut s, 1, id, "counter", "6").unwrap();
+    end(&mut s, 1, id, true).unwrap();
+    assert_eq!(read(&mut s, 1, 0, "counter").unwrap(), b"6");
+    // A node the transaction found absent, created meanwhile: conflict.
+    let id = start(&mut s, 1);
+    assert_eq!(read(&mut s, 1, id, "late"), Err(Error::Enoent));
+    write(&mut s, 1, 0, "late", "x").unwrap();
+    write(&mut s, 1, id, "other", "y").unwrap();
+    assert_eq!(end(&mut s, 1, id, true), Err(Error::Eagain));
+    assert_eq!(read(&mut s, 1, 0, "other"), Err(Error::Enoent));
+    // Two transactions on disjoint nodes both commit.
+    write(&mut s, 1, 0, "p/q", "").unwrap();
+    write(&mut s, 1, 0, "r/s", "").unwrap();
+    let (a, b) = (start(&mut s, 1), start(&mut s, 1));
+    write(&mut s, 1, a, "p/q", "a").unwrap();
+    write(&mut s, 1, b, "r/s", "b").unwrap();
+    end(&mut s, 1, a, true).unwrap();
+    end(&mut s, 1, b, true).unwrap();
+}
+
+#[test]
+fn transaction_end_argument_and_nesting() {
+    let mut s = store();
+    let id = start(&mut s, 1);
+    assert_eq!(req(&mut s, 1, XS_TRANSACTION_END, id, &z(&["X"])), Err(Error::Einval));
+    assert_eq!(req(&mut s, 1, XS_TRANSACTION_START, id, b"\0"), Err(Error::Ebusy));
+    end(&mut s, 1, id, false).unwrap();
+    assert_eq!(req(&mut s, 1, XS_TRANSACTION_END, 0, &z(&["T"])), Err(Error::Enoent));
+    // Another domain cannot use the id.
+    let id = start(&mut s, 1);
+    assert_eq!(read(&mut s, 2, id, "x"), Err(Error::Enoent));
+}
+
+#[test]
+fn quota_nodes_per_domain() {
+    let mut s = store();
+    s.quotas.nodes_per_domain = 10;
+    let have = s.owned_by(None, 1);
+    for i in have..10 {
+        write(&mut s, 1, 0, &format!("n{i}"), "").unwrap();
+    }
+    assert_eq!(write(&mut s, 1, 0, "one-more", ""), Err(Error::Enospc));
+    // Overwriting an existing node needs none.
+    write(&mut s, 1, 0, &format!("n{}", have), "v").unwrap();
+    // Within a transaction too, and at commit: two transactions on
+    // different parents, each within the quota, not both.
+    for n in ["n8", "n9"] {
+        req(&mut s, 1, XS_RM, 0, &z(&[n])).unwrap();
+    }
+    write(&mut s, 1, 0, "qa", "").unwrap();
+    let (a, b) = (start(&mut s, 1), start(&mut s, 1));
+    write(&mut s, 1, a, "qa/x", "").unwrap();
+    assert_eq!(write(&mut s, 1, a, "qa/y", ""), Err(Error::Enospc));
+    write(&mut s, 1, b, "n1/z", "").unwrap();
+    end(&mut s, 1, a, true).unwrap();
+    assert_eq!(end(&mut s, 1, b, true), Err(Error::Enospc));
+    // Dom0 has no quota.
+    for i in 0..20 {
+        s.write_str(&format!("/dom0/{i}"), "").unwrap();
+    }
+}
+
+#[test]
+fn quota_node_size() {
+    let mut s = store();
+    let max = s.quotas.node_size - 4; // one permission entry
+    write(&mut s, 1, 0, "big", &"x".repeat(max)).unwrap();
+    assert_eq!(write(&mut s, 1, 0, "big", &"x".repeat(max + 1)), Err(Error::Enospc));
+    assert_eq!(write(&mut s, 1, 0, "bigger", &"x".repeat(max + 1)), Err(Error::Enospc));
+    // A node full of value cannot take children either.
+    assert_eq!(write(&mut s, 1, 0, "big/child", ""), Err(Error::Enospc));
+    s.write_str("/local/domain/1/dom0big", &"y".repeat(4000)).unwrap();
+}
+
+#[test]
+fn quota_watches() {
+    let mut s = store();
+    s.quotas.watches_per_domain = 4;
+    for i in 0..4 {
+        req(&mut s, 1, XS_WATCH, 0, &z(&["w", &format!("{i}")])).unwrap();
+    }
+    assert_eq!(req(&mut s, 1, XS_WATCH, 0, &z(&["w", "4"])), Err(Error::E2big));
+    req(&mut s, 1, XS_UNWATCH, 0, &z(&["w", "0"])).unwrap();
+    req(&mut s, 1, XS_WATCH, 0, &z(&["w", "4"])).unwrap();
+}
+
+#[test]
+fn quota_transactions() {
+    let mut s = store();
+    let ids: Vec<u32> = (0..10).map(|_| start(&mut s, 1)).collect();
+    assert_eq!(req(&mut s, 1, XS_TRANSACTION_START, 0, b"\0"), Err(Error::Enospc));
+    end(&mut s, 1, ids[0], false).unwrap();
+    start(&mut s, 1);
+    // Another domain has its own.
+    start(&mut s, 2);
+}
+
+#[test]
+fn quota_path_length() {
+    let mut s = store();
+    let ok_name = "p".repeat(XENSTORE_REL_PATH_MAX);
+    assert_eq!(read(&mut s, 1, 0, &ok_name), Err(Error::Enoent));
+    let long = "p".repeat(XENSTORE_REL_PATH_MAX + 1);
+    assert_eq!(read(&mut s, 1, 0, &long), Err(Error::Einval));
+    assert_eq!(s.read(&format!("/local/domain/1/{long}")), Err(Error::Enoent));
+}
+
+#[test]
+fn quota_outstanding_requests_and_queued_events() {
+    let mut s = store();
+    let msg = Message::new(XS_READ, 1, 0, z(&["nothing"]));
+    for _ in 0..20 {
+        assert!(s.accepts(1));
+        s.handle(1, &msg);
+    }
+    assert!(!s.accepts(1), "20 unread replies: stop taking requests");
+    assert!(s.accepts(2), "others are not held up");
+    s.pop_output(1);
+    assert!(s.accepts(1));
+    drain(&mut s, 1);
+    s.quotas.queued_events = 3;
+    req(&mut s, 1, XS_WATCH, 0, &z(&["e", "t"])).unwrap();
+    for i in 0..10 {
+        write(&mut s, 1, 0, "e", &format!("{i}")).unwrap();
+    }
+    assert_eq!(events(&mut s, 1).len(), 3);
+    assert_eq!(s.events_dropped(1), 8);
+}
+
+#[test]
+fn oversized_replies_are_e2big() {
+    let mut s = store();
+    for i in 0..300 {
+        s.write_str(&format!("/wide/a-rather-long-child-name-{i:04}"), "").unwrap();
+    }
+    assert_eq!(s.request(0, XS_DIRECTORY, 0, &z(&["/wide"])), Err(Error::E2big));
+    // DIRECTORY_PART pages through it instead.
+    let mut off = 0usize;
+    let mut names = 0;
+    loop {
+        let r = s.request(0, XS_DIRECTORY_PART, 0, &z(&["/wide", &format!("{off}")])).unwrap();
+        assert!(r.len() <= 4096);
+        let parts = wire::strings(&r).unwrap();
+        let done = parts.last() == Some(&&b""[..]);
+        let got: Vec<&[u8]> = parts[1..].iter().copied().filter(|p| !p.is_empty()).collect();
+        names += got.len();
+        off += got.iter().map(|n| n.len() + 1).sum::<usize>();
+        if done {
+            break;
+        }
+        assert!(!got.is_empty());
+    }
+    assert_eq!(names, 300);
+}
+
+#[test]
+fn replies_echo_ids_and_errors_are_named() {
+    let mut s = store();
+    s.handle(1, &Message::new(XS_READ, 77, 0, z(&["nothing"])));
+    let m = &drain(&mut s, 1)[0];
+    assert_eq!((m.header.r#type, m.header.req_id), (XS_ERROR, 77));
+    assert_eq!(m.payload, b"ENOENT\0");
+}
+
+#[test]
+fn a_closed_connection_is_no_longer_answered_but_stays_introduced() {
+    let mut s = store();
+    req(&mut s, 1, XS_WATCH, 0, &z(&["/local/domain/2", "w"])).unwrap();
+    drain(&mut s, 1);
+    s.close(1);
+    s.handle(1, &Message::new(XS_READ, 1, 0, z(&["domid"])));
+    assert!(s.pop_output(1).is_none());
+    assert!(!s.accepts(1));
+    // Its watches went: nothing is queued for it.
+    write(&mut s, 2, 0, "x", "").unwrap();
+    assert!(s.pop_output(1).is_none());
+    assert!(s.is_introduced(1));
+    // The others carry on.
+    assert_eq!(write(&mut s, 2, 0, "y", "").unwrap(), b"OK\0");
+    s.release(1).unwrap();
+    assert!(!s.is_introduced(1));
+}
+
+#[test]
+fn quota_transaction_nodes() {
+    let mut s = store();
+    s.quotas.transaction_nodes = 50;
+    let id = start(&mut s, 1);
+    let mut n = 0;
+    let refused = loop {
+        match read(&mut s, 1, id, &format!("missing{n}")) {
+            Err(Error::Enoent) if n < 100 => n += 1,
+            r => break r,
+        }
+    };
+    assert_eq!(refused, Err(Error::Enospc));
+    assert!((45..=50).contains(&n), "{n}");
+    // Ending it still works, and a fresh one starts empty.
+    end(&mut s, 1, id, false).unwrap();
+    let id = start(&mut s, 1);
+    assert_eq!(read(&mut s, 1, id, "missing0"), Err(Error::Enoent));
+}
