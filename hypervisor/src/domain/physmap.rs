@@ -281,9 +281,7 @@ impl Domain {
     pub(super) fn release_frames(mut self) {
         self.reserved.free_all();
         let Domain { p2m, shared_info, grant_frames, .. } = self;
-        // The shared-info page and the grant-table frames: hypervisor
-        // frames the domain maps but does not own as RAM.
-        p2m.release_all(|mfn| mfn == shared_info.mfn() || grant_frames.iter().any(|(f, _)| f.mfn() == mfn));
+        p2m.release_all();
         shared_info.release();
         grant_frames.into_iter().for_each(|(frame, _)| frame.release());
     }

@@ -319,7 +319,7 @@ mod tests {
         assert!(p2m.ram_frame(Gfn(0xef), false).is_none(), "no handle on device memory");
         let removed = p2m.remove(Gfn(0xef)).unwrap().unwrap();
         removed.release();
-        p2m.release_all(|_| false);
+        p2m.release_all();
         assert_eq!(testing::free(), before, "device memory was never the allocator's");
     }
 
@@ -339,7 +339,7 @@ mod tests {
         // One frame freed, one table taken to split the 2 MiB leaf.
         assert_eq!(before - testing::free(), used);
         let tables = p2m.table_frames();
-        assert_eq!(p2m.release_all(|_| false), tables);
+        assert_eq!(p2m.release_all(), tables);
         assert_eq!(testing::free(), before);
     }
 
@@ -366,12 +366,12 @@ mod tests {
         p2m.remove(Gfn(1)).unwrap().unwrap().release();
         assert_eq!(foreign::mappings(mfn), 0);
         assert_eq!(testing::free(), held + 1, "the last reference freed it");
-        p2m.release_all(|_| false);
+        p2m.release_all();
         assert_eq!(testing::free(), before);
     }
 
     #[test]
-    fn a_hypervisor_frame_removed_from_a_p2m_is_kept_only_by_its_owner() {
+    fn a_hypervisor_frame_in_a_p2m_is_never_freed_through_it() {
         let _frames = testing::frames();
         let before = testing::free();
         let (a, b) = (OwnedFrame::alloc().unwrap(), OwnedFrame::alloc().unwrap());
@@ -381,7 +381,22 @@ mod tests {
         let removed = removed.keep(&b).unwrap_err();
         assert_eq!(removed.keep(&a), Ok(()));
         p2m.map_hypervisor_frame(Gfn(6), &b, Access::READ | Access::WRITE).unwrap();
-        p2m.release_all(|mfn| mfn == b.mfn());
+        assert_eq!(p2m.translate(Gfn(6)).unwrap().p2m_type, P2mType::Ram, "the domain sees RAM");
+        assert_eq!(p2m.move_ram(Gfn(6), Gfn(7)), Ok(false), "not the domain's RAM to move");
+        // Released by mistake as if it were the domain's RAM: the entry
+        // says it is the hypervisor's, so nothing is freed.
+        let held = testing::free();
+        p2m.remove(Gfn(6)).unwrap().unwrap().release();
+        assert_eq!(testing::free(), held);
+        p2m.map_hypervisor_frame(Gfn(6), &b, Access::READ | Access::WRITE).unwrap();
+        p2m.map_ram(Gfn(8), OwnedRun::alloc(1, 1).unwrap()).unwrap();
+        let ram = p2m.remove(Gfn(8)).unwrap().unwrap();
+        let ram = ram.keep(&b).unwrap_err();
+        ram.release();
+        assert_eq!(testing::free(), held, "the domain's RAM freed");
+        let tables = p2m.table_frames();
+        p2m.release_all();
+        assert_eq!(testing::free(), held + tables, "only the tables: the hypervisor frames are kept");
         a.release();
         b.release();
         assert_eq!(testing::free(), before);

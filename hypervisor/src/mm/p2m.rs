@@ -45,6 +45,9 @@ const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 const LARGE: u64 = 1 << 7;
 /// The software type field is 3 bits wide.
 const TYPE_MASK: u64 = 0b111;
+/// The type code of a hypervisor frame mapped as RAM (shown as
+/// `P2mType::Ram`): the one code `P2mType` leaves free.
+const HYPERVISOR_FRAME: u64 = 7;
 
 /// AMD NPT entries: the long-mode page-table format (APM Vol. 2 5.4.1,
 /// Figures 5-18 to 5-21), walked as user accesses (APM Vol. 2 15.25.5), so
@@ -236,6 +239,9 @@ pub struct P2mEntry {
     pub access: Access,
     /// The size of the leaf that maps the gfn.
     pub size: PageSize,
+    /// A [`P2mType::Ram`] frame the hypervisor owns and the domain only
+    /// maps (`P2m::map_hypervisor_frame`): removing it frees nothing.
+    pub(in crate::mm) hypervisor_frame: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -377,7 +383,12 @@ impl Format {
 
     /// A leaf at `level` (1 = 4 KiB). The caller has checked alignment and access.
     fn leaf_entry(self, level: u32, mfn: Mfn, p2m_type: P2mType, access: Access) -> u64 {
-        let mut raw = mfn.addr() | (p2m_type.code() << self.type_shift());
+        self.leaf_entry_coded(level, mfn, p2m_type, p2m_type.code(), access)
+    }
+
+    /// A leaf of `p2m_type` whose software field holds `code`.
+    fn leaf_entry_coded(self, level: u32, mfn: Mfn, p2m_type: P2mType, code: u64, access: Access) -> u64 {
+        let mut raw = mfn.addr() | (code << self.type_shift());
         if level > 1 {
             raw |= LARGE;
         }
@@ -444,12 +455,15 @@ impl Format {
         }
         let code = (raw >> self.type_shift()) & TYPE_MASK;
         let mfn = Mfn((raw & ADDR_MASK) >> 12);
-        match P2mType::from_code(code) {
+        let hypervisor_frame = code == HYPERVISOR_FRAME;
+        let p2m_type = if hypervisor_frame { Some(P2mType::Ram) } else { P2mType::from_code(code) };
+        match p2m_type {
             Some(p2m_type) if level == 1 || raw & LARGE != 0 => Slot::Leaf(P2mEntry {
                 mfn,
                 p2m_type,
                 access: self.access_of(raw, p2m_type),
                 size: PageSize::at_level(level),
+                hypervisor_frame,
             }),
             None if level > 1 && raw & LARGE == 0 && self.present(raw) => Slot::Table(mfn),
             _ => {
@@ -529,7 +543,10 @@ impl P2m<MachineTables> {
     /// ([`Unmapped::keep`]), and the owner releases it only once the
     /// domain is dead.
     pub fn map_hypervisor_frame(&mut self, gfn: Gfn, frame: &OwnedFrame, access: Access) -> Result<(), P2mError> {
-        self.map(gfn, frame.mfn(), PageSize::Size4K, P2mType::Ram, access)
+        let size = PageSize::Size4K;
+        self.check(gfn, frame.mfn(), size, size.frames(), P2mType::Ram, access)?;
+        let leaf = self.format.leaf_entry_coded(size.level(), frame.mfn(), P2mType::Ram, HYPERVISOR_FRAME, access);
+        self.set(gfn, size, leaf, false)
     }
 
     /// Maps `frame`, pinned, at `gfn` as a grant or foreign mapping
@@ -550,7 +567,7 @@ impl P2m<MachineTables> {
     /// execute); Ok(false) if `from` holds no RAM. If `to` cannot be
     /// mapped the frame goes back to `from`. The caller flushes.
     pub fn move_ram(&mut self, from: Gfn, to: Gfn) -> Result<bool, P2mError> {
-        if self.translate(from).is_none_or(|e| e.p2m_type != P2mType::Ram) {
+        if self.translate(from).is_none_or(|e| e.p2m_type != P2mType::Ram || e.hypervisor_frame) {
             return Ok(false);
         }
         let Some((mfn, _)) = self.unmap(from)? else { return Ok(false) };
@@ -566,23 +583,21 @@ impl P2m<MachineTables> {
     /// back what the entry held, to let go of once the domain's
     /// translations are flushed.
     pub fn remove(&mut self, gfn: Gfn) -> Result<Option<Unmapped>, P2mError> {
-        Ok(self.unmap(gfn)?.map(|(mfn, p2m_type)| Unmapped { mfn, p2m_type }))
+        Ok(self.unmap_leaf(gfn)?.map(|e| Unmapped { mfn: e.mfn, p2m_type: e.p2m_type, hypervisor_frame: e.hypervisor_frame }))
     }
 
     /// Lets go of every frame the p2m holds and frees its tables; returns
-    /// the tables freed. RAM is released by its owner (freed, or at the
-    /// last unmap of a mapping elsewhere) except the hypervisor frames
-    /// `hypervisor_frame` names; grant and foreign mappings drop their
-    /// reference. No CPU may use the p2m any more (the domain is dead and
-    /// its translations flushed).
-    pub fn release_all(self, hypervisor_frame: impl Fn(Mfn) -> bool) -> usize {
+    /// the tables freed. The domain's RAM is released by its owner (freed,
+    /// or at the last unmap of a mapping elsewhere); hypervisor frames stay
+    /// their owner's; grant and foreign mappings drop their reference. No
+    /// CPU may use the p2m any more (the domain is dead and its
+    /// translations flushed).
+    pub fn release_all(self) -> usize {
         self.for_each_leaf(|_, e| match e.p2m_type {
+            P2mType::Ram if e.hypervisor_frame => {}
             P2mType::Ram => {
                 for i in 0..e.size.frames() {
-                    let mfn = Mfn(e.mfn.0 + i);
-                    if !hypervisor_frame(mfn) {
-                        super::foreign::release_owned(mfn);
-                    }
+                    super::foreign::release_owned(Mfn(e.mfn.0 + i));
                 }
             }
             P2mType::GrantMap | P2mType::Foreign => super::foreign::unmap(e.mfn),
@@ -603,13 +618,15 @@ impl<M: TableMemory> P2m<M> {
 
 /// What a removed p2m entry held (`P2m::remove`): let go of it with
 /// [`release`](Unmapped::release) after the flush, or
-/// [`keep`](Unmapped::keep) it when it mapped a hypervisor frame.
+/// [`keep`](Unmapped::keep) it when it mapped a hypervisor frame (whose
+/// release frees nothing: the entry's type says who owns the frame).
 /// Dropped without either, nothing is freed (a leak, never a free too many).
 #[must_use = "the frame a removed entry held is released or kept"]
 #[derive(Debug, PartialEq, Eq)]
 pub struct Unmapped {
     mfn: Mfn,
     p2m_type: P2mType,
+    hypervisor_frame: bool,
 }
 
 impl Unmapped {
@@ -627,16 +644,18 @@ impl Unmapped {
     /// held nothing.
     pub fn release(self) {
         match self.p2m_type {
+            P2mType::Ram if self.hypervisor_frame => {}
             P2mType::Ram => super::foreign::release_owned(self.mfn),
             P2mType::GrantMap | P2mType::Foreign => super::foreign::unmap(self.mfn),
             P2mType::MmioPassthrough | P2mType::ReadOnlyFirmware | P2mType::EmulatedMmio => {}
         }
     }
 
-    /// The entry mapped `owner`'s frame, which its owner keeps: nothing to
-    /// free. Err(self) if it mapped anything else.
+    /// The entry mapped `owner`'s frame (`P2m::map_hypervisor_frame`),
+    /// which its owner keeps: nothing to free. Err(self) if it mapped
+    /// anything else.
     pub fn keep(self, owner: &OwnedFrame) -> Result<(), Unmapped> {
-        if self.p2m_type == P2mType::Ram && self.mfn == owner.mfn() { Ok(()) } else { Err(self) }
+        if self.hypervisor_frame && self.mfn == owner.mfn() { Ok(()) } else { Err(self) }
     }
 }
 
@@ -735,6 +754,11 @@ impl<M: TableMemory> P2m<M> {
     /// first, which needs table frames: `Err(OutOfMemory)` then, with the
     /// mapping unchanged. The caller flushes before reusing the frame.
     pub(in crate::mm) fn unmap(&mut self, gfn: Gfn) -> Result<Option<(Mfn, P2mType)>, P2mError> {
+        Ok(self.unmap_leaf(gfn)?.map(|leaf| (leaf.mfn, leaf.p2m_type)))
+    }
+
+    /// As [`unmap`](P2m::unmap), with the whole entry removed.
+    fn unmap_leaf(&mut self, gfn: Gfn) -> Result<Option<P2mEntry>, P2mError> {
         if gfn.0 >= GFN_LIMIT {
             return Ok(None);
         }
@@ -747,7 +771,7 @@ impl<M: TableMemory> P2m<M> {
                 Slot::Leaf(leaf) if level == 1 => {
                     self.mem.write_entry(table, index, 0);
                     self.needs_flush = true;
-                    return Ok(Some((leaf.mfn, leaf.p2m_type)));
+                    return Ok(Some(leaf));
                 }
                 Slot::Leaf(leaf) => table = self.split(table, index, level, leaf)?,
             }
@@ -898,7 +922,8 @@ impl<M: TableMemory> P2m<M> {
         let step = PageSize::at_level(level - 1).frames();
         for i in 0..ENTRIES {
             let mfn = Mfn(large.mfn.0 + i as u64 * step);
-            let leaf = self.format.leaf_entry(level - 1, mfn, large.p2m_type, large.access);
+            let code = if large.hypervisor_frame { HYPERVISOR_FRAME } else { large.p2m_type.code() };
+            let leaf = self.format.leaf_entry_coded(level - 1, mfn, large.p2m_type, code, large.access);
             self.mem.write_entry(table, i, leaf);
         }
         self.mem.write_entry(parent, index, self.format.table_entry(table));
@@ -1101,18 +1126,18 @@ pub(crate) mod tests {
             p.map(Gfn(0x400), Mfn(0x800), PageSize::Size2M, P2mType::Ram, RWX).unwrap();
             assert_eq!(
                 p.translate(Gfn(5)),
-                Some(P2mEntry { mfn: Mfn(77), p2m_type: P2mType::ReadOnlyFirmware, access: Access::READ, size: PageSize::Size4K })
+                Some(P2mEntry { mfn: Mfn(77), p2m_type: P2mType::ReadOnlyFirmware, access: Access::READ, size: PageSize::Size4K, hypervisor_frame: false })
             );
             assert_eq!(
                 p.translate(Gfn(0x400 + 17)),
-                Some(P2mEntry { mfn: Mfn(0x800 + 17), p2m_type: P2mType::Ram, access: RWX, size: PageSize::Size2M })
+                Some(P2mEntry { mfn: Mfn(0x800 + 17), p2m_type: P2mType::Ram, access: RWX, size: PageSize::Size2M, hypervisor_frame: false })
             );
             assert_eq!(p.translate(Gfn(6)), None);
             assert_eq!(p.translate(Gfn(0x600)), None);
             p.map(Gfn(9), Mfn(0x1234), PageSize::Size4K, P2mType::Foreign, RWX).unwrap();
             assert_eq!(
                 p.translate(Gfn(9)),
-                Some(P2mEntry { mfn: Mfn(0x1234), p2m_type: P2mType::Foreign, access: RWX, size: PageSize::Size4K })
+                Some(P2mEntry { mfn: Mfn(0x1234), p2m_type: P2mType::Foreign, access: RWX, size: PageSize::Size4K, hypervisor_frame: false })
             );
             assert_eq!(p.unmap(Gfn(9)), Ok(Some((Mfn(0x1234), P2mType::Foreign))));
         }
