@@ -14,11 +14,11 @@ use crate::arch::x86_64::virt::vcpu::{HwVcpu, NestedPaging};
 use crate::arch::x86_64::virt::{Backend, VirtError};
 use crate::domain::pvh::{PvhError, PvhImage};
 use crate::domain::start_info::{Module, StartInfo, StartInfoError, write_start_info};
-use crate::mm::frame::Mfn;
+use crate::mm::handle::{DeviceKind, DeviceRange};
 use crate::mm::guest::{GuestMemory, P2mGuestMemory};
 use crate::domain::object::{Domain, MapEntry};
 use crate::domain::table::DOMAINS;
-use crate::mm::p2m::{Access, Format, Gfn, MachineTables, P2m, P2mError, P2mType};
+use crate::mm::p2m::{Format, Gfn, MachineTables, P2m, P2mError};
 use crate::mm::{self, MemoryRegion};
 use crate::vcpu::{io, msr};
 
@@ -58,6 +58,8 @@ pub enum BuildError {
     ModuleTooBig(&'static str),
     StartInfo(StartInfoError),
     Vcpu(VirtError),
+    /// dom0: firmware or MMIO range {0:#x}..{1:#x} overlaps RAM the allocator hands out
+    RamAsDevice(u64, u64),
 }
 
 impl fmt::Display for BuildError {
@@ -70,6 +72,9 @@ impl fmt::Display for BuildError {
             BuildError::ModuleTooBig(what) => write!(f, "dom0: the {what} do not fit in Dom0's RAM"),
             BuildError::StartInfo(e) => write!(f, "dom0: writing its start info: {e:?}"),
             BuildError::Vcpu(e) => write!(f, "dom0: creating its vCPU: {e}"),
+            BuildError::RamAsDevice(start, end) => {
+                write!(f, "dom0: firmware or MMIO range {start:#x}..{end:#x} overlaps RAM the allocator hands out")
+            }
         }
     }
 }
@@ -143,18 +148,17 @@ fn populate(domain: &mut Domain, ranges: &[layout::Range], memmap: &mut Vec<HvmM
                     let g = gfn(r.start).0 + done;
                     let left = frames - done;
                     let run = if g.is_multiple_of(FRAMES_2M) && left >= FRAMES_2M {
-                        mm::alloc_zeroed_run(to_usize(FRAMES_2M), to_usize(FRAMES_2M)).map(|m| (m, FRAMES_2M))
+                        mm::alloc_run(to_usize(FRAMES_2M), to_usize(FRAMES_2M))
                     } else {
                         None
                     };
-                    let (mfn, count) = match run {
+                    let run = match run {
                         Some(run) => run,
-                        None => (mm::alloc_frame().ok_or(BuildError::NoMemory)?, 1),
+                        None => mm::alloc_run(1, 1).ok_or(BuildError::NoMemory)?,
                     };
-                    if let Err(e) = p2m.map_range(Gfn(g), mfn, count, P2mType::Ram, Access::all()) {
-                        for i in 0..count {
-                            let _ = mm::free_frame(Mfn(mfn.0 + i));
-                        }
+                    let count = run.frames();
+                    if let Err((e, run)) = p2m.map_ram(Gfn(g), run) {
+                        run.release();
                         return Err(e.into());
                     }
                     domain.tot_pages += count;
@@ -163,11 +167,13 @@ fn populate(domain: &mut Domain, ranges: &[layout::Range], memmap: &mut Vec<HvmM
                 memmap.push(entry(r.start, r.end, abi::hvm::start_info::XEN_HVM_MEMMAP_TYPE_RAM));
             }
             Use::Firmware(e820) => {
-                p2m.map_range(gfn(r.start), Mfn(r.start >> 12), frames, P2mType::ReadOnlyFirmware, Access::READ)?;
+                let firmware = DeviceRange::new(r.start, frames, DeviceKind::Firmware).ok_or(BuildError::RamAsDevice(r.start, r.end))?;
+                p2m.map_device(gfn(r.start), firmware)?;
                 memmap.push(entry(r.start, r.end, e820));
             }
             Use::Mmio => {
-                p2m.map_range(gfn(r.start), Mfn(r.start >> 12), frames, P2mType::MmioPassthrough, Access::READ | Access::WRITE)?;
+                let mmio = DeviceRange::new(r.start, frames, DeviceKind::Mmio).ok_or(BuildError::RamAsDevice(r.start, r.end))?;
+                p2m.map_device(gfn(r.start), mmio)?;
             }
         }
     }

@@ -28,7 +28,6 @@ mod tests {
     use super::pvh::PvhImage;
     use super::pvh::testing::{ElfBuilder, Load};
     use super::start_info::{Module, StartInfo, write_start_info};
-    use crate::mm::frame::Mfn;
     use crate::mm::guest::P2mGuestMemory;
     use crate::mm::guest::fake::FakeFrames;
     use crate::mm::p2m::tests::FakeTables;
@@ -45,8 +44,8 @@ mod tests {
             let mut tables = FakeTables::default();
             let mut p2m = P2m::new(format, &mut tables).unwrap();
             // 16 MiB of RAM from gfn 1 (page 0 stays unmapped), backed by machine frames from 256 MiB.
-            p2m.map_range(Gfn(1), Mfn(0x1_0001), 0xfff, P2mType::Ram, Access::all()).unwrap();
-            p2m.map(Gfn(0xfee00), Mfn(0xfee00), PageSize::Size4K, P2mType::EmulatedMmio, Access::empty()).unwrap();
+            p2m.map_range_fake(Gfn(1), 0x1_0001, 0xfff, P2mType::Ram, Access::all()).unwrap();
+            p2m.map_hole(Gfn(0xfee00)).unwrap();
             assert_eq!(p2m.translate(Gfn(0x200)).unwrap().size, PageSize::Size2M);
 
             let bytes = ElfBuilder::new(true, 0x10_0000, vec![Load { paddr: 0x10_0000, data: b"KERNEL".to_vec(), memsz: 0x2_1000 }]).build();
@@ -72,7 +71,7 @@ mod tests {
             assert_eq!(layout.start_info, 0x12_1000);
             assert_eq!(frames.bytes(0x1_0100, 0, 6), b"KERNEL", "gpa 1 MiB is machine frame 0x10100");
             let si_mfn = p2m.translate(Gfn::from_gpa(layout.start_info)).unwrap().mfn;
-            assert_eq!(frames.bytes(si_mfn.0, 0, 4), [0x78, 0xc5, 0x6e, 0x33]);
+            assert_eq!(frames.bytes(si_mfn.raw(), 0, 4), [0x78, 0xc5, 0x6e, 0x33]);
             if format == Format::Ept {
                 assert_eq!(p2m.eptp() & !0xfff, p2m.root().addr());
             } else {

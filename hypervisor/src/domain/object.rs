@@ -9,7 +9,6 @@ use alloc::vec::Vec;
 use abi::errno::Errno;
 use abi::hvm::params::HVM_NR_PARAMS;
 
-use crate::mm::frame::Mfn;
 use crate::mm::handle::{OwnedFrame, PinnedFrame};
 use crate::mm::guest::{GuestMemory, P2mGuestMemory};
 use crate::mm::p2m::{Access, Format, Gfn, MachineTables, P2m, P2mType};
@@ -447,7 +446,7 @@ impl crate::hypercall::DomainOps for Domain {
         Domain::map_grant(self, gfn, frame, readonly)
     }
     fn unmap_grant(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno> {
-        Domain::unmap_grant(self, gfn, Mfn(mfn))
+        Domain::unmap_grant(self, gfn, mfn)
     }
     fn map_foreign(&mut self, gfn: u64, frame: PinnedFrame) -> Result<(), Errno> {
         Domain::map_foreign(self, gfn, frame)

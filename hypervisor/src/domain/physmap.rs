@@ -23,14 +23,18 @@
 //!   the owner's release frees a frame still mapped elsewhere only at the
 //!   last unmap (`mm::foreign`), and `release_frames` runs only once no
 //!   vCPU of the domain runs (`Domain::destroy`).
+//! - Nothing here names a frame by number to free or map it: RAM goes into
+//!   the p2m as an `OwnedRun` (`P2m::map_ram`), grant and foreign frames as
+//!   a `PinnedFrame`, the special frames by their `OwnedFrame`; what an
+//!   entry held comes back as an `mm::p2m::Unmapped`, released (after the
+//!   flush) or kept by the special frame's owner.
 
 use abi::errno::Errno;
 
 use super::object::Domain;
 use crate::bits::to_usize;
-use crate::mm::frame::Mfn;
 use crate::mm::handle::PinnedFrame;
-use crate::mm::p2m::{Access, GFN_LIMIT, GUEST_PHYS_BITS, Gfn, P2mError, P2mType, PageSize};
+use crate::mm::p2m::{Access, GFN_LIMIT, GUEST_PHYS_BITS, Gfn, P2mError, P2mType, Unmapped};
 use crate::mm;
 
 /// Largest extent order a domain may populate or reserve at once (2 MiB).
@@ -57,9 +61,9 @@ impl Domain {
         if (gfn..gfn + count).any(|g| self.p2m.translate(Gfn(g)).is_some()) {
             return Err(Errno::EBUSY);
         }
-        let mfn = alloc_run(count).ok_or(Errno::ENOMEM)?;
-        if let Err(e) = self.p2m.map_range(Gfn(gfn), mfn, count, P2mType::Ram, Access::all()) {
-            free_frames(mfn, count);
+        let run = mm::alloc_run(to_usize(count), to_usize(count)).ok_or(Errno::ENOMEM)?;
+        if let Err((e, run)) = self.p2m.map_ram(Gfn(gfn), run) {
+            run.release();
             return Err(match e {
                 P2mError::GfnTooLarge(..) => Errno::EINVAL,
                 _ => Errno::ENOMEM,
@@ -102,16 +106,16 @@ impl Domain {
         if !matches!(entry.p2m_type, P2mType::Ram | P2mType::Foreign) {
             return Err(Errno::EINVAL);
         }
-        match self.p2m.unmap(Gfn(gfn)) {
-            Ok(Some((mfn, P2mType::Foreign))) => {
+        match self.p2m.remove(Gfn(gfn)) {
+            Ok(Some(foreign)) if foreign.p2m_type() == P2mType::Foreign => {
                 self.flush();
-                mm::foreign::unmap(mfn);
+                foreign.release();
                 Ok(())
             }
-            Ok(Some((mfn, _))) => {
+            Ok(Some(ram)) => {
                 self.flush();
-                if !self.unhook(mfn) {
-                    mm::foreign::release_owned(mfn);
+                if let Err(owned) = self.unhook(ram) {
+                    owned.release();
                     self.tot_pages -= 1;
                 }
                 Ok(())
@@ -128,7 +132,9 @@ impl Domain {
             return Err(Errno::EINVAL);
         }
         if let Some(old) = self.shared_info_gfn.take() {
-            let _ = self.p2m.unmap(Gfn(old));
+            if let Ok(Some(old)) = self.p2m.remove(Gfn(old)) {
+                let _ = old.keep(&self.shared_info);
+            }
             self.flush();
         }
         if let Some(entry) = self.p2m.translate(Gfn(gfn)) {
@@ -138,7 +144,7 @@ impl Domain {
             }
         }
         self.p2m
-            .map(Gfn(gfn), self.shared_info.mfn(), PageSize::Size4K, P2mType::Ram, Access::READ | Access::WRITE)
+            .map_hypervisor_frame(Gfn(gfn), &self.shared_info, Access::READ | Access::WRITE)
             .map_err(|_| Errno::ENOMEM)?;
         self.shared_info_gfn = Some(gfn);
         self.publish_time();
@@ -163,14 +169,13 @@ impl Domain {
             Some(_) => return Err(Errno::EINVAL),
             None => {}
         }
-        let (mfn, _) = self.p2m.unmap(Gfn(from)).map_err(|_| Errno::ENOMEM)?.ok_or(Errno::EINVAL)?;
+        let moved = self.p2m.move_ram(Gfn(from), Gfn(to));
         self.flush();
-        if self.p2m.map(Gfn(to), mfn, PageSize::Size4K, P2mType::Ram, Access::all()).is_err() {
-            // Put it back where it was; that slot was just emptied.
-            let _ = self.p2m.map(Gfn(from), mfn, PageSize::Size4K, P2mType::Ram, Access::all());
-            return Err(Errno::ENOMEM);
+        match moved {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Errno::EINVAL),
+            Err(_) => Err(Errno::ENOMEM),
         }
-        Ok(())
     }
 
     /// Maps `frame`, another domain's RAM frame, at `gfn` (Xen's
@@ -190,7 +195,14 @@ impl Domain {
             _ => {}
         }
         let cleared = match self.p2m.translate(Gfn(gfn)).map(|e| e.p2m_type) {
-            Some(P2mType::EmulatedMmio) => self.p2m.unmap(Gfn(gfn)).map(|_| self.flush()).map_err(|_| Errno::ENOMEM),
+            Some(P2mType::EmulatedMmio) => match self.p2m.remove(Gfn(gfn)) {
+                Ok(hole) => {
+                    self.flush();
+                    hole.into_iter().for_each(|h| h.release());
+                    Ok(())
+                }
+                Err(_) => Err(Errno::ENOMEM),
+            },
             Some(_) => self.remove(gfn),
             None => Ok(()),
         };
@@ -217,14 +229,14 @@ impl Domain {
 
     /// Removes the grant mapping of `mfn` at `gfn`; -EINVAL if that is not
     /// what `gfn` holds.
-    pub fn unmap_grant(&mut self, gfn: u64, mfn: Mfn) -> Result<(), Errno> {
+    pub fn unmap_grant(&mut self, gfn: u64, mfn: u64) -> Result<(), Errno> {
         match self.p2m.translate(Gfn(gfn)) {
-            Some(e) if e.p2m_type == P2mType::GrantMap && e.mfn == mfn => {}
+            Some(e) if e.p2m_type == P2mType::GrantMap && e.mfn.raw() == mfn => {}
             _ => return Err(Errno::EINVAL),
         }
-        self.p2m.unmap(Gfn(gfn)).map_err(|_| Errno::ENOMEM)?;
+        let grant = self.p2m.remove(Gfn(gfn)).map_err(|_| Errno::ENOMEM)?;
         self.flush();
-        mm::foreign::unmap(mfn);
+        grant.into_iter().for_each(|g| g.release());
         Ok(())
     }
 
@@ -232,20 +244,23 @@ impl Domain {
     /// (XENMAPSPACE_grant_table); RAM at `gfn` is freed, anything else
     /// there is -EINVAL.
     pub fn map_grant_frame(&mut self, idx: u32, gfn: u64) -> Result<(), Errno> {
-        let (mfn, old) = self.grant_frames.get(idx as usize).map(|(f, g)| (f.mfn(), *g)).ok_or(Errno::EINVAL)?;
+        let idx = idx as usize;
+        let old = self.grant_frames.get(idx).map(|(_, g)| *g).ok_or(Errno::EINVAL)?;
         if old == Some(gfn) {
             return Ok(());
         }
         self.clear_for_mapping(gfn)?;
         if let Some(old) = old {
-            let _ = self.p2m.unmap(Gfn(old));
+            if let Ok(Some(old)) = self.p2m.remove(Gfn(old)) {
+                let _ = old.keep(&self.grant_frames[idx].0);
+            }
             self.flush();
         }
-        self.grant_frames[idx as usize].1 = None;
+        self.grant_frames[idx].1 = None;
         self.p2m
-            .map(Gfn(gfn), mfn, PageSize::Size4K, P2mType::Ram, Access::READ | Access::WRITE)
+            .map_hypervisor_frame(Gfn(gfn), &self.grant_frames[idx].0, Access::READ | Access::WRITE)
             .map_err(|_| Errno::ENOMEM)?;
-        self.grant_frames[idx as usize].1 = Some(gfn);
+        self.grant_frames[idx].1 = Some(gfn);
         Ok(())
     }
 
@@ -255,9 +270,7 @@ impl Domain {
     /// held it).
     fn enter_reference(&mut self, gfn: u64, frame: PinnedFrame, kind: P2mType, access: Access, cleared: Result<(), Errno>) -> Result<(), Errno> {
         cleared?;
-        self.p2m.map(Gfn(gfn), frame.mfn(), PageSize::Size4K, kind, access).map_err(|_| Errno::ENOMEM)?;
-        frame.into_mapping();
-        Ok(())
+        self.p2m.map_reference(Gfn(gfn), frame, kind, access).map_err(|_| Errno::ENOMEM)
     }
 
     /// Frees everything the domain holds in its physmap: its RAM (frames
@@ -266,49 +279,37 @@ impl Domain {
     /// references of its grant and foreign mappings, the p2m's tables. Only
     /// for a domain none of whose vCPUs runs (`Domain::destroy`).
     pub(super) fn release_frames(mut self) {
-        self.p2m.for_each_leaf(|_, e| match e.p2m_type {
-            P2mType::Ram => {
-                for i in 0..e.size.frames() {
-                    let mfn = Mfn(e.mfn.0 + i);
-                    if !self.is_special(mfn) {
-                        mm::foreign::release_owned(mfn);
-                    }
-                }
-            }
-            P2mType::GrantMap | P2mType::Foreign => mm::foreign::unmap(e.mfn),
-            P2mType::MmioPassthrough | P2mType::ReadOnlyFirmware | P2mType::EmulatedMmio => {}
-        });
         self.reserved.free_all();
         let Domain { p2m, shared_info, grant_frames, .. } = self;
+        p2m.release_all();
         shared_info.release();
         grant_frames.into_iter().for_each(|(frame, _)| frame.release());
-        p2m.destroy();
-    }
-
-    /// The shared-info page or a grant-table frame: hypervisor frames the
-    /// domain maps but does not own as RAM.
-    fn is_special(&self, mfn: Mfn) -> bool {
-        mfn == self.shared_info.mfn() || self.grant_frames.iter().any(|(f, _)| f.mfn() == mfn)
     }
 
     pub(super) fn is_special_gfn(&self, gfn: u64) -> bool {
         self.shared_info_gfn == Some(gfn) || self.grant_frames.iter().any(|&(_, g)| g == Some(gfn))
     }
 
-    /// Records that special frame `mfn` is no longer mapped; false if it
-    /// is not special.
-    fn unhook(&mut self, mfn: Mfn) -> bool {
-        if mfn == self.shared_info.mfn() {
-            self.shared_info_gfn = None;
-            return true;
-        }
-        match self.grant_frames.iter_mut().find(|(f, _)| f.mfn() == mfn) {
-            Some(frame) => {
-                frame.1 = None;
-                true
+    /// Records that a special frame is no longer mapped, when `removed`
+    /// mapped one (the hypervisor keeps it); Err(removed) if it did not.
+    fn unhook(&mut self, removed: Unmapped) -> Result<(), Unmapped> {
+        let mut removed = match removed.keep(&self.shared_info) {
+            Ok(()) => {
+                self.shared_info_gfn = None;
+                return Ok(());
             }
-            None => false,
+            Err(removed) => removed,
+        };
+        for (frame, gfn) in &mut self.grant_frames {
+            removed = match removed.keep(frame) {
+                Ok(()) => {
+                    *gfn = None;
+                    return Ok(());
+                }
+                Err(removed) => removed,
+            };
         }
+        Err(removed)
     }
 
     /// Empties `gfn` for a hypervisor or granted frame: RAM or a foreign
@@ -334,18 +335,6 @@ impl Domain {
         if self.p2m.needs_flush() {
             self.p2m.flushed();
         }
-    }
-}
-
-/// `count` (a power of two up to 2^MAX_ORDER) zeroed frames, aligned to
-/// their size.
-fn alloc_run(count: u64) -> Option<Mfn> {
-    if count == 1 { mm::alloc_frame() } else { mm::alloc_zeroed_run(to_usize(count), to_usize(count)) }
-}
-
-fn free_frames(mfn: Mfn, count: u64) {
-    for i in 0..count {
-        let _ = mm::free_frame(Mfn(mfn.0 + i));
     }
 }
 

@@ -391,7 +391,7 @@ fn map_one(caller: &mut impl Caller, op: &mut GnttabMapGrantRef) {
             return;
         }
     };
-    let mfn = frame.mfn().0;
+    let mfn = frame.mfn().raw();
     // Xen's create_grant_p2m_mapping: a host mapping and nothing else, at
     // the gfn of `host_addr`. The pin goes to the mapping.
     let gfn = op.host_addr >> 12;

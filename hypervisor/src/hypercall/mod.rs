@@ -569,7 +569,7 @@ pub(crate) mod fake {
             (self.gfns.contains(&gfn) && (writable || !write)).then(|| PinnedFrame::fake(fake_mfn(self.id, gfn), writable))
         }
         fn map_grant(&mut self, gfn: u64, frame: PinnedFrame, readonly: bool) -> Result<(), Errno> {
-            let mfn = frame.mfn().0;
+            let mfn = frame.mfn().raw();
             if gfn >= crate::mm::p2m::GFN_LIMIT || self.grant_maps.contains_key(&gfn) || self.grant_table.iter().any(|f| f.1 == Some(gfn)) {
                 return Err(Errno::EINVAL);
             }
@@ -588,7 +588,7 @@ pub(crate) mod fake {
             }
         }
         fn map_foreign(&mut self, gfn: u64, frame: PinnedFrame) -> Result<(), Errno> {
-            let mfn = frame.mfn().0;
+            let mfn = frame.mfn().raw();
             if self.grant_maps.contains_key(&gfn) {
                 return Err(Errno::EINVAL);
             }
@@ -746,7 +746,7 @@ pub(crate) mod fake {
         fn copy_frame(&mut self, src: &PinnedFrame, src_off: usize, dst: &PinnedFrame, dst_off: usize, len: usize) -> Result<(), Errno> {
             assert!(src_off + len <= 4096 && dst_off + len <= 4096, "copy_frame past a frame");
             assert!(dst.writable(), "copy_frame into a read-only pin");
-            let (src, dst) = (src.mfn().0, dst.mfn().0);
+            let (src, dst) = (src.mfn().raw(), dst.mfn().raw());
             let owner = |mfn: u64| u16::try_from(mfn >> 40).unwrap();
             let bytes = self.dom(owner(src)).page(src & 0xff_ffff_ffff)[src_off..src_off + len].to_vec();
             self.dom(owner(dst)).page(dst & 0xff_ffff_ffff)[dst_off..dst_off + len].copy_from_slice(&bytes);

@@ -135,23 +135,23 @@ fn with<R>(f: impl FnOnce(&mut ForeignRefs<'static>) -> R) -> R {
 /// Records a mapping of `mfn` outside its owner, before it is entered in
 /// the mapper's p2m and before anything that could free it: while the
 /// reference is held, the frame stays allocated.
-pub fn map(mfn: Mfn) -> Result<(), NoRef> {
+pub(in crate::mm) fn map(mfn: Mfn) -> Result<(), NoRef> {
     with(|t| t.map(mfn))
 }
 
 /// The owner of `mfn` lets go of it: freed now, or by its last unmap.
-pub fn release_owned(mfn: Mfn) {
+pub(in crate::mm) fn release_owned(mfn: Mfn) {
     if with(|t| t.owner_release(mfn)) {
-        let _ = super::free_frame(mfn);
+        let _ = super::free_mfn(mfn);
     }
 }
 
 /// A mapping of `mfn` (grant or foreign) was removed from a p2m (and that
 /// domain's translations are flushed before it runs again): frees an
 /// orphan with it.
-pub fn unmap(mfn: Mfn) {
+pub(in crate::mm) fn unmap(mfn: Mfn) {
     if with(|t| t.unmap(mfn)) {
-        let _ = super::free_frame(mfn);
+        let _ = super::free_mfn(mfn);
     }
 }
 

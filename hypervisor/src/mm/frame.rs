@@ -14,15 +14,24 @@ const BITS: usize = 64;
 pub const LOW_MEMORY_END: u64 = 0x10_0000;
 
 /// A machine frame number: physical address / 4096 (Xen's `mfn`).
+///
+/// Only `mm` makes one (the allocator, p2m lookups, the handles of
+/// `mm::handle`): safe code elsewhere can read the number but not forge
+/// one, and every function that writes, maps or frees a frame takes a
+/// handle, not an `Mfn`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Mfn(pub u64);
+pub struct Mfn(pub(in crate::mm) u64);
 
 impl Mfn {
-    pub const fn from_addr(addr: u64) -> Mfn {
+    pub(in crate::mm) const fn from_addr(addr: u64) -> Mfn {
         Mfn(addr / FRAME_SIZE)
     }
     pub const fn addr(self) -> u64 {
         self.0 * FRAME_SIZE
+    }
+    /// The frame number (what a guest is told).
+    pub const fn raw(self) -> u64 {
+        self.0
     }
 }
 

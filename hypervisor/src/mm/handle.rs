@@ -12,6 +12,11 @@
 //!   the frame stays allocated, whoever frees it meanwhile, until the handle
 //!   goes. It is also what a grant or foreign mapping is made from.
 //!
+//! - [`OwnedRun`]: a run of contiguous frames from the allocator (a large
+//!   page of RAM on its way into a p2m, the arch code's bitmaps).
+//! - [`DeviceRange`]: machine frames outside the RAM the allocator manages
+//!   (firmware, MMIO), which a p2m maps by address and nothing frees.
+//!
 //! The raw accessors (`mm::write_frame`, `mm::frame_store_u64`,
 //! `mm::copy_between`, ...) take these handles, so safe code cannot name a
 //! frame it holds no right to, and a free-while-used bug does not compile.
@@ -39,11 +44,21 @@ pub struct OwnedFrame {
 impl OwnedFrame {
     /// A zeroed frame from the allocator.
     pub fn alloc() -> Option<OwnedFrame> {
-        super::alloc_frame().map(|mfn| OwnedFrame { mfn })
+        super::alloc_mfn().map(|mfn| OwnedFrame { mfn })
+    }
+
+    /// A zeroed frame below `limit`, for structures the CPU reads in real mode.
+    pub fn alloc_below(limit: u64) -> Option<OwnedFrame> {
+        super::alloc_mfn_below(limit).map(|mfn| OwnedFrame { mfn })
     }
 
     pub fn mfn(&self) -> Mfn {
         self.mfn
+    }
+
+    /// Its physical address (for the arch code's VMCB/VMCS pointers).
+    pub fn addr(&self) -> u64 {
+        self.mfn.addr()
     }
 
     /// The owner lets go of the frame: freed now, or by the last unmap of
@@ -62,6 +77,104 @@ impl sealed::Sealed for OwnedFrame {}
 impl Frame for OwnedFrame {
     fn mfn(&self) -> Mfn {
         self.mfn
+    }
+}
+
+/// Contiguous frames from the allocator, aligned to `align` frames; one
+/// owner, freed with [`OwnedRun::release`] or handed to a p2m
+/// (`P2m::map_ram`), which owns them from then on.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OwnedRun {
+    first: Mfn,
+    count: u64,
+}
+
+impl OwnedRun {
+    /// `count` zeroed contiguous frames whose first frame is a multiple of
+    /// `align` frames.
+    pub fn alloc(count: usize, align: usize) -> Option<OwnedRun> {
+        let first = if count == 1 && align == 1 { super::alloc_mfn()? } else { super::zeroed_run(count, align)? };
+        Some(OwnedRun { first, count: count as u64 })
+    }
+
+    pub fn first(&self) -> Mfn {
+        self.first
+    }
+
+    /// The physical address of its first frame.
+    pub fn addr(&self) -> u64 {
+        self.first.addr()
+    }
+
+    /// Frames in the run.
+    pub fn frames(&self) -> u64 {
+        self.count
+    }
+
+    /// The owner lets go of every frame (as [`OwnedFrame::release`]).
+    pub fn release(self) {
+        for i in 0..self.count {
+            foreign::release_owned(Mfn(self.first.0 + i));
+        }
+    }
+
+    /// Hands the run to a p2m that now owns it.
+    pub(super) fn into_mapping(self) -> (Mfn, u64) {
+        (self.first, self.count)
+    }
+}
+
+impl From<OwnedFrame> for OwnedRun {
+    fn from(frame: OwnedFrame) -> OwnedRun {
+        OwnedRun { first: frame.mfn, count: 1 }
+    }
+}
+
+/// What a [`DeviceRange`] is: how a p2m may map it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    /// Firmware memory (ACPI tables, BIOS), mapped read-only.
+    Firmware,
+    /// A device's MMIO, passed through read-write and uncached.
+    Mmio,
+}
+
+/// Machine frames by address that are no RAM the allocator manages: only
+/// firmware and MMIO, which a p2m maps as `ReadOnlyFirmware` or
+/// `MmioPassthrough` (never as RAM), and which nothing ever frees.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceRange {
+    first: Mfn,
+    count: u64,
+    kind: DeviceKind,
+}
+
+impl DeviceRange {
+    /// The `count` frames from physical address `addr` (frame aligned); None
+    /// if any of them is (or could be) handed out by the allocator, or the
+    /// range is not frame aligned or wraps.
+    pub fn new(addr: u64, count: u64, kind: DeviceKind) -> Option<DeviceRange> {
+        if !addr.is_multiple_of(super::frame::FRAME_SIZE) {
+            return None;
+        }
+        let first = Mfn::from_addr(addr);
+        let end = first.0.checked_add(count)?;
+        if super::overlaps_usable(first.0, end) {
+            return None;
+        }
+        Some(DeviceRange { first, count, kind })
+    }
+
+    pub fn first(&self) -> Mfn {
+        self.first
+    }
+
+    pub fn frames(&self) -> u64 {
+        self.count
+    }
+
+    pub fn kind(&self) -> DeviceKind {
+        self.kind
     }
 }
 
@@ -149,7 +262,7 @@ impl PinnedFrame {
 
     /// Hands the reference to a p2m entry that now maps the frame: its
     /// removal gives it back (`mm::foreign::unmap`).
-    pub fn into_mapping(self) -> Mfn {
+    pub(super) fn into_mapping(self) -> Mfn {
         let mfn = self.mfn;
         core::mem::forget(self);
         mfn
@@ -168,5 +281,124 @@ impl sealed::Sealed for PinnedFrame {}
 impl Frame for PinnedFrame {
     fn mfn(&self) -> Mfn {
         self.mfn
+    }
+}
+
+/// The handles on the real allocator (`mm::testing`): what safe code can and
+/// cannot do with a frame it holds.
+#[cfg(test)]
+mod tests {
+    use super::super::p2m::{Access, Format, Gfn, P2m, P2mError, P2mType};
+    use super::super::{foreign, testing};
+    use super::*;
+
+    #[test]
+    fn a_device_range_never_covers_ram_the_allocator_hands_out() {
+        let _frames = testing::frames();
+        assert_eq!(DeviceRange::new(0x10_0000, 1, DeviceKind::Mmio), None, "the first usable frame");
+        assert_eq!(DeviceRange::new(testing::MEMORY - 0x1000, 2, DeviceKind::Firmware), None, "straddles the end of RAM");
+        assert_eq!(DeviceRange::new(0xf_f000, 2, DeviceKind::Firmware), None, "straddles the start of RAM");
+        assert_eq!(DeviceRange::new(0xfee0_0800, 1, DeviceKind::Mmio), None, "not frame aligned");
+        assert_eq!(DeviceRange::new(0xffff_f000, u64::MAX, DeviceKind::Mmio), None, "wraps");
+        let low = DeviceRange::new(0xe_0000, 0x20, DeviceKind::Firmware).expect("below the usable RAM");
+        assert_eq!((low.first().raw(), low.frames(), low.kind()), (0xe0, 0x20, DeviceKind::Firmware));
+        assert!(DeviceRange::new(testing::MEMORY, 16, DeviceKind::Mmio).is_some(), "right after RAM");
+    }
+
+    #[test]
+    fn a_p2m_maps_firmware_read_only_and_mmio_read_write() {
+        let _frames = testing::frames();
+        let before = testing::free();
+        let mut p2m = P2m::new_machine(Format::Ept).unwrap();
+        p2m.map_device(Gfn(0xe0), DeviceRange::new(0xe_0000, 0x20, DeviceKind::Firmware).unwrap()).unwrap();
+        p2m.map_device(Gfn(0xfee00), DeviceRange::new(0xfee0_0000, 1, DeviceKind::Mmio).unwrap()).unwrap();
+        let fw = p2m.translate(Gfn(0xef)).unwrap();
+        assert_eq!((fw.mfn.raw(), fw.p2m_type, fw.access), (0xef, P2mType::ReadOnlyFirmware, Access::READ));
+        let mmio = p2m.translate(Gfn(0xfee00)).unwrap();
+        assert_eq!((mmio.p2m_type, mmio.access), (P2mType::MmioPassthrough, Access::READ | Access::WRITE));
+        assert!(p2m.ram_frame(Gfn(0xef), false).is_none(), "no handle on device memory");
+        let removed = p2m.remove(Gfn(0xef)).unwrap().unwrap();
+        removed.release();
+        p2m.release_all();
+        assert_eq!(testing::free(), before, "device memory was never the allocator's");
+    }
+
+    #[test]
+    fn ram_handed_to_a_p2m_is_its_own_and_comes_back_on_a_failed_map() {
+        let _frames = testing::frames();
+        let before = testing::free();
+        let mut p2m = P2m::new_machine(Format::Npt).unwrap();
+        p2m.map_ram(Gfn(0x200), OwnedRun::alloc(512, 512).unwrap()).unwrap();
+        let (e, back) = p2m.map_ram(Gfn(0x3ff), OwnedRun::alloc(1, 1).unwrap()).unwrap_err();
+        assert_eq!(e, P2mError::AlreadyMapped(Gfn(0x3ff)));
+        back.release();
+        let used = before - testing::free();
+        let removed = p2m.remove(Gfn(0x201)).unwrap().unwrap();
+        assert_eq!(removed.p2m_type(), P2mType::Ram);
+        removed.release();
+        // One frame freed, one table taken to split the 2 MiB leaf.
+        assert_eq!(before - testing::free(), used);
+        let tables = p2m.table_frames();
+        assert_eq!(p2m.release_all(), tables);
+        assert_eq!(testing::free(), before);
+    }
+
+    #[test]
+    fn a_mapping_takes_a_reference_only_with_the_access_its_pin_allows() {
+        let _frames = testing::frames();
+        let before = testing::free();
+        let owned = OwnedFrame::alloc().unwrap();
+        let mfn = owned.mfn();
+        let mut p2m = P2m::new_machine(Format::Npt).unwrap();
+        let ro = owned.pin().unwrap().read_only();
+        assert!(matches!(
+            p2m.map_reference(Gfn(1), ro, P2mType::GrantMap, Access::READ | Access::WRITE),
+            Err(P2mError::BadAccess { .. })
+        ));
+        assert!(p2m.map_reference(Gfn(1), owned.pin().unwrap(), P2mType::Ram, Access::all()).is_err(), "only grant or foreign");
+        assert_eq!(foreign::mappings(mfn), 0, "the refused pins were dropped");
+        p2m.map_reference(Gfn(1), owned.pin().unwrap().read_only(), P2mType::GrantMap, Access::READ).unwrap();
+        assert_eq!(foreign::mappings(mfn), 1, "the pin became the mapping's reference");
+        // The owner lets go while the mapping holds it: not freed yet.
+        let held = testing::free();
+        super::super::free_frame(owned);
+        assert_eq!(testing::free(), held);
+        p2m.remove(Gfn(1)).unwrap().unwrap().release();
+        assert_eq!(foreign::mappings(mfn), 0);
+        assert_eq!(testing::free(), held + 1, "the last reference freed it");
+        p2m.release_all();
+        assert_eq!(testing::free(), before);
+    }
+
+    #[test]
+    fn a_hypervisor_frame_in_a_p2m_is_never_freed_through_it() {
+        let _frames = testing::frames();
+        let before = testing::free();
+        let (a, b) = (OwnedFrame::alloc().unwrap(), OwnedFrame::alloc().unwrap());
+        let mut p2m = P2m::new_machine(Format::Npt).unwrap();
+        p2m.map_hypervisor_frame(Gfn(5), &a, Access::READ | Access::WRITE).unwrap();
+        let removed = p2m.remove(Gfn(5)).unwrap().unwrap();
+        let removed = removed.keep(&b).unwrap_err();
+        assert_eq!(removed.keep(&a), Ok(()));
+        p2m.map_hypervisor_frame(Gfn(6), &b, Access::READ | Access::WRITE).unwrap();
+        assert_eq!(p2m.translate(Gfn(6)).unwrap().p2m_type, P2mType::Ram, "the domain sees RAM");
+        assert_eq!(p2m.move_ram(Gfn(6), Gfn(7)), Ok(false), "not the domain's RAM to move");
+        // Released by mistake as if it were the domain's RAM: the entry
+        // says it is the hypervisor's, so nothing is freed.
+        let held = testing::free();
+        p2m.remove(Gfn(6)).unwrap().unwrap().release();
+        assert_eq!(testing::free(), held);
+        p2m.map_hypervisor_frame(Gfn(6), &b, Access::READ | Access::WRITE).unwrap();
+        p2m.map_ram(Gfn(8), OwnedRun::alloc(1, 1).unwrap()).unwrap();
+        let ram = p2m.remove(Gfn(8)).unwrap().unwrap();
+        let ram = ram.keep(&b).unwrap_err();
+        ram.release();
+        assert_eq!(testing::free(), held, "the domain's RAM freed");
+        let tables = p2m.table_frames();
+        p2m.release_all();
+        assert_eq!(testing::free(), held + tables, "only the tables: the hypervisor frames are kept");
+        a.release();
+        b.release();
+        assert_eq!(testing::free(), before);
     }
 }

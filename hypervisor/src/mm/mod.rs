@@ -12,7 +12,7 @@ pub mod physmap;
 
 use crate::bits::to_usize;
 use frame::{FRAME_SIZE, FrameAllocator, Mfn};
-use handle::{Frame, PinnedFrame};
+use handle::{Frame, OwnedFrame, OwnedRun, PinnedFrame};
 use spin::Mutex;
 
 /// One range of the boot memory map, reduced to what the hypervisor needs.
@@ -71,15 +71,58 @@ pub fn plan_bitmap(regions: &[MemoryRegion]) -> Option<BitmapPlan> {
 
 static FRAMES: Mutex<Option<FrameAllocator<'static>>> = Mutex::new(None);
 
+/// The frames the allocator may ever hand out, as sorted runs of frame
+/// numbers `[start, end)`: what a [`handle::DeviceRange`] may not touch.
+struct UsableRuns {
+    runs: [(u64, u64); USABLE_RUNS],
+    len: usize,
+}
+
+/// Runs kept; past that the last run grows over the rest (a gap in it then
+/// counts as RAM: a device range there is refused, never RAM allowed).
+const USABLE_RUNS: usize = 128;
+
+static USABLE: Mutex<UsableRuns> = Mutex::new(UsableRuns { runs: [(0, 0); USABLE_RUNS], len: 0 });
+
+impl UsableRuns {
+    /// Adds the whole frames of `[start, end)` (bytes), as the allocator
+    /// takes them; regions come in address order or not, runs stay sorted
+    /// only if they do, so `overlaps` checks every run.
+    fn add(&mut self, start: u64, end: u64) {
+        let (first, last) = (start.div_ceil(FRAME_SIZE), end / FRAME_SIZE);
+        if first >= last {
+            return;
+        }
+        if let Some(prev) = self.runs[..self.len].last_mut().filter(|r| r.1 == first || self.len == USABLE_RUNS) {
+            *prev = (prev.0.min(first), prev.1.max(last));
+            return;
+        }
+        self.runs[self.len] = (first, last);
+        self.len += 1;
+    }
+
+    fn overlaps(&self, first: u64, end: u64) -> bool {
+        self.runs[..self.len].iter().any(|&(s, e)| first < e && s < end)
+    }
+}
+
+/// Whether any frame in `[first, end)` is one the allocator may hand out.
+fn overlaps_usable(first: u64, end: u64) -> bool {
+    USABLE.lock().overlaps(first, end)
+}
+
 /// Sets up the global frame allocator over `regions`; returns (usable, free) frames.
 pub fn init_frames(regions: &[MemoryRegion]) -> Result<(usize, usize), &'static str> {
     let plan = plan_bitmap(regions).ok_or("no usable memory region can hold the frame bitmap")?;
     // SAFETY: the plan puts the bitmap in usable RAM that nothing owns yet, and it is reserved right below, so no frame allocation can overlap it.
     let bitmap = unsafe { physmap::bitmap_words(plan.addr, plan.words) };
     let mut frames = FrameAllocator::new(bitmap);
+    let mut usable = USABLE.lock();
     for r in regions.iter().filter(|r| r.is_usable()) {
         frames.add_usable(r.start, r.end);
+        usable.add(r.start, r.end);
     }
+    drop(usable);
     frames.reserve(plan.addr, plan.addr + (plan.words * 8) as u64);
     // One reference count per frame for `foreign`, in frames of its own.
     let nr_frames = to_usize(frames.frame_count());
@@ -97,16 +140,38 @@ fn with_frames<R>(f: impl FnOnce(&mut FrameAllocator<'static>) -> R) -> R {
     f(guard.as_mut().expect("frame allocator used before init_frames"))
 }
 
-/// A zeroed frame at or above 1 MiB.
-pub fn alloc_frame() -> Option<Mfn> {
+/// A zeroed frame at or above 1 MiB, the caller's to keep.
+pub fn alloc_frame() -> Option<OwnedFrame> {
+    OwnedFrame::alloc()
+}
+
+/// A zeroed frame below `limit`, for structures the CPU reads in real mode.
+pub fn alloc_frame_below(limit: u64) -> Option<OwnedFrame> {
+    OwnedFrame::alloc_below(limit)
+}
+
+/// `count` contiguous zeroed frames aligned to `align` frames.
+pub fn alloc_run(count: usize, align: usize) -> Option<OwnedRun> {
+    OwnedRun::alloc(count, align)
+}
+
+/// The owner of `frame` lets go of it: freed now, or at the last unmap of a
+/// mapping another domain still has (`mm::foreign`). Consuming the handle,
+/// it cannot free a frame twice.
+pub fn free_frame(frame: OwnedFrame) {
+    frame.release();
+}
+
+/// A zeroed frame at or above 1 MiB, as a bare number for `mm`'s own
+/// structures (page tables, p2m tables, frame stacks).
+fn alloc_mfn() -> Option<Mfn> {
     let mfn = with_frames(|f| f.alloc())?;
     // SAFETY: the frame was just allocated, so this caller owns it.
     unsafe { physmap::zero_frame(mfn) };
     Some(mfn)
 }
 
-/// A zeroed frame below `limit`, for structures the CPU reads in real mode.
-pub fn alloc_frame_below(limit: u64) -> Option<Mfn> {
+fn alloc_mfn_below(limit: u64) -> Option<Mfn> {
     let mfn = with_frames(|f| f.alloc_below(limit))?;
     // SAFETY: the frame was just allocated, so this caller owns it.
     unsafe { physmap::zero_frame(mfn) };
@@ -114,18 +179,24 @@ pub fn alloc_frame_below(limit: u64) -> Option<Mfn> {
 }
 
 /// `count` contiguous frames aligned to `align` frames (not zeroed).
-pub fn alloc_contiguous(count: usize, align: usize) -> Option<Mfn> {
+fn alloc_contiguous(count: usize, align: usize) -> Option<Mfn> {
     with_frames(|f| f.alloc_contiguous(count, align))
 }
 
 /// `count` contiguous zeroed frames aligned to `align` frames.
-pub fn alloc_zeroed_run(count: usize, align: usize) -> Option<Mfn> {
+fn zeroed_run(count: usize, align: usize) -> Option<Mfn> {
     let mfn = alloc_contiguous(count, align)?;
     for i in 0..count as u64 {
         // SAFETY: the run was just allocated, so this caller owns each frame.
         unsafe { physmap::zero_frame(Mfn(mfn.0 + i)) };
     }
     Some(mfn)
+}
+
+/// Gives a frame back to the allocator (`mm` only: everyone else lets go
+/// of a handle).
+fn free_mfn(mfn: Mfn) -> Result<(), frame::FrameError> {
+    with_frames(|f| f.free(mfn))
 }
 
 /// Writes `bytes` at `offset` into a frame the caller holds (bounded by
@@ -271,7 +342,7 @@ impl FrameStack {
     /// its frames from the allocator itself: no caller can put a frame on
     /// it that something else still uses.
     pub fn alloc(&mut self, count: u64) -> bool {
-        let first = if count == 1 { alloc_frame() } else { alloc_zeroed_run(to_usize(count), to_usize(count)) };
+        let first = if count == 1 { alloc_mfn() } else { zeroed_run(to_usize(count), to_usize(count)) };
         let Some(first) = first else { return false };
         let (next, next_count) = self.top.map_or((NO_RUN, 0), |(m, c)| (m.0, c));
         store_u64(first, 0, next);
@@ -295,14 +366,10 @@ impl FrameStack {
     pub fn free_all(&mut self) {
         while let Some((first, count)) = self.pop() {
             for i in 0..count {
-                let _ = free_frame(Mfn(first.0 + i));
+                let _ = free_mfn(Mfn(first.0 + i));
             }
         }
     }
-}
-
-pub fn free_frame(mfn: Mfn) -> Result<(), frame::FrameError> {
-    with_frames(|f| f.free(mfn))
 }
 
 /// One past the highest frame the allocator manages (XENMEM_maximum_ram_page).
@@ -368,7 +435,7 @@ mod tests {
         stack.free_all();
         assert_eq!(stack.frames(), 0);
         assert_eq!(testing::free(), before - 4, "every frame but the popped run is back");
-        (0..4).for_each(|i| free_frame(Mfn(first.0 + i)).unwrap());
+        (0..4).for_each(|i| free_mfn(Mfn(first.0 + i)).unwrap());
         assert_eq!(testing::free(), before);
     }
 

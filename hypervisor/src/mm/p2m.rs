@@ -27,6 +27,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use bitflags::bitflags;
 
 use super::frame::Mfn;
+use super::handle::{DeviceKind, DeviceRange, OwnedFrame, OwnedRun, PinnedFrame};
 use super::physmap;
 
 /// Entries per table (4 KiB / 8 bytes), at every level.
@@ -44,6 +45,9 @@ const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 const LARGE: u64 = 1 << 7;
 /// The software type field is 3 bits wide.
 const TYPE_MASK: u64 = 0b111;
+/// The type code of a hypervisor frame mapped as RAM (shown as
+/// `P2mType::Ram`): the one code `P2mType` leaves free.
+const HYPERVISOR_FRAME: u64 = 7;
 
 /// AMD NPT entries: the long-mode page-table format (APM Vol. 2 5.4.1,
 /// Figures 5-18 to 5-21), walked as user accesses (APM Vol. 2 15.25.5), so
@@ -235,6 +239,9 @@ pub struct P2mEntry {
     pub access: Access,
     /// The size of the leaf that maps the gfn.
     pub size: PageSize,
+    /// A [`P2mType::Ram`] frame the hypervisor owns and the domain only
+    /// maps (`P2m::map_hypervisor_frame`): removing it frees nothing.
+    pub(in crate::mm) hypervisor_frame: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -320,17 +327,17 @@ impl MachineTables {
 
 impl TableMemory for MachineTables {
     fn alloc_table(&mut self) -> Option<Mfn> {
-        super::alloc_frame()
+        super::alloc_mfn()
     }
 
     fn free_table(&mut self, table: Mfn) {
-        if let Err(e) = super::free_frame(table) {
+        if let Err(e) = super::free_mfn(table) {
             error!("p2m", "freeing table mfn={table}: {e:?}");
         }
     }
 
     fn read_entry(&self, table: Mfn, index: usize) -> u64 {
-        // SAFETY: `table` is a frame this p2m got from `alloc_frame` and has not freed (see the type's doc), so the entry is RAM inside the window, 8-byte aligned and owned by the p2m, which only accesses it atomically (the CPU's table walker reads it too). The reference lives for this one load.
+        // SAFETY: `table` is a frame this p2m got from `alloc_mfn` and has not freed (see the type's doc), so the entry is RAM inside the window, 8-byte aligned and owned by the p2m, which only accesses it atomically (the CPU's table walker reads it too). The reference lives for this one load.
         unsafe { AtomicU64::from_ptr(Self::entry_ptr(table, index)) }.load(Ordering::Acquire)
     }
 
@@ -376,7 +383,12 @@ impl Format {
 
     /// A leaf at `level` (1 = 4 KiB). The caller has checked alignment and access.
     fn leaf_entry(self, level: u32, mfn: Mfn, p2m_type: P2mType, access: Access) -> u64 {
-        let mut raw = mfn.addr() | (p2m_type.code() << self.type_shift());
+        self.leaf_entry_coded(level, mfn, p2m_type, p2m_type.code(), access)
+    }
+
+    /// A leaf of `p2m_type` whose software field holds `code`.
+    fn leaf_entry_coded(self, level: u32, mfn: Mfn, p2m_type: P2mType, code: u64, access: Access) -> u64 {
+        let mut raw = mfn.addr() | (code << self.type_shift());
         if level > 1 {
             raw |= LARGE;
         }
@@ -443,12 +455,15 @@ impl Format {
         }
         let code = (raw >> self.type_shift()) & TYPE_MASK;
         let mfn = Mfn((raw & ADDR_MASK) >> 12);
-        match P2mType::from_code(code) {
+        let hypervisor_frame = code == HYPERVISOR_FRAME;
+        let p2m_type = if hypervisor_frame { Some(P2mType::Ram) } else { P2mType::from_code(code) };
+        match p2m_type {
             Some(p2m_type) if level == 1 || raw & LARGE != 0 => Slot::Leaf(P2mEntry {
                 mfn,
                 p2m_type,
                 access: self.access_of(raw, p2m_type),
                 size: PageSize::at_level(level),
+                hypervisor_frame,
             }),
             None if level > 1 && raw & LARGE == 0 && self.present(raw) => Slot::Table(mfn),
             _ => {
@@ -495,6 +510,152 @@ impl P2m<MachineTables> {
         let e = self.translate(gfn)?;
         let writable = e.access.contains(Access::WRITE);
         (e.p2m_type == P2mType::Ram && (writable || !write)).then(|| super::handle::FrameRef::new(e.mfn, writable))
+    }
+
+    /// Maps `ram`, RAM the domain now owns, at `gfn` onwards (read, write,
+    /// execute; the largest leaves alignment allows). The p2m owns the run
+    /// from then on: only [`remove`](P2m::remove) or
+    /// [`release_all`](P2m::release_all) lets go of it. On an error the run
+    /// comes back.
+    pub fn map_ram(&mut self, gfn: Gfn, ram: OwnedRun) -> Result<(), (P2mError, OwnedRun)> {
+        match self.map_range(gfn, ram.first(), ram.frames(), P2mType::Ram, Access::all()) {
+            Ok(()) => {
+                ram.into_mapping();
+                Ok(())
+            }
+            Err(e) => Err((e, ram)),
+        }
+    }
+
+    /// Maps firmware (read-only) or a device's MMIO (read-write) by
+    /// address, identity or not: frames the allocator never hands out.
+    pub fn map_device(&mut self, gfn: Gfn, range: DeviceRange) -> Result<(), P2mError> {
+        let (p2m_type, access) = match range.kind() {
+            DeviceKind::Firmware => (P2mType::ReadOnlyFirmware, Access::READ),
+            DeviceKind::Mmio => (P2mType::MmioPassthrough, Access::READ | Access::WRITE),
+        };
+        self.map_range(gfn, range.first(), range.frames(), p2m_type, access)
+    }
+
+    /// Maps a hypervisor frame the domain uses but does not own (its
+    /// shared-info page, a grant-table frame) as RAM at `gfn`. The owner
+    /// keeps it: removing the mapping gives nothing to free
+    /// ([`Unmapped::keep`]), and the owner releases it only once the
+    /// domain is dead.
+    pub fn map_hypervisor_frame(&mut self, gfn: Gfn, frame: &OwnedFrame, access: Access) -> Result<(), P2mError> {
+        let size = PageSize::Size4K;
+        self.check(gfn, frame.mfn(), size, size.frames(), P2mType::Ram, access)?;
+        let leaf = self.format.leaf_entry_coded(size.level(), frame.mfn(), P2mType::Ram, HYPERVISOR_FRAME, access);
+        self.set(gfn, size, leaf, false)
+    }
+
+    /// Maps `frame`, pinned, at `gfn` as a grant or foreign mapping
+    /// (`kind`): the pin becomes the entry's reference, given back when
+    /// the entry goes. Write access needs a writable pin. On an error the
+    /// pin is dropped.
+    pub fn map_reference(&mut self, gfn: Gfn, frame: PinnedFrame, kind: P2mType, access: Access) -> Result<(), P2mError> {
+        let refused = !matches!(kind, P2mType::GrantMap | P2mType::Foreign) || (access.contains(Access::WRITE) && !frame.writable());
+        if refused {
+            return Err(P2mError::BadAccess { p2m_type: kind, access });
+        }
+        self.map(gfn, frame.mfn(), PageSize::Size4K, kind, access)?;
+        frame.into_mapping();
+        Ok(())
+    }
+
+    /// Moves the RAM frame at `from` to the empty `to` (read, write,
+    /// execute); Ok(false) if `from` holds no RAM. If `to` cannot be
+    /// mapped the frame goes back to `from`. The caller flushes.
+    pub fn move_ram(&mut self, from: Gfn, to: Gfn) -> Result<bool, P2mError> {
+        if self.translate(from).is_none_or(|e| e.p2m_type != P2mType::Ram || e.hypervisor_frame) {
+            return Ok(false);
+        }
+        let Some((mfn, _)) = self.unmap(from)? else { return Ok(false) };
+        if let Err(e) = self.map(to, mfn, PageSize::Size4K, P2mType::Ram, Access::all()) {
+            // That slot was just emptied.
+            let _ = self.map(from, mfn, PageSize::Size4K, P2mType::Ram, Access::all());
+            return Err(e);
+        }
+        Ok(true)
+    }
+
+    /// Unmaps the 4 KiB frame `gfn` (as [`unmap`](P2m::unmap)) and gives
+    /// back what the entry held, to let go of once the domain's
+    /// translations are flushed.
+    pub fn remove(&mut self, gfn: Gfn) -> Result<Option<Unmapped>, P2mError> {
+        Ok(self.unmap_leaf(gfn)?.map(|e| Unmapped { mfn: e.mfn, p2m_type: e.p2m_type, hypervisor_frame: e.hypervisor_frame }))
+    }
+
+    /// Lets go of every frame the p2m holds and frees its tables; returns
+    /// the tables freed. The domain's RAM is released by its owner (freed,
+    /// or at the last unmap of a mapping elsewhere); hypervisor frames stay
+    /// their owner's; grant and foreign mappings drop their reference. No
+    /// CPU may use the p2m any more (the domain is dead and its
+    /// translations flushed).
+    pub fn release_all(self) -> usize {
+        self.for_each_leaf(|_, e| match e.p2m_type {
+            P2mType::Ram if e.hypervisor_frame => {}
+            P2mType::Ram => {
+                for i in 0..e.size.frames() {
+                    super::foreign::release_owned(Mfn(e.mfn.0 + i));
+                }
+            }
+            P2mType::GrantMap | P2mType::Foreign => super::foreign::unmap(e.mfn),
+            P2mType::MmioPassthrough | P2mType::ReadOnlyFirmware | P2mType::EmulatedMmio => {}
+        });
+        self.destroy()
+    }
+}
+
+#[cfg(test)]
+impl<M: TableMemory> P2m<M> {
+    /// Maps made-up frame numbers, for host tests outside `mm` that use
+    /// fake tables and fake frames (nothing reads or writes such a frame).
+    pub fn map_range_fake(&mut self, gfn: Gfn, mfn: u64, count: u64, p2m_type: P2mType, access: Access) -> Result<(), P2mError> {
+        self.map_range(gfn, Mfn(mfn), count, p2m_type, access)
+    }
+}
+
+/// What a removed p2m entry held (`P2m::remove`): let go of it with
+/// [`release`](Unmapped::release) after the flush, or
+/// [`keep`](Unmapped::keep) it when it mapped a hypervisor frame (whose
+/// release frees nothing: the entry's type says who owns the frame).
+/// Dropped without either, nothing is freed (a leak, never a free too many).
+#[must_use = "the frame a removed entry held is released or kept"]
+#[derive(Debug, PartialEq, Eq)]
+pub struct Unmapped {
+    mfn: Mfn,
+    p2m_type: P2mType,
+    hypervisor_frame: bool,
+}
+
+impl Unmapped {
+    pub fn mfn(&self) -> Mfn {
+        self.mfn
+    }
+
+    pub fn p2m_type(&self) -> P2mType {
+        self.p2m_type
+    }
+
+    /// Lets go of the frame: RAM the domain owned is released by its owner
+    /// (freed now, or at the last unmap of a mapping elsewhere), a grant or
+    /// foreign mapping gives its reference back; device memory and holes
+    /// held nothing.
+    pub fn release(self) {
+        match self.p2m_type {
+            P2mType::Ram if self.hypervisor_frame => {}
+            P2mType::Ram => super::foreign::release_owned(self.mfn),
+            P2mType::GrantMap | P2mType::Foreign => super::foreign::unmap(self.mfn),
+            P2mType::MmioPassthrough | P2mType::ReadOnlyFirmware | P2mType::EmulatedMmio => {}
+        }
+    }
+
+    /// The entry mapped `owner`'s frame (`P2m::map_hypervisor_frame`),
+    /// which its owner keeps: nothing to free. Err(self) if it mapped
+    /// anything else.
+    pub fn keep(self, owner: &OwnedFrame) -> Result<(), Unmapped> {
+        if self.hypervisor_frame && self.mfn == owner.mfn() { Ok(()) } else { Err(self) }
     }
 }
 
@@ -546,10 +707,15 @@ impl<M: TableMemory> P2m<M> {
         self.tables + self.unlinked.len()
     }
 
+    /// Marks the 4 KiB frame `gfn` as a hole the hypervisor emulates.
+    pub fn map_hole(&mut self, gfn: Gfn) -> Result<(), P2mError> {
+        self.map(gfn, Mfn(0), PageSize::Size4K, P2mType::EmulatedMmio, Access::empty())
+    }
+
     /// Maps `size` worth of frames at `gfn` to `mfn`. Fails with
     /// [`P2mError::AlreadyMapped`] if anything (a leaf or a hole) is mapped in
     /// that range; [`remap`](P2m::remap) replaces instead.
-    pub fn map(&mut self, gfn: Gfn, mfn: Mfn, size: PageSize, p2m_type: P2mType, access: Access) -> Result<(), P2mError> {
+    pub(in crate::mm) fn map(&mut self, gfn: Gfn, mfn: Mfn, size: PageSize, p2m_type: P2mType, access: Access) -> Result<(), P2mError> {
         self.check(gfn, mfn, size, size.frames(), p2m_type, access)?;
         let leaf = self.format.leaf_entry(size.level(), mfn, p2m_type, access);
         self.set(gfn, size, leaf, false)
@@ -558,7 +724,8 @@ impl<M: TableMemory> P2m<M> {
     /// Maps like [`map`](P2m::map) but replaces whatever was there, with one
     /// store per entry (a larger page around it is split first). Sets
     /// [`needs_flush`](P2m::needs_flush) if something was replaced.
-    pub fn remap(&mut self, gfn: Gfn, mfn: Mfn, size: PageSize, p2m_type: P2mType, access: Access) -> Result<(), P2mError> {
+    #[allow(dead_code, reason = "no mapping is replaced in place yet; the update rules are tested on it")]
+    pub(in crate::mm) fn remap(&mut self, gfn: Gfn, mfn: Mfn, size: PageSize, p2m_type: P2mType, access: Access) -> Result<(), P2mError> {
         self.check(gfn, mfn, size, size.frames(), p2m_type, access)?;
         let leaf = self.format.leaf_entry(size.level(), mfn, p2m_type, access);
         self.set(gfn, size, leaf, true)
@@ -567,7 +734,7 @@ impl<M: TableMemory> P2m<M> {
     /// Maps `count` 4 KiB frames from `gfn` to `mfn` onwards, with the
     /// largest leaves the alignment of both allows. All or nothing: on an
     /// error, what this call mapped is unmapped again.
-    pub fn map_range(&mut self, gfn: Gfn, mfn: Mfn, count: u64, p2m_type: P2mType, access: Access) -> Result<(), P2mError> {
+    pub(in crate::mm) fn map_range(&mut self, gfn: Gfn, mfn: Mfn, count: u64, p2m_type: P2mType, access: Access) -> Result<(), P2mError> {
         self.check(gfn, mfn, PageSize::Size4K, count, p2m_type, access)?;
         let mut done = 0;
         while done < count {
@@ -586,7 +753,12 @@ impl<M: TableMemory> P2m<M> {
     /// emulated-MMIO hole is removed too). A larger page around it is split
     /// first, which needs table frames: `Err(OutOfMemory)` then, with the
     /// mapping unchanged. The caller flushes before reusing the frame.
-    pub fn unmap(&mut self, gfn: Gfn) -> Result<Option<(Mfn, P2mType)>, P2mError> {
+    pub(in crate::mm) fn unmap(&mut self, gfn: Gfn) -> Result<Option<(Mfn, P2mType)>, P2mError> {
+        Ok(self.unmap_leaf(gfn)?.map(|leaf| (leaf.mfn, leaf.p2m_type)))
+    }
+
+    /// As [`unmap`](P2m::unmap), with the whole entry removed.
+    fn unmap_leaf(&mut self, gfn: Gfn) -> Result<Option<P2mEntry>, P2mError> {
         if gfn.0 >= GFN_LIMIT {
             return Ok(None);
         }
@@ -599,7 +771,7 @@ impl<M: TableMemory> P2m<M> {
                 Slot::Leaf(leaf) if level == 1 => {
                     self.mem.write_entry(table, index, 0);
                     self.needs_flush = true;
-                    return Ok(Some((leaf.mfn, leaf.p2m_type)));
+                    return Ok(Some(leaf));
                 }
                 Slot::Leaf(leaf) => table = self.split(table, index, level, leaf)?,
             }
@@ -750,7 +922,8 @@ impl<M: TableMemory> P2m<M> {
         let step = PageSize::at_level(level - 1).frames();
         for i in 0..ENTRIES {
             let mfn = Mfn(large.mfn.0 + i as u64 * step);
-            let leaf = self.format.leaf_entry(level - 1, mfn, large.p2m_type, large.access);
+            let code = if large.hypervisor_frame { HYPERVISOR_FRAME } else { large.p2m_type.code() };
+            let leaf = self.format.leaf_entry_coded(level - 1, mfn, large.p2m_type, code, large.access);
             self.mem.write_entry(table, i, leaf);
         }
         self.mem.write_entry(parent, index, self.format.table_entry(table));
@@ -953,18 +1126,18 @@ pub(crate) mod tests {
             p.map(Gfn(0x400), Mfn(0x800), PageSize::Size2M, P2mType::Ram, RWX).unwrap();
             assert_eq!(
                 p.translate(Gfn(5)),
-                Some(P2mEntry { mfn: Mfn(77), p2m_type: P2mType::ReadOnlyFirmware, access: Access::READ, size: PageSize::Size4K })
+                Some(P2mEntry { mfn: Mfn(77), p2m_type: P2mType::ReadOnlyFirmware, access: Access::READ, size: PageSize::Size4K, hypervisor_frame: false })
             );
             assert_eq!(
                 p.translate(Gfn(0x400 + 17)),
-                Some(P2mEntry { mfn: Mfn(0x800 + 17), p2m_type: P2mType::Ram, access: RWX, size: PageSize::Size2M })
+                Some(P2mEntry { mfn: Mfn(0x800 + 17), p2m_type: P2mType::Ram, access: RWX, size: PageSize::Size2M, hypervisor_frame: false })
             );
             assert_eq!(p.translate(Gfn(6)), None);
             assert_eq!(p.translate(Gfn(0x600)), None);
             p.map(Gfn(9), Mfn(0x1234), PageSize::Size4K, P2mType::Foreign, RWX).unwrap();
             assert_eq!(
                 p.translate(Gfn(9)),
-                Some(P2mEntry { mfn: Mfn(0x1234), p2m_type: P2mType::Foreign, access: RWX, size: PageSize::Size4K })
+                Some(P2mEntry { mfn: Mfn(0x1234), p2m_type: P2mType::Foreign, access: RWX, size: PageSize::Size4K, hypervisor_frame: false })
             );
             assert_eq!(p.unmap(Gfn(9)), Ok(Some((Mfn(0x1234), P2mType::Foreign))));
         }

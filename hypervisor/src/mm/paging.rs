@@ -48,7 +48,7 @@ struct Frames;
 // out twice while mapped.
 unsafe impl PageTableFrames<Size4KiB> for Frames {
     fn allocate_frame(&mut self) -> Option<PhysFrame<Size4KiB>> {
-        super::alloc_frame().map(|m| PhysFrame::containing_address(PhysAddr::new(m.addr())))
+        super::alloc_mfn().map(|m| PhysFrame::containing_address(PhysAddr::new(m.addr())))
     }
 }
 
@@ -96,7 +96,7 @@ impl Root {
 /// Builds the hypervisor's page tables next to the bootloader's (which stay
 /// active) and returns their root, below 4 GiB as a 32-bit AP start needs.
 pub fn build(layout: &ImageLayout, plan: &AddressSpacePlan) -> Result<Root, PagingError> {
-    let root = super::alloc_frame_below(1 << 32).ok_or(PagingError::OutOfFrames)?;
+    let root = super::alloc_mfn_below(1 << 32).ok_or(PagingError::OutOfFrames)?;
     // SAFETY: both roots are page tables reachable through the window (the bootloader maps physical memory at PHYS_OFFSET as well); the new one is a fresh zeroed frame that only this function uses.
     let (old, mut new) = unsafe {
         let (boot_root, _) = Cr3::read();

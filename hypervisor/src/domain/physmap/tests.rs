@@ -43,10 +43,10 @@ fn a_self_grant_mapped_over_its_own_gfn_keeps_the_frame_until_the_unmap() {
     assert_eq!(mm::foreign::mappings(mfn), 1);
     // The lowest-first allocator must not hand the frame out now.
     let next = mm::alloc_frame().unwrap();
-    assert_ne!(next, mfn);
-    mm::free_frame(next).unwrap();
+    assert_ne!(next.mfn(), mfn);
+    mm::free_frame(next);
     assert_eq!(d.remove(0x101), Err(Errno::EINVAL), "only the grant unmap removes it");
-    d.unmap_grant(0x101, mfn).unwrap();
+    d.unmap_grant(0x101, mfn.raw()).unwrap();
     assert_eq!(testing::free(), held + 1, "the unmap freed it");
     assert_eq!(mm::foreign::mappings(mfn), 0);
     d.destroy();
@@ -77,7 +77,7 @@ fn a_failed_grant_mapping_drops_its_reference() {
     d.map_grant(0x600, pin(&d, 0x100), false).unwrap();
     assert_eq!(d.map_grant(0x600, pin(&d, 0x100), false), Err(Errno::EINVAL), "not over a grant mapping");
     assert_eq!(mm::foreign::mappings(mfn), 1, "only the mapping that exists holds it");
-    d.unmap_grant(0x600, mfn).unwrap();
+    d.unmap_grant(0x600, mfn.raw()).unwrap();
     d.destroy();
     assert_eq!(testing::free(), before);
 }
@@ -94,7 +94,7 @@ fn a_grant_of_another_domain_outlives_its_granter_until_the_unmap() {
     assert_eq!(mapper.tot_pages, 1);
     granter.destroy();
     assert_eq!(mm::foreign::orphans(), 1, "the granted frame lives on for the mapper");
-    mapper.unmap_grant(0x101, mfn).unwrap();
+    mapper.unmap_grant(0x101, mfn.raw()).unwrap();
     assert_eq!(mm::foreign::orphans(), 0);
     mapper.destroy();
     assert_eq!(testing::free(), before);

@@ -5,7 +5,7 @@ use super::entry_check::{self, SvmEntryState};
 use super::exit::{BootState, Exit, GuestRegs, IoAccess};
 use super::vmcb::{self, Vmcb};
 use super::VirtError;
-use crate::mm::frame::Mfn;
+use crate::mm::handle::{OwnedFrame, OwnedRun};
 use crate::mm::{self, physmap};
 
 // Enters the guest and returns at #VMEXIT. Host state the CPU does not save
@@ -91,9 +91,9 @@ const MSRPM_FRAMES: usize = 2;
 
 pub struct SvmVcpu {
     vmcb: Vmcb,
-    host_save: Mfn,
-    iopm: Mfn,
-    msrpm: Mfn,
+    host_save: OwnedFrame,
+    iopm: OwnedRun,
+    msrpm: OwnedRun,
     pub regs: GuestRegs,
     nrips: bool,
     /// Next RIP reported by an IOIO exit (always valid there).
@@ -105,9 +105,9 @@ pub struct SvmVcpu {
     refused_last: bool,
 }
 
-fn fill(mfn: Mfn, frames: usize, byte: u8) {
-    // SAFETY: the frames were just allocated to this vCPU and are mapped writable through the window.
-    unsafe { core::ptr::write_bytes(physmap::ptr::<u8>(mfn.addr()), byte, frames * 4096) }
+fn fill(run: &OwnedRun, byte: u8) {
+    // SAFETY: the run was just allocated to this vCPU (its handle says how many frames) and is mapped writable through the window.
+    unsafe { core::ptr::write_bytes(physmap::ptr::<u8>(run.addr()), byte, crate::bits::to_usize(run.frames()) * 4096) }
 }
 
 impl SvmVcpu {
@@ -124,10 +124,10 @@ impl SvmVcpu {
         let oom = VirtError::OutOfMemory("SVM vCPU");
         let vmcb_mfn = mm::alloc_frame().ok_or(VirtError::OutOfMemory("VMCB"))?;
         let host_save = mm::alloc_frame().ok_or(VirtError::OutOfMemory("VMCB"))?;
-        let iopm = mm::alloc_contiguous(IOPM_FRAMES, 1).ok_or(VirtError::OutOfMemory("SVM I/O permission map"))?;
-        let msrpm = mm::alloc_contiguous(MSRPM_FRAMES, 1).ok_or(oom)?;
-        fill(iopm, IOPM_FRAMES, 0);
-        fill(msrpm, MSRPM_FRAMES, 0xff);
+        let iopm = mm::alloc_run(IOPM_FRAMES, 1).ok_or(VirtError::OutOfMemory("SVM I/O permission map"))?;
+        let msrpm = mm::alloc_run(MSRPM_FRAMES, 1).ok_or(oom)?;
+        fill(&iopm, 0);
+        fill(&msrpm, 0xff);
         let msr_bits = physmap::ptr::<u8>(msrpm.addr());
         for &msr in passthrough_msrs {
             // Three 2 KiB ranges, two bits per MSR (read, write): APM Vol. 2, 15.11.
@@ -405,13 +405,9 @@ impl SvmVcpu {
 
     /// Frees every frame the vCPU owned.
     pub fn destroy(self) {
-        let _ = mm::free_frame(Mfn(self.vmcb.phys() / 4096));
-        let _ = mm::free_frame(self.host_save);
-        for i in 0..IOPM_FRAMES as u64 {
-            let _ = mm::free_frame(Mfn(self.iopm.0 + i));
-        }
-        for i in 0..MSRPM_FRAMES as u64 {
-            let _ = mm::free_frame(Mfn(self.msrpm.0 + i));
-        }
+        mm::free_frame(self.vmcb.into_frame());
+        mm::free_frame(self.host_save);
+        self.iopm.release();
+        self.msrpm.release();
     }
 }

@@ -1,7 +1,7 @@
 //! The SVM virtual machine control block: a 4 KiB page, control area then
 //! state-save area. Offsets are those of AMD APM Vol. 2, appendix B.
 
-use crate::mm::frame::Mfn;
+use crate::mm::handle::OwnedFrame;
 use crate::mm::physmap;
 
 // Control area (APM Vol. 2, table B-1).
@@ -96,22 +96,27 @@ pub const VMEXIT_INVALID: u32 = 0xffff_ffff;
 
 /// One VMCB page, owned by a vCPU.
 pub struct Vmcb {
-    mfn: Mfn,
+    frame: OwnedFrame,
 }
 
 impl Vmcb {
     /// Takes ownership of a zeroed frame.
-    pub fn new(mfn: Mfn) -> Vmcb {
-        Vmcb { mfn }
+    pub fn new(frame: OwnedFrame) -> Vmcb {
+        Vmcb { frame }
     }
 
     pub fn phys(&self) -> u64 {
-        self.mfn.addr()
+        self.frame.addr()
+    }
+
+    /// Gives the frame back (the vCPU is destroyed).
+    pub fn into_frame(self) -> OwnedFrame {
+        self.frame
     }
 
     fn at<T>(&self, offset: usize) -> *mut T {
         debug_assert!(offset + core::mem::size_of::<T>() <= 4096);
-        physmap::ptr::<u8>(self.mfn.addr()).wrapping_add(offset).cast()
+        physmap::ptr::<u8>(self.frame.addr()).wrapping_add(offset).cast()
     }
 
     pub fn read_u64(&self, offset: usize) -> u64 {

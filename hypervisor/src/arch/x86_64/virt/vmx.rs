@@ -114,7 +114,7 @@ pub fn enable_this_cpu() -> Result<VmxFeatures, VirtError> {
         failed
     };
     if failed != 0 {
-        let _ = mm::free_frame(region);
+        mm::free_frame(region);
         return Err(VirtError::VmxonFailed);
     }
     Ok(features)

@@ -11,7 +11,7 @@ use super::exit::{BootState, Exit, GuestRegs, IoAccess};
 use super::vmcs::{self, Field};
 use super::VirtError;
 use crate::arch::x86_64::{cpu, percpu};
-use crate::mm::frame::Mfn;
+use crate::mm::handle::{OwnedFrame, OwnedRun};
 use crate::mm::{self, physmap};
 
 // Enters the guest; returns 0 after a VM exit, 1 if VM entry failed. The
@@ -122,9 +122,9 @@ fn controls(msr: u32, wanted: u32) -> Result<u32, VirtError> {
 }
 
 pub struct VmxVcpu {
-    vmcs: Mfn,
-    io_bitmaps: Mfn,
-    msr_bitmap: Mfn,
+    vmcs: OwnedFrame,
+    io_bitmaps: OwnedRun,
+    msr_bitmap: OwnedFrame,
     pub regs: GuestRegs,
     launched: bool,
     /// The CR0/CR4 bits VMX operation fixes on this CPU.
@@ -165,7 +165,7 @@ impl VmxVcpu {
     ) -> Result<VmxVcpu, VirtError> {
         let features = super::vmx::features();
         let vmcs = mm::alloc_frame().ok_or(VirtError::OutOfMemory("VMCS"))?;
-        let io_bitmaps = mm::alloc_contiguous(2, 1).ok_or(VirtError::OutOfMemory("VMX I/O bitmaps"))?;
+        let io_bitmaps = mm::alloc_run(2, 1).ok_or(VirtError::OutOfMemory("VMX I/O bitmaps"))?;
         let msr_bitmap = mm::alloc_frame().ok_or(VirtError::OutOfMemory("VMX MSR bitmap"))?;
         // SAFETY: the three regions were just allocated to this vCPU and are mapped writable through the window.
         unsafe {
@@ -536,9 +536,8 @@ impl VmxVcpu {
 
     pub fn destroy(self) {
         vmx_ptr_op("vmclear", self.vmcs.addr());
-        let _ = mm::free_frame(self.vmcs);
-        let _ = mm::free_frame(self.io_bitmaps);
-        let _ = mm::free_frame(Mfn(self.io_bitmaps.0 + 1));
-        let _ = mm::free_frame(self.msr_bitmap);
+        mm::free_frame(self.vmcs);
+        self.io_bitmaps.release();
+        mm::free_frame(self.msr_bitmap);
     }
 }
