@@ -62,6 +62,7 @@ struct Handoff<'a> {
 }
 
 /// Where the files came from.
+#[allow(clippy::large_enum_variant, reason = "made before the heap exists, once, on the boot stack")]
 enum Files {
     None,
     /// A boot bundle (the bootloader's ramdisk, or a multiboot module that is a tar).

@@ -83,9 +83,9 @@ pub struct BootDescription {
     pub framebuffer: Option<Framebuffer>,
     /// The boot loader's name (GRUB's "GRUB 2.06", QEMU's "qemu").
     pub loader_name: PhysRange,
-    /// The loader's own structures: the information structure, and (Multiboot
-    /// 1) its memory-map and module arrays. They, the strings and the modules
-    /// must not be reused as free memory while bring-up reads them.
+    /// The loader's own structures: the information structure, and for
+    /// Multiboot 1 its memory-map and module arrays. They, the strings and
+    /// the modules must not be reused as free memory while bring-up reads them.
     pub structures: [PhysRange; 3],
     /// Entries or modules the arrays had no room for.
     pub dropped: usize,
