@@ -295,9 +295,26 @@ mod kernel {
         if stats.user_not_refused <= USER_FAILURES_SHOWN {
             let [a1, a2, a3, a4, a5] = call.args;
             println!(
-                "fuzz: CPL 3 call not refused: call {done}: nr {:#x} ({a1:#x}, {a2:#x}, {a3:#x}, {a4:#x}, {a5:#x}) came back {exit:x?}, want -EPERM",
-                call.nr
+                "fuzz: CPL 3 call not refused: call {done}: nr {:#x} ({a1:#x}, {a2:#x}, {a3:#x}, {a4:#x}, {a5:#x}) {}, want -EPERM",
+                call.nr,
+                Answer(exit)
             );
+        }
+    }
+
+    /// How a CPL 3 call came back: its rax as -ENAME or a number, or the
+    /// fault the VMCALL took.
+    struct Answer(UserExit);
+
+    impl core::fmt::Display for Answer {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            match self.0 {
+                UserExit::Returned(rax) => match Errno::from_hypercall_ret(rax) {
+                    Some(e) => write!(f, "returned -{}", e.name()),
+                    None => write!(f, "returned {rax:#x}"),
+                },
+                UserExit::Fault(fault) => write!(f, "took exception {} (error code {:#x})", fault.vector, fault.error_code),
+            }
         }
     }
 
