@@ -217,7 +217,7 @@ impl UserPicks {
     }
 
     /// Whether the next call is made from CPL 3.
-    pub fn next(&mut self) -> bool {
+    pub fn next_at_cpl3(&mut self) -> bool {
         self.every != 0 && self.rng.chance(1, self.every)
     }
 }
@@ -328,7 +328,7 @@ mod tests {
     fn user_picks_are_seeded_and_about_one_in_every() {
         let picks = |seed, every| {
             let mut u = UserPicks::new(seed, every);
-            (0..16_000).map(|_| u.next()).collect::<Vec<bool>>()
+            (0..16_000).map(|_| u.next_at_cpl3()).collect::<Vec<bool>>()
         };
         let a = picks(3, 16);
         assert_eq!(a, picks(3, 16), "same seed, same picks");

@@ -244,7 +244,7 @@ mod kernel {
                 refill(&mut g);
             }
             let call = g.call();
-            let at_cpl3 = picks.next();
+            let at_cpl3 = picks.next_at_cpl3();
             if !at_cpl3 && excluded(&call, read_scratch).is_some() {
                 stats.skipped += 1;
                 continue;
