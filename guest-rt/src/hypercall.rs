@@ -90,6 +90,12 @@ pub fn init() -> Option<Hypervisor> {
     })
 }
 
+/// Whether this CPU is AMD's (hypercalls by VMMCALL) rather than Intel's
+/// (VMCALL), as [`init`] found it.
+pub fn amd() -> bool {
+    AMD.load(Ordering::Relaxed)
+}
+
 /// Whether hypercalls reach a hypervisor.
 pub fn available() -> bool {
     PAGE_ADDR.load(Ordering::Relaxed) != 0

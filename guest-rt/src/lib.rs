@@ -15,8 +15,8 @@
 //!   read-only, one more 2 MiB page
 //!   above 4 GiB, a 2 MiB page below it made read-only or absent;
 //! - [`traps`]: only for kernels that call it, an IDT that records and
-//!   skips expected faults, user segments and a TSS, and running code at
-//!   CPL 3;
+//!   skips expected faults, user segments and a TSS, and running code
+//!   (a hypercall among it) at CPL 3;
 //! - [`xenstore`] (feature `xenstore`): the store ring over a mapped page
 //!   for Dom0's xenstored, and a DomU's client; with it [`heap`], the
 //!   global allocator, fed an arena by the kernel that allocates;

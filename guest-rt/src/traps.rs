@@ -17,6 +17,7 @@
 //! 2 MiB page that [`crate::paging::make_user_2mib`] made user-accessible;
 //! the routine comes back with `int 0x80` (its rax is the result), and an
 //! exception at CPL 3 comes back too, as [`UserExit::Fault`].
+//! [`user_hypercall`] is one such routine: a hypercall made at CPL 3.
 
 use core::arch::{asm, global_asm};
 use core::cell::UnsafeCell;
@@ -197,6 +198,77 @@ guest_rt_user_saved_rsp:
     user_cs = const USER_CS,
     data = const DATA_SELECTOR,
 );
+
+// The CPL 3 hypercall routine: rdi points at a `UserCall` in the user
+// page; it makes the call with VMCALL (Intel) or VMMCALL (AMD), as the
+// hypercall page would (it is supervisor-only, so CPL 3 cannot call it),
+// and comes back with rax by `int 0x80`. Position-independent: run_user
+// copies it to the user page.
+global_asm!(
+    r#"
+    .pushsection .rodata.guest_rt_user_hypercall, "a", @progbits
+    .global guest_rt_user_hypercall
+guest_rt_user_hypercall:
+    mov r12, rdi
+    mov rax, [r12]
+    mov rdi, [r12 + 8]
+    mov rsi, [r12 + 16]
+    mov rdx, [r12 + 24]
+    mov r10, [r12 + 32]
+    mov r8, [r12 + 40]
+    cmp qword ptr [r12 + 48], 0
+    jne 1f
+    vmcall
+    jmp 2f
+1:  vmmcall
+2:  int 0x80
+    .global guest_rt_user_hypercall_end
+guest_rt_user_hypercall_end:
+    .popsection
+"#
+);
+
+unsafe extern "C" {
+    static guest_rt_user_hypercall: u8;
+    static guest_rt_user_hypercall_end: u8;
+}
+
+/// What the CPL 3 hypercall routine reads: the number, the five arguments
+/// (64-bit convention: rdi, rsi, rdx, r10, r8), and which instruction.
+#[repr(C)]
+struct UserCall {
+    nr: u64,
+    args: [u64; 5],
+    amd: u64,
+}
+
+/// Where in the user page [`user_hypercall`] puts its [`UserCall`]: past
+/// the 2 KiB [`run_user`] copies code to.
+pub const USER_CALL_OFFSET: u64 = 0x800;
+
+/// Hypercall `nr` with `args`, made at CPL 3 by VMCALL or VMMCALL (the
+/// vendor [`crate::hypercall::init`] found): `Returned(rax)`, or the fault
+/// the instruction took. Uses the user page's first 2 KiB (code) and 64
+/// bytes at [`USER_CALL_OFFSET`]; the rest of the page is the caller's but
+/// for its last 4 KiB (the user stack). Needs [`install`].
+///
+/// # Safety
+/// As [`run_user`] for `user_page`. The call runs with user rights, so a
+/// hypervisor that refuses it as Xen does (-EPERM) does nothing; one that
+/// runs it anyway acts on the arguments, which must then be harmless enough
+/// for the caller to report the failure.
+pub unsafe fn user_hypercall(user_page: u64, nr: u64, args: [u64; 5]) -> UserExit {
+    let start = &raw const guest_rt_user_hypercall;
+    let end = &raw const guest_rt_user_hypercall_end as usize;
+    // SAFETY: the routine's bytes lie between the two labels in rodata.
+    let code = unsafe { core::slice::from_raw_parts(start, end - start as usize) };
+    let block = (user_page + USER_CALL_OFFSET) as *mut UserCall;
+    // SAFETY: the caller gives us the user page; the block lies past the code and far below the stack.
+    unsafe {
+        block.write_volatile(UserCall { nr, args, amd: u64::from(crate::hypercall::amd()) });
+        run_user(code, user_page, block as u64)
+    }
+}
 
 /// What [`run_user`] came back with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -437,6 +509,55 @@ pub fn read_cr0() -> u64 {
     let v;
     // SAFETY: reading CR0 has no side effect.
     unsafe { asm!("mov {}, cr0", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    v
+}
+
+/// MOV to CR0, or the fault it takes.
+///
+/// # Safety
+/// If it succeeds, the new CR0 must keep the kernel running (PE, PG stay set).
+pub unsafe fn try_write_cr0(value: u64) -> Result<(), Fault> {
+    arm();
+    // SAFETY: the caller vouches for the value; a fault resumes at label 2.
+    unsafe {
+        asm!(
+            "lea {t}, [rip + 2f]",
+            "mov [{r}], {t}",
+            "mov cr0, {v}",
+            "2:",
+            t = out(reg) _,
+            r = in(reg) RESUME.as_ptr(),
+            v = in(reg) value,
+            options(nostack)
+        );
+    }
+    taken()
+}
+
+/// STAC: sets RFLAGS.AC, so that supervisor accesses to user pages pass
+/// under CR4.SMAP.
+///
+/// # Safety
+/// The CPU must have SMAP (CPUID.(EAX=7,ECX=0):EBX[20]), else STAC is #UD.
+pub unsafe fn stac() {
+    // SAFETY: the caller checked SMAP; STAC changes only RFLAGS.AC.
+    unsafe { asm!("stac", options(nostack)) };
+}
+
+/// CLAC: clears RFLAGS.AC.
+///
+/// # Safety
+/// As [`stac`].
+pub unsafe fn clac() {
+    // SAFETY: the caller checked SMAP; CLAC changes only RFLAGS.AC.
+    unsafe { asm!("clac", options(nostack)) };
+}
+
+/// RFLAGS.
+pub fn read_rflags() -> u64 {
+    let v;
+    // SAFETY: PUSHFQ/POP reads RFLAGS through the stack, which is ours.
+    unsafe { asm!("pushfq", "pop {}", out(reg) v, options(nomem, preserves_flags)) };
     v
 }
 

@@ -388,12 +388,12 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_s: 900,
         ..dom0("hostile-dom0-bochs-vmx", "issue 9's attacks from Dom0 on VMX", Platform::BochsVmx, "", HOSTILE_DOM0, HOSTILE_FORBID, 0)
     },
-    Scenario { ..dom0("fuzz-domu", "50000 random hypercalls (seed 3) from an unprivileged DomU built by Dom0's toolstack", Platform::QemuKernel, "run=fuzz.cfg", FUZZ_DOMU, FUZZ_DOMU_FORBID, 0) },
+    Scenario { ..dom0("fuzz-domu", "50000 random hypercalls (seed 3, one in 16 from CPL 3) from an unprivileged DomU built by Dom0's toolstack", Platform::QemuKernel, "run=fuzz.cfg", FUZZ_DOMU, FUZZ_DOMU_FORBID, 0) },
     Scenario {
         dom0_kernel: Some("fuzz"),
         timeout_s: 7200,
         extended: true,
-        ..dom0("fuzz-long", "extended: 10M random hypercalls from Dom0, 2M each from seeds 11..15", Platform::QemuKernel, "seed=11 count=2000000 seeds=5 learn", FUZZ_LONG, FUZZ_FORBID, 0)
+        ..dom0("fuzz-long", "extended: 10M random hypercalls from Dom0, 2M each from seeds 11..15, one in 16 from CPL 3", Platform::QemuKernel, "seed=11 count=2000000 seeds=5 learn user", FUZZ_LONG, FUZZ_FORBID, 0)
     },
     // Issue 11: Dom0's xenstored.
     Scenario { smp: 3, ..dom0("xenstore", "a DomU runs the xenstore wire-protocol suite against Dom0's xenstored (every request, permissions, watches, a transaction conflict with a peer DomU, each quota): TAP, 0 failed", Platform::QemuKernel, "autostart=xenstore-peer.cfg run=xenstore-test.cfg", XENSTORE, XENSTORE_FORBID, 0) },
@@ -546,8 +546,9 @@ const FUZZ_SEED2: &[&str] = &[
     "hv: exit code=0",
 ];
 
-/// A crash, or the fuzzer's health check failing, ends the run at once.
-const FUZZ_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "fuzz: after"];
+/// A crash, the fuzzer's health check failing, or a call from its CPL 3
+/// that was not refused with -EPERM (`user`) ends the run at once.
+const FUZZ_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "fuzz: after", "CPL 3 call not refused"];
 
 /// The hostile DomU's TAP summary, the second one's, Dom0's verdicts on
 /// its own attacks, the free-page count.
@@ -587,14 +588,17 @@ const FUZZ_DOMU: &[&str] = &[
     "(d1) fuzz: seed=3 count=50000",
     "(d1) fuzz: seed=3, 50000 calls done, still alive",
     "(d1) fuzz: coverage",
+    "), every one -EPERM",
     "xl: fuzz (d1) powered off: destroyed",
     "d0 powered off; all its frames freed",
     "hv: exit code=0",
 ];
-const FUZZ_DOMU_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "fuzz: after", "xl: error", "still running after"];
+const FUZZ_DOMU_FORBID: &[&str] =
+    &["PANIC", "FATAL", "domain crashed", "fuzz: after", "xl: error", "still running after", "CPL 3 call not refused"];
 const FUZZ_LONG: &[&str] = &[
     "(d0) fuzz: seed=11 count=2000000",
     "(d0) fuzz: seed=15, 2000000 calls done, still alive",
+    "), every one -EPERM",
     "(d0) fuzz: 5 seeds, 10000000 calls done, still alive",
     "d0 powered off; all its frames freed",
     "hv: exit code=0",

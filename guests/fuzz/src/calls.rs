@@ -198,6 +198,30 @@ impl Gen {
     }
 }
 
+/// Which calls a run makes from CPL 3 (the fuzzer's `user` option): one in
+/// `every` on average, drawn from a stream of its own derived from the seed.
+/// So the calls [`Gen`] makes are the same with or without the option, and
+/// which of them go to CPL 3 is the same on every run of a seed.
+pub struct UserPicks {
+    rng: Rng,
+    every: u64,
+}
+
+impl UserPicks {
+    /// Mixed into the seed so that this stream is not [`Gen`]'s.
+    const STREAM: u64 = 0x5553_4552_4d4f_4445; // "USERMODE"
+
+    /// `every` = 0: no call from CPL 3.
+    pub fn new(seed: u64, every: u64) -> UserPicks {
+        UserPicks { rng: Rng::new(seed ^ Self::STREAM), every }
+    }
+
+    /// Whether the next call is made from CPL 3.
+    pub fn next_at_cpl3(&mut self) -> bool {
+        self.every != 0 && self.rng.chance(1, self.every)
+    }
+}
+
 /// The sub-op a call names, for the coverage table: the `cmd` field of the
 /// domctl/sysctl struct its first argument points at (`read` reads the
 /// fuzzer's own memory, `None` elsewhere: then 0xffff_ffff), memory_op's
@@ -298,6 +322,21 @@ mod tests {
         assert_eq!(name(42), "hypfs_op");
         assert_eq!(name(49), "arch");
         assert_eq!(name(1 << 40), "-");
+    }
+
+    #[test]
+    fn user_picks_are_seeded_and_about_one_in_every() {
+        let picks = |seed, every| {
+            let mut u = UserPicks::new(seed, every);
+            (0..16_000).map(|_| u.next_at_cpl3()).collect::<Vec<bool>>()
+        };
+        let a = picks(3, 16);
+        assert_eq!(a, picks(3, 16), "same seed, same picks");
+        assert_ne!(a, picks(4, 16));
+        let n = a.iter().filter(|&&p| p).count();
+        assert!((800..1200).contains(&n), "{n} of 16000");
+        assert!(picks(3, 0).iter().all(|&p| !p), "0: never");
+        assert!(picks(3, 1).iter().all(|&p| p), "1: always");
     }
 
     #[test]

@@ -10,7 +10,14 @@
 //! grant frame 0 with entries granting its own pages to itself, unbound
 //! ports, and notes its gfns and vCPU ids; those valid handles are then mixed
 //! into the arguments with the bad ones (without `learn` a seed gives the
-//! same calls as before). It runs as Dom0 or as a DomU (`configs/fuzz.cfg`).
+//! same calls as before). `user` makes one call in 16 (`user=N`: one in N)
+//! from CPL 3 instead, picked by a stream of its own from the seed (so the
+//! calls are the ones the seed makes without it): each must come back
+//! -EPERM whatever its number and arguments (Xen's `hvm_hypercall` refuses
+//! every hypercall from CPL > 0 before it looks at them), else the run
+//! prints `fuzz: CPL 3 call not refused: ...`. Those calls skip the
+//! exclusions below: refused, none of them can stop this domain. It runs as
+//! Dom0 or as a DomU (`configs/fuzz.cfg`).
 //!
 //! Argument pointers point into a scratch area refilled with fresh values
 //! every 64 calls, or at memory nothing uses. The scratch area is at 2 MiB,
@@ -19,7 +26,8 @@
 //! runs into unused RAM, then into the hole, never into this kernel (which
 //! ends below 2 MiB). The kernel's text is also mapped read-only
 //! (guest-rt), which the hypervisor must honour when it copies to a guest
-//! pointer.
+//! pointer. With `user`, the 2 MiB page at 6 MiB (past the hole) is the one
+//! user-accessible page, where guest-rt's `traps::user_hypercall` runs.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -32,9 +40,10 @@ mod kernel {
     use abi::hvm::start_info::XEN_HVM_MEMMAP_TYPE_RAM;
     use abi::sched::SHUTDOWN_CRASH;
     use abi::xen::{DOMID_SELF, SIF_PRIVILEGED};
-    use fuzz::calls::{Gen, Handles, Layout};
+    use fuzz::calls::{Call, Gen, Handles, Layout, UserPicks};
     use fuzz::exclude::excluded;
     use guest_rt::paging::{self, Access};
+    use guest_rt::traps::{self, UserExit};
     use guest_rt::{cmdline, cpu, hypercall, println};
 
     const DEFAULT_SEED: u64 = 1;
@@ -47,6 +56,13 @@ mod kernel {
     /// An unmapped 2 MiB range; the 2 MiB below it (scratch included) is
     /// RAM nothing else uses.
     const HOLE: u64 = 4 << 20;
+    /// The CPL 3 page (`user`): 2 MiB of RAM nothing else uses, past the hole.
+    const USER_PAGE: u64 = 6 << 20;
+    const USER_PAGE_END: u64 = 8 << 20;
+    /// `user` without a number: one call in this many from CPL 3.
+    const DEFAULT_USER_EVERY: u64 = 16;
+    /// CPL 3 failures printed in full per seed; the rest are counted.
+    const USER_FAILURES_SHOWN: u64 = 10;
 
     unsafe extern "C" {
         /// Text and rodata of this kernel (guest-rt's linker.ld).
@@ -100,6 +116,10 @@ mod kernel {
         eperm: u64,
         other: u64,
         skipped: u64,
+        /// Calls made from CPL 3 (not in the counts above), and those of
+        /// them that did not come back -EPERM.
+        user: u64,
+        user_not_refused: u64,
     }
 
     impl Stats {
@@ -129,6 +149,8 @@ mod kernel {
             }
         };
         let first_seed = number("seed", DEFAULT_SEED);
+        // `user` / `user=N`: one call in N from CPL 3.
+        let user_every = if cmdline::flag(cmd, "user") { DEFAULT_USER_EVERY } else { number("user", 0) };
         let count = number("count", DEFAULT_COUNT);
         // `seeds=K`: K runs of `count` calls, from seeds seed..seed+K.
         let seeds = number("seeds", 1).max(1);
@@ -145,6 +167,16 @@ mod kernel {
             return;
         }
         let hole = Some(HOLE);
+        if user_every != 0 {
+            let ram_for_user = boot.si.memmap().iter().any(|e| {
+                e.r#type == XEN_HVM_MEMMAP_TYPE_RAM && e.addr <= USER_PAGE && USER_PAGE_END <= e.addr + e.size
+            });
+            if !ram_for_user || !paging::make_user_2mib(USER_PAGE) {
+                println!("fuzz: `user` needs RAM at 6..8 MiB for its CPL 3 page");
+                return;
+            }
+            traps::install();
+        }
         let leaf4 = cpu::cpuid(hv.cpuid_base + 4, 0);
         let domid = if leaf4.eax & XEN_HVM_CPUID_DOMID_PRESENT != 0 {
             u16::try_from(leaf4.ecx).unwrap_or(DOMID_SELF.0)
@@ -170,58 +202,120 @@ mod kernel {
         // handles into the calls, so that they reach the states valid
         // handles lead to (map a real grant, close a real port...).
         let handles = if cmdline::flag(cmd, "learn") { learn(domid) } else { Handles::default() };
-        let version = hypercall::xen_version();
-        let hash = image_hash();
+        if user_every != 0 {
+            println!("fuzz: one call in {user_every} from CPL 3 (user page at {USER_PAGE:#x}), each must return -EPERM");
+        }
+        let run = Run { count, trace_from, layout, handles, version: hypercall::xen_version(), hash: image_hash(), user_every };
         let mut coverage = Coverage::new();
         for seed in first_seed..first_seed.saturating_add(seeds) {
             if seed != first_seed {
                 println!("fuzz: seed={seed} count={count}");
             }
-            run_seed(seed, count, trace_from, layout, handles, version, hash, &mut coverage);
+            run_seed(seed, &run, &mut coverage);
         }
-        coverage.print();
+        coverage.print(user_every != 0);
         if seeds > 1 {
             println!("fuzz: {seeds} seeds, {} calls done, still alive", seeds * count);
         }
     }
 
-    /// One run of `count` calls from `seed`.
-    #[allow(clippy::too_many_arguments, reason = "the run's whole context, passed once per seed")]
-    fn run_seed(seed: u64, count: u64, trace_from: u64, layout: Layout, handles: Handles, version: u64, hash: u64, coverage: &mut Coverage) {
-        let mut g = Gen::with_handles(seed, layout, handles);
+    /// What every seed's run shares.
+    struct Run {
+        count: u64,
+        /// Print every call from this one on.
+        trace_from: u64,
+        layout: Layout,
+        handles: Handles,
+        /// xen_version and the image hash at boot, for [`check_health`].
+        version: u64,
+        hash: u64,
+        /// One call in this many from CPL 3; 0: none.
+        user_every: u64,
+    }
+
+    /// One run of `run.count` calls from `seed`.
+    fn run_seed(seed: u64, run: &Run, coverage: &mut Coverage) {
+        let mut g = Gen::with_handles(seed, run.layout, run.handles);
+        let mut picks = UserPicks::new(seed, run.user_every);
         let mut stats = Stats::default();
         let mut done = 0;
-        while done < count {
+        while done < run.count {
             if done % REFILL_EVERY == 0 {
                 refill(&mut g);
             }
             let call = g.call();
-            if excluded(&call, read_scratch).is_some() {
+            let at_cpl3 = picks.next_at_cpl3();
+            if !at_cpl3 && excluded(&call, read_scratch).is_some() {
                 stats.skipped += 1;
                 continue;
             }
             let [a1, a2, a3, a4, a5] = call.args;
-            if done >= trace_from {
+            if done >= run.trace_from {
                 println!(
-                    "fuzz: call {done}: nr {:#x} ({a1:#x}, {a2:#x}, {a3:#x}, {a4:#x}, {a5:#x})",
+                    "fuzz: call {done}{}: nr {:#x} ({a1:#x}, {a2:#x}, {a3:#x}, {a4:#x}, {a5:#x})",
+                    if at_cpl3 { " at CPL 3" } else { "" },
                     call.nr
                 );
             }
-            // SAFETY: the generator hands out only pointers into the scratch area or at memory nothing uses (see fuzz::calls), and fuzz::exclude leaves out the calls that would stop this domain.
-            let ret = unsafe { hypercall::hypercall5(call.nr, a1, a2, a3, a4, a5) };
-            stats.record(ret);
-            coverage.record(&call, ret, read_scratch);
+            if at_cpl3 {
+                user_call(done, &call, &mut stats, coverage);
+            } else {
+                // SAFETY: the generator hands out only pointers into the scratch area or at memory nothing uses (see fuzz::calls), and fuzz::exclude leaves out the calls that would stop this domain.
+                let ret = unsafe { hypercall::hypercall5(call.nr, a1, a2, a3, a4, a5) };
+                stats.record(ret);
+                coverage.record(&call, ret, read_scratch);
+            }
             done += 1;
-            if done % PROGRESS_EVERY == 0 || done == count {
+            if done % PROGRESS_EVERY == 0 || done == run.count {
                 let s = &stats;
                 println!(
-                    "fuzz: {done} calls, {} ok, {} -ENOSYS, {} -EFAULT, {} -EINVAL, {} -EPERM, {} other errors, {} skipped",
-                    s.ok, s.enosys, s.efault, s.einval, s.eperm, s.other, s.skipped
+                    "fuzz: {done} calls, {} ok, {} -ENOSYS, {} -EFAULT, {} -EINVAL, {} -EPERM, {} other errors, {} skipped, {} at CPL 3",
+                    s.ok, s.enosys, s.efault, s.einval, s.eperm, s.other, s.skipped, s.user
                 );
-                check_health(done, version, hash);
+                check_health(done, run.version, run.hash);
             }
         }
         println!("fuzz: seed={seed}, {done} calls done, still alive");
+    }
+
+    /// Call number `done` made from CPL 3: it must come back -EPERM. Any
+    /// other answer (a result, another error, a fault of the VMCALL) is a
+    /// line the scenarios forbid.
+    fn user_call(done: u64, call: &Call, stats: &mut Stats, coverage: &mut Coverage) {
+        let eperm = Errno::EPERM.to_hypercall_ret();
+        // SAFETY: USER_PAGE was made user-accessible in kmain and nothing else uses it; refused, the call does nothing, and a hypervisor that runs it gets the arguments a kernel-mode call of the fuzzer's could get (the scratch area, memory nothing uses).
+        let exit = unsafe { traps::user_hypercall(USER_PAGE, call.nr, call.args) };
+        stats.user += 1;
+        let refused = exit == UserExit::Returned(eperm);
+        coverage.record_user(call, refused);
+        if refused {
+            return;
+        }
+        stats.user_not_refused += 1;
+        if stats.user_not_refused <= USER_FAILURES_SHOWN {
+            let [a1, a2, a3, a4, a5] = call.args;
+            println!(
+                "fuzz: CPL 3 call not refused: call {done}: nr {:#x} ({a1:#x}, {a2:#x}, {a3:#x}, {a4:#x}, {a5:#x}) {}, want -EPERM",
+                call.nr,
+                Answer(exit)
+            );
+        }
+    }
+
+    /// How a CPL 3 call came back: its rax as -ENAME or a number, or the
+    /// fault the VMCALL took.
+    struct Answer(UserExit);
+
+    impl core::fmt::Display for Answer {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            match self.0 {
+                UserExit::Returned(rax) => match Errno::from_hypercall_ret(rax) {
+                    Some(e) => write!(f, "returned -{}", e.name()),
+                    None => write!(f, "returned {rax:#x}"),
+                },
+                UserExit::Fault(fault) => write!(f, "took exception {} (error code {:#x})", fault.vector, fault.error_code),
+            }
+        }
     }
 
     /// Pages at 3 MiB (RAM nothing else uses, above the scratch): grant
@@ -273,6 +367,12 @@ mod kernel {
         ok: [[u32; SUB_OPS + 1]; NRS],
         /// Numbers past [`NRS`].
         other_calls: u64,
+        /// Calls made from CPL 3, per number (past [`NRS`]: `other_user`),
+        /// counted apart from the ones above.
+        user: [u32; NRS],
+        other_user: u64,
+        /// Calls from CPL 3 that did not come back -EPERM.
+        user_not_refused: u64,
     }
 
     const NRS: usize = 64;
@@ -280,7 +380,24 @@ mod kernel {
 
     impl Coverage {
         fn new() -> Coverage {
-            Coverage { calls: [[0; SUB_OPS + 1]; NRS], ok: [[0; SUB_OPS + 1]; NRS], other_calls: 0 }
+            Coverage {
+                calls: [[0; SUB_OPS + 1]; NRS],
+                ok: [[0; SUB_OPS + 1]; NRS],
+                other_calls: 0,
+                user: [0; NRS],
+                other_user: 0,
+                user_not_refused: 0,
+            }
+        }
+
+        fn record_user(&mut self, call: &Call, refused: bool) {
+            match usize::try_from(call.nr).ok().filter(|&n| n < NRS) {
+                Some(nr) => self.user[nr] = self.user[nr].saturating_add(1),
+                None => self.other_user += 1,
+            }
+            if !refused {
+                self.user_not_refused += 1;
+            }
         }
 
         fn record(&mut self, call: &fuzz::calls::Call, ret: u64, read: impl Fn(u64, usize) -> Option<u64>) {
@@ -296,16 +413,25 @@ mod kernel {
             }
         }
 
-        /// One line per hypercall made: its totals, then `sub:ok/calls` for each sub-op.
-        fn print(&self) {
-            println!("fuzz: coverage (hypercall: calls, non-error returns; sub-op:ok/calls, {SUB_OPS} = {SUB_OPS} and up)");
+        /// One line per hypercall made: its totals, then `sub:ok/calls` for
+        /// each sub-op; with `user`, the calls from CPL 3 too.
+        fn print(&self, user: bool) {
+            println!(
+                "fuzz: coverage (hypercall: calls, non-error returns{}; sub-op:ok/calls, {SUB_OPS} = {SUB_OPS} and up)",
+                if user { ", calls from CPL 3" } else { "" }
+            );
             for nr in 0..NRS {
                 let calls: u64 = self.calls[nr].iter().map(|&c| u64::from(c)).sum();
-                if calls == 0 {
+                if calls == 0 && self.user[nr] == 0 {
                     continue;
                 }
                 let ok: u64 = self.ok[nr].iter().map(|&c| u64::from(c)).sum();
-                println!("fuzz: coverage {nr:2} {:<18} {calls:7} calls {ok:7} ok", fuzz::calls::name(nr as u64));
+                let name = fuzz::calls::name(nr as u64);
+                if user {
+                    println!("fuzz: coverage {nr:2} {name:<18} {calls:7} calls {ok:7} ok {:6} at CPL 3", self.user[nr]);
+                } else {
+                    println!("fuzz: coverage {nr:2} {name:<18} {calls:7} calls {ok:7} ok");
+                }
                 // Sub-ops, 11 to a line (the console's lines are short).
                 for chunk in 0..3 {
                     let mut line = Line::default();
@@ -318,6 +444,17 @@ mod kernel {
                 }
             }
             println!("fuzz: coverage: {} calls with numbers >= {NRS}", self.other_calls);
+            if user {
+                let total = self.user.iter().map(|&c| u64::from(c)).sum::<u64>() + self.other_user;
+                if self.user_not_refused == 0 {
+                    println!("fuzz: coverage: {total} calls at CPL 3 ({} with numbers >= {NRS}), every one -EPERM", self.other_user);
+                } else {
+                    println!(
+                        "fuzz: coverage: {total} calls at CPL 3 ({} with numbers >= {NRS}), CPL 3 call not refused: {} of them",
+                        self.other_user, self.user_not_refused
+                    );
+                }
+            }
         }
     }
 

@@ -13,7 +13,8 @@
 //!
 //! Memory it uses besides its image (below 2 MiB): 2..4 MiB scratch pages,
 //! 4..6 MiB the CPL 3 page, 6..8 MiB a multicall or unmap list running into
-//! an unmapped hole at 8..10 MiB, 10..12 MiB the reservation pool.
+//! an unmapped hole at 8..10 MiB, 10..12 MiB the reservation pool, 12..14
+//! MiB a page check 2 maps read-only.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -56,7 +57,19 @@ mod kernel {
     const HOLE: u64 = 8 * MIB;
     const RESV: u64 = 10 * MIB;
     const RESV_PAGES: u64 = 512;
-    const RAM_NEEDED: u64 = 12 * MIB;
+    /// Check 2's buffers in the user page (past guest-rt's code and call
+    /// block, below its stack): an OUT buffer each for AC clear and AC set,
+    /// an IN buffer.
+    const USER_OUT: u64 = USER_PAGE + 0x3000;
+    const USER_OUT_AC: u64 = USER_PAGE + 0x3100;
+    const USER_IN: u64 = USER_PAGE + 0x3200;
+    /// Check 2's read-only 2 MiB page: an OUT buffer each for CR0.WP set
+    /// and clear, an IN buffer.
+    const RO_PAGE: u64 = 12 * MIB;
+    const RO_OUT: u64 = RO_PAGE;
+    const RO_OUT_NO_WP: u64 = RO_PAGE + 0x100;
+    const RO_IN: u64 = RO_PAGE + 0x1000;
+    const RAM_NEEDED: u64 = 14 * MIB;
     /// Check 1's extra pages: 96 MiB, used only if the memory map has no RAM there.
     const EXTRA_GFN: u64 = (96 * MIB) >> 12;
     const EXTRA_PAGES: u64 = 4096;
@@ -65,6 +78,9 @@ mod kernel {
     const EFER_LME: u64 = 1 << 8;
     const EFER_LMA: u64 = 1 << 10;
     const CR4_VMXE: u64 = 1 << 13;
+    const CR4_SMAP: u64 = 1 << 21;
+    const CR0_WP: u64 = 1 << 16;
+    const RFLAGS_AC: u64 = 1 << 18;
     const CR4_OSXSAVE: u64 = 1 << 18;
 
     /// The TAP writer and its counters.
@@ -117,7 +133,6 @@ mod kernel {
     struct Ctx {
         tap: Tap,
         domid: u16,
-        amd: bool,
         version: u64,
         /// Whether [`EXTRA_GFN`]'s pages are outside our RAM (and below 4 GiB).
         extra_gfns: bool,
@@ -151,9 +166,8 @@ mod kernel {
         let leaf4 = cpu::cpuid(hv.cpuid_base + 4, 0);
         let dom0 = boot.si.info.flags & SIF_INITDOMAIN != 0;
         let domid = if leaf4.eax & XEN_HVM_CPUID_DOMID_PRESENT != 0 { u16::try_from(leaf4.ecx).unwrap_or(0) } else { 0 };
-        let vendor = cpu::cpuid(0, 0);
-        let amd = vendor.ebx == u32::from_le_bytes(*b"Auth") || vendor.ebx == u32::from_le_bytes(*b"Hygo");
-        let mut c = Ctx { tap: Tap { n: 0, passed: 0, failed: 0, skipped: 0 }, domid, amd, version: hypercall::xen_version(), extra_gfns };
+        let amd = hypercall::amd();
+        let mut c = Ctx { tap: Tap { n: 0, passed: 0, failed: 0, skipped: 0 }, domid, version: hypercall::xen_version(), extra_gfns };
         println!("TAP version 13");
         println!("# hostile: issue 9's attacks as {} (domid {domid}), {} CPU", if dom0 { "Dom0" } else { "a DomU" }, if amd { "AMD" } else { "Intel" });
         let number = |key: &str, default: u64| cmdline::number(cmd, key).ok().flatten().unwrap_or(default);
@@ -173,6 +187,8 @@ mod kernel {
         if sel.wants(2) {
             attempt(2, "hypercalls from CPL 3");
             cpl3(&mut c);
+            attempt(2, "hypercall buffers in user pages (SMAP, RFLAGS.AC) and read-only pages (CR0.WP)");
+            supervisor_copies(&mut c);
         }
         if sel.wants(8) {
             attempt(8, "EFER.LME change while paging, EFER.LMA write, CR4.VMXE");
@@ -230,83 +246,208 @@ mod kernel {
         println!("# 10: left LSTAR etc. = 0xffff80001eed...., DR0-3 = 0xffff8000dead00.. for the next domain on this CPU");
     }
 
-    // The user routine: rdi points at a `UserCall`; makes the call with
-    // VMCALL (Intel) or VMMCALL (AMD) and returns rax with `int 0x80`.
-    // Position-independent: it is copied to the CPL 3 page.
-    core::arch::global_asm!(
-        r#"
-        .pushsection .rodata.hostile_user, "a", @progbits
-        .global hostile_user_call
-    hostile_user_call:
-        mov r12, rdi
-        mov rax, [r12]
-        mov rdi, [r12 + 8]
-        mov rsi, [r12 + 16]
-        mov rdx, [r12 + 24]
-        mov r10, [r12 + 32]
-        mov r8, [r12 + 40]
-        cmp qword ptr [r12 + 48], 0
-        jne 1f
-        vmcall
-        jmp 2f
-    1:  vmmcall
-    2:  int 0x80
-        .global hostile_user_call_end
-    hostile_user_call_end:
-        .popsection
-    "#
-    );
-
-    unsafe extern "C" {
-        static hostile_user_call: u8;
-        static hostile_user_call_end: u8;
-    }
-
-    #[repr(C)]
-    struct UserCall {
-        nr: u64,
-        args: [u64; 5],
-        amd: u64,
-    }
-
-    /// Makes hypercall `nr` from CPL 3 (the call block at 0x800 in the user page).
-    fn user_hypercall(c: &Ctx, nr: u64, args: [u64; 5]) -> UserExit {
-        let start = &raw const hostile_user_call;
-        let end = &raw const hostile_user_call_end as usize;
-        // SAFETY: the routine's bytes lie between the two labels in rodata.
-        let code = unsafe { core::slice::from_raw_parts(start, end - start as usize) };
-        let block = (USER_PAGE + 0x800) as *mut UserCall;
-        // SAFETY: the user page is RAM of ours (checked in kmain) that nothing else uses; run_user copies the code to its start.
-        unsafe {
-            block.write(UserCall { nr, args, amd: u64::from(c.amd) });
-            traps::run_user(code, USER_PAGE, block as u64)
-        }
+    /// Makes hypercall `nr` from CPL 3 (guest-rt's routine in the user page).
+    fn user_hypercall(nr: u64, args: [u64; 5]) -> UserExit {
+        // SAFETY: the user page is RAM of ours (checked in kmain), user-mapped, that nothing else uses; a call the hypervisor wrongly runs is one of check 2's harmless ones.
+        unsafe { traps::user_hypercall(USER_PAGE, nr, args) }
     }
 
     /// 2: every hypercall from CPL 3 is -EPERM (Xen's hvm_hypercall checks
     /// the CPL first), and nothing it asked for happens.
     fn cpl3(c: &mut Ctx) {
         let eperm = UserExit::Returned(err(abi::errno::Errno::EPERM));
-        let r = user_hypercall(c, HYPERVISOR_XEN_VERSION, [XENVER_VERSION, 0, 0, 0, 0]);
+        let r = user_hypercall(HYPERVISOR_XEN_VERSION, [XENVER_VERSION, 0, 0, 0, 0]);
         c.tap.check(format_args!("2: xen_version(XENVER_version) from CPL 3 returns -EPERM"), r == eperm, format_args!("{r:x?}"), format_args!("{eperm:x?}"));
         let text = b"hostile: CPL3 console_io LEAKED into the console\n";
         let buf = USER_PAGE + 0x1000;
         // SAFETY: user page, ours.
         unsafe { core::ptr::copy_nonoverlapping(text.as_ptr(), buf as *mut u8, text.len()) };
-        let r = user_hypercall(c, HYPERVISOR_CONSOLE_IO, [CONSOLEIO_WRITE, text.len() as u64, buf, 0, 0]);
+        let r = user_hypercall(HYPERVISOR_CONSOLE_IO, [CONSOLEIO_WRITE, text.len() as u64, buf, 0, 0]);
         c.tap.check(format_args!("2: console_io(CONSOLEIO_write) from CPL 3 returns -EPERM (and prints nothing)"), r == eperm, format_args!("{r:x?}"), format_args!("{eperm:x?}"));
         let op = XenSysctl::new(XEN_SYSCTL_PHYSINFO, &XenSysctlPhysinfo::new_zeroed());
         let at = USER_PAGE + 0x2000;
         // SAFETY: user page, ours; a XenSysctl fits in the page.
         unsafe { (at as *mut XenSysctl).write_unaligned(op) };
-        let r = user_hypercall(c, HYPERVISOR_SYSCTL, [at, 0, 0, 0, 0]);
+        let r = user_hypercall(HYPERVISOR_SYSCTL, [at, 0, 0, 0, 0]);
         c.tap.check(format_args!("2: sysctl(physinfo) from CPL 3 returns -EPERM"), r == eperm, format_args!("{r:x?}"), format_args!("{eperm:x?}"));
         // A guest-virtual buffer the user may not touch (the kernel's own
         // memory, supervisor-only): grant_table_op(query_size) on it.
-        let r = user_hypercall(c, HYPERVISOR_GRANT_TABLE_OP, [GNTTABOP_QUERY_SIZE, SCRATCH + 0x3000, 1, 0, 0]);
+        let r = user_hypercall(HYPERVISOR_GRANT_TABLE_OP, [GNTTABOP_QUERY_SIZE, SCRATCH + 0x3000, 1, 0, 0]);
         c.tap.check(format_args!("2: grant_table_op(query_size, supervisor page) from CPL 3 returns -EPERM"), r == eperm, format_args!("{r:x?}"), format_args!("{eperm:x?}"));
         let r = xen_version_ok(c);
         c.tap.check(format_args!("2: the kernel's own hypercalls still work after CPL 3"), r, format_args!("xen_version changed"), format_args!("unchanged"));
+    }
+
+    /// XENVER_extraversion into the 16 bytes at `buf` (an OUT buffer).
+    fn extraversion(buf: u64) -> u64 {
+        // SAFETY: callers pass 16 bytes of RAM of ours (or a page whose rights the hypervisor must refuse).
+        unsafe { hypercall::hypercall2(HYPERVISOR_XEN_VERSION, abi::version::XENVER_EXTRAVERSION, buf) }
+    }
+
+    /// XENMEM_current_reservation of the domid at `domid` (an IN buffer).
+    fn current_reservation(domid: u64) -> u64 {
+        // SAFETY: the call only reads the domid_t at the pointer.
+        unsafe { hypercall::hypercall2(HYPERVISOR_MEMORY_OP, XENMEM_CURRENT_RESERVATION, domid) }
+    }
+
+    fn fill(addr: u64, len: usize, byte: u8) {
+        // SAFETY: callers name RAM of ours that nothing else uses, mapped writable now.
+        unsafe { core::ptr::write_bytes(addr as *mut u8, byte, len) };
+    }
+
+    fn read16(addr: u64) -> [u8; 16] {
+        // SAFETY: callers name mapped RAM of ours; reading only.
+        unsafe { (addr as *const [u8; 16]).read_volatile() }
+    }
+
+    /// What an OUT buffer the hypervisor must not write holds.
+    const UNTOUCHED: [u8; 16] = [0xa5; 16];
+
+    /// 2: a hypercall made at CPL 0 reaches its buffers with the rights of
+    /// a supervisor data access, as Xen's copy_{to,from}_user_hvm do
+    /// (hvm_copy_{to,from}_guest_linear with no PFEC_user_mode; the rights
+    /// are guest_walk_tables'): a user page is fine, unless CR4.SMAP is set
+    /// and RFLAGS.AC clear; a read-only page can be read, and written only
+    /// while CR0.WP is clear. A copy the walk refuses is -EFAULT, and an
+    /// OUT buffer it refuses stays as it was.
+    fn supervisor_copies(c: &mut Ctx) {
+        // What the calls return with buffers nothing forbids.
+        let mut want = [0u8; 16];
+        let rc = extraversion(want.as_mut_ptr() as u64);
+        let self_id = DOMID_SELF.0;
+        let pages = current_reservation(core::ptr::from_ref(&self_id) as u64);
+        let ok = c.tap.check(
+            format_args!("2: xen_version(XENVER_extraversion) and memory_op(XENMEM_current_reservation) with buffers on our stack work"),
+            rc == 0 && abi::errno::Errno::from_hypercall_ret(pages).is_none(),
+            format_args!("{}, {}", Ret(rc), Ret(pages)),
+            format_args!("0, a page count"),
+        );
+        if !ok {
+            return;
+        }
+        // SAFETY: the user page and the page made read-only later (writable now) are RAM of ours that nothing else uses.
+        unsafe {
+            (USER_IN as *mut u16).write_volatile(self_id);
+            (RO_IN as *mut u16).write_volatile(self_id);
+        }
+
+        // A user page without SMAP: a supervisor access like any other.
+        fill(USER_OUT, 16, 0xa5);
+        let rc = extraversion(USER_OUT);
+        let got = read16(USER_OUT);
+        c.tap.check(
+            format_args!("2: with CR4.SMAP clear, XENVER_extraversion into a user page writes it"),
+            rc == 0 && got == want,
+            format_args!("{}, {got:x?}", Ret(rc)),
+            format_args!("0, {want:x?}"),
+        );
+        smap(c, &want, pages);
+        write_protect(c, &want, pages);
+    }
+
+    /// 2, SMAP: with CR4.SMAP set, a hypercall's copy to or from a user
+    /// page is -EFAULT while RFLAGS.AC is clear and works once STAC set it.
+    fn smap(c: &mut Ctx, want: &[u8; 16], pages: u64) {
+        let has_smap = cpu::cpuid(0, 0).eax >= 7 && cpu::cpuid(7, 0).ebx & (1 << 20) != 0;
+        if !has_smap {
+            c.tap.skip("2: with CR4.SMAP set, hypercall buffers in user pages fault unless RFLAGS.AC", "the CPU has no SMAP (CPUID.7.0:EBX[20])");
+            return;
+        }
+        let cr4 = traps::read_cr4();
+        fill(USER_OUT, 16, 0xa5);
+        fill(USER_OUT_AC, 16, 0xa5);
+        // SAFETY: SMAP only makes this kernel's own accesses to the user page fault, and it makes none until CR4 is restored below; CPUID offers SMAP, so CLAC and STAC exist.
+        let (set, ac_clear, rc_out, rc_in, ac_set, rc_out_ac, rc_in_ac) = unsafe {
+            let set = traps::try_write_cr4(cr4 | CR4_SMAP);
+            traps::clac();
+            let ac_clear = traps::read_rflags() & RFLAGS_AC == 0;
+            let rc_out = extraversion(USER_OUT);
+            let rc_in = current_reservation(USER_IN);
+            traps::stac();
+            let ac_set = traps::read_rflags() & RFLAGS_AC != 0;
+            let rc_out_ac = extraversion(USER_OUT_AC);
+            let rc_in_ac = current_reservation(USER_IN);
+            traps::clac();
+            let _ = traps::try_write_cr4(cr4);
+            (set, ac_clear, rc_out, rc_in, ac_set, rc_out_ac, rc_in_ac)
+        };
+        if !c.tap.check(format_args!("2: CPUID offers SMAP and MOV CR4 sets CR4.SMAP"), set.is_ok(), format_args!("{set:?}"), format_args!("Ok")) {
+            return;
+        }
+        let efault = err(abi::errno::Errno::EFAULT);
+        let (got, got_ac) = (read16(USER_OUT), read16(USER_OUT_AC));
+        c.tap.check(
+            format_args!("2: with CR4.SMAP set and RFLAGS.AC clear, XENVER_extraversion into a user page returns -EFAULT and writes nothing"),
+            ac_clear && rc_out == efault && got == UNTOUCHED,
+            format_args!("AC clear {ac_clear}, {}, {got:x?}", Ret(rc_out)),
+            format_args!("AC clear, -EFAULT, {UNTOUCHED:x?}"),
+        );
+        c.tap.check(
+            format_args!("2: with CR4.SMAP set and RFLAGS.AC clear, XENMEM_current_reservation reading its domid from a user page returns -EFAULT"),
+            rc_in == efault,
+            format_args!("{}", Ret(rc_in)),
+            format_args!("-EFAULT"),
+        );
+        c.tap.check(
+            format_args!("2: with CR4.SMAP set and RFLAGS.AC set (STAC), XENVER_extraversion into a user page writes it"),
+            ac_set && rc_out_ac == 0 && got_ac == *want,
+            format_args!("AC set {ac_set}, {}, {got_ac:x?}", Ret(rc_out_ac)),
+            format_args!("AC set, 0, {want:x?}"),
+        );
+        c.tap.check(
+            format_args!("2: with CR4.SMAP set and RFLAGS.AC set, XENMEM_current_reservation reads its domid from a user page"),
+            rc_in_ac == pages,
+            format_args!("{}", Ret(rc_in_ac)),
+            format_args!("{}", Ret(pages)),
+        );
+        let after = traps::read_cr4();
+        c.tap.check(format_args!("2: CR4 is back to {cr4:#x}"), after == cr4, format_args!("{after:#x}"), format_args!("{cr4:#x}"));
+    }
+
+    /// 2, CR0.WP: a hypercall's copy to a read-only supervisor page is
+    /// -EFAULT while CR0.WP is set (the page unchanged) and writes it while
+    /// CR0.WP is clear, as a supervisor write would; a copy from it works.
+    fn write_protect(c: &mut Ctx, want: &[u8; 16], pages: u64) {
+        let cr0 = traps::read_cr0();
+        fill(RO_OUT, 16, 0xa5);
+        fill(RO_OUT_NO_WP, 16, 0xa5);
+        if !paging::set_2mib(RO_PAGE, Access::ReadOnly) {
+            c.tap.check(format_args!("2: the page at 12 MiB can be made read-only"), false, format_args!("no"), format_args!("yes"));
+            return;
+        }
+        // SAFETY: WP only decides whether this kernel's own writes to read-only pages fault; it writes none while WP is clear, and CR0 is restored below.
+        let (set, rc_wp, rc_in, cleared, rc_no_wp) = unsafe {
+            let set = traps::try_write_cr0(cr0 | CR0_WP);
+            let rc_wp = extraversion(RO_OUT);
+            let rc_in = current_reservation(RO_IN);
+            let cleared = traps::try_write_cr0(cr0 & !CR0_WP);
+            let rc_no_wp = extraversion(RO_OUT_NO_WP);
+            let _ = traps::try_write_cr0(cr0);
+            (set, rc_wp, rc_in, cleared, rc_no_wp)
+        };
+        let (got, got_no_wp) = (read16(RO_OUT), read16(RO_OUT_NO_WP));
+        paging::set_2mib(RO_PAGE, Access::ReadWrite);
+        let efault = err(abi::errno::Errno::EFAULT);
+        c.tap.check(
+            format_args!("2: with CR0.WP set, XENVER_extraversion into a read-only supervisor page returns -EFAULT and writes nothing"),
+            set.is_ok() && rc_wp == efault && got == UNTOUCHED,
+            format_args!("{set:?}, {}, {got:x?}", Ret(rc_wp)),
+            format_args!("Ok, -EFAULT, {UNTOUCHED:x?}"),
+        );
+        c.tap.check(
+            format_args!("2: with CR0.WP set, XENMEM_current_reservation reads its domid from a read-only page"),
+            rc_in == pages,
+            format_args!("{}", Ret(rc_in)),
+            format_args!("{}", Ret(pages)),
+        );
+        c.tap.check(
+            format_args!("2: with CR0.WP clear, XENVER_extraversion into a read-only supervisor page writes it"),
+            cleared.is_ok() && rc_no_wp == 0 && got_no_wp == *want,
+            format_args!("{cleared:?}, {}, {got_no_wp:x?}", Ret(rc_no_wp)),
+            format_args!("Ok, 0, {want:x?}"),
+        );
+        let after = traps::read_cr0();
+        c.tap.check(format_args!("2: CR0 is back to {cr0:#x}"), after == cr0, format_args!("{after:#x}"), format_args!("{cr0:#x}"));
     }
 
     fn xen_version_ok(c: &Ctx) -> bool {
