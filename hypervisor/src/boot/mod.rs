@@ -336,6 +336,11 @@ fn run_dom0(
         config.modules.len(),
         dom0_cmdline
     );
+    // Dom0 sees none of what firmware and loaders left in the registers VMX
+    // passes through (DR0-3, the SYSCALL MSRs), as a DomU sees none of its
+    // predecessor's.
+    cpu::reset_extended_state();
+    cpu::reset_guest_registers();
     let end = {
         let mut guest = vcpu::run::Guest::new(dom0::build::DOM0_ID, 0);
         vcpu::run::run(&mut dom0.vcpu, &mut guest)

@@ -240,6 +240,13 @@ impl Domain {
         }
     }
 
+    /// Whether `gfn` holds a read-only grant mapping (a write there is the
+    /// guest's #GP, as on Xen).
+    pub fn is_readonly_grant(&self, gfn: u64) -> bool {
+        gfn < crate::mm::p2m::GFN_LIMIT
+            && self.p2m.translate(Gfn(gfn)).is_some_and(|e| e.p2m_type == P2mType::GrantMap && !e.access.contains(Access::WRITE))
+    }
+
     /// Highest gfn mapped as RAM (XENMEM_maximum_gpfn).
     pub fn max_gpfn(&self) -> u64 {
         let mut max = 0;

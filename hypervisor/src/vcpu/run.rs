@@ -462,6 +462,13 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
             Exit::Init => {}
             Exit::Exception { vector, error } => vcpu.inject_exception(vector, error),
             Exit::NestedPageFault { gpa, write, fetch } => {
+                // Xen's hvm_hap_nested_page_fault: a write to a read-only
+                // grant mapping is the guest's #GP, not a crash.
+                if write && !fetch && DOMAINS.lock().get(guest.domid).is_some_and(|d| d.is_readonly_grant(gpa >> 12)) {
+                    guest.log(Level::Debug, "p2m", format_args!("write to a read-only grant mapping at gpa {gpa:#x} -> #GP"));
+                    vcpu.inject_exception(13, Some(0));
+                    continue;
+                }
                 let what = if fetch { "fetch from" } else if write { "write to" } else { "read of" };
                 return crash(guest, vcpu, format_args!("{what} gpa {gpa:#x}, which is not its memory"));
             }
