@@ -1,15 +1,44 @@
 //! Dom0's heap: the toolstack keeps configs, names and lists in it, the
-//! xenstored its tree. The allocator is guest-rt's; the arena is ours.
+//! xenstored its tree. The allocator is guest-rt's; the arena is the top
+//! [`HEAP_SIZE`] bytes of Dom0's highest RAM below 4 GiB (what the boot
+//! page tables map), above everything the hypervisor loaded there. A static
+//! arena would stretch this kernel's image across the firmware ranges some
+//! machines keep low down (OVMF's ACPI NVS at 8 MiB), where Dom0 has no RAM.
 
-const HEAP_SIZE: usize = 8 << 20;
+use abi::hvm::start_info::XEN_HVM_MEMMAP_TYPE_RAM;
+use guest_rt::start_info::StartInfo;
 
-#[repr(C, align(4096))]
-struct Arena([u8; HEAP_SIZE]);
-static mut ARENA: Arena = Arena([0; HEAP_SIZE]);
+const HEAP_SIZE: u64 = 8 << 20;
+const MAPPED_END: u64 = 1 << 32;
+/// Room the hypervisor's start info may take after the last module.
+const START_INFO_ROOM: u64 = 64 << 10;
+
+unsafe extern "C" {
+    /// The end of this kernel's image, bss included (guest-rt's linker.ld).
+    static __bss_end: u8;
+}
 
 /// Hands the arena to the allocator; call once, before any allocation.
-pub fn init() {
-    // SAFETY: called once at boot; the arena is a static nothing else names, so this is the only reference to it, for ever.
-    let arena = unsafe { &mut (*core::ptr::addr_of_mut!(ARENA)).0 };
+/// Panics (with what is missing) if Dom0 has no room for it.
+pub fn init(si: &StartInfo, start_info_paddr: u64) {
+    let mut used = (&raw const __bss_end) as u64;
+    for i in 0..si.info.nr_modules {
+        if let Some(m) = si.module(i) {
+            used = used.max(m.data.as_ptr() as u64 + m.data.len() as u64);
+        }
+    }
+    used = used.max(start_info_paddr + START_INFO_ROOM);
+    let top = si
+        .memmap()
+        .iter()
+        .filter(|e| e.r#type == XEN_HVM_MEMMAP_TYPE_RAM && e.addr < MAPPED_END)
+        .map(|e| (e.addr, (e.addr + e.size).min(MAPPED_END) & !0xfff))
+        .filter(|&(start, end)| end >= start.max(used) + HEAP_SIZE)
+        .map(|(_, end)| end)
+        .max()
+        .unwrap_or_else(|| panic!("dom0: no {} MiB of RAM above {used:#x} below 4 GiB for the heap: give Dom0 more memory (dom0_mem=)", HEAP_SIZE >> 20));
+    let start = top - HEAP_SIZE;
+    // SAFETY: [start, top) is Dom0 RAM (its memory map says so) that the boot page tables map, above this kernel, its modules and start info, so nothing else uses it; it is handed out once, for ever.
+    let arena = unsafe { core::slice::from_raw_parts_mut(start as *mut u8, HEAP_SIZE as usize) };
     guest_rt::heap::init(arena);
 }

@@ -33,7 +33,7 @@ guest_rt::entry!("dom0", kmain);
 /// the domain powers off when it returns.
 #[cfg(target_os = "none")]
 fn kmain(boot: &guest_rt::Boot) {
-    heap::init();
+    heap::init(&boot.si, boot.start_info_paddr);
     let si = &boot.si;
     println!(
         "dom0: hello from the Rust Dom0 (PVH), start_info at {:#x}, {} modules, cmdline \"{}\"",

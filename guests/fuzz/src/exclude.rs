@@ -20,6 +20,7 @@
 //! | hvm_op (34) | HVMOP_set_param of VM86_TSS(_SIZED) | Xen crashes a guest setting a bad value for itself |
 //! | domctl (36) | createdomain, destroydomain, pausedomain | makes domains outlive the run, or stops this one |
 //! | sysctl (35) | cpu_hotplug, cpupool_op | could take this domain's CPUs away |
+//! | grant_table_op (20) | GNTTABOP_map_grant_ref with `GNTMAP_host_map` at a `host_addr` below [`OWN_MEMORY_END`] | maps a (learned, perhaps read-only) grant over this kernel's own RAM, which it then writes |
 
 use crate::calls::Call;
 
@@ -32,6 +33,15 @@ const SCHED_OP: u64 = 29;
 const HVM_OP: u64 = 34;
 const SYSCTL: u64 = 35;
 const DOMCTL: u64 = 36;
+const GRANT_TABLE_OP: u64 = 20;
+/// This kernel's own memory: its image, the scratch area, the learned
+/// pages and the user page all lie below 8 MiB.
+pub const OWN_MEMORY_END: u64 = 8 << 20;
+/// `struct gnttab_map_grant_ref`: host_addr at 0, flags at 8; 32 bytes.
+const MAP_GRANT_REF_SIZE: u64 = 32;
+const GNTMAP_HOST_MAP: u64 = 1 << 1;
+/// Most batch entries looked at (a scratch area's worth).
+const MAX_ENTRIES: u64 = 1024;
 
 /// The low 32 bits: what Xen sees of an `int` or `unsigned int` argument.
 fn int(v: u64) -> u32 {
@@ -73,6 +83,9 @@ pub fn excluded(call: &Call, read: impl Fn(u64, usize) -> Option<u64>) -> Option
             Some(3) => Some("XEN_DOMCTL_pausedomain"),
             _ => None,
         },
+        GRANT_TABLE_OP if int(a0) == 0 && maps_over_own_memory(a1, u64::from(int(call.args[2])), &read) => {
+            Some("GNTTABOP_map_grant_ref over this kernel's own memory")
+        }
         SYSCTL => match read(a0, 4) {
             Some(11) => Some("XEN_SYSCTL_cpu_hotplug"),
             Some(18) => Some("XEN_SYSCTL_cpupool_op"),
@@ -80,6 +93,20 @@ pub fn excluded(call: &Call, read: impl Fn(u64, usize) -> Option<u64>) -> Option
         },
         _ => None,
     }
+}
+
+/// Whether a map_grant_ref batch at `list` of `count` entries has a
+/// readable entry that host-maps at this kernel's own memory (entries past
+/// the scratch area cannot be read by Xen either: it stops there).
+fn maps_over_own_memory(list: u64, count: u64, read: &impl Fn(u64, usize) -> Option<u64>) -> bool {
+    for i in 0..count.min(MAX_ENTRIES) {
+        let at = list.wrapping_add(i * MAP_GRANT_REF_SIZE);
+        let (Some(host_addr), Some(flags)) = (read(at, 8), read(at + 8, 4)) else { return false };
+        if flags & GNTMAP_HOST_MAP != 0 && host_addr < OWN_MEMORY_END {
+            return true;
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -130,5 +157,21 @@ mod tests {
     #[test]
     fn numbers_past_the_table_are_not_confused_with_sched_op() {
         assert!(excluded(&call((1 << 32) | SCHED_OP, [2, 0, 0, 0, 0]), NOTHING).is_none());
+    }
+
+    #[test]
+    fn grant_maps_over_own_memory_are_excluded() {
+        // One entry at 0x100: host_addr 0x202000, flags host_map.
+        let read = |addr: u64, len: usize| match (addr, len) {
+            (0x100, 8) => Some(0x20_2000),
+            (0x108, 4) => Some(GNTMAP_HOST_MAP),
+            (0x120, 8) => Some(0x900_0000),
+            (0x128, 4) => Some(GNTMAP_HOST_MAP),
+            _ => None,
+        };
+        assert!(excluded(&call(GRANT_TABLE_OP, [0, 0x100, 1, 0, 0]), read).is_some());
+        assert!(excluded(&call(GRANT_TABLE_OP, [0, 0x120, 1, 0, 0]), read).is_none(), "above our memory");
+        assert!(excluded(&call(GRANT_TABLE_OP, [1, 0x100, 1, 0, 0]), read).is_none(), "not a map");
+        assert!(excluded(&call(GRANT_TABLE_OP, [0, 0x100, 0, 0, 0]), read).is_none(), "no entries");
     }
 }
