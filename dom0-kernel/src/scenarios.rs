@@ -364,15 +364,19 @@ mod hostile {
         let Some(domid) = spinning(ts, timer) else { return };
         let r = ts.destroy("hostile-spin");
         verdict(r.is_ok(), format_args!("6: destroydomain of running d{domid}: {r:?}"));
-        let mut gone = false;
+        let gone = gone_soon(domid, timer);
+        verdict(gone, format_args!("6: d{domid} is gone after its destruction"));
+    }
+
+    /// Whether domain `domid` is gone within 40 ticks.
+    fn gone_soon(domid: u16, timer: &Timer) -> bool {
         for _ in 0..40 {
             if flags(domid).is_none() {
-                gone = true;
-                break;
+                return true;
             }
             let _ = timer.sleep_ms(TICK_MS);
         }
-        verdict(gone, format_args!("6: d{domid} is gone after its destruction"));
+        false
     }
 
     fn max_vcpus(domid: u16, max: u32) -> i64 {
@@ -397,14 +401,7 @@ mod hostile {
         verdict(refused, format_args!("7: max_vcpus(d{domid}, 1) of a paused domain whose vCPUs exist returns {rc} (Xen: -ENOSYS in 4.17, -EINVAL before)"));
         let r = ts.destroy("hostile-spin");
         verdict(r.is_ok(), format_args!("7: destroydomain of the paused d{domid}: {r:?}"));
-        let mut gone = false;
-        for _ in 0..40 {
-            if flags(domid).is_none() {
-                gone = true;
-                break;
-            }
-            let _ = timer.sleep_ms(TICK_MS);
-        }
+        let gone = gone_soon(domid, timer);
         verdict(gone, format_args!("7: d{domid} is gone after its destruction"));
     }
 }

@@ -154,8 +154,10 @@ impl Bucket {
             return Verdict::Print;
         }
         self.summary_ns = Some(now_ns);
-        let (lines, bytes) = self.take_dropped().expect("a summary is due only after drops");
-        Verdict::PrintAfterDropped { lines, bytes }
+        match self.take_dropped() {
+            Some((lines, bytes)) => Verdict::PrintAfterDropped { lines, bytes },
+            None => Verdict::Print,
+        }
     }
 
     /// Lines and bytes dropped since the last summary, if any; forgets them.
@@ -190,11 +192,12 @@ impl Limits {
                     let idle = |s: &Option<(u16, Bucket)>| s.map_or(0, |(_, b)| b.last_ns);
                     (0..SLOTS).min_by_key(|&i| idle(&self.slots[i])).unwrap_or(0)
                 });
-                self.slots[at] = Some((domid, Bucket::new(now_ns)));
+                // Reused: the idle domain's bucket goes.
+                self.slots[at] = None;
                 at
             }
         };
-        &mut self.slots[at].as_mut().expect("the slot was just found or filled").1
+        &mut self.slots[at].get_or_insert_with(|| (domid, Bucket::new(now_ns))).1
     }
 }
 
