@@ -14,6 +14,7 @@ pub mod arch;
 pub mod bits;
 pub mod boot;
 pub mod console;
+pub mod dev;
 pub mod dom0;
 pub mod event;
 pub mod domain;
