@@ -116,18 +116,18 @@ fn mask(len: usize) -> u64 {
 }
 
 fn sign_extend(value: u64, len: usize) -> u64 {
-    let shift = 64 - 8 * len as u32;
-    (((value << shift) as i64) >> shift) as u64
+    let shift = 64 - 8 * crate::bits::low32_usize(len);
+    ((value << shift).cast_signed() >> shift).cast_unsigned()
 }
 
 /// (encoding number, bit offset, width in bytes) of a general-purpose
 /// register operand: AH-BH are bits 15:8 of rax-rbx.
 fn locate(reg: Register) -> (u8, u32, usize) {
     if matches!(reg, Register::AH | Register::CH | Register::DH | Register::BH) {
-        return ((reg as u32 - Register::AH as u32) as u8, 8, 1);
+        return (crate::bits::low8(u64::from(reg as u32 - Register::AH as u32)), 8, 1);
     }
     let number = reg.full_register() as u32 - Register::RAX as u32;
-    ((number & 15) as u8, 0, reg.size())
+    (crate::bits::low8(u64::from(number & 15)), 0, reg.size())
 }
 
 fn read_register(regs: &impl Registers, reg: Register) -> u64 {

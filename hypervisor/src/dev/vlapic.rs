@@ -179,7 +179,7 @@ impl Vectors {
         (0u8..8).rev().find_map(|i| {
             let word = self.0[usize::from(i)];
             // 31 - leading_zeros is below 32 for a non-zero word.
-            (word != 0).then(|| i * 32 + (31 - word.leading_zeros()) as u8)
+            (word != 0).then(|| i * 32 + crate::bits::low8(u64::from(31 - word.leading_zeros())))
         })
     }
 }
@@ -371,7 +371,7 @@ impl Vlapic {
         if within + len as u64 > 4 || offset > u64::from(reg::TDCR) + 3 {
             return 0;
         }
-        let value = self.read_reg((offset & !0xf) as u32, now);
+        let value = self.read_reg(crate::bits::low32(offset & !0xf), now);
         let shifted = value >> (within * 8);
         match len {
             1 => u64::from(shifted & 0xff),
@@ -388,7 +388,7 @@ impl Vlapic {
         if within + len as u64 > 4 || offset > u64::from(reg::TDCR) {
             return;
         }
-        let offset = (offset & !0xf) as u32;
+        let offset = crate::bits::low32(offset & !0xf);
         let value = crate::bits::low32(value);
         let value = if len < 4 {
             let shift = within * 8;

@@ -106,6 +106,18 @@ impl UsableRuns {
     }
 }
 
+/// The machine's RAM, free or in use by the hypervisor and the loader
+/// (firmware ranges excluded), as frame runs: what Dom0 may never reach
+/// outside its p2m (`vcpu::mmio`).
+static HOST_RAM: Mutex<UsableRuns> = Mutex::new(UsableRuns { runs: [(0, 0); USABLE_RUNS], len: 0 });
+
+/// Whether `addr` lies in the machine's RAM (the boot memory map's usable
+/// and in-use ranges).
+pub fn is_host_ram(addr: u64) -> bool {
+    let frame = addr / FRAME_SIZE;
+    HOST_RAM.lock().overlaps(frame, frame + 1)
+}
+
 /// Whether any frame in `[first, end)` is one the allocator may hand out.
 fn overlaps_usable(first: u64, end: u64) -> bool {
     USABLE.lock().overlaps(first, end)
@@ -123,6 +135,11 @@ pub fn init_frames(regions: &[MemoryRegion]) -> Result<(usize, usize), &'static 
         usable.add(r.start, r.end);
     }
     drop(usable);
+    let mut ram = HOST_RAM.lock();
+    for r in regions.iter().filter(|r| r.is_ram()) {
+        ram.add(r.start, r.end);
+    }
+    drop(ram);
     frames.reserve(plan.addr, plan.addr + (plan.words * 8) as u64);
     // One reference count per frame for `foreign`, in frames of its own.
     let nr_frames = to_usize(frames.frame_count());

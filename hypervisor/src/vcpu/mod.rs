@@ -5,6 +5,8 @@
 
 pub mod cpuid;
 pub mod domu;
+pub mod interrupts;
 pub mod io;
+pub mod mmio;
 pub mod msr;
 pub mod run;

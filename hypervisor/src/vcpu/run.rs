@@ -9,7 +9,9 @@ use alloc::vec::Vec;
 use abi::errno::Errno;
 
 use super::cpuid::{self, Asker, Regs4};
+use super::interrupts::{self, Interrupts, UpcallRoute};
 use super::io;
+use super::mmio::{self as mmio_exit, Claim};
 use super::msr::{self, MsrRead, MsrWrite};
 use crate::arch::x86_64::cpu;
 use crate::arch::x86_64::virt::exit::Exit;
@@ -48,8 +50,10 @@ pub struct Guest {
     /// Dom0's console output is not rate-limited (Xen's hardware domain).
     console_unlimited: bool,
     signals: Arc<VcpuSignals>,
-    /// An upcall vector waiting for the guest's interrupt window.
-    window_vector: Option<u8>,
+    /// Its local APIC and upcall state.
+    ints: Interrupts,
+    /// Accesses the null handler answered (the first few are logged).
+    null_accesses: u64,
 }
 
 impl Guest {
@@ -61,7 +65,12 @@ impl Guest {
             let signals = d.and_then(|d| d.vcpus.get(vcpu_id as usize)).map(|v| v.signals.clone());
             (signals.unwrap_or_default(), d.is_some_and(|d| d.privileged))
         };
-        Guest { domid, vcpu_id, console: Output::new(), console_unlimited: privileged, signals, window_vector: None }
+        // The vLAPIC offers x2APIC and TSC-deadline mode as the guest's CPUID does.
+        let h = cpu::cpuid(1, 0);
+        let host = Regs4 { eax: h.eax, ebx: h.ebx, ecx: h.ecx, edx: h.edx };
+        let ecx1 = cpuid::guest_cpuid(1, 0, host, Asker { domid, vcpu_id, osxsave: false }).ecx;
+        let ints = Interrupts::new(vcpu_id, ecx1);
+        Guest { domid, vcpu_id, console: Output::new(), console_unlimited: privileged, signals, ints, null_accesses: 0 }
     }
 
     fn log(&self, level: Level, subsystem: &str, args: core::fmt::Arguments) {
@@ -281,9 +290,7 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
 
 fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
     loop {
-        if guest.signals.upcall_owed() {
-            deliver_upcall(vcpu, guest);
-        }
+        deliver_interrupts(vcpu, guest);
         let exit = vcpu.run();
         match exit {
             Exit::Cpuid => {
@@ -347,11 +354,15 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
             }
             Exit::MsrRead => {
                 let index = low32(vcpu.regs().rcx);
-                let value = match msr::classify_read(index) {
-                    MsrRead::Efer => Some(vcpu.efer()),
-                    MsrRead::Pat => Some(vcpu.pat()),
-                    MsrRead::Value(v) => Some(v),
-                    MsrRead::Fault => None,
+                // The vLAPIC's MSRs (IA32_APIC_BASE, TSC deadline, x2APIC) first.
+                let value = match guest.ints.read_msr(index, clock()) {
+                    Some(apic) => apic.ok(),
+                    None => match msr::classify_read(index) {
+                        MsrRead::Efer => Some(vcpu.efer()),
+                        MsrRead::Pat => Some(vcpu.pat()),
+                        MsrRead::Value(v) => Some(v),
+                        MsrRead::Fault => None,
+                    },
                 };
                 match value {
                     Some(v) => {
@@ -368,7 +379,8 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
             Exit::MsrWrite => {
                 let r = vcpu.regs();
                 let (index, value) = (low32(r.rcx), (r.rdx << 32) | (r.rax & 0xffff_ffff));
-                let ok = match msr::classify_write(index, value) {
+                let apic = guest.ints.write_msr(index, value, clock());
+                let ok = if let Some(apic) = apic { apic.is_ok() } else { match msr::classify_write(index, value) {
                     MsrWrite::Efer(v) => {
                         let features = msr::EferFeatures::from_cpuid_edx(cpu::cpuid(0x8000_0001, 0).edx);
                         match msr::efer_write(v, vcpu.efer(), vcpu.paging_state().0, features) {
@@ -392,7 +404,7 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                         domains.get(guest.domid).is_some_and(|d| d.write(gpa, &page).is_ok())
                     }
                     MsrWrite::Fault => false,
-                };
+                } };
                 if ok {
                     vcpu.skip_instruction(&exit, LEN_MSR);
                 } else {
@@ -451,13 +463,8 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                     return end;
                 }
             }
-            Exit::InterruptWindow => {
-                if let Some(v) = guest.window_vector.take()
-                    && !vcpu.offer_interrupt(v)
-                {
-                    guest.window_vector = Some(v);
-                }
-            }
+            // The guest can take an interrupt now: the top of the loop injects it.
+            Exit::InterruptWindow => vcpu.set_interrupt_window(false),
             Exit::Nmi => vcpu.redeliver_nmi(),
             Exit::Init => {}
             Exit::Exception { vector, error } => vcpu.inject_exception(vector, error),
@@ -469,8 +476,9 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                     vcpu.inject_exception(13, Some(0));
                     continue;
                 }
-                let what = if fetch { "fetch from" } else if write { "write to" } else { "read of" };
-                return crash(guest, vcpu, format_args!("{what} gpa {gpa:#x}, which is not its memory"));
+                if let Err(why) = emulate_mmio(vcpu, guest, gpa, write, fetch) {
+                    return crash(guest, vcpu, format_args!("{why}"));
+                }
             }
             Exit::TripleFault => return crash(guest, vcpu, format_args!("triple fault")),
             Exit::InvalidState { code } => {
@@ -484,18 +492,73 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
     }
 }
 
-/// Queues the upcall vector the guest chose (per vCPU, else the
-/// HVM_PARAM_CALLBACK_IRQ vector); with none, the event just waits in
-/// shared info for the guest to look.
-fn deliver_upcall(vcpu: &mut HwVcpu, guest: &mut Guest) {
-    guest.signals.take_upcall();
-    let vector = DOMAINS.lock().get(guest.domid).and_then(|d| d.upcall_vector(guest.vcpu_id));
-    if let Some(v) = vector
-        && !vcpu.offer_interrupt(v)
-    {
-        // Interrupts are off: the CPU exits at its interrupt window (VMX),
-        // where it is offered again; no exit before then pays for it.
-        guest.window_vector = Some(v);
+/// The time a vLAPIC access or check happens at. The guest's TSC is the
+/// host's (no TSC offset is set).
+fn clock() -> crate::dev::vlapic::Clock {
+    let tsc = cpu::rdtsc();
+    crate::dev::vlapic::Clock { ns: crate::domain::object::system_time_at(tsc), tsc }
+}
+
+/// Before each entry: routes an owed upcall (per-vCPU vector into the
+/// vLAPIC's IRR, or the global callback vector as a level), acts on what
+/// the vLAPIC asked (IPIs it cannot deliver are logged), and puts the
+/// next interrupt into the guest or waits for its interrupt window.
+fn deliver_interrupts(vcpu: &mut HwVcpu, guest: &mut Guest) {
+    if guest.signals.take_upcall() {
+        let route = DOMAINS.lock().get(guest.domid).map_or(UpcallRoute::None, |d| interrupts::upcall_route(d, guest.vcpu_id));
+        guest.ints.raise_upcall(route);
+    }
+    let asked = guest.ints.vlapic.take_requests();
+    if asked != crate::dev::vlapic::Requests::default() {
+        // One vCPU per domain runs today: IPIs to others, and NMI, INIT or
+        // SIPI to itself, are issue 13's (multi-vCPU).
+        guest.log(Level::Debug, "vlapic", format_args!("IPI not delivered: {asked:?}"));
+    }
+    let (domid, vcpu_id) = (guest.domid, guest.vcpu_id);
+    // Xen's hvm_vcpu_has_pending_irq: the callback vector while this
+    // vCPU's evtchn_upcall_pending is set and the route still names it.
+    let callback_level = || {
+        let domains = DOMAINS.lock();
+        let d = domains.get(domid)?;
+        match interrupts::upcall_route(d, vcpu_id) {
+            UpcallRoute::Callback(v) if d.upcall_pending(vcpu_id) => Some(v),
+            _ => None,
+        }
+    };
+    interrupts::deliver(vcpu, &mut guest.ints, callback_level);
+}
+
+/// A nested page fault that is not a read-only grant write: an access to
+/// the vLAPIC or to nothing (Xen's null handler) is emulated; any other
+/// is the crash reason, today's line ("... gpa ..., which is not its
+/// memory") or the instruction that could not be emulated.
+fn emulate_mmio(vcpu: &mut HwVcpu, guest: &mut Guest, gpa: u64, write: bool, fetch: bool) -> Result<(), String> {
+    let what = if fetch { "fetch from" } else if write { "write to" } else { "read of" };
+    let forbidden = || alloc::format!("{what} gpa {gpa:#x}, which is not its memory");
+    let lapic_base = guest.ints.vlapic.mmio_base();
+    let (claim, fetched) = {
+        let domains = DOMAINS.lock();
+        let Some(d) = domains.get(guest.domid) else { return Err(forbidden()) };
+        let claim = mmio_exit::claim(d, gpa, fetch, lapic_base);
+        // An exit during event delivery has no instruction behind it.
+        if claim == Claim::Forbidden || vcpu.event_in_delivery() {
+            return Err(forbidden());
+        }
+        (claim, mmio_exit::fetch_instruction(d, vcpu))
+    };
+    let (bytes, len, bits) = fetched.map_err(|why| alloc::format!("{}: {why}", forbidden()))?;
+    let bytes = &bytes[..len];
+    match (claim, lapic_base) {
+        (Claim::Lapic, Some(base)) => mmio_exit::emulate(vcpu, bytes, bits, gpa, Some((&mut guest.ints.vlapic, base)), clock()),
+        _ => {
+            guest.null_accesses += 1;
+            // Quiet by default, and rate-limited: the first 4, then every 1024th.
+            if guest.null_accesses <= 4 || guest.null_accesses.is_multiple_of(1024) {
+                let n = guest.null_accesses;
+                guest.log(Level::Debug, "mmio", format_args!("{what} unclaimed gpa {gpa:#x}: all ones / dropped ({n} so far)"));
+            }
+            mmio_exit::emulate(vcpu, bytes, bits, gpa, None, clock())
+        }
     }
 }
 
@@ -524,10 +587,15 @@ fn control(guest: &Guest) -> Option<End> {
     }
 }
 
-/// Raises VIRQ_TIMER if one of the vCPU's timers expired, and shuts the
-/// domain down if one of its watchdogs did (`control` then stops it).
-fn fire_timers(guest: &Guest) {
-    let now = now();
+/// Raises VIRQ_TIMER if one of the vCPU's timers expired, fires its
+/// vLAPIC timer if due, and shuts the domain down if one of its watchdogs
+/// did (`control` then stops it). Checked on host interrupts (the 100 Hz
+/// tick at least) and in waits: a vLAPIC deadline is late by up to a tick
+/// until precise one-shot host timers come (issue 13).
+fn fire_timers(guest: &mut Guest) {
+    let at = clock();
+    guest.ints.vlapic.tick(at);
+    let now = at.ns;
     if guest.signals.timer_due(now)
         && let Some(d) = DOMAINS.lock().get_mut(guest.domid)
     {
@@ -562,10 +630,11 @@ enum Wait {
 
 /// Sleeps on host interrupts (the 100 Hz tick at least), firing the vCPU's
 /// timers, until what it waits for comes or its domain stops running.
-fn wait(vcpu: &HwVcpu, guest: &Guest, how: Wait) {
+fn wait(vcpu: &HwVcpu, guest: &mut Guest, how: Wait) {
     loop {
         fire_timers(guest);
-        if guest.signals.upcall_owed() || vcpu.interrupt_queued() || woken(guest, how) {
+        let interrupt = guest.ints.wakes_halt(vcpu.rflags()) || vcpu.event_queued();
+        if guest.signals.upcall_owed() || interrupt || woken(guest, how) {
             guest.signals.unblock(now());
             return;
         }

@@ -17,7 +17,7 @@ fn enabled(id: u32) -> Vlapic {
 }
 
 fn read(v: &Vlapic, offset: u32) -> u32 {
-    v.mmio_read(u64::from(offset), 4, T0) as u32
+    crate::bits::low32(v.mmio_read(u64::from(offset), 4, T0))
 }
 
 fn write(v: &mut Vlapic, offset: u32, value: u32) {

@@ -239,6 +239,7 @@ impl SvmVcpu {
         unsafe { svm_vmrun(self.vmcb.phys(), &mut self.regs, self.host_save.addr()) };
         self.regs.rax = self.vmcb.read_u64(vmcb::RAX);
         self.vmcb.write_u8(vmcb::TLB_CONTROL, 0);
+        self.requeue_interrupted_interrupt();
         self.decode_exit()
     }
 
@@ -292,6 +293,7 @@ impl SvmVcpu {
             vmcb::VMEXIT_INTR => Exit::ExternalInterrupt,
             vmcb::VMEXIT_NMI => Exit::Nmi,
             vmcb::VMEXIT_INIT => Exit::Init,
+            vmcb::VMEXIT_VINTR => Exit::InterruptWindow,
             c if (vmcb::VMEXIT_EXCP_BASE..vmcb::VMEXIT_EXCP_BASE + 32).contains(&c) => {
                 let vector = low8(c - vmcb::VMEXIT_EXCP_BASE);
                 let has_error = matches!(vector, 8 | 10..=14 | 17 | 21 | 29 | 30);
@@ -303,6 +305,13 @@ impl SvmVcpu {
 
     pub fn rip(&self) -> u64 {
         self.vmcb.read_u64(vmcb::RIP)
+    }
+
+    /// Moves RIP past an instruction the hypervisor emulated; the interrupt
+    /// shadow it may have stood in ends with it.
+    pub fn set_rip(&mut self, rip: u64) {
+        self.vmcb.write_u64(vmcb::RIP, rip);
+        self.vmcb.write_u64(vmcb::INTERRUPT_SHADOW, self.vmcb.read_u64(vmcb::INTERRUPT_SHADOW) & !1);
     }
 
     /// Moves past the instruction that exited. `len` is its length when the
@@ -334,22 +343,79 @@ impl SvmVcpu {
         self.vmcb.write_u64(vmcb::EVENTINJ, event);
     }
 
-    /// Posts `vector` as the guest's virtual interrupt (V_IRQ, priority 15,
-    /// ignoring V_TPR): the CPU delivers it once the guest's IF allows, so
-    /// no interrupt-window exit is needed. Always accepted.
-    pub fn offer_interrupt(&mut self, vector: u8) -> bool {
+    /// Whether the guest can take an external interrupt at the next VMRUN:
+    /// RFLAGS.IF set, no interrupt shadow, no event already queued.
+    pub fn interrupt_ready(&self) -> bool {
+        const RFLAGS_IF: u64 = 1 << 9;
+        self.rflags() & RFLAGS_IF != 0 && self.vmcb.read_u64(vmcb::INTERRUPT_SHADOW) & 1 == 0 && !self.event_queued()
+    }
+
+    /// Queues external interrupt `vector` (EVENTINJ type 0) for the next
+    /// VMRUN (the caller checked [`Self::interrupt_ready`]).
+    pub fn inject_interrupt(&mut self, vector: u8) {
+        self.vmcb.write_u64(vmcb::EVENTINJ, u64::from(vector) | (1 << 31));
+        self.written = true;
+    }
+
+    /// Asks for (or stops asking for) an exit as soon as the guest can take
+    /// an interrupt: a virtual interrupt (V_IRQ, priority 15, ignoring
+    /// V_TPR) that is intercepted (VINTR) before it is ever taken, as
+    /// Xen's svm_enable_intr_window.
+    pub fn set_interrupt_window(&mut self, on: bool) {
         const V_IRQ: u64 = 1 << 8;
         const V_INTR_PRIO_15: u64 = 0xf << 16;
         const V_IGN_TPR: u64 = 1 << 20;
         const V_INTR_MASKING: u64 = 1 << 24;
-        let vintr = V_INTR_MASKING | V_IRQ | V_INTR_PRIO_15 | V_IGN_TPR | (u64::from(vector) << 32);
-        self.vmcb.write_u64(vmcb::VINTR, vintr);
-        true
+        let misc1 = self.vmcb.read_u32(vmcb::INTERCEPT_MISC1);
+        if on {
+            self.vmcb.write_u64(vmcb::VINTR, V_INTR_MASKING | V_IRQ | V_INTR_PRIO_15 | V_IGN_TPR);
+            self.vmcb.write_u32(vmcb::INTERCEPT_MISC1, misc1 | vmcb::INTERCEPT_VINTR);
+        } else if misc1 & vmcb::INTERCEPT_VINTR != 0 {
+            self.vmcb.write_u64(vmcb::VINTR, V_INTR_MASKING);
+            self.vmcb.write_u32(vmcb::INTERCEPT_MISC1, misc1 & !vmcb::INTERCEPT_VINTR);
+        }
     }
 
-    /// A virtual interrupt is posted and not yet taken.
-    pub fn interrupt_queued(&self) -> bool {
-        self.vmcb.read_u64(vmcb::VINTR) & (1 << 8) != 0
+    /// An event is queued for the next VMRUN.
+    pub fn event_queued(&self) -> bool {
+        self.vmcb.read_u64(vmcb::EVENTINJ) & (1 << 31) != 0
+    }
+
+    /// The exit interrupted the delivery of an event (EXITINTINFO valid,
+    /// APM Vol. 2, 15.7.2).
+    pub fn event_in_delivery(&self) -> bool {
+        self.vmcb.read_u64(vmcb::EXITINTINFO) & (1 << 31) != 0
+    }
+
+    /// An external interrupt whose delivery the exit cut short is queued
+    /// again, so it is not lost (the vLAPIC already counts it in service).
+    fn requeue_interrupted_interrupt(&mut self) {
+        let info = self.vmcb.read_u64(vmcb::EXITINTINFO);
+        if info & (1 << 31) != 0 && (info >> 8) & 7 == 0 && !self.event_queued() {
+            self.vmcb.write_u64(vmcb::EVENTINJ, (info & 0xff) | (1 << 31));
+            self.written = true;
+        }
+    }
+
+    pub fn rsp(&self) -> u64 {
+        self.vmcb.read_u64(vmcb::RSP)
+    }
+    pub fn set_rsp(&mut self, value: u64) {
+        self.vmcb.write_u64(vmcb::RSP, value);
+    }
+
+    /// CS base and the code size (16, 32 or 64) from CS.L (attribute bit
+    /// 9) and CS.D (bit 10).
+    pub fn code_segment(&self) -> (u64, u32) {
+        let attrib = self.vmcb.read_u16(vmcb::CS + 2);
+        let bits = if self.long_mode() {
+            64
+        } else if attrib & (1 << 10) != 0 {
+            32
+        } else {
+            16
+        };
+        (self.vmcb.read_u64(vmcb::CS + 8), bits)
     }
 
     /// Guest CR0, CR3, CR4 and EFER, for walking its page tables.

@@ -52,6 +52,14 @@ impl HwVcpu {
         }
     }
 
+    /// The registers [`Self::regs`] gives, read-only.
+    pub fn gprs(&self) -> &GuestRegs {
+        match self {
+            HwVcpu::Svm(v) => &v.regs,
+            HwVcpu::Vmx(v) => &v.regs,
+        }
+    }
+
     pub fn rip(&self) -> u64 {
         match self {
             HwVcpu::Svm(v) => v.rip(),
@@ -83,20 +91,77 @@ impl HwVcpu {
         }
     }
 
-    /// Queues external interrupt `vector` for the guest; false when it
-    /// must be offered again after the next exit (VMX: its interrupt window).
-    pub fn offer_interrupt(&mut self, vector: u8) -> bool {
+    /// The guest can take an external interrupt at the next entry (IF set,
+    /// no interrupt shadow, no event queued).
+    pub fn interrupt_ready(&self) -> bool {
         match self {
-            HwVcpu::Svm(v) => v.offer_interrupt(vector),
-            HwVcpu::Vmx(v) => v.offer_interrupt(vector),
+            HwVcpu::Svm(v) => v.interrupt_ready(),
+            HwVcpu::Vmx(v) => v.interrupt_ready(),
         }
     }
 
-    /// An interrupt waits to be taken by the guest.
-    pub fn interrupt_queued(&self) -> bool {
+    /// Queues external interrupt `vector` for the next entry; only when
+    /// [`Self::interrupt_ready`].
+    pub fn inject_interrupt(&mut self, vector: u8) {
         match self {
-            HwVcpu::Svm(v) => v.interrupt_queued(),
-            HwVcpu::Vmx(v) => v.interrupt_queued(),
+            HwVcpu::Svm(v) => v.inject_interrupt(vector),
+            HwVcpu::Vmx(v) => v.inject_interrupt(vector),
+        }
+    }
+
+    /// Asks for an exit ([`super::exit::Exit::InterruptWindow`]) once the
+    /// guest can take an interrupt, or stops asking.
+    pub fn set_interrupt_window(&mut self, on: bool) {
+        match self {
+            HwVcpu::Svm(v) => v.set_interrupt_window(on),
+            HwVcpu::Vmx(v) => v.set_interrupt_window(on),
+        }
+    }
+
+    /// An event waits to be delivered at the next entry.
+    pub fn event_queued(&self) -> bool {
+        match self {
+            HwVcpu::Svm(v) => v.event_queued(),
+            HwVcpu::Vmx(v) => v.event_queued(),
+        }
+    }
+
+    /// The last exit cut short the delivery of an event through the IDT.
+    pub fn event_in_delivery(&self) -> bool {
+        match self {
+            HwVcpu::Svm(v) => v.event_in_delivery(),
+            HwVcpu::Vmx(v) => v.event_in_delivery(),
+        }
+    }
+
+    /// Guest RSP (kept in the VMCB/VMCS, not in [`GuestRegs`]).
+    pub fn rsp(&self) -> u64 {
+        match self {
+            HwVcpu::Svm(v) => v.rsp(),
+            HwVcpu::Vmx(v) => v.rsp(),
+        }
+    }
+    pub fn set_rsp(&mut self, value: u64) {
+        match self {
+            HwVcpu::Svm(v) => v.set_rsp(value),
+            HwVcpu::Vmx(v) => v.set_rsp(value),
+        }
+    }
+
+    /// CS base and the code size in bits (16, 32 or 64).
+    pub fn code_segment(&self) -> (u64, u32) {
+        match self {
+            HwVcpu::Svm(v) => v.code_segment(),
+            HwVcpu::Vmx(v) => v.code_segment(),
+        }
+    }
+
+    /// Adds `len` to RIP (an emulated instruction's length).
+    pub fn advance_rip(&mut self, len: u64) {
+        let next = self.rip().wrapping_add(len);
+        match self {
+            HwVcpu::Svm(v) => v.set_rip(next),
+            HwVcpu::Vmx(v) => v.set_rip(next),
         }
     }
 

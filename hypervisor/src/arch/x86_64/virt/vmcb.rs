@@ -56,6 +56,7 @@ pub const G_PAT: usize = 0x668;
 pub const INTERCEPT_INTR: u32 = 1 << 0;
 pub const INTERCEPT_NMI: u32 = 1 << 1;
 pub const INTERCEPT_INIT: u32 = 1 << 3;
+pub const INTERCEPT_VINTR: u32 = 1 << 4;
 pub const INTERCEPT_CPUID: u32 = 1 << 18;
 pub const INTERCEPT_INVD: u32 = 1 << 22;
 pub const INTERCEPT_HLT: u32 = 1 << 24;
@@ -78,6 +79,7 @@ pub const VMEXIT_EXCP_BASE: u64 = 0x40;
 pub const VMEXIT_INTR: u64 = 0x60;
 pub const VMEXIT_NMI: u64 = 0x61;
 pub const VMEXIT_INIT: u64 = 0x63;
+pub const VMEXIT_VINTR: u64 = 0x64;
 pub const VMEXIT_CPUID: u64 = 0x72;
 pub const VMEXIT_INVD: u64 = 0x76;
 pub const VMEXIT_HLT: u64 = 0x78;
@@ -134,6 +136,10 @@ impl Vmcb {
     pub fn read_u16(&self, offset: usize) -> u16 {
         // SAFETY: as for `read_u64`.
         unsafe { self.at::<u16>(offset).read_volatile() }
+    }
+    pub fn read_u32(&self, offset: usize) -> u32 {
+        // SAFETY: as for `read_u64`.
+        unsafe { self.at::<u32>(offset).read_volatile() }
     }
     pub fn write_u32(&self, offset: usize, value: u32) {
         // SAFETY: as for `read_u64`.

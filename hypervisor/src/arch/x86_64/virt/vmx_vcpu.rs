@@ -341,6 +341,7 @@ impl VmxVcpu {
             return Exit::InvalidState { code: vmcs::read(Field::VM_INSTRUCTION_ERROR) };
         }
         self.launched = true;
+        self.requeue_interrupted_interrupt();
         self.decode_exit()
     }
 
@@ -443,6 +444,16 @@ impl VmxVcpu {
         vmcs::read(Field::GUEST_RIP)
     }
 
+    /// Moves RIP past an instruction the hypervisor emulated; the STI/MOV SS
+    /// shadow it may have stood in ends with it.
+    pub fn set_rip(&mut self, rip: u64) {
+        vmcs::write(Field::GUEST_RIP, rip);
+        let state = vmcs::read(Field::GUEST_INTERRUPTIBILITY_STATE);
+        if state & 3 != 0 {
+            vmcs::write(Field::GUEST_INTERRUPTIBILITY_STATE, state & !3);
+        }
+    }
+
     /// Moves past the instruction that exited (VMX always reports its length).
     pub fn skip_instruction(&mut self) {
         let len = vmcs::read(Field::EXIT_INSTRUCTION_LENGTH);
@@ -470,30 +481,72 @@ impl VmxVcpu {
         vmcs::write(Field::VMENTRY_INTERRUPTION_INFO, u64::from(info));
     }
 
-    /// Queues external interrupt `vector` for the next entry if the guest
-    /// can take it now (IF set, no STI/MOV SS shadow, no event queued);
-    /// otherwise asks for an interrupt-window exit and returns false.
-    pub fn offer_interrupt(&mut self, vector: u8) -> bool {
+    /// Whether the guest can take an external interrupt at the next entry:
+    /// RFLAGS.IF set, no STI/MOV SS shadow, no event already queued.
+    pub fn interrupt_ready(&self) -> bool {
         const RFLAGS_IF: u64 = 1 << 9;
-        const WINDOW_EXITING: u64 = 1 << 2;
-        let controls = vmcs::read(Field::PRIMARY_PROCESSOR_CONTROLS);
-        let ready = vmcs::read(Field::GUEST_RFLAGS) & RFLAGS_IF != 0
+        vmcs::read(Field::GUEST_RFLAGS) & RFLAGS_IF != 0
             && vmcs::read(Field::GUEST_INTERRUPTIBILITY_STATE) & 3 == 0
-            && vmcs::read(Field::VMENTRY_INTERRUPTION_INFO) & (1 << 31) == 0;
-        if ready {
-            vmcs::write(Field::VMENTRY_INTERRUPTION_INFO, u64::from(vector) | (1 << 31));
-            self.written = true;
-            vmcs::write(Field::PRIMARY_PROCESSOR_CONTROLS, controls & !WINDOW_EXITING);
-        } else {
-            vmcs::write(Field::PRIMARY_PROCESSOR_CONTROLS, controls | WINDOW_EXITING);
-        }
-        ready
+            && !self.event_queued()
     }
 
-    /// An interrupt is queued for the guest or waits for its window.
-    pub fn interrupt_queued(&self) -> bool {
+    /// Queues external interrupt `vector` for the next entry (the caller
+    /// checked [`Self::interrupt_ready`]).
+    pub fn inject_interrupt(&mut self, vector: u8) {
+        vmcs::write(Field::VMENTRY_INTERRUPTION_INFO, u64::from(vector) | (1 << 31));
+        self.written = true;
+    }
+
+    /// Asks for (or stops asking for) an exit as soon as the guest can
+    /// take an interrupt (interrupt-window exiting).
+    pub fn set_interrupt_window(&mut self, on: bool) {
+        const WINDOW_EXITING: u64 = 1 << 2;
+        let controls = vmcs::read(Field::PRIMARY_PROCESSOR_CONTROLS);
+        let new = if on { controls | WINDOW_EXITING } else { controls & !WINDOW_EXITING };
+        if new != controls {
+            vmcs::write(Field::PRIMARY_PROCESSOR_CONTROLS, new);
+        }
+    }
+
+    /// An event is queued for the next entry.
+    pub fn event_queued(&self) -> bool {
         vmcs::read(Field::VMENTRY_INTERRUPTION_INFO) & (1 << 31) != 0
-            || vmcs::read(Field::PRIMARY_PROCESSOR_CONTROLS) & (1 << 2) != 0
+    }
+
+    /// The exit interrupted the delivery of an event (IDT-vectoring
+    /// information valid, SDM Vol. 3, 28.2.4).
+    pub fn event_in_delivery(&self) -> bool {
+        vmcs::read(Field::IDT_VECTORING_INFO) & (1 << 31) != 0
+    }
+
+    /// An external interrupt whose delivery the exit cut short is queued
+    /// again, so it is not lost (the vLAPIC already counts it in service).
+    fn requeue_interrupted_interrupt(&mut self) {
+        let info = vmcs::read(Field::IDT_VECTORING_INFO);
+        if info & (1 << 31) != 0 && (info >> 8) & 7 == 0 {
+            vmcs::write(Field::VMENTRY_INTERRUPTION_INFO, (info & 0xff) | (1 << 31));
+            self.written = true;
+        }
+    }
+
+    pub fn rsp(&self) -> u64 {
+        vmcs::read(Field::GUEST_RSP)
+    }
+    pub fn set_rsp(&mut self, value: u64) {
+        vmcs::write(Field::GUEST_RSP, value);
+    }
+
+    /// CS base and the code size (16, 32 or 64) from CS.L and CS.D.
+    pub fn code_segment(&self) -> (u64, u32) {
+        let ar = vmcs::read(Field::GUEST_CS_ACCESS_RIGHTS);
+        let bits = if ar & (1 << 13) != 0 {
+            64
+        } else if ar & (1 << 14) != 0 {
+            32
+        } else {
+            16
+        };
+        (vmcs::read(Field::GUEST_CS_BASE), bits)
     }
 
     /// Guest CR0, CR3, CR4 and EFER.
