@@ -7,4 +7,5 @@ pub mod cpuid;
 pub mod domu;
 pub mod io;
 pub mod msr;
+pub mod mtrr;
 pub mod run;
