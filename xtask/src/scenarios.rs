@@ -104,6 +104,14 @@ const GUEST_TRIPLE_FAULT: &[&str] = &[
     "hv: exit code=2",
 ];
 
+// Xen's hvm_hlt / hvm_vcpu_down: Dom0's only vCPU goes down, so Dom0 powers off.
+const CLI_HLT: &[&str] = &[
+    "(d0) dom0: HLT with interrupts off now",
+    "d0v0 info hvm: all vcpus offline: domain 0 powers off",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+
 const ISOLATION_FORBID: &[&str] = &["PANIC", "FATAL", "isolation FAILED"];
 
 const DOM0_FOREIGN: &[&str] = &[
@@ -317,6 +325,8 @@ pub const SCENARIOS: &[Scenario] = &[
         FORBID,
         2,
     ),
+    dom0("dom0-cli-hlt", "HLT with interrupts off takes the vCPU down; the domain's last one powers it off (Xen's hvm_vcpu_down)", Platform::QemuKernel, "test=cli-hlt", CLI_HLT, FORBID, 0),
+    dom0("dom0-cli-hlt-bochs-vmx", "HLT with interrupts off on VMX: the last vCPU down powers the domain off", Platform::BochsVmx, "test=cli-hlt", CLI_HLT, FORBID, 0),
     dom0("dom0-timer-events", "VIRQ_TIMER through event channels: a one-shot timer wakes a blocked Dom0 three times", Platform::QemuKernel, "test=timer", DOM0_TIMER, TIMER_FORBID, 0),
     dom0("dom0-timer-events-bochs-vmx", "timer events on VMX", Platform::BochsVmx, "test=timer", DOM0_TIMER, TIMER_FORBID, 0),
     dom0("dom0-timer-events-bochs-svm", "timer events on SVM", Platform::BochsSvm, "test=timer", DOM0_TIMER, TIMER_FORBID, 0),
