@@ -3,7 +3,10 @@
 //! - (nothing): power off.
 //! - `test=isolation`: read guest-physical memory the memory map does not
 //!   list (above 4 GiB); the hypervisor must crash the domain.
-//! - `test=triple-fault`: triple-fault; the hypervisor must kill this domain only.
+//! - `test=triple-fault`: triple-fault; the hypervisor must shut this
+//!   domain down with `SHUTDOWN_reboot`, as Xen's `hvm_triple_fault`.
+//! - `test=cli-hlt`: HLT with interrupts off; as Xen's `hvm_hlt`, the vCPU
+//!   goes down and, being Dom0's last, the domain powers off.
 //! - `test=foreign`: map a new domain's page into this one
 //!   (`XENMAPSPACE_gmfn_foreign`), destroy that domain, and check the page
 //!   stays ours until we unmap it, which frees it.
@@ -41,6 +44,7 @@ pub enum Scenario {
     Shell,
     Isolation,
     TripleFault,
+    CliHlt,
     Foreign,
     Watchdog,
     BenchCpuid,
@@ -61,6 +65,7 @@ impl Scenario {
             .find_map(|word| match word {
                 "test=isolation" => Some(Scenario::Isolation),
                 "test=triple-fault" => Some(Scenario::TripleFault),
+                "test=cli-hlt" => Some(Scenario::CliHlt),
                 "test=foreign" => Some(Scenario::Foreign),
                 "test=watchdog" => Some(Scenario::Watchdog),
                 "bench=cpuid" => Some(Scenario::BenchCpuid),
@@ -86,6 +91,10 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
         Scenario::TripleFault => {
             println!("dom0: triple faulting now");
             cpu::triple_fault();
+        }
+        Scenario::CliHlt => {
+            println!("dom0: HLT with interrupts off now");
+            cpu::halt_forever();
         }
         Scenario::BenchCpuid => bench_cpuid(),
         Scenario::Idle => idle(si),

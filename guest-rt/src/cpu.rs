@@ -92,6 +92,32 @@ pub unsafe fn inb(port: u16) -> u8 {
     value
 }
 
+/// Reads a 16-bit word from an I/O port.
+///
+/// # Safety
+/// As [`inb`].
+pub unsafe fn inw(port: u16) -> u16 {
+    let value;
+    // SAFETY: the caller vouches for the port.
+    unsafe {
+        asm!("in ax, dx", in("dx") port, out("ax") value, options(nostack, nomem, preserves_flags));
+    }
+    value
+}
+
+/// Reads a 32-bit doubleword from an I/O port.
+///
+/// # Safety
+/// As [`inb`].
+pub unsafe fn inl(port: u16) -> u32 {
+    let value;
+    // SAFETY: the caller vouches for the port.
+    unsafe {
+        asm!("in eax, dx", in("dx") port, out("eax") value, options(nostack, nomem, preserves_flags));
+    }
+    value
+}
+
 /// Stops this CPU for good: interrupts off, then HLT in a loop (an NMI or SMI
 /// may wake HLT, so it loops).
 pub fn halt_forever() -> ! {

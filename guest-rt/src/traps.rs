@@ -633,6 +633,56 @@ pub fn write_dr(n: u8, v: u64) {
     }
 }
 
+/// DR6 (`six`) or DR7.
+pub fn read_dr67(six: bool) -> u64 {
+    let v;
+    // SAFETY: reading a debug register at CPL 0 has no side effect.
+    unsafe {
+        if six {
+            asm!("mov {}, dr6", out(reg) v, options(nomem, nostack, preserves_flags));
+        } else {
+            asm!("mov {}, dr7", out(reg) v, options(nomem, nostack, preserves_flags));
+        }
+    }
+    v
+}
+
+/// MOV to DR6 (`six`) or DR7, or the fault it takes (#GP for bits 63:32 set).
+///
+/// # Safety
+/// A DR7 value that enables a breakpoint must point at nothing the kernel
+/// touches (a #DB there is an unexpected exception).
+pub unsafe fn try_write_dr67(six: bool, value: u64) -> Result<(), Fault> {
+    arm();
+    // SAFETY: the caller vouches for the value; a fault resumes at label 2.
+    unsafe {
+        if six {
+            asm!(
+                "lea {t}, [rip + 2f]",
+                "mov [{r}], {t}",
+                "mov dr6, {v}",
+                "2:",
+                t = out(reg) _,
+                r = in(reg) RESUME.as_ptr(),
+                v = in(reg) value,
+                options(nostack)
+            );
+        } else {
+            asm!(
+                "lea {t}, [rip + 2f]",
+                "mov [{r}], {t}",
+                "mov dr7, {v}",
+                "2:",
+                t = out(reg) _,
+                r = in(reg) RESUME.as_ptr(),
+                v = in(reg) value,
+                options(nostack)
+            );
+        }
+    }
+    taken()
+}
+
 /// Runs `code` (position-independent machine code, at most 2 KiB) at CPL 3:
 /// copies it to `user_page` (2 MiB, made user-accessible with
 /// [`crate::paging::make_user_2mib`]), whose last bytes become the user

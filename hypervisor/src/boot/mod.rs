@@ -360,7 +360,7 @@ fn run_dom0(
             info!("dom0", "d0 shut down with reason {reason}; {frames} its frames freed");
             power::stop_machine(power::EXIT_DOM0_FAILED);
         }
-        vcpu::run::End::Crashed(_) | vcpu::run::End::Destroyed => {
+        vcpu::run::End::Crashed(_) | vcpu::run::End::Destroyed | vcpu::run::End::Down => {
             check_interrupts(online);
             info!(
                 "hv",

@@ -85,6 +85,14 @@ impl VcpuState {
     }
 }
 
+/// HVM params at domain creation: all 0 but the triple-fault action,
+/// SHUTDOWN_reboot (Xen's `hvm_domain_initialise`).
+fn initial_hvm_params() -> [u64; HVM_NR_PARAMS as usize] {
+    let mut p = [0; HVM_NR_PARAMS as usize];
+    p[abi::hvm::params::HVM_PARAM_TRIPLE_FAULT_REASON as usize] = u64::from(abi::sched::SHUTDOWN_REBOOT);
+    p
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DomainState {
     Running,
@@ -175,7 +183,7 @@ impl Domain {
             reserved: mm::FrameStack::new(),
             shared_info,
             shared_info_gfn: None,
-            hvm_params: [0; HVM_NR_PARAMS as usize],
+            hvm_params: initial_hvm_params(),
             memory_map: Vec::new(),
             vcpus,
             state: DomainState::Running,

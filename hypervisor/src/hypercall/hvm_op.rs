@@ -65,6 +65,7 @@ fn value_ok(index: u32, value: u64) -> bool {
         HVM_PARAM_ACPI_S_STATE => value == 0 || value == 3,
         HVM_PARAM_X87_FIP_WIDTH => matches!(value, 0 | 4 | 8),
         HVM_PARAM_ALTP2M => value <= 2, // XEN_ALTP2M_limited
+        HVM_PARAM_TRIPLE_FAULT_REASON => value <= u64::from(abi::sched::SHUTDOWN_MAX),
         _ => true,
     }
 }

@@ -76,7 +76,7 @@ fn finish(v: VcpuRef, end: &End) {
     let reason = match end {
         End::Shutdown(reason) => Some(*reason),
         End::Crashed(_) => Some(SHUTDOWN_CRASH),
-        End::Destroyed => None,
+        End::Destroyed | End::Down => None,
     };
     let mut domains = DOMAINS.lock();
     let Some(d) = domains.get_mut(v.domid) else { return };

@@ -9,4 +9,5 @@ pub mod interrupts;
 pub mod io;
 pub mod mmio;
 pub mod msr;
+pub mod mtrr;
 pub mod run;

@@ -6,7 +6,8 @@
 
 #![forbid(unsafe_code)]
 
-use super::cpuid::HYPERCALL_PAGE_MSR;
+use super::cpuid::{HYPERCALL_PAGE_MSR, Vendor};
+use super::mtrr::Mtrrs;
 
 pub const IA32_APIC_BASE: u32 = 0x1b;
 pub const IA32_PAT: u32 = 0x277;
@@ -30,6 +31,8 @@ pub const PASSTHROUGH: &[u32] = &[
     0xc000_0100, // FS_BASE
     0xc000_0101, // GS_BASE
     0xc000_0102, // KERNEL_GS_BASE
+    // TSC_AUX: RDTSCP/RDPID read it without an exit (SVM; hidden on VMX).
+    0xc000_0103,
 ];
 
 // XCR0 state components (SDM Vol. 1, 13.1 and 13.3).
@@ -172,6 +175,8 @@ pub enum MsrWrite {
     Pat(u64),
     /// Fill the guest page at this guest-physical address with hypercall stubs.
     HypercallPage(u64),
+    /// Taken (stored in `VcpuMsrs`, or discarded as Xen does).
+    Done,
     /// Inject #GP.
     Fault,
 }
@@ -184,23 +189,163 @@ pub enum MsrRead {
     Fault,
 }
 
-pub fn classify_write(msr: u32, value: u64) -> MsrWrite {
+// MSR numbers (SDM Vol. 4; APM Vol. 2, appendix A), as Xen's msr-index.h.
+const IA32_PLATFORM_ID: u32 = 0x17;
+const IA32_FEATURE_CONTROL: u32 = 0x3a;
+const IA32_UCODE_WRITE: u32 = 0x79;
+const IA32_UCODE_REV: u32 = 0x8b;
+const INTEL_PLATFORM_INFO: u32 = 0xce;
+const INTEL_MISC_FEATURES_ENABLES: u32 = 0x140;
+const IA32_MCG_CAP: u32 = 0x179;
+const IA32_MCG_STATUS: u32 = 0x17a;
+const IA32_MCG_CTL: u32 = 0x17b;
+const IA32_PERF_STATUS: u32 = 0x198;
+const IA32_PERF_CTL: u32 = 0x199;
+const IA32_THERM_STATUS: u32 = 0x19c;
+const IA32_MISC_ENABLE: u32 = 0x1a0;
+const IA32_DEBUGCTL: u32 = 0x1d9;
+const IA32_MC0_CTL2: u32 = 0x280;
+const IA32_MC0_CTL: u32 = 0x400;
+const AMD_PATCHLOADER: u32 = 0xc001_0020;
+const K8_HWCR: u32 = 0xc001_0015;
+const AMD64_NB_CFG: u32 = 0xc001_001f;
+const K8_ENABLE_C1E: u32 = 0xc001_0055;
+const AMD64_DE_CFG: u32 = 0xc001_1029;
+
+/// Machine-check banks a guest has (Xen's GUEST_MC_BANK_NUM).
+const MC_BANKS: u32 = 2;
+/// MCG_CAP: the bank count; on Intel also SER_P (24), TES_P (11) and
+/// CMCI_P (10), as Xen's vMCE (INTEL_GUEST_MCG_CAP / AMD_GUEST_MCG_CAP).
+fn mcg_cap(vendor: Vendor) -> u64 {
+    match vendor {
+        Vendor::Intel => (1 << 24) | (1 << 11) | (1 << 10) | u64::from(MC_BANKS),
+        _ => u64::from(MC_BANKS),
+    }
+}
+/// MISC_ENABLE as a guest reads it: fast strings (0), and, as Xen adds,
+/// BTS (11) and PEBS (12) unavailable; nothing else (no SpeedStep, no
+/// MONITOR enable, CPUID not limited, XD not disabled).
+const MISC_ENABLE_VALUE: u64 = 1 | (1 << 11) | (1 << 12);
+/// FEATURE_CONTROL: locked, nothing enabled (no VMX/SMX, no LMCE).
+const FEATURE_CONTROL_LOCK: u64 = 1;
+/// DE_CFG: LFENCE is dispatch-serialising (Xen's AMD64_DE_CFG_LFENCE_SERIALISE).
+const DE_CFG_LFENCE_SERIALISE: u64 = 1 << 1;
+
+/// The MSR state a vCPU keeps beyond what the hardware switches (Xen's
+/// `vcpu_msrs`, the MTRRs of `hvm_vcpu`, its vMCE banks); owned by the
+/// loop that runs the vCPU.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VcpuMsrs {
+    pub vendor: Vendor,
+    pub mtrr: Mtrrs,
+    mcg_status: u64,
+    mc_ctl2: [u64; MC_BANKS as usize],
+}
+
+impl VcpuMsrs {
+    /// A PVH vCPU's MSRs at start: `phys_bits` from CPUID 0x80000008.
+    pub fn new(vendor: Vendor, phys_bits: u8) -> VcpuMsrs {
+        VcpuMsrs { vendor, mtrr: Mtrrs::pvh(phys_bits), mcg_status: 0, mc_ctl2: [0; MC_BANKS as usize] }
+    }
+
+    fn intel(&self) -> bool {
+        self.vendor == Vendor::Intel
+    }
+    fn amd(&self) -> bool {
+        self.vendor == Vendor::Amd
+    }
+}
+
+/// The machine-check bank MSR `msr` is (bank, register 0-3: CTL, STATUS,
+/// ADDR, MISC), for the banks a guest has.
+fn mc_bank(msr: u32) -> Option<(usize, u32)> {
+    let i = msr.checked_sub(IA32_MC0_CTL)?;
+    (i < 4 * MC_BANKS).then_some(((i / 4) as usize, i % 4))
+}
+
+pub fn classify_write(msr: u32, value: u64, s: &mut VcpuMsrs) -> MsrWrite {
+    let done = |ok: bool| if ok { MsrWrite::Done } else { MsrWrite::Fault };
     match msr {
         IA32_EFER => MsrWrite::Efer(value),
         // Reserved PAT encodings (2, 3, >= 8) #GP, SDM Vol. 3, 12.12.2.
         IA32_PAT if value.to_le_bytes().iter().all(|b| matches!(b, 0 | 1 | 4..=7)) => MsrWrite::Pat(value),
         // Bits 11:0 of the value are the page index; Xen has one page.
         HYPERCALL_PAGE_MSR if value & 0xfff == 0 => MsrWrite::HypercallPage(value),
+        m if Mtrrs::owns(m) => done(s.mtrr.write(m, value).is_ok()),
+        // Intel's "write 0, CPUID, read" microcode-revision sequence; the
+        // MSR is read-only otherwise (Xen: #GP on AMD or for non-zero).
+        IA32_UCODE_REV => done(s.intel() && value == 0),
+        // Microcode loads are dropped (Xen: no #GP, some guests load
+        // before their IDT).
+        IA32_UCODE_WRITE => done(s.intel()),
+        AMD_PATCHLOADER => done(s.amd()),
+        // No CPUID faulting offered: every bit reserved.
+        INTEL_MISC_FEATURES_ENABLES => done(value == 0),
+        // vMCE: MCG_STATUS is the guest's; MCG_CTL exists only with
+        // MCG_CTL_P (not offered): writes dropped, as Xen's vmce_wrmsr.
+        IA32_MCG_STATUS => {
+            s.mcg_status = value;
+            MsrWrite::Done
+        }
+        IA32_MCG_CTL => MsrWrite::Done,
+        m if s.intel() && (IA32_MC0_CTL2..IA32_MC0_CTL2 + MC_BANKS).contains(&m) => {
+            s.mc_ctl2[(m - IA32_MC0_CTL2) as usize] = value;
+            MsrWrite::Done
+        }
+        // MCi_CTL writes are ignored; STATUS/ADDR/MISC take only 0.
+        m if let Some((_, reg)) = mc_bank(m) => done(reg == 0 || value == 0),
+        // PERF_CTL: write-discard (RAZ/WI), Intel.
+        IA32_PERF_CTL => done(s.intel()),
+        // DEBUGCTL: no LBR, BTF or BTS for guests here: only 0 (what a
+        // guest reads).
+        IA32_DEBUGCTL => done(value == 0),
+        // MISC_ENABLE (Intel): a write that keeps the value is accepted.
+        IA32_MISC_ENABLE => done(s.intel() && value == MISC_ENABLE_VALUE),
+        // AMD: DE_CFG writes are dropped (Xen: OpenBSD panics on #GP);
+        // HWCR, NB_CFG and C1E enable likewise.
+        AMD64_DE_CFG | K8_HWCR => done(s.amd()),
+        AMD64_NB_CFG | K8_ENABLE_C1E => MsrWrite::Done,
         _ => MsrWrite::Fault,
     }
 }
 
-pub fn classify_read(msr: u32) -> MsrRead {
+pub fn classify_read(msr: u32, s: &VcpuMsrs) -> MsrRead {
+    let value = |ok: bool, v: u64| if ok { MsrRead::Value(v) } else { MsrRead::Fault };
     match msr {
         IA32_EFER => MsrRead::Efer,
         IA32_PAT => MsrRead::Pat,
         // xAPIC enabled at the architectural base, boot CPU.
         IA32_APIC_BASE => MsrRead::Value(0xfee0_0000 | (1 << 11) | (1 << 8)),
+        m if let Some(v) = s.mtrr.read(m) => MsrRead::Value(v),
+        // Xen forwards the host's; no host MSR is read here.
+        IA32_PLATFORM_ID => value(s.intel(), 0),
+        IA32_FEATURE_CONTROL => value(s.intel(), FEATURE_CONTROL_LOCK),
+        // The microcode revision: 0 (Xen forwards the host's last load).
+        IA32_UCODE_REV => value(s.intel() || s.amd(), 0),
+        // PLATFORM_INFO exists for every vendor in Xen's policy: no CPUID
+        // faulting, no ratios.
+        INTEL_PLATFORM_INFO => MsrRead::Value(0),
+        INTEL_MISC_FEATURES_ENABLES => MsrRead::Value(0),
+        IA32_MCG_CAP => MsrRead::Value(mcg_cap(s.vendor)),
+        IA32_MCG_STATUS => MsrRead::Value(s.mcg_status),
+        // Without MCG_CTL_P Xen reads it as 0.
+        IA32_MCG_CTL => MsrRead::Value(0),
+        m if s.intel() && (IA32_MC0_CTL2..IA32_MC0_CTL2 + MC_BANKS).contains(&m) => {
+            MsrRead::Value(s.mc_ctl2[(m - IA32_MC0_CTL2) as usize])
+        }
+        // MCi_CTL all ones; STATUS/ADDR/MISC hold no error.
+        m if let Some((_, reg)) = mc_bank(m) => MsrRead::Value(if reg == 0 { u64::MAX } else { 0 }),
+        // Read-as-zero on Intel (Linux has unguarded reads).
+        IA32_PERF_STATUS | IA32_PERF_CTL | IA32_THERM_STATUS => value(s.intel(), 0),
+        IA32_MISC_ENABLE => value(s.intel(), MISC_ENABLE_VALUE),
+        IA32_DEBUGCTL => MsrRead::Value(0),
+        K8_HWCR => value(s.amd(), 0),
+        AMD64_DE_CFG => value(s.amd(), DE_CFG_LFENCE_SERIALISE),
+        // Xen reads these AMD registers as 0 on any vendor (a guest
+        // migrated from AMD may touch them).
+        AMD64_NB_CFG | K8_ENABLE_C1E => MsrRead::Value(0),
+        // Everything else #GP, SYSCFG, TOP_MEM, the IORRs and TSEG (Xen:
+        // the hardware domain's only) among them.
         _ => MsrRead::Fault,
     }
 }
@@ -226,7 +371,7 @@ mod tests {
 
     #[test]
     fn efer_writes_with_reserved_or_unoffered_bits_fault() {
-        assert_eq!(classify_write(IA32_EFER, 0x900), MsrWrite::Efer(0x900));
+        assert_eq!(classify_write(IA32_EFER, 0x900, &mut intel()), MsrWrite::Efer(0x900));
         assert_eq!(efer_write(0x901, 0, 0x11, ALL), Ok(0x901));
         assert!(efer_write(EFER_SVME, 0, 0x11, ALL).is_err(), "SVME is not the guest's");
         assert!(efer_write(1 << 2, 0, 0x11, ALL).is_err(), "reserved bit");
@@ -279,14 +424,14 @@ mod tests {
 
     #[test]
     fn pat_rejects_reserved_memory_types() {
-        assert_eq!(classify_write(IA32_PAT, 0x0007_0406_0007_0406), MsrWrite::Pat(0x0007_0406_0007_0406));
-        assert_eq!(classify_write(IA32_PAT, 0x02), MsrWrite::Fault);
+        assert_eq!(classify_write(IA32_PAT, 0x0007_0406_0007_0406, &mut intel()), MsrWrite::Pat(0x0007_0406_0007_0406));
+        assert_eq!(classify_write(IA32_PAT, 0x02, &mut intel()), MsrWrite::Fault);
     }
 
     #[test]
     fn hypercall_page_msr_takes_a_page_aligned_address() {
-        assert_eq!(classify_write(HYPERCALL_PAGE_MSR, 0x5000), MsrWrite::HypercallPage(0x5000));
-        assert_eq!(classify_write(HYPERCALL_PAGE_MSR, 0x5001), MsrWrite::Fault);
+        assert_eq!(classify_write(HYPERCALL_PAGE_MSR, 0x5000, &mut intel()), MsrWrite::HypercallPage(0x5000));
+        assert_eq!(classify_write(HYPERCALL_PAGE_MSR, 0x5001, &mut intel()), MsrWrite::Fault);
     }
 
     #[test]
@@ -325,8 +470,74 @@ mod tests {
 
     #[test]
     fn unknown_msrs_fault() {
-        assert_eq!(classify_write(0x10, 0), MsrWrite::Fault);
-        assert_eq!(classify_read(0xc001_0114), MsrRead::Fault);
+        for s in [intel(), amd()] {
+            assert_eq!(classify_write(0x10, 0, &mut s.clone()), MsrWrite::Fault);
+            assert_eq!(classify_read(0xc001_0114, &s), MsrRead::Fault, "VM_CR");
+            assert_eq!(classify_read(0x48, &s), MsrRead::Fault, "SPEC_CTRL is not offered");
+            assert_eq!(classify_read(0x10a, &s), MsrRead::Fault, "ARCH_CAPABILITIES is not offered");
+            assert_eq!(classify_read(0x3b, &s), MsrRead::Fault, "TSC_ADJUST is not offered");
+            assert_eq!(classify_read(0xc001_0010, &s), MsrRead::Fault, "SYSCFG");
+            assert_eq!(classify_read(0x408, &s), MsrRead::Fault, "machine-check bank 2 does not exist");
+        }
+    }
+
+    fn intel() -> VcpuMsrs {
+        VcpuMsrs::new(Vendor::Intel, 39)
+    }
+    fn amd() -> VcpuMsrs {
+        VcpuMsrs::new(Vendor::Amd, 40)
+    }
+
+    #[test]
+    fn mtrr_msrs_are_per_vcpu_and_validated() {
+        let (mut a, b) = (intel(), intel());
+        assert_eq!(classify_read(0xfe, &a), MsrRead::Value(0x508));
+        assert_eq!(classify_read(0x2ff, &a), MsrRead::Value(0x806));
+        assert_eq!(classify_write(0x2ff, 0xc06, &mut a), MsrWrite::Done);
+        assert_eq!(classify_read(0x2ff, &a), MsrRead::Value(0xc06));
+        assert_eq!(classify_read(0x2ff, &b), MsrRead::Value(0x806), "another vCPU keeps its own");
+        assert_eq!(classify_write(0x2ff, 0x802, &mut a), MsrWrite::Fault, "type 2 is reserved");
+        assert_eq!(classify_write(0xfe, 0, &mut a), MsrWrite::Fault, "MTRRcap is read-only");
+        assert_eq!(classify_write(0x201, 0xff_f000_0800, &mut a), MsrWrite::Fault, "mask above 39 bits");
+        assert_eq!(classify_write(0x201, 0x7f_f000_0800, &mut a), MsrWrite::Done);
+    }
+
+    #[test]
+    fn intel_boot_msrs_have_xens_answers() {
+        let mut s = intel();
+        assert_eq!(classify_read(0x3a, &s), MsrRead::Value(1), "FEATURE_CONTROL locked, VMX off");
+        assert_eq!(classify_read(0x1a0, &s), MsrRead::Value(0x1801), "MISC_ENABLE: fast strings, no BTS/PEBS");
+        assert_eq!(classify_read(0xce, &s), MsrRead::Value(0), "PLATFORM_INFO");
+        assert_eq!(classify_read(0x179, &s), MsrRead::Value(0x0100_0c02), "MCG_CAP: 2 banks, SER, TES, CMCI");
+        assert_eq!(classify_read(0x400, &s), MsrRead::Value(u64::MAX), "MC0_CTL all ones");
+        assert_eq!(classify_read(0x405, &s), MsrRead::Value(0), "MC1_STATUS clear");
+        assert_eq!(classify_write(0x405, 0, &mut s), MsrWrite::Done);
+        assert_eq!(classify_write(0x405, 1, &mut s), MsrWrite::Fault, "STATUS takes only 0");
+        assert_eq!(classify_write(0x281, 7, &mut s), MsrWrite::Done);
+        assert_eq!(classify_read(0x281, &s), MsrRead::Value(7));
+        assert_eq!(classify_write(0x8b, 0, &mut s), MsrWrite::Done, "microcode revision sequence");
+        assert_eq!(classify_write(0x8b, 1, &mut s), MsrWrite::Fault);
+        assert_eq!(classify_read(0x1d9, &s), MsrRead::Value(0));
+        assert_eq!(classify_write(0x1d9, 0, &mut s), MsrWrite::Done);
+        assert_eq!(classify_write(0x1d9, 2, &mut s), MsrWrite::Fault, "no BTF");
+        assert_eq!(classify_read(0xc001_1029, &s), MsrRead::Fault, "DE_CFG is AMD's");
+        assert_eq!(classify_read(0xc001_0015, &s), MsrRead::Fault, "HWCR is AMD's");
+    }
+
+    #[test]
+    fn amd_boot_msrs_have_xens_answers() {
+        let mut s = amd();
+        assert_eq!(classify_read(0xc001_0015, &s), MsrRead::Value(0), "HWCR");
+        assert_eq!(classify_read(0xc001_1029, &s), MsrRead::Value(2), "DE_CFG: LFENCE serialising");
+        assert_eq!(classify_write(0xc001_1029, 0x1234, &mut s), MsrWrite::Done, "dropped");
+        assert_eq!(classify_read(0xc001_1029, &s), MsrRead::Value(2));
+        assert_eq!(classify_read(0x8b, &s), MsrRead::Value(0), "patch level");
+        assert_eq!(classify_write(0x8b, 0, &mut s), MsrWrite::Fault, "read-only on AMD");
+        assert_eq!(classify_read(0x179, &s), MsrRead::Value(2));
+        assert_eq!(classify_read(0x3a, &s), MsrRead::Fault, "FEATURE_CONTROL is Intel's");
+        assert_eq!(classify_read(0x1a0, &s), MsrRead::Fault, "MISC_ENABLE is Intel's");
+        assert_eq!(classify_read(0xce, &s), MsrRead::Value(0), "Xen's policy has PLATFORM_INFO for all");
+        assert_eq!(classify_read(0x280, &s), MsrRead::Fault, "CMCI banks are Intel's");
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub enum End {
     Crashed(String),
     /// The domain is being destroyed (or is gone): stop without a reason.
     Destroyed,
+    /// This vCPU went down (HLT with interrupts off, Xen's
+    /// `hvm_vcpu_down`) while others of its domain are still up.
+    Down,
 }
 
 /// The vCPU a loop runs, its console output, and what the hypervisor
@@ -54,6 +57,8 @@ pub struct Guest {
     ints: Interrupts,
     /// Accesses the null handler answered (the first few are logged).
     null_accesses: u64,
+    /// Its MSRs beyond what the hardware switches (MTRRs, vMCE, ...).
+    msrs: msr::VcpuMsrs,
 }
 
 impl Guest {
@@ -65,12 +70,13 @@ impl Guest {
             let signals = d.and_then(|d| d.vcpus.get(vcpu_id as usize)).map(|v| v.signals.clone());
             (signals.unwrap_or_default(), d.is_some_and(|d| d.privileged))
         };
-        // The vLAPIC offers x2APIC and TSC-deadline mode as the guest's CPUID does.
-        let h = cpu::cpuid(1, 0);
-        let host = Regs4 { eax: h.eax, ebx: h.ebx, ecx: h.ecx, edx: h.edx };
-        let ecx1 = cpuid::guest_cpuid(1, 0, host, Asker { domid, vcpu_id, osxsave: false }).ecx;
-        let ints = Interrupts::new(vcpu_id, ecx1);
-        Guest { domid, vcpu_id, console: Output::new(), console_unlimited: privileged, signals, ints, null_accesses: 0 }
+        // The vLAPIC offers x2APIC and TSC-deadline mode as the guest's
+        // CPUID leaf 1 does: as the host has them (vcpu/cpuid.rs).
+        let ints = Interrupts::new(vcpu_id, cpu::cpuid(1, 0).ecx);
+        let vendor = cpuid::Vendor::from_signature(cpu::vendor());
+        let phys_bits = (cpu::cpuid(0x8000_0008, 0).eax & 0xff) as u8;
+        let msrs = msr::VcpuMsrs::new(vendor, phys_bits);
+        Guest { domid, vcpu_id, console: Output::new(), console_unlimited: privileged, signals, ints, null_accesses: 0, msrs }
     }
 
     fn log(&self, level: Level, subsystem: &str, args: core::fmt::Arguments) {
@@ -298,9 +304,7 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 let (leaf, subleaf) = (low32(r.rax), low32(r.rcx));
                 let h = cpu::cpuid(leaf, subleaf);
                 let host = Regs4 { eax: h.eax, ebx: h.ebx, ecx: h.ecx, edx: h.edx };
-                let osxsave = vcpu.paging_state().2 & (1 << 18) != 0;
-                let who = Asker { domid: guest.domid, vcpu_id: guest.vcpu_id, osxsave };
-                let out = cpuid::guest_cpuid(leaf, subleaf, host, who);
+                let out = cpuid::guest_cpuid(leaf, subleaf, host, asker(vcpu, guest));
                 let r = vcpu.regs();
                 (r.rax, r.rbx, r.rcx, r.rdx) = (out.eax.into(), out.ebx.into(), out.ecx.into(), out.edx.into());
                 vcpu.skip_instruction(&exit, LEN_CPUID);
@@ -357,7 +361,7 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 // The vLAPIC's MSRs (IA32_APIC_BASE, TSC deadline, x2APIC) first.
                 let value = match guest.ints.read_msr(index, clock()) {
                     Some(apic) => apic.ok(),
-                    None => match msr::classify_read(index) {
+                    None => match msr::classify_read(index, &guest.msrs) {
                         MsrRead::Efer => Some(vcpu.efer()),
                         MsrRead::Pat => Some(vcpu.pat()),
                         MsrRead::Value(v) => Some(v),
@@ -380,7 +384,7 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 let r = vcpu.regs();
                 let (index, value) = (low32(r.rcx), (r.rdx << 32) | (r.rax & 0xffff_ffff));
                 let apic = guest.ints.write_msr(index, value, clock());
-                let ok = if let Some(apic) = apic { apic.is_ok() } else { match msr::classify_write(index, value) {
+                let ok = if let Some(apic) = apic { apic.is_ok() } else { match msr::classify_write(index, value, &mut guest.msrs) {
                     MsrWrite::Efer(v) => {
                         let features = msr::EferFeatures::from_cpuid_edx(cpu::cpuid(0x8000_0001, 0).edx);
                         match msr::efer_write(v, vcpu.efer(), vcpu.paging_state().0, features) {
@@ -403,6 +407,7 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                         let domains = DOMAINS.lock();
                         domains.get(guest.domid).is_some_and(|d| d.write(gpa, &page).is_ok())
                     }
+                    MsrWrite::Done => true,
                     MsrWrite::Fault => false,
                 } };
                 if ok {
@@ -451,6 +456,13 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
             Exit::InvalidOpcode => vcpu.inject_exception(6, None),
             Exit::Hlt => {
                 vcpu.skip_instruction(&exit, LEN_HLT);
+                // Xen's hvm_hlt: HLT with interrupts off (and no event
+                // about to be injected: the vLAPIC injects only into an open window) means the vCPU wants to stop for
+                // good; only an NMI could wake it.
+                const RFLAGS_IF: u64 = 1 << 9;
+                if vcpu.rflags() & RFLAGS_IF == 0 {
+                    return vcpu_down(guest);
+                }
                 wait(vcpu, guest, Wait::Halt);
                 if let Some(end) = control(guest) {
                     return end;
@@ -480,7 +492,7 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                     return crash(guest, vcpu, format_args!("{why}"));
                 }
             }
-            Exit::TripleFault => return crash(guest, vcpu, format_args!("triple fault")),
+            Exit::TripleFault => return triple_fault(guest, vcpu),
             Exit::InvalidState { code } => {
                 return crash(guest, vcpu, format_args!("the CPU refused its state (code {code:#x})"));
             }
@@ -666,6 +678,75 @@ fn woken(guest: &Guest, how: Wait) -> bool {
         v.poll_ports.clear();
     }
     woken
+}
+
+/// The guest's view of CPUID: who asks, and the host facts it depends on.
+fn asker(vcpu: &HwVcpu, guest: &Guest) -> Asker {
+    const CR4_OSXSAVE: u64 = 1 << 18;
+    const CR4_PKE: u64 = 1 << 22;
+    let cr4 = vcpu.paging_state().2;
+    let khz = crate::arch::x86_64::tsc::khz();
+    let (tsc_mul, tsc_shift) = crate::domain::time::tsc_scale(khz * 1000);
+    let invariant = cpu::cpuid(0x8000_0007, 0).edx & (1 << 8) != 0;
+    let rdtscp = cpu::cpuid(0x8000_0001, 0).edx & (1 << 27) != 0;
+    Asker {
+        domid: guest.domid,
+        vcpu_id: guest.vcpu_id,
+        osxsave: cr4 & CR4_OSXSAVE != 0,
+        ospke: cr4 & CR4_PKE != 0,
+        hardware_domain: guest.console_unlimited,
+        vendor: guest.msrs.vendor,
+        tsc_khz: low32(khz),
+        tsc_reliable: invariant || crate::arch::x86_64::percpu::online_count() == 1,
+        tsc_mul,
+        tsc_shift,
+        // VMX runs guests without "enable RDTSCP": hidden there.
+        rdtscp: rdtscp && !matches!(vcpu, HwVcpu::Vmx(_)),
+    }
+}
+
+/// Xen's `hvm_vcpu_down`: the vCPU is marked down and stops; when no vCPU
+/// of the domain is up any more, the domain shuts down with
+/// SHUTDOWN_poweroff ("All CPUs offline -- powering off"): that is how a
+/// Linux PVH guest powers off.
+fn vcpu_down(guest: &mut Guest) -> End {
+    guest.console.end_partial();
+    guest.print_console();
+    let online = {
+        let mut domains = DOMAINS.lock();
+        let Some(d) = domains.get_mut(guest.domid) else { return End::Destroyed };
+        if let Some(v) = d.vcpus.get_mut(guest.vcpu_id as usize) {
+            v.up = false;
+        }
+        d.vcpus.iter().filter(|v| v.up).count()
+    };
+    if online > 0 {
+        guest.log(Level::Info, "hvm", format_args!("vcpu down (HLT with interrupts off), {online} still up"));
+        return End::Down;
+    }
+    guest.log(Level::Info, "hvm", format_args!("all vcpus offline: domain {} powers off", guest.domid));
+    End::Shutdown(abi::sched::SHUTDOWN_POWEROFF)
+}
+
+/// Xen's `hvm_triple_fault`: the domain shuts down with the reason in
+/// HVM_PARAM_TRIPLE_FAULT_REASON (SHUTDOWN_reboot unless set), so the
+/// toolstack's `on_reboot` (or `on_crash`) applies.
+fn triple_fault(guest: &mut Guest, vcpu: &HwVcpu) -> End {
+    let param = abi::hvm::params::HVM_PARAM_TRIPLE_FAULT_REASON as usize;
+    let reason = DOMAINS.lock().get(guest.domid).and_then(|d| d.hvm_params.get(param).copied());
+    let reason = reason.map_or(abi::sched::SHUTDOWN_REBOOT, |r| low32(r & 0xff));
+    guest.console.end_partial();
+    guest.print_console();
+    let name = match reason {
+        abi::sched::SHUTDOWN_POWEROFF => "poweroff",
+        abi::sched::SHUTDOWN_REBOOT => "reboot",
+        abi::sched::SHUTDOWN_SUSPEND => "suspend",
+        abi::sched::SHUTDOWN_CRASH => "crash",
+        abi::sched::SHUTDOWN_WATCHDOG => "watchdog",
+        _ => "soft_reset",
+    };
+    guest.log(Level::Error, "hvm", format_args!("triple fault: domain {} shuts down ({name}) (rip={:#x})", guest.domid, vcpu.rip()));
+    End::Shutdown(reason)
 }
 
 fn crash(guest: &mut Guest, vcpu: &HwVcpu, why: core::fmt::Arguments) -> End {

@@ -24,6 +24,7 @@ mod memory_op;
 mod misc;
 mod numbers;
 mod physdev;
+mod platform;
 mod risky;
 mod sched_op;
 mod vcpu_op;
@@ -52,6 +53,7 @@ type Group = (&'static str, fn(&mut Suite));
 pub fn run(s: &mut Suite) {
     let groups: &[Group] = &[
         ("cpuid", cpuid::run),
+        ("cpu platform: ports, cpuid policy, MTRRs, PAT, CR4/EFER/DR rules", platform::run),
         ("hypercall numbers", numbers::run),
         ("32-bit register convention", abi32::run),
         ("xen_version", xen_version::run),

@@ -233,8 +233,9 @@ pub fn reset_extended_state() {
 
 /// MSRs a guest reaches without an exit and that no VMCS/VMCB field switches
 /// under VMX (SYSCALL targets, SWAPGS base): STAR, LSTAR, CSTAR, SFMASK,
-/// KERNEL_GS_BASE. Under SVM, VMLOAD loads them from the (fresh) VMCB.
-const GUEST_SYSCALL_MSRS: [u32; 5] = [0xc000_0081, 0xc000_0082, 0xc000_0083, 0xc000_0084, 0xc000_0102];
+/// KERNEL_GS_BASE (under SVM, VMLOAD loads them from the fresh VMCB); and
+/// TSC_AUX, which neither switches (RDTSCP/RDPID read it).
+const GUEST_SYSCALL_MSRS: [u32; 6] = [0xc000_0081, 0xc000_0082, 0xc000_0083, 0xc000_0084, 0xc000_0102, 0xc000_0103];
 
 /// Zeroes what a vCPU reaches directly and no VMCS/VMCB switches, so the
 /// next vCPU on this CPU starts with power-on values, not the previous
@@ -249,7 +250,7 @@ pub fn reset_guest_registers() {
         );
     }
     for msr in GUEST_SYSCALL_MSRS {
-        // SAFETY: the hypervisor executes no SYSCALL, SYSRET or SWAPGS, so these MSRs hold no state of its own; 0 is their reset value. CSTAR exists on Intel too (writes are ignored); a CPU that faults anyway is recovered.
+        // SAFETY: the hypervisor executes no SYSCALL, SYSRET, SWAPGS, RDTSCP or RDPID, so these MSRs hold no state of its own; 0 is their reset value. CSTAR exists on Intel too (writes are ignored); a CPU that faults anyway is recovered.
         let _ = unsafe { wrmsr_checked(msr, 0) };
     }
 }

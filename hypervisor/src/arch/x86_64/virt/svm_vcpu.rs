@@ -252,9 +252,13 @@ impl SvmVcpu {
             // bits as VMEXIT_INVALID at that instruction (its
             // helper_write_crN), where hardware raises #GP. When the state
             // held here passes VMRUN's checks, that is what happened: the
-            // guest gets the #GP, once; a second refusal in a row is real.
+            // guest gets the #GP. A refusal right after one, with that #GP
+            // still in EVENTINJ (the CPU clears its V bit once it delivers
+            // it), is real: the guest never ran. One where the #GP was
+            // delivered is the guest's next bad MOV (its handler went on).
             let again = core::mem::replace(&mut self.refused_last, true);
-            if !again && self.state_refusal().is_none() {
+            let undelivered = self.vmcb.read_u64(vmcb::EVENTINJ) & (1 << 31) != 0;
+            if !(again && undelivered) && self.state_refusal().is_none() {
                 return Exit::Exception { vector: 13, error: Some(0) };
             }
             return Exit::InvalidState { code };
