@@ -321,8 +321,47 @@ fn get_domain_path_reset_watches_and_control() {
     req(&mut s, 0, XS_CONTROL, 0, &z(&["print", "hello"])).unwrap();
     assert_eq!(s.take_effects(), vec![Effect::Log("hello".into())]);
     assert_eq!(req(&mut s, 0, XS_CONTROL, 0, &z(&["nonsense"])), Err(Error::Einval));
-    assert_eq!(req(&mut s, 1, XS_SET_TARGET, 0, &z(&["1", "2"])), Err(Error::Eacces));
-    assert_eq!(req(&mut s, 0, XS_SET_TARGET, 0, &z(&["1", "2"])), Err(Error::Enosys));
+    let q = req(&mut s, 0, XS_CONTROL, 0, &z(&["quota", "1"])).unwrap();
+    assert!(core::str::from_utf8(&q).unwrap().starts_with("Domain 1:\nnodes: 2\n"), "{q:?}");
+    req(&mut s, 0, XS_CONTROL, 0, &z(&["quota", "memory", "5000"])).unwrap();
+    assert_eq!(s.quotas.memory, 5000);
+    assert_eq!(req(&mut s, 0, XS_CONTROL, 0, &z(&["quota", "9"])), Err(Error::Enoent));
+}
+
+#[test]
+fn set_target_gives_the_targets_rights() {
+    let mut s = store();
+    s.introduce(3, 0xfeffc, 5).unwrap();
+    write(&mut s, 2, 0, "mine", "2's").unwrap();
+    s.write_str("/local/domain/2/shared", "").unwrap();
+    s.set_perms_str("/local/domain/2/shared", &["n0", "r2"]).unwrap();
+    assert_eq!(read(&mut s, 1, 0, "/local/domain/2/mine"), Err(Error::Eacces));
+    assert_eq!(req(&mut s, 1, XS_SET_TARGET, 0, &z(&["1", "2"])), Err(Error::Eacces), "Dom0 only");
+    assert_eq!(req(&mut s, 0, XS_SET_TARGET, 0, &z(&["1"])), Err(Error::Einval));
+    assert_eq!(req(&mut s, 0, XS_SET_TARGET, 0, &z(&["1", "9"])), Err(Error::Enoent), "not introduced");
+    assert_eq!(req(&mut s, 0, XS_SET_TARGET, 0, &z(&["1", "x"])), Err(Error::Einval));
+    req(&mut s, 0, XS_SET_TARGET, 0, &z(&["1", "2"])).unwrap();
+    // 2's nodes are as 1's own: read, write, set permissions.
+    assert_eq!(read(&mut s, 1, 0, "/local/domain/2/mine").unwrap(), b"2's");
+    write(&mut s, 1, 0, "/local/domain/2/mine", "1's").unwrap();
+    req(&mut s, 1, XS_SET_PERMS, 0, &z(&["/local/domain/2/mine", "n2", "r3"])).unwrap();
+    assert_eq!(read(&mut s, 3, 0, "/local/domain/2/mine").unwrap(), b"1's");
+    // An entry naming the target counts for 1 too.
+    assert_eq!(read(&mut s, 1, 0, "/local/domain/2/shared").unwrap(), b"");
+    assert_eq!(write(&mut s, 1, 0, "/local/domain/2/shared", "x"), Err(Error::Eacces));
+    // Nodes 1 makes there are its own; the relation goes one way only.
+    write(&mut s, 1, 0, "/local/domain/2/by1", "").unwrap();
+    assert_eq!(s.perms_text("/local/domain/2/by1").unwrap(), "n1");
+    assert_eq!(read(&mut s, 2, 0, "/local/domain/1"), Err(Error::Eacces));
+    // Watches fire for 1 on 2's nodes.
+    req(&mut s, 1, XS_WATCH, 0, &z(&["/local/domain/2/mine", "t"])).unwrap();
+    drain(&mut s, 1);
+    write(&mut s, 2, 0, "mine", "again").unwrap();
+    assert_eq!(events(&mut s, 1), vec![("/local/domain/2/mine".into(), "t".into())]);
+    // A release ends it.
+    s.release(1).unwrap();
+    s.introduce(1, 0xfeffc, 5).unwrap();
+    assert_eq!(read(&mut s, 1, 0, "/local/domain/2/mine"), Err(Error::Eacces));
 }
 
 fn start(s: &mut Store, d: u16) -> u32 {
@@ -446,7 +485,9 @@ fn quota_nodes_per_domain() {
 #[test]
 fn quota_node_size() {
     let mut s = store();
-    let max = s.quotas.node_size - 4; // one permission entry
+    // Xen's record: a 24-byte header, 8 bytes a permission, and the
+    // record must stay under the quota.
+    let max = s.quotas.node_size - RECORD_HEADER - RECORD_PERM - 1;
     write(&mut s, 1, 0, "big", &"x".repeat(max)).unwrap();
     assert_eq!(write(&mut s, 1, 0, "big", &"x".repeat(max + 1)), Err(Error::Enospc));
     assert_eq!(write(&mut s, 1, 0, "bigger", &"x".repeat(max + 1)), Err(Error::Enospc));
