@@ -92,10 +92,10 @@ const RECORD_PERM: usize = 8;
 // allocator (approximate: the layout of `BTreeMap` is not ours).
 const NODE_COST: usize = 320;
 const CHILD_COST: usize = 48;
-const WATCH_COST: usize = 112;
+const WATCH_COST: usize = 128;
 const MESSAGE_COST: usize = 64;
 const TRANSACTION_COST: usize = 512;
-const SEEN_COST: usize = 112;
+const SEEN_COST: usize = 128;
 
 #[derive(Clone, Debug)]
 struct Node {
@@ -1205,5 +1205,7 @@ fn event(path: &str, token: &[u8]) -> Vec<u8> {
     Message::new(XS_WATCH_EVENT, 0, 0, p).to_bytes()
 }
 
+#[cfg(test)]
+mod heap_probe;
 #[cfg(test)]
 mod tests;
