@@ -21,6 +21,8 @@ mod toolstack;
 #[cfg(target_os = "none")]
 mod xl;
 #[cfg(target_os = "none")]
+mod xsbench;
+#[cfg(target_os = "none")]
 mod xsshell;
 
 #[cfg(target_os = "none")]

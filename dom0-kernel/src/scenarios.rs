@@ -13,6 +13,7 @@
 //! - `test=watchdog`: arm a SCHEDOP_watchdog for 1 s and block; the
 //!   hypervisor must shut this domain down with `SHUTDOWN_watchdog`.
 //! - `bench=cpuid`: cycles per CPUID exit and per null hypercall, then power off.
+//! - `bench=xenstore`: xenstore round trips from one DomU, then four (`xsbench`).
 //! - `idle`: start the `autostart=` domains, then block for ever, woken
 //!   every 5 s by a one-shot timer (VIRQ_TIMER) to reap dead domains.
 //! - `shell`: start the `autostart=` domains, then Dom0's shell on COM2.
@@ -48,6 +49,7 @@ pub enum Scenario {
     Foreign,
     Watchdog,
     BenchCpuid,
+    BenchXenstore,
     Timer,
     Lifecycle,
     BadConfigs,
@@ -69,6 +71,7 @@ impl Scenario {
                 "test=foreign" => Some(Scenario::Foreign),
                 "test=watchdog" => Some(Scenario::Watchdog),
                 "bench=cpuid" => Some(Scenario::BenchCpuid),
+                "bench=xenstore" => Some(Scenario::BenchXenstore),
                 "idle" => Some(Scenario::Idle),
                 "shell" => Some(Scenario::Shell),
                 "test=timer" => Some(Scenario::Timer),
@@ -109,13 +112,14 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
         Scenario::Foreign => crate::foreign::run(si),
         Scenario::Watchdog => watchdog(),
         Scenario::Hostile => hostile::run(si),
-        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown => {
+        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore => {
             let Some(mut ts) = crate::xl::autostart(si) else { return };
             let Some(timer) = timer() else { return };
             match scenario {
                 Scenario::Lifecycle => crate::xl::lifecycle(&mut ts, &timer),
                 Scenario::BadConfigs => crate::xl::bad_configs(si, &mut ts),
                 Scenario::XenstoreShutdown => crate::xl::xenstore_shutdown(&mut ts, &timer),
+                Scenario::BenchXenstore => crate::xsbench::run(&mut ts, &timer),
                 _ => crate::xl::run(&mut ts, &timer, guest_rt::cmdline::value(si.cmdline(), "run").unwrap_or(""), 120),
             }
             ts.destroy_all();

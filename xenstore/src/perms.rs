@@ -88,10 +88,18 @@ impl Perms {
 
     /// Xen's `perm_for_conn`.
     pub fn rights(&self, domid: u16, privileged: bool) -> Rights {
-        if privileged || self.owner() == domid {
+        self.rights_with_target(domid, None, privileged)
+    }
+
+    /// The same for a domain given a `target` by XS_SET_TARGET: the
+    /// target's nodes are as its own, and the first entry naming either
+    /// domain gives the access.
+    pub fn rights_with_target(&self, domid: u16, target: Option<u16>, privileged: bool) -> Rights {
+        let me = |d: u16| d == domid || target == Some(d);
+        if privileged || me(self.owner()) {
             return Rights { read: true, write: true, owner: true };
         }
-        let access = self.0[1..].iter().find(|p| p.domid == domid).map_or(self.0[0].access, |p| p.access);
+        let access = self.0[1..].iter().find(|p| me(p.domid)).map_or(self.0[0].access, |p| p.access);
         Rights { read: access.read, write: access.write, owner: false }
     }
 
@@ -124,7 +132,7 @@ impl Perms {
         s.into_bytes()
     }
 
-    /// Bytes the list takes in a node, as Xen counts them (4 per entry).
+    /// Bytes the list takes in memory (4 per entry).
     pub fn stored_size(&self) -> usize {
         self.0.len() * 4
     }

@@ -1,7 +1,7 @@
 //! The store: the tree, the connections (one per domain) with their
 //! watches, transactions and output queues, and the request handlers.
 
-use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -38,6 +38,16 @@ pub struct Quotas {
     pub queued_events: usize,
     /// Nodes one transaction may look at or change (quota_trans_nodes).
     pub transaction_nodes: usize,
+    /// Bytes of Dom0's heap a domain's nodes, watches, transactions and
+    /// queued messages may take (Xen 4.17's hard `memory` quota): a request
+    /// that would pass it is ENOMEM, a watch event for it is dropped, and a
+    /// domain at it has no further requests taken. 0: no limit.
+    pub memory: usize,
+    /// Past this a line is logged (Xen's soft memory quota). 0: never.
+    pub memory_soft: usize,
+    /// The same bytes for all unprivileged domains together (ours: Xen
+    /// has a process, not a fixed heap); 0: no limit.
+    pub memory_total: usize,
 }
 
 impl Default for Quotas {
@@ -52,6 +62,9 @@ impl Default for Quotas {
             perms_per_node: 5,
             queued_events: 64,
             transaction_nodes: 1024,
+            memory: 2 * 1024 * 1024 + 512 * 1024,
+            memory_soft: 2 * 1024 * 1024,
+            memory_total: 0,
         }
     }
 }
@@ -67,19 +80,49 @@ pub enum Effect {
     Log(String),
 }
 
+/// Xen's node record header (generation, three lengths), counted in the
+/// node-size quota with 8 bytes per permission (`struct xs_permissions`).
+const RECORD_HEADER: usize = 24;
+const RECORD_PERM: usize = 8;
+
+// What the memory quota charges beyond the bytes of the strings
+// themselves: the map entries, allocation rounding and collections' nodes
+// of each thing kept. Upper bounds of the real heap use, measured by the
+// host test `memory_accounting_covers_the_real_heap` with a counting
+// allocator (approximate: the layout of `BTreeMap` is not ours).
+const NODE_COST: usize = 320;
+const CHILD_COST: usize = 48;
+const WATCH_COST: usize = 128;
+const MESSAGE_COST: usize = 64;
+const TRANSACTION_COST: usize = 512;
+const SEEN_COST: usize = 128;
+
 #[derive(Clone, Debug)]
 struct Node {
     value: Vec<u8>,
     perms: Perms,
-    children: BTreeSet<String>,
+    /// In the order they were made, as Xen's DIRECTORY lists them.
+    children: Vec<String>,
     /// Changes whenever the node does: DIRECTORY_PART's generation and a
     /// transaction's conflict check.
     generation: u64,
 }
 
 impl Node {
+    /// Bytes of the node-size quota: Xen's record size.
     fn size(&self) -> usize {
-        self.value.len() + self.perms.stored_size() + self.children.iter().map(|c| c.len() + 1).sum::<usize>()
+        RECORD_HEADER + self.perms.entries().len() * RECORD_PERM + self.value.len() + self.children.iter().map(|c| c.len() + 1).sum::<usize>()
+    }
+
+    /// Heap bytes the memory quota charges for the node at `path`.
+    fn cost(&self, path: &str) -> usize {
+        NODE_COST + path.len() + self.value.len() + self.perms.stored_size() + self.children.iter().map(|c| c.len() + CHILD_COST).sum::<usize>()
+    }
+
+    fn add_child(&mut self, name: &str) {
+        if !self.children.iter().any(|c| c == name) {
+            self.children.push(String::from(name));
+        }
     }
 }
 
@@ -88,6 +131,12 @@ struct Watch {
     token: Vec<u8>,
     /// Given relative: events name paths relative to the domain's home.
     relative: bool,
+}
+
+impl Watch {
+    fn cost(&self) -> usize {
+        WATCH_COST + self.path.len() + self.token.len()
+    }
 }
 
 /// Watches to fire: `path` changed; in `Subtree` mode watchers at or above
@@ -116,6 +165,14 @@ struct Transaction {
     owned_delta: BTreeMap<u16, isize>,
     /// Watches fired when it commits.
     changes: Vec<Change>,
+    /// What the overlay and `seen` take, for the memory quota.
+    bytes: usize,
+}
+
+impl Transaction {
+    fn cost(&self) -> usize {
+        TRANSACTION_COST + self.bytes + self.changes.iter().map(|c| c.path.len() + c.perms.iter().map(|p| p.stored_size() + 32).sum::<usize>() + 64).sum::<usize>()
+    }
 }
 
 struct Conn {
@@ -124,12 +181,44 @@ struct Conn {
     /// Whole messages to send; `true` marks a reply.
     out: VecDeque<(bool, Vec<u8>)>,
     events_dropped: u64,
+    /// Memory-quota bytes of `watches` and `out`.
+    watch_bytes: usize,
+    out_bytes: usize,
+    /// Over the soft memory quota (said once until it is under again).
+    soft_reported: bool,
+    /// XS_SET_TARGET: the domain whose nodes this one may treat as its own.
+    target: Option<u16>,
 }
 
 impl Conn {
     fn new() -> Conn {
-        Conn { watches: Vec::new(), transactions: Vec::new(), out: VecDeque::new(), events_dropped: 0 }
+        Conn {
+            watches: Vec::new(),
+            transactions: Vec::new(),
+            out: VecDeque::new(),
+            events_dropped: 0,
+            watch_bytes: 0,
+            out_bytes: 0,
+            soft_reported: false,
+            target: None,
+        }
     }
+
+    fn push(&mut self, reply: bool, msg: Vec<u8>) {
+        self.out_bytes += MESSAGE_COST + msg.len();
+        self.out.push_back((reply, msg));
+    }
+
+    /// Memory-quota bytes of everything but the domain's nodes in the tree.
+    fn cost(&self, current: Option<&Transaction>) -> usize {
+        self.watch_bytes + self.out_bytes + self.transactions.iter().chain(current).map(Transaction::cost).sum::<usize>()
+    }
+}
+
+/// What `domid` may do with a node of `perms`, seen as its target too.
+fn rights_of(perms: &Perms, domid: u16, conns: &BTreeMap<u16, Conn>) -> crate::perms::Rights {
+    let target = conns.get(&domid).and_then(|c| c.target);
+    perms.rights_with_target(domid, target, domid == 0)
 }
 
 pub struct Store {
@@ -138,6 +227,8 @@ pub struct Store {
     special: BTreeMap<&'static str, Perms>,
     /// Nodes owned per domain.
     owned: BTreeMap<u16, usize>,
+    /// Memory-quota bytes of the nodes in the tree, per owner.
+    memory: BTreeMap<u16, usize>,
     conns: BTreeMap<u16, Conn>,
     /// Domains introduced: their ring's mfn and event channel port.
     introduced: BTreeMap<u16, (u64, u32)>,
@@ -187,6 +278,7 @@ impl Store {
             tree: BTreeMap::new(),
             special: BTreeMap::new(),
             owned: BTreeMap::new(),
+            memory: BTreeMap::new(),
             conns: BTreeMap::new(),
             introduced: BTreeMap::new(),
             generation: 0,
@@ -195,7 +287,7 @@ impl Store {
             effects: Vec::new(),
             after_reply: Vec::new(),
         };
-        let root = Node { value: Vec::new(), perms: Perms::new(0, Access::NONE), children: BTreeSet::new(), generation: 0 };
+        let root = Node { value: Vec::new(), perms: Perms::new(0, Access::NONE), children: Vec::new(), generation: 0 };
         s.put(None, "/", root);
         s.special.insert(INTRODUCE_DOMAIN, Perms::new(0, Access::NONE));
         s.special.insert(RELEASE_DOMAIN, Perms::new(0, Access::NONE));
@@ -215,6 +307,7 @@ impl Store {
             Some(t) => {
                 if !t.overlay.contains_key(path) && !t.seen.contains_key(path) {
                     t.seen.insert(String::from(path), self.tree.get(path).map(|n| n.generation));
+                    t.bytes += SEEN_COST + path.len();
                 }
                 let t: &'a Transaction = t;
                 match t.overlay.get(path) {
@@ -248,6 +341,14 @@ impl Store {
                 if let Some(o) = new_owner {
                     *self.owned.entry(o).or_insert(0) += 1;
                 }
+                if let Some((o, cost)) = self.tree.get(path).map(|n| (n.perms.owner(), n.cost(path)))
+                    && let Some(m) = self.memory.get_mut(&o)
+                {
+                    *m = m.saturating_sub(cost);
+                }
+                if let Some(n) = &new {
+                    *self.memory.entry(n.perms.owner()).or_insert(0) += n.cost(path);
+                }
                 match new {
                     Some(n) => {
                         self.tree.insert(String::from(path), n);
@@ -264,9 +365,49 @@ impl Store {
                 if let Some(o) = new_owner {
                     *t.owned_delta.entry(o).or_insert(0) += 1;
                 }
+                let entry = |n: &Option<Node>| SEEN_COST + path.len() + n.as_ref().map_or(0, |n| n.cost(path));
+                if let Some(old) = t.overlay.get(path) {
+                    t.bytes = t.bytes.saturating_sub(entry(old));
+                }
+                t.bytes += entry(&new);
                 t.overlay.insert(String::from(path), new);
             }
         }
+    }
+
+    /// Memory-quota bytes `domid` holds: its nodes, watches, transactions
+    /// (`current`, the one being served, is out of its list meanwhile) and
+    /// queued messages.
+    fn usage(&self, domid: u16, current: Option<&Transaction>) -> usize {
+        self.memory.get(&domid).copied().unwrap_or(0) + self.conns.get(&domid).map_or(0, |c| c.cost(current))
+    }
+
+    /// The same over every unprivileged domain.
+    fn usage_total(&self, current: Option<&Transaction>) -> usize {
+        let nodes: usize = self.memory.iter().filter(|(d, _)| !Self::privileged(**d)).map(|(_, m)| m).sum();
+        let conns: usize = self.conns.iter().filter(|(d, _)| !Self::privileged(**d)).map(|(_, c)| c.cost(None)).sum();
+        nodes + conns + current.map_or(0, Transaction::cost)
+    }
+
+    /// Whether `domid` may take `extra` more bytes: ENOMEM past its memory
+    /// quota or past all domains' (Xen's domain_memory_add).
+    fn room(&self, domid: u16, current: Option<&Transaction>, extra: usize) -> Result<(), Error> {
+        if Self::privileged(domid) {
+            return Ok(());
+        }
+        let q = &self.quotas;
+        if q.memory != 0 && self.usage(domid, current).saturating_add(extra) > q.memory {
+            return Err(Error::Enomem);
+        }
+        if q.memory_total != 0 && self.usage_total(current).saturating_add(extra) > q.memory_total {
+            return Err(Error::Enomem);
+        }
+        Ok(())
+    }
+
+    /// Memory-quota bytes `domid` holds now, as CONTROL `quota` shows them.
+    pub fn memory_used(&self, domid: u16) -> usize {
+        self.usage(domid, None)
     }
 
     fn put(&mut self, tx: Tx, path: &str, node: Node) {
@@ -279,7 +420,7 @@ impl Store {
         let mut p = path::parent(path);
         loop {
             if let Some(n) = self.node(tx.as_deref_mut(), p) {
-                return if n.perms.rights(domid, Self::privileged(domid)).read { Error::Enoent } else { Error::Eacces };
+                return if rights_of(&n.perms, domid, &self.conns).read { Error::Enoent } else { Error::Eacces };
             }
             if p == "/" {
                 return Error::Enoent;
@@ -294,7 +435,7 @@ impl Store {
             return Err(self.missing(tx, domid, path));
         }
         let n = self.node(tx, path).ok_or(Error::Enoent)?;
-        let r = n.perms.rights(domid, Self::privileged(domid));
+        let r = rights_of(&n.perms, domid, &self.conns);
         if (write && !r.write) || (!write && !r.read) {
             return Err(Error::Eacces);
         }
@@ -317,7 +458,7 @@ impl Store {
         }
         let ancestor_path = String::from(p);
         let ancestor = self.node(tx.as_deref_mut(), &ancestor_path).cloned().ok_or(Error::Enoent)?;
-        let rights = ancestor.perms.rights(domid, privileged);
+        let rights = rights_of(&ancestor.perms, domid, &self.conns);
         if !rights.write {
             return Err(Error::Eacces);
         }
@@ -325,24 +466,39 @@ impl Store {
             if self.owned_by(tx.as_deref(), domid) + missing.len() > self.quotas.nodes_per_domain {
                 return Err(Error::Enospc);
             }
-            if value.len() + ancestor.perms.stored_size() > self.quotas.node_size
-                || ancestor.size() + path::basename(&missing[missing.len() - 1]).len() + 1 > self.quotas.node_size
+            let record = RECORD_HEADER + ancestor.perms.entries().len() * RECORD_PERM + value.len();
+            if record >= self.quotas.node_size
+                || ancestor.size() + path::basename(&missing[missing.len() - 1]).len() + 1 >= self.quotas.node_size
             {
                 return Err(Error::Enospc);
             }
+            // Everything made is charged to the caller: the nodes, and in a
+            // transaction their overlay entries and the parent's copy.
+            let in_tx = tx.is_some();
+            let mut extra = value.len();
+            for p in &missing {
+                extra += NODE_COST + p.len() + ancestor.perms.stored_size() + CHILD_COST + path::basename(p).len();
+                if in_tx {
+                    extra += SEEN_COST + p.len();
+                }
+            }
+            if in_tx {
+                extra += SEEN_COST + ancestor.cost(&ancestor_path);
+            }
+            self.room(domid, tx.as_deref(), extra)?;
         }
         let mut perms = ancestor.perms.clone();
         if !privileged {
             perms.set_owner(domid);
         }
         let mut parent = ancestor;
-        parent.children.insert(String::from(path::basename(&missing[missing.len() - 1])));
+        parent.add_child(path::basename(&missing[missing.len() - 1]));
         self.put(tx.as_deref_mut(), &ancestor_path, parent);
         let mut value = Some(value);
         for (i, p) in missing.iter().enumerate().rev() {
-            let mut children = BTreeSet::new();
+            let mut children = Vec::new();
             if i > 0 {
-                children.insert(String::from(path::basename(&missing[i - 1])));
+                children.push(String::from(path::basename(&missing[i - 1])));
             }
             let v = if i == 0 { value.take().unwrap_or_default() } else { Vec::new() };
             self.put(tx.as_deref_mut(), p, Node { value: v, perms: perms.clone(), children, generation: 0 });
@@ -361,30 +517,45 @@ impl Store {
 
     fn fire(&mut self, path: &str, perms: &[Perms], mode: Mode) {
         let limit = self.quotas.queued_events;
-        for (&domid, conn) in self.conns.iter_mut() {
-            if !perms.iter().any(|p| p.rights(domid, Self::privileged(domid)).read) {
-                continue;
-            }
+        let (hard, total_max) = (self.quotas.memory, self.quotas.memory_total);
+        let mut total = if total_max != 0 { self.usage_total(None) } else { 0 };
+        let readers: Vec<u16> =
+            self.conns.keys().copied().filter(|&d| perms.iter().any(|p| rights_of(p, d, &self.conns).read)).collect();
+        for domid in readers {
+            let nodes = self.memory.get(&domid).copied().unwrap_or(0);
+            let Some(conn) = self.conns.get_mut(&domid) else { continue };
             let home = path::domain_path(domid);
-            for w in &conn.watches {
-                let hit = match mode {
+            let events: Vec<Vec<u8>> = conn
+                .watches
+                .iter()
+                .filter(|w| match mode {
                     Mode::Exact => w.path == path,
                     Mode::Subtree => path::is_below_or_at(path, &w.path),
-                };
-                if !hit {
-                    continue;
-                }
-                let shown = if w.relative {
-                    path.strip_prefix(home.as_str()).and_then(|r| r.strip_prefix('/')).unwrap_or(path)
-                } else {
-                    path
-                };
-                let events = conn.out.iter().filter(|(reply, _)| !reply).count();
-                if events >= limit {
+                })
+                .map(|w| {
+                    let shown = if w.relative {
+                        path.strip_prefix(home.as_str()).and_then(|r| r.strip_prefix('/')).unwrap_or(path)
+                    } else {
+                        path
+                    };
+                    event(shown, &w.token)
+                })
+                .collect();
+            for ev in events {
+                let queued = conn.out.iter().filter(|(reply, _)| !reply).count();
+                // An event that would take the domain past its memory
+                // quota (or all domains past theirs) is dropped, as Xen's.
+                let cost = MESSAGE_COST + ev.len();
+                let over = !Self::privileged(domid)
+                    && ((hard != 0 && nodes + conn.cost(None) + cost > hard) || (total_max != 0 && total + cost > total_max));
+                if queued >= limit || over {
                     conn.events_dropped += 1;
                     continue;
                 }
-                conn.out.push_back((false, event(shown, &w.token)));
+                if !Self::privileged(domid) {
+                    total += cost;
+                }
+                conn.push(false, ev);
             }
         }
     }
@@ -442,15 +613,23 @@ impl Store {
 
     /// Whether `domid`'s next request may be taken: fewer replies than the
     /// outstanding-requests quota wait to be read.
+    /// A domain at its hard memory quota has no further requests taken
+    /// (Xen's domain_can_read) until what it holds shrinks.
     pub fn accepts(&self, domid: u16) -> bool {
-        self.conns
-            .get(&domid)
-            .is_some_and(|c| c.out.iter().filter(|(reply, _)| *reply).count() < self.quotas.outstanding_requests)
+        let stalled = !Self::privileged(domid) && self.quotas.memory != 0 && self.usage(domid, None) >= self.quotas.memory;
+        !stalled
+            && self
+                .conns
+                .get(&domid)
+                .is_some_and(|c| c.out.iter().filter(|(reply, _)| *reply).count() < self.quotas.outstanding_requests)
     }
 
     /// The next message (reply or watch event) for `domid`.
     pub fn pop_output(&mut self, domid: u16) -> Option<Vec<u8>> {
-        self.conns.get_mut(&domid)?.out.pop_front().map(|(_, m)| m)
+        let c = self.conns.get_mut(&domid)?;
+        let (_, m) = c.out.pop_front()?;
+        c.out_bytes = c.out_bytes.saturating_sub(MESSAGE_COST + m.len());
+        Some(m)
     }
 
     /// Watch events dropped for `domid` because its queue was full.
@@ -469,9 +648,10 @@ impl Store {
             Err(e) => Message::new(XS_ERROR, h.req_id, h.tx_id, text(e.name())),
         };
         if let Some(c) = self.conns.get_mut(&domid) {
-            c.out.push_back((true, reply.to_bytes()));
+            c.push(true, reply.to_bytes());
         }
         self.flush_after_reply();
+        self.soft_quota(domid);
     }
 
     /// One request of `domid`'s: the reply's payload or its error. Dom0's
@@ -490,10 +670,28 @@ impl Store {
         }
     }
 
+    /// Xen's soft memory quota: a line when a domain passes it, and one
+    /// when it is under it again.
+    fn soft_quota(&mut self, domid: u16) {
+        let soft = self.quotas.memory_soft;
+        if soft == 0 || Self::privileged(domid) {
+            return;
+        }
+        let used = self.usage(domid, None);
+        let Some(c) = self.conns.get_mut(&domid) else { return };
+        if used > soft && !c.soft_reported {
+            c.soft_reported = true;
+            self.effects.push(Effect::Log(format!("d{domid} exceeds the soft memory quota ({used} of {soft} bytes)")));
+        } else if used <= soft && c.soft_reported {
+            c.soft_reported = false;
+            self.effects.push(Effect::Log(format!("d{domid} is below the soft memory quota again")));
+        }
+    }
+
     fn flush_after_reply(&mut self) {
         for (d, m) in core::mem::take(&mut self.after_reply) {
             if let Some(c) = self.conns.get_mut(&d) {
-                c.out.push_back((false, m));
+                c.push(false, m);
             }
         }
     }
@@ -513,8 +711,15 @@ impl Store {
         // What a transaction tracks is bounded, or a domain could grow it
         // without end with reads of nodes that do not exist.
         let full = tx.as_ref().is_some_and(|t| t.seen.len() + t.overlay.len() >= self.quotas.transaction_nodes);
+        // Any request in a transaction may grow what it tracks.
+        let room = match &tx {
+            Some(t) => self.room(domid, Some(t), SEEN_COST + payload.len()),
+            None => Ok(()),
+        };
         let r = if full && !Self::privileged(domid) {
             Err(Error::Enospc)
+        } else if let Err(e) = room {
+            Err(e)
         } else {
             self.dispatch(domid, r#type, tx.as_mut(), tx_id, payload)
         };
@@ -605,16 +810,21 @@ impl Store {
                 let path = self.canon(domid, name, true)?;
                 let relative = !name.starts_with(b"/") && !name.starts_with(b"@");
                 let max = self.quotas.watches_per_domain;
-                let conn = self.conns.get_mut(&domid).ok_or(Error::Eio)?;
-                if conn.watches.iter().any(|w| w.path == path && w.token == token) {
+                let first = event(utf8(name)?, token);
+                let watch = Watch { path, token: token.to_vec(), relative };
+                let conn = self.conns.get(&domid).ok_or(Error::Eio)?;
+                if conn.watches.iter().any(|w| w.path == watch.path && w.token == watch.token) {
                     return Err(Error::Eexist);
                 }
                 if !privileged && conn.watches.len() >= max {
                     return Err(Error::E2big);
                 }
-                conn.watches.push(Watch { path, token: token.to_vec(), relative });
+                self.room(domid, None, watch.cost() + MESSAGE_COST + first.len())?;
+                let conn = self.conns.get_mut(&domid).ok_or(Error::Eio)?;
+                conn.watch_bytes += watch.cost();
+                conn.watches.push(watch);
                 // Fires once at once, with the name as given.
-                self.after_reply.push((domid, event(utf8(name)?, token)));
+                self.after_reply.push((domid, first));
                 Ok(ok())
             }
             XS_UNWATCH => {
@@ -623,7 +833,8 @@ impl Store {
                 let path = self.canon(domid, name, true)?;
                 let conn = self.conns.get_mut(&domid).ok_or(Error::Eio)?;
                 let at = conn.watches.iter().position(|w| w.path == path && w.token == token).ok_or(Error::Enoent)?;
-                conn.watches.remove(at);
+                let w = conn.watches.remove(at);
+                conn.watch_bytes = conn.watch_bytes.saturating_sub(w.cost());
                 Ok(ok())
             }
             XS_TRANSACTION_START => {
@@ -636,6 +847,7 @@ impl Store {
                 if !privileged && conn.transactions.len() >= max {
                     return Err(Error::Enospc);
                 }
+                self.room(domid, None, TRANSACTION_COST)?;
                 let id = self.fresh_tx_id();
                 let t = Transaction {
                     id,
@@ -643,6 +855,7 @@ impl Store {
                     seen: BTreeMap::new(),
                     owned_delta: BTreeMap::new(),
                     changes: Vec::new(),
+                    bytes: 0,
                 };
                 self.conns.get_mut(&domid).ok_or(Error::Eio)?.transactions.push(t);
                 Ok(text(&format!("{id}")))
@@ -680,6 +893,7 @@ impl Store {
             XS_RESET_WATCHES => {
                 let conn = self.conns.get_mut(&domid).ok_or(Error::Eio)?;
                 conn.watches.clear();
+                conn.watch_bytes = 0;
                 conn.transactions.clear();
                 Ok(ok())
             }
@@ -688,10 +902,25 @@ impl Store {
                 self.control(payload)
             }
             XS_SET_TARGET => {
-                // Giving one domain Dom0's rights over another's nodes
-                // (device-model stub domains) is not implemented.
+                // `domid` `target`: the first may then do with the second's
+                // nodes what their owner may, and use the permissions given
+                // to it (a device-model stub domain and its guest).
                 need_priv()?;
-                Err(Error::Enosys)
+                let args = wire::strings(payload).ok_or(Error::Einval)?;
+                if args.len() < 2 {
+                    return Err(Error::Einval);
+                }
+                let (id, target) = (number::<u16>(args[0])?, number::<u16>(args[1])?);
+                for d in [id, target] {
+                    if !self.is_introduced(d) {
+                        return Err(Error::Enoent);
+                    }
+                    if !self.conns.contains_key(&d) {
+                        return Err(Error::Einval);
+                    }
+                }
+                self.conns.get_mut(&id).ok_or(Error::Einval)?.target = Some(target);
+                Ok(ok())
             }
             _ => Err(Error::Einval),
         }
@@ -711,8 +940,17 @@ impl Store {
         match self.checked(tx.as_deref_mut(), domid, path, true) {
             Ok(n) => {
                 let mut n = n.clone();
-                if !Self::privileged(domid) && n.size() - n.value.len() + value.len() > self.quotas.node_size {
-                    return Err(Error::Enospc);
+                if !Self::privileged(domid) {
+                    if n.size() - n.value.len() + value.len() >= self.quotas.node_size {
+                        return Err(Error::Enospc);
+                    }
+                    // The node's owner pays for it; in a transaction the
+                    // caller pays for its copy until the commit.
+                    let growth = value.len().saturating_sub(n.value.len());
+                    match tx.as_deref() {
+                        Some(t) => self.room(domid, Some(t), SEEN_COST + n.cost(path) + growth)?,
+                        None => self.room(n.perms.owner(), None, growth)?,
+                    }
                 }
                 n.value = value;
                 let perms = n.perms.clone();
@@ -752,13 +990,22 @@ impl Store {
             stack.extend(kids);
             doomed.push((p, perms));
         }
+        let parent_path = path::parent(path);
+        if let Some(t) = tx.as_deref()
+            && !Self::privileged(domid)
+        {
+            // The overlay's removals and the watch changes it keeps.
+            let parent = self.tree.get(parent_path).map_or(0, |n| n.cost(parent_path));
+            let extra: usize = doomed.iter().map(|(p, perms)| 2 * (SEEN_COST + p.len()) + perms.stored_size() + 32).sum();
+            self.room(domid, Some(t), extra + SEEN_COST + parent)?;
+        }
         for (p, _) in &doomed {
             self.set(tx.as_deref_mut(), p, None);
         }
-        let parent_path = path::parent(path);
         if let Some(parent) = self.node(tx.as_deref_mut(), parent_path) {
             let mut parent = parent.clone();
-            parent.children.remove(path::basename(path));
+            let name = path::basename(path);
+            parent.children.retain(|c| c != name);
             self.put(tx.as_deref_mut(), parent_path, parent);
         }
         for (p, perms) in doomed {
@@ -774,7 +1021,7 @@ impl Store {
             return Err(Error::Enospc);
         }
         if let Some(old) = self.special.get(path) {
-            let r = old.rights(domid, privileged);
+            let r = rights_of(old, domid, &self.conns);
             if !r.write || !r.owner {
                 return Err(Error::Eacces);
             }
@@ -786,11 +1033,18 @@ impl Store {
             return Ok(());
         }
         let mut n = self.checked(tx.as_deref_mut(), domid, path, true)?.clone();
-        if !n.perms.rights(domid, privileged).owner {
+        if !rights_of(&n.perms, domid, &self.conns).owner {
             return Err(Error::Eacces);
         }
         if !privileged && perms.owner() != n.perms.owner() {
             return Err(Error::Eperm);
+        }
+        if !privileged {
+            let growth = perms.stored_size().saturating_sub(n.perms.stored_size());
+            match tx.as_deref() {
+                Some(t) => self.room(domid, Some(t), SEEN_COST + n.cost(path) + growth + 2 * perms.stored_size() + 96)?,
+                None => self.room(n.perms.owner(), None, growth)?,
+            }
         }
         let old = core::mem::replace(&mut n.perms, perms.clone());
         self.put(tx.as_deref_mut(), path, n);
@@ -837,7 +1091,7 @@ impl Store {
         let args = wire::strings(payload).ok_or(Error::Einval)?;
         let args: Vec<&str> = args.iter().map(|a| utf8(a)).collect::<Result<_, _>>()?;
         match args[..] {
-            ["help"] => Ok(text("help\nprint <text>\nquota [<name> <value>]\n")),
+            ["help"] => Ok(text("help\nprint <text>\nquota [<domid>|<name> <value>]\n")),
             ["print", line] => {
                 self.effects.push(Effect::Log(String::from(line)));
                 Ok(ok())
@@ -849,6 +1103,15 @@ impl Store {
                     s.push_str(&format!("{name}: {v}\n"));
                 }
                 Ok(text(&s))
+            }
+            ["quota", id] => {
+                // What a domain holds, as Xen's `quota <domid>`.
+                let d: u16 = number(id.as_bytes())?;
+                let c = self.conns.get(&d).ok_or(Error::Enoent)?;
+                let outstanding = c.out.iter().filter(|(reply, _)| *reply).count();
+                let (w, t) = (c.watches.len(), c.transactions.len());
+                let (n, m) = (self.owned.get(&d).copied().unwrap_or(0), self.usage(d, None));
+                Ok(text(&format!("Domain {d}:\nnodes: {n}\nwatches: {w}\ntransactions: {t}\noutstanding: {outstanding}\nmemory: {m}\n")))
             }
             ["quota", name, value] => {
                 let v: usize = number(value.as_bytes())?;
@@ -863,6 +1126,9 @@ impl Store {
                     "permissions" => &mut q.perms_per_node,
                     "events" => &mut q.queued_events,
                     "transaction-nodes" => &mut q.transaction_nodes,
+                    "memory" => &mut q.memory,
+                    "memory-soft" => &mut q.memory_soft,
+                    "memory-total" => &mut q.memory_total,
                     _ => return Err(Error::Einval),
                 };
                 *slot = v;
@@ -914,7 +1180,7 @@ impl Store {
     }
 }
 
-fn quota_table(q: &Quotas) -> [(&'static str, usize); 9] {
+fn quota_table(q: &Quotas) -> [(&'static str, usize); 12] {
     [
         ("nodes", q.nodes_per_domain),
         ("node-size", q.node_size),
@@ -925,6 +1191,9 @@ fn quota_table(q: &Quotas) -> [(&'static str, usize); 9] {
         ("permissions", q.perms_per_node),
         ("events", q.queued_events),
         ("transaction-nodes", q.transaction_nodes),
+        ("memory", q.memory),
+        ("memory-soft", q.memory_soft),
+        ("memory-total", q.memory_total),
     ]
 }
 
@@ -936,5 +1205,7 @@ fn event(path: &str, token: &[u8]) -> Vec<u8> {
     Message::new(XS_WATCH_EVENT, 0, 0, p).to_bytes()
 }
 
+#[cfg(test)]
+mod heap_probe;
 #[cfg(test)]
 mod tests;

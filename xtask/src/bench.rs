@@ -62,6 +62,10 @@ pub struct BenchArgs {
     /// Boot each platform N times and report the medians.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     runs: u32,
+    /// Run the xenstore round-trip table (bench_xenstore.rs); with no
+    /// option at all it runs too.
+    #[arg(long)]
+    xenstore: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -396,7 +400,7 @@ impl Target {
 pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
     let started = Instant::now();
     let mut selected: Vec<BenchPlatform> = Vec::new();
-    let everything = args.platforms.is_empty() && args.boot_paths.is_empty();
+    let everything = args.platforms.is_empty() && args.boot_paths.is_empty() && !args.xenstore;
     let wanted = if everything { &BenchPlatform::ALL[..] } else { &args.platforms };
     for &p in wanted {
         if !selected.contains(&p) {
@@ -471,9 +475,10 @@ pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
         println!();
         print!("{}", crate::bench_boot::table(&boot_results));
     }
+    let xenstore = if everything || args.xenstore { crate::bench_xenstore::run_and_print(root, target_dir, &out) } else { Json::Null };
     let json_path = out.join("bench.json");
     std::fs::create_dir_all(&out)?;
-    let report = Json::Obj(vec![("platforms", json(&results)), ("boot_paths", crate::bench_boot::json(&boot_results))]);
+    let report = Json::Obj(vec![("platforms", json(&results)), ("boot_paths", crate::bench_boot::json(&boot_results)), ("xenstore", xenstore.clone())]);
     std::fs::write(&json_path, report.render())
         .with_context(|| format!("writing {}", json_path.display()))?;
     println!(
@@ -481,7 +486,7 @@ pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
         json_path.display(),
         started.elapsed().as_secs_f64()
     );
-    let ran = results.iter().any(|r| !r.samples.is_empty()) || !boot_results.is_empty();
+    let ran = results.iter().any(|r| !r.samples.is_empty()) || !boot_results.is_empty() || !matches!(xenstore, Json::Null);
     if !ran {
         println!("nothing ran");
     }

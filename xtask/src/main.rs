@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_boot;
+mod bench_xenstore;
 mod bochs;
 mod bundle;
 mod com2;

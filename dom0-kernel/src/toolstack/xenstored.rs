@@ -26,6 +26,22 @@ pub const SLOTS: usize = 16;
 /// Requests of one domain handled before the next domain's turn.
 const REQUESTS_PER_ROUND: usize = 8;
 
+/// What the DomUs' store may take of Dom0's 8 MiB heap, all together:
+/// half, the rest is the toolstack's. Xen's per-domain 2.5 MiB times the
+/// [`SLOTS`] domains served would be 40 MiB, and without a memory quota one
+/// DomU alone could hold 10 transactions of 1024 nodes of 2 KiB. The quota
+/// charges at least what the store really allocates (host-tested), so the
+/// store stays within this, plus at most one request past it a domain.
+const STORE_MEMORY: usize = 4 << 20;
+/// One DomU's share: room for its 1000 nodes of short values (~400 bytes
+/// each), 8 of them to take [`STORE_MEMORY`].
+const DOMAIN_MEMORY: usize = 512 << 10;
+
+/// Xen's default quotas with the memory ones fitted to Dom0's heap.
+fn quotas() -> Quotas {
+    Quotas { memory: DOMAIN_MEMORY, memory_soft: DOMAIN_MEMORY / 4 * 3, memory_total: STORE_MEMORY, ..Quotas::default() }
+}
+
 /// Where store pages are mapped; given back to Xen at [`Xenstored::new`].
 #[repr(C, align(4096))]
 struct StorePages([u8; 4096 * SLOTS]);
@@ -52,7 +68,7 @@ impl Xenstored {
     pub fn new() -> Result<Xenstored, XenError> {
         let base = core::ptr::addr_of!(STORE_PAGES) as u64;
         xen::balloon_out(base / PAGE, SLOTS as u64)?;
-        Ok(Xenstored { store: Store::new(Quotas::default()), served: Vec::new(), free_slots: (0..SLOTS).rev().collect(), base })
+        Ok(Xenstored { store: Store::new(quotas()), served: Vec::new(), free_slots: (0..SLOTS).rev().collect(), base })
     }
 
     /// XS_INTRODUCE from the toolstack: serve `domid`'s ring at `gfn`,

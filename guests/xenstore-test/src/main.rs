@@ -1,4 +1,4 @@
-//! A DomU for Dom0's xenstored, in one of four roles (`mode=` on its
+//! A DomU for Dom0's xenstored, in one of these roles (`mode=` on its
 //! command line):
 //!
 //! - (none): the wire-protocol suite ([`suite`]), TAP, ending with
@@ -15,6 +15,12 @@
 //!   clears it and shuts down with that reason.
 //! - `deaf`: says so too, watches, and ignores what comes: the toolstack's
 //!   hard shutdown after its timeout must stop it.
+//! - `bench` (`count=N`, default 1000): `cargo xtask bench`'s round trips:
+//!   makes `data/bench`, waits until Dom0 writes `data/go` (so that four
+//!   of them start together), then N XS_READs of `data/bench` and N
+//!   XS_WRITEs of it, each loop timed by the system time and the TSC,
+//!   prints `xenstore-test: bench read n=N failed=F ns=T cycles=C
+//!   start=S end=E` (and `write`), and powers off.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -153,6 +159,34 @@ mod roles {
         }
     }
 
+    pub fn bench(xs: &mut Xs, count: u32) {
+        let ready = xs.write(0, "data/bench", "0").and_then(|_| xs.req(XS_WATCH, 0, &z(&["data/go", "go"])));
+        if let Err(e) = ready {
+            println!("xenstore-test: bench: cannot set up: {}", e.name());
+            return;
+        }
+        println!("xenstore-test: bench: ready, waiting for data/go");
+        while xs.read(0, "data/go").is_err() {
+            let _ = xs.c.next_event(1_000_000_000);
+        }
+        let _ = xs.req(XS_UNWATCH, 0, &z(&["data/go", "go"]));
+        for (what, write) in [("read", false), ("write", true)] {
+            let mut failed = 0u32;
+            let (start, c0) = (timer::now_ns(), guest_rt::cpu::rdtsc_serialized());
+            for i in 0..count {
+                let r = if write { xs.write(0, "data/bench", if i % 2 == 0 { "a" } else { "b" }) } else { xs.read(0, "data/bench") };
+                failed += u32::from(r.is_err());
+            }
+            let (end, c1) = (timer::now_ns(), guest_rt::cpu::rdtsc_serialized());
+            println!(
+                "xenstore-test: bench {what} n={count} failed={failed} ns={} cycles={} start={start} end={end}",
+                end - start,
+                c1.wrapping_sub(c0)
+            );
+        }
+        guest_rt::hypercall::shutdown(abi::sched::SHUTDOWN_POWEROFF);
+    }
+
     pub fn connect() -> Option<Xs> {
         let Some(c) = Client::init() else {
             println!("xenstore-test: no store ring (HVM_PARAM_STORE_PFN unset)");
@@ -185,6 +219,7 @@ fn kmain(boot: &guest_rt::Boot) {
         }
         Some("shutdown") => roles::shutdown(&mut xs, false),
         Some("deaf") => roles::shutdown(&mut xs, true),
+        Some("bench") => roles::bench(&mut xs, cmdline::value(cmd, "count").and_then(|c| c.parse().ok()).unwrap_or(1000)),
         _ => {
             let peer = cmdline::value(cmd, "peer").and_then(|p| p.parse().ok());
             suite::run(&mut xs, peer);

@@ -82,6 +82,7 @@ pub fn run(xs: &mut Xs, peer: Option<u16>) {
     transactions(xs, &mut t);
     privileged_only(xs, &mut t);
     quotas(xs, &mut t);
+    memory_quota(xs, &mut t, peer);
 
     println!("1..{}", t.n);
     println!("# xenstore: {} passed, {} failed", t.n - t.failed, t.failed);
@@ -345,4 +346,44 @@ fn quotas(xs: &mut Xs, t: &mut Tap) {
         }
     }
     t.check(answered == count, "and answers them all once the replies are read", answered);
+}
+
+/// Dom0's heap is bounded per domain (Xen's memory quota: 512 KiB a
+/// DomU in our Dom0): filling it with 1900-byte values ends in ENOMEM;
+/// meanwhile reads are answered, and so are the peer's writes (its public
+/// node keeps changing); RM gives the memory back.
+fn memory_quota(xs: &mut Xs, t: &mut Tap, peer: Option<u16>) {
+    let value = "m".repeat(1900);
+    let mut made = 0u32;
+    let refused = loop {
+        match xs.write(0, &format!("data/m/{}/{}", made / 20, made % 20), &value) {
+            Ok(_) if made < 1000 => made += 1,
+            r => break r,
+        }
+    };
+    println!("# memory quota: {made} nodes of 1900 bytes before {refused:?}");
+    t.check((120..280).contains(&made) && refused == Err(Error::Enomem), "quota: memory fills with ENOMEM (512 KiB a DomU), before the 1000 nodes", (made, refused));
+    // What is left takes a few small nodes, no more.
+    let mut small = 0u32;
+    let refused = loop {
+        match xs.write(0, &format!("data/m/s{small}"), "x") {
+            Ok(_) if small < 100 => small += 1,
+            r => break r,
+        }
+    };
+    t.check(small < 10 && refused == Err(Error::Enomem), "quota: then small nodes fill what is left, with ENOMEM too", (small, refused));
+    t.err(xs.req(XS_WATCH, 0, &z(&["data/m", &"w".repeat(1000)])), Error::Enomem, "quota: and a watch");
+    t.is(xs.read(0, "data/m/0/0").map(|v| Vec::from(&v[..4])), Ok(b"mmmm".as_slice()), "quota: reads are still answered when full");
+    if let Some(p) = peer {
+        let public = format!("/local/domain/{p}/data/public");
+        let first = xs.read(0, &public);
+        let wait = timer::now_ns() + 200 * MS;
+        while timer::now_ns() < wait {
+            guest_rt::hypercall::sched_yield();
+        }
+        let later = xs.read(0, &public);
+        t.check(first.is_ok() && later.is_ok() && first != later, "quota: the peer's writes are still answered meanwhile", (first, later));
+    }
+    t.okay(xs.req(XS_RM, 0, &z(&["data/m"])), "RM of the values");
+    t.okay(xs.write(0, "data/after-memory", &value), "gives the memory back");
 }

@@ -1,3 +1,5 @@
+extern crate std;
+
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -321,8 +323,47 @@ fn get_domain_path_reset_watches_and_control() {
     req(&mut s, 0, XS_CONTROL, 0, &z(&["print", "hello"])).unwrap();
     assert_eq!(s.take_effects(), vec![Effect::Log("hello".into())]);
     assert_eq!(req(&mut s, 0, XS_CONTROL, 0, &z(&["nonsense"])), Err(Error::Einval));
-    assert_eq!(req(&mut s, 1, XS_SET_TARGET, 0, &z(&["1", "2"])), Err(Error::Eacces));
-    assert_eq!(req(&mut s, 0, XS_SET_TARGET, 0, &z(&["1", "2"])), Err(Error::Enosys));
+    let q = req(&mut s, 0, XS_CONTROL, 0, &z(&["quota", "1"])).unwrap();
+    assert!(core::str::from_utf8(&q).unwrap().starts_with("Domain 1:\nnodes: 2\n"), "{q:?}");
+    req(&mut s, 0, XS_CONTROL, 0, &z(&["quota", "memory", "5000"])).unwrap();
+    assert_eq!(s.quotas.memory, 5000);
+    assert_eq!(req(&mut s, 0, XS_CONTROL, 0, &z(&["quota", "9"])), Err(Error::Enoent));
+}
+
+#[test]
+fn set_target_gives_the_targets_rights() {
+    let mut s = store();
+    s.introduce(3, 0xfeffc, 5).unwrap();
+    write(&mut s, 2, 0, "mine", "2's").unwrap();
+    s.write_str("/local/domain/2/shared", "").unwrap();
+    s.set_perms_str("/local/domain/2/shared", &["n0", "r2"]).unwrap();
+    assert_eq!(read(&mut s, 1, 0, "/local/domain/2/mine"), Err(Error::Eacces));
+    assert_eq!(req(&mut s, 1, XS_SET_TARGET, 0, &z(&["1", "2"])), Err(Error::Eacces), "Dom0 only");
+    assert_eq!(req(&mut s, 0, XS_SET_TARGET, 0, &z(&["1"])), Err(Error::Einval));
+    assert_eq!(req(&mut s, 0, XS_SET_TARGET, 0, &z(&["1", "9"])), Err(Error::Enoent), "not introduced");
+    assert_eq!(req(&mut s, 0, XS_SET_TARGET, 0, &z(&["1", "x"])), Err(Error::Einval));
+    req(&mut s, 0, XS_SET_TARGET, 0, &z(&["1", "2"])).unwrap();
+    // 2's nodes are as 1's own: read, write, set permissions.
+    assert_eq!(read(&mut s, 1, 0, "/local/domain/2/mine").unwrap(), b"2's");
+    write(&mut s, 1, 0, "/local/domain/2/mine", "1's").unwrap();
+    req(&mut s, 1, XS_SET_PERMS, 0, &z(&["/local/domain/2/mine", "n2", "r3"])).unwrap();
+    assert_eq!(read(&mut s, 3, 0, "/local/domain/2/mine").unwrap(), b"1's");
+    // An entry naming the target counts for 1 too.
+    assert_eq!(read(&mut s, 1, 0, "/local/domain/2/shared").unwrap(), b"");
+    assert_eq!(write(&mut s, 1, 0, "/local/domain/2/shared", "x"), Err(Error::Eacces));
+    // Nodes 1 makes there are its own; the relation goes one way only.
+    write(&mut s, 1, 0, "/local/domain/2/by1", "").unwrap();
+    assert_eq!(s.perms_text("/local/domain/2/by1").unwrap(), "n1");
+    assert_eq!(read(&mut s, 2, 0, "/local/domain/1"), Err(Error::Eacces));
+    // Watches fire for 1 on 2's nodes.
+    req(&mut s, 1, XS_WATCH, 0, &z(&["/local/domain/2/mine", "t"])).unwrap();
+    drain(&mut s, 1);
+    write(&mut s, 2, 0, "mine", "again").unwrap();
+    assert_eq!(events(&mut s, 1), vec![("/local/domain/2/mine".into(), "t".into())]);
+    // A release ends it.
+    s.release(1).unwrap();
+    s.introduce(1, 0xfeffc, 5).unwrap();
+    assert_eq!(read(&mut s, 1, 0, "/local/domain/2/mine"), Err(Error::Eacces));
 }
 
 fn start(s: &mut Store, d: u16) -> u32 {
@@ -446,7 +487,9 @@ fn quota_nodes_per_domain() {
 #[test]
 fn quota_node_size() {
     let mut s = store();
-    let max = s.quotas.node_size - 4; // one permission entry
+    // Xen's record: a 24-byte header, 8 bytes a permission, and the
+    // record must stay under the quota.
+    let max = s.quotas.node_size - RECORD_HEADER - RECORD_PERM - 1;
     write(&mut s, 1, 0, "big", &"x".repeat(max)).unwrap();
     assert_eq!(write(&mut s, 1, 0, "big", &"x".repeat(max + 1)), Err(Error::Enospc));
     assert_eq!(write(&mut s, 1, 0, "bigger", &"x".repeat(max + 1)), Err(Error::Enospc));
@@ -582,4 +625,210 @@ fn quota_transaction_nodes() {
     end(&mut s, 1, id, false).unwrap();
     let id = start(&mut s, 1);
     assert_eq!(read(&mut s, 1, id, "missing0"), Err(Error::Enoent));
+}
+
+/// A store whose domains have `memory` bytes each.
+fn store_with_memory(memory: usize) -> Store {
+    let mut s = store();
+    s.quotas.memory = memory;
+    s
+}
+
+#[test]
+fn quota_memory_values_end_in_enomem_and_others_carry_on() {
+    let mut s = store_with_memory(64 << 10);
+    let before = s.memory_used(1);
+    let mut made = 0;
+    let refused = loop {
+        match write(&mut s, 1, 0, &format!("fill/{made}"), &"v".repeat(1000)) {
+            Ok(_) if made < 200 => made += 1,
+            r => break r,
+        }
+    };
+    assert_eq!(refused, Err(Error::Enomem), "after {made}");
+    assert!((40..64).contains(&made), "{made} nodes of 1000 bytes in 64 KiB");
+    assert!(s.memory_used(1) <= 64 << 10);
+    // Smaller things still fail once full; reads and removal still work.
+    assert_eq!(write(&mut s, 1, 0, "fill/0", &"v".repeat(1900)), Err(Error::Enomem), "growing a value");
+    assert_eq!(read(&mut s, 1, 0, "fill/0").unwrap().len(), 1000);
+    // Another domain and Dom0 are answered as before.
+    write(&mut s, 2, 0, "fine", &"w".repeat(1000)).unwrap();
+    s.write_str("/local/domain/1/from-dom0", &"d".repeat(3000)).unwrap();
+    s.rm("/local/domain/1/from-dom0").unwrap();
+    // RM gives the bytes back.
+    req(&mut s, 1, XS_RM, 0, &z(&["fill"])).unwrap();
+    assert_eq!(s.memory_used(1), before);
+    write(&mut s, 1, 0, "fill/again", &"v".repeat(1000)).unwrap();
+}
+
+#[test]
+fn quota_memory_counts_watches_transactions_and_queued_messages() {
+    let mut s = store_with_memory(32 << 10);
+    // Watches with long tokens: ENOMEM long before the 128 of the count.
+    let token = "t".repeat(1000);
+    let mut n = 0;
+    let refused = loop {
+        match req(&mut s, 1, XS_WATCH, 0, &z(&[&format!("w{n}"), &token])) {
+            Ok(_) if n < 128 => n += 1,
+            r => break r,
+        }
+    };
+    assert_eq!(refused, Err(Error::Enomem), "after {n} watches");
+    assert!(n < 32, "{n}");
+    // Their first events are queued and counted until read.
+    let held = s.memory_used(1);
+    drain(&mut s, 1);
+    assert!(s.memory_used(1) < held);
+    req(&mut s, 1, XS_RESET_WATCHES, 0, b"\0").unwrap();
+    let base = s.memory_used(1);
+    // Reads of missing nodes in a transaction grow what it tracks.
+    let id = start(&mut s, 1);
+    let long = "p".repeat(1500);
+    let mut reads = 0;
+    let refused = loop {
+        match read(&mut s, 1, id, &format!("{long}{reads}")) {
+            Err(Error::Enoent) if reads < 1000 => reads += 1,
+            r => break r,
+        }
+    };
+    assert_eq!(refused, Err(Error::Enomem), "after {reads} reads");
+    assert!(reads < 32, "{reads}");
+    req(&mut s, 1, XS_TRANSACTION_END, id, &z(&["F"])).unwrap();
+    assert_eq!(s.memory_used(1), base, "ending it gives the bytes back");
+}
+
+#[test]
+fn quota_memory_drops_events_and_stalls_a_domain_past_it() {
+    let mut s = store_with_memory(16 << 10);
+    req(&mut s, 1, XS_WATCH, 0, &z(&["/local/domain/1", "t"])).unwrap();
+    s.write_str("/local/domain/1/x", "").unwrap();
+    drain(&mut s, 1);
+    s.quotas.memory = s.memory_used(1) + 2000;
+    // Dom0's writes (no quota for Dom0) fire events nobody reads: they
+    // stop at the quota, before the 64 of the queue, and are counted.
+    for i in 0..100 {
+        s.write_str("/local/domain/1/x", &format!("{i}")).unwrap();
+    }
+    assert!(s.events_dropped(1) > 0);
+    assert!(s.memory_used(1) <= s.quotas.memory, "{}", s.memory_used(1));
+    let queued = drain(&mut s, 1).len();
+    assert!((5..30).contains(&queued), "{queued} events queued");
+    s.quotas.memory = 16 << 10;
+    // Nodes Dom0 makes a domain own count for it: past the quota the
+    // domain has no further requests taken (Xen's domain_can_read), until
+    // it holds less again.
+    assert!(s.accepts(1));
+    s.write_str("/local/domain/1/huge", &"h".repeat(20 << 10)).unwrap();
+    s.set_perms_str("/local/domain/1/huge", &["n1"]).unwrap();
+    assert!(!s.accepts(1));
+    assert!(s.accepts(2));
+    s.rm("/local/domain/1/huge").unwrap();
+    assert!(s.accepts(1));
+}
+
+#[test]
+fn quota_memory_total_bounds_all_domains_together() {
+    let mut s = store();
+    s.quotas.memory_total = 48 << 10;
+    let fill = |s: &mut Store, d: u16| {
+        let mut made = 0;
+        loop {
+            match write(s, d, 0, &format!("fill/{made}"), &"v".repeat(1000)) {
+                Ok(_) if made < 500 => made += 1,
+                r => break (made, r),
+            }
+        }
+    };
+    let (made1, r1) = fill(&mut s, 1);
+    assert_eq!(r1, Err(Error::Enomem));
+    assert!((30..48).contains(&made1), "{made1}");
+    let (made2, r2) = fill(&mut s, 2);
+    assert_eq!((made2, r2), (0, Err(Error::Enomem)), "nothing left for domain 2");
+    assert!(read(&mut s, 2, 0, "/local/domain/2").is_ok(), "but it is answered");
+    s.write_str("/dom0-still-writes", "x").unwrap();
+    req(&mut s, 1, XS_RM, 0, &z(&["fill"])).unwrap();
+    write(&mut s, 2, 0, "fill/0", "v").unwrap();
+}
+
+#[test]
+fn quota_memory_soft_says_so_once() {
+    let mut s = store_with_memory(64 << 10);
+    s.quotas.memory_soft = 8 << 10;
+    s.take_effects();
+    for i in 0..10 {
+        s.handle(1, &Message::new(XS_WRITE, 1, 0, [z(&[&format!("a/{i}")]), b"x".repeat(1000)].concat()));
+    }
+    s.handle(1, &Message::new(XS_WRITE, 2, 0, [z(&["b"]), b"x".to_vec()].concat()));
+    let said = s.take_effects();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(matches!(&said[0], Effect::Log(l) if l.contains("d1 exceeds the soft memory quota")));
+    s.handle(1, &Message::new(XS_RM, 3, 0, z(&["a"])));
+    drain(&mut s, 1);
+    s.handle(1, &Message::new(XS_READ, 4, 0, z(&["b"])));
+    assert!(matches!(&s.take_effects()[..], [Effect::Log(l)] if l.contains("below the soft memory quota again")));
+}
+
+/// Fills domain 1 by `step` until the memory quota refuses; what the store
+/// really allocated meanwhile (counted as Dom0's allocator rounds) must
+/// not pass what the quota charged by more than `slack` bytes: the quota
+/// bounds Dom0's heap, not just a figure.
+fn fill_and_measure(what: &str, mut step: impl FnMut(&mut Store, u32) -> Result<Vec<u8>, Error>) {
+    let quota = 256 << 10;
+    let mut s = store();
+    s.quotas.nodes_per_domain = 1 << 20;
+    s.quotas.watches_per_domain = 1 << 20;
+    s.quotas.transaction_nodes = 1 << 20;
+    s.quotas.transactions_per_domain = 1 << 20;
+    s.quotas.memory = quota;
+    let (heap0, charged0) = (super::heap_probe::held(), s.memory_used(1));
+    let mut i = 0;
+    let last = loop {
+        match step(&mut s, i) {
+            Ok(_) if i < 1_000_000 => i += 1,
+            r => break r,
+        }
+    };
+    let real = usize::try_from(super::heap_probe::held() - heap0).unwrap_or(0);
+    let charged = s.memory_used(1) - charged0;
+    assert_eq!(last, Err(Error::Enomem), "{what}: after {i} steps");
+    assert!(charged <= quota, "{what}");
+    // Room for the growth of the store's own collections (a few doublings).
+    let slack = 16 << 10;
+    assert!(real <= charged + slack, "{what}: {i} steps really took {real} bytes, the quota charged {charged}");
+    std::println!("{what}: {i} steps, {real} bytes allocated, {charged} charged");
+    drop(s);
+}
+
+#[test]
+fn memory_accounting_covers_the_real_heap() {
+    fill_and_measure("small nodes", |s, i| write(s, 1, 0, &format!("n/{}/{}", i / 40, i % 40), ""));
+    fill_and_measure("one child each", |s, i| write(s, 1, 0, &format!("c{i}/x"), ""));
+    fill_and_measure("long names", |s, i| write(s, 1, 0, &format!("{}/{i}", "l".repeat(1500)), ""));
+    fill_and_measure("values", |s, i| write(s, 1, 0, &format!("v/{}/{}", i / 30, i % 30), &"v".repeat(1500)));
+    fill_and_measure("watches", |s, i| req(s, 1, XS_WATCH, 0, &z(&[&format!("{}{i}", "w".repeat(1000)), &"t".repeat(1000)])));
+    let mut id = 0;
+    fill_and_measure("transaction reads", |s, i| {
+        if i == 0 {
+            id = start(s, 1);
+        }
+        match read(s, 1, id, &format!("{}{i}", "r".repeat(1000))) {
+            Err(Error::Enoent) => Ok(Vec::new()),
+            r => r,
+        }
+    });
+    let mut id = 0;
+    fill_and_measure("transaction writes", |s, i| {
+        if i == 0 {
+            id = start(s, 1);
+        }
+        write(s, 1, id, &format!("t/{}/{}", i / 30, i % 30), "tv")
+    });
+    fill_and_measure("transactions", |s, _| req(s, 1, XS_TRANSACTION_START, 0, b"\0"));
+    fill_and_measure("unread replies", |s, i| {
+        s.handle(1, &Message::new(XS_READ, i, 0, z(&["/local/domain/1"])));
+        match s.quotas.memory.saturating_sub(s.memory_used(1)) {
+            0..1000 => Err(Error::Enomem),
+            _ => Ok(Vec::new()),
+        }
+    });
 }
