@@ -92,7 +92,8 @@ impl Com2 {
 }
 
 /// Runs the shell until `poweroff`.
-pub fn run(ts: &mut Toolstack, timer: &Timer) {
+/// With `until_gone`, returns once every domain created is gone.
+pub fn run(ts: &mut Toolstack, timer: &Timer, until_gone: bool) {
     let com2 = Com2::init();
     com2.say("Dom0 shell (xl-style); `help` lists the commands");
     com2.write(b"xl> ");
@@ -107,7 +108,12 @@ pub fn run(ts: &mut Toolstack, timer: &Timer) {
             if idle_ms >= 1000 {
                 idle_ms = 0;
                 for said in ts.reap() {
+                    guest_rt::println!("{said}");
                     com2.say(&said);
+                }
+                if until_gone && ts.all_gone() {
+                    com2.say("every domain is gone (until-gone): powering off");
+                    return;
                 }
             }
             continue;
@@ -238,10 +244,11 @@ fn info() -> Result<String, String> {
     let version = guest_rt::hypercall::xen_version();
     let mib = |pages: u64| pages / 256;
     Ok(alloc::format!(
-        "nr_cpus                : {}\ntotal_memory           : {} MiB\nfree_memory            : {} MiB\ncpu_khz                : {}\nxen_version            : {}.{}\nxen_scheduler          : static (one vCPU per CPU)",
+        "nr_cpus                : {}\ntotal_memory           : {} MiB\nfree_memory            : {} MiB\nfree_pages             : {}\ncpu_khz                : {}\nxen_version            : {}.{}\nxen_scheduler          : static (one vCPU per CPU)",
         p.nr_cpus,
         mib(p.total_pages),
         mib(p.free_pages),
+        p.free_pages,
         p.cpu_khz,
         version >> 16,
         version & 0xffff

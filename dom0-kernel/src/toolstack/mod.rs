@@ -77,6 +77,11 @@ pub struct Toolstack<'a> {
     pub xenstored: xenstored::Xenstored,
     /// Domains created so far (the uuids' last field).
     created: u64,
+    /// The free-page count before the first of the domains now alive was
+    /// created; compared once they are all gone.
+    baseline: Option<u64>,
+    /// Domains that crashed (whatever their `on_crash` did).
+    crashed: u32,
 }
 
 impl<'a> Toolstack<'a> {
@@ -92,7 +97,7 @@ impl<'a> Toolstack<'a> {
         let console_page = core::ptr::addr_of!(CONSOLE_PAGE) as u64;
         xen::balloon_out(console_page / 4096, 1)?;
         let xenstored = xenstored::Xenstored::new()?;
-        Ok(Toolstack { si, window, console_page, domains: Vec::new(), xenstored, created: 0 })
+        Ok(Toolstack { si, window, console_page, domains: Vec::new(), xenstored, created: 0, baseline: None, crashed: 0 })
     }
 
     /// The bundle file `name`, also looked up under `configs/`.
@@ -108,6 +113,9 @@ impl<'a> Toolstack<'a> {
         let config = toolstack::parse(file, text.data).map_err(|e| e.to_string())?;
         if self.domains.iter().any(|d| d.config.name == config.name) {
             return Err(format!("{file}: a domain named \"{}\" exists already", config.name));
+        }
+        if self.domains.is_empty() {
+            self.baseline = xen::physinfo().ok().map(|p| p.free_pages);
         }
         let (built, console, uuid) = self.start(file, &config)?;
         let domid = built.domid;
@@ -338,7 +346,10 @@ impl<'a> Toolstack<'a> {
             let (what, action) = match reason {
                 SHUTDOWN_POWEROFF => ("powered off", d.config.on_poweroff),
                 SHUTDOWN_REBOOT => ("rebooted", d.config.on_reboot),
-                SHUTDOWN_CRASH => ("crashed", d.config.on_crash),
+                SHUTDOWN_CRASH => {
+                    self.crashed += 1;
+                    ("crashed", d.config.on_crash)
+                }
                 _ => ("shut down", d.config.on_poweroff),
             };
             let name = d.config.name.clone();
@@ -372,7 +383,30 @@ impl<'a> Toolstack<'a> {
                 }
             }
         }
+        self.compare_baseline(&mut said);
         said
+    }
+
+    /// Once every domain is gone: whether the free-page count is back
+    /// exactly where it was before the first of them was created.
+    fn compare_baseline(&mut self, said: &mut Vec<String>) {
+        if !self.domains.is_empty() {
+            return;
+        }
+        let Some(before) = self.baseline.take() else { return };
+        let Ok(after) = xen::physinfo().map(|p| p.free_pages) else { return };
+        let verdict = if after == before { "as before" } else { "NOT as before" };
+        said.push(format!("xl: every domain is gone: {after} free pages, {verdict} the first was created ({before})"));
+    }
+
+    /// Whether this toolstack created a domain and every one is gone.
+    pub fn all_gone(&self) -> bool {
+        self.created > 0 && self.domains.is_empty()
+    }
+
+    /// How many domains crashed so far.
+    pub fn crashed(&self) -> u32 {
+        self.crashed
     }
 
     /// Destroys every domain this toolstack created.
