@@ -110,6 +110,10 @@ struct RunArgs {
     /// and Dom0's `autostart=` names them.
     #[arg(long, value_name = "PATH.cfg")]
     create: Vec<PathBuf>,
+    /// Power the machine off once every `--create`d domain is gone (Dom0's
+    /// `until-gone`); the exit status is non-zero if one crashed.
+    #[arg(long, requires = "create")]
+    until_gone: bool,
     /// Dom0's command line (ours: `autostart=A.cfg,B.cfg` creates those
     /// domains from configs/, `shell` runs Dom0's shell on COM2, `idle` stays up, `test=lifecycle`,
     /// `test=isolation`, `bench=cpuid`...; nothing: print and power off).
@@ -189,8 +193,11 @@ fn real_main() -> Result<i32> {
                 names.push(name);
                 create.extend(files);
             }
-            let dom0_cmdline =
+            let mut dom0_cmdline =
                 if names.is_empty() { args.dom0_cmdline.clone() } else { run::with_autostart(&args.dom0_cmdline, &names) };
+            if args.until_gone && !dom0_cmdline.split_whitespace().any(|w| w == "until-gone") {
+                dom0_cmdline += " until-gone";
+            }
             let machine = machine(&args)?;
             let hint = if machine.platform.is_qemu() {
                 ""

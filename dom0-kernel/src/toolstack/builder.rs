@@ -28,7 +28,7 @@ use abi::hvm::params::{HVM_PARAM_CONSOLE_EVTCHN, HVM_PARAM_CONSOLE_PFN, HVM_PARA
 use abi::hvm::start_info::{HvmMemmapTableEntry, XEN_HVM_MEMMAP_TYPE_RAM, XEN_HVM_MEMMAP_TYPE_RESERVED};
 use abi::memory::E820Entry;
 use pvh::acpi::{self, AcpiError, AcpiTables, MEMMAP_TYPE_ACPI};
-use pvh::image::{PvhError, PvhImage};
+use pvh::image::{KernelFormat, PvhError, PvhImage};
 use pvh::memory::{GuestFault, GuestMemory};
 use pvh::start_info::{Module, StartInfo, StartInfoError, write_start_info};
 use toolstack::DomainConfig;
@@ -120,8 +120,19 @@ impl From<XenError> for BuildError {
 /// is 2 MiB of our own address space, mapped 1:1 and given back to Xen,
 /// where the new domain's pages are shown while they are written.
 /// Returns the new domain, paused.
-pub fn build(cfg: &DomainConfig, kernel_name: &str, kernel: &[u8], ramdisk: Option<&[u8]>, window: u64) -> Result<Built, BuildError> {
+/// `handle` is the domain's uuid as bytes.
+pub fn build(cfg: &DomainConfig, kernel_name: &str, kernel: &[u8], ramdisk: Option<&[u8]>, handle: [u8; 16], window: u64) -> Result<Built, BuildError> {
+    let started = guest_rt::timer::now_ns();
     let image = PvhImage::parse(kernel_name, kernel).map_err(BuildError::Kernel)?;
+    if let KernelFormat::BzImage { compression, compressed, elf, .. } = image.format {
+        let ms = guest_rt::timer::now_ns().saturating_sub(started) / 1_000_000;
+        guest_rt::println!(
+            "xl: {kernel_name}: bzImage, {compressed} bytes of {} -> a {elf}-byte ELF in {}.{:03} s",
+            compression.name(),
+            ms / 1000,
+            ms % 1000
+        );
+    }
     let memory = cfg.memory_mib << 20;
     // The ramdisk goes on the first page after the kernel, as a PVH module.
     let ramdisk_at = image.highest_address().next_multiple_of(PAGE);
@@ -136,7 +147,7 @@ pub fn build(cfg: &DomainConfig, kernel_name: &str, kernel: &[u8], ramdisk: Opti
         return Err(BuildError::TooSmall { needed: RSDP_PAGE + PAGE, memory });
     }
     let tables = acpi::build(cfg.maxvcpus).map_err(BuildError::Acpi)?;
-    let domid = xen::create_domain(cfg.maxvcpus, MAX_EVTCHN_PORT, MAX_GRANT_FRAMES)?;
+    let domid = xen::create_domain_with_handle(cfg.maxvcpus, MAX_EVTCHN_PORT, MAX_GRANT_FRAMES, handle)?;
     let ramdisk = ramdisk.map(|bytes| (ramdisk_at, bytes));
     match fill(domid, cfg, &image, kernel, ramdisk, &tables, window) {
         Ok((console, store)) => Ok(Built { domid, console, store }),

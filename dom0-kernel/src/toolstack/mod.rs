@@ -145,7 +145,11 @@ impl<'a> Toolstack<'a> {
                 None => return Err(format!("{file}: ramdisk \"{name}\" is not in the boot bundle")),
             },
         };
-        let built = builder::build(config, &config.kernel, kernel.data, ramdisk, self.window).map_err(|e| format!("{file}: {e}"))?;
+        // As libxl: the uuid is also the domain's handle (XENVER_guest_handle).
+        let serial = self.created + 1;
+        let uuid = format!("00000000-0000-4000-8000-{serial:012x}");
+        let built = builder::build(config, &config.kernel, kernel.data, ramdisk, uuid_bytes(serial), self.window)
+            .map_err(|e| format!("{file}: {e}"))?;
         let domid = built.domid;
         let console = match pin(domid, config).and_then(|()| Console::bind(domid, built.console.gfn, built.console.port)) {
             Ok(c) => c,
@@ -154,8 +158,7 @@ impl<'a> Toolstack<'a> {
                 return Err(format!("{file}: {e}"));
             }
         };
-        self.created += 1;
-        let uuid = format!("00000000-0000-4000-8000-{:012x}", self.created);
+        self.created = serial;
         let keys = store_keys(domid, config, &uuid, &built, &console);
         let introduced = self.write_keys(&keys).and_then(|()| self.xenstored.introduce(domid, built.store.gfn, built.store.port));
         let started = introduced.and_then(|()| xen::unpause_domain(domid).map_err(|e| e.to_string()));
@@ -472,6 +475,15 @@ fn state(i: &XenDomctlGetdomaininfo) -> DomainState {
             .then(|| ShutdownReason::from_code((i.flags >> XEN_DOMINF_SHUTDOWNSHIFT) & XEN_DOMINF_SHUTDOWNMASK)),
         dying: flag(XEN_DOMINF_DYING),
     }
+}
+
+/// The bytes of uuid `00000000-0000-4000-8000-<serial as 12 hex digits>`.
+fn uuid_bytes(serial: u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[6] = 0x40;
+    b[8] = 0x80;
+    b[10..].copy_from_slice(&serial.to_be_bytes()[2..]);
+    b
 }
 
 /// One store key the toolstack writes: path, value, permissions.
