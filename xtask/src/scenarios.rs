@@ -476,18 +476,20 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_s: 3600,
         extended: true,
         debian: true,
-        create: &["configs/linux/linux-pvh.cfg"],
-        ..dom0("linux-pvh-domu-bochs-vmx", "extended: Debian's Linux as a PVH DomU on VMX reaches its kernel's end of boot (no COM2 on Bochs to type on)", Platform::BochsVmx, "idle until-gone", LINUX_DOMU_BOCHS, LINUX_FORBID, 0)
+        create: &["configs/linux/linux-pvh-poweroff.cfg"],
+        ..dom0("linux-pvh-domu-bochs-vmx", "extended: Debian's Linux as a PVH DomU on VMX reaches userspace and powers off (no COM2 on Bochs to type on); free pages exactly back", Platform::BochsVmx, "idle until-gone", LINUX_DOMU_BOCHS, LINUX_FORBID, 0)
     },
 ];
 
 /// Room for Dom0's heap (Linux's decompression) and the 256 MiB DomU.
 const LINUX_CMDLINE: &str = "loglvl=info dom0_mem=256M";
 const LINUX_FORBID: &[&str] = &["PANIC", "FATAL", "xl: error", "panic", "domain crashed", "Kernel panic"];
-/// COM1: the kernel's own lines come through console_io (earlyprintk=xen).
+/// COM1: the kernel's own lines come through console_io (earlyprintk=xen
+/// keep_bootcon), and so do /init's (it writes them to /dev/kmsg too).
 const LINUX_DOMU: &[&str] = &[
     "xl: linux-pvh.cfg: created domain 1",
     "(d1) Linux version ",
+    "linux-init: userspace reached",
     "xl: linux (d1) powered off: destroyed",
     "xl: every domain is gone: ",
     ", as before the first was created",
@@ -524,9 +526,12 @@ const LINUX_XENSTORE_COM2: &[&str] = &[
     "xl: linux (d1) powered off: destroyed",
 ];
 const LINUX_DOMU_BOCHS: &[&str] = &[
-    "xl: linux-pvh.cfg: created domain 1",
+    "xl: linux-pvh-poweroff.cfg: created domain 1",
     "(d1) Linux version ",
-    "(d1) Run /init as init process",
+    "linux-init: userspace reached",
+    "linux-init: powering off",
+    "xl: linux (d1) powered off: destroyed",
+    ", as before the first was created",
     "hv: exit code=0",
 ];
 
