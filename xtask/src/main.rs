@@ -32,6 +32,10 @@ use crate::platform::{Machine, Platform};
 use crate::qemu::Accel;
 
 const DEFAULT_CMDLINE: &str = "loglvl=info";
+/// `run`'s: Dom0's heap is its RAM, and building Debian's Linux (a 63 MiB
+/// ELF from an xz bzImage with a 32 MiB dictionary, next to the bundle)
+/// needs ~110 MiB of it; the hypervisor's own default is 64M.
+const RUN_CMDLINE: &str = "loglvl=info dom0_mem=256M";
 
 #[derive(Parser)]
 #[command(name = "cargo xtask", about = "Build, boot and test the hypervisor")]
@@ -90,8 +94,8 @@ struct RunArgs {
     /// Number of CPUs (Dom0 has the first; each other one runs a DomU vCPU).
     #[arg(long, default_value_t = 4)]
     smp: u32,
-    /// Memory in MiB.
-    #[arg(long, default_value_t = 512)]
+    /// Memory in MiB (Dom0 256, the rest for DomUs: a Linux one takes 256).
+    #[arg(long, default_value_t = 1024)]
     mem: u32,
     /// QEMU: deterministic instruction counting (-icount shift=0,sleep=off).
     #[arg(long)]
@@ -121,7 +125,7 @@ struct RunArgs {
     #[arg(long, default_value = "autostart=demo1.cfg,demo2.cfg shell")]
     dom0_cmdline: String,
     /// The hypervisor command line.
-    #[arg(long, default_value = DEFAULT_CMDLINE)]
+    #[arg(long, default_value = RUN_CMDLINE)]
     cmdline: String,
 }
 

@@ -124,15 +124,7 @@ impl From<XenError> for BuildError {
 pub fn build(cfg: &DomainConfig, kernel_name: &str, kernel: &[u8], ramdisk: Option<&[u8]>, handle: [u8; 16], window: u64) -> Result<Built, BuildError> {
     let started = guest_rt::timer::now_ns();
     let image = PvhImage::parse(kernel_name, kernel).map_err(BuildError::Kernel)?;
-    if let KernelFormat::BzImage { compression, compressed, elf, .. } = image.format {
-        let ms = guest_rt::timer::now_ns().saturating_sub(started) / 1_000_000;
-        guest_rt::println!(
-            "xl: {kernel_name}: bzImage, {compressed} bytes of {} -> a {elf}-byte ELF in {}.{:03} s",
-            compression.name(),
-            ms / 1000,
-            ms % 1000
-        );
-    }
+    let parsed = guest_rt::timer::now_ns();
     let memory = cfg.memory_mib << 20;
     // The ramdisk goes on the first page after the kernel, as a PVH module.
     let ramdisk_at = image.highest_address().next_multiple_of(PAGE);
@@ -150,7 +142,21 @@ pub fn build(cfg: &DomainConfig, kernel_name: &str, kernel: &[u8], ramdisk: Opti
     let domid = xen::create_domain_with_handle(cfg.maxvcpus, MAX_EVTCHN_PORT, MAX_GRANT_FRAMES, handle)?;
     let ramdisk = ramdisk.map(|bytes| (ramdisk_at, bytes));
     match fill(domid, cfg, &image, kernel, ramdisk, &tables, window) {
-        Ok((console, store)) => Ok(Built { domid, console, store }),
+        Ok((console, store)) => {
+            if let KernelFormat::BzImage { compression, compressed, elf, .. } = image.format {
+                let ms = |from: u64, to: u64| to.saturating_sub(from) / 1_000_000;
+                let (decompress, fill) = (ms(started, parsed), ms(parsed, guest_rt::timer::now_ns()));
+                guest_rt::println!(
+                    "xl: {kernel_name}: bzImage, {compressed} bytes of {} -> a {elf}-byte ELF in {}.{:03} s; d{domid} filled in {}.{:03} s",
+                    compression.name(),
+                    decompress / 1000,
+                    decompress % 1000,
+                    fill / 1000,
+                    fill % 1000
+                );
+            }
+            Ok(Built { domid, console, store })
+        }
         Err(e) => {
             let _ = xen::destroy_domain(domid);
             Err(e)
