@@ -184,15 +184,16 @@ fn execute(ts: &mut Toolstack, com2: &Com2, timer: &Timer, command: &str) {
 /// `xl console`: forwards the domain's PV console both ways until Ctrl-]
 /// or the domain stops; the page is unmapped when this returns.
 fn console(ts: &mut Toolstack, com2: &Com2, timer: &Timer, which: &str) -> Result<String, String> {
-    let (attached, name) = ts.attach_console(which)?;
+    let (attached, name, backlog) = ts.attach_console(which)?;
     let c = attached.console();
     let domid = c.domid;
     com2.say(&alloc::format!(
         "[console of {name} (d{domid}): page gfn {:#x}, its port {}, ours {}; Ctrl-] detaches]",
         c.gfn, c.remote_port, c.local_port
     ));
+    com2.write(&backlog);
     let mut buf = [0u8; abi::io::console::XENCONS_OUT_SIZE as usize];
-    let mut at_line_start = true;
+    let mut at_line_start = backlog.last().is_none_or(|&b| b == b'\n');
     // One ring's worth a poll: a guest that never stops writing cannot
     // keep us from reading the keyboard.
     let mut drain = |com2: &Com2| {

@@ -39,6 +39,9 @@ pub const RESTART_WINDOW_NS: u64 = 10_000_000_000;
 /// How long a guest asked through `control/shutdown` has before it is shut
 /// down hard.
 pub const SHUTDOWN_GRACE_NS: u64 = 3_000_000_000;
+/// Console output kept per domain while no one is attached, as
+/// xenconsoled's buffer: a guest whose ring fills would otherwise wait.
+pub const CONSOLE_BACKLOG: usize = 16 << 10;
 
 /// The foreign-mapping window (see [`Toolstack::new`]); never touched
 /// while nothing is mapped there.
@@ -65,6 +68,9 @@ struct Managed {
     store: builder::RingPage,
     uuid: String,
     shutdown_asked: Option<(u64, u32)>,
+    /// The console output read while nobody was attached (its last
+    /// [`CONSOLE_BACKLOG`] bytes), shown on the next `console`.
+    backlog: Vec<u8>,
 }
 
 pub struct Toolstack<'a> {
@@ -128,6 +134,7 @@ impl<'a> Toolstack<'a> {
             store: built.store,
             uuid,
             shutdown_asked: None,
+            backlog: Vec::new(),
         });
         Ok(domid)
     }
@@ -339,6 +346,7 @@ impl<'a> Toolstack<'a> {
     pub fn reap(&mut self) -> Vec<String> {
         let mut said = Vec::new();
         self.xenstored.poll();
+        self.drain_consoles();
         self.force_overdue_shutdowns(&mut said);
         let Ok(infos) = xen::domain_infos() else { return said };
         let now = guest_rt::timer::now_ns();
@@ -379,6 +387,7 @@ impl<'a> Toolstack<'a> {
                             let new = built.domid;
                             said.push(format!("xl: {name} (d{domid}) {what}: restarted as d{new}"));
                             (d.domid, d.console, d.store, d.uuid, d.shutdown_asked) = (new, console, built.store, uuid, None);
+                            d.backlog.clear();
                             self.domains.push(d);
                         }
                         Err(e) => said.push(format!("xl: {name} (d{domid}) {what}: restart failed: {e}")),
@@ -424,17 +433,35 @@ impl<'a> Toolstack<'a> {
 
     /// `xl console`: maps the console page of the domain `which` names;
     /// unmapped when the [`Attached`] is dropped. Also its name.
-    pub fn attach_console(&self, which: &str) -> Result<(Attached, String), String> {
+    /// Reads every domain's pending console output into its backlog (the
+    /// page mapped at our console page for the time of it; never while a
+    /// `console` session holds that page, which does not reap).
+    fn drain_consoles(&mut self) {
+        let mut buf = [0u8; abi::io::console::XENCONS_OUT_SIZE as usize];
+        for d in &mut self.domains {
+            let Ok(attached) = Attached::map(d.console, self.console_page) else { continue };
+            while let Ok(n @ 1..) = attached.read(&mut buf) {
+                d.backlog.extend_from_slice(&buf[..n]);
+            }
+            drop(attached);
+            let over = d.backlog.len().saturating_sub(CONSOLE_BACKLOG);
+            d.backlog.drain(..over);
+        }
+    }
+
+    /// `xl console`: the domain's console page mapped, its name, and the
+    /// output it wrote while nobody was attached.
+    pub fn attach_console(&mut self, which: &str) -> Result<(Attached, String, Vec<u8>), String> {
         let domid = match self.find(which) {
             Some(0) => return Err("Domain-0's console is the hypervisor's: COM1, and `dmesg` here".to_string()),
             Some(id) => id,
             None => return Err(format!("{which}: no such domain")),
         };
-        let Some(d) = self.domains.iter().find(|d| d.domid == domid) else {
+        let Some(d) = self.domains.iter_mut().find(|d| d.domid == domid) else {
             return Err(format!("domain {domid} was not created by this toolstack: its console is unknown"));
         };
         let attached = Attached::map(d.console, self.console_page).map_err(|e| e.to_string())?;
-        Ok((attached, d.config.name.clone()))
+        Ok((attached, d.config.name.clone(), core::mem::take(&mut d.backlog)))
     }
 
     /// Whether `domid` still runs: it exists and has neither shut down nor
