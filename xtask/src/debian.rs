@@ -49,6 +49,9 @@ pub fn init_script() -> String {
          say \"{USERSPACE_MARKER}\"\n\
          mount -t proc proc /proc\n\
          mount -t sysfs sysfs /sys\n\
+         # Xen's control/shutdown makes Linux run poweroff_cmd (/sbin/poweroff,\n\
+         # which would signal a busybox init this script is not): power off at once.\n\
+         echo \"/bin/busybox poweroff -f\" > /proc/sys/kernel/poweroff_cmd\n\
          say \"linux-init: kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU(s)\"\n\
          [ -r /sys/hypervisor/type ] && say \"linux-init: hypervisor $(cat /sys/hypervisor/type)\"\n\
          # `linux-init=poweroff` on the kernel command line: no shell (a console nobody types on).\n\
@@ -247,6 +250,7 @@ mod tests {
         assert!(init.contains(USERSPACE_MARKER) && init.contains(SHELL_MARKER));
         assert!(init.contains("mount -t proc proc /proc") && init.contains("mount -t sysfs sysfs /sys"));
         assert!(init.ends_with("poweroff -f\n"));
+        assert!(init.contains("> /proc/sys/kernel/poweroff_cmd"));
     }
 
     #[test]

@@ -483,13 +483,16 @@ pub const SCENARIOS: &[Scenario] = &[
 
 /// Room for Dom0's heap (Linux's decompression) and the 256 MiB DomU.
 const LINUX_CMDLINE: &str = "loglvl=info dom0_mem=256M";
-const LINUX_FORBID: &[&str] = &["PANIC", "FATAL", "xl: error", "panic", "domain crashed", "Kernel panic"];
+/// A DomU that ignores control/shutdown is shut down hard after 3 s: Linux
+/// must power off by itself.
+const LINUX_FORBID: &[&str] = &["PANIC", "FATAL", "xl: error", "panic", "domain crashed", "Kernel panic", "shutting it down hard"];
 /// COM1: the kernel's own lines come through console_io (earlyprintk=xen
 /// keep_bootcon), and so do /init's (it writes them to /dev/kmsg too).
 const LINUX_DOMU: &[&str] = &[
     "xl: linux-pvh.cfg: created domain 1",
     "(d1) Linux version ",
     "linux-init: userspace reached",
+    "reboot: Power down",
     "xl: linux (d1) powered off: destroyed",
     "xl: every domain is gone: ",
     ", as before the first was created",
@@ -511,6 +514,7 @@ const LINUX_DOMU_COM2: &[&str] = &[
 const LINUX_XENSTORE: &[&str] = &[
     "xl: linux-pvh.cfg: created domain 1",
     "(d1) Linux version ",
+    "reboot: Power down",
     "xl: linux (d1) powered off: destroyed",
     "d0 powered off; all its frames freed",
     "hv: exit code=0",
