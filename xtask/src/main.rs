@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_boot;
+mod bench_linux;
 mod bochs;
 mod bundle;
 mod com2;
