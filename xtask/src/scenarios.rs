@@ -484,15 +484,19 @@ pub const SCENARIOS: &[Scenario] = &[
 /// Room for Dom0's heap (Linux's decompression) and the 256 MiB DomU.
 const LINUX_CMDLINE: &str = "loglvl=info dom0_mem=256M";
 /// A DomU that ignores control/shutdown is shut down hard after 3 s: Linux
-/// must power off by itself.
-const LINUX_FORBID: &[&str] = &["PANIC", "FATAL", "xl: error", "panic", "domain crashed", "Kernel panic", "shutting it down hard"];
+/// must power off by itself (`reboot: System halted`, then HLT with
+/// interrupts off: the hypervisor powers the domain off, as Xen's
+/// hvm_vcpu_down). Its xenbus must not be refused a key it writes.
+const LINUX_FORBID: &[&str] =
+    &["PANIC", "FATAL", "xl: error", "panic", "domain crashed", "Kernel panic", "shutting it down hard", "Error -13", "NOT as before"];
 /// COM1: the kernel's own lines come through console_io (earlyprintk=xen
 /// keep_bootcon), and so do /init's (it writes them to /dev/kmsg too).
 const LINUX_DOMU: &[&str] = &[
-    "xl: linux-pvh.cfg: created domain 1",
+    "xl: create/linux-pvh/vmlinuz: bzImage, ",
     "(d1) Linux version ",
+    "(d1) ACPI: RSDP 0x00000000000FFFC0",
     "linux-init: userspace reached",
-    "reboot: Power down",
+    "reboot: ",
     "xl: linux (d1) powered off: destroyed",
     "xl: every domain is gone: ",
     ", as before the first was created",
@@ -512,9 +516,10 @@ const LINUX_DOMU_COM2: &[&str] = &[
     "every domain is gone (until-gone): powering off",
 ];
 const LINUX_XENSTORE: &[&str] = &[
-    "xl: linux-pvh.cfg: created domain 1",
+    "xl: create/linux-pvh/vmlinuz: bzImage, ",
     "(d1) Linux version ",
-    "reboot: Power down",
+    "linux-init: hypervisor xen",
+    "reboot: ",
     "xl: linux (d1) powered off: destroyed",
     "d0 powered off; all its frames freed",
     "hv: exit code=0",
@@ -530,10 +535,11 @@ const LINUX_XENSTORE_COM2: &[&str] = &[
     "xl: linux (d1) powered off: destroyed",
 ];
 const LINUX_DOMU_BOCHS: &[&str] = &[
-    "xl: linux-pvh-poweroff.cfg: created domain 1",
+    "xl: create/linux-pvh-poweroff/vmlinuz: bzImage, ",
     "(d1) Linux version ",
     "linux-init: userspace reached",
     "linux-init: powering off",
+    "reboot: ",
     "xl: linux (d1) powered off: destroyed",
     ", as before the first was created",
     "hv: exit code=0",
