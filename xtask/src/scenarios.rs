@@ -488,7 +488,7 @@ const LINUX_CMDLINE: &str = "loglvl=info dom0_mem=256M";
 /// interrupts off: the hypervisor powers the domain off, as Xen's
 /// hvm_vcpu_down). Its xenbus must not be refused a key it writes.
 const LINUX_FORBID: &[&str] =
-    &["PANIC", "FATAL", "xl: error", "panic", "domain crashed", "Kernel panic", "shutting it down hard", "Error -13", "NOT as before"];
+    &["PANIC", "FATAL", "xl: error", "panic", "domain crashed", "Kernel panic", "shutting it down hard", "Error -13", "NOT as before", "triple fault"];
 /// COM1: the kernel's own lines come through console_io (earlyprintk=xen
 /// keep_bootcon), and so do /init's (it writes them to /dev/kmsg too).
 const LINUX_DOMU: &[&str] = &[
