@@ -35,13 +35,14 @@ guest_rt::entry!("dom0", kmain);
 /// the domain powers off when it returns.
 #[cfg(target_os = "none")]
 fn kmain(boot: &guest_rt::Boot) {
-    heap::init(&boot.si, boot.start_info_paddr);
+    let heap = heap::init(&boot.si, boot.start_info_paddr);
     let si = &boot.si;
     println!(
-        "dom0: hello from the Rust Dom0 (PVH), start_info at {:#x}, {} modules, cmdline \"{}\"",
+        "dom0: hello from the Rust Dom0 (PVH), start_info at {:#x}, {} modules, cmdline \"{}\", heap {} MiB",
         boot.start_info_paddr,
         si.info.nr_modules,
-        si.cmdline()
+        si.cmdline(),
+        heap >> 20
     );
     match boot.hv {
         Some(hv) => println!(

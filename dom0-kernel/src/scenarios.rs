@@ -105,8 +105,10 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
             let Some(mut ts) = crate::xl::autostart(si) else { return };
             let Some(timer) = timer() else { return };
             println!("dom0: the shell is on COM2");
-            crate::shell::run(&mut ts, &timer);
+            let until_gone = guest_rt::cmdline::flag(si.cmdline(), "until-gone");
+            crate::shell::run(&mut ts, &timer, until_gone);
             ts.destroy_all();
+            fail_if_crashed(&ts, until_gone);
         }
         Scenario::Timer => timer_ticks(100, Some(3)),
         Scenario::Foreign => crate::foreign::run(si),
@@ -132,26 +134,47 @@ fn timer() -> Option<guest_rt::timer::Timer> {
     guest_rt::timer::Timer::new().map_err(|e| println!("dom0: timer: {} returned {:#x}; stopping", e.what, e.rc)).ok()
 }
 
+/// With `until-gone` (`cargo xtask run --until-gone`): a DomU crashed, so
+/// Dom0 ends with `SHUTDOWN_crash` and the hypervisor's exit status says
+/// the run failed.
+fn fail_if_crashed(ts: &crate::toolstack::Toolstack, until_gone: bool) {
+    if until_gone && ts.crashed() > 0 {
+        println!("dom0: until-gone: {} domain(s) crashed; failing the run", ts.crashed());
+        guest_rt::shutdown(abi::sched::SHUTDOWN_CRASH);
+    }
+}
+
 /// Starts the `autostart=` domains, then wakes every 5 s to reap dead
-/// ones and say it is still up.
+/// ones and say it is still up; with `until-gone`, stops once they are
+/// all gone (reaped every 200 ms then).
 fn idle(si: &StartInfo) {
     println!("dom0: idle (command line `idle`): blocking in SCHEDOP_block; Ctrl-A X quits QEMU");
     let mut ts = crate::xl::autostart(si);
     let Some(timer) = timer() else { return };
-    let mut ticks = 0u64;
+    let until_gone = guest_rt::cmdline::flag(si.cmdline(), "until-gone");
+    let step_ms = if until_gone { 200 } else { 5_000 };
+    let mut waited_ms = 0u64;
     // The store rings are served while waiting.
     let wait = |ts: &mut Option<crate::toolstack::Toolstack>| match ts {
-        Some(ts) => ts.wait(&timer, 5_000).is_ok(),
-        None => timer.sleep_ms(5_000).is_ok(),
+        Some(ts) => ts.wait(&timer, step_ms).is_ok(),
+        None => timer.sleep_ms(step_ms).is_ok(),
     };
     while wait(&mut ts) {
-        ticks += 1;
+        waited_ms += step_ms;
         if let Some(ts) = &mut ts {
             for line in ts.reap() {
                 println!("{line}");
             }
+            if until_gone && ts.all_gone() {
+                println!("dom0: every domain is gone (until-gone)");
+                ts.destroy_all();
+                fail_if_crashed(ts, until_gone);
+                return;
+            }
         }
-        println!("dom0: still up after {} s", ticks * 5);
+        if waited_ms.is_multiple_of(5_000) {
+            println!("dom0: still up after {} s", waited_ms / 1000);
+        }
     }
 }
 

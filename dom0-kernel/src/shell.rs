@@ -92,7 +92,8 @@ impl Com2 {
 }
 
 /// Runs the shell until `poweroff`.
-pub fn run(ts: &mut Toolstack, timer: &Timer) {
+/// With `until_gone`, returns once every domain created is gone.
+pub fn run(ts: &mut Toolstack, timer: &Timer, until_gone: bool) {
     let com2 = Com2::init();
     com2.say("Dom0 shell (xl-style); `help` lists the commands");
     com2.write(b"xl> ");
@@ -107,7 +108,12 @@ pub fn run(ts: &mut Toolstack, timer: &Timer) {
             if idle_ms >= 1000 {
                 idle_ms = 0;
                 for said in ts.reap() {
+                    guest_rt::println!("{said}");
                     com2.say(&said);
+                }
+                if until_gone && ts.all_gone() {
+                    com2.say("every domain is gone (until-gone): powering off");
+                    return;
                 }
             }
             continue;
@@ -178,15 +184,16 @@ fn execute(ts: &mut Toolstack, com2: &Com2, timer: &Timer, command: &str) {
 /// `xl console`: forwards the domain's PV console both ways until Ctrl-]
 /// or the domain stops; the page is unmapped when this returns.
 fn console(ts: &mut Toolstack, com2: &Com2, timer: &Timer, which: &str) -> Result<String, String> {
-    let (attached, name) = ts.attach_console(which)?;
+    let (attached, name, backlog) = ts.attach_console(which)?;
     let c = attached.console();
     let domid = c.domid;
     com2.say(&alloc::format!(
         "[console of {name} (d{domid}): page gfn {:#x}, its port {}, ours {}; Ctrl-] detaches]",
         c.gfn, c.remote_port, c.local_port
     ));
+    com2.write(&backlog);
     let mut buf = [0u8; abi::io::console::XENCONS_OUT_SIZE as usize];
-    let mut at_line_start = true;
+    let mut at_line_start = backlog.last().is_none_or(|&b| b == b'\n');
     // One ring's worth a poll: a guest that never stops writing cannot
     // keep us from reading the keyboard.
     let mut drain = |com2: &Com2| {
@@ -238,10 +245,11 @@ fn info() -> Result<String, String> {
     let version = guest_rt::hypercall::xen_version();
     let mib = |pages: u64| pages / 256;
     Ok(alloc::format!(
-        "nr_cpus                : {}\ntotal_memory           : {} MiB\nfree_memory            : {} MiB\ncpu_khz                : {}\nxen_version            : {}.{}\nxen_scheduler          : static (one vCPU per CPU)",
+        "nr_cpus                : {}\ntotal_memory           : {} MiB\nfree_memory            : {} MiB\nfree_pages             : {}\ncpu_khz                : {}\nxen_version            : {}.{}\nxen_scheduler          : static (one vCPU per CPU)",
         p.nr_cpus,
         mib(p.total_pages),
         mib(p.free_pages),
+        p.free_pages,
         p.cpu_khz,
         version >> 16,
         version & 0xffff

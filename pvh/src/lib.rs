@@ -5,12 +5,14 @@
 //!   (the hypervisor through a domain's p2m, the toolstack through mapped
 //!   foreign frames), and its [`memory::GuestFault`];
 //! - [`image`]: checking a PVH ELF kernel (or a bzImage: [`bzimage`], [`decompress`]) and loading its segments;
+//! - [`acpi`]: a PVH DomU's ACPI tables, as libxl builds them;
 //! - [`start_info`]: writing the `hvm_start_info` the kernel finds in `%ebx`.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
+pub mod acpi;
 pub mod bzimage;
 pub mod decompress;
 pub mod image;

@@ -59,6 +59,10 @@ pub struct BenchArgs {
     /// every boot path.
     #[arg(long = "boot-path", value_enum, value_name = "PATH")]
     boot_paths: Vec<crate::bench_boot::BootPath>,
+    /// Time Debian's Linux to userspace too (the `linux-boot` table:
+    /// native, as a PVH DomU, as the PVH Dom0); with no option at all, too.
+    #[arg(long)]
+    linux: bool,
     /// Boot each platform N times and report the medians.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     runs: u32,
@@ -400,7 +404,7 @@ impl Target {
 pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
     let started = Instant::now();
     let mut selected: Vec<BenchPlatform> = Vec::new();
-    let everything = args.platforms.is_empty() && args.boot_paths.is_empty() && !args.xenstore;
+    let everything = args.platforms.is_empty() && args.boot_paths.is_empty() && !args.xenstore && !args.linux;
     let wanted = if everything { &BenchPlatform::ALL[..] } else { &args.platforms };
     for &p in wanted {
         if !selected.contains(&p) {
@@ -467,9 +471,22 @@ pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
         })
     };
 
+    let linux_results = if everything || args.linux {
+        crate::bench_linux::bench(root, target_dir, &out, args.runs).unwrap_or_else(|e| {
+            println!("linux-boot: {e:#}");
+            Vec::new()
+        })
+    } else {
+        Vec::new()
+    };
+
     println!();
     if !results.is_empty() {
         print!("{}", table(&results));
+    }
+    if !linux_results.is_empty() {
+        println!();
+        print!("{}", crate::bench_linux::table(&linux_results));
     }
     if !boot_results.is_empty() {
         println!();
@@ -478,7 +495,12 @@ pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
     let xenstore = if everything || args.xenstore { crate::bench_xenstore::run_and_print(root, target_dir, &out) } else { Json::Null };
     let json_path = out.join("bench.json");
     std::fs::create_dir_all(&out)?;
-    let report = Json::Obj(vec![("platforms", json(&results)), ("boot_paths", crate::bench_boot::json(&boot_results)), ("xenstore", xenstore.clone())]);
+    let report = Json::Obj(vec![
+        ("platforms", json(&results)),
+        ("boot_paths", crate::bench_boot::json(&boot_results)),
+        ("linux_boot", crate::bench_linux::json(&linux_results)),
+        ("xenstore", xenstore.clone()),
+    ]);
     std::fs::write(&json_path, report.render())
         .with_context(|| format!("writing {}", json_path.display()))?;
     println!(
@@ -486,7 +508,7 @@ pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
         json_path.display(),
         started.elapsed().as_secs_f64()
     );
-    let ran = results.iter().any(|r| !r.samples.is_empty()) || !boot_results.is_empty() || !matches!(xenstore, Json::Null);
+    let ran = results.iter().any(|r| !r.samples.is_empty()) || !boot_results.is_empty() || !matches!(xenstore, Json::Null) || !linux_results.is_empty();
     if !ran {
         println!("nothing ran");
     }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use crate::scenarios::Com2Script;
 
 /// Longest a `{wait:TEXT}` waits.
-const WAIT_LIMIT: Duration = Duration::from_secs(30);
+const WAIT_LIMIT: Duration = Duration::from_secs(150);
 
 /// A piece of a script: keystrokes, or text to wait for.
 #[derive(Debug, PartialEq, Eq)]

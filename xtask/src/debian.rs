@@ -43,13 +43,20 @@ pub fn init_script() -> String {
          # Written by `cargo xtask` (xtask/src/debian.rs).\n\
          /bin/busybox mkdir -p /proc /sys /dev /tmp\n\
          /bin/busybox --install -s /bin\n\
-         echo \"{USERSPACE_MARKER}\"\n\
+         mount -t devtmpfs devtmpfs /dev 2>/dev/null\n\
+         # The kernel log too: it reaches the hypervisor's console (earlyprintk=xen keep_bootcon).\n\
+         say() {{ echo \"$1\"; echo \"$1\" > /dev/kmsg; }}\n\
+         say \"{USERSPACE_MARKER}\"\n\
          mount -t proc proc /proc\n\
          mount -t sysfs sysfs /sys\n\
-         mount -t devtmpfs devtmpfs /dev 2>/dev/null\n\
-         echo \"linux-init: kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU(s)\"\n\
-         [ -r /sys/hypervisor/type ] && echo \"linux-init: hypervisor $(cat /sys/hypervisor/type)\"\n\
-         echo \"{SHELL_MARKER}\"\n\
+         # Xen's control/shutdown makes Linux run poweroff_cmd (/sbin/poweroff,\n\
+         # which would signal a busybox init this script is not): power off at once.\n\
+         echo \"/bin/busybox poweroff -f\" > /proc/sys/kernel/poweroff_cmd\n\
+         say \"linux-init: kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU(s)\"\n\
+         [ -r /sys/hypervisor/type ] && say \"linux-init: hypervisor $(cat /sys/hypervisor/type)\"\n\
+         # `linux-init=poweroff` on the kernel command line: no shell (a console nobody types on).\n\
+         if grep -q linux-init=poweroff /proc/cmdline; then say \"linux-init: powering off\"; poweroff -f; fi\n\
+         say \"{SHELL_MARKER}\"\n\
          setsid cttyhack sh\n\
          echo \"linux-init: shell exited, powering off\"\n\
          poweroff -f\n"
@@ -243,6 +250,7 @@ mod tests {
         assert!(init.contains(USERSPACE_MARKER) && init.contains(SHELL_MARKER));
         assert!(init.contains("mount -t proc proc /proc") && init.contains("mount -t sysfs sysfs /sys"));
         assert!(init.ends_with("poweroff -f\n"));
+        assert!(init.contains("> /proc/sys/kernel/poweroff_cmd"));
     }
 
     #[test]

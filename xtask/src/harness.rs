@@ -1,7 +1,7 @@
 //! Running one scenario: boot it, follow COM1, stop the emulator as soon as
 //! the result is known, and judge the run.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -35,11 +35,12 @@ pub struct Outcome {
 /// Builds the scenario's images in `dir` and runs it.
 pub fn run_scenario(s: &Scenario, built: &Built, dir: &Path) -> Result<Outcome> {
     let images = Images::new(dir.to_owned());
-    let built = match s.dom0_kernel {
-        Some(name) => &built.with_guest_as_dom0(name)?,
-        None => built,
+    let mut built = match s.dom0_kernel {
+        Some(name) => built.with_guest_as_dom0(name)?,
+        None => built.clone(),
     };
-    images.make(built, &BootSpec { cmdline: s.cmdline, dom0_cmdline: s.dom0_cmdline }, &[s.platform.firmware()])?;
+    let dom0_cmdline = add_files(s, &mut built)?;
+    images.make(&built, &BootSpec { cmdline: s.cmdline, dom0_cmdline: &dom0_cmdline }, &[s.platform.firmware()])?;
     let machine = Machine {
         platform: s.platform,
         accel: Accel::Tcg,
@@ -69,6 +70,39 @@ pub fn run_scenario(s: &Scenario, built: &Built, dir: &Path) -> Result<Outcome> 
         None => outcome,
         Some(patterns) => invert(outcome, patterns),
     })
+}
+
+/// The scenario's own files, as `run --dom0/--module/--create` add them
+/// (Debian's fetched first if it asks); returns Dom0's command line, with
+/// `autostart=` naming the created configs.
+fn add_files(s: &Scenario, built: &mut Built) -> Result<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new("."));
+    let linux = if s.debian { Some(crate::debian::ensure(&root.join("target"))?) } else { None };
+    let resolve = |name: &str| -> Result<PathBuf> {
+        match name.strip_prefix("debian:") {
+            None => Ok(root.join(name)),
+            Some(file) => {
+                let Some(linux) = &linux else { anyhow::bail!("{}: {name} needs `debian: true`", s.name) };
+                match file {
+                    "vmlinuz" => Ok(linux.bzimage.clone()),
+                    "initrd.gz" => Ok(linux.initrd.clone()),
+                    _ => anyhow::bail!("{}: no Debian file {file} (vmlinuz, initrd.gz)", s.name),
+                }
+            }
+        }
+    };
+    if let Some(file) = s.dom0_file {
+        built.dom0 = Some(resolve(file)?);
+    }
+    let modules = s.modules.iter().map(|m| resolve(m)).collect::<Result<Vec<_>>>()?;
+    built.first_files = crate::run::pack_modules(&modules)?;
+    let mut names = Vec::new();
+    for cfg in s.create {
+        let (name, files) = crate::run::pack_config(&root.join(cfg))?;
+        names.push(name);
+        built.first_files.extend(files);
+    }
+    Ok(if names.is_empty() { s.dom0_cmdline.to_owned() } else { crate::run::with_autostart(s.dom0_cmdline, &names) })
 }
 
 /// A self-test passes only if the inner run failed for the expected reason.

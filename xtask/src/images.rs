@@ -83,6 +83,7 @@ fn package_name(manifest: &str) -> Option<String> {
 }
 
 /// Kernel ELF files after a build.
+#[derive(Clone)]
 pub struct Built {
     pub hypervisor: PathBuf,
     pub dom0: Option<PathBuf>,

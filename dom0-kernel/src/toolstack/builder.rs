@@ -5,7 +5,11 @@
 //! vCPU's context. The domain is left paused; on any error it is destroyed,
 //! so nothing is half-created.
 //!
-//! Layout of the DomU: RAM from 0 to `memory`; the start info, its memory
+//! Layout of the DomU: RAM from 0 to `memory` (below 1 MiB too: Linux's
+//! real-mode trampoline lives there), but for the page holding the RSDP at
+//! 0xfffc0, which the memory map marks ACPI as libxl does; the other ACPI
+//! tables ([`pvh::acpi`]) on their own pages from 0xfc001000, also marked
+//! ACPI, and `rsdp_paddr` in the start info. The start info, its memory
 //! map and command line at 4 KiB (below the kernel, which PVH kernels link
 //! at 1 MiB and up). As libxenguest does for HVM/PVH guests, the 8 gfns
 //! below 0xff000 are its "special pages" region, reserved in the memory
@@ -23,7 +27,8 @@ use core::ops::Range;
 use abi::hvm::params::{HVM_PARAM_CONSOLE_EVTCHN, HVM_PARAM_CONSOLE_PFN, HVM_PARAM_STORE_EVTCHN, HVM_PARAM_STORE_PFN};
 use abi::hvm::start_info::{HvmMemmapTableEntry, XEN_HVM_MEMMAP_TYPE_RAM, XEN_HVM_MEMMAP_TYPE_RESERVED};
 use abi::memory::E820Entry;
-use pvh::image::{PvhError, PvhImage};
+use pvh::acpi::{self, AcpiError, AcpiTables, MEMMAP_TYPE_ACPI};
+use pvh::image::{KernelFormat, PvhError, PvhImage};
 use pvh::memory::{GuestFault, GuestMemory};
 use pvh::start_info::{Module, StartInfo, StartInfoError, write_start_info};
 use toolstack::DomainConfig;
@@ -31,6 +36,7 @@ use toolstack::DomainConfig;
 use super::xen::{self, XenError};
 
 const PAGE: u64 = 4096;
+const PAGE_BYTES: usize = 4096;
 /// Pages one foreign-mapping window shows at a time (2 MiB).
 pub const WINDOW_PAGES: u64 = 512;
 const START_INFO_AREA: Range<u64> = 0x1000..0x10000;
@@ -49,6 +55,11 @@ const STORE_GFN: u64 = SPECIAL_START + 4;
 const CONSOLE_GFN: u64 = SPECIAL_START + 7;
 /// The pages of the region populated here.
 const SPECIAL_POPULATED: u64 = 2;
+/// Where RAM must end: below libxl's ACPI area (0xfc000000), which is
+/// below the special pages.
+const RAM_LIMIT: u64 = acpi::TABLES_BASE - PAGE;
+/// The page of RAM the RSDP is in, marked ACPI in the memory map.
+const RSDP_PAGE: u64 = acpi::RSDP_ADDRESS & !(PAGE - 1);
 
 /// A ring page the builder set up in the DomU: its gfn, and the DomU's
 /// event-channel port for it (unbound, for Dom0 to bind).
@@ -71,10 +82,12 @@ pub enum BuildError {
     Kernel(PvhError),
     /// The kernel needs RAM up to `needed`; the config gives `memory`.
     TooSmall { needed: u64, memory: u64 },
-    /// RAM would reach the special pages (no RAM is placed above 4 GiB).
+    /// RAM would reach the ACPI tables and special pages (no RAM is placed
+    /// above 4 GiB).
     TooBig { memory: u64 },
     Xen(XenError),
     StartInfo(StartInfoError),
+    Acpi(AcpiError),
 }
 
 impl fmt::Display for BuildError {
@@ -86,13 +99,13 @@ impl fmt::Display for BuildError {
             }
             BuildError::TooBig { memory } => write!(
                 f,
-                "memory = {} MiB reaches the special pages at {:#x}; at most {} MiB (no RAM above 4 GiB yet)",
+                "memory = {} MiB reaches the ACPI area at {RAM_LIMIT:#x}; at most {} MiB (no RAM above 4 GiB yet)",
                 memory >> 20,
-                SPECIAL_START * PAGE,
-                (SPECIAL_START * PAGE) >> 20
+                RAM_LIMIT >> 20
             ),
             BuildError::Xen(e) => write!(f, "{e}"),
             BuildError::StartInfo(e) => write!(f, "{e}"),
+            BuildError::Acpi(e) => write!(f, "{e}"),
         }
     }
 }
@@ -107,8 +120,11 @@ impl From<XenError> for BuildError {
 /// is 2 MiB of our own address space, mapped 1:1 and given back to Xen,
 /// where the new domain's pages are shown while they are written.
 /// Returns the new domain, paused.
-pub fn build(cfg: &DomainConfig, kernel_name: &str, kernel: &[u8], ramdisk: Option<&[u8]>, window: u64) -> Result<Built, BuildError> {
+/// `handle` is the domain's uuid as bytes.
+pub fn build(cfg: &DomainConfig, kernel_name: &str, kernel: &[u8], ramdisk: Option<&[u8]>, handle: [u8; 16], window: u64) -> Result<Built, BuildError> {
+    let started = guest_rt::timer::now_ns();
     let image = PvhImage::parse(kernel_name, kernel).map_err(BuildError::Kernel)?;
+    let parsed = guest_rt::timer::now_ns();
     let memory = cfg.memory_mib << 20;
     // The ramdisk goes on the first page after the kernel, as a PVH module.
     let ramdisk_at = image.highest_address().next_multiple_of(PAGE);
@@ -116,13 +132,31 @@ pub fn build(cfg: &DomainConfig, kernel_name: &str, kernel: &[u8], ramdisk: Opti
     if needed > memory {
         return Err(BuildError::TooSmall { needed, memory });
     }
-    if memory > SPECIAL_START * PAGE {
+    if memory > RAM_LIMIT {
         return Err(BuildError::TooBig { memory });
     }
-    let domid = xen::create_domain(cfg.maxvcpus, MAX_EVTCHN_PORT, MAX_GRANT_FRAMES)?;
+    if memory <= RSDP_PAGE + PAGE {
+        return Err(BuildError::TooSmall { needed: RSDP_PAGE + PAGE, memory });
+    }
+    let tables = acpi::build(cfg.maxvcpus).map_err(BuildError::Acpi)?;
+    let domid = xen::create_domain_with_handle(cfg.maxvcpus, MAX_EVTCHN_PORT, MAX_GRANT_FRAMES, handle)?;
     let ramdisk = ramdisk.map(|bytes| (ramdisk_at, bytes));
-    match fill(domid, cfg, &image, kernel, ramdisk, window) {
-        Ok((console, store)) => Ok(Built { domid, console, store }),
+    match fill(domid, cfg, &image, kernel, ramdisk, &tables, window) {
+        Ok((console, store)) => {
+            if let KernelFormat::BzImage { compression, compressed, elf, .. } = image.format {
+                let ms = |from: u64, to: u64| to.saturating_sub(from) / 1_000_000;
+                let (decompress, fill) = (ms(started, parsed), ms(parsed, guest_rt::timer::now_ns()));
+                guest_rt::println!(
+                    "xl: {kernel_name}: bzImage, {compressed} bytes of {} -> a {elf}-byte ELF in {}.{:03} s; d{domid} filled in {}.{:03} s",
+                    compression.name(),
+                    decompress / 1000,
+                    decompress % 1000,
+                    fill / 1000,
+                    fill % 1000
+                );
+            }
+            Ok(Built { domid, console, store })
+        }
         Err(e) => {
             let _ = xen::destroy_domain(domid);
             Err(e)
@@ -136,33 +170,41 @@ fn fill(
     image: &PvhImage,
     kernel: &[u8],
     ramdisk: Option<(u64, &[u8])>,
+    tables: &AcpiTables,
     window: u64,
 ) -> Result<(RingPage, RingPage), BuildError> {
     let memory = cfg.memory_mib << 20;
-    // The special pages come on top of the configured memory, as libxl's
-    // slack above maxmem.
-    xen::max_mem(domid, (cfg.maxmem_mib << 10) + SPECIAL_POPULATED * (PAGE >> 10))?;
+    let [(rsdp_page, rsdp_len), (tables_at, tables_len)] = tables.memmap();
+    // The special pages and the ACPI tables come on top of the configured
+    // memory, as libxl's slack above maxmem.
+    let extra_pages = SPECIAL_POPULATED + tables_len / PAGE;
+    xen::max_mem(domid, (cfg.maxmem_mib << 10) + extra_pages * (PAGE >> 10))?;
     populate(domid, memory / PAGE)?;
     let console = ring_page(domid, CONSOLE_GFN, window)?;
     let store = ring_page(domid, STORE_GFN, window)?;
+    acpi_pages(domid, tables_at / PAGE, &tables.tables, window)?;
     let special = (SPECIAL_START * PAGE, SPECIAL_PAGES * PAGE);
-    let mut e820 = [
-        E820Entry { addr: 0, size: memory, r#type: XEN_HVM_MEMMAP_TYPE_RAM },
-        E820Entry { addr: special.0, size: special.1, r#type: XEN_HVM_MEMMAP_TYPE_RESERVED },
+    // Ascending, no overlaps: RAM, the RSDP's page, RAM, the special pages,
+    // the tables.
+    let map = [
+        (0, rsdp_page, XEN_HVM_MEMMAP_TYPE_RAM),
+        (rsdp_page, rsdp_len, MEMMAP_TYPE_ACPI),
+        (rsdp_page + rsdp_len, memory - (rsdp_page + rsdp_len), XEN_HVM_MEMMAP_TYPE_RAM),
+        (special.0, special.1, XEN_HVM_MEMMAP_TYPE_RESERVED),
+        (tables_at, tables_len, MEMMAP_TYPE_ACPI),
     ];
+    let mut e820 = map.map(|(addr, size, r#type)| E820Entry { addr, size, r#type });
     xen::set_memory_map(domid, &mut e820)?;
     let mut mem = ForeignMemory { domid, pages: memory / PAGE, window, shown: Cell::new(None) };
     image.load(kernel, &mut mem).map_err(BuildError::Kernel)?;
+    mem.write(acpi::RSDP_ADDRESS, &tables.rsdp).map_err(|f| BuildError::StartInfo(StartInfoError::Fault(f)))?;
     let mut modules = Vec::new();
     if let Some((gpa, bytes)) = ramdisk {
         mem.write(gpa, bytes).map_err(|f| BuildError::StartInfo(StartInfoError::Fault(f)))?;
         modules.push(Module { gpa, size: bytes.len() as u64, cmdline: "" });
     }
-    let memmap = [
-        HvmMemmapTableEntry { addr: 0, size: memory, r#type: XEN_HVM_MEMMAP_TYPE_RAM, reserved: 0 },
-        HvmMemmapTableEntry { addr: special.0, size: special.1, r#type: XEN_HVM_MEMMAP_TYPE_RESERVED, reserved: 0 },
-    ];
-    let info = StartInfo { flags: 0, cmdline: &cfg.cmdline, modules: &modules, memmap: &memmap, rsdp: 0 };
+    let memmap = map.map(|(addr, size, r#type)| HvmMemmapTableEntry { addr, size, r#type, reserved: 0 });
+    let info = StartInfo { flags: 0, cmdline: &cfg.cmdline, modules: &modules, memmap: &memmap, rsdp: acpi::RSDP_ADDRESS };
     let layout = write_start_info(&mut mem, START_INFO_AREA, &info).map_err(BuildError::StartInfo)?;
     drop(mem);
     xen::set_param(domid, HVM_PARAM_CONSOLE_PFN, console.gfn)?;
@@ -184,6 +226,24 @@ fn ring_page(domid: u16, gfn: u64, window: u64) -> Result<RingPage, XenError> {
     xen::unmap(window / PAGE)?;
     let port = xen::alloc_unbound(domid, 0)?;
     Ok(RingPage { gfn, port })
+}
+
+/// Populates the gfns from `first` that `bytes` needs and writes them
+/// (zero-padded to whole pages), a page at a time through the window's
+/// first page.
+fn acpi_pages(domid: u16, first: u64, bytes: &[u8], window: u64) -> Result<(), XenError> {
+    for (i, chunk) in bytes.chunks(PAGE_BYTES).enumerate() {
+        let gfn = first + i as u64;
+        xen::populate(domid, &mut [gfn], 0)?;
+        xen::map_foreign(domid, &[gfn], &[window / PAGE])?;
+        // SAFETY: the window's first page is identity-mapped and now backed by the DomU's page just populated; `chunk` is at most a page.
+        unsafe {
+            core::ptr::write_bytes(window as *mut u8, 0, PAGE_BYTES);
+            core::ptr::copy_nonoverlapping(chunk.as_ptr(), window as *mut u8, chunk.len());
+        }
+        xen::unmap(window / PAGE)?;
+    }
+    Ok(())
 }
 
 /// RAM at gfns 0..pages, in 2 MiB extents where they fit.

@@ -39,6 +39,9 @@ pub const RESTART_WINDOW_NS: u64 = 10_000_000_000;
 /// How long a guest asked through `control/shutdown` has before it is shut
 /// down hard.
 pub const SHUTDOWN_GRACE_NS: u64 = 3_000_000_000;
+/// Console output kept per domain while no one is attached, as
+/// xenconsoled's buffer: a guest whose ring fills would otherwise wait.
+pub const CONSOLE_BACKLOG: usize = 16 << 10;
 
 /// The foreign-mapping window (see [`Toolstack::new`]); never touched
 /// while nothing is mapped there.
@@ -65,6 +68,9 @@ struct Managed {
     store: builder::RingPage,
     uuid: String,
     shutdown_asked: Option<(u64, u32)>,
+    /// The console output read while nobody was attached (its last
+    /// [`CONSOLE_BACKLOG`] bytes), shown on the next `console`.
+    backlog: Vec<u8>,
 }
 
 pub struct Toolstack<'a> {
@@ -77,6 +83,11 @@ pub struct Toolstack<'a> {
     pub xenstored: xenstored::Xenstored,
     /// Domains created so far (the uuids' last field).
     created: u64,
+    /// The free-page count before the first of the domains now alive was
+    /// created; compared once they are all gone.
+    baseline: Option<u64>,
+    /// Domains that crashed (whatever their `on_crash` did).
+    crashed: u32,
 }
 
 impl<'a> Toolstack<'a> {
@@ -92,7 +103,7 @@ impl<'a> Toolstack<'a> {
         let console_page = core::ptr::addr_of!(CONSOLE_PAGE) as u64;
         xen::balloon_out(console_page / 4096, 1)?;
         let xenstored = xenstored::Xenstored::new()?;
-        Ok(Toolstack { si, window, console_page, domains: Vec::new(), xenstored, created: 0 })
+        Ok(Toolstack { si, window, console_page, domains: Vec::new(), xenstored, created: 0, baseline: None, crashed: 0 })
     }
 
     /// The bundle file `name`, also looked up under `configs/`.
@@ -109,6 +120,9 @@ impl<'a> Toolstack<'a> {
         if self.domains.iter().any(|d| d.config.name == config.name) {
             return Err(format!("{file}: a domain named \"{}\" exists already", config.name));
         }
+        if self.domains.is_empty() {
+            self.baseline = xen::physinfo().ok().map(|p| p.free_pages);
+        }
         let (built, console, uuid) = self.start(file, &config)?;
         let domid = built.domid;
         self.domains.push(Managed {
@@ -120,6 +134,7 @@ impl<'a> Toolstack<'a> {
             store: built.store,
             uuid,
             shutdown_asked: None,
+            backlog: Vec::new(),
         });
         Ok(domid)
     }
@@ -137,7 +152,11 @@ impl<'a> Toolstack<'a> {
                 None => return Err(format!("{file}: ramdisk \"{name}\" is not in the boot bundle")),
             },
         };
-        let built = builder::build(config, &config.kernel, kernel.data, ramdisk, self.window).map_err(|e| format!("{file}: {e}"))?;
+        // As libxl: the uuid is also the domain's handle (XENVER_guest_handle).
+        let serial = self.created + 1;
+        let uuid = format!("00000000-0000-4000-8000-{serial:012x}");
+        let built = builder::build(config, &config.kernel, kernel.data, ramdisk, uuid_bytes(serial), self.window)
+            .map_err(|e| format!("{file}: {e}"))?;
         let domid = built.domid;
         let console = match pin(domid, config).and_then(|()| Console::bind(domid, built.console.gfn, built.console.port)) {
             Ok(c) => c,
@@ -146,8 +165,7 @@ impl<'a> Toolstack<'a> {
                 return Err(format!("{file}: {e}"));
             }
         };
-        self.created += 1;
-        let uuid = format!("00000000-0000-4000-8000-{:012x}", self.created);
+        self.created = serial;
         let keys = store_keys(domid, config, &uuid, &built, &console);
         let introduced = self.write_keys(&keys).and_then(|()| self.xenstored.introduce(domid, built.store.gfn, built.store.port));
         let started = introduced.and_then(|()| xen::unpause_domain(domid).map_err(|e| e.to_string()));
@@ -328,6 +346,7 @@ impl<'a> Toolstack<'a> {
     pub fn reap(&mut self) -> Vec<String> {
         let mut said = Vec::new();
         self.xenstored.poll();
+        self.drain_consoles();
         self.force_overdue_shutdowns(&mut said);
         let Ok(infos) = xen::domain_infos() else { return said };
         let now = guest_rt::timer::now_ns();
@@ -338,7 +357,10 @@ impl<'a> Toolstack<'a> {
             let (what, action) = match reason {
                 SHUTDOWN_POWEROFF => ("powered off", d.config.on_poweroff),
                 SHUTDOWN_REBOOT => ("rebooted", d.config.on_reboot),
-                SHUTDOWN_CRASH => ("crashed", d.config.on_crash),
+                SHUTDOWN_CRASH => {
+                    self.crashed += 1;
+                    ("crashed", d.config.on_crash)
+                }
                 _ => ("shut down", d.config.on_poweroff),
             };
             let name = d.config.name.clone();
@@ -365,6 +387,7 @@ impl<'a> Toolstack<'a> {
                             let new = built.domid;
                             said.push(format!("xl: {name} (d{domid}) {what}: restarted as d{new}"));
                             (d.domid, d.console, d.store, d.uuid, d.shutdown_asked) = (new, console, built.store, uuid, None);
+                            d.backlog.clear();
                             self.domains.push(d);
                         }
                         Err(e) => said.push(format!("xl: {name} (d{domid}) {what}: restart failed: {e}")),
@@ -372,7 +395,30 @@ impl<'a> Toolstack<'a> {
                 }
             }
         }
+        self.compare_baseline(&mut said);
         said
+    }
+
+    /// Once every domain is gone: whether the free-page count is back
+    /// exactly where it was before the first of them was created.
+    fn compare_baseline(&mut self, said: &mut Vec<String>) {
+        if !self.domains.is_empty() {
+            return;
+        }
+        let Some(before) = self.baseline.take() else { return };
+        let Ok(after) = xen::physinfo().map(|p| p.free_pages) else { return };
+        let verdict = if after == before { "as before" } else { "NOT as before" };
+        said.push(format!("xl: every domain is gone: {after} free pages, {verdict} the first was created ({before})"));
+    }
+
+    /// Whether this toolstack created a domain and every one is gone.
+    pub fn all_gone(&self) -> bool {
+        self.created > 0 && self.domains.is_empty()
+    }
+
+    /// How many domains crashed so far.
+    pub fn crashed(&self) -> u32 {
+        self.crashed
     }
 
     /// Destroys every domain this toolstack created.
@@ -387,17 +433,35 @@ impl<'a> Toolstack<'a> {
 
     /// `xl console`: maps the console page of the domain `which` names;
     /// unmapped when the [`Attached`] is dropped. Also its name.
-    pub fn attach_console(&self, which: &str) -> Result<(Attached, String), String> {
+    /// Reads every domain's pending console output into its backlog (the
+    /// page mapped at our console page for the time of it; never while a
+    /// `console` session holds that page, which does not reap).
+    fn drain_consoles(&mut self) {
+        let mut buf = [0u8; abi::io::console::XENCONS_OUT_SIZE as usize];
+        for d in &mut self.domains {
+            let Ok(attached) = Attached::map(d.console, self.console_page) else { continue };
+            while let Ok(n @ 1..) = attached.read(&mut buf) {
+                d.backlog.extend_from_slice(&buf[..n]);
+            }
+            drop(attached);
+            let over = d.backlog.len().saturating_sub(CONSOLE_BACKLOG);
+            d.backlog.drain(..over);
+        }
+    }
+
+    /// `xl console`: the domain's console page mapped, its name, and the
+    /// output it wrote while nobody was attached.
+    pub fn attach_console(&mut self, which: &str) -> Result<(Attached, String, Vec<u8>), String> {
         let domid = match self.find(which) {
             Some(0) => return Err("Domain-0's console is the hypervisor's: COM1, and `dmesg` here".to_string()),
             Some(id) => id,
             None => return Err(format!("{which}: no such domain")),
         };
-        let Some(d) = self.domains.iter().find(|d| d.domid == domid) else {
+        let Some(d) = self.domains.iter_mut().find(|d| d.domid == domid) else {
             return Err(format!("domain {domid} was not created by this toolstack: its console is unknown"));
         };
         let attached = Attached::map(d.console, self.console_page).map_err(|e| e.to_string())?;
-        Ok((attached, d.config.name.clone()))
+        Ok((attached, d.config.name.clone(), core::mem::take(&mut d.backlog)))
     }
 
     /// Whether `domid` still runs: it exists and has neither shut down nor
@@ -440,6 +504,15 @@ fn state(i: &XenDomctlGetdomaininfo) -> DomainState {
     }
 }
 
+/// The bytes of uuid `00000000-0000-4000-8000-<serial as 12 hex digits>`.
+fn uuid_bytes(serial: u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[6] = 0x40;
+    b[8] = 0x80;
+    b[10..].copy_from_slice(&serial.to_be_bytes()[2..]);
+    b
+}
+
 /// One store key the toolstack writes: path, value, permissions.
 pub struct StoreKey {
     pub path: String,
@@ -469,6 +542,9 @@ pub fn store_keys(domid: u16, config: &DomainConfig, uuid: &str, built: &builder
         key(format!("{home}/control/shutdown"), String::new(), rw()),
         key(format!("{home}/control/feature-poweroff"), String::new(), rw()),
         key(format!("{home}/control/feature-reboot"), String::new(), rw()),
+        key(format!("{home}/control/feature-suspend"), String::new(), rw()),
+        key(format!("{home}/control/platform-feature-multiprocessor-suspend"), String::from("1"), ro()),
+        key(format!("{home}/control/platform-feature-xs_reset_watches"), String::from("1"), ro()),
         key(format!("{home}/control/sysrq"), String::new(), rw()),
         key(format!("{home}/memory"), String::new(), ro()),
         key(format!("{home}/memory/static-max"), format!("{}", config.maxmem_mib << 10), ro()),

@@ -61,7 +61,14 @@ fn memory_op<T>(what: &'static str, cmd: u64, arg: &mut T) -> Result<u64, XenErr
 
 /// XEN_DOMCTL_createdomain: an HVM (PVH) domain with HAP, paused.
 pub fn create_domain(max_vcpus: u32, max_evtchn_port: u32, max_grant_frames: i32) -> Result<u16, XenError> {
+    create_domain_with_handle(max_vcpus, max_evtchn_port, max_grant_frames, [0; 16])
+}
+
+/// XEN_DOMCTL_createdomain with the domain's handle (libxl: its uuid's
+/// 16 bytes, which `XENVER_guest_handle` shows the guest).
+pub fn create_domain_with_handle(max_vcpus: u32, max_evtchn_port: u32, max_grant_frames: i32, handle: [u8; 16]) -> Result<u16, XenError> {
     let mut config = XenDomctlCreatedomain::new_zeroed();
+    config.handle = handle;
     config.flags = XEN_DOMCTL_CDF_HVM | XEN_DOMCTL_CDF_HAP;
     config.max_vcpus = max_vcpus;
     config.max_evtchn_port = max_evtchn_port;
