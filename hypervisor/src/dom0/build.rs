@@ -12,7 +12,7 @@ use super::layout::{self, Use};
 use crate::arch::x86_64::virt::exit::BootState;
 use crate::arch::x86_64::virt::vcpu::{HwVcpu, NestedPaging};
 use crate::arch::x86_64::virt::{Backend, VirtError};
-use crate::domain::pvh::{PvhError, PvhImage};
+use super::kernel::{Dom0Kernel, KernelError};
 use crate::domain::start_info::{Module, StartInfo, StartInfoError, write_start_info};
 use crate::mm::handle::{DeviceKind, DeviceRange};
 use crate::mm::guest::{GuestMemory, P2mGuestMemory};
@@ -44,11 +44,13 @@ pub struct Dom0 {
     pub vcpu: HwVcpu,
     pub ram_bytes: u64,
     pub entry: u32,
+    /// What the kernel file was (ELF, or bzImage and its decompression), for the log.
+    pub kernel: alloc::string::String,
 }
 
 #[derive(Debug)]
 pub enum BuildError {
-    Kernel(PvhError),
+    Kernel(KernelError),
     /// the machine has no RAM left for Dom0
     NoMemory,
     P2m(P2mError),
@@ -93,7 +95,8 @@ impl Dom0 {
     /// Builds Dom0, puts it in the domain table as domain 0, and returns its
     /// first vCPU. On an error nothing is left allocated.
     pub fn build(backend: Backend, host: &[MemoryRegion], config: &Dom0Config) -> Result<Dom0, BuildError> {
-        let image = PvhImage::parse("dom0", config.kernel).map_err(BuildError::Kernel)?;
+        let kernel = Dom0Kernel::prepare(config.kernel).map_err(BuildError::Kernel)?;
+        let image = &kernel.image;
         let (ranges, placed) = layout::layout(host, config.ram);
         if placed == 0 {
             return Err(BuildError::NoMemory);
@@ -105,7 +108,7 @@ impl Dom0 {
         let mut domain = Domain::new(DOM0_ID, true, format, 1).map_err(|_| BuildError::NoMemory)?;
         let mut memmap = Vec::new();
         let built = populate(&mut domain, &ranges, &mut memmap)
-            .and_then(|()| load(&domain.p2m, &image, &memmap, config))
+            .and_then(|()| load(&domain.p2m, &kernel, &memmap, config))
             .and_then(|start_info| {
                 let paging = NestedPaging {
                     npt_root: domain.p2m.ncr3(),
@@ -125,7 +128,7 @@ impl Dom0 {
                 // Dom0's vCPU 0 runs on the boot CPU for good.
                 domain.vcpus[0].running_on = Some(0);
                 DOMAINS.lock().insert(domain);
-                Ok(Dom0 { vcpu, ram_bytes: placed, entry: image.entry })
+                Ok(Dom0 { vcpu, ram_bytes: placed, entry: image.entry, kernel: kernel.describe() })
             }
             Err(e) => {
                 domain.destroy();
@@ -185,9 +188,10 @@ fn entry(start: u64, end: u64, r#type: u32) -> HvmMemmapTableEntry {
 }
 
 /// Loads the kernel and modules and writes the start info; returns its gpa.
-fn load(p2m: &P2m<MachineTables>, image: &PvhImage, memmap: &[HvmMemmapTableEntry], config: &Dom0Config) -> Result<u64, BuildError> {
+fn load(p2m: &P2m<MachineTables>, kernel: &Dom0Kernel, memmap: &[HvmMemmapTableEntry], config: &Dom0Config) -> Result<u64, BuildError> {
+    let image = &kernel.image;
     let mut mem = P2mGuestMemory::new_machine(p2m);
-    image.load(config.kernel, &mut mem).map_err(|_| BuildError::KernelTooBig(image.highest_address()))?;
+    image.load(kernel.elf(config.kernel), &mut mem).map_err(|_| BuildError::KernelTooBig(image.highest_address()))?;
     let mut next = image.highest_address().next_multiple_of(4096);
     let mut modules = Vec::new();
     for (name, data) in &config.modules {

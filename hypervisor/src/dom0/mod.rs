@@ -3,4 +3,5 @@
 #![forbid(unsafe_code)]
 
 pub mod build;
+pub mod kernel;
 pub mod layout;
