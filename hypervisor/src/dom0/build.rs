@@ -167,6 +167,7 @@ fn populate(domain: &mut Domain, ranges: &[layout::Range], memmap: &mut Vec<HvmM
                     domain.tot_pages += count;
                     done += count;
                 }
+                copy_low_memory(p2m, r.start..r.end)?;
                 memmap.push(entry(r.start, r.end, abi::hvm::start_info::XEN_HVM_MEMMAP_TYPE_RAM));
             }
             Use::Firmware(e820) => {
@@ -179,6 +180,23 @@ fn populate(domain: &mut Domain, ranges: &[layout::Range], memmap: &mut Vec<HvmM
                 p2m.map_device(gfn(r.start), mmio)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// Dom0's RAM below 1 MiB starts as the host's (the BIOS data area, the
+/// EBDA pointer, the MP table), as in Xen's PVH Dom0.
+fn copy_low_memory(p2m: &P2m<MachineTables>, ram: core::ops::Range<u64>) -> Result<(), BuildError> {
+    let mut mem = P2mGuestMemory::new_machine(p2m);
+    let mut page = [0u8; 4096];
+    let mut at = ram.start;
+    while at < ram.end.min(mm::frame::LOW_MEMORY_END) {
+        let len = (ram.end.min(mm::frame::LOW_MEMORY_END) - at).min(4096);
+        let buf = &mut page[..to_usize(len)];
+        if mm::physmap::read_low_memory(at, buf) {
+            mem.write(at, buf).map_err(|_| BuildError::NoMemory)?;
+        }
+        at += len;
     }
     Ok(())
 }

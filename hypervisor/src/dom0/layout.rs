@@ -41,7 +41,8 @@ pub fn layout(host: &[MemoryRegion], ram: u64) -> (Vec<Range>, u64) {
     let mut out: Vec<Range> = Vec::new();
     let mut left = ram & !(PAGE - 1);
     for r in host.iter().filter(|r| r.is_ram()) {
-        let start = r.start.next_multiple_of(PAGE).max(PAGE); // page 0 stays unmapped: null pointers fault
+        // From page 0, as Xen does: the BIOS data area Linux reads is in it.
+        let start = r.start.next_multiple_of(PAGE);
         let end = r.end & !(PAGE - 1);
         if end <= start || left == 0 {
             continue;
@@ -113,11 +114,11 @@ mod tests {
     }
 
     #[test]
-    fn ram_is_placed_where_the_host_has_ram_skipping_page_zero() {
+    fn ram_is_placed_where_the_host_has_ram_from_page_zero() {
         let (ranges, placed) = layout(&qemu_map(), 64 * MIB);
         assert_eq!(placed, 64 * MIB);
         let ram: Vec<_> = ranges.iter().filter(|r| r.what == Use::Ram).collect();
-        assert_eq!(ram[0].start, 0x1000);
+        assert_eq!((ram[0].start, ram[0].end), (0, 0x9_f000), "the low RAM whole pages, the EBDA's page not");
         assert!(ram.iter().all(|r| r.end <= 0xffe_0000));
         assert_eq!(ram.iter().map(|r| r.end - r.start).sum::<u64>(), 64 * MIB);
     }
