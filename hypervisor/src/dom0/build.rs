@@ -25,6 +25,8 @@ use crate::vcpu::{io, msr};
 /// Dom0's domain id and its first vCPU's ASID/VPID.
 pub const DOM0_ID: u16 = 0;
 const DOM0_TAG: u16 = 1;
+/// Dom0's vCPUs (its MADT lists as many).
+const DOM0_VCPUS: u8 = 1;
 /// Room for the start info, memory map, module list and command lines.
 const START_INFO_ROOM: u64 = 64 * 1024;
 const FRAMES_2M: u64 = 512;
@@ -105,10 +107,10 @@ impl Dom0 {
             Backend::Svm(_) => Format::Npt,
             Backend::Vmx(_) => Format::Ept,
         };
-        let mut domain = Domain::new(DOM0_ID, true, format, 1).map_err(|_| BuildError::NoMemory)?;
+        let mut domain = Domain::new(DOM0_ID, true, format, DOM0_VCPUS.into()).map_err(|_| BuildError::NoMemory)?;
         let mut memmap = Vec::new();
         let built = populate(&mut domain, &ranges, &mut memmap)
-            .and_then(|()| load(&domain.p2m, &kernel, &memmap, config))
+            .and_then(|()| load(&domain.p2m, &kernel, &mut memmap, host, config))
             .and_then(|start_info| {
                 let paging = NestedPaging {
                     npt_root: domain.p2m.ncr3(),
@@ -175,6 +177,7 @@ fn populate(domain: &mut Domain, ranges: &[layout::Range], memmap: &mut Vec<HvmM
                 p2m.map_device(gfn(r.start), firmware)?;
                 memmap.push(entry(r.start, r.end, e820));
             }
+            Use::Unusable => memmap.push(entry(r.start, r.end, abi::hvm::start_info::XEN_HVM_MEMMAP_TYPE_UNUSABLE)),
             Use::Mmio => {
                 let mmio = DeviceRange::new(r.start, frames, DeviceKind::Mmio).ok_or(BuildError::RamAsDevice(r.start, r.end))?;
                 p2m.map_device(gfn(r.start), mmio)?;
@@ -206,7 +209,13 @@ fn entry(start: u64, end: u64, r#type: u32) -> HvmMemmapTableEntry {
 }
 
 /// Loads the kernel and modules and writes the start info; returns its gpa.
-fn load(p2m: &P2m<MachineTables>, kernel: &Dom0Kernel, memmap: &[HvmMemmapTableEntry], config: &Dom0Config) -> Result<u64, BuildError> {
+fn load(
+    p2m: &P2m<MachineTables>,
+    kernel: &Dom0Kernel,
+    memmap: &mut Vec<HvmMemmapTableEntry>,
+    host: &[MemoryRegion],
+    config: &Dom0Config,
+) -> Result<u64, BuildError> {
     let image = &kernel.image;
     let mut mem = P2mGuestMemory::new_machine(p2m);
     image.load(kernel.elf(config.kernel), &mut mem).map_err(|_| BuildError::KernelTooBig(image.highest_address()))?;
@@ -217,14 +226,47 @@ fn load(p2m: &P2m<MachineTables>, kernel: &Dom0Kernel, memmap: &[HvmMemmapTableE
         modules.push(Module { gpa: next, size: data.len() as u64, cmdline: name });
         next = (next + data.len() as u64).next_multiple_of(4096);
     }
+    let rsdp = acpi_tables(&mut mem, memmap, host, config.rsdp, next + START_INFO_ROOM)?;
     let info = StartInfo {
         flags: SIF_PRIVILEGED | SIF_INITDOMAIN,
         cmdline: config.cmdline,
         modules: &modules,
         memmap,
-        rsdp: config.rsdp.unwrap_or(0),
+        rsdp,
     };
     mem.check(next, START_INFO_ROOM, true).map_err(|_| BuildError::ModuleTooBig("start info"))?;
     let layout = write_start_info(&mut mem, next..next + START_INFO_ROOM, &info).map_err(BuildError::StartInfo)?;
     Ok(layout.start_info)
+}
+
+/// Writes Dom0's rewritten ACPI tables (`dom0::acpi`) at the top of its RAM
+/// below 4 GiB, above `used` (the kernel, modules and start info); returns
+/// the RSDP Dom0 gets. Without host tables Xen's builder can rewrite (no
+/// MADT), Dom0 gets the host's RSDP as it is.
+fn acpi_tables(
+    mem: &mut impl GuestMemory,
+    memmap: &mut Vec<HvmMemmapTableEntry>,
+    host: &[MemoryRegion],
+    rsdp: Option<u64>,
+    used: u64,
+) -> Result<u64, BuildError> {
+    let Some(host_rsdp) = rsdp else { return Ok(0) };
+    let Some(host_tables) = crate::arch::x86_64::acpi::host_acpi(Some(host_rsdp)) else {
+        crate::warn!("dom0", "d0: the host's ACPI tables are unreadable: Dom0 gets the host's RSDP {host_rsdp:#x}");
+        return Ok(host_rsdp);
+    };
+    let mut cut = memmap.clone();
+    let Some(tables) = super::acpi::build(&host_tables, host, DOM0_VCPUS, &mut cut) else {
+        crate::warn!("dom0", "d0: no host MADT to rewrite: Dom0 gets the host's RSDP {host_rsdp:#x}");
+        return Ok(host_rsdp);
+    };
+    if tables.start() < used {
+        return Err(BuildError::ModuleTooBig("ACPI tables (above the kernel, modules and start info)"));
+    }
+    for (at, bytes) in [(tables.madt.0, &tables.madt.1[..]), (tables.xsdt.0, &tables.xsdt.1), (tables.rsdp.0, &tables.rsdp.1)] {
+        mem.write(at, bytes).map_err(|_| BuildError::ModuleTooBig("ACPI tables"))?;
+    }
+    *memmap = cut;
+    crate::debug!("dom0", "d0: ACPI: RSDP {:#x}, XSDT {:#x}, MADT {:#x} ({} vCPU)", tables.rsdp.0, tables.xsdt.0, tables.madt.0, DOM0_VCPUS);
+    Ok(tables.rsdp.0)
 }

@@ -23,6 +23,8 @@ pub enum Use {
     Firmware(u32),
     /// Identity-mapped device memory, uncached, not listed as RAM.
     Mmio,
+    /// Host RAM beyond Dom0's share: unmapped, listed `UNUSABLE`.
+    Unusable,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,15 +46,23 @@ pub fn layout(host: &[MemoryRegion], ram: u64) -> (Vec<Range>, u64) {
         // From page 0, as Xen does: the BIOS data area Linux reads is in it.
         let start = r.start.next_multiple_of(PAGE);
         let end = r.end & !(PAGE - 1);
-        if end <= start || left == 0 {
+        if end <= start {
             continue;
         }
         let take = (end - start).min(left);
         // Host entries that only differ in who uses the RAM (free, or the
         // loader's) are one range for Dom0.
-        match out.last_mut() {
-            Some(last) if last.what == Use::Ram && last.end == start => last.end = start + take,
-            _ => out.push(Range { start, end: start + take, what: Use::Ram }),
+        let mut push = |range: Range| match out.last_mut() {
+            Some(last) if last.what == range.what && last.end == range.start => last.end = range.end,
+            _ => out.push(range),
+        };
+        if take > 0 {
+            push(Range { start, end: start + take, what: Use::Ram });
+        }
+        // The host RAM Dom0 does not get is listed unusable, as Xen does, so
+        // Dom0 places no BARs there.
+        if start + take < end {
+            push(Range { start: start + take, end, what: Use::Unusable });
         }
         left -= take;
     }
@@ -152,6 +162,16 @@ mod tests {
         assert_eq!(placed, 16 * MIB);
         assert_eq!(ranges.iter().filter(|r| r.what == Use::Ram).count(), 1);
         assert!(ranges.contains(&Range { start: 0x10_0000, end: 0x110_0000, what: Use::Ram }));
+    }
+
+    #[test]
+    fn host_ram_past_dom0s_share_is_unusable() {
+        let (ranges, _) = layout(&qemu_map(), 16 * MIB);
+        let unusable: Vec<_> = ranges.iter().filter(|r| r.what == Use::Unusable).map(|r| (r.start, r.end)).collect();
+        let last_ram = ranges.iter().filter(|r| r.what == Use::Ram).map(|r| r.end).max().unwrap();
+        assert_eq!(unusable, vec![(last_ram, 0xffe_0000)]);
+        let (all, _) = layout(&qemu_map(), 1 << 40);
+        assert!(!all.iter().any(|r| r.what == Use::Unusable));
     }
 
     #[test]
