@@ -201,6 +201,7 @@ pub(crate) mod tests {
                 t(b"HPET", 0x1ffe_1bc4, 0x38),
                 t(b"WAET", 0x1ffe_1bfc, 0x28),
             ],
+            facs: Some(0x1ffe_0000),
         };
         let map = vec![
             MemoryRegion { start: 0, end: 0x9_fc00, kind: RegionKind::Usable },

@@ -20,6 +20,7 @@ use crate::domain::object::{Domain, MapEntry};
 use crate::domain::table::DOMAINS;
 use crate::mm::p2m::{Format, Gfn, MachineTables, P2m, P2mError};
 use crate::mm::{self, MemoryRegion};
+use crate::platform::HostAcpi;
 use crate::vcpu::{io, msr};
 
 /// Dom0's domain id and its first vCPU's ASID/VPID.
@@ -99,7 +100,9 @@ impl Dom0 {
     pub fn build(backend: Backend, host: &[MemoryRegion], config: &Dom0Config) -> Result<Dom0, BuildError> {
         let kernel = Dom0Kernel::prepare(config.kernel).map_err(BuildError::Kernel)?;
         let image = &kernel.image;
-        let (ranges, placed) = layout::layout(host, config.ram);
+        let host_acpi = config.rsdp.and_then(|r| crate::arch::x86_64::acpi::host_acpi(Some(r)));
+        let facs: Vec<u64> = host_acpi.iter().filter_map(|a| a.facs).collect();
+        let (ranges, placed) = layout::layout(host, config.ram, &facs);
         if placed == 0 {
             return Err(BuildError::NoMemory);
         }
@@ -110,7 +113,7 @@ impl Dom0 {
         let mut domain = Domain::new(DOM0_ID, true, format, DOM0_VCPUS.into()).map_err(|_| BuildError::NoMemory)?;
         let mut memmap = Vec::new();
         let built = populate(&mut domain, &ranges, &mut memmap)
-            .and_then(|()| load(&domain.p2m, &kernel, &mut memmap, host, config))
+            .and_then(|()| load(&domain.p2m, &kernel, &mut memmap, host, host_acpi.as_ref(), config))
             .and_then(|start_info| {
                 let paging = NestedPaging {
                     npt_root: domain.p2m.ncr3(),
@@ -178,6 +181,11 @@ fn populate(domain: &mut Domain, ranges: &[layout::Range], memmap: &mut Vec<HvmM
                 memmap.push(entry(r.start, r.end, e820));
             }
             Use::Unusable => memmap.push(entry(r.start, r.end, abi::hvm::start_info::XEN_HVM_MEMMAP_TYPE_UNUSABLE)),
+            Use::FirmwareWritable(e820) => {
+                let firmware = DeviceRange::new(r.start, frames, DeviceKind::Mmio).ok_or(BuildError::RamAsDevice(r.start, r.end))?;
+                p2m.map_device(gfn(r.start), firmware)?;
+                memmap.push(entry(r.start, r.end, e820));
+            }
             Use::Mmio => {
                 let mmio = DeviceRange::new(r.start, frames, DeviceKind::Mmio).ok_or(BuildError::RamAsDevice(r.start, r.end))?;
                 p2m.map_device(gfn(r.start), mmio)?;
@@ -214,6 +222,7 @@ fn load(
     kernel: &Dom0Kernel,
     memmap: &mut Vec<HvmMemmapTableEntry>,
     host: &[MemoryRegion],
+    host_acpi: Option<&HostAcpi>,
     config: &Dom0Config,
 ) -> Result<u64, BuildError> {
     let image = &kernel.image;
@@ -226,7 +235,7 @@ fn load(
         modules.push(Module { gpa: next, size: data.len() as u64, cmdline: name });
         next = (next + data.len() as u64).next_multiple_of(4096);
     }
-    let rsdp = acpi_tables(&mut mem, memmap, host, config.rsdp, next + START_INFO_ROOM)?;
+    let rsdp = acpi_tables(&mut mem, memmap, host, host_acpi, config.rsdp, next + START_INFO_ROOM)?;
     let info = StartInfo {
         flags: SIF_PRIVILEGED | SIF_INITDOMAIN,
         cmdline: config.cmdline,
@@ -247,16 +256,17 @@ fn acpi_tables(
     mem: &mut impl GuestMemory,
     memmap: &mut Vec<HvmMemmapTableEntry>,
     host: &[MemoryRegion],
+    host_acpi: Option<&HostAcpi>,
     rsdp: Option<u64>,
     used: u64,
 ) -> Result<u64, BuildError> {
     let Some(host_rsdp) = rsdp else { return Ok(0) };
-    let Some(host_tables) = crate::arch::x86_64::acpi::host_acpi(Some(host_rsdp)) else {
+    let Some(host_tables) = host_acpi else {
         crate::warn!("dom0", "d0: the host's ACPI tables are unreadable: Dom0 gets the host's RSDP {host_rsdp:#x}");
         return Ok(host_rsdp);
     };
     let mut cut = memmap.clone();
-    let Some(tables) = super::acpi::build(&host_tables, host, DOM0_VCPUS, &mut cut) else {
+    let Some(tables) = super::acpi::build(host_tables, host, DOM0_VCPUS, &mut cut) else {
         crate::warn!("dom0", "d0: no host MADT to rewrite: Dom0 gets the host's RSDP {host_rsdp:#x}");
         return Ok(host_rsdp);
     };

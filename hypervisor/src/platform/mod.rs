@@ -74,6 +74,8 @@ pub struct HostAcpi {
     pub madt: Option<SdtHeader>,
     /// The root table's entries, in order.
     pub tables: Vec<AcpiTableRef>,
+    /// The FACS the FADT points at (X_FIRMWARE_CTRL, else FIRMWARE_CTRL).
+    pub facs: Option<u64>,
 }
 
 /// Days from 1970-01-01 to the given date of the proleptic Gregorian

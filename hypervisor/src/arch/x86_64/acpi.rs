@@ -182,13 +182,26 @@ pub unsafe fn read_host_acpi(handler: WindowHandler, rsdp: u64) -> Result<HostAc
         u64::from_le_bytes(rsdp_bytes[24..32].try_into().expect("8 bytes"))
     };
     let root = header(&raw(crate::bits::to_usize(root_addr)));
-    let mut host = HostAcpi { rsdp_oem_id, root, madt: None, tables: Vec::new() };
+    let mut host = HostAcpi { rsdp_oem_id, root, madt: None, tables: Vec::new(), facs: None };
     for address in tables.table_entries() {
         let h = header(&raw(address));
         if &h.signature == b"APIC" && host.madt.is_none() {
             host.madt = Some(h);
         }
         host.tables.push(AcpiTableRef { signature: h.signature, address: address as u64, length: h.length });
+        if &h.signature == b"FACP" && host.facs.is_none() && h.length >= 40 {
+            // FIRMWARE_CTRL at 36 (32 bits), X_FIRMWARE_CTRL at 132 (64 bits, ACPI 2.0+).
+            // SAFETY: as above: the FADT is `h.length` bytes long, at least the bytes read.
+            let word = |at: usize, n: usize| unsafe {
+                let m = handler.map_physical_region::<[u8; 8]>(address + at, n);
+                let mut b = [0u8; 8];
+                core::ptr::copy_nonoverlapping(m.virtual_start.as_ptr().cast::<u8>(), b.as_mut_ptr(), n);
+                u64::from_le_bytes(b)
+            };
+            let x = if h.length >= 140 { word(132, 8) } else { 0 };
+            let facs = if x != 0 { x } else { word(36, 4) };
+            host.facs = (facs != 0).then_some(facs);
+        }
     }
     Ok(host)
 }
@@ -321,19 +334,25 @@ mod tests {
     fn the_host_root_tables_are_read_for_dom0s_rewrite() {
         let (_madt, madt_at) = placed(&madt(), 0);
         let (_hpet, hpet_at) = placed(&sdt(b"HPET", &[0; 20]), 0);
+        let mut fadt_body = alloc::vec![0u8; 116];
+        fadt_body[0..4].copy_from_slice(&0x1ffe_0000u32.to_le_bytes());
+        let (_fadt, fadt_at) = placed(&sdt(b"FACP", &fadt_body), 0);
         let mut entries = madt_at.to_le_bytes().to_vec();
         entries.extend_from_slice(&hpet_at.to_le_bytes());
+        entries.extend_from_slice(&fadt_at.to_le_bytes());
         let (_xsdt, xsdt_at) = placed(&sdt(b"XSDT", &entries), 4);
         let rsdp = rsdp(xsdt_at);
         // SAFETY: as in the first test.
         let host = unsafe { read_host_acpi(WindowHandler { offset: 0 }, rsdp.as_ptr() as u64) }.unwrap();
         assert_eq!(&host.rsdp_oem_id, b"RUSTHV");
-        assert_eq!((&host.root.signature, host.root.length), (b"XSDT", 36 + 16));
+        assert_eq!((&host.root.signature, host.root.length), (b"XSDT", 36 + 24));
+        assert_eq!(host.facs, Some(0x1ffe_0000), "FIRMWARE_CTRL, X_FIRMWARE_CTRL being 0");
         assert_eq!(host.madt.map(|m| m.signature), Some(*b"APIC"));
         assert_eq!(host.madt.unwrap().length as usize, madt().len());
         assert_eq!(host.tables, alloc::vec![
             AcpiTableRef { signature: *b"APIC", address: madt_at, length: madt().len() as u32 },
             AcpiTableRef { signature: *b"HPET", address: hpet_at, length: 56 },
+            AcpiTableRef { signature: *b"FACP", address: fadt_at, length: 152 },
         ]);
     }
 
