@@ -138,6 +138,46 @@ pub fn decompress(format: Compression, stream: &[u8], size: usize) -> Result<Vec
     Ok(out)
 }
 
+/// Bytes of dictionary [`decompress_into`] needs for `stream` besides its
+/// output: for xz the first block's LZMA2 dictionary (at least the decoder's
+/// minimum, at most 128 MiB); the other formats need none from the caller.
+pub fn dictionary_size(format: Compression, stream: &[u8]) -> usize {
+    match format {
+        Compression::Xz => xz_dict_size(stream).unwrap_or(xz4rust::DICT_SIZE_MIN).clamp(xz4rust::DICT_SIZE_MIN, XZ_MAX_DICT),
+        _ => 0,
+    }
+}
+
+/// Like [`decompress`], but into `out` (which must be exactly the announced
+/// size), with xz's dictionary in `dict` ([`dictionary_size`] bytes): for a
+/// caller whose heap cannot hold tens of MiB (the hypervisor, building Dom0).
+/// gzip, xz, lz4 and lzo then use only a few KiB of heap; lzma and zstd
+/// still allocate their window on the heap.
+pub fn decompress_into(format: Compression, stream: &[u8], out: &mut [u8], dict: &mut [u8]) -> Result<(), DecompressError> {
+    let size = out.len();
+    let corrupt = |reason: String| DecompressError::Corrupt { format, reason };
+    let got = match format {
+        Compression::Gzip => gzip(stream, out).map_err(corrupt)?,
+        Compression::Xz => {
+            let need = dictionary_size(format, stream);
+            let dict = dict.get_mut(..need).ok_or_else(|| corrupt(format!("needs a {need:#x}-byte dictionary")))?;
+            xz_with(&mut xz4rust::XzDecoder::with_fixed_size_dict(dict), stream, out).map_err(corrupt)?
+        }
+        Compression::Lzma => lzma(stream, out).map_err(corrupt)?,
+        Compression::Zstd => zstd(stream, out).map_err(corrupt)?,
+        Compression::Lz4 => lz4_legacy(stream, out).map_err(corrupt)?,
+        Compression::Lzo => lzop(stream, out).map_err(corrupt)?,
+        Compression::Bzip2 => return Err(DecompressError::Unsupported(format)),
+    };
+    if got != size {
+        return Err(DecompressError::SizeMismatch { format, expected: size, got });
+    }
+    Ok(())
+}
+
+/// The largest xz dictionary accepted.
+const XZ_MAX_DICT: usize = 128 << 20;
+
 /// Output that ran past the announced size.
 fn overrun(size: usize) -> String {
     format!("the stream decodes past the announced {size:#x} bytes")
@@ -242,16 +282,20 @@ fn gzip(stream: &[u8], out: &mut [u8]) -> Result<usize, String> {
 /// An .xz stream (BCJ and delta filters, CRC-32 and CRC-64 checks; a stream
 /// with a SHA-256 check is refused by the decoder).
 fn xz(stream: &[u8], out: &mut [u8]) -> Result<usize, String> {
-    use xz4rust::{XzDecoder, XzNextBlockResult};
+    use xz4rust::XzDecoder;
     // The dictionary the first block asks for (Linux's kernels: 32 MiB, one
     // block) is allocated here, fallibly; a later block asking for more is
     // an error. Unparsable headers are left to the decoder to refuse.
-    const MAX_DICT: usize = 128 << 20;
-    let dict_size = xz_dict_size(stream).unwrap_or(xz4rust::DICT_SIZE_MIN).clamp(xz4rust::DICT_SIZE_MIN, MAX_DICT);
+    let dict_size = dictionary_size(Compression::Xz, stream);
     let mut dict = Vec::new();
     dict.try_reserve_exact(dict_size).map_err(|_| format!("cannot allocate its {dict_size:#x}-byte dictionary"))?;
     dict.resize(dict_size, 0);
-    let mut decoder = XzDecoder::in_heap_with_alloc_dict(dict, dict_size);
+    xz_with(&mut XzDecoder::in_heap_with_alloc_dict(dict, dict_size), stream, out)
+}
+
+/// Runs an xz `decoder` over `stream` into `out`.
+fn xz_with(decoder: &mut xz4rust::XzDecoder<'_>, stream: &[u8], out: &mut [u8]) -> Result<usize, String> {
+    use xz4rust::XzNextBlockResult;
     let (mut read, mut written) = (0, 0);
     loop {
         let result = decoder.decode(&stream[read..], &mut out[written..]).map_err(|e| format!("{e}"))?;
@@ -656,6 +700,32 @@ mod tests {
             let out = decompress(format, stream, SAMPLE.len()).unwrap_or_else(|e| panic!("{format}: {e}"));
             assert!(out == SAMPLE, "{format}: output differs");
         }
+    }
+
+    #[test]
+    fn decompress_into_a_callers_buffers_gives_the_same_bytes() {
+        for (format, stream) in TOOL_SAMPLES.into_iter().filter(|(f, _)| f.supported()) {
+            let mut out = vec![0xaa; SAMPLE.len()];
+            let mut dict = vec![0; dictionary_size(format, stream)];
+            decompress_into(format, stream, &mut out, &mut dict).unwrap_or_else(|e| panic!("{format}: {e}"));
+            assert!(out == SAMPLE, "{format}: output differs");
+        }
+    }
+
+    #[test]
+    fn xz_dictionary_size_is_the_streams_and_a_short_one_is_refused() {
+        let xz = TOOL_SAMPLES[1].1;
+        // The sample was made with dict=1MiB.
+        assert_eq!(dictionary_size(Compression::Xz, xz), 1 << 20);
+        assert_eq!(dictionary_size(Compression::Gzip, TOOL_SAMPLES[0].1), 0);
+        let mut out = vec![0; SAMPLE.len()];
+        let mut dict = vec![0; (1 << 20) - 1];
+        let err = decompress_into(Compression::Xz, xz, &mut out, &mut dict).unwrap_err();
+        assert!(matches!(err, DecompressError::Corrupt { format: Compression::Xz, .. }), "{err:?}");
+        let mut long = vec![0; SAMPLE.len() + 1];
+        let mut dict = vec![0; 1 << 20];
+        let err = decompress_into(Compression::Xz, xz, &mut long, &mut dict).unwrap_err();
+        assert!(matches!(err, DecompressError::SizeMismatch { got, .. } if got == SAMPLE.len()), "{err:?}");
     }
 
     #[test]

@@ -102,6 +102,59 @@ pub struct PvhImage {
     decompressed: Option<DecompressedElf>,
 }
 
+/// A bzImage's compressed payload, for a caller that decompresses it into
+/// memory of its own ([`PvhImage::parse_decompressed`]) rather than the heap.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BzImagePayload<'a> {
+    pub protocol: u16,
+    pub compression: Compression,
+    /// The compressed stream (without the appended size field).
+    pub stream: &'a [u8],
+    /// Payload bytes in the file.
+    pub compressed: usize,
+    /// Bytes of the ELF it decompresses into.
+    pub size: usize,
+}
+
+impl<'a> BzImagePayload<'a> {
+    /// The payload of `bytes`, a bzImage ([`bzimage::is_bzimage`]).
+    pub fn find(bytes: &'a [u8]) -> Result<BzImagePayload<'a>, PvhErrorKind> {
+        let payload = bzimage::payload(bytes).map_err(PvhErrorKind::BzImage)?;
+        let data = &bytes[payload.range.clone()];
+        let compression = Compression::detect(data).ok_or_else(|| {
+            let mut first = [0; 4];
+            first.copy_from_slice(&data[..4]);
+            PvhErrorKind::UnknownCompression(first)
+        })?;
+        // gzip's own trailer ends with the size; the others have it appended.
+        let stream = if compression == Compression::Gzip { data } else { &data[..data.len() - 4] };
+        let size = payload.uncompressed_size as usize;
+        Ok(BzImagePayload { protocol: payload.header.protocol, compression, stream, compressed: data.len(), size })
+    }
+
+    /// Dictionary bytes [`Self::decompress_into`] needs besides the output.
+    pub fn dictionary_size(&self) -> usize {
+        decompress::dictionary_size(self.compression, self.stream)
+    }
+
+    /// Decompresses into `out` (exactly [`Self::size`] bytes), xz's
+    /// dictionary in `dict`.
+    pub fn decompress_into(&self, out: &mut [u8], dict: &mut [u8]) -> Result<(), PvhErrorKind> {
+        if out.len() != self.size {
+            return Err(PvhErrorKind::Decompress(decompress::DecompressError::SizeMismatch {
+                format: self.compression,
+                expected: self.size,
+                got: out.len(),
+            }));
+        }
+        decompress::decompress_into(self.compression, self.stream, out, dict).map_err(PvhErrorKind::Decompress)
+    }
+
+    fn format(&self) -> KernelFormat {
+        KernelFormat::BzImage { protocol: self.protocol, compression: self.compression, compressed: self.compressed, elf: self.size }
+    }
+}
+
 /// What is wrong with an image (shown after its file name).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PvhErrorKind {
@@ -247,19 +300,21 @@ impl PvhImage {
 
     /// The ELF in a bzImage's payload.
     fn decompress_bzimage(bytes: &[u8]) -> Result<(KernelFormat, Vec<u8>), PvhErrorKind> {
-        let payload = bzimage::payload(bytes).map_err(PvhErrorKind::BzImage)?;
-        let data = &bytes[payload.range.clone()];
-        let compression = Compression::detect(data).ok_or_else(|| {
-            let mut first = [0; 4];
-            first.copy_from_slice(&data[..4]);
-            PvhErrorKind::UnknownCompression(first)
+        let payload = BzImagePayload::find(bytes)?;
+        let elf = decompress::decompress(payload.compression, payload.stream, payload.size).map_err(PvhErrorKind::Decompress)?;
+        Ok((payload.format(), elf))
+    }
+
+    /// Checks `elf`, the ELF a caller decompressed itself from `payload`
+    /// (with [`BzImagePayload::decompress_into`], into memory of its own);
+    /// the image keeps no copy: pass `elf` to [`PvhImage::load`].
+    pub fn parse_decompressed(name: &str, payload: &BzImagePayload, elf: &[u8]) -> Result<PvhImage, PvhError> {
+        let compression = payload.compression;
+        let (elf64, entry, segments) = Self::check(elf).map_err(|error| PvhError {
+            file: name.to_string(),
+            kind: PvhErrorKind::Payload { compression, error: Box::new(error) },
         })?;
-        // gzip's own trailer ends with the size; the others have it appended.
-        let stream = if compression == Compression::Gzip { data } else { &data[..data.len() - 4] };
-        let size = payload.uncompressed_size as usize;
-        let elf = decompress::decompress(compression, stream, size).map_err(PvhErrorKind::Decompress)?;
-        let format = KernelFormat::BzImage { protocol: payload.header.protocol, compression, compressed: data.len(), elf: size };
-        Ok((format, elf))
+        Ok(PvhImage { name: name.to_string(), elf64, entry, segments, format: payload.format(), decompressed: None })
     }
 
     /// The ELF the segments are in: for a bzImage the decompressed payload,
@@ -723,6 +778,34 @@ mod tests {
             assert_eq!(mem.at(0x10_2000, 4), b"DATA", "{format}");
             assert!(mem.at(0x10_2004, 0x2ffc).iter().all(|&b| b == 0), "{format}");
         }
+    }
+
+    #[test]
+    fn a_bzimage_decompressed_by_the_caller_parses_and_loads_as_parse_does() {
+        let elf = kernel(true).build();
+        for format in [Compression::Gzip, Compression::Xz, Compression::Lz4, Compression::Lzo] {
+            let file = bzimage_of(format, &elf);
+            let whole = PvhImage::parse("dom0", &file).unwrap();
+            let payload = BzImagePayload::find(&file).unwrap();
+            assert_eq!((payload.compression, payload.size), (format, elf.len()));
+            let mut out = vec![0; payload.size];
+            let mut dict = vec![0; payload.dictionary_size()];
+            payload.decompress_into(&mut out, &mut dict).unwrap_or_else(|e| panic!("{format}: {e}"));
+            assert!(out == elf, "{format}");
+            let image = PvhImage::parse_decompressed("dom0", &payload, &out).unwrap();
+            assert_eq!((image.entry, &image.segments, image.format), (whole.entry, &whole.segments, whole.format), "{format}");
+            let mut mem = FlatMemory::new(0x10_0000, 0x6000);
+            image.load(&out, &mut mem).unwrap();
+            assert_eq!(mem.at(0x10_0000, 21), b"TEXTTEXTTEXTTEXTentry", "{format}");
+            let mut short = vec![0; payload.size - 1];
+            assert!(payload.decompress_into(&mut short, &mut dict).is_err(), "{format}");
+        }
+        let not_elf = bzimage_of(Compression::Gzip, b"no ELF here");
+        let payload = BzImagePayload::find(&not_elf).unwrap();
+        let mut out = vec![0; payload.size];
+        payload.decompress_into(&mut out, &mut []).unwrap();
+        let err = PvhImage::parse_decompressed("dom0", &payload, &out).unwrap_err();
+        assert_eq!(err.to_string(), "dom0: bzImage's gzip payload: not an ELF file or a bzImage");
     }
 
     #[test]

@@ -330,8 +330,9 @@ fn run_dom0(
     };
     info!(
         "dom0",
-        "d0: PVH kernel entry {:#x}, {} MiB RAM, {} modules, cmdline \"{}\"",
+        "d0: PVH kernel entry {:#x} ({}), {} MiB RAM, {} modules, cmdline \"{}\"",
         dom0.entry,
+        dom0.kernel,
         dom0.ram_bytes >> 20,
         config.modules.len(),
         dom0_cmdline

@@ -12,7 +12,7 @@ use super::layout::{self, Use};
 use crate::arch::x86_64::virt::exit::BootState;
 use crate::arch::x86_64::virt::vcpu::{HwVcpu, NestedPaging};
 use crate::arch::x86_64::virt::{Backend, VirtError};
-use crate::domain::pvh::{PvhError, PvhImage};
+use super::kernel::{Dom0Kernel, KernelError};
 use crate::domain::start_info::{Module, StartInfo, StartInfoError, write_start_info};
 use crate::mm::handle::{DeviceKind, DeviceRange};
 use crate::mm::guest::{GuestMemory, P2mGuestMemory};
@@ -20,11 +20,14 @@ use crate::domain::object::{Domain, MapEntry};
 use crate::domain::table::DOMAINS;
 use crate::mm::p2m::{Format, Gfn, MachineTables, P2m, P2mError};
 use crate::mm::{self, MemoryRegion};
+use crate::platform::HostAcpi;
 use crate::vcpu::{io, msr};
 
 /// Dom0's domain id and its first vCPU's ASID/VPID.
 pub const DOM0_ID: u16 = 0;
 const DOM0_TAG: u16 = 1;
+/// Dom0's vCPUs (its MADT lists as many).
+const DOM0_VCPUS: u8 = 1;
 /// Room for the start info, memory map, module list and command lines.
 const START_INFO_ROOM: u64 = 64 * 1024;
 const FRAMES_2M: u64 = 512;
@@ -44,11 +47,13 @@ pub struct Dom0 {
     pub vcpu: HwVcpu,
     pub ram_bytes: u64,
     pub entry: u32,
+    /// What the kernel file was (ELF, or bzImage and its decompression), for the log.
+    pub kernel: alloc::string::String,
 }
 
 #[derive(Debug)]
 pub enum BuildError {
-    Kernel(PvhError),
+    Kernel(KernelError),
     /// the machine has no RAM left for Dom0
     NoMemory,
     P2m(P2mError),
@@ -93,8 +98,11 @@ impl Dom0 {
     /// Builds Dom0, puts it in the domain table as domain 0, and returns its
     /// first vCPU. On an error nothing is left allocated.
     pub fn build(backend: Backend, host: &[MemoryRegion], config: &Dom0Config) -> Result<Dom0, BuildError> {
-        let image = PvhImage::parse("dom0", config.kernel).map_err(BuildError::Kernel)?;
-        let (ranges, placed) = layout::layout(host, config.ram);
+        let kernel = Dom0Kernel::prepare(config.kernel).map_err(BuildError::Kernel)?;
+        let image = &kernel.image;
+        let host_acpi = config.rsdp.and_then(|r| crate::arch::x86_64::acpi::host_acpi(Some(r)));
+        let facs: Vec<u64> = host_acpi.iter().filter_map(|a| a.facs).collect();
+        let (ranges, placed) = layout::layout(host, config.ram, &facs);
         if placed == 0 {
             return Err(BuildError::NoMemory);
         }
@@ -102,10 +110,10 @@ impl Dom0 {
             Backend::Svm(_) => Format::Npt,
             Backend::Vmx(_) => Format::Ept,
         };
-        let mut domain = Domain::new(DOM0_ID, true, format, 1).map_err(|_| BuildError::NoMemory)?;
+        let mut domain = Domain::new(DOM0_ID, true, format, DOM0_VCPUS.into()).map_err(|_| BuildError::NoMemory)?;
         let mut memmap = Vec::new();
         let built = populate(&mut domain, &ranges, &mut memmap)
-            .and_then(|()| load(&domain.p2m, &image, &memmap, config))
+            .and_then(|()| load(&domain.p2m, &kernel, &mut memmap, host, host_acpi.as_ref(), config))
             .and_then(|start_info| {
                 let paging = NestedPaging {
                     npt_root: domain.p2m.ncr3(),
@@ -125,7 +133,7 @@ impl Dom0 {
                 // Dom0's vCPU 0 runs on the boot CPU for good.
                 domain.vcpus[0].running_on = Some(0);
                 DOMAINS.lock().insert(domain);
-                Ok(Dom0 { vcpu, ram_bytes: placed, entry: image.entry })
+                Ok(Dom0 { vcpu, ram_bytes: placed, entry: image.entry, kernel: kernel.describe() })
             }
             Err(e) => {
                 domain.destroy();
@@ -164,10 +172,17 @@ fn populate(domain: &mut Domain, ranges: &[layout::Range], memmap: &mut Vec<HvmM
                     domain.tot_pages += count;
                     done += count;
                 }
+                copy_low_memory(p2m, r.start..r.end)?;
                 memmap.push(entry(r.start, r.end, abi::hvm::start_info::XEN_HVM_MEMMAP_TYPE_RAM));
             }
             Use::Firmware(e820) => {
                 let firmware = DeviceRange::new(r.start, frames, DeviceKind::Firmware).ok_or(BuildError::RamAsDevice(r.start, r.end))?;
+                p2m.map_device(gfn(r.start), firmware)?;
+                memmap.push(entry(r.start, r.end, e820));
+            }
+            Use::Unusable => memmap.push(entry(r.start, r.end, abi::hvm::start_info::XEN_HVM_MEMMAP_TYPE_UNUSABLE)),
+            Use::FirmwareWritable(e820) => {
+                let firmware = DeviceRange::new(r.start, frames, DeviceKind::Mmio).ok_or(BuildError::RamAsDevice(r.start, r.end))?;
                 p2m.map_device(gfn(r.start), firmware)?;
                 memmap.push(entry(r.start, r.end, e820));
             }
@@ -180,14 +195,39 @@ fn populate(domain: &mut Domain, ranges: &[layout::Range], memmap: &mut Vec<HvmM
     Ok(())
 }
 
+/// Dom0's RAM below 1 MiB starts as the host's (the BIOS data area, the
+/// EBDA pointer, the MP table), as in Xen's PVH Dom0.
+fn copy_low_memory(p2m: &P2m<MachineTables>, ram: core::ops::Range<u64>) -> Result<(), BuildError> {
+    let mut mem = P2mGuestMemory::new_machine(p2m);
+    let mut page = [0u8; 4096];
+    let mut at = ram.start;
+    while at < ram.end.min(mm::frame::LOW_MEMORY_END) {
+        let len = (ram.end.min(mm::frame::LOW_MEMORY_END) - at).min(4096);
+        let buf = &mut page[..to_usize(len)];
+        if mm::physmap::read_low_memory(at, buf) {
+            mem.write(at, buf).map_err(|_| BuildError::NoMemory)?;
+        }
+        at += len;
+    }
+    Ok(())
+}
+
 fn entry(start: u64, end: u64, r#type: u32) -> HvmMemmapTableEntry {
     HvmMemmapTableEntry { addr: start, size: end - start, r#type, reserved: 0 }
 }
 
 /// Loads the kernel and modules and writes the start info; returns its gpa.
-fn load(p2m: &P2m<MachineTables>, image: &PvhImage, memmap: &[HvmMemmapTableEntry], config: &Dom0Config) -> Result<u64, BuildError> {
+fn load(
+    p2m: &P2m<MachineTables>,
+    kernel: &Dom0Kernel,
+    memmap: &mut Vec<HvmMemmapTableEntry>,
+    host: &[MemoryRegion],
+    host_acpi: Option<&HostAcpi>,
+    config: &Dom0Config,
+) -> Result<u64, BuildError> {
+    let image = &kernel.image;
     let mut mem = P2mGuestMemory::new_machine(p2m);
-    image.load(config.kernel, &mut mem).map_err(|_| BuildError::KernelTooBig(image.highest_address()))?;
+    image.load(kernel.elf(config.kernel), &mut mem).map_err(|_| BuildError::KernelTooBig(image.highest_address()))?;
     let mut next = image.highest_address().next_multiple_of(4096);
     let mut modules = Vec::new();
     for (name, data) in &config.modules {
@@ -195,14 +235,48 @@ fn load(p2m: &P2m<MachineTables>, image: &PvhImage, memmap: &[HvmMemmapTableEntr
         modules.push(Module { gpa: next, size: data.len() as u64, cmdline: name });
         next = (next + data.len() as u64).next_multiple_of(4096);
     }
+    let rsdp = acpi_tables(&mut mem, memmap, host, host_acpi, config.rsdp, next + START_INFO_ROOM)?;
     let info = StartInfo {
         flags: SIF_PRIVILEGED | SIF_INITDOMAIN,
         cmdline: config.cmdline,
         modules: &modules,
         memmap,
-        rsdp: config.rsdp.unwrap_or(0),
+        rsdp,
     };
     mem.check(next, START_INFO_ROOM, true).map_err(|_| BuildError::ModuleTooBig("start info"))?;
     let layout = write_start_info(&mut mem, next..next + START_INFO_ROOM, &info).map_err(BuildError::StartInfo)?;
     Ok(layout.start_info)
+}
+
+/// Writes Dom0's rewritten ACPI tables (`dom0::acpi`) at the top of its RAM
+/// below 4 GiB, above `used` (the kernel, modules and start info); returns
+/// the RSDP Dom0 gets. Without host tables Xen's builder can rewrite (no
+/// MADT), Dom0 gets the host's RSDP as it is.
+fn acpi_tables(
+    mem: &mut impl GuestMemory,
+    memmap: &mut Vec<HvmMemmapTableEntry>,
+    host: &[MemoryRegion],
+    host_acpi: Option<&HostAcpi>,
+    rsdp: Option<u64>,
+    used: u64,
+) -> Result<u64, BuildError> {
+    let Some(host_rsdp) = rsdp else { return Ok(0) };
+    let Some(host_tables) = host_acpi else {
+        crate::warn!("dom0", "d0: the host's ACPI tables are unreadable: Dom0 gets the host's RSDP {host_rsdp:#x}");
+        return Ok(host_rsdp);
+    };
+    let mut cut = memmap.clone();
+    let Some(tables) = super::acpi::build(host_tables, host, DOM0_VCPUS, &mut cut) else {
+        crate::warn!("dom0", "d0: no host MADT to rewrite: Dom0 gets the host's RSDP {host_rsdp:#x}");
+        return Ok(host_rsdp);
+    };
+    if tables.start() < used {
+        return Err(BuildError::ModuleTooBig("ACPI tables (above the kernel, modules and start info)"));
+    }
+    for (at, bytes) in [(tables.madt.0, &tables.madt.1[..]), (tables.xsdt.0, &tables.xsdt.1), (tables.rsdp.0, &tables.rsdp.1)] {
+        mem.write(at, bytes).map_err(|_| BuildError::ModuleTooBig("ACPI tables"))?;
+    }
+    *memmap = cut;
+    crate::debug!("dom0", "d0: ACPI: RSDP {:#x}, XSDT {:#x}, MADT {:#x} ({} vCPU)", tables.rsdp.0, tables.xsdt.0, tables.madt.0, DOM0_VCPUS);
+    Ok(tables.rsdp.0)
 }

@@ -2,5 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acpi;
 pub mod build;
+pub mod kernel;
 pub mod layout;

@@ -6,12 +6,16 @@
 //! | `CONSOLEIO_write` (0) | prints `count` bytes as `(dN)` lines, returns 0; continues once the exit's budget or console buffer is spent; a DomU's lines are rate-limited (`console::guest`) |
 //! | `CONSOLEIO_read` (1) | Dom0 only (-EPERM otherwise): pending input, returns bytes read |
 //! | other | -ENOSYS, as Xen |
+//!
+//! Keys typed on COM1 raise `VIRQ_CONSOLE` in Dom0 ([`input_arrived`]), as
+//! Xen's serial receive path does for the domain that owns the console, so
+//! Linux's hvc0 (`dom0_read_console`) reads them with `CONSOLEIO_read`.
 
 use crate::bits::to_usize;
 use abi::console_io::{CONSOLEIO_READ, CONSOLEIO_WRITE};
 use abi::errno::Errno;
 
-use super::{Caller, Outcome};
+use super::{Caller, DomainOps, Outcome};
 
 /// Bytes copied per step, so a huge `count` never needs a huge buffer; a
 /// step spends one unit of the exit's budget.
@@ -53,6 +57,16 @@ fn write(caller: &mut impl Caller, count: u64, buffer: u64) -> Outcome {
         }
     }
     Outcome::Return(0)
+}
+
+/// COM1 has input for the console's owner `d`: raises `VIRQ_CONSOLE` (a
+/// global virq, on the vCPU its port is bound to) if `d` is the privileged
+/// domain and bound it; a DomU is never told.
+pub fn input_arrived(d: &mut dyn DomainOps) {
+    // Domain 0 owns the console (Xen's default; no console switching here).
+    if d.id() == 0 {
+        super::event_channel::send_virq(d, 0, abi::xen::VIRQ_CONSOLE);
+    }
 }
 
 fn read(caller: &mut impl Caller, count: u64, buffer: u64) -> Outcome {
@@ -133,6 +147,25 @@ mod tests {
         c.input = b"x".to_vec();
         assert_eq!(console_io(&mut c, CONSOLEIO_READ, 16, 60), Outcome::err(Errno::EFAULT));
         assert_eq!(c.input, b"x");
+    }
+
+    #[test]
+    fn input_raises_virq_console_in_dom0_once_bound_and_never_in_a_domu() {
+        use abi::event_channel::EvtchnBindVirq;
+        let mut c = FakeCaller::new(64);
+        input_arrived(c.dom(0));
+        assert!(!c.dom(0).words.pending.iter().any(|&p| p), "not bound: nothing");
+        c.put(0, &EvtchnBindVirq { virq: abi::xen::VIRQ_CONSOLE, vcpu: 0, port: 0 });
+        assert_eq!(super::super::event_channel::event_channel_op(&mut c, abi::event_channel::EVTCHNOP_BIND_VIRQ, 0), Outcome::Return(0));
+        let port: EvtchnBindVirq = c.get(0);
+        assert_ne!(port.port, 0);
+        input_arrived(c.dom(0));
+        assert!(c.dom(0).words.pending[port.port as usize]);
+        let domu = c.dom(1);
+        let p = domu.evtchn.alloc(crate::event::channels::Binding::Virq(abi::xen::VIRQ_CONSOLE), 0, 64).unwrap();
+        domu.evtchn.set_virq_port(0, abi::xen::VIRQ_CONSOLE, p);
+        input_arrived(c.dom(1));
+        assert!(!c.dom(1).words.pending[p as usize], "a DomU that bound it is not told");
     }
 
     #[test]

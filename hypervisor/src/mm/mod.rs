@@ -9,6 +9,7 @@ pub mod heap;
 pub mod p2m;
 pub mod paging;
 pub mod physmap;
+pub mod scratch;
 
 use crate::bits::to_usize;
 use frame::{FRAME_SIZE, FrameAllocator, Mfn};

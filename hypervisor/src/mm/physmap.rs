@@ -2,7 +2,7 @@
 //! offset, the same in the bootloader's page tables and in ours, so pointers
 //! into it stay valid when the hypervisor switches to its own tables.
 
-use super::frame::{FRAME_SIZE, Mfn};
+use super::frame::{FRAME_SIZE, LOW_MEMORY_END, Mfn};
 
 /// Where physical address 0 appears in the hypervisor's address space.
 pub const PHYS_OFFSET: u64 = 0xffff_8000_0000_0000;
@@ -77,4 +77,21 @@ pub(super) unsafe fn zero_frame(mfn: Mfn) {
 pub unsafe fn bytes(phys: u64, len: usize) -> &'static [u8] {
     // SAFETY: the caller guarantees the range is immutable RAM; the window maps it.
     unsafe { core::slice::from_raw_parts(ptr::<u8>(phys), len) }
+}
+
+/// Copies the host's physical bytes at `phys` (all below 1 MiB) into `buf`,
+/// as Xen copies its first MiB into a PVH Dom0. False, with nothing read,
+/// if the range reaches past 1 MiB.
+pub fn read_low_memory(phys: u64, buf: &mut [u8]) -> bool {
+    let fits = phys.checked_add(buf.len() as u64).is_some_and(|end| end <= LOW_MEMORY_END);
+    if !fits {
+        return false;
+    }
+    for (i, byte) in buf.iter_mut().enumerate() {
+        // SAFETY: the range is below 1 MiB, which the window maps (read-only
+        // use); memory there is RAM or ROM whose reads have no side effects,
+        // and a volatile read tolerates the firmware or a CPU writing it.
+        *byte = unsafe { core::ptr::read_volatile(ptr::<u8>(phys + i as u64)) };
+    }
+    true
 }

@@ -42,6 +42,42 @@ pub struct PlatformInfo {
     pub hpet: Option<u64>,
 }
 
+/// An ACPI table header (ACPI 6.4, 5.2.6), as plain fields.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SdtHeader {
+    pub signature: [u8; 4],
+    pub length: u32,
+    pub revision: u8,
+    pub checksum: u8,
+    pub oem_id: [u8; 6],
+    pub oem_table_id: [u8; 8],
+    pub oem_revision: u32,
+    pub creator_id: [u8; 4],
+    pub creator_revision: u32,
+}
+
+/// One table the host's RSDT/XSDT lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AcpiTableRef {
+    pub signature: [u8; 4],
+    pub address: u64,
+    pub length: u32,
+}
+
+/// The host's root ACPI tables, which Dom0's builder rewrites as Xen's PVH
+/// Dom0 builder does (a new MADT, XSDT and RSDP; the rest referenced).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HostAcpi {
+    pub rsdp_oem_id: [u8; 6],
+    /// The XSDT's header, or the RSDT's when the firmware has no XSDT.
+    pub root: SdtHeader,
+    pub madt: Option<SdtHeader>,
+    /// The root table's entries, in order.
+    pub tables: Vec<AcpiTableRef>,
+    /// The FACS the FADT points at (X_FIRMWARE_CTRL, else FIRMWARE_CTRL).
+    pub facs: Option<u64>,
+}
+
 /// Days from 1970-01-01 to the given date of the proleptic Gregorian
 /// calendar (0 for dates before it; month 1-12, day 1-31).
 pub fn days_from_civil(year: u64, month: u8, day: u8) -> u64 {

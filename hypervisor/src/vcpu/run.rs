@@ -613,6 +613,13 @@ fn fire_timers(guest: &mut Guest) {
     {
         hypercall::event_channel::send_virq(d, guest.vcpu_id, abi::xen::VIRQ_TIMER);
     }
+    // Keys on COM1 for Dom0's console (hvc0): checked on each tick and wait.
+    if guest.domid == 0
+        && crate::arch::x86_64::serial::input_pending()
+        && let Some(d) = DOMAINS.lock().get_mut(guest.domid)
+    {
+        hypercall::console_io::input_arrived(d);
+    }
     fire_watchdog(guest, now);
 }
 

@@ -10,7 +10,7 @@ use acpi::sdt::hpet::HpetInfo;
 use acpi::aml::AmlError;
 use acpi::{AcpiError, AcpiTables, Handle, Handler, PciAddress, PhysicalMapping};
 
-use crate::platform::{CpuEntry, IoApicEntry, IrqOverride, PlatformInfo};
+use crate::platform::{AcpiTableRef, CpuEntry, HostAcpi, IoApicEntry, IrqOverride, PlatformInfo, SdtHeader};
 
 /// Maps physical memory at a fixed offset: the physical-memory window in the
 /// hypervisor, or the identity (offset 0) for tables built by host tests.
@@ -151,6 +151,67 @@ pub unsafe fn read_platform(handler: WindowHandler, rsdp: Option<u64>) -> Result
     Ok(info)
 }
 
+/// A table header from its 36 raw bytes (the `acpi` crate's own header
+/// type panics on a signature that is not UTF-8).
+fn header(b: &[u8; 36]) -> SdtHeader {
+    let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    let mut h = SdtHeader { length: u32_at(4), revision: b[8], checksum: b[9], oem_revision: u32_at(24), creator_revision: u32_at(32), ..SdtHeader::default() };
+    h.signature.copy_from_slice(&b[0..4]);
+    h.oem_id.copy_from_slice(&b[10..16]);
+    h.oem_table_id.copy_from_slice(&b[16..24]);
+    h.creator_id.copy_from_slice(&b[28..32]);
+    h
+}
+
+/// The host's RSDP OEM id, root table header and entries, and the MADT's
+/// header, for Dom0's rewritten tables.
+///
+/// # Safety
+/// As [`read_platform`].
+pub unsafe fn read_host_acpi(handler: WindowHandler, rsdp: u64) -> Result<HostAcpi, AcpiProblem> {
+    // SAFETY: the caller vouches for the RSDP and the mapping.
+    let tables = unsafe { AcpiTables::from_rsdp(handler, crate::bits::to_usize(rsdp)) }.map_err(AcpiProblem::Tables)?;
+    // SAFETY: as above; `from_rsdp` checked the RSDP's signature; a revision 0 RSDP has 20 bytes, the fields past them are only read for revision 2.
+    let raw = |addr: usize| unsafe { *handler.map_physical_region::<[u8; 36]>(addr, 36) };
+    let rsdp_bytes = raw(crate::bits::to_usize(rsdp));
+    let mut rsdp_oem_id = [0; 6];
+    rsdp_oem_id.copy_from_slice(&rsdp_bytes[9..15]);
+    let root_addr = if tables.rsdp_revision == 0 {
+        u64::from(u32::from_le_bytes([rsdp_bytes[16], rsdp_bytes[17], rsdp_bytes[18], rsdp_bytes[19]]))
+    } else {
+        u64::from_le_bytes(rsdp_bytes[24..32].try_into().expect("8 bytes"))
+    };
+    let root = header(&raw(crate::bits::to_usize(root_addr)));
+    let mut host = HostAcpi { rsdp_oem_id, root, madt: None, tables: Vec::new(), facs: None };
+    for address in tables.table_entries() {
+        let h = header(&raw(address));
+        if &h.signature == b"APIC" && host.madt.is_none() {
+            host.madt = Some(h);
+        }
+        host.tables.push(AcpiTableRef { signature: h.signature, address: address as u64, length: h.length });
+        if &h.signature == b"FACP" && host.facs.is_none() && h.length >= 40 {
+            // FIRMWARE_CTRL at 36 (32 bits), X_FIRMWARE_CTRL at 132 (64 bits, ACPI 2.0+).
+            // SAFETY: as above: the FADT is `h.length` bytes long, at least the bytes read.
+            let word = |at: usize, n: usize| unsafe {
+                let m = handler.map_physical_region::<[u8; 8]>(address + at, n);
+                let mut b = [0u8; 8];
+                core::ptr::copy_nonoverlapping(m.virtual_start.as_ptr().cast::<u8>(), b.as_mut_ptr(), n);
+                u64::from_le_bytes(b)
+            };
+            let x = if h.length >= 140 { word(132, 8) } else { 0 };
+            let facs = if x != 0 { x } else { word(36, 4) };
+            host.facs = (facs != 0).then_some(facs);
+        }
+    }
+    Ok(host)
+}
+
+/// The host's root ACPI tables (None without an RSDP or readable tables).
+pub fn host_acpi(rsdp: Option<u64>) -> Option<HostAcpi> {
+    // SAFETY: as in `platform_from_firmware`.
+    unsafe { read_host_acpi(WindowHandler { offset: crate::mm::physmap::PHYS_OFFSET }, rsdp?) }.ok()
+}
+
 impl core::fmt::Display for AcpiProblem {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
@@ -270,6 +331,32 @@ mod tests {
     }
 
     #[test]
+    fn the_host_root_tables_are_read_for_dom0s_rewrite() {
+        let (_madt, madt_at) = placed(&madt(), 0);
+        let (_hpet, hpet_at) = placed(&sdt(b"HPET", &[0; 20]), 0);
+        let mut fadt_body = alloc::vec![0u8; 116];
+        fadt_body[0..4].copy_from_slice(&0x1ffe_0000u32.to_le_bytes());
+        let (_fadt, fadt_at) = placed(&sdt(b"FACP", &fadt_body), 0);
+        let mut entries = madt_at.to_le_bytes().to_vec();
+        entries.extend_from_slice(&hpet_at.to_le_bytes());
+        entries.extend_from_slice(&fadt_at.to_le_bytes());
+        let (_xsdt, xsdt_at) = placed(&sdt(b"XSDT", &entries), 4);
+        let rsdp = rsdp(xsdt_at);
+        // SAFETY: as in the first test.
+        let host = unsafe { read_host_acpi(WindowHandler { offset: 0 }, rsdp.as_ptr() as u64) }.unwrap();
+        assert_eq!(&host.rsdp_oem_id, b"RUSTHV");
+        assert_eq!((&host.root.signature, host.root.length), (b"XSDT", 36 + 24));
+        assert_eq!(host.facs, Some(0x1ffe_0000), "FIRMWARE_CTRL, X_FIRMWARE_CTRL being 0");
+        assert_eq!(host.madt.map(|m| m.signature), Some(*b"APIC"));
+        assert_eq!(host.madt.unwrap().length as usize, madt().len());
+        assert_eq!(host.tables, alloc::vec![
+            AcpiTableRef { signature: *b"APIC", address: madt_at, length: madt().len() as u32 },
+            AcpiTableRef { signature: *b"HPET", address: hpet_at, length: 56 },
+            AcpiTableRef { signature: *b"FACP", address: fadt_at, length: 152 },
+        ]);
+    }
+
+    #[test]
     fn no_rsdp_is_a_clear_error() {
         // SAFETY: nothing is read without an RSDP.
         let err = unsafe { read_platform(WindowHandler { offset: 0 }, None) }.unwrap_err();
@@ -295,4 +382,49 @@ mod tests {
         let result = unsafe { read_platform(WindowHandler { offset: 0 }, Some(rsdp.as_ptr() as u64)) };
         assert!(matches!(result, Err(AcpiProblem::Tables(_))));
     }
+    use crate::dom0::acpi as dom0_acpi;
+    use acpi::platform::interrupt::InterruptModel;
+    const MIB: u64 = 1 << 20;
+
+    /// The tables in a host buffer at their Dom0 addresses (through the
+    /// handler's offset), for the `acpi` crate to parse back.
+    fn image(t: &dom0_acpi::Dom0Acpi) -> (Vec<u64>, WindowHandler) {
+        let base = t.start();
+        assert_eq!(base % 16, 0);
+        let len = (t.madt.0 + t.madt.1.len() as u64 - base) as usize;
+        let mut words = alloc::vec![0u64; len.div_ceil(8)];
+        let raw = abi::zerocopy::IntoBytes::as_mut_bytes(words.as_mut_slice());
+        for (at, data) in [(t.rsdp.0, &t.rsdp.1[..]), (t.xsdt.0, &t.xsdt.1), (t.madt.0, &t.madt.1)] {
+            let off = (at - base) as usize;
+            raw[off..off + data.len()].copy_from_slice(data);
+        }
+        let offset = (words.as_ptr() as u64).wrapping_sub(base);
+        (words, WindowHandler { offset })
+    }
+
+    /// Dom0's rewritten tables (dom0/acpi.rs), read back as Linux reads them.
+    #[test]
+    fn dom0s_rewritten_tables_parse_back_with_only_dom0s_cpus() {
+        let (mut host, map) = dom0_acpi::tests::qemu();
+        // Only tables inside the image: the MADT (the host's is not passed on).
+        host.tables.retain(|t| !dom0_acpi::passed_on(&t.signature));
+        let mut memmap = alloc::vec![dom0_acpi::tests::ram(0, 0x9_f000), dom0_acpi::tests::ram(MIB, 255 * MIB)];
+        let t = dom0_acpi::build(&host, &map, 3, &mut memmap).unwrap();
+        let (_words, handler) = image(&t);
+        // SAFETY: every address the crate reads (RSDP, XSDT, MADT) maps
+        // through the handler's offset into `_words`, which holds them.
+        let tables = unsafe { AcpiTables::from_rsdp(handler, t.rsdp.0 as usize) }.unwrap();
+        assert_eq!(tables.rsdp_revision, 2);
+        assert_eq!(tables.table_entries().collect::<Vec<_>>(), alloc::vec![t.madt.0 as usize]);
+        let (model, processors) = InterruptModel::new(&tables).unwrap();
+        let InterruptModel::Apic(apic) = model else { panic!("an APIC model") };
+        assert_eq!(apic.local_apic_address, 0xfee0_0000);
+        assert!(apic.io_apics.is_empty() && apic.interrupt_source_overrides.is_empty());
+        assert!(!apic.also_has_legacy_pics);
+        let p = processors.unwrap();
+        assert_eq!(p.boot_processor.local_apic_id, 0);
+        let aps: Vec<_> = p.application_processors.iter().map(|a| (a.processor_uid, a.local_apic_id)).collect();
+        assert_eq!(aps, alloc::vec![(1, 1), (2, 2)]);
+    }
+
 }

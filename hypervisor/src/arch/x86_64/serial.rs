@@ -66,6 +66,26 @@ pub fn read_pending(buf: &mut [u8]) -> usize {
     n
 }
 
+/// Whether COM1 has received a byte not read yet (line status bit 0, data
+/// ready), without taking it; false while another CPU holds the port.
+#[cfg(target_os = "none")]
+pub fn input_pending() -> bool {
+    let Some(port) = PORT.try_lock() else { return false };
+    if port.is_none() {
+        return false;
+    }
+    let mut lsr = x86_64::instructions::port::Port::<u8>::new(COM1 + 5);
+    // SAFETY: COM1 is the hypervisor's and its lock is held; reading the line
+    // status register only clears its error bits, which nothing here uses.
+    (unsafe { lsr.read() }) & 1 != 0
+}
+
+/// Host tests have no COM1.
+#[cfg(not(target_os = "none"))]
+pub fn input_pending() -> bool {
+    false
+}
+
 /// Waits (bounded) until the UART has sent every byte, so a line written
 /// right before the emulator exits is not lost in its transmitter.
 pub fn drain() {
