@@ -373,6 +373,23 @@ pub fn install() {
     let _ = CODE32_SELECTOR;
 }
 
+/// Points IDT vector `vector` (32 or above, not [`USER_RETURN_VECTOR`]) at
+/// `handler` through a DPL 0 interrupt gate, for kernels that take device
+/// interrupts; false for a vector this module owns. Needs [`install`].
+///
+/// # Safety
+/// `handler` must be an interrupt handler: it keeps every register and the
+/// stack balanced and ends in IRETQ.
+pub unsafe fn set_interrupt_gate(vector: u8, handler: u64) -> bool {
+    if vector < 32 || vector == USER_RETURN_VECTOR {
+        return false;
+    }
+    let t = TABLES.0.get();
+    // SAFETY: one CPU; the entry is written whole before an interrupt can use it (the caller has not yet made the vector fire), and the IDT stays where LIDT put it.
+    unsafe { (&raw mut (*t).idt[usize::from(vector)]).write_volatile(gate(handler, 0)) };
+    true
+}
+
 /// The low 32 bits.
 fn low32(v: u64) -> u32 {
     u32::try_from(v & 0xffff_ffff).unwrap_or(0)

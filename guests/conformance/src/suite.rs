@@ -125,6 +125,12 @@ impl Suite {
         }
     }
 
+    /// An address mapped in this kernel's page tables with no RAM behind
+    /// it (64-bit mode only).
+    pub fn no_ram(&self) -> Option<u64> {
+        self.no_ram
+    }
+
     /// The memory map of the start info.
     pub fn memmap(&self) -> &[HvmMemmapTableEntry] {
         &self.memmap[..self.memmap_len]

@@ -7,7 +7,9 @@
 //!   `MOV r/m, imm`, the `MOV moffs` forms of A0-A3;
 //! - `MOVZX`, `MOVSX`, `MOVSXD` loads;
 //! - `XCHG r/m, reg` (Linux writes the xAPIC with it on CPUs with the
-//!   11AP erratum).
+//!   11AP erratum);
+//! - `CMP` and `TEST` with a memory operand (a compiler folds a volatile
+//!   load into them): only RFLAGS' status flags change.
 //!
 //! Anything else (other read-modify-write forms, string instructions,
 //! SIMD) is [`Unsupported`]: the caller crashes the domain and logs the
@@ -27,6 +29,8 @@ use iced_x86::{Code, Decoder, DecoderOptions, Instruction, Mnemonic, OpKind, Reg
 pub trait Registers {
     fn get(&self, number: u8) -> u64;
     fn set(&mut self, number: u8, value: u64);
+    fn rflags(&self) -> u64;
+    fn set_rflags(&mut self, value: u64);
 }
 
 /// What the access reaches: `len` is 1, 2, 4 or 8.
@@ -100,6 +104,20 @@ pub fn emulate(bytes: &[u8], bitness: u32, gpa: u64, regs: &mut impl Registers, 
             dev.write(gpa, mem_len, read_register(regs, reg) & mask(mem_len));
             write_register(regs, reg, old);
         }
+        Mnemonic::Cmp | Mnemonic::Test if is_mem(0) || is_mem(1) => {
+            let other = if is_mem(0) { 1 } else { 0 };
+            let operand = match insn.op_kind(other) {
+                OpKind::Register => read_register(regs, insn.op_register(other)),
+                OpKind::Immediate8 | OpKind::Immediate16 | OpKind::Immediate32 | OpKind::Immediate8to16 | OpKind::Immediate8to32 | OpKind::Immediate8to64 | OpKind::Immediate32to64 => {
+                    insn.immediate(other)
+                }
+                _ => return unsupported,
+            } & mask(mem_len);
+            let memory = dev.read(gpa, mem_len) & mask(mem_len);
+            let (a, b) = if is_mem(0) { (memory, operand) } else { (operand, memory) };
+            let status = if insn.mnemonic() == Mnemonic::Cmp { sub_flags(a, b, mem_len) } else { logic_flags(a & b, mem_len) };
+            regs.set_rflags((regs.rflags() & !STATUS_FLAGS) | status);
+        }
         _ => return unsupported,
     }
     Ok(insn.len() as u64)
@@ -109,6 +127,55 @@ pub fn emulate(bytes: &[u8], bitness: u32, gpa: u64, regs: &mut impl Registers, 
 pub fn describe(bytes: &[u8], bitness: u32) -> Option<Code> {
     let insn: Instruction = Decoder::new(bitness, bytes, DecoderOptions::NONE).decode();
     (!insn.is_invalid()).then(|| insn.code())
+}
+
+/// CF, PF, AF, ZF, SF, OF.
+const STATUS_FLAGS: u64 = 0x8d5;
+const CF: u64 = 1 << 0;
+const AF: u64 = 1 << 4;
+const OF: u64 = 1 << 11;
+
+/// ZF, SF and PF of a `len`-byte result.
+fn result_flags(result: u64, len: usize) -> u64 {
+    const PF: u64 = 1 << 2;
+    const ZF: u64 = 1 << 6;
+    const SF: u64 = 1 << 7;
+    let sign = 1u64 << (8 * len - 1);
+    let mut f = 0;
+    if result == 0 {
+        f |= ZF;
+    }
+    if result & sign != 0 {
+        f |= SF;
+    }
+    // PF: an even number of set bits in the low byte.
+    if (result & 0xff).count_ones() % 2 == 0 {
+        f |= PF;
+    }
+    f
+}
+
+/// The status flags of `a - b` on `len` bytes (CMP, SUB).
+fn sub_flags(a: u64, b: u64, len: usize) -> u64 {
+    let result = a.wrapping_sub(b) & mask(len);
+    let sign = 1u64 << (8 * len - 1);
+    let mut f = result_flags(result, len);
+    if a < b {
+        f |= CF;
+    }
+    if (a ^ b) & (a ^ result) & sign != 0 {
+        f |= OF;
+    }
+    if (a ^ b ^ result) & 0x10 != 0 {
+        f |= AF;
+    }
+    f
+}
+
+/// The status flags of a logical result (TEST, AND): CF and OF clear, AF
+/// (undefined) clear.
+fn logic_flags(result: u64, len: usize) -> u64 {
+    result_flags(result, len)
 }
 
 fn mask(len: usize) -> u64 {
@@ -153,13 +220,19 @@ mod tests {
     use alloc::vec::Vec;
 
     #[derive(Default)]
-    struct Regs([u64; 16]);
+    struct Regs([u64; 16], u64);
     impl Registers for Regs {
         fn get(&self, n: u8) -> u64 {
             self.0[usize::from(n)]
         }
         fn set(&mut self, n: u8, v: u64) {
             self.0[usize::from(n)] = v;
+        }
+        fn rflags(&self) -> u64 {
+            self.1
+        }
+        fn set_rflags(&mut self, v: u64) {
+            self.1 = v;
         }
     }
 
@@ -290,6 +363,36 @@ mod tests {
         r.0[RCX] = 7;
         assert_eq!(emulate(&[0x89, 0x0a], 32, GPA, &mut r, &mut d), Ok(2));
         assert_eq!(d.writes, [(GPA, 4, 7)]);
+    }
+
+    #[test]
+    fn cmp_and_test_set_the_status_flags_only() {
+        const ZF: u64 = 1 << 6;
+        const SF: u64 = 1 << 7;
+        const PF: u64 = 1 << 2;
+        let mut r = Regs::default();
+        r.1 = 0x202 | CF; // IF and a stale CF
+        let mut d = Dev::reading(0);
+        // cmp dword [rbx + rcx], 0 (what a compiler makes of `read_volatile() == 0`)
+        assert_eq!(run(&[0x83, 0x3c, 0x0b, 0x00], &mut r, &mut d), Ok(4));
+        assert_eq!(r.1, 0x202 | ZF | PF, "equal: ZF, PF; CF cleared; IF kept");
+        d.value = 1;
+        // cmp dword [rdx], 2: 1 - 2 borrows, negative, AF from bit 4
+        run(&[0x83, 0x3a, 0x02], &mut r, &mut d).unwrap();
+        assert_eq!(r.1 & STATUS_FLAGS, CF | SF | AF | PF);
+        // cmp eax, [rdx] with eax = 0x80000000, [rdx] = 1: signed overflow
+        r.0[RAX] = 0x8000_0000;
+        run(&[0x3b, 0x02], &mut r, &mut d).unwrap();
+        assert_eq!(r.1 & STATUS_FLAGS, OF | AF | PF);
+        // test byte [rdx], 0x80 with 0x81: SF, not ZF; the register is untouched
+        d.value = 0x81;
+        run(&[0xf6, 0x02, 0x80], &mut r, &mut d).unwrap();
+        assert_eq!(r.1 & STATUS_FLAGS, SF);
+        // test [rdx], ecx with no common bit
+        r.0[RCX] = 0x2;
+        run(&[0x85, 0x0a], &mut r, &mut d).unwrap();
+        assert_eq!(r.1 & STATUS_FLAGS, ZF | PF);
+        assert!(d.writes.is_empty(), "CMP and TEST never write");
     }
 
     #[test]

@@ -15,7 +15,10 @@
 //!   is not RAM: there is no instruction to emulate);
 //! - for Dom0, whose guest-physical space mirrors the host's: host RAM it
 //!   was not given (the hypervisor's, another domain's, its own given
-//!   back), so isolation does not depend on the null handler;
+//!   back) and anything above 4 GiB (host RAM or device memory that is not
+//!   passed through), so isolation does not depend on the null handler
+//!   (the dom0-isolation scenario reads there); below 4 GiB only the
+//!   device pages the hypervisor keeps (IOAPIC, HPET) are unclaimed;
 //! - an instruction that does not decode or is not emulated (the bytes
 //!   are logged).
 
@@ -45,6 +48,7 @@ pub enum Claim {
 /// Who answers an access to `gpa` that faulted in `d`'s p2m.
 pub fn claim(d: &Domain, gpa: u64, fetch: bool, lapic_base: Option<u64>) -> Claim {
     const PAGE: u64 = 0xfff;
+    const FOUR_GIB: u64 = 1 << 32;
     let unbacked = match d.p2m.translate(Gfn::from_gpa(gpa)) {
         None => true,
         Some(e) => e.p2m_type == P2mType::EmulatedMmio,
@@ -55,9 +59,12 @@ pub fn claim(d: &Domain, gpa: u64, fetch: bool, lapic_base: Option<u64>) -> Clai
     if lapic_base == Some(gpa & !PAGE) {
         return Claim::Lapic;
     }
-    // Dom0's addresses are the host's: host RAM outside its p2m is
-    // someone else's memory, never an unclaimed hole.
-    if d.id == 0 && crate::mm::is_host_ram(gpa) {
+    // Dom0's addresses are the host's (dom0::layout passes every hole
+    // below 4 GiB through): host RAM outside its p2m is someone else's
+    // memory, and above 4 GiB lies host RAM or device memory not passed
+    // through, never an unclaimed hole. Left for the null handler: the
+    // device pages the hypervisor keeps (IOAPIC, HPET).
+    if d.id == 0 && (gpa >= FOUR_GIB || crate::mm::is_host_ram(gpa)) {
         return Claim::Forbidden;
     }
     Claim::Null
@@ -137,6 +144,14 @@ impl Registers for VcpuRegisters<'_> {
             _ => &mut r.r15,
         };
         *slot = value;
+    }
+
+    fn rflags(&self) -> u64 {
+        self.0.rflags()
+    }
+
+    fn set_rflags(&mut self, value: u64) {
+        self.0.set_rflags(value);
     }
 }
 

@@ -14,6 +14,7 @@ use crate::suite::Suite;
 use crate::tap::Want;
 
 mod abi32;
+mod apic;
 mod console_io;
 mod cpuid;
 mod domctl;
@@ -70,6 +71,7 @@ pub fn run(s: &mut Suite) {
         ("memory_op state changes", memory_op::run_state),
         ("vcpu_op state changes", vcpu_op::run_state),
         ("event channel lifecycle", event_channel::run_state),
+        ("local APIC", apic::run),
         ("calls that hang or kill a domain when wrong", risky::run),
     ];
     for (name, group) in groups {

@@ -447,6 +447,9 @@ impl SvmVcpu {
     pub fn rflags(&self) -> u64 {
         self.vmcb.read_u64(vmcb::RFLAGS)
     }
+    pub fn set_rflags(&mut self, value: u64) {
+        self.vmcb.write_u64(vmcb::RFLAGS, value);
+    }
 
     /// Guest EFER as the guest sees it (SVME is the hypervisor's).
     pub fn efer(&self) -> u64 {

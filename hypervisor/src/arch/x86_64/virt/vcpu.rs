@@ -205,6 +205,14 @@ impl HwVcpu {
         }
     }
 
+    /// Sets guest RFLAGS (an emulated instruction's status flags).
+    pub fn set_rflags(&mut self, value: u64) {
+        match self {
+            HwVcpu::Svm(v) => v.set_rflags(value),
+            HwVcpu::Vmx(v) => v.set_rflags(value),
+        }
+    }
+
     pub fn efer(&self) -> u64 {
         match self {
             HwVcpu::Svm(v) => v.efer(),

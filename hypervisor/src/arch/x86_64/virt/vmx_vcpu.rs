@@ -572,6 +572,9 @@ impl VmxVcpu {
     pub fn rflags(&self) -> u64 {
         vmcs::read(Field::GUEST_RFLAGS)
     }
+    pub fn set_rflags(&mut self, value: u64) {
+        vmcs::write(Field::GUEST_RFLAGS, value);
+    }
 
     pub fn efer(&self) -> u64 {
         vmcs::read(Field::GUEST_IA32_EFER)
