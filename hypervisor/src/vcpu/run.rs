@@ -50,6 +50,9 @@ pub struct Guest {
     signals: Arc<VcpuSignals>,
     /// An upcall vector waiting for the guest's interrupt window.
     window_vector: Option<u8>,
+    /// This CPU's host interrupt count (timer ticks and pings) when the
+    /// loop last acted on them ([`host_events`]).
+    host_events_seen: u64,
 }
 
 impl Guest {
@@ -61,7 +64,7 @@ impl Guest {
             let signals = d.and_then(|d| d.vcpus.get(vcpu_id as usize)).map(|v| v.signals.clone());
             (signals.unwrap_or_default(), d.is_some_and(|d| d.privileged))
         };
-        Guest { domid, vcpu_id, console: Output::new(), console_unlimited: privileged, signals, window_vector: None }
+        Guest { domid, vcpu_id, console: Output::new(), console_unlimited: privileged, signals, window_vector: None, host_events_seen: 0 }
     }
 
     fn log(&self, level: Level, subsystem: &str, args: core::fmt::Arguments) {
@@ -205,7 +208,8 @@ impl Caller for HypercallContext<'_> {
         d.dying = true;
         let running: Vec<usize> = d.vcpus.iter().filter_map(|v| v.running_on).collect();
         if !running.is_empty() {
-            // Its CPUs stop it at their next exit (this IPI forces one);
+            // Its CPUs stop it before their next VM entry (`host_events`
+            // sees this IPI, whether it forced an exit or came during one);
             // the toolstack's retried hypercall then finds it stopped.
             // Nothing is released before: its vCPUs may still use it all.
             for cpu in running {
@@ -281,6 +285,9 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
 
 fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
     loop {
+        if let Some(end) = host_events(guest) {
+            return end;
+        }
         if guest.signals.upcall_owed() {
             deliver_upcall(vcpu, guest);
         }
@@ -444,13 +451,8 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                     return end;
                 }
             }
-            Exit::ExternalInterrupt => {
-                take_pending_interrupts();
-                fire_timers(guest);
-                if let Some(end) = control(guest) {
-                    return end;
-                }
-            }
+            // Taken, and acted on, at the top of the loop.
+            Exit::ExternalInterrupt => {}
             Exit::InterruptWindow => {
                 if let Some(v) = guest.window_vector.take()
                     && !vcpu.offer_interrupt(v)
@@ -482,6 +484,27 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
             Exit::Unhandled { code } => return crash(guest, vcpu, format_args!("unhandled exit {code:#x}")),
         }
     }
+}
+
+/// Takes the host interrupts pending on this CPU, and if any came since
+/// the last look (a timer tick, a ping: a destroy, pause or event for this
+/// vCPU), fires its timers and sees whether it must stop. Runs before every
+/// VM entry, as Xen checks its softirqs there: an interrupt that arrives
+/// while this CPU handles an exit (interrupts off) must not wait for one
+/// that the guest takes as an external-interrupt exit. Bochs's VMX never
+/// makes that exit for an interrupt left pending at VM entry, so a guest
+/// that spins on hypercalls there never saw a destroy, a pause or a tick.
+fn host_events(guest: &mut Guest) -> Option<End> {
+    use core::sync::atomic::Ordering::Relaxed;
+    take_pending_interrupts();
+    let cpu = crate::arch::x86_64::percpu::this_cpu();
+    let seen = cpu.timer_ticks.load(Relaxed).wrapping_add(cpu.ipis_received.load(Relaxed));
+    if seen == guest.host_events_seen {
+        return None;
+    }
+    guest.host_events_seen = seen;
+    fire_timers(guest);
+    control(guest)
 }
 
 /// Queues the upcall vector the guest chose (per vCPU, else the
