@@ -59,6 +59,9 @@ pub struct Guest {
     null_accesses: u64,
     /// Its MSRs beyond what the hardware switches (MTRRs, vMCE, ...).
     msrs: msr::VcpuMsrs,
+    /// This CPU's host interrupt count (timer ticks and pings) when the
+    /// loop last acted on them ([`host_events`]).
+    host_events_seen: u64,
 }
 
 impl Guest {
@@ -76,7 +79,7 @@ impl Guest {
         let vendor = cpuid::Vendor::from_signature(cpu::vendor());
         let phys_bits = (cpu::cpuid(0x8000_0008, 0).eax & 0xff) as u8;
         let msrs = msr::VcpuMsrs::new(vendor, phys_bits);
-        Guest { domid, vcpu_id, console: Output::new(), console_unlimited: privileged, signals, ints, null_accesses: 0, msrs }
+        Guest { domid, vcpu_id, console: Output::new(), console_unlimited: privileged, signals, ints, null_accesses: 0, msrs, host_events_seen: 0 }
     }
 
     fn log(&self, level: Level, subsystem: &str, args: core::fmt::Arguments) {
@@ -296,6 +299,9 @@ pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
 
 fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
     loop {
+        if let Some(end) = host_events(guest) {
+            return end;
+        }
         deliver_interrupts(vcpu, guest);
         let exit = vcpu.run();
         match exit {
@@ -468,13 +474,8 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                     return end;
                 }
             }
-            Exit::ExternalInterrupt => {
-                take_pending_interrupts();
-                fire_timers(guest);
-                if let Some(end) = control(guest) {
-                    return end;
-                }
-            }
+            // Taken, and acted on, at the top of the loop.
+            Exit::ExternalInterrupt => {}
             // The guest can take an interrupt now: the top of the loop injects it.
             Exit::InterruptWindow => vcpu.set_interrupt_window(false),
             Exit::Nmi => vcpu.redeliver_nmi(),
@@ -502,6 +503,27 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
             Exit::Unhandled { code } => return crash(guest, vcpu, format_args!("unhandled exit {code:#x}")),
         }
     }
+}
+
+/// Takes the host interrupts pending on this CPU, and if any came since
+/// the last look (a timer tick, a ping: a destroy, pause or event for this
+/// vCPU), fires its timers and sees whether it must stop. Runs before every
+/// VM entry, as Xen checks its softirqs there: an interrupt that arrives
+/// while this CPU handles an exit (interrupts off) must not wait for one
+/// that the guest takes as an external-interrupt exit. Bochs's VMX never
+/// makes that exit for an interrupt left pending at VM entry, so a guest
+/// that spins on hypercalls there never saw a destroy, a pause or a tick.
+fn host_events(guest: &mut Guest) -> Option<End> {
+    use core::sync::atomic::Ordering::Relaxed;
+    take_pending_interrupts();
+    let cpu = crate::arch::x86_64::percpu::this_cpu();
+    let seen = cpu.timer_ticks.load(Relaxed).wrapping_add(cpu.ipis_received.load(Relaxed));
+    if seen == guest.host_events_seen {
+        return None;
+    }
+    guest.host_events_seen = seen;
+    fire_timers(guest);
+    control(guest)
 }
 
 /// The time a vLAPIC access or check happens at. The guest's TSC is the
