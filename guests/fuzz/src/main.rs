@@ -70,14 +70,18 @@ mod kernel {
         static __data_start: u8;
     }
 
-    /// Reads `len` (<= 8) bytes at `addr` if they lie in the scratch area.
-    fn read_scratch(addr: u64, len: usize) -> Option<u64> {
-        let off = usize::try_from(addr.checked_sub(SCRATCH)?).ok()?;
-        if len > 8 || off.checked_add(len)? > SCRATCH_LEN {
+    /// Reads `len` (<= 8) bytes at `addr` if they lie in memory of ours the
+    /// hypervisor could read as a hypercall argument and the calls may name:
+    /// the RAM from the scratch area up to the hole (scratch, learned pages,
+    /// unused RAM that OUT buffers may have written), and the user page
+    /// with `user`. `fuzz::exclude` judges a call by what Xen would read.
+    fn read_own(addr: u64, len: usize, user: bool) -> Option<u64> {
+        let inside = |start: u64, end: u64| addr >= start && addr.checked_add(len as u64).is_some_and(|e| e <= end);
+        if len > 8 || !(inside(SCRATCH, HOLE) || (user && inside(USER_PAGE, USER_PAGE_END))) {
             return None;
         }
         let mut bytes = [0u8; 8];
-        // SAFETY: inside the scratch area (checked), identity-mapped RAM that kmain checked is there; plain bytes.
+        // SAFETY: inside RAM that kmain checked is there and identity-mapped (2 MiB up to the hole; the user page when `user` made it accessible), and that no call may unmap (fuzz::exclude); plain bytes.
         unsafe {
             core::ptr::copy_nonoverlapping(addr as *const u8, bytes.as_mut_ptr(), len);
         }
@@ -239,13 +243,14 @@ mod kernel {
         let mut picks = UserPicks::new(seed, run.user_every);
         let mut stats = Stats::default();
         let mut done = 0;
+        let read = |addr, len| read_own(addr, len, run.user_every != 0);
         while done < run.count {
             if done % REFILL_EVERY == 0 {
                 refill(&mut g);
             }
             let call = g.call();
             let at_cpl3 = picks.next_at_cpl3();
-            if !at_cpl3 && excluded(&call, read_scratch).is_some() {
+            if !at_cpl3 && excluded(&call, run.layout.domid, read).is_some() {
                 stats.skipped += 1;
                 continue;
             }
@@ -263,7 +268,7 @@ mod kernel {
                 // SAFETY: the generator hands out only pointers into the scratch area or at memory nothing uses (see fuzz::calls), and fuzz::exclude leaves out the calls that would stop this domain.
                 let ret = unsafe { hypercall::hypercall5(call.nr, a1, a2, a3, a4, a5) };
                 stats.record(ret);
-                coverage.record(&call, ret, read_scratch);
+                coverage.record(&call, ret, read);
             }
             done += 1;
             if done % PROGRESS_EVERY == 0 || done == run.count {
