@@ -102,8 +102,11 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
         Scenario::BenchCpuid => bench_cpuid(),
         Scenario::Idle => idle(si),
         Scenario::Shell => {
-            let Some(mut ts) = crate::xl::autostart(si) else { return };
+            // The timer first: mapping shared info gives one of our pages
+            // back to Xen, which must not count against the domains'
+            // free-page baseline that autostart takes.
             let Some(timer) = timer() else { return };
+            let Some(mut ts) = crate::xl::autostart(si) else { return };
             println!("dom0: the shell is on COM2");
             let until_gone = guest_rt::cmdline::flag(si.cmdline(), "until-gone");
             crate::shell::run(&mut ts, &timer, until_gone);
@@ -115,8 +118,8 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
         Scenario::Watchdog => watchdog(),
         Scenario::Hostile => hostile::run(si),
         Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore => {
-            let Some(mut ts) = crate::xl::autostart(si) else { return };
             let Some(timer) = timer() else { return };
+            let Some(mut ts) = crate::xl::autostart(si) else { return };
             match scenario {
                 Scenario::Lifecycle => crate::xl::lifecycle(&mut ts, &timer),
                 Scenario::BadConfigs => crate::xl::bad_configs(si, &mut ts),
@@ -149,8 +152,8 @@ fn fail_if_crashed(ts: &crate::toolstack::Toolstack, until_gone: bool) {
 /// all gone (reaped every 200 ms then).
 fn idle(si: &StartInfo) {
     println!("dom0: idle (command line `idle`): blocking in SCHEDOP_block; Ctrl-A X quits QEMU");
-    let mut ts = crate::xl::autostart(si);
     let Some(timer) = timer() else { return };
+    let mut ts = crate::xl::autostart(si);
     let until_gone = guest_rt::cmdline::flag(si.cmdline(), "until-gone");
     let step_ms = if until_gone { 200 } else { 5_000 };
     let mut waited_ms = 0u64;

@@ -196,3 +196,19 @@ fn a_grant_copy_refuses_a_read_only_destination_and_ranges_past_a_frame() {
     drop((a, ro));
     d.destroy();
 }
+
+#[test]
+fn shared_info_over_ram_inside_a_2m_extent_then_destroy_frees_every_frame_once() {
+    let _frames = testing::frames();
+    let before = testing::free();
+    let mut d = Domain::new(1, false, Format::Npt, 1).expect("domain");
+    d.max_pages = 2048;
+    d.populate(0x200, 9).expect("a 2 MiB extent");
+    d.populate(0x400, 9).expect("a 2 MiB extent");
+    d.map_shared_info(0x2a3).expect("shared info over RAM");
+    assert_eq!(d.tot_pages, 1023);
+    d.map_shared_info(0x450).expect("moved over RAM again");
+    assert_eq!(d.tot_pages, 1022);
+    d.destroy();
+    assert_eq!(testing::free(), before);
+}
