@@ -49,13 +49,14 @@ pub fn run_scenario(s: &Scenario, built: &Built, dir: &Path) -> Result<Outcome> 
         icount: false,
     };
     let com1 = dir.join("com1.log");
-    let cmd = machine.command(
-        &images.image(s.platform.firmware()),
-        dir,
-        &Console::File(com1.clone()),
-    )?;
-    let _ = std::fs::remove_file(dir.join("com2.sock"));
-    let typist = s.com2.as_ref().map(|script| crate::com2::Typist::start(script, dir.join("com2.sock"), dir.join("com2.log")));
+    let typed_com1 = s.com2.as_ref().is_some_and(|script| script.com1);
+    let console = if typed_com1 { Console::TypedFile(com1.clone()) } else { Console::File(com1.clone()) };
+    let cmd = machine.command(&images.image(s.platform.firmware()), dir, &console)?;
+    let port = if typed_com1 { "com1" } else { "com2" };
+    let _ = std::fs::remove_file(dir.join(format!("{port}.sock")));
+    // The typist keeps what it reads: COM2's only copy, or COM1's since it connected.
+    let typed_log = if typed_com1 { "com1-typed.log" } else { "com2.log" };
+    let typist = s.com2.as_ref().map(|script| crate::com2::Typist::start(script, dir.join(format!("{port}.sock")), dir.join(typed_log)));
     let mut outcome = supervise(cmd, s, &com1, &dir.join("emulator.log"), typist.as_ref())?;
     if let (Some(typist), Some(script)) = (typist, &s.com2) {
         let printed = typist.finish();
@@ -63,7 +64,11 @@ pub fn run_scenario(s: &Scenario, built: &Built, dir: &Path) -> Result<Outcome> 
             && let Some(want) = crate::com2::missing(&printed, script.expect)
         {
             outcome.passed = false;
-            outcome.reason = format!("COM2 (Dom0's shell) never printed {want:?} (in order); see com2.log");
+            outcome.reason = if script.com1 {
+                format!("COM1 never printed {want:?} (in order) after the typing began; see com1-typed.log")
+            } else {
+                format!("COM2 (Dom0's shell) never printed {want:?} (in order); see com2.log")
+            };
         }
     }
     Ok(match s.expect_failure {

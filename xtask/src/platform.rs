@@ -109,6 +109,9 @@ pub struct Machine {
 pub enum Console {
     Terminal,
     File(PathBuf),
+    /// COM1 in a file and on `workdir/com1.sock` (QEMU only), for a
+    /// scenario to type on the hypervisor's console.
+    TypedFile(PathBuf),
 }
 
 impl Machine {
@@ -118,7 +121,7 @@ impl Machine {
             self.qemu(image, workdir, console)
         } else {
             let Console::File(com1) = console else {
-                anyhow::bail!("Bochs needs COM1 in a file");
+                anyhow::bail!("Bochs needs COM1 in a file, and cannot be typed on");
             };
             self.bochs(image, workdir, com1)
         }
@@ -153,12 +156,13 @@ impl Machine {
             com1: match console {
                 Console::Terminal => Serial::MonStdio,
                 Console::File(p) => Serial::File(p.clone()),
+                Console::TypedFile(p) => Serial::LoggedSocket { socket: workdir.join("com1.sock"), log: p.clone() },
             },
             // COM2 is Dom0's shell: on the terminal with COM1, or on a socket
             // a scenario may type into (`com2.sock`).
             com2: match console {
                 Console::Terminal => Serial::SharedStdio,
-                Console::File(_) => Serial::Socket(workdir.join("com2.sock")),
+                Console::File(_) | Console::TypedFile(_) => Serial::Socket(workdir.join("com2.sock")),
             },
         };
         let mut cmd = Command::new("qemu-system-x86_64");

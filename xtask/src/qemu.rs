@@ -51,6 +51,9 @@ pub enum Serial {
     /// A Unix socket QEMU listens on (without waiting for a client), for a
     /// harness to type into and read from.
     Socket(PathBuf),
+    /// A socket as `Socket`, with everything the port prints also in `log`
+    /// (whether or not a client is connected).
+    LoggedSocket { socket: PathBuf, log: PathBuf },
 }
 
 impl Serial {
@@ -60,6 +63,7 @@ impl Serial {
             Serial::SharedStdio => "chardev:term".into(),
             Serial::File(p) => format!("file:{}", p.display()),
             Serial::Socket(p) => format!("unix:{},server=on,wait=off", p.display()),
+            Serial::LoggedSocket { .. } => "chardev:com1".into(),
         }
     }
 }
@@ -137,6 +141,10 @@ impl QemuConfig {
             push(&["-chardev", "stdio,mux=on,id=term", "-mon", "chardev=term,mode=readline"]);
             push(&["-serial", "chardev:term", "-serial", "chardev:term"]);
         } else {
+            if let Serial::LoggedSocket { socket, log } = &self.com1 {
+                let chardev = format!("socket,id=com1,path={},server=on,wait=off,logfile={}", socket.display(), log.display());
+                push(&["-chardev", &chardev]);
+            }
             push(&["-serial", &self.com1.arg(), "-serial", &self.com2.arg()]);
         }
         if self.com1 != Serial::MonStdio {
@@ -236,5 +244,9 @@ mod tests {
         c.com1 = Serial::File("/t/com1.log".into());
         c.com2 = Serial::Socket("/t/com2.sock".into());
         assert!(has(&c.args(), &["-serial", "unix:/t/com2.sock,server=on,wait=off"]));
+        c.com1 = Serial::LoggedSocket { socket: "/t/com1.sock".into(), log: "/t/com1.log".into() };
+        let a = c.args();
+        assert!(has(&a, &["-chardev", "socket,id=com1,path=/t/com1.sock,server=on,wait=off,logfile=/t/com1.log"]));
+        assert!(has(&a, &["-serial", "chardev:com1", "-serial", "unix:/t/com2.sock,server=on,wait=off"]));
     }
 }

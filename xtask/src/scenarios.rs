@@ -53,8 +53,12 @@ pub struct Scenario {
     pub create: &'static [&'static str],
 }
 
-/// What a scenario types on COM2 and must read back there.
+/// What a scenario types on COM2 (or, with `com1`, on COM1) and must read
+/// back there.
 pub struct Com2Script {
+    /// Type on COM1, the hypervisor's console, instead: Dom0 reads it
+    /// through console_io (a Linux Dom0's hvc0). QEMU only.
+    pub com1: bool,
     /// A COM1 line (substring) after which the input is typed.
     pub after: &'static str,
     /// The keystrokes (`\r` ends a command).
@@ -370,7 +374,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { smp: 4, ..dom0("toolstack-lifecycle-bochs-vmx", "the toolstack lifecycle on VMX", Platform::BochsVmx, "test=lifecycle", LIFECYCLE, LIFECYCLE_FORBID, 0) },
     Scenario {
         smp: 3,
-        com2: Some(Com2Script { after: "dom0: the shell is on COM2", input: SHELL_INPUT, expect: SHELL_EXPECT }),
+        com2: Some(Com2Script { com1: false, after: "dom0: the shell is on COM2", input: SHELL_INPUT, expect: SHELL_EXPECT }),
         ..dom0("dom0-shell", "Dom0's shell on COM2: commands typed there create, list, pause, destroy DomUs, attach to their PV consoles, report errors", Platform::QemuKernel, "shell", DOM0_SHELL, TOOLSTACK_FORBID, 0)
     },
     dom0("toolstack-bad-config", "every broken config in toolstack/tests/bad is refused with its error; nothing is created", Platform::QemuKernel, "test=bad-configs", BAD_CONFIGS, TOOLSTACK_FORBID, 0),
@@ -451,7 +455,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { smp: 4, ..dom0("xenstore-rogue", "DomUs that break their store ring (a bad index, an oversized message) are disconnected with a log line; another DomU's suite is still answered", Platform::QemuKernel, "autostart=xenstore-rogue-index.cfg,xenstore-rogue-big.cfg run=xenstore-test-alone.cfg", XENSTORE_ROGUE, XENSTORE_ROGUE_FORBID, 0) },
     Scenario { smp: 4, ..dom0("xenstore-rogue-bochs-vmx", "rogue store rings on VMX", Platform::BochsVmx, "autostart=xenstore-rogue-index.cfg,xenstore-rogue-big.cfg run=xenstore-test-alone.cfg", XENSTORE_ROGUE, XENSTORE_ROGUE_FORBID, 0) },
     Scenario {
-        com2: Some(Com2Script { after: "dom0: the shell is on COM2", input: XENSTORE_SHUTDOWN_INPUT, expect: XENSTORE_SHUTDOWN_COM2 }),
+        com2: Some(Com2Script { com1: false, after: "dom0: the shell is on COM2", input: XENSTORE_SHUTDOWN_INPUT, expect: XENSTORE_SHUTDOWN_COM2 }),
         smp: 3,
         ..dom0("xenstore-shutdown", "the shell's xenstore-* commands, and `shutdown NAME` through control/shutdown: the DomU watching it powers off by itself, one ignoring it is shut down hard after 3 s", Platform::QemuKernel, "autostart=xenstore-shutdown.cfg,xenstore-deaf.cfg shell", XENSTORE_SHUTDOWN, XENSTORE_SHUTDOWN_FORBID, 0)
     },
@@ -468,7 +472,7 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_s: 300,
         debian: true,
         create: &["configs/linux/linux-pvh.cfg"],
-        com2: Some(Com2Script { after: "xl: linux-pvh.cfg: created domain 1", input: LINUX_DOMU_INPUT, expect: LINUX_DOMU_COM2 }),
+        com2: Some(Com2Script { com1: false, after: "xl: linux-pvh.cfg: created domain 1", input: LINUX_DOMU_INPUT, expect: LINUX_DOMU_COM2 }),
         ..dom0("linux-pvh-domu", "Debian's Linux (bzImage, xz) as a PVH DomU from `--create`, busybox initramfs: userspace, a command typed through `console linux` answers, `shutdown linux` powers it off through control/shutdown, free pages exactly back", Platform::QemuKernel, "shell until-gone", LINUX_DOMU, LINUX_FORBID, 0)
     },
     Scenario {
@@ -477,7 +481,7 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_s: 300,
         debian: true,
         create: &["configs/linux/linux-pvh.cfg"],
-        com2: Some(Com2Script { after: "xl: linux-pvh.cfg: created domain 1", input: LINUX_XENSTORE_INPUT, expect: LINUX_XENSTORE_COM2 }),
+        com2: Some(Com2Script { com1: false, after: "xl: linux-pvh.cfg: created domain 1", input: LINUX_XENSTORE_INPUT, expect: LINUX_XENSTORE_COM2 }),
         ..dom0("linux-pvh-xenstore", "the Linux DomU reads its uuid through xenbus (/sys/hypervisor/uuid = the toolstack's /vm/<uuid>), and xl-style `shutdown linux` powers it off through control/shutdown", Platform::QemuKernel, "shell until-gone", LINUX_XENSTORE, LINUX_FORBID, 0)
     },
     Scenario {
@@ -489,6 +493,53 @@ pub const SCENARIOS: &[Scenario] = &[
         create: &["configs/linux/linux-pvh-poweroff.cfg"],
         ..dom0("linux-pvh-domu-bochs-vmx", "extended: Debian's Linux as a PVH DomU on VMX reaches userspace and powers off (no COM2 on Bochs to type on); free pages exactly back", Platform::BochsVmx, "idle until-gone", LINUX_DOMU_BOCHS, LINUX_FORBID, 0)
     },
+    // Debian's Linux as the PVH Dom0 (`run --dom0 vmlinuz --module
+    // initrd.gz`): its hvc0 is the hypervisor's console (console_io and
+    // VIRQ_CONSOLE), typed on through COM1; `poweroff -f` ends in ACPI S5,
+    // which the hypervisor turns into Dom0's poweroff.
+    Scenario {
+        mem_mib: 1024,
+        cmdline: LINUX_CMDLINE,
+        timeout_s: 300,
+        debian: true,
+        dom0_file: Some("debian:vmlinuz"),
+        modules: &["debian:initrd.gz"],
+        com2: Some(Com2Script { com1: true, after: "linux-init: shell on the console", input: LINUX_DOM0_INPUT, expect: LINUX_DOM0_COM1 }),
+        ..dom0("linux-pvh-dom0", "Debian's Linux (bzImage, xz) as the PVH Dom0 with the busybox initramfs: userspace, a command typed on COM1 (hvc0) answers, poweroff through ACPI S5 ends the run with exit code 0", Platform::QemuKernel, "console=hvc0", LINUX_DOM0, LINUX_FORBID, 0)
+    },
+    Scenario {
+        mem_mib: 1024,
+        cmdline: LINUX_CMDLINE,
+        timeout_s: 3600,
+        extended: true,
+        debian: true,
+        dom0_file: Some("debian:vmlinuz"),
+        modules: &["debian:initrd.gz"],
+        ..dom0("linux-pvh-dom0-bochs-vmx", "extended: Debian's Linux as the PVH Dom0 on VMX reaches userspace and powers off through ACPI S5 (Bochs has no console to type on)", Platform::BochsVmx, "console=hvc0 linux-init=poweroff", LINUX_DOM0_BOCHS, LINUX_FORBID, 0)
+    },
+];
+
+const LINUX_DOM0: &[&str] = &[
+    "d0: PVH kernel entry 0x",
+    "] Linux version ",
+    "linux-init: userspace reached",
+    "linux-init: hypervisor xen",
+    "linux-init: shell on the console",
+    "answer-42",
+    "power: ACPI sleep (PM1 control ",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const LINUX_DOM0_INPUT: &str = "echo answer-$((6*7))\r{wait:answer-42}poweroff -f\r";
+const LINUX_DOM0_COM1: &[&str] = &["answer-42", "reboot: Power down", "hv: exit code=0"];
+const LINUX_DOM0_BOCHS: &[&str] = &[
+    "d0: PVH kernel entry 0x",
+    "] Linux version ",
+    "linux-init: userspace reached",
+    "linux-init: powering off",
+    "power: ACPI sleep (PM1 control ",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
 ];
 
 /// Room for Dom0's heap (Linux's decompression) and the 256 MiB DomU.

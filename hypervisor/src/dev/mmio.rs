@@ -149,7 +149,7 @@ fn result_flags(result: u64, len: usize) -> u64 {
         f |= SF;
     }
     // PF: an even number of set bits in the low byte.
-    if (result & 0xff).count_ones() % 2 == 0 {
+    if (result & 0xff).count_ones().is_multiple_of(2) {
         f |= PF;
     }
     f

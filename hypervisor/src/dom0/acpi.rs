@@ -202,6 +202,7 @@ pub(crate) mod tests {
                 t(b"WAET", 0x1ffe_1bfc, 0x28),
             ],
             facs: Some(0x1ffe_0000),
+            pm1_control: [Some(0x604), None],
         };
         let map = vec![
             MemoryRegion { start: 0, end: 0x9_fc00, kind: RegionKind::Usable },

@@ -102,6 +102,8 @@ impl Dom0 {
         let image = &kernel.image;
         let host_acpi = config.rsdp.and_then(|r| crate::arch::x86_64::acpi::host_acpi(Some(r)));
         let facs: Vec<u64> = host_acpi.iter().filter_map(|a| a.facs).collect();
+        let pm1 = host_acpi.as_ref().map_or([None; 2], |a| a.pm1_control);
+        crate::arch::x86_64::power::set_pm1_control(pm1);
         let (ranges, placed) = layout::layout(host, config.ram, &facs);
         if placed == 0 {
             return Err(BuildError::NoMemory);
@@ -120,7 +122,7 @@ impl Dom0 {
                     eptp: if format == Format::Ept { domain.p2m.eptp() } else { 0 },
                 };
                 let boot = BootState { rip: u64::from(image.entry), rbx: start_info };
-                HwVcpu::new(backend, boot, paging, DOM0_TAG, &|port| io::intercepted(true, port), msr::PASSTHROUGH)
+                HwVcpu::new(backend, boot, paging, DOM0_TAG, &|port| io::intercepted(true, port, &pm1), msr::PASSTHROUGH)
                     .map_err(BuildError::Vcpu)
             });
         match built {

@@ -76,6 +76,9 @@ pub struct HostAcpi {
     pub tables: Vec<AcpiTableRef>,
     /// The FACS the FADT points at (X_FIRMWARE_CTRL, else FIRMWARE_CTRL).
     pub facs: Option<u64>,
+    /// The FADT's PM1a and PM1b control registers, when they are I/O
+    /// ports: where an OS writes SLP_EN to enter a sleep state.
+    pub pm1_control: [Option<u16>; 2],
 }
 
 /// Days from 1970-01-01 to the given date of the proleptic Gregorian

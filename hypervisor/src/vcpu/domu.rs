@@ -33,7 +33,7 @@ pub fn run_next(cpu: usize, backend: Backend) -> bool {
     // XCR0, DR0-DR3/DR6 and the SYSCALL/SWAPGS MSRs (VMX passes them through).
     cpu::reset_extended_state();
     cpu::reset_guest_registers();
-    let intercept = |port| io::intercepted(false, port);
+    let intercept = |port| io::intercepted(false, port, &[None; 2]);
     let mut hw = match HwVcpu::new(backend, boot, paging, tag(cpu), &intercept, msr::PASSTHROUGH) {
         Ok(hw) => hw,
         Err(e) => {

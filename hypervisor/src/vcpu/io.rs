@@ -18,8 +18,30 @@ const HYPERVISOR_PORTS: &[RangeInclusive<u16>] = &[
 ];
 
 /// True if an access to `port` by a domain must trap to the hypervisor.
-pub fn intercepted(privileged: bool, port: u16) -> bool {
-    !privileged || HYPERVISOR_PORTS.iter().any(|r| r.contains(&port))
+/// Dom0's writes to the PM1 control registers `pm1` trap too: SLP_EN there
+/// would power the machine off under the hypervisor ([`sleep_write`]).
+pub fn intercepted(privileged: bool, port: u16, pm1: &[Option<u16>; 2]) -> bool {
+    !privileged || HYPERVISOR_PORTS.iter().any(|r| r.contains(&port)) || pm1.contains(&Some(port))
+}
+
+/// PM1_CNT's SLP_EN (ACPI 6.4, 4.8.3.2.1): writing it enters the sleep
+/// state SLP_TYP (bits 10-12) names.
+pub const SLP_EN: u32 = 1 << 13;
+
+/// What Dom0's write of `value` to a PM1 control register asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pm1Write {
+    /// A plain register write (SCI_EN, SLP_TYP before SLP_EN, ...): made.
+    Write,
+    /// Enter sleep type `slp_typ`: the hypervisor cannot suspend, so Dom0
+    /// is shut down with poweroff and the write is made when the machine
+    /// stops (an S5 write then powers it off).
+    Sleep { slp_typ: u8 },
+}
+
+/// Classifies Dom0's write of `value` to a PM1 control register.
+pub fn sleep_write(value: u32) -> Pm1Write {
+    if value & SLP_EN != 0 { Pm1Write::Sleep { slp_typ: ((value >> 10) & 7) as u8 } } else { Pm1Write::Write }
 }
 
 /// The value an intercepted read returns (`size` bytes of ones).
@@ -35,19 +57,32 @@ pub fn read_value(size: u8) -> u32 {
 mod tests {
     use super::*;
 
+    const PM1: [Option<u16>; 2] = [Some(0x604), None];
+
     #[test]
     fn dom0_reaches_devices_but_not_the_hypervisor_console_or_exit_ports() {
-        assert!(!intercepted(true, 0x2f8), "COM2 belongs to Dom0");
-        assert!(!intercepted(true, 0xcf8), "PCI config space belongs to Dom0");
-        for port in [0x3f8, 0x3fd, 0xf4, 0x8900, 0x40, 0x21] {
-            assert!(intercepted(true, port), "port {port:#x}");
+        assert!(!intercepted(true, 0x2f8, &PM1), "COM2 belongs to Dom0");
+        assert!(!intercepted(true, 0xcf8, &PM1), "PCI config space belongs to Dom0");
+        assert!(!intercepted(true, 0x600, &PM1), "PM1 event registers belong to Dom0");
+        for port in [0x3f8, 0x3fd, 0xf4, 0x8900, 0x40, 0x21, 0x604] {
+            assert!(intercepted(true, port, &PM1), "port {port:#x}");
         }
+        assert!(!intercepted(true, 0x604, &[None, None]), "no FADT: nothing to trap");
     }
 
     #[test]
     fn unprivileged_domains_reach_no_port() {
-        assert!(intercepted(false, 0x2f8));
-        assert!(intercepted(false, 0xcf8));
+        assert!(intercepted(false, 0x2f8, &PM1));
+        assert!(intercepted(false, 0xcf8, &PM1));
+    }
+
+    #[test]
+    fn only_slp_en_enters_sleep() {
+        // Linux's acpi_hw_legacy_sleep: SLP_TYP first, then SLP_TYP | SLP_EN.
+        assert_eq!(sleep_write(0x0001), Pm1Write::Write, "SCI_EN alone");
+        assert_eq!(sleep_write(0x0001 | 5 << 10), Pm1Write::Write, "SLP_TYP without SLP_EN");
+        assert_eq!(sleep_write(0x0001 | 5 << 10 | SLP_EN), Pm1Write::Sleep { slp_typ: 5 });
+        assert_eq!(sleep_write(SLP_EN), Pm1Write::Sleep { slp_typ: 0 });
     }
 
     #[test]

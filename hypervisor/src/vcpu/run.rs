@@ -13,7 +13,7 @@ use super::interrupts::{self, Interrupts, UpcallRoute};
 use super::io;
 use super::mmio::{self as mmio_exit, Claim};
 use super::msr::{self, MsrRead, MsrWrite};
-use crate::arch::x86_64::cpu;
+use crate::arch::x86_64::{cpu, power};
 use crate::arch::x86_64::virt::exit::Exit;
 use crate::arch::x86_64::virt::vcpu::{HwVcpu, take_pending_interrupts};
 use spin::MutexGuard;
@@ -50,8 +50,9 @@ pub struct Guest {
     /// Its console lines, printed after each hypercall (outside the domain
     /// table lock).
     console: Output,
-    /// Dom0's console output is not rate-limited (Xen's hardware domain).
-    console_unlimited: bool,
+    /// Dom0, Xen's hardware domain: its console output is not rate-limited,
+    /// and it reaches the PM1 control registers (through `sleep_control`).
+    hardware_domain: bool,
     signals: Arc<VcpuSignals>,
     /// Its local APIC and upcall state.
     ints: Interrupts,
@@ -79,7 +80,7 @@ impl Guest {
         let vendor = cpuid::Vendor::from_signature(cpu::vendor());
         let phys_bits = (cpu::cpuid(0x8000_0008, 0).eax & 0xff) as u8;
         let msrs = msr::VcpuMsrs::new(vendor, phys_bits);
-        Guest { domid, vcpu_id, console: Output::new(), console_unlimited: privileged, signals, ints, null_accesses: 0, msrs, host_events_seen: 0 }
+        Guest { domid, vcpu_id, console: Output::new(), hardware_domain: privileged, signals, ints, null_accesses: 0, msrs, host_events_seen: 0 }
     }
 
     fn log(&self, level: Level, subsystem: &str, args: core::fmt::Arguments) {
@@ -89,14 +90,14 @@ impl Guest {
     /// Prints the console lines the last hypercall finished; the caller
     /// holds no domain lock.
     fn print_console(&mut self) {
-        crate::console::guest::print(&mut self.console, self.domid, self.vcpu_id, self.console_unlimited, now());
+        crate::console::guest::print(&mut self.console, self.domid, self.vcpu_id, self.hardware_domain, now());
     }
 
     /// Prints what is left of its console output (the vCPU stops).
     fn finish_console(&mut self) {
         self.console.end_partial();
         self.print_console();
-        if !self.console_unlimited {
+        if !self.hardware_domain {
             crate::console::guest::report_dropped(self.domid, self.vcpu_id, now());
         }
     }
@@ -343,6 +344,13 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 }
                 vcpu.skip_instruction(&exit, LEN_VMMCALL);
             }
+            Exit::Io(access) if guest.hardware_domain && !access.string && power::pm1_control().contains(&Some(access.port)) => {
+                if let Some(end) = sleep_control(vcpu, guest, access) {
+                    vcpu.skip_instruction(&exit, 0);
+                    return end;
+                }
+                vcpu.skip_instruction(&exit, 0);
+            }
             Exit::Io(access) => {
                 if !access.write && !access.string {
                     let ones = u64::from(io::read_value(access.size));
@@ -513,6 +521,44 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
 /// that the guest takes as an external-interrupt exit. Bochs's VMX never
 /// makes that exit for an interrupt left pending at VM entry, so a guest
 /// that spins on hypercalls there never saw a destroy, a pause or a tick.
+/// Dom0's access to a PM1 control register (ACPI sleep). Reads and plain
+/// writes reach the register; SLP_EN does not: the hypervisor cannot be
+/// suspended, so Dom0 shuts down with poweroff, and the write is made once
+/// the machine has stopped (`power::stop_machine`). Xen lets a PVH Dom0's
+/// write through and the machine goes off under it; this way the hypervisor
+/// frees Dom0, reports, and an emulator gets its exit status.
+fn sleep_control(vcpu: &mut HwVcpu, guest: &mut Guest, access: crate::arch::x86_64::virt::exit::IoAccess) -> Option<End> {
+    let mask = match access.size {
+        1 => 0xff,
+        2 => 0xffff,
+        _ => 0xffff_ffff,
+    };
+    let r = vcpu.regs();
+    if !access.write {
+        r.rax = (r.rax & !mask) | u64::from(power::pm1_read(access.port, access.size));
+        if access.size == 4 {
+            r.rax &= 0xffff_ffff;
+        }
+        return None;
+    }
+    let value = low32(r.rax & mask);
+    match io::sleep_write(value) {
+        io::Pm1Write::Write => {
+            power::pm1_write(access.port, access.size, value);
+            None
+        }
+        io::Pm1Write::Sleep { slp_typ } => {
+            guest.log(
+                Level::Info,
+                "power",
+                format_args!("ACPI sleep (PM1 control {:#x} = {value:#x}, SLP_TYP {slp_typ}): shutting down with poweroff", access.port),
+            );
+            power::request_sleep(access.port, crate::bits::low16(u64::from(value)));
+            Some(End::Shutdown(abi::sched::SHUTDOWN_POWEROFF))
+        }
+    }
+}
+
 fn host_events(guest: &mut Guest) -> Option<End> {
     use core::sync::atomic::Ordering::Relaxed;
     take_pending_interrupts();
@@ -723,7 +769,7 @@ fn asker(vcpu: &HwVcpu, guest: &Guest) -> Asker {
         vcpu_id: guest.vcpu_id,
         osxsave: cr4 & CR4_OSXSAVE != 0,
         ospke: cr4 & CR4_PKE != 0,
-        hardware_domain: guest.console_unlimited,
+        hardware_domain: guest.hardware_domain,
         vendor: guest.msrs.vendor,
         tsc_khz: low32(khz),
         tsc_reliable: invariant || crate::arch::x86_64::percpu::online_count() == 1,

@@ -8,6 +8,8 @@ use acpi::platform::interrupt::{InterruptModel, Polarity, TriggerMode};
 use acpi::platform::ProcessorState;
 use acpi::sdt::hpet::HpetInfo;
 use acpi::aml::AmlError;
+use acpi::address::{AddressSpace, GenericAddress};
+use acpi::sdt::fadt::Fadt;
 use acpi::{AcpiError, AcpiTables, Handle, Handler, PciAddress, PhysicalMapping};
 
 use crate::platform::{AcpiTableRef, CpuEntry, HostAcpi, IoApicEntry, IrqOverride, PlatformInfo, SdtHeader};
@@ -182,7 +184,13 @@ pub unsafe fn read_host_acpi(handler: WindowHandler, rsdp: u64) -> Result<HostAc
         u64::from_le_bytes(rsdp_bytes[24..32].try_into().expect("8 bytes"))
     };
     let root = header(&raw(crate::bits::to_usize(root_addr)));
-    let mut host = HostAcpi { rsdp_oem_id, root, madt: None, tables: Vec::new(), facs: None };
+    let mut host = HostAcpi { rsdp_oem_id, root, madt: None, tables: Vec::new(), facs: None, pm1_control: [None; 2] };
+    if let Some(fadt) = tables.find_table::<Fadt>() {
+        let port = |block: Option<GenericAddress>| {
+            block.filter(|b| b.address_space == AddressSpace::SystemIo).and_then(|b| u16::try_from(b.address).ok())
+        };
+        host.pm1_control = [port(fadt.pm1a_control_block().ok()), port(fadt.pm1b_control_block().ok().flatten())];
+    }
     for address in tables.table_entries() {
         let h = header(&raw(address));
         if &h.signature == b"APIC" && host.madt.is_none() {
