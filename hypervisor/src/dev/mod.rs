@@ -4,6 +4,8 @@
 //!
 //! - [`vlapic`]: one vCPU's local APIC (xAPIC MMIO, x2APIC MSRs, its timer,
 //!   interrupt acceptance), as Xen 4.17's vlapic.
+//! - [`pit`]: the 8254's counter 2 and its gate (port 0x61), which Linux
+//!   calibrates the TSC against.
 //! - [`mmio`]: the instruction behind a nested page fault at an address no
 //!   RAM backs, decoded and carried out against a device or Xen's null
 //!   handler (all ones, writes dropped).
@@ -11,4 +13,5 @@
 #![forbid(unsafe_code)]
 
 pub mod mmio;
+pub mod pit;
 pub mod vlapic;

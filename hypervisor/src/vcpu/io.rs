@@ -1,6 +1,7 @@
 //! Which I/O ports a domain reaches directly. Dom0 owns the machine's devices,
 //! so it gets every port but those the hypervisor keeps: its console UART,
-//! the legacy interrupt controllers and timer, and the emulators' exit ports.
+//! the legacy interrupt controllers and timer (with port 0x61, whose NMI
+//! status bits Dom0 then reads as 0), and the emulators' exit ports.
 
 #![forbid(unsafe_code)]
 
@@ -9,7 +10,8 @@ use core::ops::RangeInclusive;
 /// Ports the hypervisor keeps (reads give all ones, writes are dropped).
 const HYPERVISOR_PORTS: &[RangeInclusive<u16>] = &[
     0x20..=0x21,     // master 8259 PIC
-    0x40..=0x43,     // 8254 PIT
+    0x40..=0x43,     // 8254 PIT (counter 2 emulated: dev/pit.rs)
+    0x61..=0x61,     // counter 2's gate, speaker, NMI status (emulated: dev/pit.rs)
     0xa0..=0xa1,     // slave 8259 PIC
     0xf4..=0xf4,     // QEMU isa-debug-exit
     0x3f8..=0x3ff,   // COM1, the hypervisor console
@@ -64,7 +66,7 @@ mod tests {
         assert!(!intercepted(true, 0x2f8, &PM1), "COM2 belongs to Dom0");
         assert!(!intercepted(true, 0xcf8, &PM1), "PCI config space belongs to Dom0");
         assert!(!intercepted(true, 0x600, &PM1), "PM1 event registers belong to Dom0");
-        for port in [0x3f8, 0x3fd, 0xf4, 0x8900, 0x40, 0x21, 0x604] {
+        for port in [0x3f8, 0x3fd, 0xf4, 0x8900, 0x40, 0x21, 0x61, 0x604] {
             assert!(intercepted(true, port, &PM1), "port {port:#x}");
         }
         assert!(!intercepted(true, 0x604, &[None, None]), "no FADT: nothing to trap");

@@ -60,6 +60,9 @@ pub struct Guest {
     null_accesses: u64,
     /// Its MSRs beyond what the hardware switches (MTRRs, vMCE, ...).
     msrs: msr::VcpuMsrs,
+    /// PIT counter 2, which Linux calibrates the TSC against (one per
+    /// vCPU: only the boot vCPU calibrates).
+    pit: crate::dev::pit::Pit,
     /// This CPU's host interrupt count (timer ticks and pings) when the
     /// loop last acted on them ([`host_events`]).
     host_events_seen: u64,
@@ -80,7 +83,7 @@ impl Guest {
         let vendor = cpuid::Vendor::from_signature(cpu::vendor());
         let phys_bits = (cpu::cpuid(0x8000_0008, 0).eax & 0xff) as u8;
         let msrs = msr::VcpuMsrs::new(vendor, phys_bits);
-        Guest { domid, vcpu_id, console: Output::new(), hardware_domain: privileged, signals, ints, null_accesses: 0, msrs, host_events_seen: 0 }
+        Guest { domid, vcpu_id, console: Output::new(), hardware_domain: privileged, signals, ints, null_accesses: 0, msrs, pit: Default::default(), host_events_seen: 0 }
     }
 
     fn log(&self, level: Level, subsystem: &str, args: core::fmt::Arguments) {
@@ -348,6 +351,15 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 if let Some(end) = sleep_control(vcpu, guest, access) {
                     vcpu.skip_instruction(&exit, 0);
                     return end;
+                }
+                vcpu.skip_instruction(&exit, 0);
+            }
+            Exit::Io(access) if access.size == 1 && !access.string && crate::dev::pit::claims(access.port) => {
+                let r = vcpu.regs();
+                if access.write {
+                    guest.pit.write(access.port, crate::bits::low8(r.rax), now());
+                } else {
+                    r.rax = (r.rax & !0xff) | u64::from(guest.pit.read(access.port, now()));
                 }
                 vcpu.skip_instruction(&exit, 0);
             }

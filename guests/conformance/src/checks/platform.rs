@@ -52,19 +52,62 @@ pub fn run(s: &mut Suite) {
     debug_registers(s);
 }
 
-/// Ports no device claims (a DomU has none; the PIT's belong to Xen, not
-/// Dom0): reads float high at every width, writes vanish.
+/// Ports no device claims (a DomU has none; the PIT's counters 0 and 1
+/// belong to Xen, not Dom0): reads float high at every width, writes
+/// vanish. Counter 2 and its gate (0x42, 0x43, 0x61) count, unlike Xen's
+/// PVH domains (the null handler there): Linux calibrates against them.
 fn ports(s: &mut Suite) {
-    // SAFETY: the 8254 PIT is never this domain's device (Xen keeps it); a write to its channel 2 latch at most reprograms a timer nobody here uses.
+    // SAFETY: the 8254 PIT is never this domain's device (Xen keeps it); a write to counter 0's port at most reprograms a timer nobody here uses.
     let (b, w, l) = unsafe {
-        cpu::outb(0x42, 0x5a);
-        (cpu::inb(0x42), cpu::inw(0x40), cpu::inl(0x40))
+        cpu::outb(0x40, 0x5a);
+        (cpu::inb(0x41), cpu::inw(0x40), cpu::inl(0x40))
     };
     s.tap.assert(
-        format_args!("reads of unclaimed I/O ports (the PIT's) are all ones at 8, 16 and 32 bits"),
+        format_args!("reads of unclaimed I/O ports (PIT counters 0 and 1) are all ones at 8, 16 and 32 bits"),
         b == 0xff && w == 0xffff && l == 0xffff_ffff,
         format_args!("{b:#x} {w:#x} {l:#x}"),
         format_args!("0xff 0xffff 0xffffffff"),
+    );
+    pit_counter2(s);
+}
+
+/// Counter 2 as Linux's `pit_calibrate_tsc` uses it: gate high, mode 0,
+/// LSB then MSB; it counts down at 1.193182 MHz, and OUT (port 0x61 bit
+/// 5) rises at terminal count.
+fn pit_counter2(s: &mut Suite) {
+    let read = || {
+        // SAFETY: counter 2 is this vCPU's emulated one; a counter-latch command and two data reads have no other effect.
+        unsafe {
+            cpu::outb(0x43, 0x80);
+            u16::from_le_bytes([cpu::inb(0x42), cpu::inb(0x42)])
+        }
+    };
+    // SAFETY: as above: gate on, speaker off, counter 2 in mode 0 with count 1193 (1 ms).
+    unsafe {
+        cpu::outb(0x61, (cpu::inb(0x61) & !0x02) | 0x01);
+        cpu::outb(0x43, 0xb0);
+        cpu::outb(0x42, (1193 & 0xff) as u8);
+        cpu::outb(0x42, (1193 >> 8) as u8);
+    }
+    let first = read();
+    let start = cpu::rdtsc_serialized();
+    // SAFETY: reading port 0x61 has no side effect.
+    let out_low = unsafe { cpu::inb(0x61) } & 0x20 == 0;
+    let mut risen = false;
+    // 1 ms of PIT ticks, at most about a second of TSC at any clock.
+    while cpu::rdtsc_serialized() - start < 4_000_000_000 {
+        // SAFETY: as above.
+        if unsafe { cpu::inb(0x61) } & 0x20 != 0 {
+            risen = true;
+            break;
+        }
+    }
+    let later = read();
+    s.tap.assert(
+        format_args!("PIT counter 2 (mode 0, gate on) counts down from its count, and OUT2 in port 0x61 rises at terminal count"),
+        first <= 1193 && out_low && risen && later > first,
+        format_args!("first {first}, OUT2 low at first {out_low}, risen {risen}, after it {later} (wrapped past 0)"),
+        format_args!("first <= 1193, OUT2 low then risen, the count wrapped past 0"),
     );
 }
 
