@@ -3,7 +3,7 @@
 # Usage: qemu-bios.sh IMG [SMP] [MEM_MIB]   (KVM=1 for nested KVM instead of TCG)
 set -eu
 img=${1:?usage: $0 IMG [SMP] [MEM_MIB]}
-if [ "${KVM:-0}" = 1 ]; then cpu="-accel kvm -cpu host"; else cpu="-accel tcg -cpu qemu64,+svm,+npt"; fi
+if [ "${KVM:-0}" = 1 ]; then cpu="-accel kvm -cpu host"; else cpu="-accel tcg -cpu qemu64,+svm,+npt,+smap,+smep"; fi
 # shellcheck disable=SC2086
 exec qemu-system-x86_64 $cpu -smp "${2:-2}" -m "${3:-512}" \
     -drive format=raw,file="$img" \

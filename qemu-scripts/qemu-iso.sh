@@ -4,7 +4,7 @@
 # Usage: qemu-iso.sh ISO [SMP] [MEM_MIB]   (KVM=1 for nested KVM instead of TCG)
 set -eu
 iso=${1:?usage: $0 ISO [SMP] [MEM_MIB]}
-if [ "${KVM:-0}" = 1 ]; then cpu="-accel kvm -cpu host"; else cpu="-accel tcg -cpu qemu64,+svm,+npt"; fi
+if [ "${KVM:-0}" = 1 ]; then cpu="-accel kvm -cpu host"; else cpu="-accel tcg -cpu qemu64,+svm,+npt,+smap,+smep"; fi
 fw=""
 if [ "${UEFI:-0}" = 1 ]; then
     vars=$(mktemp)

@@ -6,7 +6,7 @@
 set -eu
 elf=${1:?usage: $0 ELF BUNDLE [SMP] [MEM_MIB] [CMDLINE]}
 bundle=${2:?usage: $0 ELF BUNDLE [SMP] [MEM_MIB] [CMDLINE]}
-if [ "${KVM:-0}" = 1 ]; then cpu="-accel kvm -cpu host"; else cpu="-accel tcg -cpu qemu64,+svm,+npt"; fi
+if [ "${KVM:-0}" = 1 ]; then cpu="-accel kvm -cpu host"; else cpu="-accel tcg -cpu qemu64,+svm,+npt,+smap,+smep"; fi
 # shellcheck disable=SC2086
 exec qemu-system-x86_64 $cpu -smp "${3:-2}" -m "${4:-512}" \
     -kernel "$elf" -initrd "$bundle" -append "${5:-}" \

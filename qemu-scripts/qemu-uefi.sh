@@ -7,7 +7,7 @@ ovmf=/usr/share/OVMF
 vars=$(mktemp --suffix=.fd)
 trap 'rm -f "$vars"' EXIT
 cp "$ovmf/OVMF_VARS_4M.fd" "$vars"
-if [ "${KVM:-0}" = 1 ]; then cpu="-accel kvm -cpu host"; else cpu="-accel tcg -cpu qemu64,+svm,+npt"; fi
+if [ "${KVM:-0}" = 1 ]; then cpu="-accel kvm -cpu host"; else cpu="-accel tcg -cpu qemu64,+svm,+npt,+smap,+smep"; fi
 # shellcheck disable=SC2086
 qemu-system-x86_64 $cpu -smp "${2:-2}" -m "${3:-512}" \
     -drive if=pflash,format=raw,readonly=on,file="$ovmf/OVMF_CODE_4M.fd" \

@@ -74,7 +74,7 @@ pub struct BenchArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BenchPlatform {
-    /// QEMU TCG, -cpu qemu64,+svm,+npt, BIOS.
+    /// QEMU TCG, -cpu qemu64,+svm,+npt,+smap,+smep, BIOS.
     QemuTcg,
     /// The same with -icount shift=0,sleep=off: the TSC counts instructions.
     QemuTcgIcount,
@@ -107,9 +107,9 @@ impl BenchPlatform {
 
     fn description(self) -> &'static str {
         match self {
-            BenchPlatform::QemuTcg => "QEMU TCG -cpu qemu64,+svm,+npt, -kernel (multiboot)",
+            BenchPlatform::QemuTcg => "QEMU TCG -cpu qemu64,+svm,+npt,+smap,+smep, -kernel (multiboot)",
             BenchPlatform::QemuTcgIcount => {
-                "QEMU TCG -cpu qemu64,+svm,+npt -icount shift=0,sleep=off, -kernel: \
+                "QEMU TCG -cpu qemu64,+svm,+npt,+smap,+smep -icount shift=0,sleep=off, -kernel: \
                  the guest TSC counts instructions (deterministic)"
             }
             BenchPlatform::BochsVmx => {

@@ -122,7 +122,7 @@ fn prepare(case: Case, root: &Path, built: &images::Built, linux: &Linux, dir: &
             let (kernel, initrd) = (linux.bzimage.clone(), linux.initrd.clone());
             return Ok(Box::new(move |run_dir: &Path| {
                 let mut cmd = Command::new("qemu-system-x86_64");
-                cmd.args(["-accel", "tcg", "-cpu", "qemu64,+svm,+npt", "-smp", "1", "-m", &GUEST_MIB.to_string()]);
+                cmd.args(["-accel", "tcg", "-cpu", "qemu64,+svm,+npt,+smap,+smep", "-smp", "1", "-m", &GUEST_MIB.to_string()]);
                 cmd.args(["-display", "none", "-monitor", "none", "-no-reboot"]);
                 cmd.arg("-kernel").arg(&kernel).arg("-initrd").arg(&initrd).args(["-append", LINUX_CMDLINE_NATIVE]);
                 cmd.arg("-serial").arg(format!("file:{}", run_dir.join("com1.log").display()));

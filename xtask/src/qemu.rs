@@ -18,7 +18,7 @@ impl Accel {
         if !Path::new("/dev/kvm").exists() {
             return (
                 Accel::Tcg,
-                "TCG (-cpu qemu64,+svm,+npt): no /dev/kvm".into(),
+                "TCG (-cpu qemu64,+svm,+npt,+smap,+smep): no /dev/kvm".into(),
             );
         }
         for module in ["kvm_intel", "kvm_amd"] {
@@ -34,7 +34,7 @@ impl Accel {
         }
         (
             Accel::Tcg,
-            "TCG (-cpu qemu64,+svm,+npt): /dev/kvm offers no nested virtualization".into(),
+            "TCG (-cpu qemu64,+svm,+npt,+smap,+smep): /dev/kvm offers no nested virtualization".into(),
         )
     }
 }
@@ -108,7 +108,7 @@ impl QemuConfig {
         let mut push = |items: &[&str]| a.extend(items.iter().map(|s| s.to_string()));
         match self.accel {
             Accel::Kvm => push(&["-accel", "kvm", "-cpu", "host"]),
-            Accel::Tcg => push(&["-accel", "tcg", "-cpu", "qemu64,+svm,+npt"]),
+            Accel::Tcg => push(&["-accel", "tcg", "-cpu", "qemu64,+svm,+npt,+smap,+smep"]),
         }
         push(&[
             "-smp",
@@ -184,7 +184,7 @@ mod tests {
     #[test]
     fn bios_tcg() {
         let a = config().args();
-        assert!(has(&a, &["-cpu", "qemu64,+svm,+npt"]));
+        assert!(has(&a, &["-cpu", "qemu64,+svm,+npt,+smap,+smep"]));
         assert!(has(&a, &["-smp", "4", "-m", "256"]));
         assert!(has(&a, &["-drive", "format=raw,file=/t/hv.img"]));
         assert!(has(
