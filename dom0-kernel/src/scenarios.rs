@@ -433,8 +433,18 @@ mod hostile {
         println!("dom0: hostile: # attempting 7: pausing a running DomU and shrinking its max_vcpus");
         let Some(domid) = spinning(ts, timer) else { return };
         let r = ts.pause("hostile-spin");
-        let paused = flags(domid).is_some_and(|f| f & XEN_DOMINF_PAUSED != 0);
+        let f = flags(domid).unwrap_or(0);
+        let (paused, running) = (f & XEN_DOMINF_PAUSED != 0, f & XEN_DOMINF_RUNNING != 0);
         verdict(r.is_ok() && paused, format_args!("7: pausedomain of running d{domid}: {r:?}, paused {paused}"));
+        // As Xen's domain_pause (vcpu_sleep_sync): stopped when the call returns.
+        let cpu_time = || xen::domain_infos().ok().and_then(|l| l.iter().find(|i| i.domain.0 == domid).map(|i| i.cpu_time));
+        let t0 = cpu_time();
+        let _ = timer.sleep_ms(2 * TICK_MS);
+        let t1 = cpu_time();
+        verdict(
+            !running && t0.is_some() && t0 == t1,
+            format_args!("7: once pausedomain returned, d{domid} runs no more (running flag {running}, cpu_time {t0:?} then {t1:?})"),
+        );
         let rc = max_vcpus(domid, 1);
         let refused = rc == -i64::from(Errno::ENOSYS.raw()) || rc == -i64::from(Errno::EINVAL.raw());
         verdict(refused, format_args!("7: max_vcpus(d{domid}, 1) of a paused domain whose vCPUs exist returns {rc} (Xen: -ENOSYS in 4.17, -EINVAL before)"));

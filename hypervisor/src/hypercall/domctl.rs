@@ -7,7 +7,7 @@
 //! |---|---|
 //! | `XEN_DOMCTL_createdomain` (1) | HVM/PVH only (no `XEN_DOMCTL_CDF_hvm`: -EINVAL), 1..=128 vCPUs (-EINVAL), a free id or the next one (-EEXIST); created paused |
 //! | `XEN_DOMCTL_destroydomain` (2) | a vCPU still running is stopped first (the call continues until it has); its grant mappings undone, then every frame back to the allocator (frames other domains map by grant: at their last unmap); not the caller itself (-EINVAL) |
-//! | `XEN_DOMCTL_pausedomain` (3), `XEN_DOMCTL_unpausedomain` (4) | not the caller (-EINVAL); unpausing a running domain -EINVAL |
+//! | `XEN_DOMCTL_pausedomain` (3), `XEN_DOMCTL_unpausedomain` (4) | not the caller (-EINVAL); pausing returns once no vCPU of it runs guest code (their CPUs kicked, -ERESTART until then, as Xen's vcpu_sleep_sync); unpausing a running domain -EINVAL |
 //! | `XEN_DOMCTL_getdomaininfo` (5) | the first domain at or after the id (Xen 4.17; reserved ids -EINVAL): pages, vCPUs, flags, handle, shared-info frame |
 //! | `XEN_DOMCTL_max_vcpus` (15) | not the caller itself (-EINVAL); the count createdomain gave (anything else -EINVAL, as Xen 4.17: the vCPU set never changes, so no vCPU can be cut off while it runs) |
 //! | `XEN_DOMCTL_max_mem` (11) | the reservation limit, in KiB |
@@ -70,10 +70,12 @@ pub fn domctl(caller: &mut impl Caller, arg: u64) -> Outcome {
         // then releases its grant mappings and frees it.
         XEN_DOMCTL_DESTROYDOMAIN => caller.destroy_domain(op.domain.0).map(|()| false),
         XEN_DOMCTL_PAUSEDOMAIN | XEN_DOMCTL_UNPAUSEDOMAIN if own => Err(Errno::EINVAL),
+        // Returns once no vCPU of it runs guest code (-ERESTART until then).
         XEN_DOMCTL_PAUSEDOMAIN => with(caller, op.domain, |d| {
             d.set_paused(true);
             Ok(false)
-        }),
+        })
+        .and_then(|done| caller.wait_paused(op.domain.0).map(|()| done)),
         XEN_DOMCTL_UNPAUSEDOMAIN => with(caller, op.domain, |d| {
             if !d.paused() {
                 return Err(Errno::EINVAL);

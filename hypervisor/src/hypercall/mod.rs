@@ -205,6 +205,10 @@ pub trait Caller {
     /// again); once none runs, releases its grant mappings
     /// (`grant_table::release_domain`) and returns every frame it held.
     fn destroy_domain(&mut self, id: u16) -> Result<(), Errno>;
+    /// After domain `id` was paused: -ERESTART while one of its vCPUs
+    /// still runs guest code on another CPU (that CPU is kicked, and parks
+    /// it at that exit), as Xen's domain_pause waits in vcpu_sleep_sync.
+    fn wait_paused(&mut self, id: u16) -> Result<(), Errno>;
     /// Ids of the existing domains from `first` up, in order.
     fn domain_ids(&self, first: u16) -> Vec<u16>;
     fn machine(&self) -> MachineInfo<'_>;
@@ -727,6 +731,9 @@ pub(crate) mod fake {
             d.paused = true;
             self.domains.push(d);
             Ok(id)
+        }
+        fn wait_paused(&mut self, _id: u16) -> Result<(), Errno> {
+            Ok(())
         }
         fn destroy_domain(&mut self, id: u16) -> Result<(), Errno> {
             let at = self.domains.iter().position(|d| d.id == id).ok_or(Errno::ESRCH)?;

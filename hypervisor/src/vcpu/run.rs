@@ -244,6 +244,18 @@ impl Caller for HypercallContext<'_> {
         domain.destroy();
         Ok(())
     }
+    fn wait_paused(&mut self, id: u16) -> Result<(), Errno> {
+        let d = self.domains.get(id).ok_or(Errno::ESRCH)?;
+        let here = crate::arch::cpu_index() as usize;
+        let busy: Vec<usize> = d.vcpus.iter().filter(|v| v.signals.is_running()).filter_map(|v| v.running_on).filter(|&c| c != here).collect();
+        if busy.is_empty() {
+            return Ok(());
+        }
+        for cpu in busy {
+            crate::arch::x86_64::apic::kick_cpu(cpu);
+        }
+        Err(Errno::ERESTART)
+    }
     fn domain_ids(&self, first: u16) -> Vec<u16> {
         self.domains.from(first).map(|d| d.id).collect()
     }
