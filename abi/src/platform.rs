@@ -57,4 +57,21 @@ pub struct XenpfSettime64 {
 }
 
 const _: () = assert!(core::mem::size_of::<XenpfSettime64>() == 24);
+
+/// `xenpf_pcpuinfo.flags`: the CPU is online / no such CPU.
+pub const XEN_PCPU_FLAGS_ONLINE: u32 = 1;
+pub const XEN_PCPU_FLAGS_INVALID: u32 = 2;
+
+/// `struct xenpf_pcpuinfo` (XENPF_get_cpuinfo): `xen_cpuid` in, the rest out.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
+pub struct XenpfPcpuinfo {
+    pub xen_cpuid: u32,
+    pub max_present: u32,
+    pub flags: u32,
+    pub apic_id: u32,
+    pub acpi_id: u32,
+}
+
+const _: () = assert!(core::mem::size_of::<XenpfPcpuinfo>() == 20);
 const _: () = assert!(core::mem::offset_of!(XenpfSettime64, system_time) == 16);

@@ -266,6 +266,9 @@ fn bring_up(boot: Handoff) -> ! {
     let backend = enable_virtualization();
     crate::domain::object::WALLCLOCK_AT_BOOT.store(crate::arch::x86_64::rtc::unix_time(), Ordering::Relaxed);
     percpu::this_cpu().apic_id.store(apic::id(), Ordering::Relaxed);
+    if let Some(bsp) = platform.cpus.iter().find(|c| c.apic_id == apic::id()) {
+        percpu::this_cpu().acpi_id.store(bsp.uid, Ordering::Relaxed);
+    }
     percpu::this_cpu().online.store(true, Ordering::SeqCst);
     apic::start_timer();
 
@@ -408,6 +411,7 @@ fn start_application_processors(platform: &PlatformInfo, page: u64, root: paging
             break;
         }
         let index = online;
+        percpu::cpu(index).acpi_id.store(entry.uid, Ordering::Relaxed);
         if !trampoline.start(index, entry.apic_id) {
             warn!("smp", "cpu with apic id {} did not start", entry.apic_id);
             continue;

@@ -155,6 +155,13 @@ pub trait DomainOps {
     fn set_memory_map(&mut self, map: Vec<MapEntry>);
 }
 
+/// A physical CPU, as XENPF_get_cpuinfo tells Dom0 of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pcpu {
+    pub apic_id: u32,
+    pub acpi_id: u32,
+}
+
 /// Facts about the machine that some hypercalls report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MachineInfo<'a> {
@@ -212,6 +219,8 @@ pub trait Caller {
     /// Ids of the existing domains from `first` up, in order.
     fn domain_ids(&self, first: u16) -> Vec<u16>;
     fn machine(&self) -> MachineInfo<'_>;
+    /// Physical CPU `index` (Xen's cpu id), if the hypervisor brought it up.
+    fn pcpu(&self, index: u32) -> Option<Pcpu>;
     /// Xen system time: nanoseconds since the hypervisor booted.
     fn machine_time_ns(&self) -> u64;
     /// The pvclock record a vCPU would read now.
@@ -710,6 +719,9 @@ pub(crate) mod fake {
         fn domain(&mut self, domid: u16) -> Option<&mut dyn DomainOps> {
             let id = if domid == abi::xen::DOMID_SELF.0 { self.domid } else { domid };
             self.domains.iter_mut().find(|d| d.id == id).map(|d| d as &mut dyn DomainOps)
+        }
+        fn pcpu(&self, index: u32) -> Option<Pcpu> {
+            (index < 2).then_some(Pcpu { apic_id: index * 2, acpi_id: index })
         }
         fn machine(&self) -> MachineInfo<'_> {
             MachineInfo { nr_cpus: 2, cpu_khz: 2_000_000, total_pages: 65536, free_pages: 30000, max_mfn: 0x10000, cmdline: "loglvl=info", vmx: self.vmx }

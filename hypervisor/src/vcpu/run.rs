@@ -272,6 +272,14 @@ impl Caller for HypercallContext<'_> {
     fn read_console_ring(&mut self, from: Option<u32>, max: usize, clear: bool) -> (Vec<u8>, u32) {
         crate::console::RING.lock().read(from, max, clear)
     }
+    fn pcpu(&self, index: u32) -> Option<hypercall::Pcpu> {
+        use crate::arch::x86_64::percpu;
+        let c = percpu::cpu(usize::try_from(index).ok().filter(|&i| i < percpu::MAX_CPUS)?);
+        c.online.load(core::sync::atomic::Ordering::Relaxed).then(|| hypercall::Pcpu {
+            apic_id: c.apic_id.load(core::sync::atomic::Ordering::Relaxed),
+            acpi_id: c.acpi_id.load(core::sync::atomic::Ordering::Relaxed),
+        })
+    }
     fn machine(&self) -> MachineInfo<'_> {
         let (usable, free) = crate::mm::frame_counts();
         MachineInfo {

@@ -258,4 +258,41 @@ fn platform_op(s: &mut Suite) {
         args([arg]),
         if s.privileged { ENOSYS } else { EPERM },
     );
+    if s.privileged {
+        get_cpuinfo(s);
+    }
+}
+
+/// XENPF_get_cpuinfo (Dom0): CPU 0 is online, with the APIC id and
+/// max_present Xen fills in; a CPU past the last is flagged INVALID.
+fn get_cpuinfo(s: &mut Suite) {
+    const NR: u64 = 7;
+    const ONLINE: u64 = 1;
+    const INVALID: u64 = 2;
+    // u.pcpu_info: xen_cpuid, max_present, flags, apic_id, acpi_id (u32s).
+    let ask = |cpu: u32| {
+        let mut op = PlatformOp { cmd: XENPF_GET_CPUINFO, interface_version: XENPF_INTERFACE_VERSION, ..Default::default() };
+        op.u[0] = u64::from(cpu) | 0xdead << 32;
+        op.u[1] = 0xdead_dead_dead_dead;
+        op
+    };
+    let arg = SCRATCH.put(ARG, &ask(0));
+    s.check(format_args!("platform_op({{get_cpuinfo, cpu 0}})"), NR, args([arg]), Want::Is(0));
+    let got: PlatformOp = SCRATCH.get(ARG);
+    let (max_present, flags, apic_id) = (got.u[0] >> 32, got.u[1] & 0xffff_ffff, got.u[1] >> 32);
+    s.tap.assert(
+        format_args!("get_cpuinfo(0): flags ONLINE, max_present below 64, the APIC id written"),
+        flags == ONLINE && max_present < 64 && apic_id != 0xdead_dead,
+        format_args!("flags {flags:#x}, max_present {max_present}, apic_id {apic_id:#x}"),
+        format_args!("flags 1, max_present < 64, apic_id written"),
+    );
+    let arg = SCRATCH.put(ARG, &ask(4095));
+    s.check(format_args!("platform_op({{get_cpuinfo, cpu 4095}})"), NR, args([arg]), Want::Is(0));
+    let got: PlatformOp = SCRATCH.get(ARG);
+    s.tap.assert(
+        format_args!("get_cpuinfo(4095): flags INVALID, max_present as for CPU 0"),
+        got.u[1] & 0xffff_ffff == INVALID && got.u[0] >> 32 == max_present,
+        format_args!("flags {:#x}, max_present {}", got.u[1] & 0xffff_ffff, got.u[0] >> 32),
+        format_args!("flags 2, max_present {max_present}"),
+    );
 }

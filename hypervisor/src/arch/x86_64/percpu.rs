@@ -13,6 +13,8 @@ pub struct PerCpu {
     /// Must stay the first field: `cpu_index` reads it at GS:0.
     index: AtomicU32,
     pub apic_id: AtomicU32,
+    /// Its ACPI processor UID (the MADT's), for XENPF_get_cpuinfo.
+    pub acpi_id: AtomicU32,
     pub online: AtomicBool,
     pub timer_ticks: AtomicU64,
     pub ipis_received: AtomicU64,
@@ -25,6 +27,7 @@ impl PerCpu {
         PerCpu {
             index: AtomicU32::new(0),
             apic_id: AtomicU32::new(0),
+            acpi_id: AtomicU32::new(0),
             online: AtomicBool::new(false),
             timer_ticks: AtomicU64::new(0),
             ipis_received: AtomicU64::new(0),

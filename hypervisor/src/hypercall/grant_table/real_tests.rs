@@ -118,6 +118,9 @@ impl Caller for RealCaller {
     fn domain_ids(&self, first: u16) -> Vec<u16> {
         self.domains.iter().map(|d| d.id).filter(|&i| i >= first).collect()
     }
+    fn pcpu(&self, _index: u32) -> Option<crate::hypercall::Pcpu> {
+        None
+    }
     fn machine(&self) -> MachineInfo<'_> {
         MachineInfo::default()
     }
