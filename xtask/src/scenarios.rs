@@ -467,55 +467,33 @@ pub const SCENARIOS: &[Scenario] = &[
     // with a 32 MiB dictionary. Bochs has no COM2: its twins are extended
     // and only need Linux's userspace marker (its shell waits on hvc0).
     Scenario {
-        mem_mib: 1024,
-        cmdline: LINUX_CMDLINE,
-        timeout_s: 300,
-        debian: true,
         create: &["configs/linux/linux-pvh.cfg"],
         com2: Some(Com2Script { com1: false, after: "xl: linux-pvh.cfg: created domain 1", input: LINUX_DOMU_INPUT, expect: LINUX_DOMU_COM2 }),
-        ..dom0("linux-pvh-domu", "Debian's Linux (bzImage, xz) as a PVH DomU from `--create`, busybox initramfs: userspace, a command typed through `console linux` answers, `shutdown linux` powers it off through control/shutdown, free pages exactly back", Platform::QemuKernel, "shell until-gone", LINUX_DOMU, LINUX_FORBID, 0)
+        ..linux("linux-pvh-domu", "Debian's Linux (bzImage, xz) as a PVH DomU from `--create`, busybox initramfs: userspace, a command typed through `console linux` answers, `shutdown linux` powers it off through control/shutdown, free pages exactly back", Platform::QemuKernel, "shell until-gone", LINUX_DOMU)
     },
     Scenario {
-        mem_mib: 1024,
-        cmdline: LINUX_CMDLINE,
-        timeout_s: 300,
-        debian: true,
         create: &["configs/linux/linux-pvh.cfg"],
         com2: Some(Com2Script { com1: false, after: "xl: linux-pvh.cfg: created domain 1", input: LINUX_XENSTORE_INPUT, expect: LINUX_XENSTORE_COM2 }),
-        ..dom0("linux-pvh-xenstore", "the Linux DomU reads its uuid through xenbus (/sys/hypervisor/uuid = the toolstack's /vm/<uuid>), and xl-style `shutdown linux` powers it off through control/shutdown", Platform::QemuKernel, "shell until-gone", LINUX_XENSTORE, LINUX_FORBID, 0)
+        ..linux("linux-pvh-xenstore", "the Linux DomU reads its uuid through xenbus (/sys/hypervisor/uuid = the toolstack's /vm/<uuid>), and xl-style `shutdown linux` powers it off through control/shutdown", Platform::QemuKernel, "shell until-gone", LINUX_XENSTORE)
     },
     Scenario {
-        mem_mib: 1024,
-        cmdline: LINUX_CMDLINE,
-        timeout_s: 3600,
-        extended: true,
-        debian: true,
         create: &["configs/linux/linux-pvh-poweroff.cfg"],
-        ..dom0("linux-pvh-domu-bochs-vmx", "extended: Debian's Linux as a PVH DomU on VMX reaches userspace and powers off (no COM2 on Bochs to type on); free pages exactly back", Platform::BochsVmx, "idle until-gone", LINUX_DOMU_BOCHS, LINUX_FORBID, 0)
+        ..linux("linux-pvh-domu-bochs-vmx", "Debian's Linux as a PVH DomU on VMX reaches userspace and powers off (no COM2 on Bochs to type on); free pages exactly back", Platform::BochsVmx, "idle until-gone", LINUX_DOMU_BOCHS)
     },
     // Debian's Linux as the PVH Dom0 (`run --dom0 vmlinuz --module
     // initrd.gz`): its hvc0 is the hypervisor's console (console_io and
     // VIRQ_CONSOLE), typed on through COM1; `poweroff -f` ends in ACPI S5,
     // which the hypervisor turns into Dom0's poweroff.
     Scenario {
-        mem_mib: 1024,
-        cmdline: LINUX_CMDLINE,
-        timeout_s: 300,
-        debian: true,
         dom0_file: Some("debian:vmlinuz"),
         modules: &["debian:initrd.gz"],
         com2: Some(Com2Script { com1: true, after: "linux-init: shell on the console", input: LINUX_DOM0_INPUT, expect: LINUX_DOM0_COM1 }),
-        ..dom0("linux-pvh-dom0", "Debian's Linux (bzImage, xz) as the PVH Dom0 with the busybox initramfs: userspace, a command typed on COM1 (hvc0) answers, poweroff through ACPI S5 ends the run with exit code 0", Platform::QemuKernel, "console=hvc0", LINUX_DOM0, LINUX_FORBID, 0)
+        ..linux("linux-pvh-dom0", "Debian's Linux (bzImage, xz) as the PVH Dom0 with the busybox initramfs: userspace, a command typed on COM1 (hvc0) answers, poweroff through ACPI S5 ends the run with exit code 0", Platform::QemuKernel, "console=hvc0", LINUX_DOM0)
     },
     Scenario {
-        mem_mib: 1024,
-        cmdline: LINUX_CMDLINE,
-        timeout_s: 3600,
-        extended: true,
-        debian: true,
         dom0_file: Some("debian:vmlinuz"),
         modules: &["debian:initrd.gz"],
-        ..dom0("linux-pvh-dom0-bochs-vmx", "extended: Debian's Linux as the PVH Dom0 on VMX reaches userspace and powers off through ACPI S5 (Bochs has no console to type on)", Platform::BochsVmx, "console=hvc0 linux-init=poweroff", LINUX_DOM0_BOCHS, LINUX_FORBID, 0)
+        ..linux("linux-pvh-dom0-bochs-vmx", "Debian's Linux as the PVH Dom0 on VMX reaches userspace and powers off through ACPI S5 (Bochs has no console to type on)", Platform::BochsVmx, "console=hvc0 linux-init=poweroff", LINUX_DOM0_BOCHS)
     },
 ];
 
@@ -541,6 +519,19 @@ const LINUX_DOM0_BOCHS: &[&str] = &[
     "d0 powered off; all its frames freed",
     "hv: exit code=0",
 ];
+
+/// A Debian Linux scenario: 1 GiB, Dom0's heap sized by [`LINUX_CMDLINE`],
+/// Debian's files fetched first; on Bochs (far slower) extended.
+const fn linux(name: &'static str, description: &'static str, platform: Platform, dom0_cmdline: &'static str, expect: &'static [&'static str]) -> Scenario {
+    Scenario {
+        mem_mib: 1024,
+        cmdline: LINUX_CMDLINE,
+        timeout_s: if platform.is_qemu() { 300 } else { 3600 },
+        extended: !platform.is_qemu(),
+        debian: true,
+        ..dom0(name, description, platform, dom0_cmdline, expect, LINUX_FORBID, 0)
+    }
+}
 
 /// Room for Dom0's heap (Linux's decompression) and the 256 MiB DomU.
 const LINUX_CMDLINE: &str = "loglvl=info dom0_mem=256M";
