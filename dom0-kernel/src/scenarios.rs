@@ -123,7 +123,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
             match scenario {
                 Scenario::Lifecycle => crate::xl::lifecycle(&mut ts, &timer),
                 Scenario::BadConfigs => crate::xl::bad_configs(si, &mut ts),
-                Scenario::XenstoreShutdown => crate::xl::xenstore_shutdown(&mut ts, &timer),
+                Scenario::XenstoreShutdown => crate::xl::xenstore_shutdown(&mut ts, &timer, si.cmdline()),
                 Scenario::BenchXenstore => crate::xsbench::run(&mut ts, &timer),
                 _ => crate::xl::run(&mut ts, &timer, guest_rt::cmdline::value(si.cmdline(), "run").unwrap_or(""), 120),
             }

@@ -154,27 +154,38 @@ pub fn run(ts: &mut Toolstack, timer: &Timer, file: &str, limit_s: u32) {
 }
 
 /// `test=xenstore-shutdown`: what the shell's `shutdown NAME` does, for
-/// platforms without a COM2 to type on: once `xsshut` and `xsdeaf` (the
-/// `autostart=` domains) say they handle `control/shutdown`, shuts each
-/// down through the toolstack; `xsshut` must power off by itself, `xsdeaf`
-/// be shut down hard after the grace period.
-pub fn xenstore_shutdown(ts: &mut Toolstack, timer: &Timer) {
-    for name in ["xsshut", "xsdeaf"] {
+/// platforms without a COM2 to type on: once each domain `shutdown=A,B`
+/// names (default `xsshut,xsdeaf`, the `autostart=` domains of the
+/// xenstore-shutdown scenario) says it handles `control/shutdown` (within
+/// `wait=` seconds, default 10: a Linux on Bochs takes minutes) and, with
+/// `ready=TEXT` (`+` for a space), once its console showed TEXT (a Linux
+/// asked before its userspace runs cannot start its poweroff command),
+/// shuts it down through the toolstack; `xsshut` must power off by itself,
+/// `xsdeaf` be shut down hard after the grace period.
+pub fn xenstore_shutdown(ts: &mut Toolstack, timer: &Timer, cmdline: &str) {
+    let names = guest_rt::cmdline::value(cmdline, "shutdown").unwrap_or("xsshut,xsdeaf");
+    let wait_s: u32 = guest_rt::cmdline::value(cmdline, "wait").and_then(|w| w.parse().ok()).unwrap_or(10);
+    let shows = guest_rt::cmdline::value(cmdline, "ready").map(|r| r.replace('+', " "));
+    for name in names.split(',') {
         let Some(domid) = ts.find(name) else {
             println!("xl: xenstore-shutdown: FAILED: no domain {name}");
             return;
         };
         let key = alloc::format!("/local/domain/{domid}/control/feature-poweroff");
         let mut ready = false;
-        for _ in 0..200 {
-            if ts.xenstored.store.read(&key).is_ok_and(|v| v == b"1") {
+        for _ in 0..wait_s * 20 {
+            if ts.xenstored.store.read(&key).is_ok_and(|v| v == b"1") && shows.as_ref().is_none_or(|r| ts.console_shows(domid, r)) {
                 ready = true;
                 break;
+            }
+            // Its console drained meanwhile: a guest blocks on a full ring.
+            for line in ts.reap() {
+                println!("{line}");
             }
             let _ = ts.wait(timer, 50);
         }
         if !ready {
-            println!("xl: xenstore-shutdown: FAILED: {name} never set control/feature-poweroff");
+            println!("xl: xenstore-shutdown: FAILED: {name} never set control/feature-poweroff (or its console never showed {shows:?})");
             return;
         }
         match ts.shutdown(name, false) {

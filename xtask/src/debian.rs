@@ -36,6 +36,9 @@ pub struct Linux {
     pub package: String,
 }
 
+/// `/sbin/poweroff`, what Linux runs when asked to power off.
+const POWEROFF_SCRIPT: &str = "#!/bin/busybox sh\nexec /bin/busybox poweroff -f\n";
+
 /// `/init`: a POSIX shell script run by busybox's shell.
 pub fn init_script() -> String {
     format!(
@@ -49,11 +52,9 @@ pub fn init_script() -> String {
          say \"{USERSPACE_MARKER}\"\n\
          mount -t proc proc /proc\n\
          mount -t sysfs sysfs /sys\n\
-         # Xen's control/shutdown makes Linux run poweroff_cmd (/sbin/poweroff,\n\
-         # which would signal a busybox init this script is not): power off at once.\n\
-         echo \"/bin/busybox poweroff -f\" > /proc/sys/kernel/poweroff_cmd\n\
          say \"linux-init: kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU(s)\"\n\
          [ -r /sys/hypervisor/type ] && say \"linux-init: hypervisor $(cat /sys/hypervisor/type)\"\n\
+         [ -r /sys/hypervisor/uuid ] && say \"linux-init: uuid $(cat /sys/hypervisor/uuid)\"\n\
          # `linux-init=poweroff` on the kernel command line: no shell (a console nobody types on).\n\
          if grep -q linux-init=poweroff /proc/cmdline; then say \"linux-init: powering off\"; poweroff -f; fi\n\
          say \"{SHELL_MARKER}\"\n\
@@ -73,6 +74,10 @@ pub fn initramfs_cpio(busybox: &[u8]) -> Vec<u8> {
     // Linux opens /dev/console for init's stdio before anything is mounted.
     c.char_dev("dev/console", 0o600, 5, 1);
     c.file("init", 0o755, init_script().as_bytes());
+    // Xen's control/shutdown makes Linux run its poweroff_cmd, /sbin/poweroff
+    // (busybox's would signal an init this script is not): power off at
+    // once, even before /init runs.
+    c.file("sbin/poweroff", 0o755, POWEROFF_SCRIPT.as_bytes());
     c.finish()
 }
 
@@ -242,7 +247,7 @@ mod tests {
     fn the_initramfs_holds_busybox_init_and_the_console() {
         let cpio = initramfs_cpio(b"BUSYBOX");
         let text = String::from_utf8_lossy(&cpio);
-        for name in ["bin\0", "bin/busybox\0", "bin/sh\0", "dev/console\0", "init\0", "proc\0", "sys\0", "TRAILER!!!\0"] {
+        for name in ["bin\0", "bin/busybox\0", "bin/sh\0", "dev/console\0", "init\0", "sbin/poweroff\0", "proc\0", "sys\0", "TRAILER!!!\0"] {
             assert!(text.contains(name), "{name:?} missing");
         }
         let init = init_script();
@@ -250,7 +255,7 @@ mod tests {
         assert!(init.contains(USERSPACE_MARKER) && init.contains(SHELL_MARKER));
         assert!(init.contains("mount -t proc proc /proc") && init.contains("mount -t sysfs sysfs /sys"));
         assert!(init.ends_with("poweroff -f\n"));
-        assert!(init.contains("> /proc/sys/kernel/poweroff_cmd"));
+        assert!(text.contains(POWEROFF_SCRIPT));
     }
 
     #[test]

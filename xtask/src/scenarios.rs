@@ -476,6 +476,12 @@ pub const SCENARIOS: &[Scenario] = &[
         com2: Some(Com2Script { com1: false, after: "xl: linux-pvh.cfg: created domain 1", input: LINUX_XENSTORE_INPUT, expect: LINUX_XENSTORE_COM2 }),
         ..linux("linux-pvh-xenstore", "the Linux DomU reads its uuid through xenbus (/sys/hypervisor/uuid = the toolstack's /vm/<uuid>), and xl-style `shutdown linux` powers it off through control/shutdown", Platform::QemuKernel, "shell until-gone", LINUX_XENSTORE)
     },
+    // Bochs has no COM2: Dom0 does what `shutdown linux` does itself, once
+    // Linux's xenbus says it handles control/shutdown.
+    Scenario {
+        create: &["configs/linux/linux-pvh.cfg"],
+        ..linux("linux-pvh-xenstore-bochs-vmx", "the Linux DomU on VMX sets control/feature-poweroff through xenbus, and powers off by itself through control/shutdown when Dom0 asks once its shell runs", Platform::BochsVmx, "test=xenstore-shutdown shutdown=linux wait=3000 ready=linux-init:+shell+on+the+console", LINUX_XENSTORE_DIRECT)
+    },
     Scenario {
         create: &["configs/linux/linux-pvh-poweroff.cfg"],
         ..linux("linux-pvh-domu-bochs-vmx", "Debian's Linux as a PVH DomU on VMX reaches userspace and powers off (no COM2 on Bochs to type on); free pages exactly back", Platform::BochsVmx, "idle until-gone", LINUX_DOMU_BOCHS)
@@ -570,6 +576,7 @@ const LINUX_XENSTORE: &[&str] = &[
     "xl: create/linux-pvh/vmlinuz: bzImage, ",
     "] Linux version ",
     "linux-init: hypervisor xen",
+    "linux-init: uuid 00000000-0000-4000-8000-000000000001",
     "reboot: ",
     "xl: linux (d1) powered off: destroyed",
     "d0 powered off; all its frames freed",
@@ -584,6 +591,17 @@ const LINUX_XENSTORE_COM2: &[&str] = &[
     "00000000-0000-4000-8000-000000000001",
     "shutting down: asked through control/shutdown (poweroff)",
     "xl: linux (d1) powered off: destroyed",
+];
+const LINUX_XENSTORE_DIRECT: &[&str] = &[
+    "xl: create/linux-pvh/vmlinuz: bzImage, ",
+    "] Linux version ",
+    "linux-init: uuid 00000000-0000-4000-8000-000000000001",
+    "xl: shutdown linux: asked through control/shutdown (poweroff)",
+    "reboot: System halted",
+    "xl: linux (d1) powered off: destroyed",
+    "xl: xenstore-shutdown: done",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
 ];
 const LINUX_DOMU_BOCHS: &[&str] = &[
     "xl: create/linux-pvh-poweroff/vmlinuz: bzImage, ",

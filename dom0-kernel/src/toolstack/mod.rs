@@ -223,6 +223,12 @@ impl<'a> Toolstack<'a> {
         xen::domain_infos().ok()?.iter().any(|i| i.domain.0 == id).then_some(id)
     }
 
+    /// Whether the console output of `domid` not yet shown by `console`
+    /// contains `text` (as drained by [`reap`](Toolstack::reap)).
+    pub fn console_shows(&self, domid: u16, text: &str) -> bool {
+        self.domains.iter().find(|d| d.domid == domid).is_some_and(|d| d.backlog.windows(text.len().max(1)).any(|w| w == text.as_bytes()))
+    }
+
     fn name_of(&self, domid: u16) -> String {
         match self.domains.iter().find(|d| d.domid == domid) {
             Some(d) => d.config.name.clone(),
