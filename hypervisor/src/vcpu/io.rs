@@ -46,6 +46,23 @@ pub fn sleep_write(value: u32) -> Pm1Write {
     if value & SLP_EN != 0 { Pm1Write::Sleep { slp_typ: ((value >> 10) & 7) as u8 } } else { Pm1Write::Write }
 }
 
+/// The bits of RAX an IN or OUT of `size` bytes (1, 2 or 4) uses.
+pub fn width_mask(size: u8) -> u64 {
+    match size {
+        1 => 0xff,
+        2 => 0xffff,
+        _ => 0xffff_ffff,
+    }
+}
+
+/// RAX after an IN of `size` bytes that read `value`: AL and AX leave the
+/// rest of RAX alone, EAX zero-extends (as every 32-bit register write).
+pub fn rax_after_in(rax: u64, size: u8, value: u32) -> u64 {
+    let mask = width_mask(size);
+    let merged = (rax & !mask) | (u64::from(value) & mask);
+    if size == 4 { merged & 0xffff_ffff } else { merged }
+}
+
 /// The value an intercepted read returns (`size` bytes of ones).
 pub fn read_value(size: u8) -> u32 {
     match size {
@@ -85,6 +102,15 @@ mod tests {
         assert_eq!(sleep_write(0x0001 | 5 << 10), Pm1Write::Write, "SLP_TYP without SLP_EN");
         assert_eq!(sleep_write(0x0001 | 5 << 10 | SLP_EN), Pm1Write::Sleep { slp_typ: 5 });
         assert_eq!(sleep_write(SLP_EN), Pm1Write::Sleep { slp_typ: 0 });
+    }
+
+    #[test]
+    fn in_results_merge_into_al_and_ax_and_zero_extend_eax() {
+        let rax = 0x1122_3344_5566_7788;
+        assert_eq!(rax_after_in(rax, 1, 0xab), 0x1122_3344_5566_77ab);
+        assert_eq!(rax_after_in(rax, 2, 0xabcd), 0x1122_3344_5566_abcd);
+        assert_eq!(rax_after_in(rax, 4, 0xdead_beef), 0xdead_beef);
+        assert_eq!(rax_after_in(rax, 1, 0x1ff), 0x1122_3344_5566_77ff, "only AL is written");
     }
 
     #[test]

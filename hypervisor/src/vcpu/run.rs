@@ -368,34 +368,25 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 vcpu.skip_instruction(&exit, LEN_VMMCALL);
             }
             Exit::Io(access) if guest.hardware_domain && !access.string && power::pm1_control().contains(&Some(access.port)) => {
-                if let Some(end) = sleep_control(vcpu, guest, access) {
-                    vcpu.skip_instruction(&exit, 0);
+                let end = sleep_control(vcpu, guest, access);
+                vcpu.skip_instruction(&exit, 0);
+                if let Some(end) = end {
                     return end;
                 }
-                vcpu.skip_instruction(&exit, 0);
             }
             Exit::Io(access) if access.size == 1 && !access.string && crate::dev::pit::claims(access.port) => {
                 let r = vcpu.regs();
                 if access.write {
                     guest.pit.write(access.port, crate::bits::low8(r.rax), now());
                 } else {
-                    r.rax = (r.rax & !0xff) | u64::from(guest.pit.read(access.port, now()));
+                    r.rax = io::rax_after_in(r.rax, 1, u32::from(guest.pit.read(access.port, now())));
                 }
                 vcpu.skip_instruction(&exit, 0);
             }
             Exit::Io(access) => {
                 if !access.write && !access.string {
-                    let ones = u64::from(io::read_value(access.size));
-                    let mask = match access.size {
-                        1 => 0xff,
-                        2 => 0xffff,
-                        _ => 0xffff_ffff,
-                    };
                     let r = vcpu.regs();
-                    r.rax = (r.rax & !mask) | ones;
-                    if access.size == 4 {
-                        r.rax &= 0xffff_ffff;
-                    }
+                    r.rax = io::rax_after_in(r.rax, access.size, io::read_value(access.size));
                 }
                 if access.string && access.rep {
                     vcpu.regs().rcx = 0;
@@ -560,20 +551,12 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
 /// write through and the machine goes off under it; this way the hypervisor
 /// frees Dom0, reports, and an emulator gets its exit status.
 fn sleep_control(vcpu: &mut HwVcpu, guest: &mut Guest, access: crate::arch::x86_64::virt::exit::IoAccess) -> Option<End> {
-    let mask = match access.size {
-        1 => 0xff,
-        2 => 0xffff,
-        _ => 0xffff_ffff,
-    };
     let r = vcpu.regs();
     if !access.write {
-        r.rax = (r.rax & !mask) | u64::from(power::pm1_read(access.port, access.size));
-        if access.size == 4 {
-            r.rax &= 0xffff_ffff;
-        }
+        r.rax = io::rax_after_in(r.rax, access.size, power::pm1_read(access.port, access.size));
         return None;
     }
-    let value = low32(r.rax & mask);
+    let value = low32(r.rax & io::width_mask(access.size));
     match io::sleep_write(value) {
         io::Pm1Write::Write => {
             power::pm1_write(access.port, access.size, value);
