@@ -56,6 +56,7 @@ pub enum Scenario {
     Run,
     Hostile,
     XenstoreShutdown,
+    NoLeak,
 }
 
 impl Scenario {
@@ -79,6 +80,7 @@ impl Scenario {
                 "test=bad-configs" => Some(Scenario::BadConfigs),
                 "test=hostile" => Some(Scenario::Hostile),
                 "test=xenstore-shutdown" => Some(Scenario::XenstoreShutdown),
+                "test=no-leak" => Some(Scenario::NoLeak),
                 w if w.starts_with("run=") => Some(Scenario::Run),
                 _ => None,
             })
@@ -117,13 +119,14 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
         Scenario::Foreign => crate::foreign::run(si),
         Scenario::Watchdog => watchdog(),
         Scenario::Hostile => hostile::run(si),
-        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore => {
+        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore | Scenario::NoLeak => {
             let Some(timer) = timer() else { return };
             let Some(mut ts) = crate::xl::autostart(si) else { return };
             match scenario {
                 Scenario::Lifecycle => crate::xl::lifecycle(&mut ts, &timer),
                 Scenario::BadConfigs => crate::xl::bad_configs(si, &mut ts),
                 Scenario::XenstoreShutdown => crate::xl::xenstore_shutdown(&mut ts, &timer, si.cmdline()),
+                Scenario::NoLeak => crate::xl::no_leak(&mut ts, &timer, si.cmdline()),
                 Scenario::BenchXenstore => crate::xsbench::run(&mut ts, &timer),
                 _ => crate::xl::run(&mut ts, &timer, guest_rt::cmdline::value(si.cmdline(), "run").unwrap_or(""), 120),
             }

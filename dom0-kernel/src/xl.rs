@@ -203,3 +203,30 @@ pub fn xenstore_shutdown(ts: &mut Toolstack, timer: &Timer, cmdline: &str) {
     }
     println!("xl: xenstore-shutdown: done");
 }
+
+/// `test=no-leak count=N`: creates `scrub.cfg`'s domain N times (default
+/// 1000), each run to its end (it checks that its RAM holds nothing of the
+/// one before, marks it, powers off) and destroyed; then the free-page
+/// count must be what it was before the first.
+pub fn no_leak(ts: &mut Toolstack, timer: &Timer, cmdline: &str) {
+    let count: u32 = guest_rt::cmdline::value(cmdline, "count").and_then(|c| c.parse().ok()).unwrap_or(1000);
+    let before = free_pages();
+    println!("xl: no-leak: {count} domains, {before} free pages before");
+    for i in 1..=count {
+        let Some(domid) = create(ts, "scrub.cfg") else {
+            println!("xl: no-leak: FAILED: domain {i} of {count} was not created");
+            return;
+        };
+        let gone = alloc::format!("scrub (d{domid}) powered off: destroyed");
+        if !wait_until(ts, timer, 10, 3000, |l| l.contains(&gone)) {
+            println!("xl: no-leak: FAILED: domain {i} of {count} (d{domid}) did not power off");
+            return;
+        }
+        if i % 100 == 0 {
+            println!("xl: no-leak: {i} domains so far, {} free pages", free_pages());
+        }
+    }
+    let after = free_pages();
+    let verdict = if after == before { "back as before" } else { "NOT back" };
+    println!("xl: no-leak: {count} domains created, run and destroyed; free pages {after}: {verdict} ({before})");
+}

@@ -92,6 +92,12 @@ pub fn protect_image() {
     }
 }
 
+/// Where this kernel ends (image, stack and page tables): memory above it
+/// is the domain's to use.
+pub fn kernel_end() -> u64 {
+    (&raw const __bss_end) as u64
+}
+
 /// What a 2 MiB page of the low identity map becomes with [`set_2mib`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {

@@ -449,6 +449,10 @@ pub const SCENARIOS: &[Scenario] = &[
         extended: true,
         ..dom0("fuzz-long", "extended: 10M random hypercalls from Dom0, 2M each from seeds 11..15, one in 16 from CPL 3", Platform::QemuKernel, "seed=11 count=2000000 seeds=5 learn user", FUZZ_LONG, FUZZ_FORBID, 0)
     },
+    // Issue 13: domains come and go without a frame lost, and a new one
+    // never sees an old one's memory.
+    Scenario { timeout_s: 300, ..dom0("no-leak", "Dom0 creates, runs and destroys 100 DomUs one after another, each checking that no page of its RAM holds the mark the one before left (frames scrubbed): free pages exactly back", Platform::QemuKernel, "test=no-leak count=100", NO_LEAK, NO_LEAK_FORBID, 0) },
+    Scenario { timeout_s: 3600, extended: true, ..dom0("no-leak-1000", "the same with 1000 DomUs", Platform::QemuKernel, "test=no-leak count=1000", NO_LEAK_1000, NO_LEAK_FORBID, 0) },
     // Issue 11: Dom0's xenstored.
     Scenario { smp: 3, ..dom0("xenstore", "a DomU runs the xenstore wire-protocol suite against Dom0's xenstored (every request, permissions, watches, a transaction conflict with a peer DomU, each quota): TAP, 0 failed", Platform::QemuKernel, "autostart=xenstore-peer.cfg run=xenstore-test.cfg", XENSTORE, XENSTORE_FORBID, 0) },
     Scenario { smp: 3, ..dom0("xenstore-bochs-vmx", "the xenstore suite on VMX", Platform::BochsVmx, "autostart=xenstore-peer.cfg run=xenstore-test.cfg", XENSTORE, XENSTORE_FORBID, 0) },
@@ -503,6 +507,22 @@ pub const SCENARIOS: &[Scenario] = &[
     },
 ];
 
+const NO_LEAK: &[&str] = &[
+    "xl: no-leak: 100 domains, ",
+    "demo: scrub: ",
+    "xl: no-leak: 100 domains created, run and destroyed; free pages ",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const NO_LEAK_1000: &[&str] = &[
+    "xl: no-leak: 1000 domains, ",
+    "demo: scrub: ",
+    "xl: no-leak: 500 domains so far",
+    "xl: no-leak: 1000 domains created, run and destroyed; free pages ",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const NO_LEAK_FORBID: &[&str] = &["PANIC", "FATAL", "FAILED", "FOUND", "NOT back", "xl: error"];
 const LINUX_DOM0: &[&str] = &[
     "d0: PVH kernel entry 0x",
     "] Linux version ",

@@ -4,7 +4,10 @@
 //! console` in Dom0's shell) is echoed at the next tick. `interval=0`
 //! blocks for good with no timer. `ticks=N` powers off after N ticks,
 //! `crash-after=N` crashes (SHUTDOWN_crash) after N, as a toolstack's
-//! on_poweroff / on_crash tests need.
+//! on_poweroff / on_crash tests need. `scrub` checks that none of its RAM
+//! above its image holds what a previous domain left there (a page
+//! starting with [`kernel::MARK`]), marks every such page
+//! for the next domain to look for, and powers off.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -15,6 +18,49 @@ mod kernel {
     use abi::cpuid::XEN_HVM_CPUID_DOMID_PRESENT;
     use abi::sched::SHUTDOWN_CRASH;
     use guest_rt::{cmdline, cpu, println};
+
+    /// What `scrub` leaves at the start of every page it filled.
+    pub const MARK: [u8; 16] = *b"scrub: not mine!";
+
+    /// The pages of RAM above this kernel that no module occupies.
+    fn free_pages(si: &guest_rt::start_info::StartInfo) -> impl Iterator<Item = u64> + '_ {
+        let start = guest_rt::paging::kernel_end().next_multiple_of(4096);
+        let in_module = move |page: u64| {
+            (0..si.info.nr_modules).filter_map(|i| si.module(i)).any(|m| {
+                let at = m.data.as_ptr() as u64;
+                page < at + m.data.len() as u64 && at < page + 4096
+            })
+        };
+        si.memmap()
+            .iter()
+            .filter(|e| e.r#type == abi::hvm::start_info::XEN_HVM_MEMMAP_TYPE_RAM)
+            .flat_map(move |e| {
+                let first = e.addr.max(start).next_multiple_of(4096);
+                let end = (e.addr + e.size).min(guest_rt::start_info::MAPPED_END);
+                (first..end.saturating_sub(4095)).step_by(4096)
+            })
+            .filter(move |&p| !in_module(p))
+    }
+
+    fn scrub(si: &guest_rt::start_info::StartInfo) {
+        let (mut pages, mut found) = (0u64, 0u64);
+        for page in free_pages(si) {
+            let p = page as *mut [u8; 16];
+            // SAFETY: RAM the memory map gives this domain, above its kernel and outside its modules: identity-mapped and used by nothing else here.
+            unsafe {
+                if p.read_volatile() == MARK {
+                    found += 1;
+                }
+                p.write_volatile(MARK);
+            }
+            pages += 1;
+        }
+        if found == 0 {
+            println!("demo: scrub: {pages} pages of RAM were clean; marked them");
+        } else {
+            println!("demo: scrub: FOUND a previous domain's data in {found} of {pages} pages");
+        }
+    }
 
     pub fn kmain(boot: &guest_rt::Boot) {
         let Some(hv) = boot.hv else {
@@ -29,6 +75,10 @@ mod kernel {
         let ticks = number("ticks");
         let crash_after = number("crash-after");
         println!("demo: hello from domain {domid}, cmdline \"{line}\"");
+        if cmdline::flag(line, "scrub") {
+            scrub(&boot.si);
+            return;
+        }
         if let Some(m) = boot.si.module(0) {
             let first = m.data.split(|&b| b == b'\n').next().unwrap_or(&[]);
             let first = core::str::from_utf8(&first[..first.len().min(60)]).unwrap_or("<binary>");
