@@ -57,6 +57,7 @@ pub enum Scenario {
     Hostile,
     XenstoreShutdown,
     NoLeak,
+    Balloon,
 }
 
 impl Scenario {
@@ -81,6 +82,7 @@ impl Scenario {
                 "test=hostile" => Some(Scenario::Hostile),
                 "test=xenstore-shutdown" => Some(Scenario::XenstoreShutdown),
                 "test=no-leak" => Some(Scenario::NoLeak),
+                "test=balloon" => Some(Scenario::Balloon),
                 w if w.starts_with("run=") => Some(Scenario::Run),
                 _ => None,
             })
@@ -119,7 +121,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
         Scenario::Foreign => crate::foreign::run(si),
         Scenario::Watchdog => watchdog(),
         Scenario::Hostile => hostile::run(si),
-        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore | Scenario::NoLeak => {
+        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore | Scenario::NoLeak | Scenario::Balloon => {
             let Some(timer) = timer() else { return };
             let Some(mut ts) = crate::xl::autostart(si) else { return };
             match scenario {
@@ -127,6 +129,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
                 Scenario::BadConfigs => crate::xl::bad_configs(si, &mut ts),
                 Scenario::XenstoreShutdown => crate::xl::xenstore_shutdown(&mut ts, &timer, si.cmdline()),
                 Scenario::NoLeak => crate::xl::no_leak(&mut ts, &timer, si.cmdline()),
+                Scenario::Balloon => crate::xl::balloon(&mut ts, &timer, si.cmdline()),
                 Scenario::BenchXenstore => crate::xsbench::run(&mut ts, &timer),
                 _ => crate::xl::run(&mut ts, &timer, guest_rt::cmdline::value(si.cmdline(), "run").unwrap_or(""), 120),
             }

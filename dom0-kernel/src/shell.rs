@@ -35,7 +35,7 @@ const DETACH: u8 = 0x1d;
 /// How often an attached console checks that its domain still runs.
 const ALIVE_CHECK_MS: u64 = 500;
 
-const HELP: &str = "commands: list | create FILE | destroy NAME|ID | shutdown NAME|ID | reboot NAME|ID | pause NAME|ID | unpause NAME|ID | console NAME|ID | info | dmesg | xenstore-ls [PATH] | xenstore-read PATH | xenstore-write PATH VALUE | xenstore-rm PATH | xenstore-watch PATH | poweroff | help";
+const HELP: &str = "commands: list | create FILE | destroy NAME|ID | shutdown NAME|ID | reboot NAME|ID | pause NAME|ID | unpause NAME|ID | console NAME|ID | mem-set NAME|ID MiB | info | dmesg | xenstore-ls [PATH] | xenstore-read PATH | xenstore-write PATH VALUE | xenstore-rm PATH | xenstore-watch PATH | poweroff | help";
 
 pub struct Com2;
 
@@ -157,6 +157,14 @@ fn execute(ts: &mut Toolstack, com2: &Com2, timer: &Timer, command: &str) {
         };
     }
     let arg = words.next();
+    if verb == "mem-set" {
+        let mib = words.next().and_then(|m| m.trim_end_matches(['m', 'M']).parse::<u64>().ok());
+        let result = match (arg, mib) {
+            (Some(d), Some(mib)) => ts.mem_set(d, mib),
+            _ => Err(String::from("mem-set needs a domain and a size in MiB")),
+        };
+        return com2.say(&result.unwrap_or_else(|e| alloc::format!("error: {e}")));
+    }
     if words.next().is_some() {
         return com2.say("error: too many arguments; `help` lists the commands");
     }

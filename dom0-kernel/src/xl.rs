@@ -75,11 +75,14 @@ fn free_pages() -> u64 {
 /// prints what reaping did. Whether `done` held.
 fn wait_until(ts: &mut Toolstack, timer: &Timer, tick_ms: u64, limit: u32, mut done: impl FnMut(&str) -> bool) -> bool {
     for _ in 0..limit {
+        // Every line of the batch is printed, the ones after `done`'s too.
+        let mut seen = false;
         for line in ts.reap() {
             println!("{line}");
-            if done(&line) {
-                return true;
-            }
+            seen |= done(&line);
+        }
+        if seen {
+            return true;
         }
         if ts.wait(timer, tick_ms).is_err() {
             return false;
@@ -153,6 +156,31 @@ pub fn run(ts: &mut Toolstack, timer: &Timer, file: &str, limit_s: u32) {
     }
 }
 
+/// Waits until domain `name` set `control/feature-poweroff` (within `wait=`
+/// seconds of `cmdline`, default 10) and, with `ready=TEXT` there (`+` for
+/// a space), its console showed TEXT; reaps meanwhile (a guest blocks on a
+/// full console ring). Its id, or None after a FAILED line.
+fn ready(ts: &mut Toolstack, timer: &Timer, cmdline: &str, test: &str, name: &str) -> Option<u16> {
+    let wait_s: u32 = guest_rt::cmdline::value(cmdline, "wait").and_then(|w| w.parse().ok()).unwrap_or(10);
+    let shows = guest_rt::cmdline::value(cmdline, "ready").map(|r| r.replace('+', " "));
+    let Some(domid) = ts.find(name) else {
+        println!("xl: {test}: FAILED: no domain {name}");
+        return None;
+    };
+    let key = alloc::format!("/local/domain/{domid}/control/feature-poweroff");
+    for _ in 0..wait_s * 20 {
+        if ts.xenstored.store.read(&key).is_ok_and(|v| v == b"1") && shows.as_ref().is_none_or(|r| ts.console_shows(domid, r)) {
+            return Some(domid);
+        }
+        for line in ts.reap() {
+            println!("{line}");
+        }
+        let _ = ts.wait(timer, 50);
+    }
+    println!("xl: {test}: FAILED: {name} never set control/feature-poweroff (or its console never showed {shows:?}) in {wait_s} s");
+    None
+}
+
 /// `test=xenstore-shutdown`: what the shell's `shutdown NAME` does, for
 /// platforms without a COM2 to type on: once each domain `shutdown=A,B`
 /// names (default `xsshut,xsdeaf`, the `autostart=` domains of the
@@ -164,30 +192,8 @@ pub fn run(ts: &mut Toolstack, timer: &Timer, file: &str, limit_s: u32) {
 /// `xsdeaf` be shut down hard after the grace period.
 pub fn xenstore_shutdown(ts: &mut Toolstack, timer: &Timer, cmdline: &str) {
     let names = guest_rt::cmdline::value(cmdline, "shutdown").unwrap_or("xsshut,xsdeaf");
-    let wait_s: u32 = guest_rt::cmdline::value(cmdline, "wait").and_then(|w| w.parse().ok()).unwrap_or(10);
-    let shows = guest_rt::cmdline::value(cmdline, "ready").map(|r| r.replace('+', " "));
     for name in names.split(',') {
-        let Some(domid) = ts.find(name) else {
-            println!("xl: xenstore-shutdown: FAILED: no domain {name}");
-            return;
-        };
-        let key = alloc::format!("/local/domain/{domid}/control/feature-poweroff");
-        let mut ready = false;
-        for _ in 0..wait_s * 20 {
-            if ts.xenstored.store.read(&key).is_ok_and(|v| v == b"1") && shows.as_ref().is_none_or(|r| ts.console_shows(domid, r)) {
-                ready = true;
-                break;
-            }
-            // Its console drained meanwhile: a guest blocks on a full ring.
-            for line in ts.reap() {
-                println!("{line}");
-            }
-            let _ = ts.wait(timer, 50);
-        }
-        if !ready {
-            println!("xl: xenstore-shutdown: FAILED: {name} never set control/feature-poweroff (or its console never showed {shows:?})");
-            return;
-        }
+        let Some(domid) = ready(ts, timer, cmdline, "xenstore-shutdown", name) else { return };
         match ts.shutdown(name, false) {
             Ok(how) => println!("xl: shutdown {name}: {how}"),
             Err(e) => {
@@ -229,4 +235,82 @@ pub fn no_leak(ts: &mut Toolstack, timer: &Timer, cmdline: &str) {
     let after = free_pages();
     let verdict = if after == before { "back as before" } else { "NOT back" };
     println!("xl: no-leak: {count} domains created, run and destroyed; free pages {after}: {verdict} ({before})");
+}
+
+/// Domain `domid`'s pages (tot_pages), if it exists.
+fn tot_pages(domid: u16) -> Option<u64> {
+    xen::domain_infos().ok()?.iter().find(|i| i.domain.0 == domid).map(|i| i.tot_pages)
+}
+
+/// Reaps until domain `domid`'s page count has not moved for 2 s (at most
+/// `limit_s`); its count then.
+fn settled(ts: &mut Toolstack, timer: &Timer, domid: u16, limit_s: u32) -> Option<u64> {
+    let (mut last, mut still) = (tot_pages(domid)?, 0);
+    for _ in 0..limit_s * 5 {
+        for line in ts.reap() {
+            println!("{line}");
+        }
+        let _ = ts.wait(timer, 200);
+        let now = tot_pages(domid)?;
+        still = if now == last { still + 1 } else { 0 };
+        last = now;
+        if still >= 10 {
+            break;
+        }
+    }
+    Some(last)
+}
+
+/// `test=balloon balloon=NAME`: once NAME is up (as [`ready`]), `mem-set`
+/// halves its memory and then gives it back, as `xl mem-set` does; the
+/// domain's own balloon driver (Linux's xen-balloon) must follow
+/// `memory/target`, and every page it gives back must reach the free pool:
+/// the free count rises by what it gave, less the p2m tables the hypervisor
+/// split its 2 MiB mappings with (one per 2 MiB mapping its pages came
+/// from; Xen takes those from a per-domain pool set aside at creation, so
+/// its free count moves by exactly the pages); taken back, it falls by
+/// exactly the pages. Then it is shut down; its destruction gives the
+/// tables back too (the until-gone baseline).
+pub fn balloon(ts: &mut Toolstack, timer: &Timer, cmdline: &str) {
+    let name = guest_rt::cmdline::value(cmdline, "balloon").unwrap_or("linux");
+    let Some(domid) = ready(ts, timer, cmdline, "balloon", name) else { return };
+    let Some(mib) = ts.memory_mib(name) else {
+        println!("xl: balloon: FAILED: {name}'s memory is unknown");
+        return;
+    };
+    for (step, target) in [("down", mib / 2), ("up", mib)] {
+        let (free0, Some(tot0)) = (free_pages(), tot_pages(domid)) else { return };
+        match ts.mem_set(name, target) {
+            Ok(said) => println!("xl: mem-set {name} {target}: {said}"),
+            Err(e) => {
+                println!("xl: error: mem-set {name} {target}: {e}");
+                return;
+            }
+        }
+        let Some(tot1) = settled(ts, timer, domid, 120) else {
+            println!("xl: balloon: FAILED: {name} is gone");
+            return;
+        };
+        let free1 = free_pages();
+        let want = target * 256;
+        // The pages it keeps beyond its target: the special pages and ACPI
+        // tables (on top of `memory`), and what its kernel holds back.
+        let reached = tot1.abs_diff(want) <= 256 + 16;
+        let (given, freed) = (tot0.abs_diff(tot1), free0.abs_diff(free1));
+        let moved_right = (step == "down") == (tot1 < tot0) && (free1 > free0) == (tot1 < tot0);
+        let tables = if tot1 < tot0 { given.min(mib / 2) } else { 0 };
+        let exact = if tot1 < tot0 { freed <= given && given - freed <= tables } else { freed == given };
+        let verdict = if reached && moved_right && exact { "ok" } else { "FAILED" };
+        println!(
+            "xl: balloon {step}: {verdict}: {name} {tot0} -> {tot1} pages (target {want}), free {free0} -> {free1} ({freed} moved for {given} pages; p2m tables at most {tables})"
+        );
+    }
+    match ts.shutdown(name, false) {
+        Ok(how) => println!("xl: shutdown {name}: {how}"),
+        Err(e) => println!("xl: error: shutdown {name}: {e}"),
+    }
+    let gone = alloc::format!("{name} (d{domid}) powered off: destroyed");
+    if !wait_until(ts, timer, 100, 600, |l| l.contains(&gone)) {
+        println!("xl: balloon: FAILED: {name} did not go");
+    }
 }

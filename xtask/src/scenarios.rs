@@ -490,6 +490,15 @@ pub const SCENARIOS: &[Scenario] = &[
         create: &["configs/linux/linux-pvh-poweroff.cfg"],
         ..linux("linux-pvh-domu-bochs-vmx", "Debian's Linux as a PVH DomU on VMX reaches userspace and powers off (no COM2 on Bochs to type on); free pages exactly back", Platform::BochsVmx, "idle until-gone", LINUX_DOMU_BOCHS)
     },
+    // Issue 13: Linux's own balloon driver follows `mem-set` (memory/target).
+    Scenario {
+        create: &["configs/linux/linux-pvh.cfg"],
+        ..linux("balloon", "Dom0 halves the Linux DomU's memory with mem-set (memory/target) and gives it back: Linux's xen-balloon follows, every page it gives back reaches the free pool (less the p2m tables that split its 2 MiB mappings), every page it takes back leaves it; free pages exactly back once it is gone", Platform::QemuKernel, "test=balloon balloon=linux wait=300 ready=linux-init:+shell+on+the+console until-gone", BALLOON)
+    },
+    Scenario {
+        create: &["configs/linux/linux-pvh.cfg"],
+        ..linux("balloon-bochs-vmx", "ballooning Linux on VMX", Platform::BochsVmx, "test=balloon balloon=linux wait=3000 ready=linux-init:+shell+on+the+console until-gone", BALLOON)
+    },
     // Debian's Linux as the PVH Dom0 (`run --dom0 vmlinuz --module
     // initrd.gz`): its hvc0 is the hypervisor's console (console_io and
     // VIRQ_CONSOLE), typed on through COM1; `poweroff -f` ends in ACPI S5,
@@ -523,6 +532,18 @@ const NO_LEAK_1000: &[&str] = &[
     "hv: exit code=0",
 ];
 const NO_LEAK_FORBID: &[&str] = &["PANIC", "FATAL", "FAILED", "FOUND", "NOT back", "xl: error"];
+const BALLOON: &[&str] = &[
+    "xen:balloon: Initialising balloon driver",
+    "linux-init: shell on the console",
+    "xl: mem-set linux 128: memory/target = 131072 KiB",
+    "xl: balloon down: ok: linux ",
+    "xl: mem-set linux 256: memory/target = 262144 KiB",
+    "xl: balloon up: ok: linux ",
+    "xl: linux (d1) powered off: destroyed",
+    ", as before the first was created",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
 const LINUX_DOM0: &[&str] = &[
     "d0: PVH kernel entry 0x",
     "] Linux version ",

@@ -71,6 +71,9 @@ struct Managed {
     /// The console output read while nobody was attached (its last
     /// [`CONSOLE_BACKLOG`] bytes), shown on the next `console`.
     backlog: Vec<u8>,
+    /// What the builder's max_mem gave beyond `maxmem` (the special pages
+    /// and the ACPI tables), kept when `mem-set` moves the limit.
+    slack_kib: u64,
 }
 
 pub struct Toolstack<'a> {
@@ -125,6 +128,8 @@ impl<'a> Toolstack<'a> {
         }
         let (built, console, uuid) = self.start(file, &config)?;
         let domid = built.domid;
+        let max_kib = xen::domain_infos().ok().and_then(|l| l.iter().find(|i| i.domain.0 == domid).map(|i| i.max_pages * 4));
+        let slack_kib = max_kib.unwrap_or(0).saturating_sub(config.maxmem_mib << 10);
         self.domains.push(Managed {
             domid,
             file: file.to_string(),
@@ -135,6 +140,7 @@ impl<'a> Toolstack<'a> {
             uuid,
             shutdown_asked: None,
             backlog: Vec::new(),
+            slack_kib,
         });
         Ok(domid)
     }
@@ -289,6 +295,34 @@ impl<'a> Toolstack<'a> {
         }
         self.xenstored.poll();
         Ok(format!("asked through control/shutdown ({what})"))
+    }
+
+    /// The `memory` (MiB) domain `which` was created with.
+    pub fn memory_mib(&self, which: &str) -> Option<u64> {
+        let domid = self.find(which)?;
+        self.domains.iter().find(|d| d.domid == domid).map(|d| d.config.memory_mib)
+    }
+
+    /// `xl mem-set NAME MiB`: the domain's balloon driver is asked for
+    /// `mib` MiB through `memory/target` (KiB), and, as xl's enforcing
+    /// libxl_set_memory_target, its limit becomes that plus the slack it
+    /// was built with plus LIBXL_MAXMEM_CONSTANT (1 MiB); no more than its
+    /// `maxmem`.
+    pub fn mem_set(&mut self, which: &str, mib: u64) -> Result<String, String> {
+        const LIBXL_MAXMEM_CONSTANT_KIB: u64 = 1024;
+        let domid = self.resolve(which)?;
+        let Some(d) = self.domains.iter().find(|d| d.domid == domid) else {
+            return Err(format!("domain {domid} was not created by this toolstack: its memory is unknown"));
+        };
+        if mib == 0 || mib > d.config.maxmem_mib {
+            return Err(format!("{mib} MiB: {} takes 1 to {} MiB (its maxmem)", d.config.name, d.config.maxmem_mib));
+        }
+        let target_kib = mib << 10;
+        xen::max_mem(domid, target_kib + d.slack_kib + LIBXL_MAXMEM_CONSTANT_KIB).map_err(|e| e.to_string())?;
+        let key = format!("{}/memory/target", xenstore::path::domain_path(domid));
+        self.xenstored.store.write_str(&key, &format!("{target_kib}")).map_err(|e| format!("xenstore: {key}: {}", e.name()))?;
+        self.xenstored.poll();
+        Ok(format!("memory/target = {target_kib} KiB"))
     }
 
     /// Forces the shutdowns asked through the store that are overdue; one
