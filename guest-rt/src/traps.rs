@@ -417,28 +417,61 @@ fn taken() -> Result<(), Fault> {
     }
 }
 
+/// `$insn` (RDMSR, XGETBV: ECX in, EDX:EAX out, nothing else touched)
+/// under the fault catcher: the value, or the fault it took.
+macro_rules! caught_read {
+    ($insn:literal, $ecx:expr) => {{
+        arm();
+        let (lo, hi): (u32, u32);
+        // SAFETY: the instruction only reads; a fault is taken by the handler, which resumes at label 2 (stored as the resume point first).
+        unsafe {
+            asm!(
+                "lea {t}, [rip + 2f]",
+                "mov [{r}], {t}",
+                "xor eax, eax",
+                "xor edx, edx",
+                $insn,
+                "2:",
+                t = out(reg) _,
+                r = in(reg) RESUME.as_ptr(),
+                in("ecx") $ecx,
+                out("eax") lo,
+                out("edx") hi,
+                options(nostack)
+            );
+        }
+        taken().map(|()| (u64::from(hi) << 32) | u64::from(lo))
+    }};
+}
+
+/// `$insn` (WRMSR, XSETBV: ECX and EDX:EAX in) under the fault catcher.
+/// Its callers are `unsafe fn`s whose callers vouch for the write.
+macro_rules! caught_write {
+    ($insn:literal, $ecx:expr, $value:expr) => {{
+        arm();
+        let value: u64 = $value;
+        // SAFETY: the caller of the enclosing unsafe fn vouches for the write's effect; a fault resumes at label 2.
+        unsafe {
+            asm!(
+                "lea {t}, [rip + 2f]",
+                "mov [{r}], {t}",
+                $insn,
+                "2:",
+                t = out(reg) _,
+                r = in(reg) RESUME.as_ptr(),
+                in("ecx") $ecx,
+                in("eax") low32(value),
+                in("edx") (value >> 32) as u32,
+                options(nostack)
+            );
+        }
+        taken()
+    }};
+}
+
 /// RDMSR `msr`, or the fault it takes.
 pub fn try_rdmsr(msr: u32) -> Result<u64, Fault> {
-    arm();
-    let (lo, hi): (u32, u32);
-    // SAFETY: RDMSR only reads; a #GP is taken by the handler, which resumes at label 2 (named as the resume point first).
-    unsafe {
-        asm!(
-            "lea {t}, [rip + 2f]",
-            "mov [{r}], {t}",
-            "xor eax, eax",
-            "xor edx, edx",
-            "rdmsr",
-            "2:",
-            t = out(reg) _,
-            r = in(reg) RESUME.as_ptr(),
-            in("ecx") msr,
-            out("eax") lo,
-            out("edx") hi,
-            options(nostack)
-        );
-    }
-    taken().map(|()| (u64::from(hi) << 32) | u64::from(lo))
+    caught_read!("rdmsr", msr)
 }
 
 /// WRMSR `msr` = `value`, or the fault it takes.
@@ -446,23 +479,7 @@ pub fn try_rdmsr(msr: u32) -> Result<u64, Fault> {
 /// # Safety
 /// If the write succeeds it must not break what the kernel relies on.
 pub unsafe fn try_wrmsr(msr: u32, value: u64) -> Result<(), Fault> {
-    arm();
-    // SAFETY: the caller vouches for the effect; a fault resumes at label 2.
-    unsafe {
-        asm!(
-            "lea {t}, [rip + 2f]",
-            "mov [{r}], {t}",
-            "wrmsr",
-            "2:",
-            t = out(reg) _,
-            r = in(reg) RESUME.as_ptr(),
-            in("ecx") msr,
-            in("eax") low32(value),
-            in("edx") (value >> 32) as u32,
-            options(nostack)
-        );
-    }
-    taken()
+    caught_write!("wrmsr", msr, value)
 }
 
 /// XSETBV of XCR `index` = `value`, or the fault it takes.
@@ -470,47 +487,12 @@ pub unsafe fn try_wrmsr(msr: u32, value: u64) -> Result<(), Fault> {
 /// # Safety
 /// If it succeeds, the enabled state components change for this kernel.
 pub unsafe fn try_xsetbv(index: u32, value: u64) -> Result<(), Fault> {
-    arm();
-    // SAFETY: the caller vouches for the effect; a fault resumes at label 2.
-    unsafe {
-        asm!(
-            "lea {t}, [rip + 2f]",
-            "mov [{r}], {t}",
-            "xsetbv",
-            "2:",
-            t = out(reg) _,
-            r = in(reg) RESUME.as_ptr(),
-            in("ecx") index,
-            in("eax") low32(value),
-            in("edx") (value >> 32) as u32,
-            options(nostack)
-        );
-    }
-    taken()
+    caught_write!("xsetbv", index, value)
 }
 
 /// XGETBV of XCR `index`, or the fault it takes.
 pub fn try_xgetbv(index: u32) -> Result<u64, Fault> {
-    arm();
-    let (lo, hi): (u32, u32);
-    // SAFETY: XGETBV only reads; a fault resumes at label 2.
-    unsafe {
-        asm!(
-            "lea {t}, [rip + 2f]",
-            "mov [{r}], {t}",
-            "xor eax, eax",
-            "xor edx, edx",
-            "xgetbv",
-            "2:",
-            t = out(reg) _,
-            r = in(reg) RESUME.as_ptr(),
-            in("ecx") index,
-            out("eax") lo,
-            out("edx") hi,
-            options(nostack)
-        );
-    }
-    taken().map(|()| (u64::from(hi) << 32) | u64::from(lo))
+    caught_read!("xgetbv", index)
 }
 
 /// CR4.
