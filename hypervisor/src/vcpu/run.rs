@@ -465,6 +465,26 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 }
                 vcpu.skip_instruction(&exit, LEN_INVD);
             }
+            Exit::Cr0Write { value } => {
+                let ctx = msr::Cr0Context {
+                    cr0: vcpu.guest_cr0(),
+                    cr4: vcpu.guest_cr4(),
+                    efer: vcpu.efer(),
+                    cs_long: vcpu.long_mode(),
+                    tr_16bit: vcpu.tr_16bit(),
+                };
+                match msr::cr0_write(value, ctx) {
+                    // VMX reports the instruction length itself.
+                    Ok(w) => {
+                        vcpu.set_cr0(w.cr0, w.efer);
+                        vcpu.skip_instruction(&exit, 0);
+                    }
+                    Err(why) => {
+                        guest.log(Level::Debug, "cr0", format_args!("mov cr0 {value:#x}: {why} -> #GP"));
+                        vcpu.inject_exception(13, Some(0));
+                    }
+                }
+            }
             Exit::Cr4Write { value } => {
                 let (cr0, cr3, _, efer) = vcpu.paging_state();
                 match msr::cr4_write(value, vcpu.guest_cr4(), cr0, cr3, efer, vcpu.cr4_allowed()) {
