@@ -202,6 +202,23 @@ pub fn cr0_write(value: u64, ctx: Cr0Context) -> Result<Cr0Write, &'static str> 
     Ok(Cr0Write { cr0: value, efer })
 }
 
+/// Whether a MOV to CR0 from `old` to `new` (guest views) loads the four
+/// PAE page-directory-pointer-table entries from CR3: PAE paging is in use
+/// after it (CR0.PG, CR4.PAE, not IA-32e mode) and it changed PG, CD or NW
+/// (SDM Vol. 3, 4.4.1). VMX with EPT keeps them in the VMCS, where an
+/// emulated write must put them.
+pub fn cr0_write_loads_pdptes(old: u64, new: u64, cr4: u64, efer: u64) -> bool {
+    new & CR0_PG != 0 && cr4 & CR4_PAE != 0 && efer & EFER_LMA == 0 && (old ^ new) & (CR0_PG | CR0_CD | CR0_NW) != 0
+}
+
+/// Whether PDPTEs loaded by a MOV to CR0 are ones the CPU takes: each
+/// present one with its reserved bits (2:1, 8:5, MAXPHYADDR and up) clear
+/// (SDM Vol. 3, 4.4.1, table 4-8); else the MOV is #GP.
+pub fn pae_pdptes_valid(pdptes: &[u64; 4], phys_bits: u8) -> bool {
+    let reserved = 0b1_1110_0110 | (u64::MAX << phys_bits.clamp(36, 52));
+    pdptes.iter().all(|&e| e & 1 == 0 || e & reserved == 0)
+}
+
 // CR4 bits (SDM Vol. 3, 2.5).
 pub const CR4_PAE: u64 = 1 << 5;
 pub const CR4_LA57: u64 = 1 << 12;
@@ -543,6 +560,27 @@ mod tests {
         assert!(cr0_write(CR0_PE | (1 << 32), PVH_LONG_SETUP).is_err(), "CR0[63:32]");
         let cet = Cr0Context { cr0: CR0_PE | CR0_WP, cr4: CR4_CET, ..PVH_LONG_SETUP };
         assert!(cr0_write(CR0_PE, cet).is_err(), "WP stays while CET is on");
+    }
+
+    #[test]
+    fn cr0_loads_pdptes_when_pae_paging_starts_or_its_caching_changes() {
+        let pg = CR0_PG | CR0_PE | CR0_ET;
+        assert!(cr0_write_loads_pdptes(CR0_PE, pg, CR4_PAE, 0), "PAE paging turned on");
+        assert!(!cr0_write_loads_pdptes(CR0_PE, pg, CR4_PAE, EFER_LME | EFER_LMA), "IA-32e mode: no PDPTEs");
+        assert!(!cr0_write_loads_pdptes(CR0_PE, pg, 0, 0), "32-bit paging: none");
+        assert!(!cr0_write_loads_pdptes(pg, pg | CR0_NE, CR4_PAE, 0), "NE alone: kept");
+        assert!(cr0_write_loads_pdptes(pg, pg | CR0_CD, CR4_PAE, 0), "CD changed");
+        assert!(!cr0_write_loads_pdptes(pg, CR0_PE, CR4_PAE, 0), "paging off");
+    }
+
+    #[test]
+    fn pae_pdptes_with_reserved_bits_set_are_refused_only_when_present() {
+        assert!(pae_pdptes_valid(&[0x1001, 0x2001, 0, 0x3000 | (1 << 63)], 39), "a non-present entry may hold anything");
+        assert!(!pae_pdptes_valid(&[0x1001 | (1 << 1), 0, 0, 0], 39), "bit 1 (RW) is reserved in a PDPTE");
+        assert!(!pae_pdptes_valid(&[0x1001 | (1 << 7), 0, 0, 0], 39), "bit 7 is reserved");
+        assert!(!pae_pdptes_valid(&[0x1001 | (1 << 39), 0, 0, 0], 39), "above MAXPHYADDR");
+        assert!(pae_pdptes_valid(&[0x1001 | (1 << 39), 0, 0, 0], 40));
+        assert!(pae_pdptes_valid(&[0x1019, 0, 0, 0], 39), "PWT and PCD are allowed");
     }
 
     #[test]

@@ -246,6 +246,21 @@ impl HwVcpu {
             HwVcpu::Vmx(v) => v.set_cr0(cr0, efer),
         }
     }
+    /// Installs the PAE PDPTEs an emulated MOV to CR0 loaded (VMX keeps
+    /// them in the VMCS; SVM's nested paging reads them from memory).
+    pub fn set_pdptes(&mut self, pdptes: [u64; 4]) {
+        if let HwVcpu::Vmx(v) = self {
+            v.set_pdptes(pdptes);
+        }
+    }
+    /// INVPCID runs in the guest instead of raising #UD (SVM does not
+    /// intercept it; VMX needs the "enable INVPCID" control).
+    pub fn runs_invpcid(&self) -> bool {
+        match self {
+            HwVcpu::Svm(_) => true,
+            HwVcpu::Vmx(v) => v.runs_invpcid(),
+        }
+    }
     /// TR holds a 16-bit TSS (IA-32e mode cannot be activated with one).
     pub fn tr_16bit(&self) -> bool {
         match self {

@@ -121,6 +121,17 @@ fn controls(msr: u32, wanted: u32) -> Result<u32, VirtError> {
     Ok(wanted | must)
 }
 
+/// The wanted controls of `optional` that the capability MSR allows.
+fn optional_controls(msr: u32, optional: u32) -> u32 {
+    // SAFETY: the VMX capability MSRs exist on every VMX CPU (checked by the caller).
+    let may = low32(unsafe { cpu::rdmsr(msr) } >> 32);
+    optional & may
+}
+
+/// "Enable INVPCID" (secondary controls bit 12): without it INVPCID is #UD
+/// in the guest (SDM Vol. 3, 26.3), so CPUID hides it then.
+const SECONDARY_ENABLE_INVPCID: u32 = 1 << 12;
+
 pub struct VmxVcpu {
     vmcs: OwnedFrame,
     io_bitmaps: OwnedRun,
@@ -208,7 +219,7 @@ impl VmxVcpu {
             if t { IA32_VMX_TRUE_PROCBASED_CTLS } else { IA32_VMX_PROCBASED_CTLS },
             (1 << 7) | (1 << 25) | (1 << 28) | (1 << 31),
         )?;
-        let secondary = controls(IA32_VMX_PROCBASED_CTLS2, (1 << 1) | (1 << 5) | (1 << 7))?;
+        let secondary = controls(IA32_VMX_PROCBASED_CTLS2, (1 << 1) | (1 << 5) | (1 << 7))? | optional_controls(IA32_VMX_PROCBASED_CTLS2, SECONDARY_ENABLE_INVPCID);
         let exit = controls(
             if t { IA32_VMX_TRUE_EXIT_CTLS } else { IA32_VMX_EXIT_CTLS },
             (1 << 9) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21),
@@ -434,6 +445,19 @@ impl VmxVcpu {
             _ => r.r15,
         };
         if cr == 0 { Exit::Cr0Write { value } } else { Exit::Cr4Write { value } }
+    }
+
+    /// Installs the PAE PDPTEs an emulated MOV to CR0 loaded: with EPT,
+    /// VM entry takes them from the VMCS (SDM Vol. 3, 27.3.2.4).
+    pub fn set_pdptes(&mut self, pdptes: [u64; 4]) {
+        for (field, value) in [Field::GUEST_PDPTE0, Field::GUEST_PDPTE1, Field::GUEST_PDPTE2, Field::GUEST_PDPTE3].into_iter().zip(pdptes) {
+            vmcs::write(field, value);
+        }
+    }
+
+    /// INVPCID runs in the guest (the CPU let us enable it).
+    pub fn runs_invpcid(&self) -> bool {
+        vmcs::read(Field::SECONDARY_PROCESSOR_CONTROLS) & u64::from(SECONDARY_ENABLE_INVPCID) != 0
     }
 
     /// The guest's view of CR0: the host-owned bits read from the shadow.
