@@ -219,7 +219,8 @@ impl VmxVcpu {
             if t { IA32_VMX_TRUE_PROCBASED_CTLS } else { IA32_VMX_PROCBASED_CTLS },
             (1 << 7) | (1 << 25) | (1 << 28) | (1 << 31),
         )?;
-        let secondary = controls(IA32_VMX_PROCBASED_CTLS2, (1 << 1) | (1 << 5) | (1 << 7))? | optional_controls(IA32_VMX_PROCBASED_CTLS2, SECONDARY_ENABLE_INVPCID);
+        let secondary = controls(IA32_VMX_PROCBASED_CTLS2, (1 << 1) | (1 << 5) | (1 << 7))?
+            | optional_controls(IA32_VMX_PROCBASED_CTLS2, SECONDARY_ENABLE_INVPCID);
         let exit = controls(
             if t { IA32_VMX_TRUE_EXIT_CTLS } else { IA32_VMX_EXIT_CTLS },
             (1 << 9) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21),
@@ -450,7 +451,8 @@ impl VmxVcpu {
     /// Installs the PAE PDPTEs an emulated MOV to CR0 loaded: with EPT,
     /// VM entry takes them from the VMCS (SDM Vol. 3, 27.3.2.4).
     pub fn set_pdptes(&mut self, pdptes: [u64; 4]) {
-        for (field, value) in [Field::GUEST_PDPTE0, Field::GUEST_PDPTE1, Field::GUEST_PDPTE2, Field::GUEST_PDPTE3].into_iter().zip(pdptes) {
+        let fields = [Field::GUEST_PDPTE0, Field::GUEST_PDPTE1, Field::GUEST_PDPTE2, Field::GUEST_PDPTE3];
+        for (field, value) in fields.into_iter().zip(pdptes) {
             vmcs::write(field, value);
         }
     }
