@@ -86,6 +86,9 @@ pub struct Asker {
     /// passed through; VMX: needs the "enable RDTSCP" control, not set,
     /// so there they are hidden: the instructions would #UD).
     pub rdtscp: bool,
+    /// INVPCID runs in this guest (SVM; VMX with "enable INVPCID", which
+    /// not every CPU allows): else it is hidden, as it would #UD.
+    pub invpcid: bool,
 }
 
 // Leaf 1 ECX (SDM Vol. 2A, CPUID; Xen's cpufeatureset.h word 1).
@@ -117,6 +120,7 @@ const L6A_ARAT: u32 = 1 << 2;
 // CET_IBT (20), the SPEC_CTRL family (26 IBRSB, 27 STIBP, 28 L1D_FLUSH,
 // 31 SSBD), ARCH_CAPS (29) and CORE_CAPS (30): their MSRs are not offered.
 const L7B_HIDDEN: u32 = (1 << 1) | (1 << 2) | (1 << 12) | (1 << 15) | (1 << 25);
+const L7B_INVPCID: u32 = 1 << 10;
 const L7C_OSPKE: u32 = 1 << 4;
 const L7C_RDPID: u32 = 1 << 22;
 const L7C_HIDDEN: u32 = L7C_OSPKE | (1 << 5) | (1 << 7) | (1 << 29);
@@ -173,7 +177,7 @@ pub fn guest_cpuid(leaf: u32, subleaf: u32, host: Regs4, who: Asker) -> Regs4 {
         // Thermal and power management: only ARAT, where the host has it.
         6 => Regs4 { eax: host.eax & L6A_ARAT, ..EMPTY },
         7 if subleaf == 0 => Regs4 {
-            ebx: host.ebx & !L7B_HIDDEN,
+            ebx: host.ebx & !L7B_HIDDEN & !(u32::from(!who.invpcid) * L7B_INVPCID),
             ecx: (host.ecx & !L7C_HIDDEN & !(u32::from(!who.rdtscp) * L7C_RDPID)) | (u32::from(who.ospke) * L7C_OSPKE),
             edx: host.edx & !L7D_HIDDEN,
             ..host
@@ -244,6 +248,7 @@ mod tests {
         tsc_mul: 0x6666_6666,
         tsc_shift: -1,
         rdtscp: true,
+        invpcid: true,
     };
     const HOST: Regs4 = Regs4 { eax: 0x11, ebx: 0x0100_0800, ecx: 0x0000_0024, edx: 0xffff };
     const ALL: Regs4 = Regs4 { eax: !0, ebx: !0, ecx: !0, edx: !0 };
@@ -361,6 +366,12 @@ mod tests {
         assert_eq!(guest_cpuid(0x4000_0003, 0, HOST, off).eax & (1 << 2), 0);
         assert_ne!(guest_cpuid(0x8000_0001, 0, ALL, WHO).edx & (1 << 27), 0);
         assert_ne!(guest_cpuid(7, 0, ALL, WHO).ecx & (1 << 22), 0);
+    }
+
+    #[test]
+    fn invpcid_is_hidden_where_it_would_fault() {
+        assert_eq!(guest_cpuid(7, 0, ALL, Asker { invpcid: false, ..WHO }).ebx & (1 << 10), 0);
+        assert_ne!(guest_cpuid(7, 0, ALL, WHO).ebx & (1 << 10), 0);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Which MSRs a guest may use, and how: an allow-list, everything else #GP
 //! (as Xen does for MSRs it does not know); and the architectural rules for
-//! the other guest-written state the hypervisor installs (XCR0, EFER, CR4,
-//! injected error codes), so a bad value is the guest's #GP, never a VM
+//! the other guest-written state the hypervisor installs (XCR0, EFER, CR0,
+//! CR4, injected error codes), so a bad value is the guest's #GP, never a VM
 //! entry the CPU refuses.
 
 #![forbid(unsafe_code)]
@@ -70,8 +70,14 @@ pub const EFER_LMA: u64 = 1 << 10;
 pub const EFER_NXE: u64 = 1 << 11;
 pub const EFER_SVME: u64 = 1 << 12;
 pub const EFER_FFXSR: u64 = 1 << 14;
-const CR0_WP: u64 = 1 << 16;
-const CR0_PG: u64 = 1 << 31;
+// CR0 bits (SDM Vol. 3, 2.5).
+pub const CR0_PE: u64 = 1 << 0;
+pub const CR0_ET: u64 = 1 << 4;
+pub const CR0_NE: u64 = 1 << 5;
+pub const CR0_WP: u64 = 1 << 16;
+pub const CR0_NW: u64 = 1 << 29;
+pub const CR0_CD: u64 = 1 << 30;
+pub const CR0_PG: u64 = 1 << 31;
 
 /// The CPU features EFER bits depend on (CPUID 0x80000001 EDX), as the
 /// guest sees them (passed through).
@@ -124,6 +130,93 @@ pub fn efer_write(value: u64, current: u64, cr0: u64, features: EferFeatures) ->
         return Err("changing LME with paging enabled");
     }
     Ok(value | (current & EFER_LMA))
+}
+
+/// What the guest's CR0 write runs against: the rest of its paging and
+/// segment state as it sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cr0Context {
+    /// CR0 as the guest reads it.
+    pub cr0: u64,
+    pub cr4: u64,
+    pub efer: u64,
+    /// CS.L: the guest runs 64-bit code.
+    pub cs_long: bool,
+    /// TR holds a 16-bit TSS (type 1 or 3).
+    pub tr_16bit: bool,
+}
+
+/// The CR0 and EFER a MOV to CR0 leaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cr0Write {
+    pub cr0: u64,
+    pub efer: u64,
+}
+
+/// A MOV to CR0 the hypervisor sees (VMX: one that changes a bit VMX fixes,
+/// CR0.NE, against the guest's view): what it leaves, or why it is #GP (SDM
+/// Vol. 3, MOV to CR0 and 10.8.5 "Initializing IA-32e Mode"; Xen's
+/// `hvm_set_cr0`). ET is hardwired to 1. Turning paging on with EFER.LME
+/// set activates IA-32e mode (EFER.LMA), turning it off deactivates it: the
+/// CPU would do that itself, but this write does not reach it.
+pub fn cr0_write(value: u64, ctx: Cr0Context) -> Result<Cr0Write, &'static str> {
+    if value >> 32 != 0 {
+        return Err("CR0[63:32] set");
+    }
+    if value & CR0_PG != 0 && value & CR0_PE == 0 {
+        return Err("PG without PE");
+    }
+    if value & CR0_NW != 0 && value & CR0_CD == 0 {
+        return Err("NW without CD");
+    }
+    if value & CR0_WP == 0 && ctx.cr4 & CR4_CET != 0 {
+        return Err("clearing WP with CR4.CET set");
+    }
+    let value = value | CR0_ET;
+    let mut efer = ctx.efer;
+    let paging_was_on = ctx.cr0 & CR0_PG != 0;
+    match (paging_was_on, value & CR0_PG != 0) {
+        (false, true) if efer & EFER_LME != 0 => {
+            if ctx.cr4 & CR4_PAE == 0 {
+                return Err("activating IA-32e mode without CR4.PAE");
+            }
+            if ctx.cs_long {
+                return Err("activating IA-32e mode with CS.L set");
+            }
+            if ctx.tr_16bit {
+                return Err("activating IA-32e mode with a 16-bit TSS in TR");
+            }
+            efer |= EFER_LMA;
+        }
+        (true, false) => {
+            if ctx.cr4 & CR4_PCIDE != 0 {
+                return Err("clearing PG with CR4.PCIDE set");
+            }
+            if efer & EFER_LMA != 0 && ctx.cs_long {
+                return Err("clearing PG in 64-bit mode");
+            }
+            efer &= !EFER_LMA;
+        }
+        _ => {}
+    }
+    Ok(Cr0Write { cr0: value, efer })
+}
+
+/// Whether a MOV to CR0 from `old` to `new` (guest views) loads the four
+/// PAE page-directory-pointer-table entries from CR3: PAE paging is in use
+/// after it (CR0.PG, CR4.PAE, not IA-32e mode) and it changed PG, CD or NW
+/// (SDM Vol. 3, 4.4.1). VMX with EPT keeps them in the VMCS, where an
+/// emulated write must put them.
+pub fn cr0_write_loads_pdptes(old: u64, new: u64, cr4: u64, efer: u64) -> bool {
+    new & CR0_PG != 0 && cr4 & CR4_PAE != 0 && efer & EFER_LMA == 0 && (old ^ new) & (CR0_PG | CR0_CD | CR0_NW) != 0
+}
+
+/// Whether PDPTEs loaded by a MOV to CR0 are ones the CPU takes: each
+/// present one with its reserved bits (2:1, 8:5, MAXPHYADDR and up) clear
+/// (SDM Vol. 3, 4.4.1, table 4-8); else the MOV is #GP.
+pub fn pae_pdptes_valid(pdptes: &[u64; 4], phys_bits: u8) -> bool {
+    let reserved = 0b1_1110_0110 | (u64::MAX << phys_bits.clamp(36, 52));
+    pdptes.iter().all(|&e| e & 1 == 0 || e & reserved == 0)
 }
 
 // CR4 bits (SDM Vol. 3, 2.5).
@@ -420,6 +513,74 @@ mod tests {
         assert_eq!(cr4_write(CR4_PAE | CR4_PCIDE, CR4_PAE, PG, 0x1000, long, allowed), Ok(CR4_PAE | CR4_PCIDE));
         assert!(cr4_write(CR4_CET, 0, 0x11, 0, 0, allowed).is_err(), "CET needs CR0.WP");
         assert_eq!(cr4_write(CR4_CET, 0, 0x11 | CR0_WP, 0, 0, allowed), Ok(CR4_CET));
+    }
+
+    /// Linux's `pvh_start_xen`, just before its MOV to CR0: Xen's PVH start
+    /// CR0 (PE, ET), CR4.PAE and EFER.LME set, 32-bit code, a 64-bit TSS.
+    const PVH_LONG_SETUP: Cr0Context =
+        Cr0Context { cr0: CR0_PE | CR0_ET, cr4: CR4_PAE, efer: EFER_LME, cs_long: false, tr_16bit: false };
+
+    #[test]
+    fn cr0_paging_on_with_lme_activates_ia32e_mode() {
+        // `mov $(X86_CR0_PG | X86_CR0_PE), %eax; mov %eax, %cr0`: NE and ET clear.
+        let w = cr0_write(CR0_PG | CR0_PE, PVH_LONG_SETUP);
+        assert_eq!(w, Ok(Cr0Write { cr0: CR0_PG | CR0_ET | CR0_PE, efer: EFER_LME | EFER_LMA }), "ET reads 1, LMA set");
+        let legacy = Cr0Context { efer: 0, ..PVH_LONG_SETUP };
+        assert_eq!(cr0_write(CR0_PG | CR0_PE, legacy).map(|w| w.efer), Ok(0), "PAE paging without LME: no IA-32e mode");
+        let no_pae = Cr0Context { cr4: 0, ..PVH_LONG_SETUP };
+        assert!(cr0_write(CR0_PG | CR0_PE, no_pae).is_err(), "IA-32e mode needs CR4.PAE");
+        assert!(cr0_write(CR0_PG | CR0_PE, Cr0Context { cs_long: true, ..PVH_LONG_SETUP }).is_err(), "CS.L set");
+        assert!(cr0_write(CR0_PG | CR0_PE, Cr0Context { tr_16bit: true, ..PVH_LONG_SETUP }).is_err(), "16-bit TSS");
+    }
+
+    #[test]
+    fn cr0_changes_with_paging_kept_leave_efer_alone() {
+        let long = Cr0Context { cr0: CR0_PG | CR0_ET | CR0_PE, efer: EFER_LME | EFER_LMA, cs_long: true, ..PVH_LONG_SETUP };
+        // startup_64's CR0_STATE: PE MP ET NE WP AM PG.
+        let state = CR0_PE | 2 | CR0_ET | CR0_NE | CR0_WP | (1 << 18) | CR0_PG;
+        assert_eq!(cr0_write(state, long), Ok(Cr0Write { cr0: state, efer: EFER_LME | EFER_LMA }));
+        assert_eq!(cr0_write(CR0_PE | CR0_NE, PVH_LONG_SETUP), Ok(Cr0Write { cr0: CR0_PE | CR0_ET | CR0_NE, efer: EFER_LME }));
+    }
+
+    #[test]
+    fn cr0_paging_off_leaves_ia32e_mode_only_from_compatibility_mode() {
+        let compat = Cr0Context { cr0: CR0_PG | CR0_ET | CR0_PE, efer: EFER_LME | EFER_LMA, ..PVH_LONG_SETUP };
+        assert_eq!(cr0_write(CR0_PE, compat), Ok(Cr0Write { cr0: CR0_PE | CR0_ET, efer: EFER_LME }), "LMA clear, LME kept");
+        assert!(cr0_write(CR0_PE, Cr0Context { cs_long: true, ..compat }).is_err(), "not from 64-bit code");
+        assert!(cr0_write(CR0_PE, Cr0Context { cr4: CR4_PAE | CR4_PCIDE, ..compat }).is_err(), "not with PCIDE");
+        let legacy = Cr0Context { efer: 0, ..compat };
+        assert_eq!(cr0_write(0, legacy), Ok(Cr0Write { cr0: CR0_ET, efer: 0 }), "back to real mode");
+    }
+
+    #[test]
+    fn cr0_writes_the_cpu_refuses_fault() {
+        assert!(cr0_write(CR0_PG, PVH_LONG_SETUP).is_err(), "PG without PE");
+        assert!(cr0_write(CR0_PE | CR0_NW, PVH_LONG_SETUP).is_err(), "NW without CD");
+        assert_eq!(cr0_write(CR0_PE | CR0_NW | CR0_CD, PVH_LONG_SETUP).map(|w| w.cr0), Ok(CR0_PE | CR0_ET | CR0_NW | CR0_CD));
+        assert!(cr0_write(CR0_PE | (1 << 32), PVH_LONG_SETUP).is_err(), "CR0[63:32]");
+        let cet = Cr0Context { cr0: CR0_PE | CR0_WP, cr4: CR4_CET, ..PVH_LONG_SETUP };
+        assert!(cr0_write(CR0_PE, cet).is_err(), "WP stays while CET is on");
+    }
+
+    #[test]
+    fn cr0_loads_pdptes_when_pae_paging_starts_or_its_caching_changes() {
+        let pg = CR0_PG | CR0_PE | CR0_ET;
+        assert!(cr0_write_loads_pdptes(CR0_PE, pg, CR4_PAE, 0), "PAE paging turned on");
+        assert!(!cr0_write_loads_pdptes(CR0_PE, pg, CR4_PAE, EFER_LME | EFER_LMA), "IA-32e mode: no PDPTEs");
+        assert!(!cr0_write_loads_pdptes(CR0_PE, pg, 0, 0), "32-bit paging: none");
+        assert!(!cr0_write_loads_pdptes(pg, pg | CR0_NE, CR4_PAE, 0), "NE alone: kept");
+        assert!(cr0_write_loads_pdptes(pg, pg | CR0_CD, CR4_PAE, 0), "CD changed");
+        assert!(!cr0_write_loads_pdptes(pg, CR0_PE, CR4_PAE, 0), "paging off");
+    }
+
+    #[test]
+    fn pae_pdptes_with_reserved_bits_set_are_refused_only_when_present() {
+        assert!(pae_pdptes_valid(&[0x1001, 0x2001, 0, 0x3000 | (1 << 63)], 39), "a non-present entry may hold anything");
+        assert!(!pae_pdptes_valid(&[0x1001 | (1 << 1), 0, 0, 0], 39), "bit 1 (RW) is reserved in a PDPTE");
+        assert!(!pae_pdptes_valid(&[0x1001 | (1 << 7), 0, 0, 0], 39), "bit 7 is reserved");
+        assert!(!pae_pdptes_valid(&[0x1001 | (1 << 39), 0, 0, 0], 39), "above MAXPHYADDR");
+        assert!(pae_pdptes_valid(&[0x1001 | (1 << 39), 0, 0, 0], 40));
+        assert!(pae_pdptes_valid(&[0x1019, 0, 0, 0], 39), "PWT and PCD are allowed");
     }
 
     #[test]

@@ -476,6 +476,14 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 }
                 vcpu.skip_instruction(&exit, LEN_INVD);
             }
+            Exit::Cr0Write { value } => match mov_to_cr0(vcpu, guest, value) {
+                // VMX reports the instruction length itself.
+                Ok(()) => vcpu.skip_instruction(&exit, 0),
+                Err(why) => {
+                    guest.log(Level::Debug, "cr0", format_args!("mov cr0 {value:#x}: {why} -> #GP"));
+                    vcpu.inject_exception(13, Some(0));
+                }
+            },
             Exit::Cr4Write { value } => {
                 let (cr0, cr3, _, efer) = vcpu.paging_state();
                 match msr::cr4_write(value, vcpu.guest_cr4(), cr0, cr3, efer, vcpu.cr4_allowed()) {
@@ -792,6 +800,7 @@ fn asker(vcpu: &HwVcpu, guest: &Guest) -> Asker {
         tsc_shift,
         // VMX runs guests without "enable RDTSCP": hidden there.
         rdtscp: rdtscp && !matches!(vcpu, HwVcpu::Vmx(_)),
+        invpcid: vcpu.runs_invpcid(),
     }
 }
 
@@ -816,6 +825,35 @@ fn vcpu_down(guest: &mut Guest) -> End {
     }
     guest.log(Level::Info, "hvm", format_args!("all vcpus offline: domain {} powers off", guest.domid));
     End::Shutdown(abi::sched::SHUTDOWN_POWEROFF)
+}
+
+/// Emulates a MOV to CR0 that exited (VMX: it changes CR0.NE): checks it
+/// with the MOV rules, loads the PAE PDPTEs if it does so, installs it.
+/// Err is the reason for the guest's #GP.
+fn mov_to_cr0(vcpu: &mut HwVcpu, guest: &Guest, value: u64) -> Result<(), &'static str> {
+    let ctx = msr::Cr0Context {
+        cr0: vcpu.guest_cr0(),
+        cr4: vcpu.guest_cr4(),
+        efer: vcpu.efer(),
+        cs_long: vcpu.long_mode(),
+        tr_16bit: vcpu.tr_16bit(),
+    };
+    let w = msr::cr0_write(value, ctx)?;
+    if msr::cr0_write_loads_pdptes(ctx.cr0, w.cr0, ctx.cr4, w.efer) {
+        let table = vcpu.paging_state().1 & 0xffff_ffe0;
+        let mut bytes = [0u8; 32];
+        let domains = DOMAINS.lock();
+        let me = domains.get(guest.domid).ok_or("no domain")?;
+        me.memory().read(table, &mut bytes).map_err(|_| "the PDPT is not in RAM")?;
+        let pdptes: [u64; 4] = core::array::from_fn(|i| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes")));
+        let phys_bits = (cpu::cpuid(0x8000_0008, 0).eax & 0xff) as u8;
+        if !msr::pae_pdptes_valid(&pdptes, phys_bits) {
+            return Err("a PDPTE has reserved bits set");
+        }
+        vcpu.set_pdptes(pdptes);
+    }
+    vcpu.set_cr0(w.cr0, w.efer);
+    Ok(())
 }
 
 /// Xen's `hvm_triple_fault`: the domain shuts down with the reason in

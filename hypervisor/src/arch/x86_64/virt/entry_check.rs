@@ -37,6 +37,17 @@ pub struct VmxFixedBits {
     pub cr4_fixed1: u64,
 }
 
+/// The CR0 bits the hypervisor owns under VMX (the CR0 guest/host mask):
+/// the ones VMX operation fixes to 1 that unrestricted guest does not free
+/// (NE on every CPU so far; PE and PG are the guest's, SDM Vol. 3,
+/// 26.3.1.1). The CPU runs with them set; the guest reads its own values
+/// from the read shadow, and a MOV to CR0 that changes one exits
+/// (`Exit::Cr0Write`) instead of taking the #GP it would not take outside
+/// VMX operation (Linux's `pvh_start_xen` writes CR0 = PG | PE).
+pub fn cr0_host_owned(fixed: &VmxFixedBits) -> u64 {
+    fixed.cr0_fixed0 & 0xffff_ffff & !(CR0_PE | CR0_PG)
+}
+
 /// What a VMX entry checks of the state the hypervisor writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct VmxEntryState {
@@ -190,6 +201,18 @@ mod tests {
         assert_eq!(vmx_refusal(&LONG, &FIXED), None);
         let real = VmxEntryState { cr0: 0x30, ..START };
         assert_eq!(vmx_refusal(&real, &FIXED), None, "unrestricted guest may run with PE clear");
+    }
+
+    #[test]
+    fn vmx_hands_the_guest_every_cr0_bit_but_the_fixed_ones_unrestricted_guest_keeps() {
+        assert_eq!(cr0_host_owned(&FIXED), 1 << 5, "NE only: PE and PG are the guest's");
+        // Xen's PVH start CR0 (PE | ET) as the guest sees it, NE added: what the CPU runs.
+        let start = VmxEntryState { cr0: 0x11 | cr0_host_owned(&FIXED), ..START };
+        assert_eq!(vmx_refusal(&start, &FIXED), None);
+        // Linux's CR0 = PG | PE after pvh_start_xen set CR4.PAE and EFER.LME.
+        let linux = VmxEntryState { cr0: 0x8000_0011 | cr0_host_owned(&FIXED), ..LONG };
+        assert_eq!(vmx_refusal(&linux, &FIXED), None);
+        assert!(vmx_refusal(&VmxEntryState { cr0: 0x8000_0011, ..LONG }, &FIXED).is_some(), "NE clear breaks the fixed bits");
     }
 
     #[test]

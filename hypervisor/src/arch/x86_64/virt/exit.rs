@@ -48,6 +48,9 @@ pub enum Exit {
     Xsetbv,
     /// INVD (always an exit on VMX; intercepted on SVM): done as WBINVD.
     Invd,
+    /// MOV to CR0 changing a bit the hypervisor owns (VMX: NE, which VMX
+    /// operation fixes to 1).
+    Cr0Write { value: u64 },
     /// MOV to CR4 setting a bit the hypervisor owns (VMX: VMXE, SMXE).
     Cr4Write { value: u64 },
     /// An instruction the guest may not use that still exits: the VMX

@@ -469,6 +469,23 @@ impl SvmVcpu {
         self.vmcb.write_u64(vmcb::CR4, value);
         self.written = true;
     }
+
+    /// The guest's CR0 (not intercepted on SVM: the CPU checks its writes).
+    pub fn guest_cr0(&self) -> u64 {
+        self.vmcb.read_u64(vmcb::CR0)
+    }
+
+    /// Installs what a MOV to CR0 leaves (`vcpu::msr::cr0_write`), with
+    /// the EFER it leaves (LMA).
+    pub fn set_cr0(&mut self, cr0: u64, efer: u64) {
+        self.vmcb.write_u64(vmcb::CR0, cr0);
+        self.set_efer(efer);
+    }
+
+    /// TR holds a 16-bit TSS (attribute type 1 or 3).
+    pub fn tr_16bit(&self) -> bool {
+        matches!((self.vmcb.read_u64(vmcb::TR) >> 16) & 0xf, 1 | 3)
+    }
     pub fn pat(&self) -> u64 {
         self.vmcb.read_u64(vmcb::G_PAT)
     }

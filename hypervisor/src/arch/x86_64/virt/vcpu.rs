@@ -232,6 +232,42 @@ impl HwVcpu {
             HwVcpu::Vmx(v) => v.guest_cr4(),
         }
     }
+    /// Guest CR0 as the guest reads it (VMX: host-owned bits from the shadow).
+    pub fn guest_cr0(&self) -> u64 {
+        match self {
+            HwVcpu::Svm(v) => v.guest_cr0(),
+            HwVcpu::Vmx(v) => v.guest_cr0(),
+        }
+    }
+    /// Installs the CR0 and EFER a MOV to CR0 leaves (`vcpu::msr::cr0_write`).
+    pub fn set_cr0(&mut self, cr0: u64, efer: u64) {
+        match self {
+            HwVcpu::Svm(v) => v.set_cr0(cr0, efer),
+            HwVcpu::Vmx(v) => v.set_cr0(cr0, efer),
+        }
+    }
+    /// Installs the PAE PDPTEs an emulated MOV to CR0 loaded (VMX keeps
+    /// them in the VMCS; SVM's nested paging reads them from memory).
+    pub fn set_pdptes(&mut self, pdptes: [u64; 4]) {
+        if let HwVcpu::Vmx(v) = self {
+            v.set_pdptes(pdptes);
+        }
+    }
+    /// INVPCID runs in the guest instead of raising #UD (SVM does not
+    /// intercept it; VMX needs the "enable INVPCID" control).
+    pub fn runs_invpcid(&self) -> bool {
+        match self {
+            HwVcpu::Svm(_) => true,
+            HwVcpu::Vmx(v) => v.runs_invpcid(),
+        }
+    }
+    /// TR holds a 16-bit TSS (IA-32e mode cannot be activated with one).
+    pub fn tr_16bit(&self) -> bool {
+        match self {
+            HwVcpu::Svm(v) => v.tr_16bit(),
+            HwVcpu::Vmx(v) => v.tr_16bit(),
+        }
+    }
     /// CR4 bits a guest may set on this CPU (only VMX intercepts CR4 writes).
     pub fn cr4_allowed(&self) -> u64 {
         match self {

@@ -6,7 +6,7 @@ use core::sync::atomic::Ordering;
 use x86_64::registers::control::{Cr0, Cr3, Cr4};
 use x86_64::instructions::tables::{sgdt, sidt};
 
-use super::entry_check::{self, VmxEntryState, VmxFixedBits};
+use super::entry_check::{self, VmxEntryState, VmxFixedBits, cr0_host_owned};
 use super::exit::{BootState, Exit, GuestRegs, IoAccess};
 use super::vmcs::{self, Field};
 use super::VirtError;
@@ -121,6 +121,17 @@ fn controls(msr: u32, wanted: u32) -> Result<u32, VirtError> {
     Ok(wanted | must)
 }
 
+/// The wanted controls of `optional` that the capability MSR allows.
+fn optional_controls(msr: u32, optional: u32) -> u32 {
+    // SAFETY: the VMX capability MSRs exist on every VMX CPU (checked by the caller).
+    let may = low32(unsafe { cpu::rdmsr(msr) } >> 32);
+    optional & may
+}
+
+/// "Enable INVPCID" (secondary controls bit 12): without it INVPCID is #UD
+/// in the guest (SDM Vol. 3, 26.3), so CPUID hides it then.
+const SECONDARY_ENABLE_INVPCID: u32 = 1 << 12;
+
 pub struct VmxVcpu {
     vmcs: OwnedFrame,
     io_bitmaps: OwnedRun,
@@ -139,6 +150,18 @@ pub struct VmxVcpu {
 /// operation (no nested virtualization); SMXE stays off (SMX is hidden).
 const CR4_HOST_OWNED: u64 = (1 << 13) | (1 << 14);
 const CR4_VMXE: u64 = 1 << 13;
+
+const CR0_PE: u64 = 1 << 0;
+const CR0_ET: u64 = 1 << 4;
+const CR0_WP: u64 = 1 << 16;
+const CR0_PG: u64 = 1 << 31;
+/// "IA-32e mode guest" VM-entry control (SDM Vol. 3, 25.8.1).
+const ENTRY_IA32E_MODE: u64 = 1 << 9;
+const EFER_LMA: u64 = 1 << 10;
+
+/// Xen's PVH start CR0 as the guest sees it: PE and ET, every other
+/// writable bit clear (docs/misc/pvh.pandoc).
+const PVH_START_CR0: u64 = CR0_PE | CR0_ET;
 
 fn vmx_ptr_op(op: &str, pa: u64) -> bool {
     let failed: u8;
@@ -196,7 +219,8 @@ impl VmxVcpu {
             if t { IA32_VMX_TRUE_PROCBASED_CTLS } else { IA32_VMX_PROCBASED_CTLS },
             (1 << 7) | (1 << 25) | (1 << 28) | (1 << 31),
         )?;
-        let secondary = controls(IA32_VMX_PROCBASED_CTLS2, (1 << 1) | (1 << 5) | (1 << 7))?;
+        let secondary = controls(IA32_VMX_PROCBASED_CTLS2, (1 << 1) | (1 << 5) | (1 << 7))?
+            | optional_controls(IA32_VMX_PROCBASED_CTLS2, SECONDARY_ENABLE_INVPCID);
         let exit = controls(
             if t { IA32_VMX_TRUE_EXIT_CTLS } else { IA32_VMX_EXIT_CTLS },
             (1 << 9) | (1 << 18) | (1 << 19) | (1 << 20) | (1 << 21),
@@ -215,7 +239,6 @@ impl VmxVcpu {
         vmcs::write(Field::VPID, u64::from(vpid.max(1)));
         vmcs::write(Field::CR4_GUEST_HOST_MASK, CR4_HOST_OWNED);
         vmcs::write(Field::CR4_READ_SHADOW, 0);
-        vmcs::write(Field::CR0_GUEST_HOST_MASK, 0);
 
         Self::write_host_state();
 
@@ -247,7 +270,6 @@ impl VmxVcpu {
         vmcs::write(Field::GUEST_GDTR_BASE, 0);
         vmcs::write(Field::GUEST_IDTR_LIMIT, 0);
         vmcs::write(Field::GUEST_IDTR_BASE, 0);
-        vmcs::write(Field::GUEST_CR0, 0x31); // PE | ET | NE (NE is a fixed bit)
         vmcs::write(Field::GUEST_CR3, 0);
         vmcs::write(Field::GUEST_CR4, 1 << 13);
         vmcs::write(Field::GUEST_DR7, 0x400);
@@ -274,6 +296,10 @@ impl VmxVcpu {
                 cr4_fixed1: cpu::rdmsr(IA32_VMX_CR4_FIXED1),
             }
         };
+        let cr0_owned = cr0_host_owned(&fixed);
+        vmcs::write(Field::CR0_GUEST_HOST_MASK, cr0_owned);
+        vmcs::write(Field::CR0_READ_SHADOW, PVH_START_CR0);
+        vmcs::write(Field::GUEST_CR0, PVH_START_CR0 | cr0_owned);
         let regs = GuestRegs { rbx: boot.rbx, ..GuestRegs::default() };
         Ok(VmxVcpu { vmcs, io_bitmaps, msr_bitmap, regs, launched: false, fixed, written: true })
     }
@@ -318,7 +344,6 @@ impl VmxVcpu {
         if !core::mem::take(&mut self.written) {
             return None;
         }
-        const ENTRY_IA32E_MODE: u64 = 1 << 9;
         let state = VmxEntryState {
             cr0: vmcs::read(Field::GUEST_CR0),
             cr4: vmcs::read(Field::GUEST_CR4),
@@ -391,12 +416,14 @@ impl VmxVcpu {
         }
     }
 
-    /// A control-register access exit: only a MOV to CR4 that sets a bit
-    /// of CR4_HOST_OWNED is expected (SDM Vol. 3, table 28-3: CR number in
-    /// bits 3:0, access type 5:4, register 11:8).
+    /// A control-register access exit: only a MOV to CR0 that changes a
+    /// bit of `cr0_host_owned` or a MOV to CR4 that sets one of
+    /// CR4_HOST_OWNED is expected (SDM Vol. 3, table 28-3: CR number in
+    /// bits 3:0, access type 5:4, register 11:8). CLTS and LMSW touch no
+    /// host-owned bit, so they never exit.
     fn decode_cr_access(&self, qualification: u64) -> Exit {
         let (cr, access, gpr) = (qualification & 0xf, (qualification >> 4) & 3, (qualification >> 8) & 0xf);
-        if cr != 4 || access != 0 {
+        if (cr != 0 && cr != 4) || access != 0 {
             return Exit::Unhandled { code: u64::from(vmcs::EXIT_CR_ACCESS) };
         }
         let r = &self.regs;
@@ -418,7 +445,56 @@ impl VmxVcpu {
             14 => r.r14,
             _ => r.r15,
         };
-        Exit::Cr4Write { value }
+        if cr == 0 { Exit::Cr0Write { value } } else { Exit::Cr4Write { value } }
+    }
+
+    /// Installs the PAE PDPTEs an emulated MOV to CR0 loaded: with EPT,
+    /// VM entry takes them from the VMCS (SDM Vol. 3, 27.3.2.4).
+    pub fn set_pdptes(&mut self, pdptes: [u64; 4]) {
+        let fields = [Field::GUEST_PDPTE0, Field::GUEST_PDPTE1, Field::GUEST_PDPTE2, Field::GUEST_PDPTE3];
+        for (field, value) in fields.into_iter().zip(pdptes) {
+            vmcs::write(field, value);
+        }
+    }
+
+    /// INVPCID runs in the guest (the CPU let us enable it).
+    pub fn runs_invpcid(&self) -> bool {
+        vmcs::read(Field::SECONDARY_PROCESSOR_CONTROLS) & u64::from(SECONDARY_ENABLE_INVPCID) != 0
+    }
+
+    /// The guest's view of CR0: the host-owned bits read from the shadow.
+    pub fn guest_cr0(&self) -> u64 {
+        let owned = vmcs::read(Field::CR0_GUEST_HOST_MASK);
+        (vmcs::read(Field::GUEST_CR0) & !owned) | (vmcs::read(Field::CR0_READ_SHADOW) & owned)
+    }
+
+    /// TR holds a 16-bit TSS (access rights type 1 or 3, SDM Vol. 3, 3.5).
+    pub fn tr_16bit(&self) -> bool {
+        matches!(vmcs::read(Field::GUEST_TR_ACCESS_RIGHTS) & 0xf, 1 | 3)
+    }
+
+    /// Installs what a MOV to CR0 leaves (checked by `vcpu::msr::cr0_write`):
+    /// the CPU runs with the host-owned bits set, the guest reads its own
+    /// from the shadow; EFER.LMA and the "IA-32e mode guest" control follow
+    /// `efer`, as they would had the CPU run the write itself. A change of
+    /// PG or WP drops the cached translations, as the MOV would.
+    pub fn set_cr0(&mut self, cr0: u64, efer: u64) {
+        let owned = cr0_host_owned(&self.fixed);
+        let old = vmcs::read(Field::GUEST_CR0);
+        vmcs::write(Field::GUEST_CR0, cr0 | owned);
+        vmcs::write(Field::CR0_READ_SHADOW, cr0);
+        vmcs::write(Field::GUEST_IA32_EFER, efer);
+        let controls = vmcs::read(Field::VMENTRY_CONTROLS);
+        let ia32e = if efer & EFER_LMA != 0 {
+            controls | ENTRY_IA32E_MODE
+        } else {
+            controls & !ENTRY_IA32E_MODE
+        };
+        vmcs::write(Field::VMENTRY_CONTROLS, ia32e);
+        if (old ^ cr0) & (CR0_PG | CR0_WP) != 0 {
+            self.flush_tlb();
+        }
+        self.written = true;
     }
 
     /// The guest's view of CR4: the host-owned bits read from the shadow.
