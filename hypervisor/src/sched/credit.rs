@@ -673,13 +673,19 @@ impl Credit2 {
             if other == cpu {
                 continue;
             }
-            for (key, &v) in c.queue.iter().take(STEAL_SCAN) {
+            let running = c.current.map(|cur| &self.vcpus[&id(cur)]).filter(|cur| cur.runnable);
+            for (at, (key, &v)) in c.queue.iter().take(STEAL_SCAN).enumerate() {
                 self.stats.scanned += 1;
                 let s = &self.vcpus[&id(v)];
                 if s.hard & bit == 0 {
                     continue;
                 }
                 let soft_elsewhere = s.soft & bit == 0 && s.soft & s.hard & self.online != 0;
+                let soon = at == 0 && running.is_some_and(|cur| key.vtime < cur.vtime) && s.soft & cpu_bit(other) != 0;
+                if soft_elsewhere && soon {
+                    // It preempts there within the rate limit, on a CPU it prefers.
+                    continue;
+                }
                 let effective = key.vtime + if soft_elsewhere { penalty } else { 0 };
                 if best.is_none_or(|b| effective < b.0) {
                     best = Some((effective, v));
@@ -704,7 +710,7 @@ impl Credit2 {
         let cpu = self.pick_cpu(v);
         self.enqueue(v, cpu);
         let c = &self.cpus[cpu];
-        let Some(cur) = c.current else { return Some(cpu) };
+        let Some(cur) = c.current.filter(|cur| self.vcpus[&id(*cur)].runnable) else { return Some(cpu) };
         let cur_vtime = self.vcpus[&id(cur)].vtime;
         let mine = self.vcpus[&id(v)].vtime;
         (mine < cur_vtime).then_some(cpu)
@@ -716,18 +722,33 @@ impl Credit2 {
         let s = &self.vcpus[&id(v)];
         let hard = s.hard & self.online;
         let soft = s.soft & hard;
-        let idle = |c: usize| self.cpus[c].current.is_none() && self.cpus[c].queue.is_empty();
+        // A CPU whose vCPU blocked and has not left yet is as good as idle.
+        let idle = |c: usize| {
+            let cpu = &self.cpus[c];
+            cpu.queue.is_empty() && cpu.current.is_none_or(|cur| !self.vcpus[&id(cur)].runnable)
+        };
         let in_mask = |mask: u64| (0..self.cpus.len()).filter(move |&c| mask & cpu_bit(c) != 0);
-        for mask in [soft, hard] {
-            if mask & cpu_bit(s.cpu) != 0 && idle(s.cpu) {
-                return s.cpu;
-            }
-            if let Some(c) = in_mask(mask).find(|&c| idle(c)) {
-                return c;
-            }
+        let load = |c: usize| (self.cpus[c].load, c != s.cpu, c);
+        let idle_in = |mask: u64| {
+            if mask & cpu_bit(s.cpu) != 0 && idle(s.cpu) { Some(s.cpu) } else { in_mask(mask).find(|&c| idle(c)) }
+        };
+        if let Some(c) = idle_in(soft) {
+            return c;
+        }
+        // Soft affinity is worth a rate limit's wait: a soft CPU where `v`
+        // would be next and preempt the current vCPU beats an idle other one.
+        let would_preempt = |c: usize| {
+            let cpu = &self.cpus[c];
+            let first = cpu.queue.first_key_value().is_none_or(|(k, _)| s.vtime < k.vtime);
+            first && cpu.current.is_some_and(|cur| s.vtime < self.vcpus[&id(cur)].vtime)
+        };
+        if let Some(c) = in_mask(soft).filter(|&c| would_preempt(c)).min_by_key(|&c| load(c)) {
+            return c;
+        }
+        if let Some(c) = idle_in(hard) {
+            return c;
         }
         let prefer = if soft != 0 { soft } else { hard };
-        let load = |c: usize| (self.cpus[c].load, c != s.cpu, c);
         in_mask(prefer).min_by_key(|&c| load(c)).unwrap_or(0)
     }
 
