@@ -380,6 +380,10 @@ impl Credit2 {
         if info.weight != 0 {
             self.set_weight(domid, info.weight);
         }
+        // Budgets grabbed under the old cap mean nothing under the new one.
+        for (_, s) in self.vcpus.range_mut((domid, 0)..=(domid, u32::MAX)) {
+            s.budget_ns = 0;
+        }
         let d = self.domains.get_mut(&domid).ok_or(Errno::ESRCH)?;
         d.cap = info.cap;
         if was_capped {
@@ -606,8 +610,7 @@ impl Credit2 {
                 None => mine.map(|m| m.1),
             };
             let Some(v) = chosen else {
-                let run_until_ns = self.refills.first().map_or(u64::MAX, |&(t, _)| t);
-                return Decision { next: None, run_until_ns, kick };
+                return Decision { next: None, run_until_ns: self.next_unpark_ns(), kick };
             };
             if Some(v) != prev {
                 self.detach(v);
@@ -876,6 +879,13 @@ impl Credit2 {
         }
     }
 
+    /// The first refill that brings a parked vCPU back (an idle CPU wakes
+    /// for it), or `u64::MAX`: no tick when nothing waits.
+    fn next_unpark_ns(&self) -> u64 {
+        let waits = |domid: &u16| self.domains.get(domid).is_some_and(|d| !d.parked.is_empty());
+        self.refills.iter().find(|(_, domid)| waits(domid)).map_or(u64::MAX, |&(at, _)| at)
+    }
+
     fn weight(&self, v: VcpuRef) -> u16 {
         self.domains.get(&v.domid).map_or(DEFAULT_WEIGHT, |d| d.weight)
     }
@@ -883,6 +893,53 @@ impl Credit2 {
     /// `ns` of credit in vtime units (ns of the heaviest domain).
     fn credit_vt(&self, ns: u64) -> u128 {
         vt(ns, self.max_weight)
+    }
+}
+
+#[cfg(test)]
+impl Credit2 {
+    /// Panics unless every vCPU is in exactly the place its state says and
+    /// the loads add up.
+    pub(crate) fn check_invariants(&self) {
+        let mut load = alloc::vec![0u64; self.cpus.len()];
+        for (&(domid, vcpu), s) in &self.vcpus {
+            let v = VcpuRef { domid, vcpu };
+            let d = &self.domains[&domid];
+            match s.place {
+                Place::Away => assert!(!s.runnable, "{v:?} runnable but nowhere"),
+                Place::Queued { cpu, key } => {
+                    assert!(s.runnable, "{v:?} queued while blocked");
+                    assert_eq!(self.cpus[cpu].queue.get(&key), Some(&v));
+                    assert_eq!(key.vtime, s.vtime);
+                    assert!(s.hard & cpu_bit(cpu) != 0, "{v:?} queued on cpu{cpu} outside its hard affinity");
+                    load[cpu] += u64::from(d.weight);
+                }
+                Place::Current { cpu } => {
+                    assert_eq!(self.cpus[cpu].current, Some(v));
+                    load[cpu] += u64::from(d.weight);
+                }
+                Place::Parked => {
+                    assert!(s.runnable && d.cap != 0, "{v:?} parked");
+                    assert!(d.parked.contains(&v));
+                }
+            }
+        }
+        for (cpu, c) in self.cpus.iter().enumerate() {
+            assert_eq!(c.load, load[cpu], "cpu{cpu} load");
+            if let Some(cur) = c.current {
+                assert_eq!(self.vcpus[&id(cur)].place, Place::Current { cpu });
+            }
+            for v in c.queue.values() {
+                assert!(matches!(self.vcpus[&id(*v)].place, Place::Queued { cpu: at, .. } if at == cpu));
+            }
+        }
+        for (&domid, d) in &self.domains {
+            assert_eq!(d.cap != 0, self.refills.contains(&(d.next_refill_ns, domid)), "d{domid} refill");
+            for p in &d.parked {
+                assert_eq!(self.vcpus[&id(*p)].place, Place::Parked);
+            }
+        }
+        assert_eq!(self.refills.len(), self.domains.values().filter(|d| d.cap != 0).count());
     }
 }
 

@@ -60,7 +60,14 @@ impl Sim {
         }
     }
 
+    /// Inserts and wakes `v`.
     fn add(&mut self, v: VcpuRef, work: Work) {
+        self.track(v, work);
+        self.start(v);
+    }
+
+    /// Inserts `v`, blocked.
+    fn track(&mut self, v: VcpuRef, work: Work) {
         self.s.insert(v).unwrap();
         let ncpus = self.s.ncpus();
         self.vcpus.push(SimVcpu {
@@ -77,6 +84,9 @@ impl Sim {
             max_gap: 0,
             max_wake_latency: 0,
         });
+    }
+
+    fn start(&mut self, v: VcpuRef) {
         let k = self.s.wake(v, self.now);
         self.kick(k);
     }
@@ -219,6 +229,29 @@ fn weights_256_512_1024_share_two_cpus_1_2_4() {
 }
 
 #[test]
+fn weights_share_two_cpus_whatever_the_wake_order() {
+    // Weights first, then the vCPUs interleaved: placement alone is uneven
+    // (d1v0 d3v0 d3v1 on one CPU), pulling has to even it out.
+    let mut sim = Sim::new(2);
+    let domains = [(1, 256), (2, 512), (3, 1024)];
+    for &(d, w) in &domains {
+        sim.track(v(d, 0), Work::Spin);
+        sim.track(v(d, 1), Work::Spin);
+        sim.set_weight(d, w);
+    }
+    for n in 0..2 {
+        for &(d, _) in &domains {
+            sim.start(v(d, n));
+        }
+    }
+    sim.run(100 * MS);
+    sim.reset_counts();
+    sim.run(3000 * MS);
+    assert_shares(&sim, &domains, "2 vCPUs each on 2 CPUs, woken interleaved");
+    println!("  migrations: {}", sim.s.stats().migrations);
+}
+
+#[test]
 fn weights_256_512_1024_share_one_pinned_cpu_1_2_4() {
     let mut sim = Sim::new(2);
     sim.check = |sim| assert!(sim.s.current(1).is_none(), "nothing may run on cpu1");
@@ -267,6 +300,20 @@ fn cap_25_holds_on_an_idle_machine() {
     let share = capped_share(false);
     println!("cap 25, machine otherwise idle: {share:.1}% of one CPU");
     assert!((20.0..=25.5).contains(&share), "{share:.1}%");
+}
+
+#[test]
+fn cap_150_lets_two_vcpus_use_one_and_a_half_cpus() {
+    let mut sim = Sim::new(2);
+    sim.add(v(1, 0), Work::Spin);
+    sim.add(v(1, 1), Work::Spin);
+    sim.s.put_info(1, Credit2Info { weight: 0, cap: 150 }, sim.now).unwrap();
+    sim.run(50 * MS);
+    sim.reset_counts();
+    sim.run(2000 * MS);
+    let share = percent(sim.domain_ran(1), 2000 * MS);
+    println!("cap 150, 2 vCPUs, idle machine: {share:.1}% of one CPU");
+    assert!((145.0..=150.5).contains(&share), "{share:.1}%");
 }
 
 #[test]
@@ -374,7 +421,7 @@ fn sixteen_vcpus_on_two_cpus_all_make_progress() {
     println!("16 vCPUs on 2 CPUs: longest wait {} ms", worst / MS);
     for sv in &sim.vcpus {
         assert!(sim.ran(sv.v) >= 20 * MS, "{:?} ran only {} ns", sv.v, sim.ran(sv.v));
-        assert!(sv.max_gap <= 300 * MS, "{:?} waited {} ms", sv.v, sv.max_gap / MS);
+        assert!(sv.max_gap <= 100 * MS, "{:?} waited {} ms", sv.v, sv.max_gap / MS);
     }
 }
 
@@ -384,14 +431,15 @@ fn a_woken_vcpu_with_more_credit_runs_within_the_rate_limit() {
     for n in 0..4 {
         sim.add(v(1, n), Work::Spin);
     }
-    sim.add(v(2, 0), Work::Burst { run_ns: 200_000, sleep_ns: 20 * MS });
+    // An odd period, so its wakes land anywhere in the others' slices.
+    sim.add(v(2, 0), Work::Burst { run_ns: 200_000, sleep_ns: 7_350_000 });
     sim.run(50 * MS);
     sim.reset_counts();
     sim.run(1000 * MS);
     let sv = &sim.vcpus[sim.index(v(2, 0))];
     println!("wake-up latency under load: {} us (rate limit {} us)", sv.max_wake_latency / 1000, sim.s.ratelimit_us());
     assert!(sv.max_wake_latency <= u64::from(DEFAULT_RATELIMIT_US) * 1000 + STEP_NS);
-    assert!(sim.ran(v(2, 0)) >= 40 * 200_000, "it ran each time it woke");
+    assert!(sim.ran(v(2, 0)) >= 120 * 200_000, "it ran each time it woke");
 }
 
 #[test]
@@ -563,4 +611,78 @@ fn decisions_cost_log_n_comparisons() {
         assert!(pair[1] <= pair[0] + 12, "{costs:?}");
     }
     assert!(costs[4] <= 6 * costs[0].max(1), "{costs:?}");
+}
+
+/// A small deterministic generator (xorshift) for the random walk.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[test]
+fn random_operations_keep_the_books_straight() {
+    for seed in 1..=8u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let ncpus = 1 + usize::try_from(rng.below(4)).unwrap();
+        let mut s = Credit2::new(ncpus);
+        let online = (1u64 << ncpus) - 1;
+        let mut now = 0;
+        let mut alive: Vec<VcpuRef> = Vec::new();
+        for _ in 0..20_000 {
+            now += rng.below(300_000);
+            let x = v(u16::try_from(rng.below(5)).unwrap() + 1, u32::try_from(rng.below(4)).unwrap());
+            match rng.below(12) {
+                0 => {
+                    if s.insert(x).is_ok() {
+                        alive.push(x);
+                    }
+                }
+                1 => {
+                    s.remove(x);
+                    alive.retain(|&a| a != x);
+                }
+                2 | 3 => {
+                    s.wake(x, now);
+                }
+                4 => {
+                    s.block(x, now);
+                }
+                5 => {
+                    s.yield_cpu(x, now);
+                }
+                6 => {
+                    let hard = rng.below(online + 1);
+                    let soft = rng.below(online + 1);
+                    let r = s.set_affinity(x, hard, soft);
+                    assert_eq!(r.is_err(), hard == 0 || !alive.contains(&x), "{r:?}");
+                }
+                7 => {
+                    let weight = u16::try_from(rng.below(2048)).unwrap();
+                    let cap = u16::try_from(rng.below(3)).unwrap() * 40;
+                    let _ = s.put_info(x.domid, Credit2Info { weight, cap }, now);
+                }
+                _ => {
+                    let cpu = usize::try_from(rng.below(u64::try_from(ncpus).unwrap())).unwrap();
+                    if let Some(cur) = s.current(cpu) {
+                        s.account(cur, rng.below(2_000_000));
+                    }
+                    let d = s.schedule(cpu, now);
+                    assert!(d.run_until_ns > now);
+                    if let Some(n) = d.next {
+                        assert_eq!(s.current(cpu), Some(n));
+                    }
+                }
+            }
+            s.check_invariants();
+        }
+        let st = s.stats();
+        println!("seed {seed}, {ncpus} CPUs: {} decisions, {} switches, {} migrations, {} resets, {} alive", st.decisions, st.switches, st.migrations, st.resets, alive.len());
+        assert!(st.switches > 100 && st.resets > 10);
+    }
 }
