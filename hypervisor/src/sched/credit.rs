@@ -35,9 +35,10 @@
 //!   that just started is not preempted before the rate limit (Xen's
 //!   `sched_ratelimit_us`, default 1000).
 //! - Caps: a capped domain gets `cap`% of one CPU per [`CAP_PERIOD_NS`]; a
-//!   vCPU grabs budget from its domain before it runs and gives back what it
-//!   did not use; a vCPU without budget is parked off the queues until the
-//!   refill.
+//!   vCPU grabs budget from its domain before it runs (at most a 1/N share,
+//!   N its domain's vCPUs) and gives back what it did not use; a vCPU
+//!   without budget is parked off the queues until the refill. An overrun
+//!   is a debt the next period pays.
 //!
 //! Cost: with n runnable vCPUs and c CPUs a decision is O(log n + c ×
 //! [`STEAL_SCAN`]) (queue first/insert/remove in a B-tree, a bounded look at
@@ -833,10 +834,13 @@ impl Credit2 {
         if s.budget_ns > 0 {
             return true;
         }
-        // Settle a debt first, then take at most one slice's worth, so the
-        // domain's other vCPUs get some too.
+        // Settle a debt first, then take at most a 1/N share (N vCPUs), so
+        // each of the domain's vCPUs gets a chance every period (credit2's
+        // budget_quota, at least a minimum slice).
         d.budget_ns = d.budget_ns.saturating_add(core::mem::take(&mut s.budget_ns));
-        let grab = d.budget_ns.min(i64::try_from(MAX_SLICE_NS).unwrap_or(i64::MAX));
+        let vcpus = i64::from(d.vcpus.max(1));
+        let quota = (d.max_budget_ns() / vcpus).max(i64::try_from(MIN_SLICE_NS).unwrap_or(i64::MAX));
+        let grab = d.budget_ns.min(quota);
         if grab <= 0 {
             return false;
         }

@@ -281,6 +281,10 @@ fn capped_share(others_busy: bool) -> f64 {
     sim.reset_counts();
     sim.run(2000 * MS);
     let share = percent(sim.domain_ran(1), 2000 * MS);
+    for n in 0..2 {
+        let own = percent(sim.ran(v(1, n)), 2000 * MS);
+        assert!(own >= 10.0, "each vCPU gets its quota: d1v{n} {own:.1}%");
+    }
     if others_busy {
         let others = sim.domain_ran(2) + sim.domain_ran(3);
         assert!(others + sim.domain_ran(1) >= 2 * 2000 * MS - 4 * STEP_NS, "the rest goes to the others");
