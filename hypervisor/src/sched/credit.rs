@@ -40,6 +40,13 @@
 //!   without budget is parked off the queues until the refill. An overrun
 //!   is a debt the next period pays.
 //!
+//! Where it differs from Xen's credit2: one queue per CPU (Xen's default is
+//! one per socket, shared by its cores); balancing compares vtimes across
+//! queues at each decision instead of load averages every few ms, and
+//! counts weights, not vCPUs, as load; the reset clip happens when a vCPU
+//! enters a queue; a slice ends when the credit meets the next waiting
+//! vCPU's even if that one is in debt.
+//!
 //! Cost: with n runnable vCPUs and c CPUs a decision is O(log n + c ×
 //! [`STEAL_SCAN`]) (queue first/insert/remove in a B-tree, a bounded look at
 //! the other queues' heads); a wake is O(log n + c). Refills are amortised
@@ -56,6 +63,7 @@ pub use abi::domctl::{
     XEN_DOMCTL_SCHEDOP_PUTVCPUINFO, XEN_SCHEDULER_CREDIT2,
 };
 use abi::errno::Errno;
+use abi::vcpu::{RUNSTATE_BLOCKED, RUNSTATE_RUNNABLE, RUNSTATE_RUNNING};
 
 use super::runqueue::VcpuRef;
 use crate::bits::low16;
@@ -553,6 +561,18 @@ impl Credit2 {
         Some(if base >= s.vtime { magnitude } else { -magnitude })
     }
 
+    /// `v`'s `vcpu_runstate_info.state` (RUNSTATE_running, _runnable or
+    /// _blocked; offline is the caller's, for vCPUs never brought up).
+    #[must_use]
+    pub fn runstate(&self, v: VcpuRef) -> Option<i32> {
+        let s = self.vcpus.get(&id(v))?;
+        Some(match s.place {
+            Place::Current { .. } if s.runnable => RUNSTATE_RUNNING,
+            Place::Queued { .. } | Place::Parked => RUNSTATE_RUNNABLE,
+            Place::Current { .. } | Place::Away => RUNSTATE_BLOCKED,
+        })
+    }
+
     /// The vCPU `cpu` runs (the last decision's `next`).
     #[must_use]
     pub fn current(&self, cpu: usize) -> Option<VcpuRef> {
@@ -615,7 +635,6 @@ impl Credit2 {
             };
             if Some(v) != prev {
                 self.detach(v);
-                self.vcpus.get_mut(&id(v)).expect("chosen vCPU exists").place = Place::Away;
             }
             if !self.grab_budget(v) {
                 if Some(v) == prev {

@@ -506,12 +506,16 @@ fn block_yield_and_remove_tell_which_cpu_reschedules() {
     let a = s.schedule(0, 0).next.unwrap();
     let b = s.schedule(1, 0).next.unwrap();
     assert_ne!(a, b);
+    assert_eq!(s.runstate(a), Some(abi::vcpu::RUNSTATE_RUNNING));
+    let waiting = (0..3).map(|n| v(1, n)).find(|&x| x != a && x != b).unwrap();
+    assert_eq!(s.runstate(waiting), Some(abi::vcpu::RUNSTATE_RUNNABLE));
     assert_eq!(s.queued(), 1);
     s.account(a, 2 * MS);
     assert_eq!(s.yield_cpu(a, 2 * MS), Some(0));
     let next = s.schedule(0, 2 * MS).next.unwrap();
     assert_ne!(next, a, "the yielder goes after the waiting vCPU");
     assert_eq!(s.block(next, 3 * MS), Some(0));
+    assert_eq!(s.runstate(next), Some(abi::vcpu::RUNSTATE_BLOCKED), "blocked, though still on cpu0");
     assert_eq!(s.schedule(0, 3 * MS).next, Some(a));
     assert_eq!(s.remove(b), Some(1));
     assert_eq!(s.schedule(1, 3 * MS).next, None, "the blocked vCPU stays off");
