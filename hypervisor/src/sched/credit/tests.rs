@@ -431,19 +431,36 @@ fn sixteen_vcpus_on_two_cpus_all_make_progress() {
 
 #[test]
 fn a_woken_vcpu_with_more_credit_runs_within_the_rate_limit() {
+    // As the sched-latency: eight spinning vCPUs on 2 CPUs.
     let mut sim = Sim::new(2);
-    for n in 0..4 {
-        sim.add(v(1, n), Work::Spin);
+    for n in 0..8 {
+        sim.add(v(1 + u16::try_from(n % 4).unwrap(), n), Work::Spin);
     }
     // An odd period, so its wakes land anywhere in the others' slices.
-    sim.add(v(2, 0), Work::Burst { run_ns: 200_000, sleep_ns: 7_350_000 });
+    sim.add(v(9, 0), Work::Burst { run_ns: 200_000, sleep_ns: 7_350_000 });
     sim.run(50 * MS);
     sim.reset_counts();
     sim.run(1000 * MS);
-    let sv = &sim.vcpus[sim.index(v(2, 0))];
+    let sv = &sim.vcpus[sim.index(v(9, 0))];
     println!("wake-up latency under load: {} us (rate limit {} us)", sv.max_wake_latency / 1000, sim.s.ratelimit_us());
     assert!(sv.max_wake_latency <= u64::from(DEFAULT_RATELIMIT_US) * 1000 + STEP_NS);
-    assert!(sim.ran(v(2, 0)) >= 120 * 200_000, "it ran each time it woke");
+    assert!(sim.ran(v(9, 0)) >= 120 * 200_000, "it ran each time it woke");
+}
+
+#[test]
+fn a_long_sleeper_banks_at_most_one_reset_of_credit() {
+    let mut sim = Sim::new(1);
+    sim.add(v(1, 0), Work::Spin);
+    sim.track(v(2, 0), Work::Spin);
+    sim.run(1000 * MS);
+    sim.start(v(2, 0));
+    sim.reset_counts();
+    sim.run(200 * MS);
+    let gap = sim.vcpus[sim.index(v(1, 0))].max_gap;
+    println!("after a 1 s sleeper woke, the spinner waited at most {} us", gap / 1000);
+    assert!(gap <= CREDIT_INIT_NS + CARRYOVER_NS + 2 * MS, "{gap} ns");
+    let share = percent(sim.ran(v(2, 0)), 200 * MS);
+    assert!((45.0..=58.0).contains(&share), "the sleeper's share: {share:.1}%");
 }
 
 #[test]
