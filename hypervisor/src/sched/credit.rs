@@ -25,8 +25,9 @@
 //!   vCPU enters a queue.
 //! - One run queue per CPU, ordered by vtime in a `BTreeMap`, and load
 //!   balancing: a waking vCPU goes to an idle CPU of its soft affinity, else
-//!   of its hard affinity, else to the least loaded (sum of weights) CPU of
-//!   its soft affinity; a CPU about to decide pulls a waiting vCPU from
+//!   to a soft CPU where it would preempt (within the rate limit), else to
+//!   an idle CPU of its hard affinity, else to the least loaded (sum of
+//!   weights) CPU of its soft affinity; a CPU about to decide pulls a waiting vCPU from
 //!   another queue when that one is idle-bound or far behind in service
 //!   (vtimes compare across queues), soft-affine ones first. Hard affinity
 //!   is never broken.
@@ -38,7 +39,10 @@
 //!   vCPU grabs budget from its domain before it runs (at most a 1/N share,
 //!   N its domain's vCPUs) and gives back what it did not use; a vCPU
 //!   without budget is parked off the queues until the refill. An overrun
-//!   is a debt the next period pays.
+//!   is a debt the next period pays. Refills happen lazily in the first
+//!   call at or after their time; an idle CPU's `run_until_ns` is the next
+//!   refill that unparks someone, a busy CPU sees the unparked vCPUs at its
+//!   next decision.
 //!
 //! Where it differs from Xen's credit2: one queue per CPU (Xen's default is
 //! one per socket, shared by its cores); balancing compares vtimes across
@@ -358,7 +362,7 @@ impl Credit2 {
     }
 
     /// Forgets `v` (destroyed). Returns the CPU that was running it, which
-    /// must reschedule.
+    /// must reschedule. With its domain's last vCPU go its weight and cap.
     pub fn remove(&mut self, v: VcpuRef) -> Option<usize> {
         let was_on = match self.vcpus.get(&id(v))?.place {
             Place::Current { cpu } => Some(cpu),
