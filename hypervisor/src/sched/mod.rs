@@ -6,4 +6,6 @@
 
 #![forbid(unsafe_code)]
 
+/// The credit2-class policy (weights, caps, affinity, slices) that will replace the partition; host-tested, not wired in yet.
+pub mod credit;
 pub mod runqueue;
