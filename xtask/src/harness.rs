@@ -32,8 +32,51 @@ pub struct Outcome {
     pub first_line: Option<f64>,
 }
 
+/// `dir` held by one run: a second `xtask test` of the same scenario would
+/// have two emulators write one `com1.log` (lines lost, holes of NULs), so
+/// it waits for the first. A holder that died leaves a stale mark, taken
+/// over.
+struct DirHold(PathBuf);
+
+impl DirHold {
+    fn take(dir: &Path) -> Result<DirHold> {
+        std::fs::create_dir_all(dir)?;
+        let mark = dir.join(".running");
+        let mut said = false;
+        loop {
+            match std::fs::create_dir(&mark) {
+                Ok(()) => {
+                    std::fs::write(mark.join("pid"), std::process::id().to_string())?;
+                    return Ok(DirHold(mark));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let pid = std::fs::read_to_string(mark.join("pid")).unwrap_or_default();
+                    let alive = !pid.trim().is_empty() && Path::new("/proc").join(pid.trim()).exists();
+                    if !alive && mark.metadata().is_ok_and(|m| m.modified().is_ok_and(|t| t.elapsed().unwrap_or_default() > std::time::Duration::from_secs(2))) {
+                        let _ = std::fs::remove_dir_all(&mark);
+                        continue;
+                    }
+                    if !said {
+                        println!("(waiting: another xtask (pid {}) runs this scenario in {})", pid.trim(), dir.display());
+                        said = true;
+                    }
+                    sleep(Duration::from_millis(500));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+impl Drop for DirHold {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Builds the scenario's images in `dir` and runs it.
 pub fn run_scenario(s: &Scenario, built: &Built, dir: &Path) -> Result<Outcome> {
+    let _hold = DirHold::take(dir)?;
     let images = Images::new(dir.to_owned());
     let mut built = match s.dom0_kernel {
         Some(name) => built.with_guest_as_dom0(name)?,
