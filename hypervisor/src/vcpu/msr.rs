@@ -279,6 +279,8 @@ pub enum MsrRead {
     Efer,
     Pat,
     Value(u64),
+    /// The host's value, ANDed with this mask (#GP if the host has none).
+    Host(u64),
     Fault,
 }
 
@@ -301,6 +303,16 @@ const IA32_MC0_CTL2: u32 = 0x280;
 const IA32_MC0_CTL: u32 = 0x400;
 const AMD_PATCHLOADER: u32 = 0xc001_0020;
 const K8_HWCR: u32 = 0xc001_0015;
+const K8_SYSCFG: u32 = 0xc001_0010;
+const K8_IORR_BASE0: u32 = 0xc001_0016;
+const K8_IORR_MASK1: u32 = 0xc001_0019;
+const K8_TOP_MEM1: u32 = 0xc001_001a;
+const K8_TOP_MEM2: u32 = 0xc001_001d;
+const K8_TSEG_BASE: u32 = 0xc001_0112;
+const K8_TSEG_MASK: u32 = 0xc001_0113;
+/// The SYSCFG bits Xen shows its hardware domain: Tom2ForceMemTypeWB (22),
+/// MtrrTom2En (21), MtrrVarDramEn (20), MtrrFixDramEn (18).
+const SYSCFG_DOM0_BITS: u64 = 1 << 22 | 1 << 21 | 1 << 20 | 1 << 18;
 const AMD64_NB_CFG: u32 = 0xc001_001f;
 const K8_ENABLE_C1E: u32 = 0xc001_0055;
 const AMD64_DE_CFG: u32 = 0xc001_1029;
@@ -333,12 +345,19 @@ pub struct VcpuMsrs {
     pub mtrr: Mtrrs,
     mcg_status: u64,
     mc_ctl2: [u64; MC_BANKS as usize],
+    hardware_domain: bool,
 }
 
 impl VcpuMsrs {
     /// A PVH vCPU's MSRs at start: `phys_bits` from CPUID 0x80000008.
     pub fn new(vendor: Vendor, phys_bits: u8) -> VcpuMsrs {
-        VcpuMsrs { vendor, mtrr: Mtrrs::pvh(phys_bits), mcg_status: 0, mc_ctl2: [0; MC_BANKS as usize] }
+        VcpuMsrs { vendor, mtrr: Mtrrs::pvh(phys_bits), mcg_status: 0, mc_ctl2: [0; MC_BANKS as usize], hardware_domain: false }
+    }
+
+    /// Dom0's: it reads the host's memory-controller MSRs (AMD's SYSCFG,
+    /// TOP_MEM, IORRs, TSEG), as Xen's guest_rdmsr gives the hardware domain.
+    pub fn for_hardware_domain(self) -> VcpuMsrs {
+        VcpuMsrs { hardware_domain: true, ..self }
     }
 
     fn intel(&self) -> bool {
@@ -437,8 +456,14 @@ pub fn classify_read(msr: u32, s: &VcpuMsrs) -> MsrRead {
         // Xen reads these AMD registers as 0 on any vendor (a guest
         // migrated from AMD may touch them).
         AMD64_NB_CFG | K8_ENABLE_C1E => MsrRead::Value(0),
-        // Everything else #GP, SYSCFG, TOP_MEM, the IORRs and TSEG (Xen:
-        // the hardware domain's only) among them.
+        // The memory controller's, as Xen's guest_rdmsr: the host's for the
+        // hardware domain on AMD (SYSCFG masked to its MTRR/TOM2 bits),
+        // #GP for everyone else.
+        K8_SYSCFG if s.amd() && s.hardware_domain => MsrRead::Host(SYSCFG_DOM0_BITS),
+        K8_IORR_BASE0..=K8_IORR_MASK1 | K8_TOP_MEM1 | K8_TOP_MEM2 | K8_TSEG_BASE | K8_TSEG_MASK if s.amd() && s.hardware_domain => {
+            MsrRead::Host(u64::MAX)
+        }
+        // Everything else #GP.
         _ => MsrRead::Fault,
     }
 }
@@ -637,7 +662,7 @@ mod tests {
             assert_eq!(classify_read(0x48, &s), MsrRead::Fault, "SPEC_CTRL is not offered");
             assert_eq!(classify_read(0x10a, &s), MsrRead::Fault, "ARCH_CAPABILITIES is not offered");
             assert_eq!(classify_read(0x3b, &s), MsrRead::Fault, "TSC_ADJUST is not offered");
-            assert_eq!(classify_read(0xc001_0010, &s), MsrRead::Fault, "SYSCFG");
+            assert_eq!(classify_read(0xc001_0010, &s), MsrRead::Fault, "SYSCFG: a DomU's #GP");
             assert_eq!(classify_read(0x408, &s), MsrRead::Fault, "machine-check bank 2 does not exist");
         }
     }
@@ -647,6 +672,17 @@ mod tests {
     }
     fn amd() -> VcpuMsrs {
         VcpuMsrs::new(Vendor::Amd, 40)
+    }
+
+    #[test]
+    fn the_hardware_domain_reads_the_hosts_amd_memory_controller_msrs() {
+        let dom0 = amd().for_hardware_domain();
+        assert_eq!(classify_read(0xc001_0010, &dom0), MsrRead::Host(0x0074_0000), "SYSCFG, masked");
+        for msr in [0xc001_0016, 0xc001_0019, 0xc001_001a, 0xc001_001d, 0xc001_0112, 0xc001_0113] {
+            assert_eq!(classify_read(msr, &dom0), MsrRead::Host(u64::MAX), "{msr:#x}");
+            assert_eq!(classify_read(msr, &amd()), MsrRead::Fault, "{msr:#x} of a DomU");
+        }
+        assert_eq!(classify_read(0xc001_0010, &intel().for_hardware_domain()), MsrRead::Fault, "AMD's only");
     }
 
     #[test]

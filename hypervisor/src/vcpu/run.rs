@@ -83,6 +83,7 @@ impl Guest {
         let vendor = cpuid::Vendor::from_signature(cpu::vendor());
         let phys_bits = (cpu::cpuid(0x8000_0008, 0).eax & 0xff) as u8;
         let msrs = msr::VcpuMsrs::new(vendor, phys_bits);
+        let msrs = if privileged { msrs.for_hardware_domain() } else { msrs };
         Guest { domid, vcpu_id, console: Output::new(), hardware_domain: privileged, signals, ints, null_accesses: 0, msrs, pit: Default::default(), host_events_seen: 0 }
     }
 
@@ -402,6 +403,7 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                         MsrRead::Efer => Some(vcpu.efer()),
                         MsrRead::Pat => Some(vcpu.pat()),
                         MsrRead::Value(v) => Some(v),
+                        MsrRead::Host(mask) => cpu::rdmsr_checked(index).ok().map(|v| v & mask),
                         MsrRead::Fault => None,
                     },
                 };

@@ -113,6 +113,22 @@ hv_wrmsr_insn:
 hv_wrmsr_fixup:
     mov eax, 1
     ret
+
+    .globl hv_rdmsr_checked
+    .globl hv_rdmsr_insn
+    .globl hv_rdmsr_fixup
+hv_rdmsr_checked:               /* edi = MSR, rsi = where the value goes */
+    mov ecx, edi
+hv_rdmsr_insn:
+    rdmsr
+    shl rdx, 32
+    or rax, rdx
+    mov [rsi], rax
+    xor eax, eax
+    ret
+hv_rdmsr_fixup:
+    mov eax, 1
+    ret
     "#
 );
 
@@ -123,6 +139,9 @@ unsafe extern "C" {
     fn hv_wrmsr_checked(msr: u32, value: u64) -> u32;
     fn hv_wrmsr_insn();
     fn hv_wrmsr_fixup();
+    fn hv_rdmsr_checked(msr: u32, value: *mut u64) -> u32;
+    fn hv_rdmsr_insn();
+    fn hv_rdmsr_fixup();
 }
 
 /// One "may fault" instruction: where it is, where its fixup is.
@@ -133,9 +152,10 @@ pub struct ExceptionTableEntry {
 }
 
 /// The instructions a #GP or #UD may recover from (the exception table).
-pub static EXCEPTION_TABLE: [ExceptionTableEntry; 2] = [
+pub static EXCEPTION_TABLE: [ExceptionTableEntry; 3] = [
     ExceptionTableEntry { insn: hv_xsetbv_insn, fixup: hv_xsetbv_fixup },
     ExceptionTableEntry { insn: hv_wrmsr_insn, fixup: hv_wrmsr_fixup },
+    ExceptionTableEntry { insn: hv_rdmsr_insn, fixup: hv_rdmsr_fixup },
 ];
 
 /// Where to resume after a fault at `rip`, if `rip` is one of `table`'s
@@ -189,6 +209,17 @@ pub unsafe fn wrmsr_checked(msr: u32, value: u64) -> Result<(), Refused> {
     // SAFETY: the caller guarantees a successful write is harmless; a faulting one resumes at `hv_wrmsr_fixup` (exception table).
     match unsafe { hv_wrmsr_checked(msr, value) } {
         0 => Ok(()),
+        _ => Err(Refused),
+    }
+}
+
+/// Reads a host MSR for a guest that may see it (Dom0's memory-controller
+/// MSRs); an MSR the CPU does not have (#GP) is reported, not fatal.
+pub fn rdmsr_checked(msr: u32) -> Result<u64, Refused> {
+    let mut value = 0u64;
+    // SAFETY: the MSRs passed here (AMD's SYSCFG, TOP_MEM, IORRs, TSEG) have no read side effects; one the CPU lacks raises #GP at `hv_rdmsr_insn`, which the exception table turns into a return of 1, and `value` is a live local the routine writes only on success.
+    match unsafe { hv_rdmsr_checked(msr, &raw mut value) } {
+        0 => Ok(value),
         _ => Err(Refused),
     }
 }
