@@ -90,12 +90,11 @@ impl EventWords for Domain {
     fn kick(&mut self, vcpu: u32) {
         if let Some(v) = self.vcpus.get(vcpu as usize) {
             v.signals.raise_upcall();
-            // Another CPU runs (or waits on) it: interrupt it now rather
-            // than at its next timer tick.
-            if let Some(cpu) = v.running_on
-                && cpu != crate::arch::cpu_index() as usize
-            {
-                crate::arch::x86_64::apic::kick_cpu(cpu);
+            // Another CPU runs (or waits on) it: interrupt it rather than
+            // let it wait for its next timer tick, once the domain table
+            // (locked now) is released (`sched::kick`).
+            if let Some(cpu) = v.running_on {
+                crate::sched::kick::defer(cpu);
             }
         }
     }

@@ -7,8 +7,22 @@ use spin::Mutex;
 
 use super::object::Domain;
 use crate::event::channels::{Binding, Channel};
+use crate::sched::kick::UnlockThenKick;
 
-pub static DOMAINS: Mutex<DomainTable> = Mutex::new(DomainTable { domains: Vec::new(), rover: 0 });
+pub static DOMAINS: DomainsLock = DomainsLock(Mutex::new(DomainTable { domains: Vec::new(), rover: 0 }));
+
+/// The table's lock. Its guard sends the kicks raised while it was held
+/// once it is released (`sched::kick`): a kicked CPU finds it free.
+pub struct DomainsLock(Mutex<DomainTable>);
+
+/// The locked table.
+pub type DomainsGuard<'a> = UnlockThenKick<'a, DomainTable>;
+
+impl DomainsLock {
+    pub fn lock(&self) -> DomainsGuard<'_> {
+        UnlockThenKick::new(self.0.lock(), crate::sched::kick::send_owed)
+    }
+}
 
 /// Ids of ordinary domains are below this (Xen's DOMID_FIRST_RESERVED).
 pub const DOMID_FIRST_RESERVED: u16 = 0x7ff0;

@@ -8,4 +8,5 @@
 
 /// The credit2-class policy (weights, caps, affinity, slices) that will replace the partition; host-tested, not wired in yet.
 pub mod credit;
+pub mod kick;
 pub mod runqueue;

@@ -16,10 +16,9 @@ use super::msr::{self, MsrRead, MsrWrite};
 use crate::arch::x86_64::{cpu, power};
 use crate::arch::x86_64::virt::exit::Exit;
 use crate::arch::x86_64::virt::vcpu::{HwVcpu, take_pending_interrupts};
-use spin::MutexGuard;
 
 use crate::domain::object::{Domain, DomainState};
-use crate::domain::table::{DOMAINS, DomainTable};
+use crate::domain::table::{DOMAINS, DomainsGuard};
 use crate::event::signals::VcpuSignals;
 use crate::event::two_level;
 use crate::console::guest::Output;
@@ -111,7 +110,7 @@ impl Guest {
 /// tables, as they were when it made the call, and the domain table.
 struct HypercallContext<'g> {
     guest: &'g mut Guest,
-    domains: MutexGuard<'g, DomainTable>,
+    domains: DomainsGuard<'g>,
     vcpu: &'g HwVcpu,
     /// The guest's paging at the call, read at the first guest-virtual
     /// access, for a supervisor access (Xen's `copy_{to,from}_user_hvm`
@@ -228,11 +227,12 @@ impl Caller for HypercallContext<'_> {
         d.dying = true;
         let running: Vec<usize> = d.vcpus.iter().filter_map(|v| v.running_on).collect();
         if !running.is_empty() {
-            // Its CPUs stop it at their next exit (this IPI forces one);
+            // Its CPUs stop it at their next exit (a kick, sent once the
+            // table is unlocked, forces one);
             // the toolstack's retried hypercall then finds it stopped.
             // Nothing is released before: its vCPUs may still use it all.
             for cpu in running {
-                crate::arch::x86_64::apic::kick_cpu(cpu);
+                crate::sched::kick::defer(cpu);
             }
             return Err(Errno::ERESTART);
         }
@@ -253,7 +253,7 @@ impl Caller for HypercallContext<'_> {
             return Ok(());
         }
         for cpu in busy {
-            crate::arch::x86_64::apic::kick_cpu(cpu);
+            crate::sched::kick::defer(cpu);
         }
         Err(Errno::ERESTART)
     }
