@@ -98,6 +98,14 @@ impl EventWords for Domain {
             }
         }
     }
+    fn wake_pollers(&mut self, port: u32) {
+        // Its wait loop sees the pending port once its CPU is interrupted.
+        for v in self.vcpus.iter().filter(|v| v.poll_ports.contains(&port)) {
+            if let Some(cpu) = v.running_on {
+                crate::sched::kick::defer(cpu);
+            }
+        }
+    }
 }
 
 impl Domain {

@@ -28,6 +28,8 @@ pub trait EventWords {
     fn test_and_set_upcall(&mut self, vcpu: u32) -> bool;
     /// The vCPU has a new upcall: deliver its vector, wake it if it blocks.
     fn kick(&mut self, vcpu: u32);
+    /// Wakes the vCPUs that wait in SCHEDOP_poll on `port`.
+    fn wake_pollers(&mut self, port: u32);
 
     /// Ports the ABI can name: `word_bits`².
     fn nr_channels(&self) -> u32 {
@@ -36,7 +38,9 @@ pub trait EventWords {
 }
 
 /// Marks `port` pending and, unless it is masked, notifies `vcpu`
-/// (`evtchn_2l_set_pending`).
+/// (`evtchn_2l_set_pending`); either way a vCPU polling the port wakes
+/// (`evtchn_check_pollers`): SCHEDOP_poll waits for the pending bit, masked
+/// or not, whatever its selector and upcall flag already say.
 pub fn set_pending(w: &mut dyn EventWords, port: u32, vcpu: u32) {
     if w.test_and_set(Bitmap::Pending, port) {
         return;
@@ -44,6 +48,7 @@ pub fn set_pending(w: &mut dyn EventWords, port: u32, vcpu: u32) {
     if !w.test(Bitmap::Mask, port) && !w.test_and_set_selector(vcpu, port / w.word_bits()) {
         mark_events_pending(w, vcpu);
     }
+    w.wake_pollers(port);
 }
 
 /// Unmasks `port`; a pending port notifies `vcpu` now (`evtchn_2l_unmask`).
@@ -84,6 +89,10 @@ pub mod fake {
         pub selector: Vec<u64>,
         pub upcall: Vec<bool>,
         pub kicks: Vec<u32>,
+        /// (vCPU, port) of each vCPU waiting in SCHEDOP_poll.
+        pub polling: Vec<(u32, u32)>,
+        /// vCPUs woken from SCHEDOP_poll.
+        pub woken: Vec<u32>,
     }
 
     impl FakeWords {
@@ -96,6 +105,8 @@ pub mod fake {
                 selector: alloc::vec![0; vcpus],
                 upcall: alloc::vec![false; vcpus],
                 kicks: Vec::new(),
+                polling: Vec::new(),
+                woken: Vec::new(),
             }
         }
 
@@ -140,6 +151,10 @@ pub mod fake {
         fn kick(&mut self, vcpu: u32) {
             self.kicks.push(vcpu);
         }
+        fn wake_pollers(&mut self, port: u32) {
+            let woken: Vec<u32> = self.polling.iter().filter(|&&(_, p)| p == port).map(|&(v, _)| v).collect();
+            self.woken.extend(woken);
+        }
     }
 }
 
@@ -175,6 +190,24 @@ mod tests {
         assert_eq!(w.kicks, [0]);
         unmask(&mut w, 40, 0);
         assert_eq!(w.kicks, [0], "unmasking an unmasked port does nothing");
+    }
+
+    #[test]
+    fn a_poller_wakes_on_its_port_masked_or_not_whatever_the_upcall_state() {
+        let mut w = FakeWords::new(64, 2);
+        w.polling = alloc::vec![(1, 9), (0, 4)];
+        w.mask[9] = true;
+        set_pending(&mut w, 9, 1);
+        assert!(w.kicks.is_empty(), "masked: no upcall");
+        assert_eq!(w.woken, [1], "but vCPU 1 polls port 9");
+        set_pending(&mut w, 5, 0);
+        assert_eq!(w.kicks, [0], "port 5 raises vCPU 0's upcall");
+        assert_eq!(w.woken, [1], "nobody polls port 5");
+        set_pending(&mut w, 4, 0);
+        assert_eq!(w.kicks, [0], "selector and upcall already set: no second upcall");
+        assert_eq!(w.woken, [1, 0], "the poller of port 4 wakes all the same");
+        set_pending(&mut w, 4, 0);
+        assert_eq!(w.woken, [1, 0], "already pending: nothing new");
     }
 
     #[test]
