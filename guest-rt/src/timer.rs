@@ -2,6 +2,8 @@
 //! this image, VIRQ_TIMER is bound to a port, and each sleep arms
 //! `set_timer_op`, blocks in `SCHEDOP_block` and acknowledges the event in
 //! shared info (no interrupt handler: the event is polled after each wake).
+//! [`EventWait`] sleeps on one other event channel the same way, with
+//! `SCHEDOP_poll`.
 
 use abi::event_channel::{EVTCHNOP_BIND_VIRQ, EvtchnBindVirq};
 use abi::hvm::hvm_op::{HVMOP_GET_TIME, XenHvmGetTime};
@@ -11,7 +13,7 @@ use abi::xen::{
     HYPERVISOR_SET_TIMER_OP, VIRQ_TIMER,
 };
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::hypercall;
 
@@ -39,15 +41,10 @@ pub struct Timer {
 }
 
 impl Timer {
-    /// Maps shared info and binds VIRQ_TIMER on vCPU 0 (once per kernel).
+    /// Maps shared info (if not yet) and binds VIRQ_TIMER on vCPU 0 (once
+    /// per kernel).
     pub fn new() -> Result<Timer, Failed> {
-        let page = core::ptr::addr_of_mut!(SHARED_INFO).cast::<u8>();
-        let map = XenAddToPhysmap { domid: DOMID_SELF, size: 0, space: XENMAPSPACE_SHARED_INFO, idx: 0, gpfn: page as u64 >> 12 };
-        // SAFETY: the argument is a live struct; the page is ours, identity-mapped, and from now on Xen's.
-        let rc = unsafe { hypercall::hypercall2(HYPERVISOR_MEMORY_OP, XENMEM_ADD_TO_PHYSMAP, &raw const map as u64) };
-        if rc != 0 {
-            return Err(Failed { what: "mapping shared info", rc });
-        }
+        map_shared_info()?;
         let mut bind = EvtchnBindVirq { virq: VIRQ_TIMER, vcpu: 0, port: 0 };
         // SAFETY: as above; Xen writes the port into `bind`.
         let rc = unsafe { hypercall::hypercall2(HYPERVISOR_EVENT_CHANNEL_OP, EVTCHNOP_BIND_VIRQ, &raw mut bind as u64) };
@@ -103,19 +100,7 @@ impl Timer {
 
     /// Clears the pending bits of `ports`; whether any was set.
     fn take_ports(&self, ports: &[u32]) -> bool {
-        let page = core::ptr::addr_of_mut!(SHARED_INFO).cast::<u8>();
-        let mut any = false;
-        for &port in ports {
-            let word = EVTCHN_PENDING + (port as usize / 64) * 8;
-            if word + 8 > 4096 {
-                continue;
-            }
-            // SAFETY: the word lies in the shared-info page, which stays mapped, 8-byte aligned (2048 + 8k); Xen sets its bits concurrently, hence the atomic clear (a locked AND, as Xen's own bit operations).
-            let bits = unsafe { &*page.add(word).cast::<AtomicU64>() };
-            let mask = 1u64 << (port % 64);
-            any |= bits.fetch_and(!mask, Ordering::AcqRel) & mask != 0;
-        }
-        any
+        ports.iter().fold(false, |any, &port| take_pending_bit(port) | any)
     }
 
     /// Blocks for good with no timer armed, acknowledging (and ignoring)
@@ -141,6 +126,75 @@ impl Timer {
             byte.write_volatile(bits & !(1 << (port % 8)));
             bits & (1 << (port % 8)) != 0
         }
+    }
+}
+
+/// Whether shared info is mapped over [`SHARED_INFO`] yet.
+static SHARED_INFO_MAPPED: AtomicBool = AtomicBool::new(false);
+
+/// Maps shared info over [`SHARED_INFO`], once per kernel (a second
+/// mapping would only move it to the same page again).
+fn map_shared_info() -> Result<(), Failed> {
+    if SHARED_INFO_MAPPED.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    let page = core::ptr::addr_of_mut!(SHARED_INFO).cast::<u8>();
+    let map = XenAddToPhysmap { domid: DOMID_SELF, size: 0, space: XENMAPSPACE_SHARED_INFO, idx: 0, gpfn: page as u64 >> 12 };
+    // SAFETY: the argument is a live struct; the page is ours, identity-mapped, and from now on Xen's.
+    let rc = unsafe { hypercall::hypercall2(HYPERVISOR_MEMORY_OP, XENMEM_ADD_TO_PHYSMAP, &raw const map as u64) };
+    if rc != 0 {
+        return Err(Failed { what: "mapping shared info", rc });
+    }
+    SHARED_INFO_MAPPED.store(true, Ordering::Release);
+    Ok(())
+}
+
+/// Clears `port`'s pending bit in shared info; whether it was set (false,
+/// and nothing touched, before shared info is mapped).
+fn take_pending_bit(port: u32) -> bool {
+    let word = EVTCHN_PENDING + (port as usize / 64) * 8;
+    if word + 8 > 4096 || !SHARED_INFO_MAPPED.load(Ordering::Acquire) {
+        return false;
+    }
+    let page = core::ptr::addr_of_mut!(SHARED_INFO).cast::<u8>();
+    // SAFETY: the word lies in the shared-info page, which stays mapped, 8-byte aligned (2048 + 8k); Xen sets its bits concurrently, hence the atomic clear (a locked AND, as Xen's own bit operations).
+    let bits = unsafe { &*page.add(word).cast::<AtomicU64>() };
+    let mask = 1u64 << (port % 64);
+    bits.fetch_and(!mask, Ordering::AcqRel) & mask != 0
+}
+
+/// Waiting for one event channel without an interrupt handler: clear its
+/// pending bit with [`EventWait::take`], look at what it guards, and if
+/// there is nothing yet, [`EventWait::poll`] until the other end notifies
+/// (`SCHEDOP_poll`: the vCPU sleeps, and wakes as soon as the port is
+/// pending, or at the deadline).
+pub struct EventWait {
+    port: u32,
+}
+
+impl EventWait {
+    /// Maps shared info (if not yet) to wait on `port`.
+    pub fn new(port: u32) -> Result<EventWait, Failed> {
+        map_shared_info()?;
+        Ok(EventWait { port })
+    }
+
+    /// Clears the port's pending bit; whether it was set.
+    pub fn take(&self) -> bool {
+        take_pending_bit(self.port)
+    }
+
+    /// Sleeps until the port is pending (at once if it is) or system time
+    /// reaches `deadline` (0: no deadline).
+    pub fn poll(&self, deadline: u64) -> Result<(), Failed> {
+        let ports = [self.port];
+        let poll = abi::sched::SchedPoll { ports: ports.as_ptr() as u64, nr_ports: 1, _pad: 0, timeout: deadline };
+        // SAFETY: `poll` and the port array it names are live for the call; Xen only reads them.
+        let rc = unsafe { hypercall::hypercall2(HYPERVISOR_SCHED_OP, abi::sched::SCHEDOP_POLL, &raw const poll as u64) };
+        if rc != 0 {
+            return Err(Failed { what: "SCHEDOP_poll", rc });
+        }
+        Ok(())
     }
 }
 

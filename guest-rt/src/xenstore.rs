@@ -100,6 +100,8 @@ pub enum ClientError {
 pub struct Client {
     page: Mapped,
     port: u32,
+    /// Sleeps on `port` while the server has nothing for us.
+    wait: timer::EventWait,
     endpoint: Endpoint,
     next_req: u32,
     /// Watch events that came while waiting for replies.
@@ -109,14 +111,16 @@ pub struct Client {
 }
 
 impl Client {
-    /// The store the toolstack set up for this domain, if any.
+    /// The store the toolstack set up for this domain, if any (and shared
+    /// info, to sleep on its port).
     pub fn init() -> Option<Client> {
         let pfn = pvconsole::get_param(HVM_PARAM_STORE_PFN)?;
         let port = u32::try_from(pvconsole::get_param(HVM_PARAM_STORE_EVTCHN)?).ok()?;
         let addr = pfn.checked_mul(4096).filter(|&a| a != 0 && a < crate::start_info::MAPPED_END)?;
+        let wait = timer::EventWait::new(port).ok()?;
         // SAFETY: the page lies in the boot identity map of the first 4 GiB; the toolstack populated it for us and it stays ours.
         let page = unsafe { Mapped::new(addr) };
-        Some(Client { page, port, endpoint: Endpoint::new(Role::Client), next_req: 1, events: VecDeque::new(), timeout_ns: 5_000_000_000 })
+        Some(Client { page, port, wait, endpoint: Endpoint::new(Role::Client), next_req: 1, events: VecDeque::new(), timeout_ns: 5_000_000_000 })
     }
 
     pub fn port(&self) -> u32 {
@@ -133,12 +137,15 @@ impl Client {
         self.endpoint.queue(bytes.to_vec());
         let deadline = timer::now_ns() + self.timeout_ns;
         while self.endpoint.busy() {
+            // Cleared before looking: a notification after the look wakes the poll.
+            self.wait.take();
             if self.endpoint.flush(&self.page).map_err(ClientError::Ring)? {
                 pvconsole::send(self.port);
             } else if timer::now_ns() > deadline {
                 return Err(ClientError::Timeout);
             } else {
-                hypercall::sched_yield();
+                // The ring is full: the server notifies when it has read some.
+                self.sleep(deadline);
             }
         }
         Ok(())
@@ -148,6 +155,8 @@ impl Client {
     fn receive(&mut self, timeout_ns: u64) -> Result<Message, ClientError> {
         let deadline = timer::now_ns() + timeout_ns;
         loop {
+            // Cleared before looking: a reply written after the look wakes the poll.
+            self.wait.take();
             if let Some(m) = self.endpoint.receive(&self.page).map_err(ClientError::Ring)? {
                 // Room freed in rsp: the server may wait for it.
                 pvconsole::send(self.port);
@@ -156,6 +165,14 @@ impl Client {
             if timer::now_ns() > deadline {
                 return Err(ClientError::Timeout);
             }
+            self.sleep(deadline);
+        }
+    }
+
+    /// Sleeps until the server notifies or `deadline` passes (a failed
+    /// poll, which Xen refuses only for bad arguments, yields instead).
+    fn sleep(&self, deadline: u64) {
+        if self.wait.poll(deadline).is_err() {
             hypercall::sched_yield();
         }
     }

@@ -189,7 +189,7 @@ mod roles {
 
     pub fn connect() -> Option<Xs> {
         let Some(c) = Client::init() else {
-            println!("xenstore-test: no store ring (HVM_PARAM_STORE_PFN unset)");
+            println!("xenstore-test: no store ring (HVM_PARAM_STORE_PFN unset, or shared info not mappable)");
             return None;
         };
         let mut xs = Xs { c, domid: 0, quiet: false };
