@@ -157,9 +157,13 @@ impl Client {
         loop {
             // Cleared before looking: a reply written after the look wakes the poll.
             self.wait.take();
-            if let Some(m) = self.endpoint.receive(&self.page).map_err(ClientError::Ring)? {
+            let read_before = self.endpoint.bytes_read();
+            let got = self.endpoint.receive(&self.page).map_err(ClientError::Ring)?;
+            if self.endpoint.bytes_read() != read_before {
                 // Room freed in rsp: the server may wait for it.
                 pvconsole::send(self.port);
+            }
+            if let Some(m) = got {
                 return Ok(m);
             }
             if timer::now_ns() > deadline {

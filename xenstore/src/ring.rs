@@ -143,11 +143,21 @@ pub struct Endpoint {
     framer: Framer,
     pending: Vec<u8>,
     sent: usize,
+    /// Bytes taken from the inbound half so far.
+    read: u64,
 }
 
 impl Endpoint {
     pub fn new(role: Role) -> Endpoint {
-        Endpoint { role, framer: Framer::default(), pending: Vec::new(), sent: 0 }
+        Endpoint { role, framer: Framer::default(), pending: Vec::new(), sent: 0, read: 0 }
+    }
+
+    /// Bytes [`Self::receive`] has taken from the ring so far, whole
+    /// messages or not. When it grows, the other end is told (as Xen's
+    /// xenstored and xenbus do after each read): a writer with more than
+    /// the ring holds waits for that room.
+    pub fn bytes_read(&self) -> u64 {
+        self.read
     }
 
     fn inbound(&self) -> Half {
@@ -164,6 +174,7 @@ impl Endpoint {
             if n == 0 {
                 return Ok(None);
             }
+            self.read += n as u64;
             if let Some(m) = self.framer.push(&buf[..n]).map_err(|e| RingError::Oversized(e.0))? {
                 return Ok(Some(m));
             }
@@ -278,13 +289,16 @@ pub(crate) mod tests {
         let mut got = None;
         for _ in 0..10 {
             client.flush(&page).unwrap();
+            let before = server.bytes_read();
             if let Some(m) = server.receive(&page).unwrap() {
                 got = Some(m);
                 break;
             }
+            assert_eq!(server.bytes_read() - before, SIZE.into(), "a part of it read: the client is to be told");
         }
         assert!(!client.busy());
         assert_eq!(got, Some(big));
+        assert_eq!(server.bytes_read(), 16 + 4096);
         // And a reply back.
         let reply = Message::new(11, 9, 0, b"OK\0".to_vec());
         server.queue(reply.to_bytes());

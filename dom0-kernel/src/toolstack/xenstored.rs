@@ -171,6 +171,7 @@ impl Xenstored {
         }
         let (mut moved, mut notify) = (false, false);
         let mut handled = 0;
+        let read_before = s.endpoint.bytes_read();
         let outcome: Result<(), RingError> = (|| {
             loop {
                 let mut progress = false;
@@ -209,6 +210,11 @@ impl Xenstored {
             s.page.set_error(code);
             s.broken = true;
             self.store.close(s.domid);
+            notify = true;
+        }
+        // Part of a request read (a whole one is `handled`): its writer
+        // may wait for the room.
+        if s.endpoint.bytes_read() != read_before {
             notify = true;
         }
         if notify {
