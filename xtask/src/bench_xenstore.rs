@@ -1,13 +1,32 @@
-//! `cargo xtask bench`'s xenstore table: round trips per second from one
-//! DomU, then from four at once, against Dom0's xenstored. Dom0 runs
-//! `bench=xenstore` (dom0-kernel/src/xsbench.rs) on 5 CPUs (Dom0 on CPU 0,
-//! one DomU vCPU on each other); every DomU (`xenstore-test mode=bench`)
-//! times 1000 XS_READs and 1000 XS_WRITEs of its own key by the system
-//! time and the TSC and prints them. A phase's rate is all its round trips
-//! over the span from the first start to the last end; the TSC figure is
-//! the mean per round trip of one DomU: TSC cycles on QEMU TCG, and
-//! instructions under `-icount shift=0` (all CPUs', as QEMU runs them in
-//! turn). The host's wall time of the whole boot is beside them.
+//! `cargo xtask bench`'s xenstore table: round trips from one DomU, then
+//! from four at once, against Dom0's xenstored. Dom0 runs `bench=xenstore`
+//! (dom0-kernel/src/xsbench.rs) on 5 CPUs (Dom0 on CPU 0, one DomU vCPU on
+//! each other); every DomU (`xenstore-test mode=bench`) makes 1000 XS_READs
+//! of its own key, then 1000 XS_WRITEs of it, one request at a time
+//! (each waits for its reply), times each loop by Xen's system time
+//! (HVMOP_get_time) and its TSC, and prints them.
+//!
+//! Per row (phase and request type):
+//! - `rt/s`: all the phase's round trips (every DomU's) over the span from
+//!   the first loop's start to the last one's end, in system time: for 4
+//!   DomUs, what the store answers in all.
+//! - `per rt`: the mean over the phase's DomUs of each one's TSC delta over
+//!   its 1000 round trips: the latency one DomU sees (with 4, while the
+//!   others keep the store busy).
+//!
+//! What the clocks count: under plain TCG (`qemu-tcg`) the guest's TSC and
+//! system time follow the host's clock, so `rt/s` is per host second and
+//! `per rt` is in TSC cycles at the rate the hypervisor calibrated (its
+//! `time: TSC ... MHz` line), i.e. host time; the figures vary with the
+//! host's load. Under `-icount shift=0,sleep=off` (`qemu-tcg-icount`) both
+//! follow QEMU's virtual clock: 1 ns for each instruction any CPU executes
+//! (QEMU runs the CPUs one at a time), and when every CPU is halted it
+//! jumps to the next timer deadline; so `per rt` is virtual ns (the
+//! instructions all CPUs execute for one round trip, plus any time all of
+//! them wait for a timer), `rt/s` is per 10^9 of them, and both repeat
+//! from run to run. The last line is the host's wall time of each whole
+//! run (QEMU's start to the hypervisor's `hv: exit code=` line: boot, both
+//! phases, creating and destroying the DomUs), not of the timed loops.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -16,7 +35,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::bench::{Json, Sample, run_once};
+use crate::bench::{Json, Sample, run_to_exit};
 use crate::images::{self, BootSpec, Firmware, Images};
 use crate::platform::{Machine, Platform};
 use crate::qemu::Accel;
@@ -94,12 +113,12 @@ pub fn bench(root: &Path, target_dir: &Path, out: &Path) -> Result<Vec<PlatformR
     let images = Images::new(out.join("xenstore-image"));
     images.make(&built, &BootSpec { cmdline: "loglvl=info", dom0_cmdline: DOM0_CMDLINE }, &[Firmware::Multiboot])?;
     let mut runs = Vec::new();
-    for (name, unit, icount) in [("qemu-tcg", "TSC cycles", false), ("qemu-tcg-icount", "instructions", true)] {
+    for (name, unit, icount) in [("qemu-tcg", "TSC cycles", false), ("qemu-tcg-icount", "virtual ns", true)] {
         print!("bench xenstore {name:<16} ");
         let _ = std::io::stdout().flush();
         let machine = Machine { platform: Platform::QemuKernel, accel: Accel::Tcg, smp: 5, mem_mib: 512, icount };
         let dir = out.join("xenstore").join(name);
-        let sample = run_once(&machine, TIMEOUT, &images.image(Firmware::Multiboot), &dir)
+        let sample = run_to_exit(&machine, TIMEOUT, &images.image(Firmware::Multiboot), &dir)
             .unwrap_or_else(|e| Sample { problem: Some(format!("{e:#}")), ..Sample::default() });
         let log = std::fs::read_to_string(dir.join("com1.log")).unwrap_or_default();
         let loops = loops(&log);
@@ -112,7 +131,7 @@ pub fn bench(root: &Path, target_dir: &Path, out: &Path) -> Result<Vec<PlatformR
 pub fn table(runs: &[PlatformRun]) -> String {
     let mut out = String::from("xenstore round trips            ");
     for r in runs {
-        let _ = write!(out, "  {:>14} rt/s  {:>12}/rt", r.name, r.unit);
+        let _ = write!(out, "  {:>14} rt/s  {:>12} per rt", r.name, r.unit);
     }
     out.push('\n');
     for (phase, label) in [(1, "1 DomU"), (4, "4 DomUs at once")] {
@@ -121,25 +140,30 @@ pub fn table(runs: &[PlatformRun]) -> String {
             for r in runs {
                 match figures(&r.loops, phase, write) {
                     Some((rate, per, 0)) => {
-                        let _ = write!(out, "  {rate:>19.0}  {per:>15.0}");
+                        let _ = write!(out, "  {rate:>19.0}  {per:>19.0}");
                     }
                     Some((_, _, failed)) => {
-                        let _ = write!(out, "  {:>36}", format!("{failed} failed"));
+                        let _ = write!(out, "  {:>40}", format!("{failed} failed"));
                     }
                     None => {
-                        let _ = write!(out, "  {:>19}  {:>15}", "n/a", "n/a");
+                        let _ = write!(out, "  {:>19}  {:>19}", "n/a", "n/a");
                     }
                 }
             }
             out.push('\n');
         }
     }
-    out.push_str("host wall time of the whole boot ");
+    out.push_str("host wall time of each whole run (boot, both phases, teardown; not the loops alone):");
     for r in runs {
         let note = r.sample.problem.as_deref().map_or(String::new(), |p| format!(" ({p})"));
         let _ = write!(out, " {}: {}{note}", r.name, r.sample.exit_s.map_or("n/a".into(), |s| format!("{s:.1} s")));
     }
     out.push('\n');
+    out.push_str(
+        "rt/s: every DomU's round trips over the phase's span (4 DomUs: the store's total); per rt: the mean latency one DomU sees.\n\
+         TSC cycles: host time at the calibrated TSC rate (varies with the host's load); virtual ns: -icount's clock, 1 ns per\n\
+         instruction of any CPU plus the idle time skipped to the next timer when all are halted (deterministic).\n",
+    );
     out
 }
 
