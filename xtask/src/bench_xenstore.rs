@@ -23,8 +23,8 @@
 //! (QEMU runs the CPUs one at a time), and when every CPU is halted it
 //! jumps to the next timer deadline; so `per rt` is virtual ns (the
 //! instructions all CPUs execute for one round trip, plus any time all of
-//! them wait for a timer), `rt/s` is per 10^9 of them, and both repeat
-//! from run to run. The last line is the host's wall time of each whole
+//! them wait for a timer), `rt/s` is per 10^9 of them, and both vary by
+//! well under 1% from run to run. The last line is the host's wall time of each whole
 //! run (QEMU's start to the hypervisor's `hv: exit code=` line: boot, both
 //! phases, creating and destroying the DomUs), not of the timed loops.
 
@@ -162,7 +162,7 @@ pub fn table(runs: &[PlatformRun]) -> String {
     out.push_str(
         "rt/s: every DomU's round trips over the phase's span (4 DomUs: the store's total); per rt: the mean latency one DomU sees.\n\
          TSC cycles: host time at the calibrated TSC rate (varies with the host's load); virtual ns: -icount's clock, 1 ns per\n\
-         instruction of any CPU plus the idle time skipped to the next timer when all are halted (deterministic).\n",
+         instruction of any CPU plus the idle time skipped to the next timer when all are halted (repeats within 1%).\n",
     );
     out
 }
