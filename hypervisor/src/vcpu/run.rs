@@ -80,8 +80,7 @@ impl Guest {
         // CPUID leaf 1 does: as the host has them (vcpu/cpuid.rs).
         let ints = Interrupts::new(vcpu_id, cpu::cpuid(1, 0).ecx);
         let vendor = cpuid::Vendor::from_signature(cpu::vendor());
-        let phys_bits = (cpu::cpuid(0x8000_0008, 0).eax & 0xff) as u8;
-        let msrs = msr::VcpuMsrs::new(vendor, phys_bits);
+        let msrs = msr::VcpuMsrs::new(vendor, host_phys_bits());
         let msrs = if privileged { msrs.for_hardware_domain() } else { msrs };
         Guest { domid, vcpu_id, console: Output::new(), hardware_domain: privileged, signals, ints, null_accesses: 0, msrs, pit: Default::default(), host_events_seen: 0 }
     }
@@ -546,14 +545,6 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
     }
 }
 
-/// Takes the host interrupts pending on this CPU, and if any came since
-/// the last look (a timer tick, a ping: a destroy, pause or event for this
-/// vCPU), fires its timers and sees whether it must stop. Runs before every
-/// VM entry, as Xen checks its softirqs there: an interrupt that arrives
-/// while this CPU handles an exit (interrupts off) must not wait for one
-/// that the guest takes as an external-interrupt exit. Bochs's VMX never
-/// makes that exit for an interrupt left pending at VM entry, so a guest
-/// that spins on hypercalls there never saw a destroy, a pause or a tick.
 /// Dom0's access to a PM1 control register (ACPI sleep). Reads and plain
 /// writes reach the register; SLP_EN does not: the hypervisor cannot be
 /// suspended, so Dom0 shuts down with poweroff, and the write is made once
@@ -584,6 +575,14 @@ fn sleep_control(vcpu: &mut HwVcpu, guest: &mut Guest, access: crate::arch::x86_
     }
 }
 
+/// Takes the host interrupts pending on this CPU, and if any came since
+/// the last look (a timer tick, a ping: a destroy, pause or event for this
+/// vCPU), fires its timers and sees whether it must stop. Runs before every
+/// VM entry, as Xen checks its softirqs there: an interrupt that arrives
+/// while this CPU handles an exit (interrupts off) must not wait for one
+/// that the guest takes as an external-interrupt exit. Bochs's VMX never
+/// makes that exit for an interrupt left pending at VM entry, so a guest
+/// that spins on hypercalls there never saw a destroy, a pause or a tick.
 fn host_events(guest: &mut Guest) -> Option<End> {
     use core::sync::atomic::Ordering::Relaxed;
     take_pending_interrupts();
@@ -829,6 +828,11 @@ fn vcpu_down(guest: &mut Guest) -> End {
     End::Shutdown(abi::sched::SHUTDOWN_POWEROFF)
 }
 
+/// The physical-address width guests see (CPUID 0x80000008 passes it on).
+fn host_phys_bits() -> u8 {
+    crate::bits::low8(u64::from(cpu::cpuid(0x8000_0008, 0).eax))
+}
+
 /// Emulates a MOV to CR0 that exited (VMX: it changes CR0.NE): checks it
 /// with the MOV rules, loads the PAE PDPTEs if it does so, installs it.
 /// Err is the reason for the guest's #GP.
@@ -847,9 +851,9 @@ fn mov_to_cr0(vcpu: &mut HwVcpu, guest: &Guest, value: u64) -> Result<(), &'stat
         let domains = DOMAINS.lock();
         let me = domains.get(guest.domid).ok_or("no domain")?;
         me.memory().read(table, &mut bytes).map_err(|_| "the PDPT is not in RAM")?;
-        let pdptes: [u64; 4] = core::array::from_fn(|i| u64::from_le_bytes(bytes[i * 8..i * 8 + 8].try_into().expect("8 bytes")));
-        let phys_bits = (cpu::cpuid(0x8000_0008, 0).eax & 0xff) as u8;
-        if !msr::pae_pdptes_valid(&pdptes, phys_bits) {
+        let (entries, _) = bytes.as_chunks::<8>();
+        let pdptes: [u64; 4] = core::array::from_fn(|i| u64::from_le_bytes(entries[i]));
+        if !msr::pae_pdptes_valid(&pdptes, host_phys_bits()) {
             return Err("a PDPTE has reserved bits set");
         }
         vcpu.set_pdptes(pdptes);
