@@ -49,11 +49,13 @@ pub struct Pit {
     started_ns: Option<u64>,
     /// Ticks counted before the gate last went low (mode 0 pauses).
     paused_ticks: u64,
-    /// A latched count, and whether its MSB comes next.
-    latch: Option<(u16, bool)>,
+    /// A latched count, read instead of the counter until all its bytes
+    /// are (the byte order follows `read_msb_next`).
+    latch: Option<u16>,
     /// A latched status byte (read-back command), read before the count.
     status: Option<u8>,
-    /// Whether the next word read gives the MSB.
+    /// The read flip-flop of LSB/MSB access: whether the last byte read
+    /// was the LSB (so the MSB comes next).
     read_msb_next: bool,
     /// Port 0x61's gate and speaker bits.
     port61: u8,
@@ -142,36 +144,19 @@ impl Pit {
                 if let Some(status) = self.status.take() {
                     return status;
                 }
-                if let Some((value, msb)) = self.latch {
-                    let [lo, hi] = value.to_le_bytes();
-                    return match (self.access, msb) {
-                        (Access::Lsb, _) => {
-                            self.latch = None;
-                            lo
-                        }
-                        (Access::Msb, _) => {
-                            self.latch = None;
-                            hi
-                        }
-                        (Access::Word, false) => {
-                            self.latch = Some((value, true));
-                            lo
-                        }
-                        (Access::Word, true) => {
-                            self.latch = None;
-                            hi
-                        }
-                    };
-                }
-                let [lo, hi] = self.count(now_ns).to_le_bytes();
-                match self.access {
+                let [lo, hi] = self.latch.unwrap_or_else(|| self.count(now_ns)).to_le_bytes();
+                let byte = match self.access {
                     Access::Lsb => lo,
                     Access::Msb => hi,
                     Access::Word => {
                         self.read_msb_next = !self.read_msb_next;
                         if self.read_msb_next { lo } else { hi }
                     }
+                };
+                if !(self.access == Access::Word && self.read_msb_next) {
+                    self.latch = None;
                 }
+                byte
             }
             // The control port is write-only.
             _ => 0xff,
@@ -223,7 +208,7 @@ impl Pit {
                     self.status = Some(self.status_byte(now_ns));
                 }
                 if value & (1 << 5) == 0 && self.latch.is_none() {
-                    self.latch = Some((self.count(now_ns), false));
+                    self.latch = Some(self.count(now_ns));
                 }
             }
             return;
@@ -235,7 +220,7 @@ impl Pit {
             0 => {
                 // Counter latch: the first latch holds until read.
                 if self.latch.is_none() {
-                    self.latch = Some((self.count(now_ns), false));
+                    self.latch = Some(self.count(now_ns));
                 }
                 return;
             }

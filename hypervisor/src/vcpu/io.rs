@@ -65,11 +65,7 @@ pub fn rax_after_in(rax: u64, size: u8, value: u32) -> u64 {
 
 /// The value an intercepted read returns (`size` bytes of ones).
 pub fn read_value(size: u8) -> u32 {
-    match size {
-        1 => 0xff,
-        2 => 0xffff,
-        _ => 0xffff_ffff,
-    }
+    crate::bits::low32(width_mask(size))
 }
 
 #[cfg(test)]
