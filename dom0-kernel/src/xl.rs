@@ -194,20 +194,30 @@ pub fn xenstore_shutdown(ts: &mut Toolstack, timer: &Timer, cmdline: &str) {
     let names = guest_rt::cmdline::value(cmdline, "shutdown").unwrap_or("xsshut,xsdeaf");
     for name in names.split(',') {
         let Some(domid) = ready(ts, timer, cmdline, "xenstore-shutdown", name) else { return };
-        match ts.shutdown(name, false) {
-            Ok(how) => println!("xl: shutdown {name}: {how}"),
-            Err(e) => {
-                println!("xl: error: shutdown {name}: {e}");
-                return;
-            }
-        }
-        let gone = alloc::format!("{name} (d{domid}) powered off: destroyed");
-        if !wait_until(ts, timer, 100, 200, |l| l.contains(&gone)) {
-            println!("xl: xenstore-shutdown: FAILED: {name} did not go");
+        if !shut_down(ts, timer, "xenstore-shutdown", name, domid, 20) {
             return;
         }
     }
     println!("xl: xenstore-shutdown: done");
+}
+
+/// What the shell's `shutdown NAME` does, then waits up to `limit_s` for
+/// domain `domid` to power off and be destroyed; false after an error or
+/// FAILED line.
+fn shut_down(ts: &mut Toolstack, timer: &Timer, test: &str, name: &str, domid: u16, limit_s: u32) -> bool {
+    match ts.shutdown(name, false) {
+        Ok(how) => println!("xl: shutdown {name}: {how}"),
+        Err(e) => {
+            println!("xl: error: shutdown {name}: {e}");
+            return false;
+        }
+    }
+    let gone = alloc::format!("{name} (d{domid}) powered off: destroyed");
+    let went = wait_until(ts, timer, 100, limit_s * 10, |l| l.contains(&gone));
+    if !went {
+        println!("xl: {test}: FAILED: {name} did not go");
+    }
+    went
 }
 
 /// `test=no-leak count=N`: creates `scrub.cfg`'s domain N times (default
@@ -305,12 +315,5 @@ pub fn balloon(ts: &mut Toolstack, timer: &Timer, cmdline: &str) {
             "xl: balloon {step}: {verdict}: {name} {tot0} -> {tot1} pages (target {want}), free {free0} -> {free1} ({freed} moved for {given} pages; p2m tables at most {tables})"
         );
     }
-    match ts.shutdown(name, false) {
-        Ok(how) => println!("xl: shutdown {name}: {how}"),
-        Err(e) => println!("xl: error: shutdown {name}: {e}"),
-    }
-    let gone = alloc::format!("{name} (d{domid}) powered off: destroyed");
-    if !wait_until(ts, timer, 100, 600, |l| l.contains(&gone)) {
-        println!("xl: balloon: FAILED: {name} did not go");
-    }
+    shut_down(ts, timer, "balloon", name, domid, 60);
 }

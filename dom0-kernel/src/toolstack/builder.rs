@@ -75,6 +75,16 @@ pub struct Built {
     pub domid: u16,
     pub console: RingPage,
     pub store: RingPage,
+    /// What its max_mem holds beyond `maxmem` (the special pages and the
+    /// ACPI tables), in KiB: kept when `mem-set` moves the limit.
+    pub slack_kib: u64,
+}
+
+/// The pages a domain gets on top of its configured memory, as libxl's
+/// slack above maxmem: the populated special pages and the ACPI tables.
+fn slack_pages(tables: &AcpiTables) -> u64 {
+    let [_, (_, tables_len)] = tables.memmap();
+    SPECIAL_POPULATED + tables_len / PAGE
 }
 
 #[derive(Debug)]
@@ -155,7 +165,7 @@ pub fn build(cfg: &DomainConfig, kernel_name: &str, kernel: &[u8], ramdisk: Opti
                     fill % 1000
                 );
             }
-            Ok(Built { domid, console, store })
+            Ok(Built { domid, console, store, slack_kib: slack_pages(&tables) * (PAGE >> 10) })
         }
         Err(e) => {
             let _ = xen::destroy_domain(domid);
@@ -175,10 +185,7 @@ fn fill(
 ) -> Result<(RingPage, RingPage), BuildError> {
     let memory = cfg.memory_mib << 20;
     let [(rsdp_page, rsdp_len), (tables_at, tables_len)] = tables.memmap();
-    // The special pages and the ACPI tables come on top of the configured
-    // memory, as libxl's slack above maxmem.
-    let extra_pages = SPECIAL_POPULATED + tables_len / PAGE;
-    xen::max_mem(domid, (cfg.maxmem_mib << 10) + extra_pages * (PAGE >> 10))?;
+    xen::max_mem(domid, (cfg.maxmem_mib << 10) + slack_pages(tables) * (PAGE >> 10))?;
     populate(domid, memory / PAGE)?;
     let console = ring_page(domid, CONSOLE_GFN, window)?;
     let store = ring_page(domid, STORE_GFN, window)?;

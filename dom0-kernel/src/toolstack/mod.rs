@@ -128,8 +128,7 @@ impl<'a> Toolstack<'a> {
         }
         let (built, console, uuid) = self.start(file, &config)?;
         let domid = built.domid;
-        let max_kib = xen::domain_infos().ok().and_then(|l| l.iter().find(|i| i.domain.0 == domid).map(|i| i.max_pages * 4));
-        let slack_kib = max_kib.unwrap_or(0).saturating_sub(config.maxmem_mib << 10);
+        let slack_kib = built.slack_kib;
         self.domains.push(Managed {
             domid,
             file: file.to_string(),
