@@ -1,9 +1,12 @@
 //! The hypercall fuzzer: a PVH kernel that makes `count` random hypercalls
 //! generated from `seed` (command line `seed=N count=M`, defaults 1 and
-//! 100000; `trace=K` prints every call from the K-th on), skipping the ones `fuzz::exclude` lists, and checks that it is
+//! 100000; `trace=K` prints every call from the K-th of the whole run on, counting
+//! across seeds), skipping the ones `fuzz::exclude` lists, and checks that it is
 //! still alive and unchanged: every 10000 calls it prints a progress line,
 //! calls xen_version and compares a hash of its own code with the one taken
-//! at boot. At the end: `fuzz: seed=N, M calls done, still alive`, a
+//! at boot; before every refill of its scratch area it has the hypervisor
+//! write each scratch page, so a call that took one away is named (the
+//! calls since the last refill are printed) instead of the refill dying. At the end: `fuzz: seed=N, M calls done, still alive`, a
 //! coverage table (per hypercall and sub-op: calls, non-error returns),
 //! then power off. `seeds=K` runs K seeds from `seed` on, `count` calls
 //! each (`fuzz: K seeds, T calls done, still alive`). `learn` first sets up
@@ -211,11 +214,13 @@ mod kernel {
         }
         let run = Run { count, trace_from, layout, handles, version: hypercall::xen_version(), hash: image_hash(), user_every };
         let mut coverage = Coverage::new();
-        for seed in first_seed..first_seed.saturating_add(seeds) {
+        for (i, seed) in (first_seed..first_seed.saturating_add(seeds)).enumerate() {
             if seed != first_seed {
                 println!("fuzz: seed={seed} count={count}");
             }
-            run_seed(seed, &run, &mut coverage);
+            // `trace` counts the calls of every seed before this one.
+            let before = (i as u64).saturating_mul(count);
+            run_seed(seed, &run, run.trace_from.saturating_sub(before), &mut coverage);
         }
         coverage.print(user_every != 0);
         if seeds > 1 {
@@ -226,7 +231,7 @@ mod kernel {
     /// What every seed's run shares.
     struct Run {
         count: u64,
-        /// Print every call from this one on.
+        /// Print every call from this one of the whole run on.
         trace_from: u64,
         layout: Layout,
         handles: Handles,
@@ -237,15 +242,20 @@ mod kernel {
         user_every: u64,
     }
 
-    /// One run of `run.count` calls from `seed`.
-    fn run_seed(seed: u64, run: &Run, coverage: &mut Coverage) {
+    /// One run of `run.count` calls from `seed`, printing every call from
+    /// its `trace_from`-th on.
+    fn run_seed(seed: u64, run: &Run, trace_from: u64, coverage: &mut Coverage) {
         let mut g = Gen::with_handles(seed, run.layout, run.handles);
         let mut picks = UserPicks::new(seed, run.user_every);
         let mut stats = Stats::default();
         let mut done = 0;
         let read = |addr, len| read_own(addr, len, run.user_every != 0);
+        let mut recent = Recent::new();
         while done < run.count {
             if done % REFILL_EVERY == 0 {
+                if done != 0 {
+                    scratch_still_there(done, &recent);
+                }
                 refill(&mut g);
             }
             let call = g.call();
@@ -255,13 +265,14 @@ mod kernel {
                 continue;
             }
             let [a1, a2, a3, a4, a5] = call.args;
-            if done >= run.trace_from {
+            if done >= trace_from {
                 println!(
                     "fuzz: call {done}{}: nr {:#x} ({a1:#x}, {a2:#x}, {a3:#x}, {a4:#x}, {a5:#x})",
                     if at_cpl3 { " at CPL 3" } else { "" },
                     call.nr
                 );
             }
+            recent.note(done, call, at_cpl3);
             if at_cpl3 {
                 user_call(done, &call, &mut stats, coverage);
             } else {
@@ -492,6 +503,48 @@ mod kernel {
 
     /// The hypervisor still answers as at boot and this kernel's code is
     /// unchanged; otherwise the run ends as a crash.
+    /// The calls made since the last refill, for [`scratch_still_there`].
+    struct Recent {
+        calls: [(u64, Option<Call>, bool); REFILL_EVERY as usize],
+    }
+
+    impl Recent {
+        fn new() -> Self {
+            Recent { calls: [(0, None, false); REFILL_EVERY as usize] }
+        }
+
+        fn note(&mut self, done: u64, call: Call, at_cpl3: bool) {
+            self.calls[(done % REFILL_EVERY) as usize] = (done, Some(call), at_cpl3);
+        }
+    }
+
+    /// Before a refill writes the scratch area: asks the hypervisor to
+    /// write each of its pages (XENVER_extraversion's 16 bytes), which
+    /// fails cleanly where a call took the page away, instead of this
+    /// domain dying at the refill's write with no word of which call did
+    /// it. Then it prints the calls since the last refill and crashes.
+    fn scratch_still_there(done: u64, recent: &Recent) {
+        for page in 0..(SCRATCH_LEN as u64 / 4096) {
+            let at = SCRATCH + page * 4096;
+            // SAFETY: XENVER_extraversion writes 16 bytes at `at`, in the scratch area.
+            let ret = unsafe { hypercall::hypercall5(abi::xen::HYPERVISOR_XEN_VERSION, abi::version::XENVER_EXTRAVERSION, at, 0, 0, 0) };
+            if ret == 0 {
+                continue;
+            }
+            println!("fuzz: after {done} calls scratch page {:#x} is gone ({ret:#x}); the calls since the last refill:", at >> 12);
+            for (n, call, at_cpl3) in &recent.calls {
+                let Some(call) = call else { continue };
+                let [a1, a2, a3, a4, a5] = call.args;
+                println!(
+                    "fuzz: call {n}{}: nr {:#x} ({a1:#x}, {a2:#x}, {a3:#x}, {a4:#x}, {a5:#x})",
+                    if *at_cpl3 { " at CPL 3" } else { "" },
+                    call.nr
+                );
+            }
+            guest_rt::shutdown(SHUTDOWN_CRASH);
+        }
+    }
+
     fn check_health(done: u64, version: u64, hash: u64) {
         let now = hypercall::xen_version();
         if now != version {
