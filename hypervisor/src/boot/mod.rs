@@ -275,6 +275,7 @@ fn bring_up(boot: Handoff) -> ! {
     let online = start_application_processors(&platform, trampoline_page.addr(), root);
     x86_64::instructions::interrupts::enable();
     check_interrupts(online);
+    crate::sched::scheduler(online);
     info!("hv", "ready, {online} cpus online, {}", match backend {
         virt::Backend::Svm(_) => "AMD-V (SVM)",
         virt::Backend::Vmx(_) => "Intel VT-x (VMX)",

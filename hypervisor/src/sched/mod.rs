@@ -1,12 +1,32 @@
-//! Which physical CPU runs which vCPU. For now a static partition: Dom0's
-//! vCPU 0 runs on the boot CPU, and each AP runs one DomU vCPU at a time,
-//! from the run queue, until that vCPU's domain stops, pauses for good or
-//! dies (no time slicing between vCPUs yet; the scheduler issue adds it).
-//! A vCPU waiting for a free CPU stays queued.
+//! Which physical CPU runs which vCPU. Dom0's vCPU 0 runs on the boot CPU;
+//! DomU vCPUs share the APs under the credit2-class policy of [`credit`]:
+//! a vCPU is queued on [`runqueue`] until an AP admits it, then stays
+//! resident on that AP (no migration yet) and runs there in slices, as
+//! the scheduler ([`get`]) decides, with the other vCPUs resident there.
+//!
+//! Lock order: the domain table (`DOMAINS`) before the scheduler's lock; that one is
+//! a leaf, held only for a decision or a parameter change.
 
 #![forbid(unsafe_code)]
 
-/// The credit2-class policy (weights, caps, affinity, slices) that will replace the partition; host-tested, not wired in yet.
+/// The credit2-class policy (weights, caps, affinity, slices).
 pub mod credit;
 pub mod kick;
 pub mod runqueue;
+
+use spin::{Mutex, Once};
+
+/// The scheduler of every CPU (one cpupool), made at boot once the CPUs
+/// are counted: [`scheduler`].
+static SCHED: Once<Mutex<credit::Credit2>> = Once::new();
+
+/// The scheduler, for `ncpus` CPUs the first time it is asked for (boot
+/// asks with the number of CPUs brought up; later calls get that one).
+pub fn scheduler(ncpus: usize) -> &'static Mutex<credit::Credit2> {
+    SCHED.call_once(|| Mutex::new(credit::Credit2::new(ncpus)))
+}
+
+/// The scheduler once boot has made it.
+pub fn get() -> Option<&'static Mutex<credit::Credit2>> {
+    SCHED.get()
+}
