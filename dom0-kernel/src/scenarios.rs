@@ -58,6 +58,7 @@ pub enum Scenario {
     XenstoreShutdown,
     NoLeak,
     Balloon,
+    SchedShare,
 }
 
 impl Scenario {
@@ -83,6 +84,7 @@ impl Scenario {
                 "test=xenstore-shutdown" => Some(Scenario::XenstoreShutdown),
                 "test=no-leak" => Some(Scenario::NoLeak),
                 "test=balloon" => Some(Scenario::Balloon),
+                "test=sched-share" => Some(Scenario::SchedShare),
                 w if w.starts_with("run=") => Some(Scenario::Run),
                 _ => None,
             })
@@ -121,7 +123,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
         Scenario::Foreign => crate::foreign::run(si),
         Scenario::Watchdog => watchdog(),
         Scenario::Hostile => hostile::run(si),
-        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore | Scenario::NoLeak | Scenario::Balloon => {
+        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore | Scenario::NoLeak | Scenario::Balloon | Scenario::SchedShare => {
             let Some(timer) = timer() else { return };
             let Some(mut ts) = crate::xl::autostart(si) else { return };
             match scenario {
@@ -130,6 +132,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
                 Scenario::XenstoreShutdown => crate::xl::xenstore_shutdown(&mut ts, &timer, si.cmdline()),
                 Scenario::NoLeak => crate::xl::no_leak(&mut ts, &timer, si.cmdline()),
                 Scenario::Balloon => crate::xl::balloon(&mut ts, &timer, si.cmdline()),
+                Scenario::SchedShare => crate::xl::sched_share(&mut ts, &timer, si.cmdline()),
                 Scenario::BenchXenstore => crate::xsbench::run(&mut ts, &timer),
                 _ => crate::xl::run(&mut ts, &timer, guest_rt::cmdline::value(si.cmdline(), "run").unwrap_or(""), 120),
             }

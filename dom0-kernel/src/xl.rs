@@ -317,3 +317,47 @@ pub fn balloon(ts: &mut Toolstack, timer: &Timer, cmdline: &str) {
     }
     shut_down(ts, timer, "balloon", name, domid, 60);
 }
+
+/// `test=sched-share want=W1:W2:..`: the autostart domains (CPU-bound, in
+/// that order) share the APs; after a second to settle, their CPU time is
+/// measured over `seconds=S` (default 4) and each one's share of what they
+/// had together printed beside the share its weight `Wi` asks for
+/// (`Wi / sum W`). Within 5 points each: ok.
+pub fn sched_share(ts: &mut Toolstack, timer: &Timer, cmdline: &str) {
+    let want: alloc::vec::Vec<u64> = guest_rt::cmdline::value(cmdline, "want").unwrap_or("").split(':').filter_map(|w| w.parse().ok()).collect();
+    let seconds: u64 = guest_rt::cmdline::value(cmdline, "seconds").and_then(|s| s.parse().ok()).unwrap_or(4);
+    let ids: alloc::vec::Vec<u16> = (1..=want.len()).filter_map(|i| u16::try_from(i).ok()).collect();
+    let cpu_times = || -> Option<alloc::vec::Vec<u64>> {
+        let infos = xen::domain_infos().ok()?;
+        ids.iter().map(|&id| infos.iter().find(|i| i.domain.0 == id).map(|i| i.cpu_time)).collect()
+    };
+    if want.is_empty() || ts.wait(timer, 1000).is_err() {
+        println!("xl: sched-share: FAILED: nothing to measure (want=W1:W2:..)");
+        return;
+    }
+    let (Some(before), t0) = (cpu_times(), guest_rt::timer::now_ns()) else {
+        println!("xl: sched-share: FAILED: a domain is missing");
+        return;
+    };
+    for line in ts.reap() {
+        println!("{line}");
+    }
+    let _ = ts.wait(timer, seconds * 1000);
+    let (Some(after), t1) = (cpu_times(), guest_rt::timer::now_ns()) else {
+        println!("xl: sched-share: FAILED: a domain is missing");
+        return;
+    };
+    let ran: alloc::vec::Vec<u64> = after.iter().zip(&before).map(|(a, b)| a.saturating_sub(*b)).collect();
+    let (total, weights) = (ran.iter().sum::<u64>().max(1), want.iter().sum::<u64>().max(1));
+    let wall = t1.saturating_sub(t0).max(1);
+    println!("xl: sched-share: {} domains over {} ms: domain, weight, CPU ms, share %, wanted %", ids.len(), wall / 1_000_000);
+    let mut ok = true;
+    for ((id, w), r) in ids.iter().zip(&want).zip(&ran) {
+        // Tenths of a percent.
+        let (share, wanted) = (r * 1000 / total, w * 1000 / weights);
+        ok &= share.abs_diff(wanted) <= 50;
+        println!("xl: sched-share: d{id} {w} {} {}.{} {}.{}", r / 1_000_000, share / 10, share % 10, wanted / 10, wanted % 10);
+    }
+    let verdict = if ok { "ok" } else { "FAILED" };
+    println!("xl: sched-share: {verdict}: every share within 5 points of its weight's; {} ms of CPU in {} ms", total / 1_000_000, wall / 1_000_000);
+}

@@ -453,6 +453,11 @@ pub const SCENARIOS: &[Scenario] = &[
     // never sees an old one's memory.
     Scenario { timeout_s: 300, ..dom0("no-leak", "Dom0 creates, runs and destroys 100 DomUs one after another, each checking that no page of its RAM holds the mark the one before left (frames scrubbed): free pages exactly back", Platform::QemuKernel, "test=no-leak count=100", NO_LEAK, NO_LEAK_FORBID, 0) },
     Scenario { timeout_s: 3600, extended: true, ..dom0("no-leak-1000", "the same with 1000 DomUs", Platform::QemuKernel, "test=no-leak count=1000", NO_LEAK_1000, NO_LEAK_FORBID, 0) },
+    // Issue 13: CPU-bound DomUs share the one AP of a 2-CPU machine in
+    // proportion to their weights (credit2), every one of them running.
+    Scenario { timeout_s: 120, ..dom0("sched-fairness", "three CPU-bound 1-vCPU DomUs of weights 256/512/1024 on the one AP of 2 CPUs: over 4 s each one's share of their CPU time is within 5 points of 1:2:4 (a table)", Platform::QemuKernel, "autostart=spin1.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:512:1024", SCHED_FAIRNESS, SCHED_FORBID, 0) },
+    Scenario { timeout_s: 600, ..dom0("sched-fairness-bochs-vmx", "the weighted shares on VMX", Platform::BochsVmx, "autostart=spin1.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:512:1024", SCHED_FAIRNESS, SCHED_FORBID, 0) },
+    Scenario { timeout_s: 120, ..dom0("sched-overcommit", "six CPU-bound DomUs (weights 256 x4, 512, 1024) on the one AP of 2 CPUs: all run, each within 5 points of its weight's share", Platform::QemuKernel, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:256:256:256:512:1024", SCHED_OVERCOMMIT, SCHED_FORBID, 0) },
     // Issue 11: Dom0's xenstored.
     Scenario { smp: 3, ..dom0("xenstore", "a DomU runs the xenstore wire-protocol suite against Dom0's xenstored (every request, permissions, watches, a transaction conflict with a peer DomU, each quota): TAP, 0 failed", Platform::QemuKernel, "autostart=xenstore-peer.cfg run=xenstore-test.cfg", XENSTORE, XENSTORE_FORBID, 0) },
     Scenario { smp: 3, ..dom0("xenstore-bochs-vmx", "the xenstore suite on VMX", Platform::BochsVmx, "autostart=xenstore-peer.cfg run=xenstore-test.cfg", XENSTORE, XENSTORE_FORBID, 0) },
@@ -515,6 +520,24 @@ pub const SCENARIOS: &[Scenario] = &[
         ..linux("linux-pvh-dom0-bochs-vmx", "Debian's Linux as the PVH Dom0 on VMX reaches userspace and powers off through ACPI S5 (Bochs has no console to type on)", Platform::BochsVmx, "console=hvc0 linux-init=poweroff", LINUX_DOM0_BOCHS)
     },
 ];
+
+const SCHED_FAIRNESS: &[&str] = &[
+    "xl: spin-w1024.cfg: created domain 3",
+    "(d3) demo: domain 3 spins",
+    "xl: sched-share: 3 domains over ",
+    "xl: sched-share: ok: every share within 5 points",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const SCHED_OVERCOMMIT: &[&str] = &[
+    "xl: spin-w1024.cfg: created domain 6",
+    "(d6) demo: domain 6 spins",
+    "xl: sched-share: 6 domains over ",
+    "xl: sched-share: ok: every share within 5 points",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const SCHED_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "sched-share: FAILED"];
 
 const NO_LEAK: &[&str] = &[
     "xl: no-leak: 100 domains, ",

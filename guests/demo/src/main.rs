@@ -7,7 +7,8 @@
 //! on_poweroff / on_crash tests need. `scrub` checks that none of its RAM
 //! above its image holds what a previous domain left there (a page
 //! starting with [`kernel::MARK`]), marks every such page
-//! for the next domain to look for, and powers off.
+//! for the next domain to look for, and powers off. `spin` is CPU-bound
+//! for good (never blocks), for the scheduler's tests.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -78,6 +79,12 @@ mod kernel {
         if cmdline::flag(line, "scrub") {
             scrub(&boot.si);
             return;
+        }
+        if cmdline::flag(line, "spin") {
+            println!("demo: domain {domid} spins");
+            loop {
+                core::hint::spin_loop();
+            }
         }
         if let Some(m) = boot.si.module(0) {
             let first = m.data.split(|&b| b == b'\n').next().unwrap_or(&[]);

@@ -436,14 +436,13 @@ pub fn ap_main(index: usize) -> ! {
     me.apic_id.store(apic::id(), Ordering::Relaxed);
     apic::start_timer();
     me.online.store(true, Ordering::SeqCst);
-    // DomU vCPUs, one at a time, as the run queue offers them (entered
-    // with interrupts off, as the vCPU loop expects).
+    // DomU vCPUs, as the run queue offers them and the scheduler shares
+    // this CPU among them (entered with interrupts off, as the vCPU loop
+    // expects).
     x86_64::instructions::interrupts::disable();
+    let mut ap = vcpu::domu::Ap::new(index, backend);
     loop {
-        if !vcpu::domu::run_next(index, backend) {
-            cpu::wait_for_interrupt();
-            x86_64::instructions::interrupts::disable();
-        }
+        ap.step();
     }
 }
 

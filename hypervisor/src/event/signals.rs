@@ -95,6 +95,14 @@ impl VcpuSignals {
         self.blocked.store(false, Relaxed);
     }
 
+    /// The scheduler took its CPU at `now` (its loop resumes later, on the
+    /// same CPU): it is no longer running, and `blocked` if it waits.
+    pub fn left_cpu(&self, now: u64, blocked: bool) {
+        self.block(now);
+        self.running.store(false, Relaxed);
+        self.blocked.store(blocked, Relaxed);
+    }
+
     /// It stops running guest code at `now` to wait.
     pub fn block(&self, now: u64) {
         if self.running.load(Relaxed) && !self.blocked.swap(true, Relaxed) {

@@ -1,14 +1,25 @@
-//! Running DomU vCPUs on the APs: take a queued vCPU, give it fresh
-//! hardware state from the context its builder set (PVH boot state: 32-bit
-//! flat protected mode, paging off, at the context's RIP with its RBX),
-//! run it until its domain stops, then tell Dom0 (VIRQ_DOM_EXC).
+//! Running DomU vCPUs on the APs under the scheduler. An AP admits a
+//! queued vCPU (fresh hardware state from the context its builder set: PVH
+//! boot state, 32-bit flat protected mode, paging off, at the context's
+//! RIP with its RBX); from then on it is resident there, and the AP runs
+//! its residents in the slices `sched::credit` decides, saving and
+//! restoring what no VMCS/VMCB switches, until each one's run ends; then
+//! Dom0 hears of it (VIRQ_DOM_EXC).
+//!
+//! A resident never moves to another CPU (no migration yet): its VMCS stays
+//! loaded on this CPU's, and admission balances instead: an AP admits a
+//! vCPU only while no other AP it may run on has fewer residents.
+
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use abi::sched::SHUTDOWN_CRASH;
 use abi::xen::VIRQ_DOM_EXC;
 
-use super::run::{End, Guest, run};
+use super::run::{End, Guest, Left, Slice, run_slice, waiting_over};
 use super::{io, msr};
-use crate::arch::x86_64::cpu;
+use crate::arch::x86_64::cpu::{self, SavedGuestState};
+use crate::arch::x86_64::percpu::{self, MAX_CPUS};
 use crate::arch::x86_64::virt::Backend;
 use crate::arch::x86_64::virt::exit::BootState;
 use crate::arch::x86_64::virt::vcpu::{HwVcpu, NestedPaging};
@@ -19,45 +30,182 @@ use crate::log::Level;
 use crate::mm::p2m::Format;
 use crate::sched::runqueue::{RUNQUEUE, VcpuRef};
 
-/// ASID / VPID of the vCPU an AP runs: one per CPU (Dom0 has 1), flushed
-/// whenever a new vCPU starts there.
+/// Residents per CPU, for admission (only that CPU changes its count).
+static RESIDENTS: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+
+/// ASID / VPID of the vCPUs an AP runs: one per CPU (Dom0 has 1), flushed
+/// whenever another vCPU runs there.
 fn tag(cpu: usize) -> u16 {
     2u16.saturating_add(crate::bits::low16(cpu as u64))
 }
 
-/// Runs the next queued vCPU on this CPU (`cpu`) until it stops; false if
-/// the queue was empty.
-pub fn run_next(cpu: usize, backend: Backend) -> bool {
-    let Some((v, boot, paging)) = claim_next(cpu) else { return false };
-    // Nothing of the vCPU that ran here before may show: FPU/SSE/AVX state,
-    // XCR0, DR0-DR3/DR6 and the SYSCALL/SWAPGS MSRs (VMX passes them through).
-    cpu::reset_extended_state();
-    cpu::reset_guest_registers();
-    let intercept = |port| io::intercepted(false, port, &[None; 2]);
-    let mut hw = match HwVcpu::new(backend, boot, paging, tag(cpu), &intercept, msr::PASSTHROUGH) {
-        Ok(hw) => hw,
-        Err(e) => {
-            crate::log::write_guest(Level::Error, v.domid, v.vcpu, "sched", format_args!("cannot create the vCPU: {e}"));
-            finish(v, &End::Crashed(alloc::format!("{e}")));
-            return true;
-        }
-    };
-    hw.flush_tlb();
-    crate::log::write_guest(Level::Info, v.domid, v.vcpu, "sched", format_args!("runs on cpu{cpu} at {:#x}", boot.rip));
-    let mut guest = Guest::new(v.domid, v.vcpu);
-    let end = run(&mut hw, &mut guest);
-    hw.destroy();
-    finish(v, &end);
-    true
+fn now() -> u64 {
+    crate::domain::object::system_time_at(cpu::rdtsc())
 }
 
-/// Takes the first queued vCPU that may run on `cpu` (its hard affinity),
-/// dropping entries that cannot run any more, and marks it running there.
+/// A vCPU living on this CPU.
+struct Resident {
+    v: VcpuRef,
+    hw: HwVcpu,
+    guest: Guest,
+    /// Its registers that no VMCS/VMCB holds, while another vCPU runs here.
+    saved: SavedGuestState,
+    /// It left blocked and has not been woken.
+    blocked: bool,
+}
+
+/// One AP's scheduling loop state: its residents and whose registers the
+/// CPU holds now.
+pub struct Ap {
+    cpu: usize,
+    backend: Backend,
+    residents: Vec<Resident>,
+    /// The resident whose FPU, debug and SYSCALL registers are live on the
+    /// CPU (saved into its `saved` before another one runs).
+    live: Option<VcpuRef>,
+}
+
+impl Ap {
+    pub fn new(cpu: usize, backend: Backend) -> Self {
+        Ap { cpu, backend, residents: Vec::new(), live: None }
+    }
+
+    /// One decision: admit a queued vCPU if this CPU should take it, wake
+    /// residents whose wait is over, then run the one the scheduler picks
+    /// for its slice, or halt until an interrupt when none may run.
+    /// Entered with interrupts off.
+    pub fn step(&mut self) {
+        self.admit();
+        let Some(sched) = crate::sched::get() else {
+            cpu::wait_for_interrupt();
+            x86_64::instructions::interrupts::disable();
+            return;
+        };
+        for r in self.residents.iter_mut().filter(|r| r.blocked) {
+            if waiting_over(&mut r.guest) {
+                r.blocked = false;
+                let _ = sched.lock().wake(r.v, now());
+            }
+        }
+        let decision = sched.lock().schedule(self.cpu, now());
+        if let Some(other) = decision.kick {
+            crate::arch::x86_64::apic::kick_cpu(other);
+        }
+        let Some(v) = decision.next else {
+            cpu::wait_for_interrupt();
+            x86_64::instructions::interrupts::disable();
+            return;
+        };
+        let Some(at) = self.residents.iter().position(|r| r.v == v) else {
+            // Not one of ours (cannot happen: residents are pinned here).
+            sched.lock().remove(v);
+            return;
+        };
+        self.switch_to(at);
+        let shared = self.residents.len() > 1;
+        let r = &mut self.residents[at];
+        let started = now();
+        let left = run_slice(&mut r.hw, &mut r.guest, Slice { until_ns: decision.run_until_ns, shared });
+        sched.lock().account(v, now().saturating_sub(started));
+        match left {
+            Left::Yield => {}
+            Left::Blocked => {
+                r.blocked = true;
+                sched.lock().block(v, now());
+            }
+            Left::End(end) => {
+                sched.lock().remove(v);
+                let r = self.residents.swap_remove(at);
+                RESIDENTS[self.cpu].store(self.residents.len(), Relaxed);
+                if self.live == Some(v) {
+                    self.live = None;
+                }
+                r.hw.destroy();
+                finish(v, &end);
+            }
+        }
+    }
+
+    /// Makes resident `at` the one whose state the CPU holds: the previous
+    /// one's registers are saved, this one's restored, its VMCS loaded, and
+    /// the shared ASID/VPID flushed.
+    fn switch_to(&mut self, at: usize) {
+        let v = self.residents[at].v;
+        if self.live == Some(v) {
+            return;
+        }
+        if let Some(prev) = self.live.and_then(|p| self.residents.iter_mut().find(|r| r.v == p)) {
+            prev.saved.save();
+        }
+        let r = &mut self.residents[at];
+        r.saved.restore();
+        if !r.hw.make_current() {
+            crate::log::write_guest(Level::Error, v.domid, v.vcpu, "sched", format_args!("cpu{}: its VMCS could not be loaded", self.cpu));
+        }
+        r.hw.flush_tlb();
+        self.live = Some(v);
+    }
+
+    /// Takes the first queued vCPU that may run here, if no other AP it
+    /// may run on has fewer residents, and makes it resident.
+    fn admit(&mut self) {
+        let Some(sched) = crate::sched::get() else { return };
+        let Some((v, boot, paging)) = claim_next(self.cpu) else { return };
+        // Nothing of the vCPU that ran here before may show: FPU/SSE/AVX state,
+        // XCR0, DR0-DR3/DR6 and the SYSCALL/SWAPGS MSRs (VMX passes them through).
+        if let Some(prev) = self.live.take().and_then(|p| self.residents.iter_mut().find(|r| r.v == p)) {
+            prev.saved.save();
+        }
+        cpu::reset_extended_state();
+        cpu::reset_guest_registers();
+        let intercept = |port| io::intercepted(false, port, &[None; 2]);
+        let mut hw = match HwVcpu::new(self.backend, boot, paging, tag(self.cpu), &intercept, msr::PASSTHROUGH) {
+            Ok(hw) => hw,
+            Err(e) => {
+                crate::log::write_guest(Level::Error, v.domid, v.vcpu, "sched", format_args!("cannot create the vCPU: {e}"));
+                finish(v, &End::Crashed(alloc::format!("{e}")));
+                return;
+            }
+        };
+        hw.flush_tlb();
+        {
+            let mut s = sched.lock();
+            let pinned = s.insert(v).and_then(|()| s.set_affinity(v, 1 << self.cpu, 1 << self.cpu));
+            if let Err(e) = pinned {
+                drop(s);
+                crate::log::write_guest(Level::Error, v.domid, v.vcpu, "sched", format_args!("the scheduler refused it: {e:?}"));
+                hw.destroy();
+                finish(v, &End::Crashed(alloc::format!("scheduler: {e:?}")));
+                return;
+            }
+            s.wake(v, now());
+        }
+        crate::log::write_guest(Level::Info, v.domid, v.vcpu, "sched", format_args!("runs on cpu{} at {:#x}", self.cpu, boot.rip));
+        let switch_msrs = matches!(self.backend, Backend::Vmx(_));
+        self.residents.push(Resident { v, hw, guest: Guest::new(v.domid, v.vcpu), saved: SavedGuestState::new(switch_msrs), blocked: false });
+        self.live = Some(v);
+        RESIDENTS[self.cpu].store(self.residents.len(), Relaxed);
+    }
+}
+
+/// Whether `cpu` should take a vCPU allowed on `affinity`: no other online
+/// AP of that mask has fewer residents.
+fn least_loaded(cpu: usize, affinity: u64) -> bool {
+    let mine = RESIDENTS[cpu].load(Relaxed);
+    (1..MAX_CPUS.min(percpu::online_count() as usize)).filter(|&c| c != cpu && affinity & (1 << c) != 0).all(|c| RESIDENTS[c].load(Relaxed) >= mine)
+}
+
+/// Takes the first queued vCPU that may run on `cpu` (its hard affinity)
+/// and that this CPU should take ([`least_loaded`]), dropping entries that
+/// cannot run any more, and marks it running there.
 fn claim_next(cpu: usize) -> Option<(VcpuRef, BootState, NestedPaging)> {
     let mut domains = DOMAINS.lock();
     let runnable = |v: VcpuRef| domains.get(v.domid).is_some_and(|d| d.runnable(v.vcpu));
     let fits = |v: VcpuRef| {
-        domains.get(v.domid).and_then(|d| d.vcpus.get(v.vcpu as usize)).is_some_and(|s| cpu < 64 && s.hard_affinity & (1 << cpu) != 0)
+        domains
+            .get(v.domid)
+            .and_then(|d| d.vcpus.get(v.vcpu as usize))
+            .is_some_and(|s| cpu < 64 && s.hard_affinity & (1 << cpu) != 0 && least_loaded(cpu, s.hard_affinity))
     };
     let v = RUNQUEUE.lock().take(runnable, fits)?;
     let d = domains.get_mut(v.domid)?;

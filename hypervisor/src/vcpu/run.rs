@@ -41,6 +41,39 @@ pub enum End {
     Down,
 }
 
+/// Why [`run_slice`] gave the CPU back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Left {
+    /// The vCPU's run is over.
+    End(End),
+    /// The slice ended, or something the scheduler must look at came (a
+    /// kick, a vCPU queued for a CPU): it may run on.
+    Yield,
+    /// It waits ([`Guest::waiting`] says for what); [`waiting_over`] tells
+    /// when it may run again.
+    Blocked,
+}
+
+/// A run of a vCPU that shares its CPU under the scheduler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slice {
+    /// System time (ns) at which it gives the CPU back, at the first host
+    /// event (timer tick, kick) from then on.
+    pub until_ns: u64,
+    /// Other vCPUs live on this CPU: any host event makes it leave, so the
+    /// scheduler sees a vCPU woken there (wake-up preemption).
+    pub shared: bool,
+}
+
+/// What a blocked vCPU waits for, and the facts of its state at that
+/// point that [`waiting_over`] needs without its VMCS/VMCB at hand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waiting {
+    how: Wait,
+    /// RFLAGS.IF when it stopped (HLT waits for an interrupt it can take).
+    interrupts_on: bool,
+}
+
 /// The vCPU a loop runs, its console output, and what the hypervisor
 /// owes it (shared with its domain's `VcpuState`).
 pub struct Guest {
@@ -65,6 +98,11 @@ pub struct Guest {
     /// This CPU's host interrupt count (timer ticks and pings) when the
     /// loop last acted on them ([`host_events`]).
     host_events_seen: u64,
+    /// Under the scheduler (a DomU on an AP): the slice it runs in; None
+    /// for Dom0, which owns its CPU and waits on it.
+    slice: Option<Slice>,
+    /// Set when it left blocked.
+    pub waiting: Option<Waiting>,
 }
 
 impl Guest {
@@ -82,7 +120,7 @@ impl Guest {
         let vendor = cpuid::Vendor::from_signature(cpu::vendor());
         let msrs = msr::VcpuMsrs::new(vendor, host_phys_bits());
         let msrs = if privileged { msrs.for_hardware_domain() } else { msrs };
-        Guest { domid, vcpu_id, console: Output::new(), hardware_domain: privileged, signals, ints, null_accesses: 0, msrs, pit: Default::default(), host_events_seen: 0 }
+        Guest { domid, vcpu_id, console: Output::new(), hardware_domain: privileged, signals, ints, null_accesses: 0, msrs, pit: Default::default(), host_events_seen: 0, slice: None, waiting: None }
     }
 
     fn log(&self, level: Level, subsystem: &str, args: core::fmt::Arguments) {
@@ -312,19 +350,62 @@ const LEN_HLT: u64 = 1;
 const LEN_XSETBV: u64 = 3;
 const LEN_INVD: u64 = 2;
 
-/// Runs `vcpu` until its domain ends.
+/// Runs `vcpu` until its domain ends, waiting on this CPU when it waits
+/// (Dom0 owns its CPU).
 pub fn run(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
+    guest.slice = None;
     guest.signals.started(now());
-    let end = run_loop(vcpu, guest);
+    let end = match run_loop(vcpu, guest) {
+        Left::End(end) => end,
+        // Only a vCPU with a slice yields or blocks.
+        Left::Yield | Left::Blocked => End::Destroyed,
+    };
     guest.finish_console();
     guest.signals.stopped(now());
     end
 }
 
-fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
+/// Runs `vcpu` in `slice`, sharing its CPU: until the slice ends (at a host
+/// event from `slice.until_ns` on), it blocks, or its run is over. The
+/// caller has made its VMCS current and its registers this CPU's.
+pub fn run_slice(vcpu: &mut HwVcpu, guest: &mut Guest, slice: Slice) -> Left {
+    guest.slice = Some(slice);
+    guest.waiting = None;
+    guest.signals.started(now());
+    let left = match control(guest) {
+        Some(left) => left,
+        None => run_loop(vcpu, guest),
+    };
+    match &left {
+        Left::End(_) => {
+            guest.finish_console();
+            guest.signals.stopped(now());
+        }
+        Left::Blocked => guest.signals.left_cpu(now(), true),
+        Left::Yield => guest.signals.left_cpu(now(), false),
+    }
+    left
+}
+
+/// For a vCPU that left blocked: fires its timers and says whether what it
+/// waits for has come (or its domain must stop it: it runs to find out).
+pub fn waiting_over(guest: &mut Guest) -> bool {
+    let Some(w) = guest.waiting else { return true };
+    fire_timers(guest);
+    let over = match w.how {
+        Wait::Paused => DOMAINS.lock().get(guest.domid).is_none_or(|d| !d.paused || d.dying || d.state != DomainState::Running),
+        how => guest.signals.upcall_owed() || guest.ints.wakes_halt(if w.interrupts_on { 1 << 9 } else { 0 }) || woken(guest, how),
+    };
+    if over {
+        guest.waiting = None;
+    }
+    over
+}
+
+fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> Left {
     loop {
-        if let Some(end) = host_events(guest) {
-            return end;
+        if let Some(left) = host_events(guest) {
+            return left;
         }
         deliver_interrupts(vcpu, guest);
         let exit = vcpu.run();
@@ -354,15 +435,19 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                     Next::Again => continue,
                     Next::Block | Next::Poll(_) => {
                         let how = if let Next::Poll(deadline) = step.next { Wait::Poll(deadline) } else { Wait::Block };
-                        wait(vcpu, guest, how);
-                        if let Some(end) = control(guest) {
+                        if !wait(vcpu, guest, how) {
+                            // It resumes after the call once woken.
                             vcpu.skip_instruction(&exit, LEN_VMMCALL);
-                            return end;
+                            return Left::Blocked;
+                        }
+                        if let Some(left) = control(guest) {
+                            vcpu.skip_instruction(&exit, LEN_VMMCALL);
+                            return left;
                         }
                     }
                     Next::Shutdown(reason) => {
                         vcpu.skip_instruction(&exit, LEN_VMMCALL);
-                        return End::Shutdown(reason);
+                        return Left::End(End::Shutdown(reason));
                     }
                 }
                 vcpu.skip_instruction(&exit, LEN_VMMCALL);
@@ -371,7 +456,7 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 let end = sleep_control(vcpu, guest, access);
                 vcpu.skip_instruction(&exit, 0);
                 if let Some(end) = end {
-                    return end;
+                    return Left::End(end);
                 }
             }
             Exit::Io(access) if access.size == 1 && !access.string && crate::dev::pit::claims(access.port) => {
@@ -507,11 +592,13 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                 // good; only an NMI could wake it.
                 const RFLAGS_IF: u64 = 1 << 9;
                 if vcpu.rflags() & RFLAGS_IF == 0 {
-                    return vcpu_down(guest);
+                    return Left::End(vcpu_down(guest));
                 }
-                wait(vcpu, guest, Wait::Halt);
-                if let Some(end) = control(guest) {
-                    return end;
+                if !wait(vcpu, guest, Wait::Halt) {
+                    return Left::Blocked;
+                }
+                if let Some(left) = control(guest) {
+                    return left;
                 }
             }
             // Taken, and acted on, at the top of the loop.
@@ -530,17 +617,17 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> End {
                     continue;
                 }
                 if let Err(why) = emulate_mmio(vcpu, guest, gpa, write, fetch) {
-                    return crash(guest, vcpu, format_args!("{why}"));
+                    return Left::End(crash(guest, vcpu, format_args!("{why}")));
                 }
             }
-            Exit::TripleFault => return triple_fault(guest, vcpu),
+            Exit::TripleFault => return Left::End(triple_fault(guest, vcpu)),
             Exit::InvalidState { code } => {
-                return crash(guest, vcpu, format_args!("the CPU refused its state (code {code:#x})"));
+                return Left::End(crash(guest, vcpu, format_args!("the CPU refused its state (code {code:#x})")));
             }
             Exit::RefusedState { why } => {
-                return crash(guest, vcpu, format_args!("not entered: its state would fail VM entry ({why})"));
+                return Left::End(crash(guest, vcpu, format_args!("not entered: its state would fail VM entry ({why})")));
             }
-            Exit::Unhandled { code } => return crash(guest, vcpu, format_args!("unhandled exit {code:#x}")),
+            Exit::Unhandled { code } => return Left::End(crash(guest, vcpu, format_args!("unhandled exit {code:#x}"))),
         }
     }
 }
@@ -583,7 +670,7 @@ fn sleep_control(vcpu: &mut HwVcpu, guest: &mut Guest, access: crate::arch::x86_
 /// that the guest takes as an external-interrupt exit. Bochs's VMX never
 /// makes that exit for an interrupt left pending at VM entry, so a guest
 /// that spins on hypercalls there never saw a destroy, a pause or a tick.
-fn host_events(guest: &mut Guest) -> Option<End> {
+fn host_events(guest: &mut Guest) -> Option<Left> {
     use core::sync::atomic::Ordering::Relaxed;
     take_pending_interrupts();
     let cpu = crate::arch::x86_64::percpu::this_cpu();
@@ -593,7 +680,14 @@ fn host_events(guest: &mut Guest) -> Option<End> {
     }
     guest.host_events_seen = seen;
     fire_timers(guest);
-    control(guest)
+    if let Some(left) = control(guest) {
+        return Some(left);
+    }
+    // Under the scheduler: the slice is over, a vCPU of this CPU may have
+    // woken, or one waits to be admitted to a CPU.
+    let slice = guest.slice?;
+    let over = slice.shared || now() >= slice.until_ns || !crate::sched::runqueue::RUNQUEUE.lock().is_empty();
+    over.then_some(Left::Yield)
 }
 
 /// The time a vLAPIC access or check happens at. The guest's TSC is the
@@ -667,17 +761,18 @@ fn emulate_mmio(vcpu: &mut HwVcpu, guest: &mut Guest, gpa: u64, write: bool, fet
 }
 
 /// Whether the vCPU must stop (its domain shut down, is dying or gone);
-/// while the domain is paused, waits here.
-fn control(guest: &Guest) -> Option<End> {
+/// while the domain is paused, waits here, or under the scheduler leaves
+/// blocked until it is unpaused.
+fn control(guest: &mut Guest) -> Option<Left> {
     loop {
         {
             let domains = DOMAINS.lock();
-            let Some(d) = domains.get(guest.domid) else { return Some(End::Destroyed) };
+            let Some(d) = domains.get(guest.domid) else { return Some(Left::End(End::Destroyed)) };
             if d.dying {
-                return Some(End::Destroyed);
+                return Some(Left::End(End::Destroyed));
             }
             if let DomainState::Shutdown(reason) = d.state {
-                return Some(End::Shutdown(reason));
+                return Some(Left::End(End::Shutdown(reason)));
             }
             if !d.paused {
                 guest.signals.unblock(now());
@@ -686,6 +781,10 @@ fn control(guest: &Guest) -> Option<End> {
         }
         // Paused: off the CPU as far as accounting goes.
         guest.signals.block(now());
+        if guest.slice.is_some() {
+            guest.waiting = Some(Waiting { how: Wait::Paused, interrupts_on: false });
+            return Some(Left::Blocked);
+        }
         cpu::wait_for_interrupt();
         x86_64::instructions::interrupts::disable();
     }
@@ -737,19 +836,28 @@ enum Wait {
     Halt,
     Block,
     Poll(u64),
+    /// Its domain is paused (under the scheduler: Dom0 waits in `control`).
+    Paused,
 }
 
 /// Sleeps on host interrupts (the 100 Hz tick at least), firing the vCPU's
-/// timers, until what it waits for comes or its domain stops running.
-fn wait(vcpu: &HwVcpu, guest: &mut Guest, how: Wait) {
+/// timers, until what it waits for comes or its domain stops running; true
+/// then. Under the scheduler it does not sleep here: false, and
+/// `guest.waiting` says what it waits for.
+fn wait(vcpu: &HwVcpu, guest: &mut Guest, how: Wait) -> bool {
     loop {
         fire_timers(guest);
         let interrupt = guest.ints.wakes_halt(vcpu.rflags()) || vcpu.event_queued();
         if guest.signals.upcall_owed() || interrupt || woken(guest, how) {
             guest.signals.unblock(now());
-            return;
+            return true;
         }
         guest.signals.block(now());
+        if guest.slice.is_some() {
+            const RFLAGS_IF: u64 = 1 << 9;
+            guest.waiting = Some(Waiting { how, interrupts_on: vcpu.rflags() & RFLAGS_IF != 0 });
+            return false;
+        }
         cpu::wait_for_interrupt();
         x86_64::instructions::interrupts::disable();
     }
@@ -765,7 +873,7 @@ fn woken(guest: &Guest, how: Wait) -> bool {
     }
     let vcpu = guest.vcpu_id as usize;
     let woken = match how {
-        Wait::Halt => false,
+        Wait::Halt | Wait::Paused => false,
         Wait::Block => d.upcall_pending(guest.vcpu_id),
         Wait::Poll(deadline) => {
             let now = now();

@@ -286,6 +286,104 @@ pub fn reset_guest_registers() {
     }
 }
 
+/// What a descheduled vCPU keeps of the registers that no VMCS/VMCB
+/// switches (see [`reset_extended_state`] and [`reset_guest_registers`]),
+/// while other vCPUs use its CPU: the FPU/SSE/AVX image (XSAVE with the
+/// guest's XCR0, or FXSAVE on a CPU without XSAVE), XCR0, DR0-DR3 and DR6,
+/// and under VMX the SYSCALL/SWAPGS MSRs and TSC_AUX (SVM keeps them in the
+/// VMCB through VMSAVE/VMLOAD).
+pub struct SavedGuestState {
+    /// The image, at the first 64-byte boundary inside.
+    area: alloc::vec::Vec<u8>,
+    xcr0: u64,
+    dr: [u64; 5],
+    msrs: [u64; GUEST_SYSCALL_MSRS.len()],
+    switch_msrs: bool,
+}
+
+/// Bytes of this CPU's XSAVE image for every component it supports
+/// (CPUID 0xD.0 ECX), or FXSAVE's 512 without XSAVE.
+fn xsave_size() -> usize {
+    if xcr0_supported() == 0 { 512 } else { (cpuid(0xd, 0).ecx as usize).max(512 + 64) }
+}
+
+impl SavedGuestState {
+    /// Room for one vCPU's state on this machine; `switch_msrs` under VMX.
+    pub fn new(switch_msrs: bool) -> Self {
+        SavedGuestState { area: alloc::vec![0; xsave_size() + 64], xcr0: 1, dr: [0; 5], msrs: [0; GUEST_SYSCALL_MSRS.len()], switch_msrs }
+    }
+
+    fn image(&mut self) -> *mut u8 {
+        let base = self.area.as_mut_ptr();
+        let offset = base.align_offset(64);
+        // In bounds: the Vec has 64 bytes more than the image needs.
+        base.wrapping_add(offset)
+    }
+
+    /// Saves this CPU's guest-owned registers (the vCPU that just ran here).
+    pub fn save(&mut self) {
+        let image = self.image();
+        if xcr0_supported() == 0 {
+            // SAFETY: the image is 16-byte aligned (64 in fact), 512 bytes long and owned by this struct; FXSAVE writes only there.
+            unsafe { core::arch::asm!("fxsave64 [{0}]", in(reg) image, options(nostack)) };
+        } else {
+            let xcr0 = xgetbv0();
+            self.xcr0 = xcr0;
+            // SAFETY: XSAVE is enabled (xcr0_supported), the image is 64-byte aligned and as large as CPUID 0xD.0 ECX says every supported component needs, and XCR0 holds only supported ones; XSAVE writes only there.
+            unsafe { core::arch::asm!("xsave64 [{0}]", in(reg) image, in("eax") crate::bits::low32(xcr0), in("edx") crate::bits::low32(xcr0 >> 32), options(nostack)) };
+        }
+        // SAFETY: reading debug registers has no side effect.
+        unsafe {
+            core::arch::asm!(
+                "mov {0}, dr0", "mov {1}, dr1", "mov {2}, dr2", "mov {3}, dr3", "mov {4}, dr6",
+                out(reg) self.dr[0], out(reg) self.dr[1], out(reg) self.dr[2], out(reg) self.dr[3], out(reg) self.dr[4],
+                options(nomem, nostack),
+            );
+        }
+        if self.switch_msrs {
+            for (slot, msr) in self.msrs.iter_mut().zip(GUEST_SYSCALL_MSRS) {
+                *slot = rdmsr_checked(msr).unwrap_or(0);
+            }
+        }
+    }
+
+    /// Puts back what [`Self::save`] took, for this vCPU to run again here.
+    pub fn restore(&mut self) {
+        let image = self.image();
+        if xcr0_supported() == 0 {
+            // SAFETY: the image holds what FXSAVE wrote in `save` (or zeroes never restored: `save` always runs first, see the caller), so FXRSTOR loads valid state and reads only the image.
+            unsafe { core::arch::asm!("fxrstor64 [{0}]", in(reg) image, options(readonly, nostack)) };
+        } else if set_xcr0(self.xcr0).is_ok() {
+            let xcr0 = self.xcr0;
+            // SAFETY: XCR0 is the value XSAVE saved the image under, and the image holds that XSAVE's output, so XRSTOR with the same mask loads valid state and reads only the image.
+            unsafe { core::arch::asm!("xrstor64 [{0}]", in(reg) image, in("eax") crate::bits::low32(xcr0), in("edx") crate::bits::low32(xcr0 >> 32), options(readonly, nostack)) };
+        }
+        let dr = self.dr;
+        // SAFETY: the hypervisor uses no hardware breakpoints (DR7 is the guest's, in the VMCS/VMCB), so the address registers and DR6 hold only this guest's values.
+        unsafe {
+            core::arch::asm!(
+                "mov dr0, {0}", "mov dr1, {1}", "mov dr2, {2}", "mov dr3, {3}", "mov dr6, {4}",
+                in(reg) dr[0], in(reg) dr[1], in(reg) dr[2], in(reg) dr[3], in(reg) dr[4],
+                options(nomem, nostack),
+            );
+        }
+        if self.switch_msrs {
+            for (value, msr) in self.msrs.into_iter().zip(GUEST_SYSCALL_MSRS) {
+                // SAFETY: as in `reset_guest_registers`: the hypervisor keeps no state in these MSRs; the values were read from them.
+                let _ = unsafe { wrmsr_checked(msr, value) };
+            }
+        }
+    }
+}
+
+/// XCR0 now (XGETBV 0); only with XSAVE enabled.
+fn xgetbv0() -> u64 {
+    let (lo, hi): (u32, u32);
+    // SAFETY: callers check xcr0_supported(), so CR4.OSXSAVE is set and XGETBV 0 cannot fault.
+    unsafe { core::arch::asm!("xgetbv", in("ecx") 0u32, out("eax") lo, out("edx") hi, options(nomem, nostack)) };
+    (u64::from(hi) << 32) | u64::from(lo)
+}
+
 /// Writes back and invalidates this CPU's caches (a guest's INVD, done as
 /// WBINVD as Xen does: nothing is discarded).
 pub fn wbinvd() {

@@ -295,6 +295,16 @@ impl HwVcpu {
         }
     }
 
+    /// Before this vCPU runs again on its CPU after another ran there:
+    /// VMX loads its VMCS (SVM names the VMCB at each VMRUN). False if the
+    /// CPU refused.
+    pub fn make_current(&self) -> bool {
+        match self {
+            HwVcpu::Svm(_) => true,
+            HwVcpu::Vmx(v) => v.make_current(),
+        }
+    }
+
     pub fn destroy(self) {
         match self {
             HwVcpu::Svm(v) => v.destroy(),

@@ -360,7 +360,7 @@ impl VmxVcpu {
         if let Some(why) = self.entry_refusal() {
             return Exit::RefusedState { why };
         }
-        // SAFETY: this vCPU's VMCS is current on this CPU (loaded in `new`, and only one vCPU runs per CPU); its host state returns to `vmx_exit` on this stack, which restores callee-saved registers.
+        // SAFETY: this vCPU's VMCS is current on this CPU (loaded in `new`, or by `make_current` when the scheduler switched to it); its host state returns to `vmx_exit` on this stack, which restores callee-saved registers.
         let failed = unsafe { vmx_enter(&mut self.regs, u64::from(self.launched)) };
         if failed != 0 {
             return Exit::InvalidState { code: vmcs::read(Field::VM_INSTRUCTION_ERROR) };
@@ -664,6 +664,13 @@ impl VmxVcpu {
     }
     pub fn set_pat(&mut self, value: u64) {
         vmcs::write(Field::GUEST_IA32_PAT, value);
+    }
+
+    /// Makes this vCPU's VMCS the current one of this CPU (it is created
+    /// current; another vCPU's may have been loaded since). It never
+    /// moves to another CPU, so no VMCLEAR is needed first.
+    pub fn make_current(&self) -> bool {
+        vmx_ptr_op("vmptrld", self.vmcs.addr())
     }
 
     pub fn destroy(self) {
