@@ -628,6 +628,10 @@ impl Vlapic {
     /// When the timer fires next, in ns (one-shot and periodic modes), or
     /// as a TSC value (TSC-deadline mode): (ns, tsc).
     pub fn next_deadline(&self) -> (Option<u64>, Option<u64>) {
+        // A hardware-disabled APIC's timer does not fire (`tick`).
+        if !self.hw_enabled() {
+            return (None, None);
+        }
         match self.timer_mode() {
             TimerMode::TscDeadline if self.tsc_deadline != 0 => (None, Some(self.tsc_deadline)),
             TimerMode::OneShot | TimerMode::Periodic if self.countdown.running => {

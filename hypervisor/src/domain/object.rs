@@ -368,9 +368,6 @@ impl crate::hypercall::DomainOps for Domain {
         self.publish_time();
         Ok(())
     }
-    fn created_ns(&self) -> u64 {
-        system_time_at(self.created_tsc)
-    }
     fn paused(&self) -> bool {
         self.paused
     }

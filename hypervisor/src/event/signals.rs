@@ -6,6 +6,52 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
+use abi::vcpu::{RUNSTATE_BLOCKED, RUNSTATE_OFFLINE, RUNSTATE_RUNNABLE, RUNSTATE_RUNNING};
+
+/// Xen's `vcpu_runstate_info` as the hypervisor keeps it: the state, when
+/// it was entered, and the ns spent in each `RUNSTATE_*` before that.
+/// Counting starts when the vCPU first runs (Xen counts its offline time
+/// from creation; a guest's steal clock would see that as stolen).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Runstate {
+    pub state: i32,
+    pub entry_ns: u64,
+    pub time: [u64; 4],
+    started: bool,
+}
+
+impl Default for Runstate {
+    fn default() -> Self {
+        Runstate { state: RUNSTATE_OFFLINE, entry_ns: 0, time: [0; 4], started: false }
+    }
+}
+
+impl Runstate {
+    fn enter(&mut self, state: i32, now: u64) {
+        if state == self.state && self.started {
+            return;
+        }
+        if self.started
+            && let Some(t) = usize::try_from(self.state).ok().and_then(|i| self.time.get_mut(i))
+        {
+            *t = t.saturating_add(now.saturating_sub(self.entry_ns));
+        }
+        (self.state, self.entry_ns, self.started) = (state, now, true);
+    }
+
+    /// The record as of `now`: the current state's time counted up to it.
+    #[must_use]
+    pub fn at(&self, now: u64) -> Runstate {
+        let mut r = *self;
+        if r.started
+            && let Some(t) = usize::try_from(r.state).ok().and_then(|i| r.time.get_mut(i))
+        {
+            *t = t.saturating_add(now.saturating_sub(r.entry_ns));
+        }
+        r
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct VcpuSignals {
     /// `evtchn_upcall_pending` went 0 → 1: inject the upcall vector, wake it.
@@ -24,6 +70,8 @@ pub struct VcpuSignals {
     busy_ns: AtomicU64,
     /// When it last started or woke up.
     resumed_at: AtomicU64,
+    /// Its runstate (a leaf lock: taken at state changes and by readers).
+    runstate: spin::Mutex<Runstate>,
 }
 
 impl VcpuSignals {
@@ -83,6 +131,7 @@ impl VcpuSignals {
 
     /// Its loop starts on a CPU at `now`.
     pub fn started(&self, now: u64) {
+        self.runstate.lock().enter(RUNSTATE_RUNNING, now);
         self.blocked.store(false, Relaxed);
         self.resumed_at.store(now, Relaxed);
         self.running.store(true, Relaxed);
@@ -93,6 +142,7 @@ impl VcpuSignals {
         self.block(now);
         self.running.store(false, Relaxed);
         self.blocked.store(false, Relaxed);
+        self.runstate.lock().enter(RUNSTATE_OFFLINE, now);
     }
 
     /// The scheduler took its CPU at `now` (its loop resumes later, on the
@@ -101,6 +151,7 @@ impl VcpuSignals {
         self.block(now);
         self.running.store(false, Relaxed);
         self.blocked.store(blocked, Relaxed);
+        self.runstate.lock().enter(if blocked { RUNSTATE_BLOCKED } else { RUNSTATE_RUNNABLE }, now);
     }
 
     /// It stops running guest code at `now` to wait.
@@ -108,6 +159,7 @@ impl VcpuSignals {
         if self.running.load(Relaxed) && !self.blocked.swap(true, Relaxed) {
             let ran = now.saturating_sub(self.resumed_at.load(Relaxed));
             self.busy_ns.fetch_add(ran, Relaxed);
+            self.runstate.lock().enter(RUNSTATE_BLOCKED, now);
         }
     }
 
@@ -115,7 +167,15 @@ impl VcpuSignals {
     pub fn unblock(&self, now: u64) {
         if self.blocked.swap(false, Relaxed) {
             self.resumed_at.store(now, Relaxed);
+            if self.running.load(Relaxed) {
+                self.runstate.lock().enter(RUNSTATE_RUNNING, now);
+            }
         }
+    }
+
+    /// Its runstate as of `now` (VCPUOP_get_runstate_info).
+    pub fn runstate(&self, now: u64) -> Runstate {
+        self.runstate.lock().at(now)
     }
 
     /// On a CPU and not waiting (Xen's `is_running`).
@@ -169,6 +229,26 @@ mod tests {
         assert_eq!(s.next_deadline(), Some(1800));
         s.set_periodic(0, 2000);
         assert!(!s.timer_due(u64::MAX));
+    }
+
+    #[test]
+    fn runstate_counts_each_state_from_the_first_run() {
+        let s = VcpuSignals::default();
+        assert_eq!(s.runstate(50).state, RUNSTATE_OFFLINE);
+        s.started(100);
+        s.block(130);
+        s.unblock(200);
+        s.left_cpu(210, false);
+        s.started(260);
+        let r = s.runstate(300);
+        assert_eq!((r.state, r.entry_ns), (RUNSTATE_RUNNING, 260));
+        assert_eq!(r.time, [30 + 10 + 40, 50, 70, 0], "running, runnable, blocked, offline");
+        s.left_cpu(310, true);
+        s.stopped(400);
+        let r = s.runstate(1000);
+        assert_eq!(r.state, RUNSTATE_OFFLINE);
+        assert_eq!(r.time, [90, 50, 70 + 90, 600]);
+        assert_eq!(r.time.iter().sum::<u64>(), 1000 - 100, "the times add up to system time since the first run");
     }
 
     #[test]

@@ -121,6 +121,9 @@ pub enum Next {
     /// The VMCALL again, with the progress in the argument registers (a
     /// continuation: RIP stays).
     Again,
+    /// Past the VMCALL (rax = 0), letting the other vCPUs of its CPU run
+    /// first (SCHEDOP_yield).
+    Yield,
     /// Past the VMCALL (rax = 0) once an event is pending (SCHEDOP_block).
     Block,
     /// Past the VMCALL (rax = 0) once a polled port is pending or system
@@ -174,7 +177,7 @@ fn finish(regs: &mut GuestRegs, long: bool, outcome: Outcome, after: After) -> S
         }
         Outcome::Yield => {
             regs.rax = 0;
-            Next::Resume
+            Next::Yield
         }
         Outcome::Block => {
             regs.rax = 0;

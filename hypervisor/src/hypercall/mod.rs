@@ -85,8 +85,6 @@ pub trait DomainOps {
     /// Records where vCPU `vcpu` keeps its `vcpu_info` and publishes the
     /// time there; -EINVAL if `gfn` is not RAM or one is registered already.
     fn register_vcpu_info(&mut self, vcpu: usize, gfn: u64, offset: u32) -> Result<(), Errno>;
-    /// Nanoseconds of system time when the domain was created.
-    fn created_ns(&self) -> u64;
     fn paused(&self) -> bool;
     /// The VMASST_TYPE_* bits the domain enabled.
     fn vm_assist(&mut self) -> &mut u64;
@@ -499,9 +497,6 @@ pub(crate) mod fake {
             }
             self.vcpus[vcpu].vcpu_info = Some((gfn, offset));
             Ok(())
-        }
-        fn created_ns(&self) -> u64 {
-            1000
         }
         fn paused(&self) -> bool {
             self.paused

@@ -7,8 +7,8 @@
 //! | `VCPUOP_up` (1) | 0 (a vCPU is initialised when it exists) |
 //! | `VCPUOP_down` (2) | marks it down |
 //! | `VCPUOP_initialise` (0) | the context is read (-EFAULT), then -EEXIST: every vCPU starts initialised (PVH boot state) |
-//! | `VCPUOP_get_runstate_info` (4) | running since creation |
-//! | `VCPUOP_register_runstate_memory_area` (5) | the runstate is written there (NULL unregisters) |
+//! | `VCPUOP_get_runstate_info` (4) | its runstate (running, runnable, blocked, offline: ns in each since it first ran) |
+//! | `VCPUOP_register_runstate_memory_area` (5) | the runstate is written there once (not yet at each switch; NULL unregisters) |
 //! | `VCPUOP_register_vcpu_info` (10) | offset <= 4096 - 64 and 8-aligned (-ENXIO), a RAM gfn (-EINVAL), once per vCPU (-EINVAL); the pvclock is written there |
 //! | `VCPUOP_send_nmi` (11) | non-NULL -EINVAL; NULL -ENOSYS (no NMI injection yet) |
 //! | `VCPUOP_get_physid` (12) | -EINVAL: vCPUs are not pinned |
@@ -30,7 +30,6 @@ use super::{Caller, Outcome, read_arg, write_arg};
 
 /// Size of `struct vcpu_info` (xen.h).
 const VCPU_INFO_SIZE: u32 = 64;
-const RUNSTATE_RUNNING: i32 = 0;
 
 pub fn vcpu_op(caller: &mut impl Caller, cmd: u64, vcpuid: u64, arg: u64) -> Outcome {
     let now = caller.machine_time_ns();
@@ -56,13 +55,12 @@ pub fn vcpu_op(caller: &mut impl Caller, cmd: u64, vcpuid: u64, arg: u64) -> Out
             Err(e) => Outcome::err(e),
             Ok(area) if area.addr == 0 => Outcome::Return(0),
             Ok(area) => {
-                // Xen writes the area once here and at each context switch;
-                // a vCPU here is never switched, so once is all. A bad
-                // address is not an error, as in Xen.
+                // Xen writes the area here and at each context switch; this
+                // one only here (not yet at switches). A bad address is not
+                // an error, as in Xen.
+                let r = caller.this().vcpus()[id].signals.runstate(now);
                 let mut info = VcpuRunstateInfo::new_zeroed();
-                info.state = RUNSTATE_RUNNING;
-                info.state_entry_time = caller.this().created_ns();
-                info.time[0] = now.saturating_sub(info.state_entry_time);
+                (info.state, info.state_entry_time, info.time) = (r.state, r.entry_ns, r.time);
                 let _ = write_arg(caller, area.addr, &info);
                 Outcome::Return(0)
             }
@@ -79,15 +77,14 @@ pub fn vcpu_op(caller: &mut impl Caller, cmd: u64, vcpuid: u64, arg: u64) -> Out
         VCPUOP_SEND_NMI if arg != 0 => Outcome::err(Errno::EINVAL),
         VCPUOP_GET_PHYSID => Outcome::err(Errno::EINVAL),
         VCPUOP_GET_RUNSTATE_INFO => {
-            let entry = caller.this().created_ns();
-            let running = now.saturating_sub(entry);
+            let r = caller.this().vcpus()[id].signals.runstate(now);
             let written = if caller.compat() {
                 let mut info = CompatVcpuRunstateInfo::new_zeroed();
-                (info.state, info.state_entry_time, info.time[0]) = (RUNSTATE_RUNNING, entry, running);
+                (info.state, info.state_entry_time, info.time) = (r.state, r.entry_ns, r.time);
                 write_arg(caller, arg, &info)
             } else {
                 let mut info = VcpuRunstateInfo::new_zeroed();
-                (info.state, info.state_entry_time, info.time[0]) = (RUNSTATE_RUNNING, entry, running);
+                (info.state, info.state_entry_time, info.time) = (r.state, r.entry_ns, r.time);
                 write_arg(caller, arg, &info)
             };
             match written {
@@ -217,16 +214,19 @@ mod tests {
     }
 
     #[test]
-    fn runstate_info_reports_running() {
+    fn runstate_info_reports_the_signals_runstate() {
         let mut c = FakeCaller::new(128);
+        c.this().vcpus()[0].signals.started(1000);
         assert_eq!(vcpu_op(&mut c, VCPUOP_GET_RUNSTATE_INFO, 0, 0), Outcome::Return(0));
-        assert_eq!(c.get::<VcpuRunstateInfo>(0).state, RUNSTATE_RUNNING);
+        let info = c.get::<VcpuRunstateInfo>(0);
+        assert_eq!((info.state, info.state_entry_time, info.time), (RUNSTATE_RUNNING, 1000, [4000, 0, 0, 0]), "running since 1000, asked at 5000");
         assert_eq!(vcpu_op(&mut c, VCPUOP_GET_RUNSTATE_INFO, 0, 100), Outcome::err(Errno::EFAULT));
     }
 
     #[test]
     fn runstate_and_time_areas_are_written_where_registered() {
         let mut c = FakeCaller::new(256);
+        c.this().vcpus()[0].signals.started(1000);
         c.put(0, &VcpuRegisterRunstateMemoryArea { addr: 64 });
         assert_eq!(vcpu_op(&mut c, VCPUOP_REGISTER_RUNSTATE_MEMORY_AREA, 0, 0), Outcome::Return(0));
         assert_eq!(c.get::<VcpuRunstateInfo>(64).state_entry_time, 1000);

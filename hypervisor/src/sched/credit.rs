@@ -3,14 +3,14 @@
 //! in (ns); nothing here reads hardware, takes a lock or sends an IPI, so the
 //! host tests drive it with a simulated clock.
 //!
-//! Not wired in yet: the vCPU loop (`vcpu/domu.rs`) still runs one vCPU per
-//! CPU from [`super::runqueue`]. The next step calls, under one lock:
-//! [`Credit2::insert`] / [`Credit2::remove`] when a vCPU is created or
-//! destroyed, [`Credit2::wake`] on an event, timer or VCPUOP_up (and IPIs
-//! the CPU it returns), [`Credit2::block`] on HLT / SCHEDOP_block,
-//! [`Credit2::yield_cpu`] on SCHEDOP_yield, [`Credit2::account`] with the
-//! guest time of each run, and [`Credit2::schedule`] when the one-shot timer
-//! armed for `run_until_ns` fires or the CPU was kicked; `next: None` halts.
+//! Wired in by `vcpu/domu.rs`, one instance for all CPUs (`sched::get`):
+//! [`Credit2::insert`] (pinned to the admitting AP) and [`Credit2::wake`]
+//! when an AP admits a vCPU, [`Credit2::remove`] when its run ends,
+//! [`Credit2::wake`] when a blocked resident's wait is over,
+//! [`Credit2::block`] when it leaves blocked, [`Credit2::yield_cpu`] on
+//! SCHEDOP_yield, [`Credit2::account`] with the guest time of each run, and
+//! [`Credit2::schedule`] at each decision (`next: None` halts, with the
+//! timer armed for the residents' deadlines).
 //!
 //! The model, after Xen's `sched/credit2.c` (facts only, no code):
 //! - Each vCPU has credit; running burns it at `time * max_weight / weight`,

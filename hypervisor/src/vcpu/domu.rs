@@ -16,7 +16,7 @@ use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use abi::sched::SHUTDOWN_CRASH;
 use abi::xen::VIRQ_DOM_EXC;
 
-use super::run::{End, Guest, Left, Slice, run_slice, waiting_over};
+use super::run::{End, Guest, Left, Slice, arm_host_timer, next_deadline, run_slice, waiting_over};
 use super::{io, msr};
 use crate::arch::x86_64::cpu::{self, SavedGuestState};
 use crate::arch::x86_64::percpu::{self, MAX_CPUS};
@@ -92,6 +92,11 @@ impl Ap {
             crate::arch::x86_64::apic::kick_cpu(other);
         }
         let Some(v) = decision.next else {
+            // Halt until the first deadline of a blocked resident (whose
+            // timers `waiting_over` fires), a kick, or the scheduler's next
+            // refill (which unparks capped ones: their timers fire when they run).
+            let residents = self.residents.iter().filter(|r| r.blocked).filter_map(|r| next_deadline(&r.guest));
+            arm_host_timer(residents.chain([decision.run_until_ns]).min());
             cpu::wait_for_interrupt();
             x86_64::instructions::interrupts::disable();
             return;

@@ -408,6 +408,8 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> Left {
             return left;
         }
         deliver_interrupts(vcpu, guest);
+        let slice_end = guest.slice.map(|s| s.until_ns);
+        arm_host_timer(next_deadline(guest).into_iter().chain(slice_end).min());
         let exit = vcpu.run();
         match exit {
             Exit::Cpuid => {
@@ -430,6 +432,16 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> Left {
                 }
                 match step.next {
                     Next::Resume => {}
+                    Next::Yield if guest.slice.is_some() => {
+                        vcpu.skip_instruction(&exit, LEN_VMMCALL);
+                        if let Some(sched) = crate::sched::get() {
+                            let v = crate::sched::runqueue::VcpuRef { domid: guest.domid, vcpu: guest.vcpu_id };
+                            let _ = sched.lock().yield_cpu(v, now());
+                        }
+                        return Left::Yield;
+                    }
+                    // Dom0 owns its CPU: nothing to yield to.
+                    Next::Yield => {}
                     // A continuation: the same VMCALL runs again, in a new
                     // exit with a new budget (RIP stays on it).
                     Next::Again => continue,
@@ -690,6 +702,33 @@ fn host_events(guest: &mut Guest) -> Option<Left> {
     over.then_some(Left::Yield)
 }
 
+/// When something of this vCPU is due next (system time, ns): its Xen
+/// timers (singleshot, periodic), its vLAPIC timer, the deadline of the
+/// poll it waits in (not its slice's end: see `run_loop`).
+pub fn next_deadline(guest: &Guest) -> Option<u64> {
+    let (apic_ns, apic_tsc) = guest.ints.vlapic.next_deadline();
+    let poll = match guest.waiting {
+        Some(Waiting { how: Wait::Poll(deadline), .. }) if deadline != 0 => Some(deadline),
+        _ => None,
+    };
+    [guest.signals.next_deadline(), apic_ns, apic_tsc.map(crate::domain::object::system_time_at), poll]
+        .into_iter()
+        .flatten()
+        .min()
+}
+
+/// Brings this CPU's next timer interrupt forward to `deadline` (system
+/// time, ns) if it comes before the periodic tick, so a deadline fires
+/// when due, not up to a tick late.
+pub fn arm_host_timer(deadline: Option<u64>) {
+    const TICK_NS: u64 = 1_000_000_000 / crate::arch::x86_64::apic::TIMER_HZ;
+    let Some(deadline) = deadline else { return };
+    let now = now();
+    if deadline < now.saturating_add(TICK_NS) {
+        crate::arch::x86_64::apic::fire_within_ns(deadline.saturating_sub(now));
+    }
+}
+
 /// The time a vLAPIC access or check happens at. The guest's TSC is the
 /// host's (no TSC offset is set).
 fn clock() -> crate::dev::vlapic::Clock {
@@ -850,14 +889,16 @@ fn wait(vcpu: &HwVcpu, guest: &mut Guest, how: Wait) -> bool {
         let interrupt = guest.ints.wakes_halt(vcpu.rflags()) || vcpu.event_queued();
         if guest.signals.upcall_owed() || interrupt || woken(guest, how) {
             guest.signals.unblock(now());
+            guest.waiting = None;
             return true;
         }
         guest.signals.block(now());
+        const RFLAGS_IF: u64 = 1 << 9;
+        guest.waiting = Some(Waiting { how, interrupts_on: vcpu.rflags() & RFLAGS_IF != 0 });
         if guest.slice.is_some() {
-            const RFLAGS_IF: u64 = 1 << 9;
-            guest.waiting = Some(Waiting { how, interrupts_on: vcpu.rflags() & RFLAGS_IF != 0 });
             return false;
         }
+        arm_host_timer(next_deadline(guest));
         cpu::wait_for_interrupt();
         x86_64::instructions::interrupts::disable();
     }

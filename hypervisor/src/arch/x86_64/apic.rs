@@ -26,7 +26,6 @@ const REG_TIMER_DIVIDE: u32 = 0x3e0;
 
 const SVR_ENABLE: u32 = 1 << 8;
 const LVT_MASKED: u32 = 1 << 16;
-const LVT_PERIODIC: u32 = 1 << 17;
 const ICR_DELIVERY_PENDING: u32 = 1 << 12;
 const ICR_LEVEL_ASSERT: u32 = 1 << 14;
 const ICR_INIT: u32 = 0b101 << 8;
@@ -174,10 +173,30 @@ pub fn calibrate_timer() -> u64 {
     elapsed / 10
 }
 
-/// Starts this CPU's periodic timer at `TIMER_HZ`.
+/// Starts this CPU's timer: one-shot, re-armed for a full period by each
+/// interrupt ([`rearm_tick`]), so it ticks at `TIMER_HZ` at least, and
+/// [`fire_within_ns`] can bring the next interrupt forward for a deadline
+/// that comes sooner (a slice end, a vCPU timer).
 pub fn start_timer() {
-    let count = TIMER_COUNT_PER_PERIOD.load(Ordering::Relaxed);
     write(REG_TIMER_DIVIDE, TIMER_DIVIDE_16);
-    write(REG_LVT_TIMER, LVT_PERIODIC | u32::from(idt::TIMER_VECTOR));
-    write(REG_TIMER_INITIAL, u32::try_from(count).unwrap_or(u32::MAX));
+    write(REG_LVT_TIMER, u32::from(idt::TIMER_VECTOR));
+    rearm_tick();
+}
+
+/// From the timer interrupt: the next one a full period from now.
+pub fn rearm_tick() {
+    let count = TIMER_COUNT_PER_PERIOD.load(Ordering::Relaxed);
+    write(REG_TIMER_INITIAL, u32::try_from(count).unwrap_or(u32::MAX).max(1));
+}
+
+/// Makes this CPU's next timer interrupt come within `ns` from now, if the
+/// one armed would come later (the periodic tick is at most 1/`TIMER_HZ`
+/// away, so nothing later than that is worth arming).
+pub fn fire_within_ns(ns: u64) {
+    let period = TIMER_COUNT_PER_PERIOD.load(Ordering::Relaxed);
+    let count = u128::from(ns) * u128::from(period) * u128::from(TIMER_HZ) / 1_000_000_000;
+    let count = u32::try_from(count).unwrap_or(u32::MAX).max(1);
+    if count < read(REG_TIMER_CURRENT) {
+        write(REG_TIMER_INITIAL, count);
+    }
 }
