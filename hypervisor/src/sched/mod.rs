@@ -12,6 +12,7 @@
 /// The credit2-class policy (weights, caps, affinity, slices).
 pub mod credit;
 pub mod kick;
+pub mod params;
 pub mod runqueue;
 
 use spin::{Mutex, Once};
