@@ -214,6 +214,38 @@ pub struct XenSysctlSchedId {
 
 const _: () = assert!(core::mem::size_of::<XenSysctlSchedId>() == 4);
 
+// xen_sysctl_scheduler_op.cmd (XEN_SYSCTL_SCHEDOP_*)
+pub const XEN_SYSCTL_SCHEDOP_PUTINFO: u32 = 0;
+pub const XEN_SYSCTL_SCHEDOP_GETINFO: u32 = 1;
+/// Bounds of a scheduler's `ratelimit_us` (0 turns rate limiting off).
+pub const XEN_SYSCTL_SCHED_RATELIMIT_MAX: u32 = 500_000;
+pub const XEN_SYSCTL_SCHED_RATELIMIT_MIN: u32 = 100;
+
+/// `struct xen_sysctl_scheduler_op`, for `XEN_SYSCTL_scheduler_op`: a
+/// cpupool's scheduler-wide parameters. `u` is the per-scheduler union
+/// (8-byte aligned by arinc653's handle): credit `{u32 tslice_ms; u32
+/// ratelimit_us; u32 vcpu_migr_delay_us}`, credit2 `{u32 ratelimit_us}`
+/// (the first 4 bytes).
+#[repr(C)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable,
+)]
+pub struct XenSysctlSchedulerOp {
+    /// IN: the cpupool whose scheduler is meant.
+    pub cpupool_id: u32,
+    /// IN: `XEN_SCHEDULER_*`; must be the pool's scheduler.
+    pub sched_id: u32,
+    /// IN: `XEN_SYSCTL_SCHEDOP_*`.
+    pub cmd: u32,
+    /// C's implicit padding before the union.
+    pub _pad: u32,
+    pub u: [u64; 2],
+}
+
+const _: () = assert!(core::mem::size_of::<XenSysctlSchedulerOp>() == 32);
+const _: () = assert!(core::mem::offset_of!(XenSysctlSchedulerOp, cmd) == 8);
+const _: () = assert!(core::mem::offset_of!(XenSysctlSchedulerOp, u) == 16);
+
 /// `struct xen_sysctl_getdomaininfolist`, for `XEN_SYSCTL_getdomaininfolist`.
 #[repr(C)]
 #[derive(

@@ -5,7 +5,10 @@
 //! Commands: `list`, `create FILE`, `destroy NAME|ID`, `shutdown NAME|ID`,
 //! `reboot NAME|ID`, `pause NAME|ID`, `unpause NAME|ID`, `console NAME|ID`,
 //! `info`, `dmesg`, `help`, and `poweroff` (every DomU is destroyed and the
-//! machine powers off with Dom0); the store's as Dom0 sees it:
+//! machine powers off with Dom0); scheduling as xl spells it:
+//! `sched-credit2 [-d NAME|ID [-w WEIGHT] [-c CAP]]`, `vcpu-list [NAME|ID]`,
+//! `vcpu-pin NAME|ID VCPU|all HARD [SOFT]` (CPULISTs, `-` leaves one as it
+//! is); the store's as Dom0 sees it:
 //! `xenstore-ls [PATH]`, `xenstore-read PATH`, `xenstore-write PATH VALUE`,
 //! `xenstore-rm PATH`, `xenstore-watch PATH` (events until a key is
 //! pressed). `shutdown` / `reboot` ask the guest through its
@@ -35,7 +38,7 @@ const DETACH: u8 = 0x1d;
 /// How often an attached console checks that its domain still runs.
 const ALIVE_CHECK_MS: u64 = 500;
 
-const HELP: &str = "commands: list | create FILE | destroy NAME|ID | shutdown NAME|ID | reboot NAME|ID | pause NAME|ID | unpause NAME|ID | console NAME|ID | mem-set NAME|ID MiB | info | dmesg | xenstore-ls [PATH] | xenstore-read PATH | xenstore-write PATH VALUE | xenstore-rm PATH | xenstore-watch PATH | poweroff | help";
+const HELP: &str = "commands: list | create FILE | destroy NAME|ID | shutdown NAME|ID | reboot NAME|ID | pause NAME|ID | unpause NAME|ID | console NAME|ID | mem-set NAME|ID MiB | sched-credit2 [-d NAME|ID [-w WEIGHT] [-c CAP]] | vcpu-list [NAME|ID] | vcpu-pin NAME|ID VCPU|all HARD [SOFT] | info | dmesg | xenstore-ls [PATH] | xenstore-read PATH | xenstore-write PATH VALUE | xenstore-rm PATH | xenstore-watch PATH | poweroff | help";
 
 pub struct Com2;
 
@@ -156,6 +159,11 @@ fn execute(ts: &mut Toolstack, com2: &Com2, timer: &Timer, command: &str) {
             Err(e) => com2.say(&alloc::format!("error: {e}")),
         };
     }
+    if matches!(verb, "sched-credit2" | "vcpu-list" | "vcpu-pin") {
+        let args: Vec<&str> = words.collect();
+        let result = sched(ts, verb, &args);
+        return com2.say(&result.unwrap_or_else(|e| alloc::format!("error: {e}")));
+    }
     let arg = words.next();
     if verb == "mem-set" {
         let mib = words.next().and_then(|m| m.trim_end_matches(['m', 'M']).parse::<u64>().ok());
@@ -247,20 +255,58 @@ fn console(ts: &mut Toolstack, com2: &Com2, timer: &Timer, which: &str) -> Resul
     Ok(alloc::format!("[{name} (d{domid}): {ended}]"))
 }
 
+/// The scheduling verbs, as xl spells them.
+fn sched(ts: &Toolstack, verb: &str, args: &[&str]) -> Result<String, String> {
+    match (verb, args) {
+        ("vcpu-list", []) => ts.vcpu_list(None),
+        ("vcpu-list", [d]) => ts.vcpu_list(Some(d)),
+        ("vcpu-pin", [d, vcpu, hard]) => ts.vcpu_pin(d, vcpu, hard, None),
+        ("vcpu-pin", [d, vcpu, hard, soft]) => ts.vcpu_pin(d, vcpu, hard, Some(soft)),
+        ("vcpu-pin", _) => Err("usage: vcpu-pin NAME|ID VCPU|all HARD [SOFT]".into()),
+        ("sched-credit2", _) => {
+            let (mut domain, mut weight, mut cap) = (None, None, None);
+            let mut it = args.iter();
+            let number = |flag: &str, v: Option<&&str>| -> Result<u16, String> {
+                v.and_then(|v| v.parse().ok()).ok_or_else(|| alloc::format!("{flag} needs a number from 0 to 65535"))
+            };
+            while let Some(&flag) = it.next() {
+                match flag {
+                    "-d" => domain = Some(*it.next().ok_or("-d needs a domain")?),
+                    "-w" => weight = Some(number("-w", it.next())?),
+                    "-c" => cap = Some(number("-c", it.next())?),
+                    _ => return Err(alloc::format!("sched-credit2: unknown option `{flag}`")),
+                }
+            }
+            if domain.is_none() && (weight.is_some() || cap.is_some()) {
+                return Err("sched-credit2: -w / -c need -d DOMAIN".into());
+            }
+            ts.sched_credit2(domain, weight, cap).map(|t| String::from(t.trim_end()))
+        }
+        _ => Err(alloc::format!("{verb}: wrong arguments; `help` lists the commands")),
+    }
+}
+
 /// `xl info`-like: the machine and the hypervisor.
 fn info() -> Result<String, String> {
     let p = xen::physinfo().map_err(|e| e.to_string())?;
+    let scheduler = match xen::sched_id().map_err(|e| e.to_string())? {
+        abi::domctl::XEN_SCHEDULER_CREDIT2 => "credit2",
+        abi::domctl::XEN_SCHEDULER_NULL => "null",
+        abi::domctl::XEN_SCHEDULER_CREDIT => "credit",
+        _ => "unknown",
+    };
     let version = guest_rt::hypercall::xen_version();
     let mib = |pages: u64| pages / 256;
     Ok(alloc::format!(
-        "nr_cpus                : {}\ntotal_memory           : {} MiB\nfree_memory            : {} MiB\nfree_pages             : {}\ncpu_khz                : {}\nxen_version            : {}.{}\nxen_scheduler          : static (one vCPU per CPU)",
+        "nr_cpus                : {}\ntotal_memory           : {} MiB\nfree_memory            : {} MiB\nfree_pages             : {}\ncpu_khz                : {}\nxen_version            : {}.{}\nxen_scheduler          : {}",
         p.nr_cpus,
         mib(p.total_pages),
         mib(p.free_pages),
         p.free_pages,
         p.cpu_khz,
         version >> 16,
-        version & 0xffff
+        version & 0xffff,
+        scheduler
     ))
 }
 

@@ -17,6 +17,7 @@
 //! | `vcpus` | 1..=128 (`HVM_MAX_VCPUS`) | 1 |
 //! | `maxvcpus` | `vcpus`..=128 | `vcpus` |
 //! | `cpus` | CPULIST string for every vCPU, or a list with one CPULIST per vCPU (at most `maxvcpus` entries; xl ignores extras) | no pinning |
+//! | `cpus_soft` | as `cpus`, the soft affinity (CPUs a vCPU prefers) | all CPUs |
 //! | `cpu_weight` | 1..=65535 | 256 |
 //! | `cap` | percent of one CPU, 0 = no cap, at most 100 × `maxvcpus` (credit2's limit); alias `cpu_cap` | 0 |
 //! | `on_poweroff` / `on_reboot` / `on_crash` | `destroy`, `restart`, `preserve`; xl's `rename-restart`, `coredump-destroy`, `coredump-restart`, `soft-reset` are rejected as not supported | destroy / restart / destroy (as xl) |
@@ -29,7 +30,7 @@
 //! Errors come in this order, so a file always gets the same one: syntax,
 //! then per setting in file order unknown key, duplicate, bad value; then
 //! missing `name` / `kernel`; then the checks between keys (`maxmem`,
-//! `maxvcpus`, `cap`, `cpus` against the others).
+//! `maxvcpus`, `cap`, `cpus`, `cpus_soft` against the others).
 
 use crate::cpus::{CpuMask, parse_cpulist};
 use crate::disk::{DiskSpec, parse_disk};
@@ -54,7 +55,7 @@ pub enum ShutdownAction {
     Preserve,
 }
 
-/// Hard affinity from `cpus=`.
+/// Hard affinity from `cpus=`, soft affinity from `cpus_soft=`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Affinity {
     /// A string: the same CPUs for every vCPU.
@@ -77,6 +78,8 @@ pub struct DomainConfig {
     pub maxvcpus: u32,
     /// `None`: no pinning.
     pub cpus: Option<Affinity>,
+    /// `None`: no preference (every CPU).
+    pub cpus_soft: Option<Affinity>,
     pub cpu_weight: u16,
     /// Percent of one CPU; 0 = no cap.
     pub cpu_cap: u32,
@@ -110,6 +113,7 @@ enum Key {
     Vcpus,
     Maxvcpus,
     Cpus,
+    CpusSoft,
     CpuWeight,
     Cap,
     OnPoweroff,
@@ -119,7 +123,7 @@ enum Key {
     Serial,
 }
 
-const KEYS: [(&str, Key); 20] = [
+const KEYS: [(&str, Key); 21] = [
     ("name", Key::Name),
     ("type", Key::Type),
     ("builder", Key::Type),
@@ -132,6 +136,7 @@ const KEYS: [(&str, Key); 20] = [
     ("vcpus", Key::Vcpus),
     ("maxvcpus", Key::Maxvcpus),
     ("cpus", Key::Cpus),
+    ("cpus_soft", Key::CpusSoft),
     ("cpu_weight", Key::CpuWeight),
     ("cap", Key::Cap),
     ("cpu_cap", Key::Cap),
@@ -213,6 +218,7 @@ struct Builder {
     vcpus: Option<u32>,
     maxvcpus: Option<u32>,
     cpus: Option<Affinity>,
+    cpus_soft: Option<Affinity>,
     cpu_weight: Option<u16>,
     cap: Option<u32>,
     on_poweroff: Option<ShutdownAction>,
@@ -241,6 +247,7 @@ impl Builder {
             Key::Vcpus => self.vcpus = Some(small(int(v, "vCPUs", 1, MAX_VCPUS.into())?)),
             Key::Maxvcpus => self.maxvcpus = Some(small(int(v, "vCPUs", 1, MAX_VCPUS.into())?)),
             Key::Cpus => self.cpus = Some(affinity(v)?),
+            Key::CpusSoft => self.cpus_soft = Some(affinity(v)?),
             Key::CpuWeight => {
                 self.cpu_weight =
                     Some(u16::try_from(int(v, "weight", 1, 65535)?).unwrap_or(u16::MAX));
@@ -300,13 +307,15 @@ impl Builder {
                 format!("{cpu_cap} is more than 100 per vCPU ({most} for maxvcpus {maxvcpus})"),
             ));
         }
-        if let (Some(s), Some(Affinity::PerVcpu(list))) = (setting(Key::Cpus), &self.cpus)
-            && list.len() > maxvcpus as usize
-        {
-            return Err(Finish::Bad(
-                s,
-                format!("{} entries for {maxvcpus} vCPUs (maxvcpus)", list.len()),
-            ));
+        for (key, aff) in [(Key::Cpus, &self.cpus), (Key::CpusSoft, &self.cpus_soft)] {
+            if let (Some(s), Some(Affinity::PerVcpu(list))) = (setting(key), aff)
+                && list.len() > maxvcpus as usize
+            {
+                return Err(Finish::Bad(
+                    s,
+                    format!("{} entries for {maxvcpus} vCPUs (maxvcpus)", list.len()),
+                ));
+            }
         }
         Ok(DomainConfig {
             name,
@@ -319,6 +328,7 @@ impl Builder {
             vcpus,
             maxvcpus,
             cpus: self.cpus,
+            cpus_soft: self.cpus_soft,
             cpu_weight: self.cpu_weight.unwrap_or(DEFAULT_CPU_WEIGHT),
             cpu_cap,
             on_poweroff: self.on_poweroff.unwrap_or(ShutdownAction::Destroy),
@@ -538,6 +548,7 @@ mod tests {
                 vcpus: 1,
                 maxvcpus: 1,
                 cpus: None,
+                cpus_soft: None,
                 cpu_weight: 256,
                 cpu_cap: 0,
                 on_poweroff: ShutdownAction::Destroy,
@@ -553,7 +564,7 @@ mod tests {
     fn every_key() {
         let c = ok(
             "type = \"hvm\"\nramdisk = \"/r\"\nextra = \"console=hvc0\"\nmemory = 256\nmaxmem = '0x200'\n\
-                    vcpus = 2\nmaxvcpus = 4\ncpus = [\"0-1\", \"2\"]\ncpu_weight = 512\ncpu_cap = 150\n\
+                    vcpus = 2\nmaxvcpus = 4\ncpus = [\"0-1\", \"2\"]\ncpus_soft = \"2-3\"\ncpu_weight = 512\ncpu_cap = 150\n\
                     on_poweroff = \"preserve\"\non_reboot = \"destroy\"\non_crash = \"restart\"\n\
                     disk = ['/img/a,raw,xvda,rw', 'phy:/dev/b,xvdb,r']\nserial = ['pty', 'file:/x']\n",
         );
@@ -566,6 +577,7 @@ mod tests {
             c.cpus,
             Some(Affinity::PerVcpu(vec![CpuMask(0b11), CpuMask(0b100)]))
         );
+        assert_eq!(c.cpus_soft, Some(Affinity::AllVcpus(CpuMask(0b1100))));
         assert_eq!((c.cpu_weight, c.cpu_cap), (512, 150));
         assert_eq!(
             (c.on_poweroff, c.on_reboot, c.on_crash),
@@ -764,6 +776,10 @@ mod tests {
         assert_eq!(
             err("cpus = ['0', '1']"),
             "t.cfg:3: cpus: 2 entries for 1 vCPUs (maxvcpus)"
+        );
+        assert_eq!(
+            err("cpus_soft = ['0', '1']"),
+            "t.cfg:3: cpus_soft: 2 entries for 1 vCPUs (maxvcpus)"
         );
         assert_eq!(ok("cap = 200\nvcpus = 2").cpu_cap, 200);
     }

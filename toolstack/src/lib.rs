@@ -9,6 +9,7 @@
 //!   the line and the key. Syntax in [`syntax`], keys and defaults in
 //!   [`config`], `cpus=` in [`cpus`], `disk=` in [`disk`].
 //! - [`format_list`] / [`write_row`]: `xl list`'s table, byte for byte.
+//! - [`sched`]: `xl vcpu-list` and `xl sched-credit2` tables, `xl vcpu-pin`'s arguments.
 //!
 //! The parser is hand-written: xl.cfg is libxlu's own grammar, not TOML or
 //! INI, and no maintained `no_std` crate reads it.
@@ -23,6 +24,7 @@ pub mod cpus;
 pub mod disk;
 pub mod error;
 pub mod list;
+pub mod sched;
 pub mod syntax;
 
 pub use config::{Affinity, DomainConfig, DomainType, ShutdownAction, parse};

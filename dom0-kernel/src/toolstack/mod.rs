@@ -296,6 +296,87 @@ impl<'a> Toolstack<'a> {
         Ok(format!("asked through control/shutdown ({what})"))
     }
 
+    /// `xl sched-credit2`: with no domain, the pool's rate limit and every
+    /// domain's weight and cap; with one, its row after setting `weight` /
+    /// `cap` if given (xl's `-d NAME -w W -c C`).
+    pub fn sched_credit2(&self, which: Option<&str>, weight: Option<u16>, cap: Option<u16>) -> Result<String, String> {
+        let err = |e: xen::XenError| e.to_string();
+        let ids: Vec<u16> = match which {
+            Some(w) => {
+                let id = self.find(w).ok_or_else(|| format!("{w}: no such domain"))?;
+                if weight.is_some() || cap.is_some() {
+                    // Weight 0 leaves it alone; the cap must be given to change.
+                    let cap = match cap {
+                        Some(c) => c,
+                        None => xen::credit2(id).map_err(err)?.1,
+                    };
+                    xen::set_credit2(id, weight.unwrap_or(0), cap).map_err(err)?;
+                }
+                alloc::vec![id]
+            }
+            None => xen::domain_infos().map_err(err)?.iter().map(|i| i.domain.0).collect(),
+        };
+        let names: Vec<String> = ids.iter().map(|&id| self.name_of(id)).collect();
+        let mut rows = Vec::new();
+        for (&domid, name) in ids.iter().zip(&names) {
+            let (weight, cap) = xen::credit2(domid).map_err(err)?;
+            rows.push(toolstack::sched::Credit2Row { name, domid, weight, cap });
+        }
+        let ratelimit = if which.is_none() { Some(xen::credit2_ratelimit_us().map_err(err)?) } else { None };
+        Ok(toolstack::sched::format_credit2(ratelimit, &rows))
+    }
+
+    /// `xl vcpu-list [NAME]`: every vCPU of every domain (or of one).
+    pub fn vcpu_list(&self, which: Option<&str>) -> Result<String, String> {
+        let err = |e: xen::XenError| e.to_string();
+        let nr_cpus = xen::physinfo().map_err(err)?.nr_cpus;
+        let only = match which {
+            Some(w) => Some(self.find(w).ok_or_else(|| format!("{w}: no such domain"))?),
+            None => None,
+        };
+        let infos: Vec<XenDomctlGetdomaininfo> =
+            xen::domain_infos().map_err(err)?.into_iter().filter(|i| only.is_none_or(|id| id == i.domain.0)).collect();
+        let names: Vec<String> = infos.iter().map(|i| self.name_of(i.domain.0)).collect();
+        let mut rows = Vec::new();
+        for (i, name) in infos.iter().zip(&names) {
+            let domid = i.domain.0;
+            for vcpu in 0..=i.max_vcpu_id {
+                let v = xen::vcpu_info(domid, vcpu).map_err(err)?;
+                let (hard, soft) = xen::affinity(domid, vcpu).map_err(err)?;
+                rows.push(toolstack::sched::VcpuRow {
+                    name,
+                    domid,
+                    vcpu,
+                    online: v.online != 0,
+                    running: v.running != 0,
+                    blocked: v.blocked != 0,
+                    cpu: v.cpu,
+                    cpu_time_ns: v.cpu_time,
+                    hard,
+                    soft,
+                });
+            }
+        }
+        Ok(String::from(toolstack::sched::format_vcpu_list(&rows, nr_cpus).trim_end()))
+    }
+
+    /// `xl vcpu-pin NAME VCPU|all HARD [SOFT]` (`-`: that one unchanged).
+    pub fn vcpu_pin(&self, which: &str, vcpu: &str, hard: &str, soft: Option<&str>) -> Result<String, String> {
+        use toolstack::sched::Vcpus;
+        let domid = self.find(which).ok_or_else(|| format!("{which}: no such domain"))?;
+        let (vcpus, hard, soft) = toolstack::sched::parse_vcpu_pin(vcpu, hard, soft)?;
+        let infos = xen::domain_infos().map_err(|e| e.to_string())?;
+        let max_id = infos.iter().find(|i| i.domain.0 == domid).map_or(0, |i| i.max_vcpu_id);
+        let list: Vec<u32> = match vcpus {
+            Vcpus::All => (0..=max_id).collect(),
+            Vcpus::One(v) => alloc::vec![v],
+        };
+        for &v in &list {
+            xen::set_affinity(domid, v, hard.map(|m| m.0), soft.map(|m| m.0)).map_err(|e| format!("vCPU {v}: {e}"))?;
+        }
+        Ok(format!("pinned {} vCPU(s) of domain {domid}", list.len()))
+    }
+
     /// The `memory` (MiB) domain `which` was created with.
     pub fn memory_mib(&self, which: &str) -> Option<u64> {
         let domid = self.find(which)?;
@@ -513,22 +594,29 @@ impl<'a> Toolstack<'a> {
     }
 }
 
-/// Applies `cpus=` (hard affinity). `cpu_weight` / `cpu_cap` have nothing
-/// to set: the hypervisor runs Xen's null scheduler model, which has no
-/// parameters (XEN_DOMCTL_scheduler_op accepts and ignores them).
+/// The mask `aff` gives `vcpu` (None: that vCPU is not named).
+fn mask_for(aff: Option<&toolstack::Affinity>, vcpu: u32) -> Option<u64> {
+    match aff? {
+        toolstack::Affinity::AllVcpus(m) => Some(m.0),
+        toolstack::Affinity::PerVcpu(list) => list.get(vcpu as usize).map(|m| m.0),
+    }
+}
+
+/// Applies `cpus=` (hard affinity) and `cpus_soft=` (soft) per vCPU, as
+/// libxl does with XEN_DOMCTL_setvcpuaffinity, then `cpu_weight` and `cap`
+/// with credit2's XEN_DOMCTL_scheduler_op putinfo: always, defaults too,
+/// so the hypervisor holds exactly the config's values (one call).
 fn pin(domid: u16, config: &DomainConfig) -> Result<(), xen::XenError> {
     for vcpu in 0..config.maxvcpus {
-        let mask = match &config.cpus {
-            None => continue,
-            Some(toolstack::Affinity::AllVcpus(m)) => m.0,
-            Some(toolstack::Affinity::PerVcpu(list)) => match list.get(vcpu as usize) {
-                Some(m) => m.0,
-                None => continue,
-            },
-        };
-        xen::set_hard_affinity(domid, vcpu, mask)?;
+        let hard = mask_for(config.cpus.as_ref(), vcpu);
+        let soft = mask_for(config.cpus_soft.as_ref(), vcpu);
+        if hard.is_some() || soft.is_some() {
+            xen::set_affinity(domid, vcpu, hard, soft)?;
+        }
     }
-    Ok(())
+    // The parser bounds cap by 100 × maxvcpus <= 12800.
+    let cap = u16::try_from(config.cpu_cap).unwrap_or(u16::MAX);
+    xen::set_credit2(domid, config.cpu_weight, cap)
 }
 
 fn state(i: &XenDomctlGetdomaininfo) -> DomainState {

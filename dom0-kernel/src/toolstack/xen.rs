@@ -229,18 +229,80 @@ pub fn balloon_out(first: u64, count: u64) -> Result<(), XenError> {
     decrease_reservation(DOMID_SELF.0, &mut gfns)
 }
 
-/// XEN_DOMCTL_setvcpuaffinity: `vcpu` of `domid` runs only on `mask`'s CPUs.
-pub fn set_hard_affinity(domid: u16, vcpu: u32, mask: u64) -> Result<(), XenError> {
-    let mut bits = mask.to_le_bytes();
+/// XEN_DOMCTL_setvcpuaffinity: `vcpu` of `domid` runs only on `hard`'s
+/// CPUs and prefers `soft`'s (None: that one unchanged).
+pub fn set_affinity(domid: u16, vcpu: u32, hard: Option<u64>, soft: Option<u64>) -> Result<(), XenError> {
+    let mut hard_bits = hard.unwrap_or(0).to_le_bytes();
+    let mut soft_bits = soft.unwrap_or(0).to_le_bytes();
     let map = |at: u64, nr_bits: u32| abi::xen::XenctlBitmap { bitmap: at, nr_bits, _pad: 0 };
+    let flags = if hard.is_some() { XEN_VCPUAFFINITY_HARD } else { 0 } | if soft.is_some() { XEN_VCPUAFFINITY_SOFT } else { 0 };
     let arg = XenDomctlVcpuaffinity {
         vcpu,
-        flags: XEN_VCPUAFFINITY_HARD,
-        cpumap_hard: map(bits.as_mut_ptr() as u64, 64),
-        cpumap_soft: map(0, 0),
+        flags,
+        cpumap_hard: map(hard_bits.as_mut_ptr() as u64, 64),
+        cpumap_soft: map(soft_bits.as_mut_ptr() as u64, 64),
     };
     let mut op = XenDomctl::new(XEN_DOMCTL_SETVCPUAFFINITY, DomId(domid), &arg);
     domctl("setvcpuaffinity", &mut op)
+}
+
+/// XEN_DOMCTL_getvcpuaffinity: `vcpu`'s hard and soft affinity (64 CPUs).
+pub fn affinity(domid: u16, vcpu: u32) -> Result<(u64, u64), XenError> {
+    let mut hard = [0u8; 8];
+    let mut soft = [0u8; 8];
+    let map = |at: u64| abi::xen::XenctlBitmap { bitmap: at, nr_bits: 64, _pad: 0 };
+    let arg = XenDomctlVcpuaffinity {
+        vcpu,
+        flags: XEN_VCPUAFFINITY_HARD | XEN_VCPUAFFINITY_SOFT,
+        cpumap_hard: map(hard.as_mut_ptr() as u64),
+        cpumap_soft: map(soft.as_mut_ptr() as u64),
+    };
+    let mut op = XenDomctl::new(XEN_DOMCTL_GETVCPUAFFINITY, DomId(domid), &arg);
+    domctl("getvcpuaffinity", &mut op)?;
+    Ok((u64::from_le_bytes(hard), u64::from_le_bytes(soft)))
+}
+
+/// XEN_DOMCTL_getvcpuinfo: `vcpu` of `domid` (online, blocked, running,
+/// CPU time, its CPU).
+pub fn vcpu_info(domid: u16, vcpu: u32) -> Result<XenDomctlGetvcpuinfo, XenError> {
+    let arg = XenDomctlGetvcpuinfo { vcpu, ..Default::default() };
+    let mut op = XenDomctl::new(XEN_DOMCTL_GETVCPUINFO, DomId(domid), &arg);
+    domctl("getvcpuinfo", &mut op)?;
+    Ok(op.payload())
+}
+
+/// XEN_DOMCTL_scheduler_op putinfo on credit2: weight (0: unchanged) and
+/// cap (percent of one CPU, 0: none).
+pub fn set_credit2(domid: u16, weight: u16, cap: u16) -> Result<(), XenError> {
+    let u = [u64::from(weight) | (u64::from(cap) << 16), 0];
+    let arg = XenDomctlSchedulerOp { sched_id: XEN_SCHEDULER_CREDIT2, cmd: XEN_DOMCTL_SCHEDOP_PUTINFO, u };
+    let mut op = XenDomctl::new(XEN_DOMCTL_SCHEDULER_OP, DomId(domid), &arg);
+    domctl("scheduler_op putinfo", &mut op)
+}
+
+/// XEN_DOMCTL_scheduler_op getinfo on credit2: (weight, cap).
+pub fn credit2(domid: u16) -> Result<(u16, u16), XenError> {
+    let arg = XenDomctlSchedulerOp { sched_id: XEN_SCHEDULER_CREDIT2, cmd: XEN_DOMCTL_SCHEDOP_GETINFO, u: [0; 2] };
+    let mut op = XenDomctl::new(XEN_DOMCTL_SCHEDULER_OP, DomId(domid), &arg);
+    domctl("scheduler_op getinfo", &mut op)?;
+    let u = op.payload::<XenDomctlSchedulerOp>().u[0];
+    let low16 = |v: u64| u16::try_from(v & 0xffff).unwrap_or(0);
+    Ok((low16(u), low16(u >> 16)))
+}
+
+/// XEN_SYSCTL_scheduler_op getinfo on pool 0's credit2: its rate limit (µs).
+pub fn credit2_ratelimit_us() -> Result<u32, XenError> {
+    let arg = XenSysctlSchedulerOp { sched_id: XEN_SCHEDULER_CREDIT2, cmd: XEN_SYSCTL_SCHEDOP_GETINFO, ..Default::default() };
+    let mut op = XenSysctl::new(XEN_SYSCTL_SCHEDULER_OP, &arg);
+    sysctl("scheduler_op getinfo", &mut op)?;
+    Ok(u32::try_from(op.payload::<XenSysctlSchedulerOp>().u[0] & 0xffff_ffff).unwrap_or(0))
+}
+
+/// XEN_SYSCTL_sched_id: the scheduler's XEN_SCHEDULER_*.
+pub fn sched_id() -> Result<u32, XenError> {
+    let mut op = XenSysctl::new(XEN_SYSCTL_SCHED_ID, &[0u8; 0]);
+    sysctl("sched_id", &mut op)?;
+    Ok(op.payload::<XenSysctlSchedId>().sched_id)
 }
 
 fn evtchn_op<T>(what: &'static str, cmd: u64, arg: &mut T) -> Result<(), XenError> {

@@ -13,7 +13,8 @@
 //! | `XEN_DOMCTL_max_mem` (11) | the reservation limit, in KiB |
 //! | `XEN_DOMCTL_setvcpucontext` (12) | not the caller (-EINVAL), a vCPU it has (-EINVAL); NULL resets the vCPU (down, not initialised); else the context is read (-EFAULT), vCPU 0's vm_assist beyond runstate_update_flag is -EINVAL, and flags, general and debug registers are kept; VGCF_online brings it up |
 //! | `XEN_DOMCTL_setvcpuaffinity` (9), `getvcpuaffinity` (25) | a vCPU it has (-EINVAL), HARD and/or SOFT (-EINVAL without), bitmaps read/written through guest memory (-EFAULT), up to 64 CPUs; a hard affinity with no DomU CPU (all but CPU 0) is -EINVAL; the run queue honours it |
-//! | `XEN_DOMCTL_scheduler_op` (16) | the null scheduler's: sched_id XEN_SCHEDULER_NULL (else -EINVAL), put/get(vcpu)info do nothing, as Xen's null scheduler |
+//! | `XEN_DOMCTL_scheduler_op` (16) | credit2's: sched_id XEN_SCHEDULER_CREDIT2 (else -EINVAL); putinfo: weight 0 unchanged, cap 0 none, cap over 100 × the domain's vCPUs -EINVAL (the weight is taken first, as Xen); getinfo: weight and cap; put/getvcpuinfo -EINVAL (credit2 has no per-vCPU parameters); kept per domain in `sched::params` until the scheduler has its vCPUs, forgotten at destroydomain |
+//! | `XEN_DOMCTL_getvcpuinfo` (14) | a vCPU it has (-EINVAL): online, blocked, running, CPU time, the CPU it is on |
 //! | `XEN_DOMCTL_getvcpucontext` (13) | a vCPU it has, not the caller's own (-EINVAL), initialised (-ENODATA); the kept context (other fields 0) |
 //! | other | -ENOSYS |
 
@@ -68,7 +69,11 @@ pub fn domctl(caller: &mut impl Caller, arg: u64) -> Outcome {
         XEN_DOMCTL_DESTROYDOMAIN if own => Err(Errno::EINVAL),
         // Stops its vCPUs first (-ERESTART until they have left), and only
         // then releases its grant mappings and frees it.
-        XEN_DOMCTL_DESTROYDOMAIN => caller.destroy_domain(op.domain.0).map(|()| false),
+        XEN_DOMCTL_DESTROYDOMAIN => caller.destroy_domain(op.domain.0).map(|()| {
+            // Gone for good: an id used again starts from the defaults.
+            crate::sched::params::forget(op.domain.0);
+            false
+        }),
         XEN_DOMCTL_PAUSEDOMAIN | XEN_DOMCTL_UNPAUSEDOMAIN if own => Err(Errno::EINVAL),
         // Returns once no vCPU of it runs guest code (-ERESTART until then).
         XEN_DOMCTL_PAUSEDOMAIN => with(caller, op.domain, |d| {
@@ -104,14 +109,16 @@ pub fn domctl(caller: &mut impl Caller, arg: u64) -> Outcome {
             })
         }
         XEN_DOMCTL_SCHEDULER_OP => {
-            let s: XenDomctlSchedulerOp = op.payload();
-            // The null scheduler (a vCPU owns its CPU) has no parameters:
-            // Xen answers 0 and changes nothing.
-            if s.sched_id != XEN_SCHEDULER_NULL || s.cmd > XEN_DOMCTL_SCHEDOP_GETVCPUINFO {
-                Err(Errno::EINVAL)
-            } else {
-                Ok(true)
-            }
+            let mut sched: XenDomctlSchedulerOp = op.payload();
+            scheduler_op(caller, op.domain, &mut sched).map(|()| {
+                op.set_payload(&sched);
+                true
+            })
+        }
+        XEN_DOMCTL_GETVCPUINFO => {
+            let mut info: XenDomctlGetvcpuinfo = op.payload();
+            let now = caller.machine_time_ns();
+            with(caller, op.domain, |d| vcpu_info(d, &mut info, now)).inspect(|_| op.set_payload(&info))
         }
         XEN_DOMCTL_MAX_MEM => {
             let max: XenDomctlMaxMem = op.payload();
@@ -133,6 +140,44 @@ pub fn domctl(caller: &mut impl Caller, arg: u64) -> Outcome {
         Err(Errno::ERESTART) => Outcome::Preempted(arg),
         Err(e) => Outcome::err(e),
     }
+}
+
+/// `sched_adjust` and credit2's `csched2_dom_cntl`: the domain's scheduler
+/// is credit2 (another sched_id is -EINVAL); putinfo / getinfo through
+/// [`crate::sched::params`] (the scheduler is told too once it has a vCPU
+/// of the domain); credit2 keeps no per-vCPU parameters, so
+/// put/getvcpuinfo are -EINVAL, like any other cmd.
+fn scheduler_op(caller: &mut impl Caller, domid: DomId, s: &mut XenDomctlSchedulerOp) -> Result<(), Errno> {
+    use crate::sched::credit::Credit2Info;
+    use crate::sched::params;
+    if s.sched_id != XEN_SCHEDULER_CREDIT2 {
+        return Err(Errno::EINVAL);
+    }
+    let now = caller.machine_time_ns();
+    let vcpus = low32_usize(caller.domain_exact(domid.0).ok_or(Errno::ESRCH)?.vcpus().len());
+    match s.cmd {
+        // Xen copies the op back unchanged.
+        XEN_DOMCTL_SCHEDOP_PUTINFO => params::put(domid.0, Credit2Info::from_union(s.u), vcpus, now).map(|_| ()),
+        XEN_DOMCTL_SCHEDOP_GETINFO => {
+            // Only `{weight, cap}`, the union's first 4 bytes, are written.
+            s.u[0] = (s.u[0] & !0xffff_ffff) | params::get(domid.0).to_union()[0];
+            Ok(())
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// `XEN_DOMCTL_getvcpuinfo`: a vCPU it has (-EINVAL); online, blocked and
+/// running as getdomaininfo reads them, its CPU time up to `now`, and the
+/// CPU it is on (0 while it has none: Xen's `v->processor` starts there).
+fn vcpu_info(d: &mut dyn DomainOps, info: &mut XenDomctlGetvcpuinfo, now: u64) -> Result<bool, Errno> {
+    let v = d.vcpus().get(info.vcpu as usize).ok_or(Errno::EINVAL)?;
+    info.online = u8::from(v.up);
+    info.blocked = u8::from(v.signals.is_blocked());
+    info.running = u8::from(v.signals.is_running());
+    info.cpu_time = v.signals.cpu_time_ns(now);
+    info.cpu = v.running_on.map_or(0, low32_usize);
+    Ok(true)
 }
 
 fn set_vcpu_context(caller: &mut impl Caller, domid: DomId, c: XenDomctlVcpucontext) -> Result<bool, Errno> {
@@ -492,10 +537,65 @@ mod tests {
         c.put(0, &XenDomctl::new(XEN_DOMCTL_GETVCPUAFFINITY, DomId(1), &aff(1, XEN_VCPUAFFINITY_HARD, bitmap(600, 32), bitmap(0, 0))));
         assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
         assert_eq!(c.mem[600..604], [0b0010, 0, 0, 0], "the online part of the mask (2 CPUs), then zeros to the caller's size");
-        let sched = |sched_id, cmd| XenDomctlSchedulerOp { sched_id, cmd, u: [0; 2] };
-        c.put(0, &XenDomctl::new(XEN_DOMCTL_SCHEDULER_OP, DomId(1), &sched(XEN_SCHEDULER_NULL, XEN_DOMCTL_SCHEDOP_GETINFO)));
-        assert_eq!(domctl(&mut c, 0), Outcome::Return(0));
-        c.put(0, &XenDomctl::new(XEN_DOMCTL_SCHEDULER_OP, DomId(1), &sched(XEN_SCHEDULER_CREDIT2, XEN_DOMCTL_SCHEDOP_PUTINFO)));
-        assert_eq!(domctl(&mut c, 0), Outcome::err(Errno::EINVAL), "not the running scheduler");
+    }
+
+    /// A scheduler_op on `domain`; returns the outcome and the union after.
+    fn sched_op(c: &mut FakeCaller, domain: u16, sched_id: u32, cmd: u32, weight: u16, cap: u16) -> (Outcome, [u64; 2]) {
+        let u = [u64::from(weight) | u64::from(cap) << 16 | 0xdead_0000_0000, 7];
+        c.put(0, &XenDomctl::new(XEN_DOMCTL_SCHEDULER_OP, DomId(domain), &XenDomctlSchedulerOp { sched_id, cmd, u }));
+        let outcome = domctl(c, 0);
+        (outcome, c.get::<XenDomctl>(0).payload::<XenDomctlSchedulerOp>().u)
+    }
+
+    #[test]
+    fn scheduler_op_keeps_credit2_weight_and_cap_until_destroy() {
+        use crate::sched::credit::Credit2Info;
+        use crate::sched::params;
+        // The parameter table is global: an id no other test uses.
+        let mut c = FakeCaller::new(4096);
+        let id = c.create_domain(30_001, 2, [0; 16]).unwrap();
+        let (ok, err) = (Outcome::Return(0), Outcome::err(Errno::EINVAL));
+        let get = |c: &mut FakeCaller| sched_op(c, id, XEN_SCHEDULER_CREDIT2, XEN_DOMCTL_SCHEDOP_GETINFO, 0, 0);
+        assert_eq!(get(&mut c), (ok, [256 | 0xdead_0000_0000, 7]), "the defaults; only weight and cap are written");
+        assert_eq!(sched_op(&mut c, id, XEN_SCHEDULER_CREDIT2, XEN_DOMCTL_SCHEDOP_PUTINFO, 512, 0).0, ok);
+        assert_eq!(get(&mut c).1[0] & 0xffff_ffff, 512);
+        assert_eq!(sched_op(&mut c, id, XEN_SCHEDULER_CREDIT2, XEN_DOMCTL_SCHEDOP_PUTINFO, 0, 150), (ok, [150 << 16 | 0xdead_0000_0000, 7]), "putinfo copies the op back unchanged");
+        assert_eq!(params::get(id), Credit2Info { weight: 512, cap: 150 }, "weight 0 leaves it alone");
+        assert_eq!(sched_op(&mut c, id, XEN_SCHEDULER_CREDIT2, XEN_DOMCTL_SCHEDOP_PUTINFO, 9, 201).0, err, "over 100 per vCPU");
+        assert_eq!(params::get(id), Credit2Info { weight: 9, cap: 150 }, "Xen takes the weight before refusing the cap");
+        assert_eq!(sched_op(&mut c, id, XEN_SCHEDULER_CREDIT2, XEN_DOMCTL_SCHEDOP_PUTINFO, 0, 200).0, ok);
+        assert_eq!(sched_op(&mut c, id, XEN_SCHEDULER_CREDIT2, XEN_DOMCTL_SCHEDOP_PUTINFO, 0, 0).0, ok);
+        assert_eq!(params::get(id), Credit2Info { weight: 9, cap: 0 }, "cap 0 lifts it");
+        for (sched_id, cmd) in [(XEN_SCHEDULER_NULL, XEN_DOMCTL_SCHEDOP_GETINFO), (XEN_SCHEDULER_CREDIT, XEN_DOMCTL_SCHEDOP_PUTINFO), (XEN_SCHEDULER_CREDIT2, XEN_DOMCTL_SCHEDOP_PUTVCPUINFO), (XEN_SCHEDULER_CREDIT2, XEN_DOMCTL_SCHEDOP_GETVCPUINFO), (XEN_SCHEDULER_CREDIT2, 4)] {
+            assert_eq!(sched_op(&mut c, id, sched_id, cmd, 100, 0).0, err, "sched {sched_id} cmd {cmd}");
+        }
+        assert_eq!(params::get(id).weight, 9, "nothing refused changed anything");
+        assert_eq!(sched_op(&mut c, 30_002, XEN_SCHEDULER_CREDIT2, XEN_DOMCTL_SCHEDOP_GETINFO, 0, 0).0, Outcome::err(Errno::ESRCH));
+        c.privileged = false;
+        assert_eq!(sched_op(&mut c, id, XEN_SCHEDULER_CREDIT2, XEN_DOMCTL_SCHEDOP_PUTINFO, 100, 0).0, Outcome::err(Errno::EPERM));
+        c.privileged = true;
+        c.put(0, &op(XEN_DOMCTL_DESTROYDOMAIN, id));
+        assert_eq!(domctl(&mut c, 0), ok);
+        assert_eq!(params::get(id), params::DEFAULT, "forgotten with the domain");
+    }
+
+    #[test]
+    fn getvcpuinfo_reports_each_vcpu() {
+        let mut c = FakeCaller::new(512);
+        c.dom(1).vcpus[1].running_on = Some(1);
+        c.dom(1).vcpus[1].up = true;
+        c.dom(1).vcpus[1].signals.started(1000);
+        let ask = |c: &mut FakeCaller, vcpu| {
+            c.put(0, &XenDomctl::new(XEN_DOMCTL_GETVCPUINFO, DomId(1), &XenDomctlGetvcpuinfo { vcpu, ..Default::default() }));
+            (domctl(c, 0), c.get::<XenDomctl>(0).payload::<XenDomctlGetvcpuinfo>())
+        };
+        let (rc, v0) = ask(&mut c, 0);
+        assert_eq!(rc, Outcome::Return(0));
+        assert_eq!((v0.online, v0.running, v0.blocked, v0.cpu, v0.cpu_time), (1, 0, 0, 0, 0));
+        let (_, v1) = ask(&mut c, 1);
+        assert_eq!((v1.online, v1.running, v1.cpu, v1.cpu_time), (1, 1, 1, 4000), "running since 1000, now 5000");
+        c.dom(1).vcpus[1].signals.block(5000);
+        assert_eq!((ask(&mut c, 1).1.running, ask(&mut c, 1).1.blocked), (0, 1));
+        assert_eq!(ask(&mut c, 2).0, Outcome::err(Errno::EINVAL), "domain 1 has 2 vCPUs");
     }
 }

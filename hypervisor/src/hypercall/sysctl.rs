@@ -5,9 +5,10 @@
 //! | cmd | here |
 //! |---|---|
 //! | `XEN_SYSCTL_readconsole` (1) | the console ring (16 KiB of hypervisor and guest console lines): from the oldest byte or `index`, `clear` forgets what was read |
-//! | `XEN_SYSCTL_sched_id` (4) | XEN_SCHEDULER_NULL: each vCPU owns a CPU while it runs |
+//! | `XEN_SYSCTL_sched_id` (4) | XEN_SCHEDULER_CREDIT2: DomU vCPUs share the APs by weight and cap (`sched::credit`) |
 //! | `XEN_SYSCTL_physinfo` (3) | CPUs, TSC kHz, total/free pages, max mfn, HVM + HAP capabilities |
 //! | `XEN_SYSCTL_getdomaininfolist` (6) | up to `max_domains` from `first_domain`, as getdomaininfo gives them |
+//! | `XEN_SYSCTL_scheduler_op` (19) | put/getinfo only (-EINVAL), cpupool 0 only (-ESRCH: the one pool), sched_id XEN_SCHEDULER_CREDIT2 (-EINVAL): credit2's `ratelimit_us`, 0 (off) or 100..=500000 (-EINVAL); putinfo reads back what it set |
 //! | other (readconsole included) | -ENOSYS |
 
 use abi::domctl::XenDomctlGetdomaininfo;
@@ -47,8 +48,12 @@ pub fn sysctl(caller: &mut impl Caller, arg: u64) -> Outcome {
             Ok(())
         }
         XEN_SYSCTL_SCHED_ID => {
-            op.set_payload(&XenSysctlSchedId { sched_id: abi::domctl::XEN_SCHEDULER_NULL });
+            op.set_payload(&XenSysctlSchedId { sched_id: abi::domctl::XEN_SCHEDULER_CREDIT2 });
             Ok(())
+        }
+        XEN_SYSCTL_SCHEDULER_OP => {
+            let mut s: XenSysctlSchedulerOp = op.payload();
+            scheduler_op(&mut s).map(|()| op.set_payload(&s))
         }
         XEN_SYSCTL_READCONSOLE => {
             let mut rc: XenSysctlReadconsole = op.payload();
@@ -86,12 +91,38 @@ pub fn sysctl(caller: &mut impl Caller, arg: u64) -> Outcome {
     }
 }
 
+/// `sched_adjust_global` and credit2's `csched2_sys_cntl`: the rate limit
+/// (µs a vCPU runs before a waking one may preempt it) of the scheduler of
+/// cpupool 0, the only pool.
+fn scheduler_op(s: &mut XenSysctlSchedulerOp) -> Result<(), Errno> {
+    if s.cmd != XEN_SYSCTL_SCHEDOP_PUTINFO && s.cmd != XEN_SYSCTL_SCHEDOP_GETINFO {
+        return Err(Errno::EINVAL);
+    }
+    // No scheduler yet (boot makes it before any guest runs): no pool.
+    let sched = crate::sched::get().filter(|_| s.cpupool_id == 0).ok_or(Errno::ESRCH)?;
+    if s.sched_id != abi::domctl::XEN_SCHEDULER_CREDIT2 {
+        return Err(Errno::EINVAL);
+    }
+    let mut sched = sched.lock();
+    if s.cmd == XEN_SYSCTL_SCHEDOP_PUTINFO {
+        let us = crate::bits::low32(s.u[0]);
+        if us != 0 && !(XEN_SYSCTL_SCHED_RATELIMIT_MIN..=XEN_SYSCTL_SCHED_RATELIMIT_MAX).contains(&us) {
+            return Err(Errno::EINVAL);
+        }
+        sched.set_ratelimit_us(us)?;
+    }
+    // Both write back the limit in force (Xen's putinfo falls through to getinfo).
+    s.u[0] = (s.u[0] & !0xffff_ffff) | u64::from(sched.ratelimit_us());
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fake::FakeCaller;
     use super::*;
     use abi::xen::DomId;
     use abi::zerocopy::FromZeros;
+    use crate::bits::low32;
 
     #[test]
     fn unprivileged_or_wrong_version_callers_are_refused() {
@@ -103,6 +134,40 @@ mod tests {
         u.put(0, &op);
         assert_eq!(sysctl(&mut u, 0), Outcome::err(Errno::EACCES));
         assert_eq!(sysctl(&mut u, 500), Outcome::err(Errno::EFAULT));
+    }
+
+    #[test]
+    fn sched_id_is_credit2() {
+        let mut c = FakeCaller::new(512);
+        c.put(0, &XenSysctl::new(XEN_SYSCTL_SCHED_ID, &[0u8; 0]));
+        assert_eq!(sysctl(&mut c, 0), Outcome::Return(0));
+        assert_eq!(c.get::<XenSysctl>(0).payload::<XenSysctlSchedId>().sched_id, abi::domctl::XEN_SCHEDULER_CREDIT2);
+    }
+
+    #[test]
+    fn scheduler_op_sets_and_gets_credit2s_rate_limit() {
+        use abi::domctl::{XEN_SCHEDULER_CREDIT2, XEN_SCHEDULER_NULL};
+        // The global scheduler, as boot makes it (the only test that
+        // changes its rate limit).
+        crate::sched::scheduler(2);
+        let mut c = FakeCaller::new(512);
+        let mut ask = |pool, sched_id, cmd, us: u32| {
+            let s = XenSysctlSchedulerOp { cpupool_id: pool, sched_id, cmd, _pad: 0, u: [u64::from(us), 0] };
+            c.put(0, &XenSysctl::new(XEN_SYSCTL_SCHEDULER_OP, &s));
+            (sysctl(&mut c, 0), low32(c.get::<XenSysctl>(0).payload::<XenSysctlSchedulerOp>().u[0]))
+        };
+        let ok = Outcome::Return(0);
+        assert_eq!(ask(0, XEN_SCHEDULER_CREDIT2, XEN_SYSCTL_SCHEDOP_GETINFO, 0), (ok, 1000), "credit2's default");
+        assert_eq!(ask(0, XEN_SCHEDULER_CREDIT2, XEN_SYSCTL_SCHEDOP_PUTINFO, 2500), (ok, 2500));
+        assert_eq!(ask(0, XEN_SCHEDULER_CREDIT2, XEN_SYSCTL_SCHEDOP_GETINFO, 0), (ok, 2500));
+        for us in [99, 500_001] {
+            assert_eq!(ask(0, XEN_SCHEDULER_CREDIT2, XEN_SYSCTL_SCHEDOP_PUTINFO, us).0, Outcome::err(Errno::EINVAL), "{us} µs");
+        }
+        assert_eq!(ask(0, XEN_SCHEDULER_CREDIT2, XEN_SYSCTL_SCHEDOP_PUTINFO, 0), (ok, 0), "0 turns it off");
+        assert_eq!(ask(0, XEN_SCHEDULER_NULL, XEN_SYSCTL_SCHEDOP_GETINFO, 0).0, Outcome::err(Errno::EINVAL), "not the pool's scheduler");
+        assert_eq!(ask(1, XEN_SCHEDULER_CREDIT2, XEN_SYSCTL_SCHEDOP_GETINFO, 0).0, Outcome::err(Errno::ESRCH), "no pool 1");
+        assert_eq!(ask(0, XEN_SCHEDULER_CREDIT2, 2, 0).0, Outcome::err(Errno::EINVAL), "no such cmd");
+        assert_eq!(ask(0, XEN_SCHEDULER_CREDIT2, XEN_SYSCTL_SCHEDOP_PUTINFO, 1000), (ok, 1000));
     }
 
     #[test]

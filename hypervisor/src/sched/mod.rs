@@ -4,14 +4,16 @@
 //! resident on that AP (no migration yet) and runs there in slices, as
 //! the scheduler ([`get`]) decides, with the other vCPUs resident there.
 //!
-//! Lock order: the domain table (`DOMAINS`) before the scheduler's lock; that one is
-//! a leaf, held only for a decision or a parameter change.
+//! Lock order: the domain table (`DOMAINS`), then the scheduler's lock
+//! (held only for a decision or a parameter change), then [`params`]' (a
+//! leaf).
 
 #![forbid(unsafe_code)]
 
 /// The credit2-class policy (weights, caps, affinity, slices).
 pub mod credit;
 pub mod kick;
+pub mod params;
 pub mod runqueue;
 
 use spin::{Mutex, Once};

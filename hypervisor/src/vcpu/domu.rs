@@ -183,6 +183,10 @@ impl Ap {
                 finish(v, &End::Crashed(alloc::format!("scheduler: {e:?}")));
                 return;
             }
+            // The weight and cap the toolstack set before the domain ran (a
+            // cap can fail against the vCPUs inserted so far: the domctl
+            // checked it against the domain's maximum).
+            let _ = s.put_info(v.domid, crate::sched::params::get(v.domid), now());
             s.wake(v, now());
         }
         crate::log::write_guest(Level::Info, v.domid, v.vcpu, "sched", format_args!("runs on cpu{} at {:#x}", self.cpu, boot.rip));
