@@ -59,6 +59,7 @@ pub enum Scenario {
     NoLeak,
     Balloon,
     SchedShare,
+    SchedLatency,
 }
 
 impl Scenario {
@@ -85,6 +86,7 @@ impl Scenario {
                 "test=no-leak" => Some(Scenario::NoLeak),
                 "test=balloon" => Some(Scenario::Balloon),
                 "test=sched-share" => Some(Scenario::SchedShare),
+                "test=sched-latency" => Some(Scenario::SchedLatency),
                 w if w.starts_with("run=") => Some(Scenario::Run),
                 _ => None,
             })
@@ -123,7 +125,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
         Scenario::Foreign => crate::foreign::run(si),
         Scenario::Watchdog => watchdog(),
         Scenario::Hostile => hostile::run(si),
-        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore | Scenario::NoLeak | Scenario::Balloon | Scenario::SchedShare => {
+        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore | Scenario::NoLeak | Scenario::Balloon | Scenario::SchedShare | Scenario::SchedLatency => {
             let Some(timer) = timer() else { return };
             let Some(mut ts) = crate::xl::autostart(si) else { return };
             match scenario {
@@ -133,6 +135,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
                 Scenario::NoLeak => crate::xl::no_leak(&mut ts, &timer, si.cmdline()),
                 Scenario::Balloon => crate::xl::balloon(&mut ts, &timer, si.cmdline()),
                 Scenario::SchedShare => crate::xl::sched_share(&mut ts, &timer, si.cmdline()),
+                Scenario::SchedLatency => crate::xl::sched_latency(&mut ts, &timer, si.cmdline()),
                 Scenario::BenchXenstore => crate::xsbench::run(&mut ts, &timer),
                 _ => crate::xl::run(&mut ts, &timer, guest_rt::cmdline::value(si.cmdline(), "run").unwrap_or(""), 120),
             }

@@ -458,6 +458,11 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { timeout_s: 120, ..dom0("sched-fairness", "three CPU-bound 1-vCPU DomUs of weights 256/512/1024 on the one AP of 2 CPUs: over 4 s each one's share of their CPU time is within 5 points of 1:2:4 (a table)", Platform::QemuKernel, "autostart=spin1.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:512:1024", SCHED_FAIRNESS, SCHED_FORBID, 0) },
     Scenario { timeout_s: 600, ..dom0("sched-fairness-bochs-vmx", "the weighted shares on VMX", Platform::BochsVmx, "autostart=spin1.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:512:1024", SCHED_FAIRNESS, SCHED_FORBID, 0) },
     Scenario { timeout_s: 120, ..dom0("sched-overcommit", "six CPU-bound DomUs (weights 256 x4, 512, 1024) on the one AP of 2 CPUs: all run, each within 5 points of its weight's share", Platform::QemuKernel, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:256:256:256:512:1024", SCHED_OVERCOMMIT, SCHED_FORBID, 0) },
+    Scenario { timeout_s: 120, ..dom0("sched-cap", "a CPU-bound DomU capped at 30% beside an uncapped one on the one AP of 2 CPUs: it gets 30% of the CPU (within 5 points), the other the rest", Platform::QemuKernel, "autostart=spin-cap30.cfg,spin1.cfg test=sched-share want=30:70", SCHED_CAP, SCHED_FORBID, 0) },
+    Scenario { timeout_s: 120, ..dom0("sched-latency", "Dom0 sleeps 10 ms 100 times while six CPU-bound DomUs share the AP: it wakes on time (at most 50 ms late; the lateness is printed)", Platform::QemuKernel, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-latency count=100", SCHED_LATENCY, SCHED_FORBID, 0) },
+    Scenario { timeout_s: 600, ..dom0("sched-overcommit-bochs-vmx", "six CPU-bound DomUs on one AP on VMX", Platform::BochsVmx, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:256:256:256:512:1024", SCHED_OVERCOMMIT, SCHED_FORBID, 0) },
+    Scenario { timeout_s: 600, ..dom0("sched-cap-bochs-vmx", "the 30% cap on VMX", Platform::BochsVmx, "autostart=spin-cap30.cfg,spin1.cfg test=sched-share want=30:70", SCHED_CAP, SCHED_FORBID, 0) },
+    Scenario { timeout_s: 600, ..dom0("sched-latency-bochs-vmx", "Dom0's wake-ups beside six spinning DomUs on VMX", Platform::BochsVmx, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-latency count=100", SCHED_LATENCY, SCHED_FORBID, 0) },
     // Issue 11: Dom0's xenstored.
     Scenario { smp: 3, ..dom0("xenstore", "a DomU runs the xenstore wire-protocol suite against Dom0's xenstored (every request, permissions, watches, a transaction conflict with a peer DomU, each quota): TAP, 0 failed", Platform::QemuKernel, "autostart=xenstore-peer.cfg run=xenstore-test.cfg", XENSTORE, XENSTORE_FORBID, 0) },
     Scenario { smp: 3, ..dom0("xenstore-bochs-vmx", "the xenstore suite on VMX", Platform::BochsVmx, "autostart=xenstore-peer.cfg run=xenstore-test.cfg", XENSTORE, XENSTORE_FORBID, 0) },
@@ -537,7 +542,21 @@ const SCHED_OVERCOMMIT: &[&str] = &[
     "d0 powered off; all its frames freed",
     "hv: exit code=0",
 ];
-const SCHED_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "sched-share: FAILED"];
+const SCHED_CAP: &[&str] = &[
+    "xl: spin1.cfg: created domain 2",
+    "(d2) demo: domain 2 spins",
+    "xl: sched-share: 2 domains over ",
+    "xl: sched-share: ok: every share within 5 points",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const SCHED_LATENCY: &[&str] = &[
+    "(d6) demo: domain 6 spins",
+    "xl: sched-latency: ok: 100 sleeps of 10 ms woke late by ",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const SCHED_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "sched-share: FAILED", "sched-latency: FAILED"];
 
 const NO_LEAK: &[&str] = &[
     "xl: no-leak: 100 domains, ",
