@@ -409,7 +409,9 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> Left {
         }
         deliver_interrupts(vcpu, guest);
         let slice_end = guest.slice.map(|s| s.until_ns);
-        arm_host_timer(next_deadline(guest).into_iter().chain(slice_end).min());
+        let deadline = next_deadline(guest).into_iter().chain(slice_end).min();
+        arm_host_timer(deadline);
+        vcpu.set_exit_deadline(exit_within_tsc(deadline));
         let exit = vcpu.run();
         match exit {
             Exit::Cpuid => {
@@ -615,6 +617,12 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> Left {
             }
             // Taken, and acted on, at the top of the loop.
             Exit::ExternalInterrupt => {}
+            // A deadline came (or a tick's worth of guest time passed): as
+            // a timer tick for the top of the loop, which also takes a host
+            // interrupt an emulator left pending.
+            Exit::TimerExpired => {
+                crate::arch::x86_64::percpu::this_cpu().timer_ticks.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+            }
             // The guest can take an interrupt now: the top of the loop injects it.
             Exit::InterruptWindow => vcpu.set_interrupt_window(false),
             Exit::Nmi => vcpu.redeliver_nmi(),
@@ -724,9 +732,22 @@ pub fn arm_host_timer(deadline: Option<u64>) {
     const TICK_NS: u64 = 1_000_000_000 / crate::arch::x86_64::apic::TIMER_HZ;
     let Some(deadline) = deadline else { return };
     let now = now();
+    // Not sooner than this: an interrupt due before the VM entry it is
+    // armed for only costs an exit more.
+    const SOONEST_NS: u64 = 20_000;
     if deadline < now.saturating_add(TICK_NS) {
-        crate::arch::x86_64::apic::fire_within_ns(deadline.saturating_sub(now));
+        crate::arch::x86_64::apic::fire_within_ns(deadline.saturating_sub(now).max(SOONEST_NS));
     }
+}
+
+/// TSC cycles from now to `deadline` (system time, ns), at most one host
+/// tick: the longest a guest runs without an exit where the backend has a
+/// timer of its own (VMX), so host events are seen even on an emulator
+/// that loses an interrupt pending at VM entry.
+fn exit_within_tsc(deadline: Option<u64>) -> u64 {
+    const TICK_NS: u64 = 1_000_000_000 / crate::arch::x86_64::apic::TIMER_HZ;
+    let ns = deadline.map_or(TICK_NS, |d| d.saturating_sub(now()).min(TICK_NS));
+    ns.saturating_mul(crate::arch::x86_64::tsc::khz()) / 1_000_000
 }
 
 /// The time a vLAPIC access or check happens at. The guest's TSC is the

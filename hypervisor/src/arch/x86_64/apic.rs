@@ -15,6 +15,7 @@ const REG_ID: u32 = 0x20;
 const REG_TPR: u32 = 0x80;
 const REG_EOI: u32 = 0xb0;
 const REG_SVR: u32 = 0xf0;
+const REG_IRR: u32 = 0x200;
 const REG_ICR_LOW: u32 = 0x300;
 const REG_ICR_HIGH: u32 = 0x310;
 const REG_LVT_TIMER: u32 = 0x320;
@@ -26,6 +27,7 @@ const REG_TIMER_DIVIDE: u32 = 0x3e0;
 
 const SVR_ENABLE: u32 = 1 << 8;
 const LVT_MASKED: u32 = 1 << 16;
+const LVT_PERIODIC: u32 = 1 << 17;
 const ICR_DELIVERY_PENDING: u32 = 1 << 12;
 const ICR_LEVEL_ASSERT: u32 = 1 << 14;
 const ICR_INIT: u32 = 0b101 << 8;
@@ -173,20 +175,41 @@ pub fn calibrate_timer() -> u64 {
     elapsed / 10
 }
 
-/// Starts this CPU's timer: one-shot, re-armed for a full period by each
-/// interrupt ([`rearm_tick`]), so it ticks at `TIMER_HZ` at least, and
-/// [`fire_within_ns`] can bring the next interrupt forward for a deadline
-/// that comes sooner (a slice end, a vCPU timer).
+/// Starts this CPU's periodic timer at `TIMER_HZ`. [`fire_within_ns`] can
+/// shorten the period to bring the next interrupt forward for a deadline
+/// that comes sooner (a slice end, a vCPU timer); the interrupt puts the
+/// full period back ([`restore_tick`]). Periodic, not one-shot: an
+/// emulator that loses an interrupt left pending at VM entry (Bochs's
+/// VMX) still gets the next one.
 pub fn start_timer() {
     write(REG_TIMER_DIVIDE, TIMER_DIVIDE_16);
-    write(REG_LVT_TIMER, u32::from(idt::TIMER_VECTOR));
-    rearm_tick();
+    write(REG_LVT_TIMER, LVT_PERIODIC | u32::from(idt::TIMER_VECTOR));
+    write(REG_TIMER_INITIAL, period_count());
 }
 
-/// From the timer interrupt: the next one a full period from now.
-pub fn rearm_tick() {
-    let count = TIMER_COUNT_PER_PERIOD.load(Ordering::Relaxed);
-    write(REG_TIMER_INITIAL, u32::try_from(count).unwrap_or(u32::MAX).max(1));
+fn period_count() -> u32 {
+    u32::try_from(TIMER_COUNT_PER_PERIOD.load(Ordering::Relaxed)).unwrap_or(u32::MAX).max(1)
+}
+
+/// Whether the host's timer or ping interrupt waits in this CPU's IRR
+/// (raised while interrupts were off). Checked right before each VM
+/// entry: an emulator that does not exit for an interrupt already pending
+/// at VM entry (Bochs) would otherwise run the guest with it until another
+/// one came, which for a guest that never exits is never.
+pub fn host_interrupt_pending() -> bool {
+    // TIMER_VECTOR and PING_VECTOR share one 32-bit IRR register.
+    const _: () = assert!(idt::TIMER_VECTOR / 32 == idt::PING_VECTOR / 32);
+    let irr = read(REG_IRR + 0x10 * u32::from(idt::TIMER_VECTOR / 32));
+    irr & ((1 << (idt::TIMER_VECTOR % 32)) | (1 << (idt::PING_VECTOR % 32))) != 0
+}
+
+/// From the timer interrupt: a period [`fire_within_ns`] shortened goes
+/// back to the full one.
+pub fn restore_tick() {
+    let period = period_count();
+    if read(REG_TIMER_INITIAL) != period {
+        write(REG_TIMER_INITIAL, period);
+    }
 }
 
 /// Makes this CPU's next timer interrupt come within `ns` from now, if the

@@ -111,7 +111,7 @@ extern "x86-interrupt" fn nmi(_frame: InterruptStackFrame) {
 
 extern "x86-interrupt" fn timer(_frame: InterruptStackFrame) {
     super::percpu::this_cpu().timer_ticks.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-    apic::rearm_tick();
+    apic::restore_tick();
     apic::eoi();
 }
 

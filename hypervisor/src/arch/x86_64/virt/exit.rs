@@ -62,6 +62,9 @@ pub enum Exit {
     Exception { vector: u8, error: Option<u32> },
     /// A host interrupt arrived while the guest ran; the host takes it on return.
     ExternalInterrupt,
+    /// The VMX-preemption timer armed for the vCPU's next deadline ran out
+    /// (`HwVcpu::set_exit_deadline`).
+    TimerExpired,
     /// The guest can take an interrupt now (VMX interrupt-window exiting).
     InterruptWindow,
     Nmi,

@@ -235,6 +235,9 @@ impl SvmVcpu {
             return Exit::RefusedState { why };
         }
         self.vmcb.write_u64(vmcb::RAX, self.regs.rax);
+        if crate::arch::x86_64::apic::host_interrupt_pending() {
+            return Exit::ExternalInterrupt;
+        }
         // SAFETY: the VMCB, permission maps and nested page tables were set up by `new` and belong to this vCPU; EFER.SVME and VM_HSAVE_PA are set on this CPU (virt::enable_this_cpu); `svm_vmrun` restores every callee-saved register and the host's segment state before returning.
         unsafe { svm_vmrun(self.vmcb.phys(), &mut self.regs, self.host_save.addr()) };
         self.regs.rax = self.vmcb.read_u64(vmcb::RAX);

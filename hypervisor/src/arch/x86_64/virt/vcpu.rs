@@ -38,6 +38,9 @@ impl HwVcpu {
         })
     }
 
+    /// Runs the guest until the next exit; with a host interrupt already
+    /// pending, does not enter and reports it as the exit it would cause
+    /// (see `apic::host_interrupt_pending`).
     pub fn run(&mut self) -> Exit {
         match self {
             HwVcpu::Svm(v) => v.run(),
@@ -292,6 +295,15 @@ impl HwVcpu {
         match self {
             HwVcpu::Svm(v) => v.set_pat(value),
             HwVcpu::Vmx(v) => v.set_pat(value),
+        }
+    }
+
+    /// Makes the next run exit after at most `tsc_cycles` of guest time
+    /// where the backend has a timer for it (VMX's preemption timer; SVM
+    /// relies on the host's APIC timer interrupt).
+    pub fn set_exit_deadline(&mut self, tsc_cycles: u64) {
+        if let HwVcpu::Vmx(v) = self {
+            v.set_exit_deadline(tsc_cycles);
         }
     }
 

@@ -70,6 +70,7 @@ pub enum Field {
     GUEST_INTERRUPTIBILITY_STATE = 0x4824,
     GUEST_ACTIVITY_STATE = 0x4826,
     GUEST_IA32_SYSENTER_CS = 0x482a,
+    VMX_PREEMPTION_TIMER_VALUE = 0x482e,
     HOST_IA32_SYSENTER_CS = 0x4c00,
     CR0_GUEST_HOST_MASK = 0x6000,
     CR4_GUEST_HOST_MASK = 0x6002,
@@ -128,6 +129,7 @@ pub const EXIT_INVALID_GUEST_STATE: u32 = 33;
 pub const EXIT_EPT_VIOLATION: u32 = 48;
 pub const EXIT_INVEPT: u32 = 50;
 pub const EXIT_INVVPID: u32 = 53;
+pub const EXIT_PREEMPTION_TIMER: u32 = 52;
 pub const EXIT_XSETBV: u32 = 55;
 
 /// Reads a field of the current VMCS (0 if the read fails).

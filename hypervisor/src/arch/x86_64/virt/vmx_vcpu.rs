@@ -128,6 +128,11 @@ fn optional_controls(msr: u32, optional: u32) -> u32 {
     optional & may
 }
 
+/// "Activate VMX-preemption timer" (pin-based controls bit 6): the guest
+/// exits when the timer runs out, whatever becomes of host interrupts.
+const PIN_PREEMPTION_TIMER: u32 = 1 << 6;
+const IA32_VMX_MISC: u32 = 0x485;
+
 /// "Enable INVPCID" (secondary controls bit 12): without it INVPCID is #UD
 /// in the guest (SDM Vol. 3, 26.3), so CPUID hides it then.
 const SECONDARY_ENABLE_INVPCID: u32 = 1 << 12;
@@ -143,6 +148,9 @@ pub struct VmxVcpu {
     /// The hypervisor wrote guest state (or queued an event) since the
     /// last entry: check it before the next one.
     written: bool,
+    /// With the VMX-preemption timer: it counts down once every
+    /// `2^preemption_shift` TSC cycles (IA32_VMX_MISC[4:0]).
+    preemption_shift: Option<u32>,
 }
 
 /// CR4 bits the hypervisor owns (guest/host mask): the guest reads them as
@@ -214,7 +222,10 @@ impl VmxVcpu {
             return Err(VirtError::VmxonFailed);
         }
         let t = features.true_controls;
-        let pin = controls(if t { IA32_VMX_TRUE_PINBASED_CTLS } else { IA32_VMX_PINBASED_CTLS }, (1 << 0) | (1 << 3))?;
+        let pin_msr = if t { IA32_VMX_TRUE_PINBASED_CTLS } else { IA32_VMX_PINBASED_CTLS };
+        let pin = controls(pin_msr, (1 << 0) | (1 << 3))? | optional_controls(pin_msr, PIN_PREEMPTION_TIMER);
+        // SAFETY: IA32_VMX_MISC exists on every VMX CPU; bits 4:0 give the preemption timer's rate.
+        let preemption_shift = (pin & PIN_PREEMPTION_TIMER != 0).then(|| (unsafe { cpu::rdmsr(IA32_VMX_MISC) } & 0x1f) as u32);
         let primary = controls(
             if t { IA32_VMX_TRUE_PROCBASED_CTLS } else { IA32_VMX_PROCBASED_CTLS },
             (1 << 7) | (1 << 25) | (1 << 28) | (1 << 31),
@@ -301,7 +312,7 @@ impl VmxVcpu {
         vmcs::write(Field::CR0_READ_SHADOW, PVH_START_CR0);
         vmcs::write(Field::GUEST_CR0, PVH_START_CR0 | cr0_owned);
         let regs = GuestRegs { rbx: boot.rbx, ..GuestRegs::default() };
-        Ok(VmxVcpu { vmcs, io_bitmaps, msr_bitmap, regs, launched: false, fixed, written: true })
+        Ok(VmxVcpu { vmcs, io_bitmaps, msr_bitmap, regs, launched: false, fixed, written: true, preemption_shift })
     }
 
     /// The host state VM exits return to: this CPU's current registers.
@@ -360,6 +371,9 @@ impl VmxVcpu {
         if let Some(why) = self.entry_refusal() {
             return Exit::RefusedState { why };
         }
+        if crate::arch::x86_64::apic::host_interrupt_pending() {
+            return Exit::ExternalInterrupt;
+        }
         // SAFETY: this vCPU's VMCS is current on this CPU (loaded in `new`, or by `make_current` when the scheduler switched to it); its host state returns to `vmx_exit` on this stack, which restores callee-saved registers.
         let failed = unsafe { vmx_enter(&mut self.regs, u64::from(self.launched)) };
         if failed != 0 {
@@ -401,6 +415,7 @@ impl VmxVcpu {
             r if vmcs::EXIT_VMX_INSTRUCTIONS.contains(&r) => Exit::InvalidOpcode,
             vmcs::EXIT_CR_ACCESS => self.decode_cr_access(qualification),
             vmcs::EXIT_EXTERNAL_INTERRUPT => Exit::ExternalInterrupt,
+            vmcs::EXIT_PREEMPTION_TIMER => Exit::TimerExpired,
             vmcs::EXIT_INIT => Exit::Init,
             vmcs::EXIT_INTERRUPT_WINDOW => Exit::InterruptWindow,
             vmcs::EXIT_EXCEPTION_OR_NMI => {
@@ -664,6 +679,14 @@ impl VmxVcpu {
     }
     pub fn set_pat(&mut self, value: u64) {
         vmcs::write(Field::GUEST_IA32_PAT, value);
+    }
+
+    /// Makes the next run exit after at most `tsc_cycles` of guest time,
+    /// if the CPU has the VMX-preemption timer (else nothing).
+    pub fn set_exit_deadline(&mut self, tsc_cycles: u64) {
+        if let Some(shift) = self.preemption_shift {
+            vmcs::write(Field::VMX_PREEMPTION_TIMER_VALUE, (tsc_cycles >> shift).min(u64::from(u32::MAX)));
+        }
     }
 
     /// Makes this vCPU's VMCS the current one of this CPU (it is created
