@@ -460,6 +460,8 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { timeout_s: 120, ..dom0("sched-overcommit", "six CPU-bound DomUs (weights 256 x4, 512, 1024) on the one AP of 2 CPUs: all run, each within 5 points of its weight's share", Platform::QemuKernel, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:256:256:256:512:1024", SCHED_OVERCOMMIT, SCHED_FORBID, 0) },
     Scenario { timeout_s: 120, ..dom0("sched-cap", "a CPU-bound DomU capped at 30% beside an uncapped one on the one AP of 2 CPUs: it gets 30% of the CPU (within 5 points), the other the rest", Platform::QemuKernel, "autostart=spin-cap30.cfg,spin1.cfg test=sched-share want=30:70", SCHED_CAP, SCHED_FORBID, 0) },
     Scenario { timeout_s: 120, ..dom0("sched-latency", "Dom0 sleeps 10 ms 100 times while six CPU-bound DomUs share the AP: it wakes on time (at most 50 ms late; the lateness is printed)", Platform::QemuKernel, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-latency count=100", SCHED_LATENCY, SCHED_FORBID, 0) },
+    // 4 CPUs: the APs admit the six in turn, two each, and share out.
+    Scenario { smp: 4, timeout_s: 120, ..dom0("sched-overcommit-smp4", "six CPU-bound DomUs of equal weight on the three APs of 4 CPUs: each AP takes two, every one gets 1/6 of their CPU time (within 5 points)", Platform::QemuKernel, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin5.cfg,spin6.cfg test=sched-share want=1:1:1:1:1:1", SCHED_OVERCOMMIT_SMP4, SCHED_FORBID, 0) },
     Scenario { timeout_s: 600, ..dom0("sched-overcommit-bochs-vmx", "six CPU-bound DomUs on one AP on VMX", Platform::BochsVmx, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:256:256:256:512:1024", SCHED_OVERCOMMIT, SCHED_FORBID, 0) },
     Scenario { timeout_s: 600, ..dom0("sched-cap-bochs-vmx", "the 30% cap on VMX", Platform::BochsVmx, "autostart=spin-cap30.cfg,spin1.cfg test=sched-share want=30:70", SCHED_CAP, SCHED_FORBID, 0) },
     Scenario { timeout_s: 600, ..dom0("sched-latency-bochs-vmx", "Dom0's wake-ups beside six spinning DomUs on VMX", Platform::BochsVmx, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-latency count=100", SCHED_LATENCY, SCHED_FORBID, 0) },
@@ -536,6 +538,14 @@ const SCHED_FAIRNESS: &[&str] = &[
 ];
 const SCHED_OVERCOMMIT: &[&str] = &[
     "xl: spin-w1024.cfg: created domain 6",
+    "(d6) demo: domain 6 spins",
+    "xl: sched-share: 6 domains over ",
+    "xl: sched-share: ok: every share within 5 points",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const SCHED_OVERCOMMIT_SMP4: &[&str] = &[
+    "xl: spin6.cfg: created domain 6",
     "(d6) demo: domain 6 spins",
     "xl: sched-share: 6 domains over ",
     "xl: sched-share: ok: every share within 5 points",
