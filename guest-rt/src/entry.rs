@@ -144,6 +144,7 @@ pvh_gdt:
     .quad 0x00cf9b000000ffff    /* 0x18: 32-bit code (L=0, D=1), accessed */
 pvh_gdt_end:
     .balign 4
+    .global pvh_gdt_ptr         /* for smp.rs's AP stub too */
 pvh_gdt_ptr:
     .word pvh_gdt_end - pvh_gdt - 1
     .long pvh_gdt
@@ -151,6 +152,7 @@ pvh_gdt_ptr:
 
     .pushsection .bss.pvh_page_tables, "aw", @nobits
     .balign 4096
+    .global pvh_pml4            /* for smp.rs's AP stub too */
 pvh_pml4:
     .skip 4096
     .global pvh_pdpt

@@ -50,6 +50,8 @@ pub mod paging;
 #[cfg(target_os = "none")]
 pub mod pvconsole;
 #[cfg(target_os = "none")]
+pub mod smp;
+#[cfg(target_os = "none")]
 pub mod start_info;
 #[cfg(target_os = "none")]
 pub mod timer;

@@ -465,6 +465,10 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { timeout_s: 600, ..dom0("sched-overcommit-bochs-vmx", "six CPU-bound DomUs on one AP on VMX", Platform::BochsVmx, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:256:256:256:512:1024", SCHED_OVERCOMMIT, SCHED_FORBID, 0) },
     Scenario { timeout_s: 600, ..dom0("sched-cap-bochs-vmx", "the 30% cap on VMX", Platform::BochsVmx, "autostart=spin-cap30.cfg,spin1.cfg test=sched-share want=30:70", SCHED_CAP, SCHED_FORBID, 0) },
     Scenario { timeout_s: 600, ..dom0("sched-latency-bochs-vmx", "Dom0's wake-ups beside six spinning DomUs on VMX", Platform::BochsVmx, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-latency count=100", SCHED_LATENCY, SCHED_FORBID, 0) },
+    // A domain's vCPUs: brought up with VCPUOP_initialise + up, they share
+    // the AP its first one went to.
+    Scenario { ..dom0("smp-guest", "a 4-vCPU PVH DomU on 2 CPUs starts vCPUs 1-3 (VCPUOP_initialise + up): every vCPU sums its slice, and every sum is right", Platform::QemuKernel, "run=smp4.cfg", SMP_GUEST, SCHED_FORBID, 0) },
+    Scenario { ..dom0("smp-guest-bochs-vmx", "the 4-vCPU DomU on VMX", Platform::BochsVmx, "run=smp4.cfg", SMP_GUEST, SCHED_FORBID, 0) },
     // Issue 11: Dom0's xenstored.
     Scenario { smp: 3, ..dom0("xenstore", "a DomU runs the xenstore wire-protocol suite against Dom0's xenstored (every request, permissions, watches, a transaction conflict with a peer DomU, each quota): TAP, 0 failed", Platform::QemuKernel, "autostart=xenstore-peer.cfg run=xenstore-test.cfg", XENSTORE, XENSTORE_FORBID, 0) },
     Scenario { smp: 3, ..dom0("xenstore-bochs-vmx", "the xenstore suite on VMX", Platform::BochsVmx, "autostart=xenstore-peer.cfg run=xenstore-test.cfg", XENSTORE, XENSTORE_FORBID, 0) },
@@ -549,6 +553,12 @@ const SCHED_OVERCOMMIT_SMP4: &[&str] = &[
     "(d6) demo: domain 6 spins",
     "xl: sched-share: 6 domains over ",
     "xl: sched-share: ok: every share within 5 points",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const SMP_GUEST: &[&str] = &[
+    "xl: smp4.cfg: created domain 1",
+    "(d1) demo: smp: 4 of 4 vCPUs ran, 4 sums right",
     "d0 powered off; all its frames freed",
     "hv: exit code=0",
 ];

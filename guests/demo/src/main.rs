@@ -8,7 +8,9 @@
 //! above its image holds what a previous domain left there (a page
 //! starting with [`kernel::MARK`]), marks every such page
 //! for the next domain to look for, and powers off. `spin` is CPU-bound
-//! for good (never blocks), for the scheduler's tests.
+//! for good (never blocks), for the scheduler's tests. `smp=N` starts
+//! vCPUs 1..N (VCPUOP_initialise + up), each of them and vCPU 0 sums its own
+//! slice of 0..N*2^22, and vCPU 0 checks every sum and says how many ran.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -63,6 +65,55 @@ mod kernel {
         }
     }
 
+    mod smp {
+        use core::sync::atomic::{AtomicU64, Ordering};
+        use guest_rt::println;
+
+        /// Numbers each vCPU sums.
+        const SLICE: u64 = 1 << 22;
+        const MAX: usize = guest_rt::smp::MAX_VCPUS as usize;
+        static SUMS: [AtomicU64; MAX] = [const { AtomicU64::new(0) }; MAX];
+        static DONE: AtomicU64 = AtomicU64::new(0);
+
+        fn work(id: u32) {
+            let first = u64::from(id) * SLICE;
+            let mut sum = 0u64;
+            for k in first..first + SLICE {
+                sum = sum.wrapping_add(core::hint::black_box(k));
+            }
+            SUMS[id as usize].store(sum, Ordering::Relaxed);
+            DONE.fetch_or(1 << id, Ordering::Release);
+        }
+
+        pub fn run(n: u32) {
+            if n == 0 || n as usize > MAX {
+                println!("demo: smp: smp={n}: 1..={MAX} vCPUs");
+                return;
+            }
+            for id in 1..n {
+                if let Err(e) = guest_rt::smp::start(id, work) {
+                    println!("demo: smp: vCPU {id}: {} returned {:#x}", e.what, e.rc);
+                    return;
+                }
+            }
+            work(0);
+            let all = (1u64 << n) - 1;
+            let deadline = guest_rt::timer::now_ns() + 60_000_000_000;
+            while DONE.load(Ordering::Acquire) != all && guest_rt::timer::now_ns() < deadline {
+                guest_rt::hypercall::sched_yield();
+            }
+            let done = DONE.load(Ordering::Acquire);
+            let right = (0..n).filter(|&id| {
+                let first = u64::from(id) * SLICE;
+                // The sum of first..first+SLICE.
+                let want = SLICE * first + SLICE * (SLICE - 1) / 2;
+                done & (1 << id) != 0 && SUMS[id as usize].load(Ordering::Relaxed) == want
+            });
+            let right = right.count();
+            println!("demo: smp: {} of {n} vCPUs ran, {right} sums right", done.count_ones());
+        }
+    }
+
     pub fn kmain(boot: &guest_rt::Boot) {
         let Some(hv) = boot.hv else {
             println!("demo: no hypervisor found");
@@ -78,6 +129,10 @@ mod kernel {
         println!("demo: hello from domain {domid}, cmdline \"{line}\"");
         if cmdline::flag(line, "scrub") {
             scrub(&boot.si);
+            return;
+        }
+        if let Some(n) = number("smp") {
+            smp::run(u32::try_from(n).unwrap_or(0));
             return;
         }
         if cmdline::flag(line, "spin") {

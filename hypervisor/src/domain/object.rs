@@ -368,6 +368,9 @@ impl crate::hypercall::DomainOps for Domain {
         self.publish_time();
         Ok(())
     }
+    fn queue_runnable(&self) {
+        Domain::queue_runnable(self);
+    }
     fn paused(&self) -> bool {
         self.paused
     }

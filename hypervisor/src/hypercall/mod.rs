@@ -86,6 +86,8 @@ pub trait DomainOps {
     /// time there; -EINVAL if `gfn` is not RAM or one is registered already.
     fn register_vcpu_info(&mut self, vcpu: usize, gfn: u64, offset: u32) -> Result<(), Errno>;
     fn paused(&self) -> bool;
+    /// Offers its runnable vCPUs to the CPUs (one brought up by VCPUOP_up).
+    fn queue_runnable(&self);
     /// The VMASST_TYPE_* bits the domain enabled.
     fn vm_assist(&mut self) -> &mut u64;
     /// XEN_DOMCTL_max_vcpus: the vCPU count is createdomain's for good;
@@ -498,6 +500,7 @@ pub(crate) mod fake {
             self.vcpus[vcpu].vcpu_info = Some((gfn, offset));
             Ok(())
         }
+        fn queue_runnable(&self) {}
         fn paused(&self) -> bool {
             self.paused
         }

@@ -4,9 +4,9 @@
 //! | cmd | here |
 //! |---|---|
 //! | `VCPUOP_is_up` (3) | 1 or 0 |
-//! | `VCPUOP_up` (1) | 0 (a vCPU is initialised when it exists) |
+//! | `VCPUOP_up` (1) | -EINVAL if never initialised; else up, and offered to the APs |
 //! | `VCPUOP_down` (2) | marks it down |
-//! | `VCPUOP_initialise` (0) | the context is read (-EFAULT), then -EEXIST: every vCPU starts initialised (PVH boot state) |
+//! | `VCPUOP_initialise` (0) | the context is read (-EFAULT); -EEXIST once initialised (vCPU 0 by the builder); a 32-bit context with paging off and flat CS starts the vCPU at its `eip` with its `ebx`, in the PVH boot state; others (paging, long mode, 64-bit) -EINVAL here |
 //! | `VCPUOP_get_runstate_info` (4) | its runstate (running, runnable, blocked, offline: ns in each since it first ran) |
 //! | `VCPUOP_register_runstate_memory_area` (5) | the runstate is written there once (not yet at each switch; NULL unregisters) |
 //! | `VCPUOP_register_vcpu_info` (10) | offset <= 4096 - 64 and 8-aligned (-ENXIO), a RAM gfn (-EINVAL), once per vCPU (-EINVAL); the pvclock is written there |
@@ -40,7 +40,13 @@ pub fn vcpu_op(caller: &mut impl Caller, cmd: u64, vcpuid: u64, arg: u64) -> Out
     match cmd {
         VCPUOP_IS_UP => Outcome::Return(u64::from(caller.this().vcpus()[id].up)),
         VCPUOP_UP => {
-            caller.this().vcpus()[id].up = true;
+            let v = &mut caller.this().vcpus()[id];
+            // Xen: -EINVAL for a vCPU never initialised.
+            if v.context.is_none() && !v.up {
+                return Outcome::err(Errno::EINVAL);
+            }
+            v.up = true;
+            caller.this().queue_runnable();
             Outcome::Return(0)
         }
         VCPUOP_DOWN => {
@@ -49,7 +55,14 @@ pub fn vcpu_op(caller: &mut impl Caller, cmd: u64, vcpuid: u64, arg: u64) -> Out
         }
         VCPUOP_INITIALISE => match read_arg::<abi::hvm::hvm_vcpu::VcpuHvmContext>(caller, arg) {
             Err(e) => Outcome::err(e),
-            Ok(_) => Outcome::err(Errno::EEXIST),
+            Ok(_) if caller.this().vcpus()[id].context.is_some() || caller.this().vcpus()[id].up => Outcome::err(Errno::EEXIST),
+            Ok(ctx) => match start_state(&ctx) {
+                Ok(context) => {
+                    caller.this().vcpus()[id].context = Some(context);
+                    Outcome::Return(0)
+                }
+                Err(e) => Outcome::err(e),
+            },
         },
         VCPUOP_REGISTER_RUNSTATE_MEMORY_AREA => match read_arg::<VcpuRegisterRunstateMemoryArea>(caller, arg) {
             Err(e) => Outcome::err(e),
@@ -164,6 +177,28 @@ pub fn set_timer_op(caller: &mut impl Caller, timeout: u64) -> Outcome {
     Outcome::Return(0)
 }
 
+/// The start state a `vcpu_hvm_context` asks for, if it is one a vCPU here
+/// can start in: 32-bit protected mode with paging off (the PVH boot state:
+/// flat segments, at `eip` with `ebx`, as the BSP starts). Paging on, long
+/// or compatibility mode and 64-bit contexts are -EINVAL here (Xen takes
+/// them; Linux's PVH and ours start secondary vCPUs this way or by
+/// INIT-SIPI).
+fn start_state(ctx: &abi::hvm::hvm_vcpu::VcpuHvmContext) -> Result<crate::domain::object::VcpuContext, Errno> {
+    const CR0_PE: u32 = 1 << 0;
+    const CR0_PG: u32 = 1 << 31;
+    const EFER_LME: u64 = 1 << 8;
+    if ctx.mode != abi::hvm::hvm_vcpu::VCPU_HVM_MODE_32B {
+        return Err(Errno::EINVAL);
+    }
+    let r = ctx.x86_32();
+    if r.cr0 & CR0_PE == 0 || r.cr0 & CR0_PG != 0 || r.efer & EFER_LME != 0 || r.cs_base != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut context = crate::domain::object::VcpuContext::default();
+    (context.regs.rip, context.regs.rbx) = (u64::from(r.eip), u64::from(r.ebx));
+    Ok(context)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::fake::FakeCaller;
@@ -183,6 +218,18 @@ mod tests {
         let mut c = FakeCaller::new(256);
         assert_eq!(vcpu_op(&mut c, VCPUOP_IS_UP, 0, 0), Outcome::Return(1));
         assert_eq!(vcpu_op(&mut c, VCPUOP_IS_UP, 1, 0), Outcome::Return(0));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_UP, 1, 0), Outcome::err(Errno::EINVAL), "never initialised");
+        use abi::hvm::hvm_vcpu::{VcpuHvmContext, VcpuHvmX86_32};
+        let paging = VcpuHvmX86_32 { cr0: 0x8000_0001, eip: 0x1000, ..Default::default() };
+        c.put(0, &VcpuHvmContext::new_32(&paging));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_INITIALISE, 1, 0), Outcome::err(Errno::EINVAL), "paging on: not a start state here");
+        c.put(0, &VcpuHvmContext::new_64(&Default::default()));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_INITIALISE, 1, 0), Outcome::err(Errno::EINVAL), "64-bit: not here");
+        let flat = VcpuHvmX86_32 { cr0: 0x11, eip: 0x1000, ebx: 7, ..Default::default() };
+        c.put(0, &VcpuHvmContext::new_32(&flat));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_INITIALISE, 1, 0), Outcome::Return(0));
+        assert_eq!(c.this().vcpus()[1].context.map(|x| (x.regs.rip, x.regs.rbx)), Some((0x1000, 7)));
+        assert_eq!(vcpu_op(&mut c, VCPUOP_INITIALISE, 1, 0), Outcome::err(Errno::EEXIST), "once");
         assert_eq!(vcpu_op(&mut c, VCPUOP_UP, 1, 0), Outcome::Return(0));
         assert_eq!(vcpu_op(&mut c, VCPUOP_IS_UP, 1, 0), Outcome::Return(1));
         assert_eq!(vcpu_op(&mut c, VCPUOP_DOWN, 1, 0), Outcome::Return(0));
