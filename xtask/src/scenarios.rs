@@ -457,6 +457,8 @@ pub const SCENARIOS: &[Scenario] = &[
     // proportion to their weights (credit2), every one of them running.
     Scenario { timeout_s: 120, ..dom0("sched-fairness", "three CPU-bound 1-vCPU DomUs of weights 256/512/1024 on the one AP of 2 CPUs: over 4 s each one's share of their CPU time is within 5 points of 1:2:4 (a table)", Platform::QemuKernel, "autostart=spin1.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:512:1024", SCHED_FAIRNESS, SCHED_FORBID, 0) },
     Scenario { timeout_s: 600, ..dom0("sched-fairness-bochs-vmx", "the weighted shares on VMX", Platform::BochsVmx, "autostart=spin1.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:512:1024", SCHED_FAIRNESS, SCHED_FORBID, 0) },
+    Scenario { timeout_s: 120, ..dom0("sched-fairness-2vcpu", "three CPU-bound DomUs of 2 vCPUs each, weights 256/512/1024, on the one AP of 2 CPUs: shares within 5 points of 1:2:4", Platform::QemuKernel, "autostart=spin2v-w256.cfg,spin2v-w512.cfg,spin2v-w1024.cfg test=sched-share want=256:512:1024", SCHED_FAIRNESS_2VCPU, SCHED_FORBID, 0) },
+    Scenario { timeout_s: 600, ..dom0("sched-fairness-2vcpu-bochs-vmx", "the 2-vCPU weighted shares on VMX", Platform::BochsVmx, "autostart=spin2v-w256.cfg,spin2v-w512.cfg,spin2v-w1024.cfg test=sched-share want=256:512:1024", SCHED_FAIRNESS_2VCPU, SCHED_FORBID, 0) },
     Scenario { timeout_s: 120, ..dom0("sched-overcommit", "six CPU-bound DomUs (weights 256 x4, 512, 1024) on the one AP of 2 CPUs: all run, each within 5 points of its weight's share", Platform::QemuKernel, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:256:256:256:512:1024", SCHED_OVERCOMMIT, SCHED_FORBID, 0) },
     Scenario { timeout_s: 120, ..dom0("sched-cap", "a CPU-bound DomU capped at 30% beside an uncapped one on the one AP of 2 CPUs: it gets 30% of the CPU (within 5 points), the other the rest", Platform::QemuKernel, "autostart=spin-cap30.cfg,spin1.cfg test=sched-share want=30:70", SCHED_CAP, SCHED_FORBID, 0) },
     Scenario { timeout_s: 120, ..dom0("sched-latency", "Dom0 sleeps 10 ms 100 times while six CPU-bound DomUs share the AP: it wakes on time (at most 50 ms late; the lateness is printed)", Platform::QemuKernel, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-latency count=100", SCHED_LATENCY, SCHED_FORBID, 0) },
@@ -534,7 +536,7 @@ pub const SCENARIOS: &[Scenario] = &[
 
 const SCHED_FAIRNESS: &[&str] = &[
     "xl: spin-w1024.cfg: created domain 3",
-    "(d3) demo: domain 3 spins",
+    "(d3) demo: domain 3 spins on 1 vCPU",
     "xl: sched-share: 3 domains over ",
     "xl: sched-share: ok: every share within 5 points",
     "d0 powered off; all its frames freed",
@@ -542,7 +544,7 @@ const SCHED_FAIRNESS: &[&str] = &[
 ];
 const SCHED_OVERCOMMIT: &[&str] = &[
     "xl: spin-w1024.cfg: created domain 6",
-    "(d6) demo: domain 6 spins",
+    "(d6) demo: domain 6 spins on 1 vCPU",
     "xl: sched-share: 6 domains over ",
     "xl: sched-share: ok: every share within 5 points",
     "d0 powered off; all its frames freed",
@@ -550,7 +552,7 @@ const SCHED_OVERCOMMIT: &[&str] = &[
 ];
 const SCHED_OVERCOMMIT_SMP4: &[&str] = &[
     "xl: spin6.cfg: created domain 6",
-    "(d6) demo: domain 6 spins",
+    "(d6) demo: domain 6 spins on 1 vCPU",
     "xl: sched-share: 6 domains over ",
     "xl: sched-share: ok: every share within 5 points",
     "d0 powered off; all its frames freed",
@@ -562,16 +564,24 @@ const SMP_GUEST: &[&str] = &[
     "d0 powered off; all its frames freed",
     "hv: exit code=0",
 ];
+const SCHED_FAIRNESS_2VCPU: &[&str] = &[
+    "xl: spin2v-w1024.cfg: created domain 3",
+    "(d3) demo: domain 3 spins on 2 vCPUs",
+    "xl: sched-share: 3 domains over ",
+    "xl: sched-share: ok: every share within 5 points",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
 const SCHED_CAP: &[&str] = &[
     "xl: spin1.cfg: created domain 2",
-    "(d2) demo: domain 2 spins",
+    "(d2) demo: domain 2 spins on 1 vCPU",
     "xl: sched-share: 2 domains over ",
     "xl: sched-share: ok: every share within 5 points",
     "d0 powered off; all its frames freed",
     "hv: exit code=0",
 ];
 const SCHED_LATENCY: &[&str] = &[
-    "(d6) demo: domain 6 spins",
+    "(d6) demo: domain 6 spins on 1 vCPU",
     "xl: sched-latency: ok: 100 sleeps of 10 ms woke late by ",
     "d0 powered off; all its frames freed",
     "hv: exit code=0",

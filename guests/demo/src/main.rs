@@ -8,7 +8,7 @@
 //! above its image holds what a previous domain left there (a page
 //! starting with [`kernel::MARK`]), marks every such page
 //! for the next domain to look for, and powers off. `spin` is CPU-bound
-//! for good (never blocks), for the scheduler's tests. `smp=N` starts
+//! for good (never blocks), on `vcpus=N` vCPUs, for the scheduler's tests. `smp=N` starts
 //! vCPUs 1..N (VCPUOP_initialise + up), each of them and vCPU 0 sums its own
 //! slice of 0..N*2^22, and vCPU 0 checks every sum and says how many ran.
 #![cfg_attr(target_os = "none", no_std, no_main)]
@@ -136,7 +136,16 @@ mod kernel {
             return;
         }
         if cmdline::flag(line, "spin") {
-            println!("demo: domain {domid} spins");
+            // `spin vcpus=N`: vCPUs 1..N spin too.
+            let vcpus = number("vcpus").unwrap_or(1);
+            for id in 1..u32::try_from(vcpus).unwrap_or(1) {
+                if let Err(e) = guest_rt::smp::start(id, |_| loop {
+                    core::hint::spin_loop();
+                }) {
+                    println!("demo: spin: vCPU {id}: {} returned {:#x}", e.what, e.rc);
+                }
+            }
+            println!("demo: domain {domid} spins on {vcpus} vCPU{}", if vcpus == 1 { "" } else { "s" });
             loop {
                 core::hint::spin_loop();
             }
