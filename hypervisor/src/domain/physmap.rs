@@ -327,9 +327,12 @@ impl Domain {
     }
 
     /// After an unmap: the vCPU loop flushes the guest-physical TLB before
-    /// the guest runs again (`flush_pending`). The domain's only vCPU runs
-    /// on this CPU and is in the hypervisor now, so no stale translation can
-    /// be used before that flush, and unlinked tables may be reclaimed.
+    /// the guest runs again (`flush_pending`). Every vCPU of the domain
+    /// lives on this CPU (`vcpu/domu.rs` keeps a domain's vCPUs on one AP,
+    /// and `remove` refuses while one is on another CPU), none is in guest
+    /// mode now, and a switch to another of them flushes too, so no stale
+    /// translation can be used before that flush, and unlinked tables may
+    /// be reclaimed.
     pub(super) fn flush(&mut self) {
         self.flush_pending = true;
         if self.p2m.needs_flush() {
