@@ -443,6 +443,11 @@ pub const SCENARIOS: &[Scenario] = &[
         ..dom0("hostile-dom0-bochs-vmx", "issue 9's attacks from Dom0 on VMX", Platform::BochsVmx, "", HOSTILE_DOM0, HOSTILE_FORBID, 0)
     },
     Scenario { ..dom0("fuzz-domu", "50000 random hypercalls (seed 3, one in 16 from CPL 3) from an unprivileged DomU built by Dom0's toolstack", Platform::QemuKernel, "run=fuzz.cfg", FUZZ_DOMU, FUZZ_DOMU_FORBID, 0) },
+    // Issue 13: fuzzers on every CPU at once (three DomUs on the three APs
+    // of 4 CPUs; two sharing the one AP of 2), Dom0 serving them.
+    Scenario { smp: 4, timeout_s: 180, ..dom0("fuzz-concurrent", "three unprivileged DomUs fuzz at once, one per AP of 4 CPUs (seeds 1, 2, 4; 100000 calls each, one in 16 from CPL 3): all still alive, none crashed, Dom0 up", Platform::QemuKernel, "autostart=fuzz-c1.cfg,fuzz-c2.cfg,fuzz-c3.cfg idle until-gone", FUZZ_CONCURRENT, FUZZ_CONCURRENT_FORBID, 0) },
+    Scenario { timeout_s: 180, ..dom0("fuzz-concurrent-smp2", "two fuzzing DomUs (seeds 1, 2) sharing the one AP of 2 CPUs, switched in slices", Platform::QemuKernel, "autostart=fuzz-c1.cfg,fuzz-c2.cfg idle until-gone", FUZZ_CONCURRENT_SMP2, FUZZ_CONCURRENT_FORBID, 0) },
+    Scenario { timeout_s: 1200, extended: true, ..dom0("fuzz-concurrent-bochs-vmx", "two fuzzing DomUs sharing the AP on VMX", Platform::BochsVmx, "autostart=fuzz-c1.cfg,fuzz-c2.cfg idle until-gone", FUZZ_CONCURRENT_SMP2, FUZZ_CONCURRENT_FORBID, 0) },
     Scenario {
         dom0_kernel: Some("fuzz"),
         timeout_s: 7200,
@@ -920,6 +925,27 @@ const HOSTILE_DOM0: &[&str] = &[
 const HOSTILE_FORBID: &[&str] =
     &["PANIC", "FATAL", "FAILED", "panic", "xl: error", "CPL3 console_io LEAKED", "unexpected exception", "domain crashed"];
 
+/// The fuzzers finish in any order: each one's last line, as many times as
+/// there are fuzzers.
+const FUZZ_CONCURRENT: &[&str] = &[
+    "xl: fuzz-c3.cfg: created domain 3",
+    ", 100000 calls done, still alive",
+    ", 100000 calls done, still alive",
+    ", 100000 calls done, still alive",
+    "dom0: every domain is gone (until-gone)",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const FUZZ_CONCURRENT_SMP2: &[&str] = &[
+    "xl: fuzz-c2.cfg: created domain 2",
+    ", 100000 calls done, still alive",
+    ", 100000 calls done, still alive",
+    "dom0: every domain is gone (until-gone)",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const FUZZ_CONCURRENT_FORBID: &[&str] =
+    &["PANIC", "FATAL", "crashed", "fuzz: after", "xl: error", "still running after", "CPL 3 call not refused"];
 const FUZZ_DOMU: &[&str] = &[
     "xl: fuzz.cfg: created domain 1",
     "(d1) fuzz: seed=3 count=50000",
