@@ -103,6 +103,9 @@ pub struct Guest {
     slice: Option<Slice>,
     /// Set when it left blocked.
     pub waiting: Option<Waiting>,
+    /// Its last hypercall, for the crash report: a guest that broke its
+    /// own memory with a call dies at the next access, and this names it.
+    last_call: Option<hypercall::Call>,
 }
 
 impl Guest {
@@ -120,7 +123,7 @@ impl Guest {
         let vendor = cpuid::Vendor::from_signature(cpu::vendor());
         let msrs = msr::VcpuMsrs::new(vendor, host_phys_bits());
         let msrs = if privileged { msrs.for_hardware_domain() } else { msrs };
-        Guest { domid, vcpu_id, console: Output::new(), hardware_domain: privileged, signals, ints, null_accesses: 0, msrs, pit: Default::default(), host_events_seen: 0, slice: None, waiting: None }
+        Guest { domid, vcpu_id, console: Output::new(), hardware_domain: privileged, signals, ints, null_accesses: 0, msrs, pit: Default::default(), host_events_seen: 0, slice: None, waiting: None, last_call: None }
     }
 
     fn log(&self, level: Level, subsystem: &str, args: core::fmt::Arguments) {
@@ -1058,6 +1061,10 @@ fn crash(guest: &mut Guest, vcpu: &HwVcpu, why: core::fmt::Arguments) -> End {
     guest.print_console();
     let reason = alloc::format!("{why}");
     guest.log(Level::Error, "crash", format_args!("domain crashed: {reason} (rip={:#x})", vcpu.rip()));
+    if let Some(c) = guest.last_call {
+        let [a1, a2, a3, a4, a5] = c.args;
+        guest.log(Level::Error, "crash", format_args!("its last hypercall: nr {:#x} ({a1:#x}, {a2:#x}, {a3:#x}, {a4:#x}, {a5:#x})", c.nr));
+    }
     End::Crashed(reason)
 }
 
@@ -1065,6 +1072,7 @@ fn crash(guest: &mut Guest, vcpu: &HwVcpu, why: core::fmt::Arguments) -> End {
 /// and continuations); the domain table is locked only while the call runs.
 fn hypercall(vcpu: &mut HwVcpu, guest: &mut Guest) -> entry::Step {
     entry::enter(vcpu, |vcpu, admitted| {
+        guest.last_call = Some(admitted.call);
         let mut ctx = HypercallContext {
             guest,
             domains: DOMAINS.lock(),
