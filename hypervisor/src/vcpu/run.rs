@@ -413,8 +413,10 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> Left {
         deliver_interrupts(vcpu, guest);
         let slice_end = guest.slice.map(|s| s.until_ns);
         let deadline = next_deadline(guest).into_iter().chain(slice_end).min();
-        arm_host_timer(deadline);
-        vcpu.set_exit_deadline(exit_within_tsc(deadline));
+        // One clock read for both timers: this runs before every entry.
+        let at = now();
+        arm_host_timer_at(deadline, at);
+        vcpu.set_exit_deadline(exit_within_tsc(deadline, at));
         let exit = vcpu.run();
         match exit {
             Exit::Cpuid => {
@@ -732,9 +734,15 @@ pub fn next_deadline(guest: &Guest) -> Option<u64> {
 /// time, ns) if it comes before the periodic tick, so a deadline fires
 /// when due, not up to a tick late.
 pub fn arm_host_timer(deadline: Option<u64>) {
-    const TICK_NS: u64 = 1_000_000_000 / crate::arch::x86_64::apic::TIMER_HZ;
+    arm_host_timer_at(deadline, now());
+}
+
+/// The host's tick period.
+const TICK_NS: u64 = 1_000_000_000 / crate::arch::x86_64::apic::TIMER_HZ;
+
+/// [`arm_host_timer`] with the time already read.
+fn arm_host_timer_at(deadline: Option<u64>, now: u64) {
     let Some(deadline) = deadline else { return };
-    let now = now();
     // Not sooner than this: an interrupt due before the VM entry it is
     // armed for only costs an exit more.
     const SOONEST_NS: u64 = 20_000;
@@ -743,13 +751,12 @@ pub fn arm_host_timer(deadline: Option<u64>) {
     }
 }
 
-/// TSC cycles from now to `deadline` (system time, ns), at most one host
+/// TSC cycles from `now` to `deadline` (system time, ns), at most one host
 /// tick: the longest a guest runs without an exit where the backend has a
 /// timer of its own (VMX), so host events are seen even on an emulator
 /// that loses an interrupt pending at VM entry.
-fn exit_within_tsc(deadline: Option<u64>) -> u64 {
-    const TICK_NS: u64 = 1_000_000_000 / crate::arch::x86_64::apic::TIMER_HZ;
-    let ns = deadline.map_or(TICK_NS, |d| d.saturating_sub(now()).min(TICK_NS));
+fn exit_within_tsc(deadline: Option<u64>, now: u64) -> u64 {
+    let ns = deadline.map_or(TICK_NS, |d| d.saturating_sub(now).min(TICK_NS));
     ns.saturating_mul(crate::arch::x86_64::tsc::khz()) / 1_000_000
 }
 
