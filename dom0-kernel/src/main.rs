@@ -17,6 +17,8 @@ mod scenarios;
 #[cfg(target_os = "none")]
 mod shell;
 #[cfg(target_os = "none")]
+mod shootdown;
+#[cfg(target_os = "none")]
 mod toolstack;
 #[cfg(target_os = "none")]
 mod xl;

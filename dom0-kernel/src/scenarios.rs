@@ -22,6 +22,8 @@
 //! - `test=xenstore-shutdown`: the shell's `shutdown NAME` without the
 //!   shell (`xl.rs`), for platforms with no COM2 to type on.
 //! - `test=timer`: three 100 ms timer events through shared info, then power off.
+//! - `test=tlb-shootdown [rounds=N]`: take N frames from a running DomU
+//!   and reuse them (`shootdown.rs`).
 //! - `test=hostile`: the hostile guest (`guests/hostile`) as a DomU, then
 //!   again on the same CPU (fresh vCPU state), while Dom0 measures how late
 //!   its own 50 ms ticks come; then Dom0's own attacks of issue 9: destroy a
@@ -60,6 +62,7 @@ pub enum Scenario {
     Balloon,
     SchedShare,
     SchedLatency,
+    TlbShootdown,
 }
 
 impl Scenario {
@@ -87,6 +90,7 @@ impl Scenario {
                 "test=balloon" => Some(Scenario::Balloon),
                 "test=sched-share" => Some(Scenario::SchedShare),
                 "test=sched-latency" => Some(Scenario::SchedLatency),
+                "test=tlb-shootdown" => Some(Scenario::TlbShootdown),
                 w if w.starts_with("run=") => Some(Scenario::Run),
                 _ => None,
             })
@@ -125,7 +129,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
         Scenario::Foreign => crate::foreign::run(si),
         Scenario::Watchdog => watchdog(),
         Scenario::Hostile => hostile::run(si),
-        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore | Scenario::NoLeak | Scenario::Balloon | Scenario::SchedShare | Scenario::SchedLatency => {
+        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore | Scenario::NoLeak | Scenario::Balloon | Scenario::SchedShare | Scenario::SchedLatency | Scenario::TlbShootdown => {
             let Some(timer) = timer() else { return };
             let Some(mut ts) = crate::xl::autostart(si) else { return };
             match scenario {
@@ -136,6 +140,10 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
                 Scenario::Balloon => crate::xl::balloon(&mut ts, &timer, si.cmdline()),
                 Scenario::SchedShare => crate::xl::sched_share(&mut ts, &timer, si.cmdline()),
                 Scenario::SchedLatency => crate::xl::sched_latency(&mut ts, &timer, si.cmdline()),
+                Scenario::TlbShootdown => {
+                    let rounds = guest_rt::cmdline::value(si.cmdline(), "rounds").and_then(|r| r.parse().ok()).unwrap_or(300);
+                    crate::shootdown::run(&mut ts, &timer, si, rounds);
+                }
                 Scenario::BenchXenstore => crate::xsbench::run(&mut ts, &timer),
                 _ => crate::xl::run(&mut ts, &timer, guest_rt::cmdline::value(si.cmdline(), "run").unwrap_or(""), 120),
             }

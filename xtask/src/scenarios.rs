@@ -472,10 +472,15 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { timeout_s: 600, ..dom0("sched-overcommit-bochs-vmx", "six CPU-bound DomUs on one AP on VMX", Platform::BochsVmx, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:256:256:256:512:1024", SCHED_OVERCOMMIT, SCHED_FORBID, 0) },
     Scenario { timeout_s: 600, ..dom0("sched-cap-bochs-vmx", "the 30% cap on VMX", Platform::BochsVmx, "autostart=spin-cap30.cfg,spin1.cfg test=sched-share want=30:70", SCHED_CAP, SCHED_FORBID, 0) },
     Scenario { timeout_s: 600, ..dom0("sched-latency-bochs-vmx", "Dom0's wake-ups beside six spinning DomUs on VMX", Platform::BochsVmx, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-latency count=100", SCHED_LATENCY, SCHED_FORBID, 0) },
-    // A domain's vCPUs: brought up with VCPUOP_initialise + up, they share
-    // the AP its first one went to.
+    // A domain's vCPUs: brought up with VCPUOP_initialise + up; on 2 CPUs
+    // they share the one AP.
     Scenario { ..dom0("smp-guest", "a 4-vCPU PVH DomU on 2 CPUs starts vCPUs 1-3 (VCPUOP_initialise + up): every vCPU sums its slice, and every sum is right", Platform::QemuKernel, "run=smp4.cfg", SMP_GUEST, SCHED_FORBID, 0) },
     Scenario { ..dom0("smp-guest-bochs-vmx", "the 4-vCPU DomU on VMX", Platform::BochsVmx, "run=smp4.cfg", SMP_GUEST, SCHED_FORBID, 0) },
+    // 4 CPUs: the DomU's vCPUs spread over the three APs.
+    Scenario { smp: 4, ..dom0("smp-guest-smp4", "the 4-vCPU DomU on 4 CPUs: its vCPUs run on all three APs at once, every sum right", Platform::QemuKernel, "run=smp4.cfg", SMP_GUEST_SMP4, SCHED_FORBID, 0) },
+    // Issue 13: frames taken from a DomU while it runs on the AP.
+    Scenario { ..dom0("tlb-shootdown", "Dom0 takes 300 frames from a DomU running on the other CPU (add_to_physmap over the page it watches) and reuses each at once: the DomU never sees one again, Dom0's marks stay", Platform::QemuKernel, "autostart=tlb.cfg test=tlb-shootdown rounds=300", TLB_SHOOTDOWN, TLB_FORBID, 0) },
+    Scenario { ..dom0("tlb-shootdown-bochs-vmx", "the shootdown on VMX", Platform::BochsVmx, "autostart=tlb.cfg test=tlb-shootdown rounds=100", TLB_SHOOTDOWN_BOCHS, TLB_FORBID, 0) },
     // Issue 11: Dom0's xenstored.
     Scenario { smp: 3, ..dom0("xenstore", "a DomU runs the xenstore wire-protocol suite against Dom0's xenstored (every request, permissions, watches, a transaction conflict with a peer DomU, each quota): TAP, 0 failed", Platform::QemuKernel, "autostart=xenstore-peer.cfg run=xenstore-test.cfg", XENSTORE, XENSTORE_FORBID, 0) },
     Scenario { smp: 3, ..dom0("xenstore-bochs-vmx", "the xenstore suite on VMX", Platform::BochsVmx, "autostart=xenstore-peer.cfg run=xenstore-test.cfg", XENSTORE, XENSTORE_FORBID, 0) },
@@ -569,6 +574,14 @@ const SMP_GUEST: &[&str] = &[
     "d0 powered off; all its frames freed",
     "hv: exit code=0",
 ];
+/// Each AP takes one of its vCPUs at least (in which order is the APs').
+const SMP_GUEST_SMP4: &[&str] = &[
+    "xl: smp4.cfg: created domain 1",
+    "sched: runs on cpu3 at",
+    "(d1) demo: smp: 4 of 4 vCPUs ran, 4 sums right",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
 const SCHED_FAIRNESS_2VCPU: &[&str] = &[
     "xl: spin2v-w1024.cfg: created domain 3",
     "(d3) demo: domain 3 spins on 2 vCPUs",
@@ -592,6 +605,21 @@ const SCHED_LATENCY: &[&str] = &[
     "hv: exit code=0",
 ];
 const SCHED_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "sched-share: FAILED", "sched-latency: FAILED"];
+
+const TLB_SHOOTDOWN: &[&str] = &[
+    "(d1) demo: tlb: watching gfn 0x800",
+    "(d1) demo: tlb: 100 fresh pages seen",
+    "dom0: tlb-shootdown: 300 frames taken from the running DomU and reused; it never saw one again",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const TLB_SHOOTDOWN_BOCHS: &[&str] = &[
+    "(d1) demo: tlb: watching gfn 0x800",
+    "dom0: tlb-shootdown: 100 frames taken from the running DomU and reused; it never saw one again",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const TLB_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "tlb: FOUND", "tlb-shootdown: FAILED"];
 
 const NO_LEAK: &[&str] = &[
     "xl: no-leak: 100 domains, ",

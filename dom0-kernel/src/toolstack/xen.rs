@@ -203,6 +203,13 @@ pub fn map_foreign(domid: u16, gfns: &[u64], at: &[u64]) -> Result<(), XenError>
     }
 }
 
+/// Moves `domid`'s RAM page at gfn `from` to gfn `to`, in one call: the
+/// frame that was at `to` is freed (XENMAPSPACE_gmfn).
+pub fn move_frame(domid: u16, from: u64, to: u64) -> Result<(), XenError> {
+    let mut arg = XenAddToPhysmap { domid: DomId(domid), size: 0, space: XENMAPSPACE_GMFN, idx: from, gpfn: to };
+    memory_op("add_to_physmap", XENMEM_ADD_TO_PHYSMAP, &mut arg).map(|_| ())
+}
+
 /// Removes whatever our physmap has at `gfn` (a foreign mapping).
 pub fn unmap(gfn: u64) -> Result<(), XenError> {
     let mut arg = XenRemoveFromPhysmap { domid: DOMID_SELF, _pad: [0; 3], gpfn: gfn };

@@ -65,6 +65,40 @@ mod kernel {
         }
     }
 
+    /// `tlb` (Dom0's `test=tlb-shootdown`): reads and writes its page at
+    /// gfn [`TLB_GFN`] for ever while Dom0 keeps replacing the frame behind
+    /// it and reusing the old one. It must only ever see its own pattern
+    /// or a fresh page (zeros: it writes the pattern again); anything else
+    /// is a frame it lost, seen through a stale translation.
+    fn tlb() -> ! {
+        /// gfn 0x800 (8 MiB), which Dom0's test replaces; 0x900.. are its
+        /// spare pages, which it moves there. Nothing else here uses them.
+        const TLB_GFN: u64 = 0x800;
+        const PATTERN: u64 = 0x7e57_7e57_d0d0_0001;
+        let page = (TLB_GFN << 12) as *mut u64;
+        println!("demo: tlb: watching gfn {TLB_GFN:#x}");
+        let mut fresh = 0u64;
+        loop {
+            // SAFETY: identity-mapped RAM of this domain (its config gives
+            // it 16 MiB) that nothing else here uses.
+            let seen = unsafe { page.read_volatile() };
+            if seen == PATTERN {
+                core::hint::spin_loop();
+                continue;
+            }
+            if seen != 0 {
+                println!("demo: tlb: FOUND {seen:#x} at gfn {TLB_GFN:#x}: a frame that is no longer ours");
+                guest_rt::shutdown(SHUTDOWN_CRASH);
+            }
+            // SAFETY: as above.
+            unsafe { page.write_volatile(PATTERN) };
+            fresh += 1;
+            if fresh.is_multiple_of(100) {
+                println!("demo: tlb: {fresh} fresh pages seen");
+            }
+        }
+    }
+
     mod smp {
         use core::sync::atomic::{AtomicU64, Ordering};
         use guest_rt::println;
@@ -130,6 +164,9 @@ mod kernel {
         if cmdline::flag(line, "scrub") {
             scrub(&boot.si);
             return;
+        }
+        if cmdline::flag(line, "tlb") {
+            tlb();
         }
         if let Some(n) = number("smp") {
             smp::run(u32::try_from(n).unwrap_or(0));

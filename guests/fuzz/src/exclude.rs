@@ -20,7 +20,8 @@
 //! | hvm_op (34) | HVMOP_set_param of VM86_TSS(_SIZED) | Xen crashes a guest setting a bad value for itself |
 //! | domctl (36) | createdomain, destroydomain, pausedomain | makes domains outlive the run, or stops this one |
 //! | sysctl (35) | cpu_hotplug, cpupool_op | could take this domain's CPUs away |
-//! | grant_table_op (20) | GNTTABOP_map_grant_ref with `GNTMAP_host_map` at a `host_addr` below [`OWN_MEMORY_END`] | maps a (learned, perhaps read-only) grant over this kernel's own RAM, which it then writes |
+//! | memory_op | add_to_physmap(_batch) of `XENMAPSPACE_grant_table` frame 0 | moves the grant frame `learn` mapped at 0x300 away, leaving a hole in this kernel's memory |
+//! | grant_table_op (20) | GNTTABOP_map_grant_ref with `GNTMAP_host_map` at a `host_addr` below [`OWN_MEMORY_END`], in any entry Xen could read (a batch runs on through the RAM past the scratch area) | maps a (learned, perhaps read-only) grant over this kernel's own RAM, which it then writes |
 //! | grant_table_op | GNTTABOP_transfer of one of its own gfns | gives the page away |
 //!
 //! The physmap rules look at every gfn a call names (arrays included, as
@@ -32,7 +33,7 @@
 //! (gpfn 0x200, read from RAM below the hole) and died at the next refill.
 
 use abi::memory::{
-    XENMAPSPACE_GMFN, XENMAPSPACE_GMFN_RANGE, XENMEM_ACQUIRE_RESOURCE, XENMEM_ADD_TO_PHYSMAP, XENMEM_ADD_TO_PHYSMAP_BATCH,
+    XENMAPSPACE_GMFN, XENMAPSPACE_GMFN_RANGE, XENMAPSPACE_GRANT_TABLE, XENMEM_ACQUIRE_RESOURCE, XENMEM_ADD_TO_PHYSMAP, XENMEM_ADD_TO_PHYSMAP_BATCH,
     XENMEM_DECREASE_RESERVATION, XENMEM_EXCHANGE, XENMEM_POPULATE_PHYSMAP, XENMEM_REMOVE_FROM_PHYSMAP, XenAddToPhysmap,
     XenAddToPhysmapBatch, XenMemAcquireResource, XenMemoryExchange, XenMemoryReservation, XenRemoveFromPhysmap,
 };
@@ -65,6 +66,15 @@ const DOMID_SELF: u16 = 0x7ff0;
 const GNTMAP_HOST_MAP: u64 = 1 << 1;
 /// Most batch entries looked at (a scratch area's worth).
 const MAX_ENTRIES: u64 = 1024;
+/// Most map_grant_ref entries looked at: every one a list starting in the
+/// fuzzer's memory can hold before the unreadable hole (2 MiB of 32-byte
+/// entries, twice over). Xen maps them all (`count` up to 2^31 - 1, in
+/// continuations), and the RAM past the scratch area holds whatever OUT
+/// buffers wrote there: vCPU contexts with this kernel's addresses in them.
+const MAX_MAP_ENTRIES: u64 = 1 << 17;
+/// The shared grant frame `learn` maps at gfn 0x300: moving it away
+/// (XENMAPSPACE_grant_table) empties a page of this kernel's memory.
+const LEARNED_GRANT_FRAME: u64 = 0;
 
 /// The low 32 bits: what Xen sees of an `int` or `unsigned int` argument.
 fn int(v: u64) -> u32 {
@@ -196,7 +206,8 @@ fn own_pages(op: u64, arg: u64, me: u16, read: &impl Fn(u64, usize) -> Option<u6
             (Some(domid), Some(size), Some(space), Some(idx), Some(gpfn)) => {
                 let n = if space == u64::from(XENMAPSPACE_GMFN_RANGE) { size.max(1) } else { 1 };
                 let moves = space == u64::from(XENMAPSPACE_GMFN) || space == u64::from(XENMAPSPACE_GMFN_RANGE);
-                is_me(domid, me) && (own_range(gpfn, n) || (moves && own_range(idx, n)))
+                let grant_frame = space == u64::from(XENMAPSPACE_GRANT_TABLE) && idx == LEARNED_GRANT_FRAME;
+                is_me(domid, me) && (own_range(gpfn, n) || (moves && own_range(idx, n)) || grant_frame)
             }
             _ => false,
         },
@@ -209,9 +220,11 @@ fn own_pages(op: u64, arg: u64, me: u16, read: &impl Fn(u64, usize) -> Option<u6
         ) {
             (Some(domid), Some(space), Some(size), Some(idxs), Some(gpfns)) => {
                 let moves = space == u64::from(XENMAPSPACE_GMFN) || space == u64::from(XENMAPSPACE_GMFN_RANGE);
+                let grant_frames = space == u64::from(XENMAPSPACE_GRANT_TABLE);
                 is_me(domid, me)
                     && (any_entry(gpfns, size, 8, read, |at| read(at, 8).map(|g| own_range(g, 1)))
-                        || (moves && any_entry(idxs, size, 8, read, |at| read(at, 8).map(|i| own_range(i, 1)))))
+                        || (moves && any_entry(idxs, size, 8, read, |at| read(at, 8).map(|i| own_range(i, 1))))
+                        || (grant_frames && any_entry(idxs, size, 8, read, |at| read(at, 8).map(|i| i == LEARNED_GRANT_FRAME))))
             }
             _ => false,
         },
@@ -234,17 +247,18 @@ fn own_pages(op: u64, arg: u64, me: u16, read: &impl Fn(u64, usize) -> Option<u6
 }
 
 /// Whether a map_grant_ref batch at `list` of `count` entries has a
-/// readable entry that host-maps at this kernel's own memory (entries past
-/// the scratch area cannot be read by Xen either: it stops there).
+/// readable entry that host-maps at this kernel's own memory (at the first
+/// unreadable entry Xen stops too). A list still readable after
+/// [`MAX_MAP_ENTRIES`] counts as a hit.
 fn maps_over_own_memory(list: u64, count: u64, read: &impl Fn(u64, usize) -> Option<u64>) -> bool {
-    for i in 0..count.min(MAX_ENTRIES) {
+    for i in 0..count.min(MAX_MAP_ENTRIES) {
         let at = list.wrapping_add(i * MAP_GRANT_REF_SIZE);
-        let (Some(host_addr), Some(flags)) = (read(at, 8), read(at + 8, 4)) else { return false };
+        let (Some(host_addr), Some(flags)) = (read(at, 8), read(at.wrapping_add(8), 4)) else { return false };
         if flags & GNTMAP_HOST_MAP != 0 && host_addr < OWN_MEMORY_END {
             return true;
         }
     }
-    false
+    count > MAX_MAP_ENTRIES && read(list.wrapping_add(MAX_MAP_ENTRIES * MAP_GRANT_REF_SIZE), 1).is_some()
 }
 
 #[cfg(test)]
@@ -376,6 +390,7 @@ mod tests {
             (0, 0, 0, 0x900, false),
             (XENMAPSPACE_GMFN, 0, 0x200, 0x900, true), // moves our page away
             (1, 0, 0x200, 0x900, false),               // grant frame 0x200: an index, not a gfn
+            (1, 0, 0, 0x900, true),                    // moves the learned grant frame away from 0x300
             (XENMAPSPACE_GMFN_RANGE, 0x10, 0x5, 0x900, true),
             (XENMAPSPACE_GMFN_RANGE, 0x10, 0x900, 0x7f8, true),
             (XENMAPSPACE_GMFN_RANGE, 0x10, 0x900, 0x1000, false),
@@ -403,6 +418,8 @@ mod tests {
         assert!(!batch(4, [1, 2], [0x900, 0x901]));
         assert!(batch(XENMAPSPACE_GMFN, [0x901, 0x100], [0x900, 0x902]), "moves our kernel's first page");
         assert!(!batch(4, [0x901, 0x100], [0x900, 0x902]), "foreign: the idxs are the other domain's");
+        assert!(batch(1, [3, 0], [0x900, 0x902]), "moves the learned grant frame 0");
+        assert!(!batch(1, [3, 1], [0x900, 0x902]));
     }
 
     #[test]
@@ -458,5 +475,22 @@ mod tests {
         assert!(excluded(&call(GRANT_TABLE_OP, [0, 0x120, 1, 0, 0]), ME, read).is_none(), "above our memory");
         assert!(excluded(&call(GRANT_TABLE_OP, [1, 0x100, 1, 0, 0]), ME, read).is_none(), "not a map");
         assert!(excluded(&call(GRANT_TABLE_OP, [0, 0x100, 0, 0, 0]), ME, read).is_none(), "no entries");
+    }
+
+    #[test]
+    fn long_grant_map_batches_are_looked_at_to_their_end() {
+        // 5000 harmless entries from 0x1000, then one over our memory.
+        let harmful = 0x1000 + 5000 * MAP_GRANT_REF_SIZE;
+        let read = |addr: u64, len: usize| match addr {
+            a if a == harmful => Some(0x10_3000),
+            a if a == harmful + 8 && len == 4 => Some(GNTMAP_HOST_MAP),
+            a if a >= 0x1000 && a < harmful + MAP_GRANT_REF_SIZE => Some(0x900_0000),
+            _ => None,
+        };
+        assert!(excluded(&call(GRANT_TABLE_OP, [0, 0x1000, 5001, 0, 0]), ME, read).is_some());
+        assert!(excluded(&call(GRANT_TABLE_OP, [0, 0x1000, 5000, 0, 0]), ME, read).is_none());
+        // Readable past the bound: not looked at, so not made.
+        let endless = |_: u64, _: usize| Some(0x900_0000);
+        assert!(excluded(&call(GRANT_TABLE_OP, [0, 0x1000, 0x7fff_ffff, 0, 0]), ME, endless).is_some());
     }
 }

@@ -1,7 +1,7 @@
 //! The hypercall fuzzer: a PVH kernel that makes `count` random hypercalls
 //! generated from `seed` (command line `seed=N count=M`, defaults 1 and
 //! 100000; `trace=K` prints every call from the K-th of the whole run on, counting
-//! across seeds), skipping the ones `fuzz::exclude` lists, and checks that it is
+//! across seeds, and checks the scratch area after each), skipping the ones `fuzz::exclude` lists, and checks that it is
 //! still alive and unchanged: every 10000 calls it prints a progress line,
 //! calls xen_version and compares a hash of its own code with the one taken
 //! at boot; before every refill of its scratch area it has the hypervisor
@@ -282,6 +282,11 @@ mod kernel {
                 coverage.record(&call, ret, read);
             }
             done += 1;
+            // Traced calls are checked one by one: the call that takes a
+            // scratch page is the last one printed.
+            if done > trace_from {
+                scratch_still_there(done, &recent);
+            }
             if done % PROGRESS_EVERY == 0 || done == run.count {
                 let s = &stats;
                 println!(

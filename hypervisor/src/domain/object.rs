@@ -126,9 +126,9 @@ pub struct Domain {
     pub handle: [u8; 16],
     /// TSC when the domain was created (for the CPU time it has had).
     pub created_tsc: u64,
-    /// A mapping was removed: the vCPU must flush its guest-physical TLB
-    /// before the guest runs again.
-    pub flush_pending: bool,
+    /// Bumped at each p2m change that needs a flush; its vCPU loops flush
+    /// when it moved (`mm::shootdown`).
+    pub tlb: Arc<crate::mm::shootdown::Epoch>,
     /// Version of the time records last published (even).
     time_version: u32,
     /// VMASST_TYPE_* bits enabled with HYPERVISOR_vm_assist.
@@ -192,7 +192,7 @@ impl Domain {
             handle: [0; 16],
             created_tsc: crate::arch::x86_64::cpu::rdtsc(),
             dying: false,
-            flush_pending: false,
+            tlb: crate::mm::shootdown::Epoch::new(),
             time_version: 0,
             vm_assist: 0,
             evtchn: EventChannels::new(vcpus_len, u32::MAX),
@@ -335,7 +335,7 @@ impl crate::hypercall::DomainOps for Domain {
         })
     }
     fn request_tlb_flush(&mut self) {
-        self.flush_pending = true;
+        self.flush();
     }
     fn memory_map(&self) -> &[MapEntry] {
         &self.memory_map

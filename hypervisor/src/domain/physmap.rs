@@ -95,13 +95,6 @@ impl Domain {
     /// domain's frame mapped there. -ENOENT if nothing is mapped there,
     /// -EINVAL if it is neither.
     pub fn remove(&mut self, gfn: u64) -> Result<(), Errno> {
-        // Another CPU running (or parked in) one of its vCPUs may hold the
-        // old translation in its TLB, and nothing here makes that CPU flush
-        // before the frame is reused: refuse (-EBUSY) rather than free it.
-        let here = crate::arch::cpu_index() as usize;
-        if self.vcpus.iter().any(|v| v.running_on.is_some_and(|cpu| cpu != here)) {
-            return Err(Errno::EBUSY);
-        }
         let entry = self.p2m.translate(Gfn(gfn)).ok_or(Errno::ENOENT)?;
         if !matches!(entry.p2m_type, P2mType::Ram | P2mType::Foreign) {
             return Err(Errno::EINVAL);
@@ -326,15 +319,12 @@ impl Domain {
         }
     }
 
-    /// After an unmap: the vCPU loop flushes the guest-physical TLB before
-    /// the guest runs again (`flush_pending`). Every vCPU of the domain
-    /// lives on this CPU (`vcpu/domu.rs` keeps a domain's vCPUs on one AP,
-    /// and `remove` refuses while one is on another CPU), none is in guest
-    /// mode now, and a switch to another of them flushes too, so no stale
-    /// translation can be used before that flush, and unlinked tables may
-    /// be reclaimed.
+    /// After an unmap or change: once this returns no CPU can use a
+    /// translation from before it (`mm::shootdown`: the CPUs in guest mode
+    /// for the domain have left it, and each vCPU flushes before it enters
+    /// again), so the frames it held and the tables unlinked may be freed.
     pub(super) fn flush(&mut self) {
-        self.flush_pending = true;
+        crate::mm::shootdown::shoot_down(self.id, &self.tlb);
         if self.p2m.needs_flush() {
             self.p2m.flushed();
         }

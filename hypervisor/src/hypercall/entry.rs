@@ -2,8 +2,7 @@
 //! Xen's `hvm_hypercall` (xen/arch/x86/hvm/hypercall.c): the privilege
 //! gate, the arguments taken from the registers of the caller's mode, the
 //! preemption budget the call runs with, and what the vCPU loop does after
-//! it (the result or a continuation in the registers, a wait, a stop, a
-//! TLB flush).
+//! it (the result or a continuation in the registers, a wait, a stop).
 //!
 //! Privilege: a hypercall from CPL > 0 gets -EPERM and runs nothing,
 //! except in real mode, where Xen lets any code call (its mode 0). In
@@ -106,9 +105,6 @@ pub fn decode(regs: &GuestRegs, long: bool) -> Call {
 /// still locked.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct After {
-    /// A mapping of the caller's domain went away: flush its guest TLB
-    /// before it runs again.
-    pub flush: bool,
     /// The caller's domain is shut down (by this call or another CPU).
     pub shut_down: Option<u32>,
 }
@@ -138,7 +134,6 @@ pub enum Next {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Step {
     pub next: Next,
-    pub flush: bool,
 }
 
 /// A call that passed the gate: what it asks, in which convention, and
@@ -158,7 +153,7 @@ pub struct Admitted {
 pub fn enter<S: Site>(site: &mut S, run: impl FnOnce(&S, Admitted) -> (Outcome, After)) -> Step {
     if !permitted(site.cpl(), || site.protected_mode()) {
         site.regs().rax = Errno::EPERM.to_hypercall_ret();
-        return Step { next: Next::Resume, flush: false };
+        return Step { next: Next::Resume };
     }
     let long = site.long_mode();
     let call = decode(site.regs(), long);
@@ -187,7 +182,7 @@ fn finish(regs: &mut GuestRegs, long: bool, outcome: Outcome, after: After) -> S
             regs.rax = 0;
             Next::Poll(deadline)
         }
-        Outcome::Shutdown(reason) => return Step { next: Next::Shutdown(reason), flush: after.flush },
+        Outcome::Shutdown(reason) => return Step { next: Next::Shutdown(reason) },
         Outcome::Preempted(a0) => {
             *if long { &mut regs.rdi } else { &mut regs.rbx } = a0;
             Next::Again
@@ -213,7 +208,7 @@ fn finish(regs: &mut GuestRegs, long: bool, outcome: Outcome, after: After) -> S
         Some(reason) => Next::Shutdown(reason),
         None => next,
     };
-    Step { next, flush: after.flush }
+    Step { next }
 }
 
 #[cfg(test)]
@@ -260,7 +255,7 @@ mod tests {
                 let mut site = FakeSite { cpl, long, ..kernel64(17, [1, 2, 3, 4, 5]) };
                 let before = site;
                 let step = enter(&mut site, |_, _| panic!("must not run at CPL {cpl}"));
-                assert_eq!(step, Step { next: Next::Resume, flush: false });
+                assert_eq!(step, Step { next: Next::Resume });
                 assert_eq!(site.regs.rax, u64::MAX, "-EPERM is -1");
                 assert_eq!(FakeSite { regs: GuestRegs { rax: 17, ..site.regs }, ..site }, before, "only rax changes");
             }
@@ -332,9 +327,9 @@ mod tests {
         assert_eq!(enter(&mut site, returning(Outcome::Block)).next, Next::Block);
         assert_eq!(site.regs.rax, 0);
         assert_eq!(enter(&mut site, returning(Outcome::Poll(5))).next, Next::Poll(5));
-        let after = After { flush: true, shut_down: Some(3) };
+        let after = After { shut_down: Some(3) };
         let step = enter(&mut site, |_, _| (Outcome::Return(0), after));
-        assert_eq!(step, Step { next: Next::Shutdown(3), flush: true });
+        assert_eq!(step, Step { next: Next::Shutdown(3) });
         assert_eq!(enter(&mut site, returning(Outcome::Shutdown(1))).next, Next::Shutdown(1));
     }
 

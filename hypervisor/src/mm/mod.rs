@@ -10,6 +10,7 @@ pub mod p2m;
 pub mod paging;
 pub mod physmap;
 pub mod scratch;
+pub mod shootdown;
 
 use crate::bits::to_usize;
 use frame::{FRAME_SIZE, FrameAllocator, Mfn};

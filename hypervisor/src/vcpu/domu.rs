@@ -8,8 +8,9 @@
 //!
 //! A resident never moves to another CPU (no migration yet): its VMCS stays
 //! loaded on this CPU's, and admission balances instead: an AP admits a
-//! vCPU only while no other AP it may run on has fewer residents, and the
-//! vCPUs of one domain all live on the AP its first one went to.
+//! vCPU only while no other AP it may run on has fewer residents. The
+//! vCPUs of one domain may live on different APs: a p2m change shoots
+//! their translations down (`mm::shootdown`).
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -212,15 +213,8 @@ fn claim_next(cpu: usize) -> Option<(VcpuRef, BootState, NestedPaging)> {
     let mut domains = DOMAINS.lock();
     let runnable = |v: VcpuRef| domains.get(v.domid).is_some_and(|d| d.runnable(v.vcpu));
     let fits = |v: VcpuRef| {
-        let Some(d) = domains.get(v.domid) else { return false };
-        let Some(s) = d.vcpus.get(v.vcpu as usize) else { return false };
-        // A domain's vCPUs share one AP: with no TLB shootdown yet, the
-        // flush at each switch there is what keeps every vCPU's
-        // translations of its p2m fresh.
-        match d.vcpus.iter().find_map(|o| o.running_on) {
-            Some(home) => home == cpu,
-            None => cpu < 64 && s.hard_affinity & (1 << cpu) != 0 && least_loaded(cpu, s.hard_affinity),
-        }
+        let Some(s) = domains.get(v.domid).and_then(|d| d.vcpus.get(v.vcpu as usize)) else { return false };
+        cpu < 64 && s.hard_affinity & (1 << cpu) != 0 && least_loaded(cpu, s.hard_affinity)
     };
     let v = RUNQUEUE.lock().take(runnable, fits)?;
     let d = domains.get_mut(v.domid)?;

@@ -26,6 +26,8 @@ use crate::hypercall::entry::{self, After, Next, Site};
 use crate::hypercall::{self, Budget, Caller, DomainOps, MachineInfo};
 use crate::log::Level;
 use crate::mm::guest::{self, GuestMemory, GuestPaging};
+use crate::mm::p2m::{Access, Gfn, P2mType};
+use crate::mm::shootdown::{Epoch, IN_GUEST};
 
 /// How a vCPU's run ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,16 +108,22 @@ pub struct Guest {
     /// Its last hypercall, for the crash report: a guest that broke its
     /// own memory with a call dies at the next access, and this names it.
     last_call: Option<hypercall::Call>,
+    /// Its domain's p2m epoch, and the one it last flushed at.
+    tlb: Arc<Epoch>,
+    tlb_seen: u64,
+    /// The gpa of its last nested page fault that the p2m allowed, and how
+    /// many came in a row there.
+    spurious_faults: (u64, u32),
 }
 
 impl Guest {
     /// The loop of vCPU `vcpu_id` of domain `domid` (which is in the table).
     pub fn new(domid: u16, vcpu_id: u32) -> Self {
-        let (signals, privileged) = {
+        let (signals, privileged, tlb) = {
             let domains = DOMAINS.lock();
             let d = domains.get(domid);
             let signals = d.and_then(|d| d.vcpus.get(vcpu_id as usize)).map(|v| v.signals.clone());
-            (signals.unwrap_or_default(), d.is_some_and(|d| d.privileged))
+            (signals.unwrap_or_default(), d.is_some_and(|d| d.privileged), d.map_or_else(Epoch::new, |d| d.tlb.clone()))
         };
         // The vLAPIC offers x2APIC and TSC-deadline mode as the guest's
         // CPUID leaf 1 does: as the host has them (vcpu/cpuid.rs).
@@ -123,7 +131,7 @@ impl Guest {
         let vendor = cpuid::Vendor::from_signature(cpu::vendor());
         let msrs = msr::VcpuMsrs::new(vendor, host_phys_bits());
         let msrs = if privileged { msrs.for_hardware_domain() } else { msrs };
-        Guest { domid, vcpu_id, console: Output::new(), hardware_domain: privileged, signals, ints, null_accesses: 0, msrs, pit: Default::default(), host_events_seen: 0, slice: None, waiting: None, last_call: None }
+        Guest { domid, vcpu_id, console: Output::new(), hardware_domain: privileged, signals, ints, null_accesses: 0, msrs, pit: Default::default(), host_events_seen: 0, slice: None, waiting: None, last_call: None, tlb, tlb_seen: u64::MAX, spurious_faults: (u64::MAX, 0) }
     }
 
     fn log(&self, level: Level, subsystem: &str, args: core::fmt::Arguments) {
@@ -352,6 +360,9 @@ const LEN_VMMCALL: u64 = 3;
 const LEN_HLT: u64 = 1;
 const LEN_XSETBV: u64 = 3;
 const LEN_INVD: u64 = 2;
+/// Nested page faults in a row at one gpa the p2m allows before the vCPU
+/// is crashed (the hardware disagreeing with the p2m would loop forever).
+const MAX_SPURIOUS_FAULTS: u32 = 16;
 
 /// Runs `vcpu` until its domain ends, waiting on this CPU when it waits
 /// (Dom0 owns its CPU).
@@ -417,7 +428,14 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> Left {
         let at = now();
         arm_host_timer_at(deadline, at);
         vcpu.set_exit_deadline(exit_within_tsc(deadline, at));
+        // Published for remote shootdowns; a p2m change since this vCPU
+        // last ran makes it flush first.
+        let cpu_index = crate::arch::cpu_index() as usize;
+        if IN_GUEST.enter(cpu_index, guest.domid, &guest.tlb, &mut guest.tlb_seen) {
+            vcpu.flush_tlb();
+        }
         let exit = vcpu.run();
+        IN_GUEST.leave(cpu_index);
         match exit {
             Exit::Cpuid => {
                 let r = vcpu.regs();
@@ -433,9 +451,6 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> Left {
                 let step = hypercall(vcpu, guest);
                 if guest.console.has_lines() {
                     guest.print_console();
-                }
-                if step.flush {
-                    vcpu.flush_tlb();
                 }
                 match step.next {
                     Next::Resume => {}
@@ -802,8 +817,25 @@ fn deliver_interrupts(vcpu: &mut HwVcpu, guest: &mut Guest) {
 /// memory") or the instruction that could not be emulated.
 fn emulate_mmio(vcpu: &mut HwVcpu, guest: &mut Guest, gpa: u64, write: bool, fetch: bool) -> Result<(), String> {
     let what = if fetch { "fetch from" } else if write { "write to" } else { "read of" };
-    let forbidden = || alloc::format!("{what} gpa {gpa:#x}, which is not its memory");
     let lapic_base = guest.ints.vlapic.mmio_base();
+    // What its p2m holds there tells a removed page from one mapped
+    // without the right (a grant without execute, firmware read-only).
+    let held = DOMAINS.lock().get(guest.domid).and_then(|d| d.p2m.translate(Gfn::from_gpa(gpa)));
+    // Mapped with the right by now: the fault raced a change another CPU
+    // made (a page replaced under the table lock); the access is retried,
+    // as Xen does, a few times in a row at most.
+    let needed = if fetch { Access::EXECUTE } else if write { Access::WRITE } else { Access::READ };
+    if held.is_some_and(|e| e.p2m_type != P2mType::EmulatedMmio && e.access.contains(needed)) {
+        let (last, count) = guest.spurious_faults;
+        guest.spurious_faults = (gpa, if last == gpa { count + 1 } else { 1 });
+        if guest.spurious_faults.1 <= MAX_SPURIOUS_FAULTS {
+            return Ok(());
+        }
+    }
+    let forbidden = || match held {
+        None => alloc::format!("{what} gpa {gpa:#x}, which is not its memory (nothing mapped there)"),
+        Some(e) => alloc::format!("{what} gpa {gpa:#x}, which is not its memory ({:?} {:?} there)", e.p2m_type, e.access),
+    };
     let (claim, fetched) = {
         let domains = DOMAINS.lock();
         let Some(d) = domains.get(guest.domid) else { return Err(forbidden()) };
@@ -1093,7 +1125,6 @@ fn hypercall(vcpu: &mut HwVcpu, guest: &mut Guest) -> entry::Step {
         let id = ctx.guest.domid;
         let after = match ctx.domains.get_mut(id) {
             Some(me) => After {
-                flush: core::mem::take(&mut me.flush_pending),
                 shut_down: match me.state {
                     DomainState::Shutdown(reason) => Some(reason),
                     DomainState::Running => None,
