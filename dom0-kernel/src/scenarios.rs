@@ -24,6 +24,8 @@
 //! - `test=timer`: three 100 ms timer events through shared info, then power off.
 //! - `test=tlb-shootdown [rounds=N]`: take N frames from a running DomU
 //!   and reuse them (`shootdown.rs`).
+//! - `test=vcpu-migrate [moves=N]`: move a running DomU's vCPU between
+//!   the APs with setvcpuaffinity (`xl.rs`).
 //! - `test=hostile`: the hostile guest (`guests/hostile`) as a DomU, then
 //!   again on the same CPU (fresh vCPU state), while Dom0 measures how late
 //!   its own 50 ms ticks come; then Dom0's own attacks of issue 9: destroy a
@@ -63,6 +65,7 @@ pub enum Scenario {
     SchedShare,
     SchedLatency,
     TlbShootdown,
+    VcpuMigrate,
 }
 
 impl Scenario {
@@ -91,6 +94,7 @@ impl Scenario {
                 "test=sched-share" => Some(Scenario::SchedShare),
                 "test=sched-latency" => Some(Scenario::SchedLatency),
                 "test=tlb-shootdown" => Some(Scenario::TlbShootdown),
+                "test=vcpu-migrate" => Some(Scenario::VcpuMigrate),
                 w if w.starts_with("run=") => Some(Scenario::Run),
                 _ => None,
             })
@@ -129,7 +133,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
         Scenario::Foreign => crate::foreign::run(si),
         Scenario::Watchdog => watchdog(),
         Scenario::Hostile => hostile::run(si),
-        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore | Scenario::NoLeak | Scenario::Balloon | Scenario::SchedShare | Scenario::SchedLatency | Scenario::TlbShootdown => {
+        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore | Scenario::NoLeak | Scenario::Balloon | Scenario::SchedShare | Scenario::SchedLatency | Scenario::TlbShootdown | Scenario::VcpuMigrate => {
             let Some(timer) = timer() else { return };
             let Some(mut ts) = crate::xl::autostart(si) else { return };
             match scenario {
@@ -140,6 +144,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
                 Scenario::Balloon => crate::xl::balloon(&mut ts, &timer, si.cmdline()),
                 Scenario::SchedShare => crate::xl::sched_share(&mut ts, &timer, si.cmdline()),
                 Scenario::SchedLatency => crate::xl::sched_latency(&mut ts, &timer, si.cmdline()),
+                Scenario::VcpuMigrate => crate::xl::vcpu_migrate(&mut ts, &timer, si.cmdline()),
                 Scenario::TlbShootdown => {
                     let rounds = guest_rt::cmdline::value(si.cmdline(), "rounds").and_then(|r| r.parse().ok()).unwrap_or(300);
                     crate::shootdown::run(&mut ts, &timer, si, rounds);

@@ -387,3 +387,56 @@ pub fn sched_latency(ts: &mut Toolstack, timer: &Timer, cmdline: &str) {
     let verdict = if worst <= 50_000_000 { "ok" } else { "FAILED" };
     println!("xl: sched-latency: {verdict}: {count} sleeps of 10 ms woke late by {} us on average, {} us at most", total / count.max(1) / 1000, worst / 1000);
 }
+
+/// `test=vcpu-migrate [moves=N]`: pins vCPU 0 of the domain `tlb`
+/// (`autostart=tlb.cfg`, which checks its memory all the while) to each AP
+/// in turn with setvcpuaffinity, and waits for it to run there
+/// (getvcpuinfo's CPU); its CPU time must have grown over the moves.
+pub fn vcpu_migrate(ts: &mut Toolstack, timer: &Timer, cmdline: &str) {
+    let moves: u64 = guest_rt::cmdline::value(cmdline, "moves").and_then(|m| m.parse().ok()).unwrap_or(20);
+    let _ = ts.wait(timer, 500);
+    for line in ts.reap() {
+        println!("{line}");
+    }
+    let fail = |why: &str| println!("xl: vcpu-migrate: FAILED: {why}");
+    let Some(id) = ts.find("tlb") else { return fail("no domain \"tlb\" (autostart=tlb.cfg)") };
+    let cpus = xen::physinfo().map_or(0, |p| u64::from(p.nr_cpus));
+    if cpus < 3 {
+        return fail("needs two APs (3 CPUs or more)");
+    }
+    let (mut total_ns, mut worst_ns) = (0u64, 0u64);
+    let Ok(first) = xen::vcpu_info(id, 0) else { return fail("getvcpuinfo failed") };
+    for i in 0..moves {
+        let Ok(before) = xen::vcpu_info(id, 0) else { return fail("getvcpuinfo failed") };
+        // The next AP after the one it is on, round 1..cpus.
+        let target = u64::from(before.cpu) % (cpus - 1) + 1;
+        let start = guest_rt::timer::now_ns();
+        if let Err(e) = xen::set_affinity(id, 0, Some(1 << target), None) {
+            return fail(&alloc::format!("setvcpuaffinity to cpu{target}: {e}"));
+        }
+        let arrived = loop {
+            match xen::vcpu_info(id, 0) {
+                Ok(v) if u64::from(v.cpu) == target && v.running != 0 => break true,
+                Ok(_) if guest_rt::timer::now_ns() - start < 2_000_000_000 => core::hint::spin_loop(),
+                _ => break false,
+            }
+        };
+        if !arrived {
+            return fail(&alloc::format!("move {i}: d{id}v0 did not run on cpu{target} within 2 s"));
+        }
+        let took = guest_rt::timer::now_ns() - start;
+        total_ns += took;
+        worst_ns = worst_ns.max(took);
+    }
+    let _ = timer.sleep_ms(50);
+    match xen::vcpu_info(id, 0) {
+        Ok(last) if last.cpu_time > first.cpu_time => {}
+        _ => return fail("its CPU time did not grow over the moves"),
+    }
+    println!(
+        "xl: vcpu-migrate: ok: d{id}v0 moved {moves} times between the {} APs and ran after each, {} us to move on average, {} us at most",
+        cpus - 1,
+        total_ns / moves.max(1) / 1000,
+        worst_ns / 1000
+    );
+}

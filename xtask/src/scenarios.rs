@@ -481,6 +481,8 @@ pub const SCENARIOS: &[Scenario] = &[
     // Issue 13: frames taken from a DomU while it runs on the AP.
     Scenario { ..dom0("tlb-shootdown", "Dom0 takes 300 frames from a DomU running on the other CPU (add_to_physmap over the page it watches) and reuses each at once: the DomU never sees one again, Dom0's marks stay", Platform::QemuKernel, "autostart=tlb.cfg test=tlb-shootdown rounds=300", TLB_SHOOTDOWN, TLB_FORBID, 0) },
     Scenario { ..dom0("tlb-shootdown-bochs-vmx", "the shootdown on VMX", Platform::BochsVmx, "autostart=tlb.cfg test=tlb-shootdown rounds=100", TLB_SHOOTDOWN_BOCHS, TLB_FORBID, 0) },
+    Scenario { smp: 4, ..dom0("vcpu-migrate", "a running DomU's vCPU pinned to each of the three APs of 4 CPUs in turn (setvcpuaffinity): it moves there and runs, 20 times, its memory intact", Platform::QemuKernel, "autostart=tlb.cfg test=vcpu-migrate moves=20", VCPU_MIGRATE, VCPU_MIGRATE_FORBID, 0) },
+    Scenario { smp: 3, timeout_s: 300, ..dom0("vcpu-migrate-bochs-vmx", "the moves between two APs on VMX (VMCLEAR, then the VMCS loaded with the new CPU's host state)", Platform::BochsVmx, "autostart=tlb.cfg test=vcpu-migrate moves=10", VCPU_MIGRATE_BOCHS, VCPU_MIGRATE_FORBID, 0) },
     // Issue 11: Dom0's xenstored.
     Scenario { smp: 3, ..dom0("xenstore", "a DomU runs the xenstore wire-protocol suite against Dom0's xenstored (every request, permissions, watches, a transaction conflict with a peer DomU, each quota): TAP, 0 failed", Platform::QemuKernel, "autostart=xenstore-peer.cfg run=xenstore-test.cfg", XENSTORE, XENSTORE_FORBID, 0) },
     Scenario { smp: 3, ..dom0("xenstore-bochs-vmx", "the xenstore suite on VMX", Platform::BochsVmx, "autostart=xenstore-peer.cfg run=xenstore-test.cfg", XENSTORE, XENSTORE_FORBID, 0) },
@@ -620,6 +622,21 @@ const TLB_SHOOTDOWN_BOCHS: &[&str] = &[
     "hv: exit code=0",
 ];
 const TLB_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "tlb: FOUND", "tlb-shootdown: FAILED"];
+
+const VCPU_MIGRATE: &[&str] = &[
+    "(d1) demo: tlb: watching gfn 0x800",
+    "sched: moved to cpu",
+    "xl: vcpu-migrate: ok: d1v0 moved 20 times between the 3 APs and ran after each",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const VCPU_MIGRATE_BOCHS: &[&str] = &[
+    "(d1) demo: tlb: watching gfn 0x800",
+    "xl: vcpu-migrate: ok: d1v0 moved 10 times between the 2 APs and ran after each",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const VCPU_MIGRATE_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "tlb: FOUND", "vcpu-migrate: FAILED", "could not be"];
 
 const NO_LEAK: &[&str] = &[
     "xl: no-leak: 100 domains, ",

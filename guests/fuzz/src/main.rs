@@ -546,6 +546,17 @@ mod kernel {
                     call.nr
                 );
             }
+            // Which way it is gone: with nothing mapped there this read is
+            // a nested fault the hypervisor crashes us for, naming its p2m
+            // entry; a page still readable and writable by us is one the
+            // hypervisor will not write for us (a grant mapping over it).
+            println!("fuzz: reading and writing scratch page {:#x} directly", at >> 12);
+            let p = at as *mut u64;
+            // SAFETY: the scratch area is identity-mapped RAM of ours; if a call took the frame, this access is what shows how.
+            let seen = unsafe { p.read_volatile() };
+            // SAFETY: as above.
+            unsafe { p.write_volatile(seen) };
+            println!("fuzz: scratch page {:#x} is still readable and writable by this kernel ({seen:#x})", at >> 12);
             guest_rt::shutdown(SHUTDOWN_CRASH);
         }
     }

@@ -242,6 +242,11 @@ fn vcpu_affinity(caller: &mut impl Caller, domid: DomId, set: bool, aff: &mut Xe
         let v = &mut d.vcpus()[vcpu];
         v.hard_affinity = new_hard.unwrap_or(v.hard_affinity);
         v.soft_affinity = new_soft.unwrap_or(v.soft_affinity);
+        // The AP it lives on hands it over at its next decision: kicked,
+        // it makes one now rather than at its slice's end.
+        if let Some(cpu) = v.running_on.filter(|&cpu| v.hard_affinity & (1 << cpu.min(63)) == 0) {
+            crate::sched::kick::reschedule(cpu);
+        }
     }
     let d = caller.domain_exact(domid.0).ok_or(Errno::ESRCH)?;
     let v = &d.vcpus()[vcpu];

@@ -12,7 +12,7 @@
 //! noted here, per sending CPU, and [`UnlockThenKick`] (the table's guard)
 //! sends it right after unlocking.
 
-use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use spin::MutexGuard;
 
@@ -71,6 +71,24 @@ pub fn defer(to: usize) {
     if to != here {
         KICKS.defer(here, to);
     }
+}
+
+/// CPUs asked to make a scheduling decision at once (Xen's
+/// SCHEDULE_SOFTIRQ): a vCPU there may not stay (its affinity changed).
+static RESCHEDULE: [AtomicBool; MAX_CPUS] = [const { AtomicBool::new(false) }; MAX_CPUS];
+
+/// Makes CPU `to` leave its guest and decide again (kicked once the
+/// domain table is unlocked).
+pub fn reschedule(to: usize) {
+    if let Some(flag) = RESCHEDULE.get(to) {
+        flag.store(true, Relaxed);
+        defer(to);
+    }
+}
+
+/// Whether CPU `cpu` was asked to decide again (the request is taken).
+pub fn take_reschedule(cpu: usize) -> bool {
+    RESCHEDULE.get(cpu).is_some_and(|flag| flag.swap(false, Relaxed))
 }
 
 /// Sends the kicks this CPU owes.

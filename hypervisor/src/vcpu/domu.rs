@@ -6,14 +6,19 @@
 //! restoring what no VMCS/VMCB switches, until each one's run ends; then
 //! Dom0 hears of it (VIRQ_DOM_EXC).
 //!
-//! A resident never moves to another CPU (no migration yet): its VMCS stays
-//! loaded on this CPU's, and admission balances instead: an AP admits a
-//! vCPU only while no other AP it may run on has fewer residents. The
-//! vCPUs of one domain may live on different APs: a p2m change shoots
+//! An AP admits a vCPU only while no other AP it may run on has fewer
+//! residents. A resident stays on its AP until its hard affinity
+//! (setvcpuaffinity, `vcpu-pin`) no longer allows that CPU: then the AP
+//! saves what the CPU holds of it, clears its VMCS (`HwVcpu::leave_cpu`)
+//! and hands it over through [`MIGRATING`] to an AP its affinity allows,
+//! which loads it with its own host state and tag (`HwVcpu::join_cpu`).
+//! The vCPUs of one domain may live on different APs: a p2m change shoots
 //! their translations down (`mm::shootdown`).
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use spin::Mutex;
 
 use abi::sched::SHUTDOWN_CRASH;
 use abi::xen::VIRQ_DOM_EXC;
@@ -34,6 +39,11 @@ use crate::sched::runqueue::{RUNQUEUE, VcpuRef};
 
 /// Residents per CPU, for admission (only that CPU changes its count).
 static RESIDENTS: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+
+/// Residents that left their AP for another: their state saved, VMCS
+/// cleared; the domain still has them `running_on` the CPU they left, so
+/// it is not freed under them. Lock order: MIGRATING, then DOMAINS.
+static MIGRATING: Mutex<Vec<Resident>> = Mutex::new(Vec::new());
 
 /// ASID / VPID of the vCPUs an AP runs: one per CPU (Dom0 has 1), flushed
 /// whenever another vCPU runs there.
@@ -77,6 +87,7 @@ impl Ap {
     /// for its slice, or halt until an interrupt when none may run.
     /// Entered with interrupts off.
     pub fn step(&mut self) {
+        self.release_unpinned();
         self.admit();
         let Some(sched) = crate::sched::get() else {
             cpu::wait_for_interrupt();
@@ -153,9 +164,95 @@ impl Ap {
         self.live = Some(v);
     }
 
+    /// Hands the residents whose hard affinity no longer has this CPU (but
+    /// has another online one) to [`MIGRATING`].
+    fn release_unpinned(&mut self) {
+        if self.residents.is_empty() {
+            return;
+        }
+        let cpu = self.cpu;
+        // Another AP it may run on (CPU 0 is Dom0's).
+        let others = online_mask() & !(1 << cpu) & !1;
+        // (resident, the APs it may go to)
+        let mut leaving: Vec<(usize, u64)> = {
+            let domains = DOMAINS.lock();
+            let affinity = |v: VcpuRef| domains.get(v.domid).and_then(|d| d.vcpus.get(v.vcpu as usize)).map_or(u64::MAX, |s| s.hard_affinity);
+            (0..self.residents.len())
+                .map(|i| (i, affinity(self.residents[i].v)))
+                .filter(|&(_, a)| a & (1 << cpu) == 0 && a & others != 0)
+                .map(|(i, a)| (i, a & others))
+                .collect()
+        };
+        let Some(sched) = crate::sched::get() else { return };
+        // Highest index first: swap_remove moves only later ones.
+        leaving.sort_unstable_by_key(|&(at, _)| core::cmp::Reverse(at));
+        for (at, to) in leaving {
+            let mut r = self.residents.swap_remove(at);
+            if self.live == Some(r.v) {
+                r.saved.save();
+                self.live = None;
+            }
+            sched.lock().remove(r.v);
+            if !r.hw.leave_cpu() {
+                crate::log::write_guest(Level::Error, r.v.domid, r.v.vcpu, "sched", format_args!("cpu{cpu}: its VMCS could not be cleared"));
+            }
+            crate::log::write_guest(Level::Info, r.v.domid, r.v.vcpu, "sched", format_args!("leaves cpu{cpu}: its affinity no longer has it"));
+            MIGRATING.lock().push(r);
+            // An idle AP halts until its tick: wake the ones it may go to.
+            (1..MAX_CPUS.min(64)).filter(|&c| to & (1 << c) != 0).for_each(crate::arch::x86_64::apic::kick_cpu);
+        }
+        RESIDENTS[cpu].store(self.residents.len(), Relaxed);
+    }
+
+    /// Takes a vCPU that left another AP for this one, if its affinity
+    /// allows this CPU: loads it here, and the scheduler learns it anew.
+    fn take_migrant(&mut self) -> bool {
+        let Some(sched) = crate::sched::get() else { return false };
+        let cpu = self.cpu;
+        let wanted = |r: &Resident| {
+            let domains = DOMAINS.lock();
+            domains.get(r.v.domid).and_then(|d| d.vcpus.get(r.v.vcpu as usize)).is_none_or(|s| s.hard_affinity & (1 << cpu) != 0)
+        };
+        let mut r = {
+            let mut migrating = MIGRATING.lock();
+            let Some(at) = migrating.iter().position(wanted) else { return false };
+            migrating.swap_remove(at)
+        };
+        if let Some(prev) = self.live.take().and_then(|p| self.residents.iter_mut().find(|x| x.v == p)) {
+            prev.saved.save();
+        }
+        if !r.hw.join_cpu(tag(cpu)) {
+            crate::log::write_guest(Level::Error, r.v.domid, r.v.vcpu, "sched", format_args!("cpu{cpu}: its VMCS could not be loaded"));
+        }
+        r.saved.restore();
+        r.hw.flush_tlb();
+        if let Some(state) = DOMAINS.lock().get_mut(r.v.domid).and_then(|d| d.vcpus.get_mut(r.v.vcpu as usize)) {
+            state.running_on = Some(cpu);
+        }
+        {
+            let mut s = sched.lock();
+            if s.insert(r.v).and_then(|()| s.set_affinity(r.v, 1 << cpu, 1 << cpu)).is_ok() {
+                let _ = s.put_info(r.v.domid, crate::sched::params::get(r.v.domid), now());
+                // Inserted blocked: a blocked one waits here for its wake-up.
+                if !r.blocked {
+                    s.wake(r.v, now());
+                }
+            }
+        }
+        crate::log::write_guest(Level::Info, r.v.domid, r.v.vcpu, "sched", format_args!("moved to cpu{cpu}"));
+        self.live = Some(r.v);
+        self.residents.push(r);
+        RESIDENTS[cpu].store(self.residents.len(), Relaxed);
+        true
+    }
+
     /// Takes the first queued vCPU that may run here, if no other AP it
-    /// may run on has fewer residents, and makes it resident.
+    /// may run on has fewer residents, and makes it resident (a vCPU
+    /// moving here from another AP first).
     fn admit(&mut self) {
+        if self.take_migrant() {
+            return;
+        }
         let Some(sched) = crate::sched::get() else { return };
         let Some((v, boot, paging)) = claim_next(self.cpu) else { return };
         // Nothing of the vCPU that ran here before may show: FPU/SSE/AVX state,
@@ -201,6 +298,11 @@ impl Ap {
 
 /// Whether `cpu` should take a vCPU allowed on `affinity`: no other online
 /// AP of that mask has fewer residents.
+fn online_mask() -> u64 {
+    let online = percpu::online_count().min(64);
+    if online >= 64 { u64::MAX } else { (1u64 << online) - 1 }
+}
+
 fn least_loaded(cpu: usize, affinity: u64) -> bool {
     let mine = RESIDENTS[cpu].load(Relaxed);
     (1..MAX_CPUS.min(percpu::online_count() as usize)).filter(|&c| c != cpu && affinity & (1 << c) != 0).all(|c| RESIDENTS[c].load(Relaxed) >= mine)

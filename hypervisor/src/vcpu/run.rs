@@ -112,8 +112,9 @@ pub struct Guest {
     tlb: Arc<Epoch>,
     tlb_seen: u64,
     /// The gpa of its last nested page fault that the p2m allowed, and how
-    /// many came in a row there.
+    /// many came in a row there; and how many were retried in all.
     spurious_faults: (u64, u32),
+    retried_faults: u64,
 }
 
 impl Guest {
@@ -131,7 +132,7 @@ impl Guest {
         let vendor = cpuid::Vendor::from_signature(cpu::vendor());
         let msrs = msr::VcpuMsrs::new(vendor, host_phys_bits());
         let msrs = if privileged { msrs.for_hardware_domain() } else { msrs };
-        Guest { domid, vcpu_id, console: Output::new(), hardware_domain: privileged, signals, ints, null_accesses: 0, msrs, pit: Default::default(), host_events_seen: 0, slice: None, waiting: None, last_call: None, tlb, tlb_seen: u64::MAX, spurious_faults: (u64::MAX, 0) }
+        Guest { domid, vcpu_id, console: Output::new(), hardware_domain: privileged, signals, ints, null_accesses: 0, msrs, pit: Default::default(), host_events_seen: 0, slice: None, waiting: None, last_call: None, tlb, tlb_seen: u64::MAX, spurious_faults: (u64::MAX, 0), retried_faults: 0 }
     }
 
     fn log(&self, level: Level, subsystem: &str, args: core::fmt::Arguments) {
@@ -724,9 +725,10 @@ fn host_events(guest: &mut Guest) -> Option<Left> {
         return Some(left);
     }
     // Under the scheduler: the slice is over, a vCPU of this CPU may have
-    // woken, or one waits to be admitted to a CPU.
+    // woken, one waits to be admitted to a CPU, or a decision was asked for.
     let slice = guest.slice?;
-    let over = slice.shared || now() >= slice.until_ns || !crate::sched::runqueue::RUNQUEUE.lock().is_empty();
+    let asked = crate::sched::kick::take_reschedule(crate::arch::cpu_index() as usize);
+    let over = asked || slice.shared || now() >= slice.until_ns || !crate::sched::runqueue::RUNQUEUE.lock().is_empty();
     over.then_some(Left::Yield)
 }
 
@@ -829,6 +831,7 @@ fn emulate_mmio(vcpu: &mut HwVcpu, guest: &mut Guest, gpa: u64, write: bool, fet
         let (last, count) = guest.spurious_faults;
         guest.spurious_faults = (gpa, if last == gpa { count + 1 } else { 1 });
         if guest.spurious_faults.1 <= MAX_SPURIOUS_FAULTS {
+            guest.retried_faults += 1;
             return Ok(());
         }
     }
@@ -1092,7 +1095,20 @@ fn triple_fault(guest: &mut Guest, vcpu: &HwVcpu) -> End {
         _ => "soft_reset",
     };
     guest.log(Level::Error, "hvm", format_args!("triple fault: domain {} shuts down ({name}) (rip={:#x})", guest.domid, vcpu.rip()));
+    last_words(guest, vcpu);
     End::Shutdown(reason)
+}
+
+/// What a crash report adds: its registers, its last hypercall (a guest
+/// that broke its own memory with a call dies at the next access), and
+/// the nested faults that raced a p2m change and were retried.
+fn last_words(guest: &Guest, vcpu: &HwVcpu) {
+    let r = vcpu.gprs();
+    guest.log(Level::Error, "crash", format_args!("rsp={:#x} rax={:#x} rbx={:#x} rcx={:#x} rdx={:#x} rsi={:#x} rdi={:#x}; {} nested faults retried", vcpu.rsp(), r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi, guest.retried_faults));
+    if let Some(c) = guest.last_call {
+        let [a1, a2, a3, a4, a5] = c.args;
+        guest.log(Level::Error, "crash", format_args!("its last hypercall: nr {:#x} ({a1:#x}, {a2:#x}, {a3:#x}, {a4:#x}, {a5:#x})", c.nr));
+    }
 }
 
 fn crash(guest: &mut Guest, vcpu: &HwVcpu, why: core::fmt::Arguments) -> End {
@@ -1100,10 +1116,7 @@ fn crash(guest: &mut Guest, vcpu: &HwVcpu, why: core::fmt::Arguments) -> End {
     guest.print_console();
     let reason = alloc::format!("{why}");
     guest.log(Level::Error, "crash", format_args!("domain crashed: {reason} (rip={:#x})", vcpu.rip()));
-    if let Some(c) = guest.last_call {
-        let [a1, a2, a3, a4, a5] = c.args;
-        guest.log(Level::Error, "crash", format_args!("its last hypercall: nr {:#x} ({a1:#x}, {a2:#x}, {a3:#x}, {a4:#x}, {a5:#x})", c.nr));
-    }
+    last_words(guest, vcpu);
     End::Crashed(reason)
 }
 

@@ -496,6 +496,13 @@ impl SvmVcpu {
         self.vmcb.write_u64(vmcb::G_PAT, value);
     }
 
+    /// On the CPU it moved to: this CPU's `asid`, and its TLB entries
+    /// there flushed (the host save area is this vCPU's, named at VMRUN).
+    pub fn join_cpu(&mut self, asid: u32) {
+        self.vmcb.write_u32(vmcb::GUEST_ASID, asid.max(1));
+        self.vmcb.write_u8(vmcb::TLB_CONTROL, 3);
+    }
+
     /// Frees every frame the vCPU owned.
     pub fn destroy(self) {
         mm::free_frame(self.vmcb.into_frame());

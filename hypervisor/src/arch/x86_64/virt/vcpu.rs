@@ -317,6 +317,27 @@ impl HwVcpu {
         }
     }
 
+    /// Before it moves to another CPU (it does not run here again until
+    /// [`Self::join_cpu`] there). False if the CPU refused.
+    pub fn leave_cpu(&mut self) -> bool {
+        match self {
+            HwVcpu::Svm(_) => true,
+            HwVcpu::Vmx(v) => v.leave_cpu(),
+        }
+    }
+
+    /// On the CPU it moved to, whose guests are tagged `tag` (ASID or
+    /// VPID): made current there. False if the CPU refused.
+    pub fn join_cpu(&mut self, tag: u16) -> bool {
+        match self {
+            HwVcpu::Svm(v) => {
+                v.join_cpu(u32::from(tag));
+                true
+            }
+            HwVcpu::Vmx(v) => v.join_cpu(tag),
+        }
+    }
+
     pub fn destroy(self) {
         match self {
             HwVcpu::Svm(v) => v.destroy(),

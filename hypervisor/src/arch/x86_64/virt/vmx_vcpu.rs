@@ -690,10 +690,29 @@ impl VmxVcpu {
     }
 
     /// Makes this vCPU's VMCS the current one of this CPU (it is created
-    /// current; another vCPU's may have been loaded since). It never
-    /// moves to another CPU, so no VMCLEAR is needed first.
+    /// current; another vCPU's may have been loaded since). On another CPU
+    /// it goes through [`Self::leave_cpu`] and [`Self::join_cpu`].
     pub fn make_current(&self) -> bool {
         vmx_ptr_op("vmptrld", self.vmcs.addr())
+    }
+
+    /// Before the vCPU moves to another CPU: VMCLEAR writes its VMCS back
+    /// to memory and makes it launchable there (SDM Vol. 3, 25.11.3).
+    pub fn leave_cpu(&mut self) -> bool {
+        self.launched = false;
+        vmx_ptr_op("vmclear", self.vmcs.addr())
+    }
+
+    /// On the CPU it moved to: its VMCS current here, with this CPU's
+    /// host state (TSS, GDT, GS base differ per CPU) and `vpid`.
+    pub fn join_cpu(&mut self, vpid: u16) -> bool {
+        if !vmx_ptr_op("vmptrld", self.vmcs.addr()) {
+            return false;
+        }
+        Self::write_host_state();
+        vmcs::write(Field::VPID, u64::from(vpid.max(1)));
+        self.written = true;
+        true
     }
 
     pub fn destroy(self) {
