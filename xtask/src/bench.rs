@@ -70,6 +70,11 @@ pub struct BenchArgs {
     /// option at all it runs too.
     #[arg(long)]
     xenstore: bool,
+    /// Time credit2's scheduling decision with 4, 16, 64 and 256 runnable
+    /// vCPUs (a release host test, `sched-decision`); with no option at
+    /// all it runs too.
+    #[arg(long)]
+    sched: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -404,7 +409,7 @@ impl Target {
 pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
     let started = Instant::now();
     let mut selected: Vec<BenchPlatform> = Vec::new();
-    let everything = args.platforms.is_empty() && args.boot_paths.is_empty() && !args.xenstore && !args.linux;
+    let everything = args.platforms.is_empty() && args.boot_paths.is_empty() && !args.xenstore && !args.linux && !args.sched;
     let wanted = if everything { &BenchPlatform::ALL[..] } else { &args.platforms };
     for &p in wanted {
         if !selected.contains(&p) {
@@ -493,6 +498,7 @@ pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
         print!("{}", crate::bench_boot::table(&boot_results));
     }
     let xenstore = if everything || args.xenstore { crate::bench_xenstore::run_and_print(root, target_dir, &out) } else { Json::Null };
+    let sched = if everything || args.sched { sched_decision(root) } else { Json::Null };
     let json_path = out.join("bench.json");
     std::fs::create_dir_all(&out)?;
     let report = Json::Obj(vec![
@@ -500,6 +506,7 @@ pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
         ("boot_paths", crate::bench_boot::json(&boot_results)),
         ("linux_boot", crate::bench_linux::json(&linux_results)),
         ("xenstore", xenstore.clone()),
+        ("sched_decision", sched.clone()),
     ]);
     std::fs::write(&json_path, report.render())
         .with_context(|| format!("writing {}", json_path.display()))?;
@@ -508,11 +515,51 @@ pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
         json_path.display(),
         started.elapsed().as_secs_f64()
     );
-    let ran = results.iter().any(|r| !r.samples.is_empty()) || !boot_results.is_empty() || !matches!(xenstore, Json::Null) || !linux_results.is_empty();
+    let ran = results.iter().any(|r| !r.samples.is_empty())
+        || !boot_results.is_empty()
+        || !matches!(xenstore, Json::Null)
+        || !matches!(sched, Json::Null)
+        || !linux_results.is_empty();
     if !ran {
         println!("nothing ran");
     }
     Ok(if ran { 0 } else { 1 })
+}
+
+/// The `sched-decision` table: credit2's ignored host test
+/// `decision_cost` (hypervisor/src/sched/credit/tests.rs) in a release
+/// build, timed by the host's clock (ns per decision: account + schedule,
+/// n runnable vCPUs in 8 domains on 4 CPUs). Null if it did not run.
+fn sched_decision(root: &Path) -> Json {
+    let output = crate::toolchain::cargo()
+        .current_dir(root)
+        .args(["test", "--release", "-p", "hypervisor", "--lib", "--", "--ignored", "--nocapture", "decision_cost"])
+        .output();
+    let Ok(output) = output else {
+        println!("sched-decision: cargo test did not start");
+        return Json::Null;
+    };
+    let text = String::from_utf8_lossy(&output.stdout);
+    let rows: Vec<Vec<u64>> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("sched-decision | "))
+        .filter_map(|l| l.split(" | ").map(|f| f.trim().parse().ok()).collect::<Option<Vec<u64>>>())
+        .filter(|r| r.len() >= 3)
+        .collect();
+    if rows.is_empty() {
+        println!("sched-decision: no figures (cargo test: {})", output.status);
+        return Json::Null;
+    }
+    println!("\nsched-decision (host CPU, release; credit2 with 4 CPUs, 8 domains)");
+    println!("{:>15} {:>16}", "runnable vCPUs", "ns per decision");
+    for r in &rows {
+        println!("{:>15} {:>16}", r[0], r[2]);
+    }
+    Json::Arr(
+        rows.iter()
+            .map(|r| Json::Obj(vec![("vcpus", Json::Raw(r[0].to_string())), ("cpus", Json::Raw(r[1].to_string())), ("ns_per_decision", Json::Raw(r[2].to_string()))]))
+            .collect(),
+    )
 }
 
 /// Why `p` cannot run here, if it cannot.

@@ -52,7 +52,9 @@ mod kernel {
     const DEFAULT_SEED: u64 = 1;
     const DEFAULT_COUNT: u64 = 100_000;
     const PROGRESS_EVERY: u64 = 10_000;
-    const REFILL_EVERY: u64 = 64;
+    const REFILL_EVERY: u64 = RECENT as u64;
+    /// Calls remembered for a report: those since the last refill.
+    const RECENT: usize = 64;
     /// The scratch area: 16 KiB at 2 MiB.
     const SCRATCH: u64 = 2 << 20;
     const SCRATCH_LEN: usize = 4 * 4096;
@@ -510,12 +512,12 @@ mod kernel {
     /// unchanged; otherwise the run ends as a crash.
     /// The calls made since the last refill, for [`scratch_still_there`].
     struct Recent {
-        calls: [(u64, Option<Call>, bool); REFILL_EVERY as usize],
+        calls: [(u64, Option<Call>, bool); RECENT],
     }
 
     impl Recent {
         fn new() -> Self {
-            Recent { calls: [(0, None, false); REFILL_EVERY as usize] }
+            Recent { calls: [(0, None, false); RECENT] }
         }
 
         fn note(&mut self, done: u64, call: Call, at_cpl3: bool) {

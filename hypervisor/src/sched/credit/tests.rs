@@ -711,3 +711,36 @@ fn random_operations_keep_the_books_straight() {
         assert!(st.switches > 100 && st.resets > 10);
     }
 }
+
+/// `cargo xtask bench --sched` (release, the host's CPU): the mean time of
+/// one decision (account the vCPU that ran, then `schedule`) with n
+/// runnable vCPUs in 8 domains on 4 CPUs. The policy promises O(log n):
+/// 64 vCPUs should cost little more than 4.
+#[test]
+#[ignore]
+fn decision_cost() {
+    const CPUS: usize = 4;
+    const DECISIONS: u32 = 200_000;
+    println!("sched-decision | runnable vCPUs | CPUs | ns per decision | decisions");
+    for n in [4u32, 16, 64, 256] {
+        let mut s = Credit2::new(CPUS);
+        for i in 0..n {
+            let vcpu = v(1 + low16(u64::from(i % 8)), i);
+            s.insert(vcpu).unwrap();
+            s.wake(vcpu, 0);
+        }
+        let mut current = [None; CPUS];
+        let mut now = 0;
+        let start = std::time::Instant::now();
+        for k in 0..DECISIONS {
+            let cpu = k as usize % CPUS;
+            if let Some(ran) = current[cpu] {
+                s.account(ran, 250_000);
+            }
+            now += 250_000;
+            current[cpu] = core::hint::black_box(s.schedule(cpu, now)).next;
+        }
+        let ns = start.elapsed().as_nanos() / u128::from(DECISIONS);
+        println!("sched-decision | {n} | {CPUS} | {ns} | {DECISIONS}");
+    }
+}
