@@ -152,9 +152,7 @@ impl Ap {
         if self.live == Some(v) {
             return;
         }
-        if let Some(prev) = self.live.and_then(|p| self.residents.iter_mut().find(|r| r.v == p)) {
-            prev.saved.save();
-        }
+        self.save_live();
         let r = &mut self.residents[at];
         r.saved.restore();
         if !r.hw.make_current() {
@@ -162,6 +160,14 @@ impl Ap {
         }
         r.hw.flush_tlb();
         self.live = Some(v);
+    }
+
+    /// Saves the registers of the resident whose state the CPU holds (if
+    /// one does) into its `saved`: another is about to use the CPU.
+    fn save_live(&mut self) {
+        if let Some(prev) = self.live.take().and_then(|p| self.residents.iter_mut().find(|r| r.v == p)) {
+            prev.saved.save();
+        }
     }
 
     /// Hands the residents whose hard affinity no longer has this CPU (but
@@ -218,9 +224,7 @@ impl Ap {
             let Some(at) = migrating.iter().position(wanted) else { return false };
             migrating.swap_remove(at)
         };
-        if let Some(prev) = self.live.take().and_then(|p| self.residents.iter_mut().find(|x| x.v == p)) {
-            prev.saved.save();
-        }
+        self.save_live();
         if !r.hw.join_cpu(tag(cpu)) {
             crate::log::write_guest(Level::Error, r.v.domid, r.v.vcpu, "sched", format_args!("cpu{cpu}: its VMCS could not be loaded"));
         }
@@ -229,15 +233,8 @@ impl Ap {
         if let Some(state) = DOMAINS.lock().get_mut(r.v.domid).and_then(|d| d.vcpus.get_mut(r.v.vcpu as usize)) {
             state.running_on = Some(cpu);
         }
-        {
-            let mut s = sched.lock();
-            if s.insert(r.v).and_then(|()| s.set_affinity(r.v, 1 << cpu, 1 << cpu)).is_ok() {
-                let _ = s.put_info(r.v.domid, crate::sched::params::get(r.v.domid), now());
-                // Inserted blocked: a blocked one waits here for its wake-up.
-                if !r.blocked {
-                    s.wake(r.v, now());
-                }
-            }
+        if let Err(e) = schedule_on(sched, r.v, cpu, r.blocked) {
+            crate::log::write_guest(Level::Error, r.v.domid, r.v.vcpu, "sched", format_args!("the scheduler refused it here: {e:?}"));
         }
         crate::log::write_guest(Level::Info, r.v.domid, r.v.vcpu, "sched", format_args!("moved to cpu{cpu}"));
         self.live = Some(r.v);
@@ -257,9 +254,7 @@ impl Ap {
         let Some((v, boot, paging)) = claim_next(self.cpu) else { return };
         // Nothing of the vCPU that ran here before may show: FPU/SSE/AVX state,
         // XCR0, DR0-DR3/DR6 and the SYSCALL/SWAPGS MSRs (VMX passes them through).
-        if let Some(prev) = self.live.take().and_then(|p| self.residents.iter_mut().find(|r| r.v == p)) {
-            prev.saved.save();
-        }
+        self.save_live();
         cpu::reset_extended_state();
         cpu::reset_guest_registers();
         let intercept = |port| io::intercepted(false, port, &[None; 2]);
@@ -272,21 +267,11 @@ impl Ap {
             }
         };
         hw.flush_tlb();
-        {
-            let mut s = sched.lock();
-            let pinned = s.insert(v).and_then(|()| s.set_affinity(v, 1 << self.cpu, 1 << self.cpu));
-            if let Err(e) = pinned {
-                drop(s);
-                crate::log::write_guest(Level::Error, v.domid, v.vcpu, "sched", format_args!("the scheduler refused it: {e:?}"));
-                hw.destroy();
-                finish(v, &End::Crashed(alloc::format!("scheduler: {e:?}")));
-                return;
-            }
-            // The weight and cap the toolstack set before the domain ran (a
-            // cap can fail against the vCPUs inserted so far: the domctl
-            // checked it against the domain's maximum).
-            let _ = s.put_info(v.domid, crate::sched::params::get(v.domid), now());
-            s.wake(v, now());
+        if let Err(e) = schedule_on(sched, v, self.cpu, false) {
+            crate::log::write_guest(Level::Error, v.domid, v.vcpu, "sched", format_args!("the scheduler refused it: {e:?}"));
+            hw.destroy();
+            finish(v, &End::Crashed(alloc::format!("scheduler: {e:?}")));
+            return;
         }
         crate::log::write_guest(Level::Info, v.domid, v.vcpu, "sched", format_args!("runs on cpu{} at {:#x}", self.cpu, boot.rip));
         let switch_msrs = matches!(self.backend, Backend::Vmx(_));
@@ -294,6 +279,21 @@ impl Ap {
         self.live = Some(v);
         RESIDENTS[self.cpu].store(self.residents.len(), Relaxed);
     }
+}
+
+/// The scheduler learns `v`, pinned to `cpu` (the AP it lives on), with the
+/// weight and cap the toolstack set for its domain (a cap can fail against
+/// the vCPUs inserted so far: the domctl checked it against the domain's
+/// maximum); woken unless it waits for something (`blocked`).
+fn schedule_on(sched: &spin::Mutex<crate::sched::credit::Credit2>, v: VcpuRef, cpu: usize, blocked: bool) -> Result<(), abi::errno::Errno> {
+    let mut s = sched.lock();
+    s.insert(v).and_then(|()| s.set_affinity(v, 1 << cpu, 1 << cpu))?;
+    let _ = s.put_info(v.domid, crate::sched::params::get(v.domid), now());
+    // Inserted blocked: a blocked one waits for its wake-up.
+    if !blocked {
+        s.wake(v, now());
+    }
+    Ok(())
 }
 
 /// Whether `cpu` should take a vCPU allowed on `affinity`: no other online
