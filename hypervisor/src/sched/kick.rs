@@ -86,7 +86,13 @@ pub fn reschedule(to: usize) {
     }
 }
 
-/// Whether CPU `cpu` was asked to decide again (the request is taken).
+/// Whether CPU `cpu` was asked to decide again (its guest's slice ends).
+pub fn reschedule_asked(cpu: usize) -> bool {
+    RESCHEDULE.get(cpu).is_some_and(|flag| flag.load(Relaxed))
+}
+
+/// Takes CPU `cpu`'s request to decide again: true if there was one (it
+/// then looks at its vCPUs' affinities).
 pub fn take_reschedule(cpu: usize) -> bool {
     RESCHEDULE.get(cpu).is_some_and(|flag| flag.swap(false, Relaxed))
 }

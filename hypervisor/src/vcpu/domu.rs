@@ -171,9 +171,11 @@ impl Ap {
     }
 
     /// Hands the residents whose hard affinity no longer has this CPU (but
-    /// has another online one) to [`MIGRATING`].
+    /// has another online one) to [`MIGRATING`]; looked at only when
+    /// setvcpuaffinity asked this CPU to (`kick::reschedule`), so that a
+    /// decision takes no extra lock.
     fn release_unpinned(&mut self) {
-        if self.residents.is_empty() {
+        if !crate::sched::kick::take_reschedule(self.cpu) || self.residents.is_empty() {
             return;
         }
         let cpu = self.cpu;

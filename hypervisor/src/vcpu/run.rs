@@ -727,7 +727,7 @@ fn host_events(guest: &mut Guest) -> Option<Left> {
     // Under the scheduler: the slice is over, a vCPU of this CPU may have
     // woken, one waits to be admitted to a CPU, or a decision was asked for.
     let slice = guest.slice?;
-    let asked = crate::sched::kick::take_reschedule(crate::arch::cpu_index() as usize);
+    let asked = crate::sched::kick::reschedule_asked(crate::arch::cpu_index() as usize);
     let over = asked || slice.shared || now() >= slice.until_ns || !crate::sched::runqueue::RUNQUEUE.lock().is_empty();
     over.then_some(Left::Yield)
 }
