@@ -79,8 +79,7 @@ mod kernel {
         println!("demo: tlb: watching gfn {TLB_GFN:#x}");
         let mut fresh = 0u64;
         loop {
-            // SAFETY: identity-mapped RAM of this domain (its config gives
-            // it 16 MiB) that nothing else here uses.
+            // SAFETY: identity-mapped RAM of this domain (its config gives it 16 MiB) that nothing else here uses.
             let seen = unsafe { page.read_volatile() };
             if seen == PATTERN {
                 core::hint::spin_loop();

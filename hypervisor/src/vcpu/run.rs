@@ -820,35 +820,38 @@ fn deliver_interrupts(vcpu: &mut HwVcpu, guest: &mut Guest) {
 fn emulate_mmio(vcpu: &mut HwVcpu, guest: &mut Guest, gpa: u64, write: bool, fetch: bool) -> Result<(), String> {
     let what = if fetch { "fetch from" } else if write { "write to" } else { "read of" };
     let lapic_base = guest.ints.vlapic.mmio_base();
-    // What its p2m holds there tells a removed page from one mapped
-    // without the right (a grant without execute, firmware read-only).
-    let held = DOMAINS.lock().get(guest.domid).and_then(|d| d.p2m.translate(Gfn::from_gpa(gpa)));
-    // Mapped with the right by now: the fault raced a change another CPU
-    // made (a page replaced under the table lock); the access is retried,
-    // as Xen does, a few times in a row at most.
     let needed = if fetch { Access::EXECUTE } else if write { Access::WRITE } else { Access::READ };
-    if held.is_some_and(|e| e.p2m_type != P2mType::EmulatedMmio && e.access.contains(needed)) {
-        let (last, count) = guest.spurious_faults;
-        guest.spurious_faults = (gpa, if last == gpa { count + 1 } else { 1 });
-        if guest.spurious_faults.1 <= MAX_SPURIOUS_FAULTS {
-            guest.retried_faults += 1;
-            return Ok(());
+    // One look at the table. What its p2m holds there tells a removed page
+    // from one mapped without the right (a grant without execute, firmware
+    // read-only) in the crash reason.
+    let (held, claim, fetched) = {
+        let domains = DOMAINS.lock();
+        let d = domains.get(guest.domid);
+        let held = d.and_then(|d| d.p2m.translate(Gfn::from_gpa(gpa)));
+        // Mapped with the right by now: the fault raced a change another
+        // CPU made (a page replaced under the table lock); the access is
+        // retried, as Xen does, a few times in a row at most.
+        if held.is_some_and(|e| e.p2m_type != P2mType::EmulatedMmio && e.access.contains(needed)) {
+            let (last, count) = guest.spurious_faults;
+            guest.spurious_faults = (gpa, if last == gpa { count + 1 } else { 1 });
+            if guest.spurious_faults.1 <= MAX_SPURIOUS_FAULTS {
+                guest.retried_faults += 1;
+                return Ok(());
+            }
         }
-    }
+        let claim = d.map_or(Claim::Forbidden, |d| mmio_exit::claim(d, gpa, fetch, lapic_base));
+        // An exit during event delivery has no instruction behind it.
+        let fetched = match d {
+            Some(d) if claim != Claim::Forbidden && !vcpu.event_in_delivery() => Some(mmio_exit::fetch_instruction(d, vcpu)),
+            _ => None,
+        };
+        (held, claim, fetched)
+    };
     let forbidden = || match held {
         None => alloc::format!("{what} gpa {gpa:#x}, which is not its memory (nothing mapped there)"),
         Some(e) => alloc::format!("{what} gpa {gpa:#x}, which is not its memory ({:?} {:?} there)", e.p2m_type, e.access),
     };
-    let (claim, fetched) = {
-        let domains = DOMAINS.lock();
-        let Some(d) = domains.get(guest.domid) else { return Err(forbidden()) };
-        let claim = mmio_exit::claim(d, gpa, fetch, lapic_base);
-        // An exit during event delivery has no instruction behind it.
-        if claim == Claim::Forbidden || vcpu.event_in_delivery() {
-            return Err(forbidden());
-        }
-        (claim, mmio_exit::fetch_instruction(d, vcpu))
-    };
+    let Some(fetched) = fetched else { return Err(forbidden()) };
     let (bytes, len, bits) = fetched.map_err(|why| alloc::format!("{}: {why}", forbidden()))?;
     let bytes = &bytes[..len];
     match (claim, lapic_base) {
