@@ -52,7 +52,12 @@ pub fn init_script() -> String {
          say \"{USERSPACE_MARKER}\"\n\
          mount -t proc proc /proc\n\
          mount -t sysfs sysfs /sys\n\
-         say \"linux-init: kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) CPU(s)\"\n\
+         n=$(grep -c ^processor /proc/cpuinfo)\n\
+         say \"linux-init: kernel $(uname -r), $n CPU(s)\"\n\
+         # With several: a process pinned to each says where it ran (field 39 of its stat).\n\
+         c=0; while [ $n -gt 1 ] && [ $c -lt $n ]; do\n\
+         r=$(taskset -c $c sh -c 'read s < /proc/self/stat; set -- $s; echo ${{39}}')\n\
+         say \"linux-init: pinned to CPU $c, ran on CPU $r\"; c=$((c+1)); done\n\
          [ -r /sys/hypervisor/type ] && say \"linux-init: hypervisor $(cat /sys/hypervisor/type)\"\n\
          [ -r /sys/hypervisor/uuid ] && say \"linux-init: uuid $(cat /sys/hypervisor/uuid)\"\n\
          # `linux-init=poweroff` on the kernel command line: no shell (a console nobody types on).\n\

@@ -505,6 +505,16 @@ pub const SCENARIOS: &[Scenario] = &[
         com2: Some(Com2Script { com1: false, after: "xl: linux-pvh.cfg: created domain 1", input: LINUX_DOMU_INPUT, expect: LINUX_DOMU_COM2 }),
         ..linux("linux-pvh-domu", "Debian's Linux (bzImage, xz) as a PVH DomU from `--create`, busybox initramfs: userspace, a command typed through `console linux` answers, `shutdown linux` powers it off through control/shutdown, free pages exactly back", Platform::QemuKernel, "shell until-gone", LINUX_DOMU)
     },
+    // Issue 13: Linux brings its second vCPU up by INIT-SIPI-SIPI.
+    Scenario {
+        create: &["configs/linux/linux-smp.cfg"],
+        com2: Some(Com2Script { com1: false, after: "xl: linux-smp.cfg: created domain 1", input: LINUX_SMP_INPUT, expect: LINUX_SMP_COM2 }),
+        ..linux("linux-smp", "Debian's Linux as a 2-vCPU PVH DomU: its second vCPU starts by INIT-SIPI-SIPI into the real-mode trampoline, /proc/cpuinfo shows 2 CPUs and a command runs pinned on each (taskset); `shutdown linux` powers it off", Platform::QemuKernel, "shell until-gone", LINUX_SMP)
+    },
+    Scenario {
+        create: &["configs/linux/linux-smp-poweroff.cfg"],
+        ..linux("linux-smp-bochs-vmx", "the 2-vCPU Linux DomU on VMX: vCPU 1 starts in real mode (unrestricted guest) by INIT-SIPI-SIPI, a process pinned to each CPU runs there, then it powers off", Platform::BochsVmx, "idle until-gone", LINUX_SMP_BOCHS)
+    },
     Scenario {
         create: &["configs/linux/linux-pvh.cfg"],
         com2: Some(Com2Script { com1: false, after: "xl: linux-pvh.cfg: created domain 1", input: LINUX_XENSTORE_INPUT, expect: LINUX_XENSTORE_COM2 }),
@@ -538,6 +548,21 @@ pub const SCENARIOS: &[Scenario] = &[
         modules: &["debian:initrd.gz"],
         com2: Some(Com2Script { com1: true, after: "linux-init: shell on the console", input: LINUX_DOM0_INPUT, expect: LINUX_DOM0_COM1 }),
         ..linux("linux-pvh-dom0", "Debian's Linux (bzImage, xz) as the PVH Dom0 with the busybox initramfs: userspace, a command typed on COM1 (hvc0) answers, poweroff through ACPI S5 ends the run with exit code 0", Platform::QemuKernel, "console=hvc0", LINUX_DOM0)
+    },
+    // Issue 13: a 2-vCPU Linux Dom0 (`dom0_max_vcpus=2`): vCPU 1 starts by
+    // INIT-SIPI and runs on the AP.
+    Scenario {
+        dom0_file: Some("debian:vmlinuz"),
+        modules: &["debian:initrd.gz"],
+        cmdline: "loglvl=info dom0_mem=256M dom0_max_vcpus=2",
+        com2: Some(Com2Script { com1: true, after: "linux-init: shell on the console", input: LINUX_DOM0_INPUT, expect: LINUX_DOM0_COM1 }),
+        ..linux("linux-smp-dom0", "Debian's Linux as a 2-vCPU PVH Dom0 (dom0_max_vcpus=2): vCPU 1 starts by INIT-SIPI-SIPI on the AP, 2 CPUs, a process pinned to each runs there, a typed command answers, ACPI S5 ends the run", Platform::QemuKernel, "console=hvc0", LINUX_SMP_DOM0)
+    },
+    Scenario {
+        dom0_file: Some("debian:vmlinuz"),
+        modules: &["debian:initrd.gz"],
+        cmdline: "loglvl=info dom0_mem=256M dom0_max_vcpus=2",
+        ..linux("linux-smp-dom0-bochs-vmx", "the 2-vCPU Linux Dom0 on VMX: both CPUs up, a process pinned to each, ACPI S5", Platform::BochsVmx, "console=hvc0 linux-init=poweroff", LINUX_SMP_DOM0_BOCHS)
     },
     Scenario {
         dom0_file: Some("debian:vmlinuz"),
@@ -677,6 +702,31 @@ const LINUX_DOM0: &[&str] = &[
     "d0 powered off; all its frames freed",
     "hv: exit code=0",
 ];
+const LINUX_SMP_DOM0: &[&str] = &[
+    "d0: PVH kernel entry 0x",
+    "] smp: Bringing up secondary CPUs ...",
+    "to d0v1: Started",
+    "d0v1 info sched: runs on cpu1",
+    "] smp: Brought up 1 node, 2 CPUs",
+    "linux-init: userspace reached",
+    ", 2 CPU(s)",
+    "linux-init: pinned to CPU 0, ran on CPU 0",
+    "linux-init: pinned to CPU 1, ran on CPU 1",
+    "linux-init: shell on the console",
+    "answer-42",
+    "power: ACPI sleep (PM1 control ",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const LINUX_SMP_DOM0_BOCHS: &[&str] = &[
+    "d0: PVH kernel entry 0x",
+    "to d0v1: Started",
+    "] smp: Brought up 1 node, 2 CPUs",
+    "linux-init: pinned to CPU 1, ran on CPU 1",
+    "linux-init: powering off",
+    "power: ACPI sleep (PM1 control ",
+    "hv: exit code=0",
+];
 const LINUX_DOM0_INPUT: &str = "echo answer-$((6*7))\r{wait:answer-42}poweroff -f\r";
 const LINUX_DOM0_COM1: &[&str] = &["answer-42", "reboot: Power down", "hv: exit code=0"];
 const LINUX_DOM0_BOCHS: &[&str] = &[
@@ -746,6 +796,43 @@ const LINUX_XENSTORE: &[&str] = &[
     "hv: exit code=0",
 ];
 /// The toolstack's first domain gets uuid 00000000-0000-4000-8000-000000000001.
+const LINUX_SMP: &[&str] = &[
+    "xl: create/linux-smp/vmlinuz: bzImage, ",
+    "] smp: Bringing up secondary CPUs ...",
+    "to d1v1: Started",
+    "d1v1 info sched: runs on cpu",
+    "] smp: Brought up 1 node, 2 CPUs",
+    "linux-init: userspace reached",
+    ", 2 CPU(s)",
+    "linux-init: pinned to CPU 0, ran on CPU 0",
+    "linux-init: pinned to CPU 1, ran on CPU 1",
+    "reboot: ",
+    "xl: linux (d1) powered off: destroyed",
+    ", as before the first was created",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const LINUX_SMP_BOCHS: &[&str] = &[
+    "xl: create/linux-smp-poweroff/vmlinuz: bzImage, ",
+    "to d1v1: Started",
+    "] smp: Brought up 1 node, 2 CPUs",
+    ", 2 CPU(s)",
+    "linux-init: pinned to CPU 0, ran on CPU 0",
+    "linux-init: pinned to CPU 1, ran on CPU 1",
+    "linux-init: powering off",
+    "xl: linux (d1) powered off: destroyed",
+    ", as before the first was created",
+    "hv: exit code=0",
+];
+const LINUX_SMP_INPUT: &str = "console linux\r{wait:linux-init: shell on the console}echo cpus=$(grep -c ^processor /proc/cpuinfo)\r{wait:cpus=}taskset -c 0 sh -c 'echo on-cpu0-$((6*7))'\r{wait:on-cpu0-42}taskset -c 1 sh -c 'echo on-cpu1-$((6*7))'\r{wait:on-cpu1-42}\x1dshutdown linux\r{wait:powered off: destroyed}";
+const LINUX_SMP_COM2: &[&str] = &[
+    "linux-init: shell on the console",
+    "cpus=2",
+    "on-cpu0-42",
+    "on-cpu1-42",
+    "[linux (d1): detached]",
+    "xl: linux (d1) powered off: destroyed",
+];
 const LINUX_XENSTORE_INPUT: &str = "console linux\r{wait:linux-init: shell on the console}echo uuid=$(cat /sys/hypervisor/uuid)\r{wait:uuid=0}\x1dxenstore-read /vm/00000000-0000-4000-8000-000000000001/uuid\rshutdown linux\r{wait:powered off: destroyed}";
 const LINUX_XENSTORE_COM2: &[&str] = &[
     "linux-init: shell on the console",

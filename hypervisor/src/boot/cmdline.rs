@@ -7,24 +7,28 @@
 //! | `exit-after-boot` | test option: leave the emulator with status 0 once ready |
 //! | `test-panic` | test option: panic on purpose once ready |
 //! | `dom0_mem=<size>[K\|M\|G]` | Dom0's RAM (default 64M; bytes without a suffix) |
+//! | `dom0_max_vcpus=<n>` or `<min>-<max>` | Dom0's vCPUs (default 1, at most [`MAX_DOM0_VCPUS`]; of a range, the maximum): vCPU 0 owns the boot CPU, the others are scheduled on the APs beside the DomUs |
 
 #![forbid(unsafe_code)]
 
 use crate::log::Level;
 
 pub const DEFAULT_DOM0_MEM: u64 = 64 << 20;
+/// Most vCPUs Dom0 may have here.
+pub const MAX_DOM0_VCPUS: u8 = 16;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     pub loglvl: Level,
     pub dom0_mem: u64,
+    pub dom0_vcpus: u8,
     pub exit_after_boot: bool,
     pub test_panic: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { loglvl: Level::Info, dom0_mem: DEFAULT_DOM0_MEM, exit_after_boot: false, test_panic: false }
+        Options { loglvl: Level::Info, dom0_mem: DEFAULT_DOM0_MEM, dom0_vcpus: 1, exit_after_boot: false, test_panic: false }
     }
 }
 
@@ -57,6 +61,11 @@ pub fn parse(cmdline: &str) -> (Options, alloc::vec::Vec<&str>) {
             },
             ("dom0_mem", Some(v)) => match parse_size(v) {
                 Some(bytes) => opts.dom0_mem = bytes,
+                None => unknown.push(word),
+            },
+            // Xen's `<min>-<max>`: Dom0 gets the maximum here.
+            ("dom0_max_vcpus", Some(v)) => match v.rsplit('-').next().and_then(|n| n.parse::<u8>().ok()).filter(|n| (1..=MAX_DOM0_VCPUS).contains(n)) {
+                Some(n) => opts.dom0_vcpus = n,
                 None => unknown.push(word),
             },
             ("exit-after-boot", None) => opts.exit_after_boot = true,
@@ -93,6 +102,15 @@ mod tests {
         assert!(o.exit_after_boot && o.test_panic);
         assert_eq!(o.loglvl, Level::Debug);
         assert!(unknown.is_empty());
+    }
+
+    #[test]
+    fn dom0_max_vcpus_takes_a_count_or_a_range() {
+        assert_eq!(parse("").0.dom0_vcpus, 1);
+        assert_eq!(parse("dom0_max_vcpus=2").0.dom0_vcpus, 2);
+        assert_eq!(parse("dom0_max_vcpus=1-4").0.dom0_vcpus, 4);
+        let (o, unknown) = parse("dom0_max_vcpus=0 dom0_max_vcpus=17 dom0_max_vcpus=x");
+        assert_eq!((o.dom0_vcpus, unknown.len()), (1, 3));
     }
 
     #[test]

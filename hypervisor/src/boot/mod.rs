@@ -326,7 +326,7 @@ fn run_dom0(
     online: usize,
 ) {
     let modules = files.iter().map(|(name, data)| (name.as_str(), *data)).collect();
-    let config = dom0::build::Dom0Config { kernel, cmdline: dom0_cmdline, modules, ram: options.dom0_mem, rsdp };
+    let config = dom0::build::Dom0Config { kernel, cmdline: dom0_cmdline, modules, ram: options.dom0_mem, rsdp, vcpus: options.dom0_vcpus };
     let (_, free_before) = mm::frame_counts();
     let mut dom0 = match dom0::build::Dom0::build(backend, host, &config) {
         Ok(d) => d,

@@ -23,10 +23,12 @@
 //! - PPR from TPR and the highest in-service class (`vlapic_get_ppr`); an
 //!   IRR vector is taken only when its class is above PPR's.
 //!
+//! IPIs to other vCPUs are recorded ([`Requests::remote`]) for the vCPU
+//! loop, which matches them against the other vCPUs' published
+//! [`ApicAddress`]es and delivers each [`IpiAction`].
+//!
 //! Not modelled: the IOAPIC side of level-triggered EOIs (no IOAPIC yet),
-//! lowest-priority arbitration among vCPUs, and IPIs to other vCPUs: they
-//! are recorded ([`Requests::remote`]) for the loop, which has one vCPU per
-//! domain to run today (issue 13 is multi-vCPU).
+//! lowest-priority arbitration among vCPUs (the first one reached takes it).
 
 #![forbid(unsafe_code)]
 
@@ -148,6 +150,92 @@ pub struct RemoteIpi {
     pub dest: u32,
 }
 
+impl RemoteIpi {
+    /// Whether it goes to the APIC at `target` (another vCPU's): by its
+    /// shorthand, else by its destination.
+    pub fn reaches(&self, target: &ApicAddress) -> bool {
+        match (self.icr >> ICR_SHORTHAND_SHIFT) & 3 {
+            0 => target.matches(self.dest, self.icr & ICR_LOGICAL != 0),
+            1 => false,
+            _ => true,
+        }
+    }
+
+    /// What it asks of each vCPU it reaches.
+    pub fn action(&self) -> IpiAction {
+        let vector = crate::bits::low8(u64::from(self.icr));
+        match (self.icr >> ICR_MODE_SHIFT) & 7 {
+            0 => IpiAction::Fixed(vector),
+            1 => IpiAction::LowestPriority(vector),
+            4 => IpiAction::Nmi,
+            // INIT level de-assert does nothing (Xen, SDM 11.6.1).
+            5 if self.icr & (ICR_LEVEL | ICR_ASSERT) == ICR_LEVEL => IpiAction::None,
+            5 => IpiAction::Init,
+            6 => IpiAction::Startup(vector),
+            _ => IpiAction::None,
+        }
+    }
+}
+
+/// A remote IPI's effect on a vCPU it reaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpiAction {
+    Fixed(u8),
+    /// To one of the vCPUs it reaches (no priority arbitration here: the first).
+    LowestPriority(u8),
+    Nmi,
+    Init,
+    /// A start-up IPI: the AP starts in real mode at `vector << 12`.
+    Startup(u8),
+    /// SMI, reserved modes, INIT de-assert: nothing.
+    None,
+}
+
+/// What an IPI's destination is matched against at one APIC: its id, and
+/// its LDR and DFR (logical mode), in xAPIC or x2APIC mode.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApicAddress {
+    pub id: u32,
+    pub ldr: u32,
+    pub dfr: u32,
+    pub x2apic: bool,
+}
+
+impl ApicAddress {
+    /// Whether `dest` (in the addressing mode `logical`) names this APIC.
+    pub fn matches(&self, dest: u32, logical: bool) -> bool {
+        if self.x2apic {
+            if logical {
+                return self.ldr >> 16 == dest >> 16 && self.ldr & dest & 0xffff != 0;
+            }
+            return dest == self.id || dest == u32::MAX;
+        }
+        let dest = dest & 0xff;
+        if !logical {
+            return dest == self.id & 0xff || dest == 0xff;
+        }
+        let id = self.ldr >> 24;
+        match self.dfr >> 28 {
+            // Flat model: a bitmap of eight APICs.
+            0xf => id & dest != 0,
+            // Cluster model: cluster in bits 7:4, members in 3:0.
+            0x0 => id >> 4 == dest >> 4 && id & dest & 0xf != 0,
+            _ => false,
+        }
+    }
+
+    /// The logical part (LDR, DFR model, mode) in one word, for a vCPU to
+    /// publish where the others' loops read it; [`ApicAddress::unpack`]
+    /// adds the id back.
+    pub fn pack(&self) -> u64 {
+        u64::from(self.ldr) | u64::from(self.dfr >> 28) << 32 | u64::from(self.x2apic) << 36
+    }
+
+    pub fn unpack(id: u32, word: u64) -> ApicAddress {
+        ApicAddress { id, ldr: crate::bits::low32(word), dfr: (crate::bits::low32(word >> 32) & 0xf) << 28 | 0x0fff_ffff, x2apic: word & (1 << 36) != 0 }
+    }
+}
+
 /// What the APIC asks of its vCPU loop beyond an interrupt vector.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Requests {
@@ -157,7 +245,8 @@ pub struct Requests {
     pub init: bool,
     /// A start-up IPI addressed to itself: its vector (start page).
     pub sipi: Option<u8>,
-    /// The last IPI that may target other vCPUs (multi-vCPU: issue 13).
+    /// An IPI that may reach other vCPUs (each ICR write is an exit of its
+    /// own, and the loop takes it before the next entry).
     pub remote: Option<RemoteIpi>,
 }
 
@@ -734,26 +823,14 @@ impl Vlapic {
         core::mem::take(&mut self.requests)
     }
 
+    /// What a destination is matched against: its id, LDR, DFR and mode.
+    pub fn address(&self) -> ApicAddress {
+        ApicAddress { id: self.id, ldr: self.ldr, dfr: self.dfr, x2apic: self.x2apic_mode() }
+    }
+
     /// Whether `dest` (in the addressing mode `logical`) names this APIC.
     fn addressed(&self, dest: u32, logical: bool) -> bool {
-        if self.x2apic_mode() {
-            if logical {
-                return self.ldr >> 16 == dest >> 16 && self.ldr & dest & 0xffff != 0;
-            }
-            return dest == self.id || dest == u32::MAX;
-        }
-        let dest = dest & 0xff;
-        if !logical {
-            return dest == self.id & 0xff || dest == 0xff;
-        }
-        let id = self.ldr >> 24;
-        match self.dfr >> 28 {
-            // Flat model: a bitmap of eight APICs.
-            0xf => id & dest != 0,
-            // Cluster model: cluster in bits 7:4, members in 3:0.
-            0x0 => id >> 4 == dest >> 4 && id & dest & 0xf != 0,
-            _ => false,
-        }
+        self.address().matches(dest, logical)
     }
 
     /// Sends the IPI that an ICR write describes (SDM 11.6.1): to this APIC

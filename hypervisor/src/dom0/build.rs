@@ -9,7 +9,7 @@ use abi::hvm::start_info::HvmMemmapTableEntry;
 use abi::xen::{SIF_INITDOMAIN, SIF_PRIVILEGED};
 
 use super::layout::{self, Use};
-use crate::arch::x86_64::virt::exit::BootState;
+use crate::arch::x86_64::virt::exit::{BootState, StartMode};
 use crate::arch::x86_64::virt::vcpu::{HwVcpu, NestedPaging};
 use crate::arch::x86_64::virt::{Backend, VirtError};
 use super::kernel::{Dom0Kernel, KernelError};
@@ -27,7 +27,6 @@ use crate::vcpu::{io, msr};
 pub const DOM0_ID: u16 = 0;
 const DOM0_TAG: u16 = 1;
 /// Dom0's vCPUs (its MADT lists as many).
-const DOM0_VCPUS: u8 = 1;
 /// Room for the start info, memory map, module list and command lines.
 const START_INFO_ROOM: u64 = 64 * 1024;
 const FRAMES_2M: u64 = 512;
@@ -40,6 +39,9 @@ pub struct Dom0Config<'a> {
     pub modules: Vec<(&'a str, &'a [u8])>,
     pub ram: u64,
     pub rsdp: Option<u64>,
+    /// Its vCPUs (`dom0_max_vcpus`): vCPU 0 here, the others start by
+    /// INIT-SIPI and run on the APs.
+    pub vcpus: u8,
 }
 
 /// Dom0's first vCPU, ready to run; the domain itself is in the table.
@@ -112,7 +114,7 @@ impl Dom0 {
             Backend::Svm(_) => Format::Npt,
             Backend::Vmx(_) => Format::Ept,
         };
-        let mut domain = Domain::new(DOM0_ID, true, format, DOM0_VCPUS.into()).map_err(|_| BuildError::NoMemory)?;
+        let mut domain = Domain::new(DOM0_ID, true, format, config.vcpus.into()).map_err(|_| BuildError::NoMemory)?;
         let mut memmap = Vec::new();
         let built = populate(&mut domain, &ranges, &mut memmap)
             .and_then(|()| load(&domain.p2m, &kernel, &mut memmap, host, host_acpi.as_ref(), config))
@@ -121,7 +123,7 @@ impl Dom0 {
                     npt_root: domain.p2m.ncr3(),
                     eptp: if format == Format::Ept { domain.p2m.eptp() } else { 0 },
                 };
-                let boot = BootState { rip: u64::from(image.entry), rbx: start_info };
+                let boot = BootState { rip: u64::from(image.entry), rbx: start_info, mode: StartMode::Pvh };
                 HwVcpu::new(backend, boot, paging, DOM0_TAG, &|port| io::intercepted(true, port, &pm1), msr::PASSTHROUGH)
                     .map_err(BuildError::Vcpu)
             });
@@ -237,7 +239,7 @@ fn load(
         modules.push(Module { gpa: next, size: data.len() as u64, cmdline: name });
         next = (next + data.len() as u64).next_multiple_of(4096);
     }
-    let rsdp = acpi_tables(&mut mem, memmap, host, host_acpi, config.rsdp, next + START_INFO_ROOM)?;
+    let rsdp = acpi_tables(&mut mem, memmap, host, host_acpi, config, next + START_INFO_ROOM)?;
     let info = StartInfo {
         flags: SIF_PRIVILEGED | SIF_INITDOMAIN,
         cmdline: config.cmdline,
@@ -259,16 +261,16 @@ fn acpi_tables(
     memmap: &mut Vec<HvmMemmapTableEntry>,
     host: &[MemoryRegion],
     host_acpi: Option<&HostAcpi>,
-    rsdp: Option<u64>,
+    config: &Dom0Config,
     used: u64,
 ) -> Result<u64, BuildError> {
-    let Some(host_rsdp) = rsdp else { return Ok(0) };
+    let Some(host_rsdp) = config.rsdp else { return Ok(0) };
     let Some(host_tables) = host_acpi else {
         crate::warn!("dom0", "d0: the host's ACPI tables are unreadable: Dom0 gets the host's RSDP {host_rsdp:#x}");
         return Ok(host_rsdp);
     };
     let mut cut = memmap.clone();
-    let Some(tables) = super::acpi::build(host_tables, host, DOM0_VCPUS, &mut cut) else {
+    let Some(tables) = super::acpi::build(host_tables, host, config.vcpus, &mut cut) else {
         crate::warn!("dom0", "d0: no host MADT to rewrite: Dom0 gets the host's RSDP {host_rsdp:#x}");
         return Ok(host_rsdp);
     };
@@ -279,6 +281,6 @@ fn acpi_tables(
         mem.write(at, bytes).map_err(|_| BuildError::ModuleTooBig("ACPI tables"))?;
     }
     *memmap = cut;
-    crate::debug!("dom0", "d0: ACPI: RSDP {:#x}, XSDT {:#x}, MADT {:#x} ({} vCPU)", tables.rsdp.0, tables.xsdt.0, tables.madt.0, DOM0_VCPUS);
+    crate::debug!("dom0", "d0: ACPI: RSDP {:#x}, XSDT {:#x}, MADT {:#x} ({} vCPU)", tables.rsdp.0, tables.xsdt.0, tables.madt.0, config.vcpus);
     Ok(tables.rsdp.0)
 }

@@ -50,6 +50,8 @@ pub struct VcpuState {
     /// those it prefers (kept for the scheduler; this one ignores them).
     pub hard_affinity: u64,
     pub soft_affinity: u64,
+    /// An INIT IPI put it in wait-for-SIPI: the next start-up IPI starts it.
+    pub awaiting_sipi: bool,
 }
 
 impl Default for VcpuState {
@@ -64,18 +66,21 @@ impl Default for VcpuState {
             running_on: None,
             hard_affinity: u64::MAX,
             soft_affinity: u64::MAX,
+            awaiting_sipi: false,
         }
     }
 }
 
 /// What an HVM vCPU keeps of a `vcpu_guest_context` (Xen's
 /// `arch_set_info_guest` for HVM: flags, general registers, debug
-/// registers); it starts from these in the PVH boot state.
+/// registers); it starts from these in the PVH boot state, or in real mode
+/// where a start-up IPI sent it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VcpuContext {
     pub flags: u64,
     pub regs: abi::vcpu_context::CpuUserRegs,
     pub debugreg: [u64; 8],
+    pub mode: crate::arch::x86_64::virt::exit::StartMode,
 }
 
 impl VcpuState {

@@ -4,7 +4,7 @@
 //! and what it did, for XEN_DOMCTL_getdomaininfo: running or blocked, and
 //! the CPU time it has had. Only the CPU running the vCPU writes them.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering::Relaxed};
 
 use abi::vcpu::{RUNSTATE_BLOCKED, RUNSTATE_OFFLINE, RUNSTATE_RUNNABLE, RUNSTATE_RUNNING};
 
@@ -72,9 +72,42 @@ pub struct VcpuSignals {
     resumed_at: AtomicU64,
     /// Its runstate (a leaf lock: taken at state changes and by readers).
     runstate: spin::Mutex<Runstate>,
+    /// Fixed IPIs other vCPUs sent it through their LAPICs, one bit per
+    /// vector, for its loop to raise in its own.
+    posted: [AtomicU32; 8],
+    /// Its LAPIC's logical address (`ApicAddress::pack`), which its loop
+    /// publishes for the senders of IPIs.
+    apic_address: AtomicU64,
 }
 
 impl VcpuSignals {
+    /// Posts a fixed IPI of `vector` from another vCPU.
+    pub fn post_ipi(&self, vector: u8) {
+        self.posted[usize::from(vector >> 5)].fetch_or(1 << (vector & 31), Relaxed);
+    }
+
+    /// Takes the posted IPIs: calls `raise` with each vector.
+    pub fn take_ipis(&self, mut raise: impl FnMut(u8)) {
+        for (word, bits) in (0u8..).zip(&self.posted) {
+            if bits.load(Relaxed) == 0 {
+                continue;
+            }
+            let mut taken = bits.swap(0, Relaxed);
+            while taken != 0 {
+                raise(word * 32 + crate::bits::low8(u64::from(taken.trailing_zeros())));
+                taken &= taken - 1;
+            }
+        }
+    }
+
+    pub fn publish_apic_address(&self, packed: u64) {
+        self.apic_address.store(packed, Relaxed);
+    }
+
+    pub fn apic_address(&self) -> u64 {
+        self.apic_address.load(Relaxed)
+    }
+
     pub fn raise_upcall(&self) {
         self.upcall.store(true, Relaxed);
     }
@@ -276,5 +309,17 @@ mod tests {
         assert!(s.upcall_owed());
         assert!(s.take_upcall());
         assert!(!s.upcall_owed());
+    }
+
+    #[test]
+    fn posted_ipis_are_taken_once_each_vector() {
+        let s = VcpuSignals::default();
+        for v in [0x20, 0xf3, 0x21, 0xf3, 0xff] {
+            s.post_ipi(v);
+        }
+        let mut got = alloc::vec::Vec::new();
+        s.take_ipis(|v| got.push(v));
+        assert_eq!(got, [0x20, 0x21, 0xf3, 0xff]);
+        s.take_ipis(|_| panic!("taken already"));
     }
 }

@@ -198,7 +198,7 @@ fn set_vcpu_context(caller: &mut impl Caller, domid: DomId, c: XenDomctlVcpucont
     }
     with(caller, domid, |d| {
         let v = &mut d.vcpus()[vcpu];
-        v.context = Some(VcpuContext { flags: ctx.flags, regs: ctx.user_regs, debugreg: ctx.debugreg });
+        v.context = Some(VcpuContext { flags: ctx.flags, regs: ctx.user_regs, debugreg: ctx.debugreg, ..VcpuContext::default() });
         v.up = ctx.flags & VGCF_ONLINE != 0;
         Ok(false)
     })

@@ -259,7 +259,10 @@ impl Ap {
         self.save_live();
         cpu::reset_extended_state();
         cpu::reset_guest_registers();
-        let intercept = |port| io::intercepted(false, port, &[None; 2]);
+        // Dom0's other vCPUs run here too, with Dom0's port access.
+        let hardware = v.domid == 0;
+        let pm1 = if hardware { crate::arch::x86_64::power::pm1_control() } else { [None; 2] };
+        let intercept = |port| io::intercepted(hardware, port, &pm1);
         let mut hw = match HwVcpu::new(self.backend, boot, paging, tag(self.cpu), &intercept, msr::PASSTHROUGH) {
             Ok(hw) => hw,
             Err(e) => {
@@ -325,9 +328,9 @@ fn claim_next(cpu: usize) -> Option<(VcpuRef, BootState, NestedPaging)> {
     let eptp = if d.p2m.format() == Format::Ept { d.p2m.eptp() } else { 0 };
     let paging = NestedPaging { npt_root: d.p2m.ncr3(), eptp };
     let state = d.vcpus.get_mut(v.vcpu as usize)?;
-    let regs = state.context?.regs;
+    let context = state.context?;
     state.running_on = Some(cpu);
-    Some((v, BootState { rip: regs.rip, rbx: regs.rbx }, paging))
+    Some((v, BootState { rip: context.regs.rip, rbx: context.regs.rbx, mode: context.mode }, paging))
 }
 
 /// The vCPU left its CPU: a shutdown or crash becomes the domain's state

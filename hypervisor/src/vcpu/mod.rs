@@ -7,6 +7,7 @@ pub mod cpuid;
 pub mod domu;
 pub mod interrupts;
 pub mod io;
+pub mod ipi;
 pub mod mmio;
 pub mod msr;
 pub mod mtrr;

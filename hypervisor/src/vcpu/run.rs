@@ -407,6 +407,7 @@ pub fn run_slice(vcpu: &mut HwVcpu, guest: &mut Guest, slice: Slice) -> Left {
 pub fn waiting_over(guest: &mut Guest) -> bool {
     let Some(w) = guest.waiting else { return true };
     fire_timers(guest);
+    take_posted_ipis(guest);
     let over = match w.how {
         Wait::Paused => DOMAINS.lock().get(guest.domid).is_none_or(|d| !d.paused || d.dying || d.state != DomainState::Running),
         how => guest.signals.upcall_owed() || guest.ints.wakes_halt(if w.interrupts_on { 1 << 9 } else { 0 }) || woken(guest, how),
@@ -793,12 +794,19 @@ fn deliver_interrupts(vcpu: &mut HwVcpu, guest: &mut Guest) {
         let route = DOMAINS.lock().get(guest.domid).map_or(UpcallRoute::None, |d| interrupts::upcall_route(d, guest.vcpu_id));
         guest.ints.raise_upcall(route);
     }
-    let asked = guest.ints.vlapic.take_requests();
-    if asked != crate::dev::vlapic::Requests::default() {
-        // One vCPU per domain runs today: IPIs to others, and NMI, INIT or
-        // SIPI to itself, are issue 13's (multi-vCPU).
-        guest.log(Level::Debug, "vlapic", format_args!("IPI not delivered: {asked:?}"));
+    let mut asked = guest.ints.vlapic.take_requests();
+    if let Some(ipi) = asked.remote.take() {
+        let done = DOMAINS.lock().get_mut(guest.domid).map(|d| super::ipi::send(d, guest.vcpu_id, ipi)).unwrap_or_default();
+        for (to, what) in done {
+            guest.log(super::ipi::level(what), "vlapic", format_args!("IPI {:#x} to d{}v{to}: {what:?}", ipi.icr, guest.domid));
+        }
     }
+    if asked != crate::dev::vlapic::Requests::default() {
+        // NMI, INIT or SIPI to itself: not modelled.
+        guest.log(Level::Debug, "vlapic", format_args!("IPI to itself not delivered: {asked:?}"));
+    }
+    guest.signals.publish_apic_address(guest.ints.vlapic.address().pack());
+    take_posted_ipis(guest);
     let (domid, vcpu_id) = (guest.domid, guest.vcpu_id);
     // Xen's hvm_vcpu_has_pending_irq: the callback vector while this
     // vCPU's evtchn_upcall_pending is set and the route still names it.
@@ -811,6 +819,12 @@ fn deliver_interrupts(vcpu: &mut HwVcpu, guest: &mut Guest) {
         }
     };
     interrupts::deliver(vcpu, &mut guest.ints, callback_level);
+}
+
+/// Raises the fixed IPIs other vCPUs posted to this one in its LAPIC.
+fn take_posted_ipis(guest: &mut Guest) {
+    let vlapic = &mut guest.ints.vlapic;
+    guest.signals.take_ipis(|vector| vlapic.set_irq(vector, false));
 }
 
 /// A nested page fault that is not a read-only grant write: an access to
@@ -955,6 +969,7 @@ enum Wait {
 fn wait(vcpu: &HwVcpu, guest: &mut Guest, how: Wait) -> bool {
     loop {
         fire_timers(guest);
+        take_posted_ipis(guest);
         let interrupt = guest.ints.wakes_halt(vcpu.rflags()) || vcpu.event_queued();
         if guest.signals.upcall_owed() || interrupt || woken(guest, how) {
             guest.signals.unblock(now());

@@ -387,3 +387,50 @@ fn x2apic_timer_and_tsc_deadline_registers() {
     assert!(v.tick(at(1_000)));
     assert_eq!(v.pending(), Some(0x60));
 }
+
+#[test]
+fn remote_ipis_reach_by_shorthand_or_destination_and_say_what_they_ask() {
+    let mut sender = enabled(0);
+    let mut target = enabled(1);
+    // Linux's AP start: INIT assert, INIT de-assert, SIPI, each to APIC 1.
+    write(&mut sender, reg::ICR2, 0x0100_0000);
+    for (icr, action) in [(0x0000_c500, IpiAction::Init), (0x0000_8500, IpiAction::None), (0x0000_0699, IpiAction::Startup(0x99))] {
+        write(&mut sender, reg::ICR, icr);
+        let ipi = sender.take_requests().remote.expect("for APIC 1");
+        assert!(ipi.reaches(&target.address()));
+        assert_eq!(ipi.action(), action, "{icr:#x}");
+    }
+    write(&mut sender, reg::ICR2, 0x0200_0000);
+    write(&mut sender, reg::ICR, 0x0000_0040);
+    assert!(!sender.take_requests().remote.unwrap().reaches(&target.address()), "APIC 2 is not 1");
+    write(&mut sender, reg::ICR, 0x000c_0041); // all excluding self
+    let all = sender.take_requests().remote.unwrap();
+    assert!(all.reaches(&target.address()));
+    assert_eq!(all.action(), IpiAction::Fixed(0x41));
+    // Logical, flat model: the target's LDR decides.
+    write(&mut target, reg::LDR, 0x0200_0000);
+    write(&mut sender, reg::ICR2, 0x0300_0000);
+    write(&mut sender, reg::ICR, 0x0000_0942); // logical, lowest priority
+    let logical = sender.take_requests().remote.unwrap();
+    assert!(logical.reaches(&target.address()));
+    assert_eq!(logical.action(), IpiAction::LowestPriority(0x42));
+    write(&mut target, reg::LDR, 0x0800_0000);
+    assert!(!logical.reaches(&target.address()));
+}
+
+#[test]
+fn a_published_address_matches_as_the_apic_itself_does() {
+    let mut flat = enabled(3);
+    write(&mut flat, reg::LDR, 0x0800_0000);
+    let mut cluster = enabled(4);
+    write(&mut cluster, reg::DFR, 0x0fff_ffff);
+    write(&mut cluster, reg::LDR, 0x2100_0000);
+    let x2 = x2apic(0x25);
+    for apic in [&flat, &cluster, &x2] {
+        let a = apic.address();
+        assert_eq!(ApicAddress::unpack(a.id, a.pack()), a);
+        for (dest, logical) in [(0x08, true), (0x21, true), (0x20_0020, true), (0x3, false), (0x25, false), (0xff, false), (0x22, true)] {
+            assert_eq!(ApicAddress::unpack(a.id, a.pack()).matches(dest, logical), apic.addressed(dest, logical), "{a:?} {dest:#x}");
+        }
+    }
+}

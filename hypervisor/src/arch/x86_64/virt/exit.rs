@@ -81,10 +81,23 @@ pub enum Exit {
     Unhandled { code: u64 },
 }
 
-/// Architectural state a vCPU starts with: Xen's PVH boot protocol (32-bit
-/// protected mode, paging off, flat segments, %ebx = start_info).
+/// Architectural state a vCPU starts with, at `rip` with `rbx`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BootState {
     pub rip: u64,
     pub rbx: u64,
+    pub mode: StartMode,
+}
+
+/// The mode a vCPU starts in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StartMode {
+    /// Xen's PVH boot protocol: 32-bit protected mode, paging off, flat
+    /// segments (%ebx = start_info for the BSP).
+    #[default]
+    Pvh,
+    /// Where a start-up IPI sends an AP (Xen's `hvm_vcpu_reset_state`):
+    /// real mode, CS = `segment` (base `segment << 4`, limit 0xffff), data
+    /// segments 0 with limit 0xffff, CR0 = ET, interrupts off.
+    Real { segment: u16 },
 }

@@ -2,7 +2,7 @@
 
 use crate::bits::{low8, low16, low32};
 use super::entry_check::{self, SvmEntryState};
-use super::exit::{BootState, Exit, GuestRegs, IoAccess};
+use super::exit::{BootState, Exit, GuestRegs, IoAccess, StartMode};
 use super::vmcb::{self, Vmcb};
 use super::VirtError;
 use crate::mm::handle::{OwnedFrame, OwnedRun};
@@ -183,17 +183,29 @@ impl SvmVcpu {
         vmcb.write_u64(vmcb::NP_ENABLE, 1);
         vmcb.write_u64(vmcb::N_CR3, npt_root);
 
-        let code32 = 0xc9b; // type 0xb, S, P, D/B, G
-        let data32 = 0xc93; // type 0x3, S, P, D/B, G
-        vmcb.write_segment(vmcb::CS, 0x08, code32, 0xffff_ffff, 0);
-        for seg in [vmcb::DS, vmcb::ES, vmcb::SS, vmcb::FS, vmcb::GS] {
-            vmcb.write_segment(seg, 0x10, data32, 0xffff_ffff, 0);
+        match boot.mode {
+            StartMode::Pvh => {
+                let code32 = 0xc9b; // type 0xb, S, P, D/B, G
+                let data32 = 0xc93; // type 0x3, S, P, D/B, G
+                vmcb.write_segment(vmcb::CS, 0x08, code32, 0xffff_ffff, 0);
+                for seg in [vmcb::DS, vmcb::ES, vmcb::SS, vmcb::FS, vmcb::GS] {
+                    vmcb.write_segment(seg, 0x10, data32, 0xffff_ffff, 0);
+                }
+                vmcb.write_u64(vmcb::CR0, 0x11); // PE | ET
+            }
+            StartMode::Real { segment } => {
+                // 16-bit code and data (type 0xb / 0x3, S, P), DPL 0.
+                vmcb.write_segment(vmcb::CS, segment, 0x9b, 0xffff, u64::from(segment) << 4);
+                for seg in [vmcb::DS, vmcb::ES, vmcb::SS, vmcb::FS, vmcb::GS] {
+                    vmcb.write_segment(seg, 0, 0x93, 0xffff, 0);
+                }
+                vmcb.write_u64(vmcb::CR0, 0x10); // ET
+            }
         }
         vmcb.write_segment(vmcb::TR, 0, 0x8b, 0x67, 0);
         vmcb.write_segment(vmcb::LDTR, 0, 0x82, 0, 0);
         vmcb.write_segment(vmcb::GDTR, 0, 0, 0, 0);
         vmcb.write_segment(vmcb::IDTR, 0, 0, 0, 0);
-        vmcb.write_u64(vmcb::CR0, 0x11); // PE | ET
         vmcb.write_u64(vmcb::CR4, 0);
         vmcb.write_u64(vmcb::EFER, 1 << 12); // SVME, required by VMRUN's checks
         vmcb.write_u64(vmcb::RFLAGS, 0x2);

@@ -7,7 +7,7 @@ use x86_64::registers::control::{Cr0, Cr3, Cr4};
 use x86_64::instructions::tables::{sgdt, sidt};
 
 use super::entry_check::{self, VmxEntryState, VmxFixedBits, cr0_host_owned};
-use super::exit::{BootState, Exit, GuestRegs, IoAccess};
+use super::exit::{BootState, Exit, GuestRegs, IoAccess, StartMode};
 use super::vmcs::{self, Field};
 use super::VirtError;
 use crate::arch::x86_64::{cpu, percpu};
@@ -252,6 +252,7 @@ impl VmxVcpu {
         vmcs::write(Field::CR4_READ_SHADOW, 0);
 
         Self::write_host_state();
+        let real = matches!(boot.mode, StartMode::Real { .. });
 
         for (sel, limit, ar, base) in [
             (Field::GUEST_ES_SELECTOR, Field::GUEST_ES_LIMIT, Field::GUEST_ES_ACCESS_RIGHTS, Field::GUEST_ES_BASE),
@@ -260,15 +261,27 @@ impl VmxVcpu {
             (Field::GUEST_FS_SELECTOR, Field::GUEST_FS_LIMIT, Field::GUEST_FS_ACCESS_RIGHTS, Field::GUEST_FS_BASE),
             (Field::GUEST_GS_SELECTOR, Field::GUEST_GS_LIMIT, Field::GUEST_GS_ACCESS_RIGHTS, Field::GUEST_GS_BASE),
         ] {
-            vmcs::write(sel, 0x10);
-            vmcs::write(limit, 0xffff_ffff);
-            vmcs::write(ar, 0xc093);
+            let (selector, seg_limit, rights) = if real { (0, 0xffff, 0x93) } else { (0x10, 0xffff_ffff, 0xc093) };
+            vmcs::write(sel, selector);
+            vmcs::write(limit, seg_limit);
+            vmcs::write(ar, rights);
             vmcs::write(base, 0);
         }
-        vmcs::write(Field::GUEST_CS_SELECTOR, 0x08);
-        vmcs::write(Field::GUEST_CS_LIMIT, 0xffff_ffff);
-        vmcs::write(Field::GUEST_CS_ACCESS_RIGHTS, 0xc09b);
-        vmcs::write(Field::GUEST_CS_BASE, 0);
+        match boot.mode {
+            StartMode::Pvh => {
+                vmcs::write(Field::GUEST_CS_SELECTOR, 0x08);
+                vmcs::write(Field::GUEST_CS_LIMIT, 0xffff_ffff);
+                vmcs::write(Field::GUEST_CS_ACCESS_RIGHTS, 0xc09b);
+                vmcs::write(Field::GUEST_CS_BASE, 0);
+            }
+            // Unrestricted guest runs real mode itself: 16-bit code, DPL 0.
+            StartMode::Real { segment } => {
+                vmcs::write(Field::GUEST_CS_SELECTOR, segment.into());
+                vmcs::write(Field::GUEST_CS_LIMIT, 0xffff);
+                vmcs::write(Field::GUEST_CS_ACCESS_RIGHTS, 0x9b);
+                vmcs::write(Field::GUEST_CS_BASE, u64::from(segment) << 4);
+            }
+        }
         vmcs::write(Field::GUEST_TR_SELECTOR, 0);
         vmcs::write(Field::GUEST_TR_LIMIT, 0x67);
         vmcs::write(Field::GUEST_TR_ACCESS_RIGHTS, 0x8b);
@@ -309,8 +322,9 @@ impl VmxVcpu {
         };
         let cr0_owned = cr0_host_owned(&fixed);
         vmcs::write(Field::CR0_GUEST_HOST_MASK, cr0_owned);
-        vmcs::write(Field::CR0_READ_SHADOW, PVH_START_CR0);
-        vmcs::write(Field::GUEST_CR0, PVH_START_CR0 | cr0_owned);
+        let start_cr0 = if real { CR0_ET } else { PVH_START_CR0 };
+        vmcs::write(Field::CR0_READ_SHADOW, start_cr0);
+        vmcs::write(Field::GUEST_CR0, start_cr0 | cr0_owned);
         let regs = GuestRegs { rbx: boot.rbx, ..GuestRegs::default() };
         Ok(VmxVcpu { vmcs, io_bitmaps, msr_bitmap, regs, launched: false, fixed, written: true, preemption_shift })
     }
