@@ -335,6 +335,13 @@ pub fn sched_share(ts: &mut Toolstack, timer: &Timer, cmdline: &str) {
         println!("xl: sched-share: FAILED: nothing to measure (want=W1:W2:..)");
         return;
     }
+    // Every vCPU's own CPU time too: each one must make progress.
+    let vcpu_times = || -> alloc::vec::Vec<u64> {
+        let infos = xen::domain_infos().unwrap_or_default();
+        let vcpus = |id: u16| infos.iter().find(|i| i.domain.0 == id).map_or(0, |i| i.max_vcpu_id + 1);
+        ids.iter().flat_map(|&id| (0..vcpus(id)).map(move |v| xen::vcpu_info(id, v).map_or(0, |i| i.cpu_time))).collect()
+    };
+    let vcpus_before = vcpu_times();
     let (Some(before), t0) = (cpu_times(), guest_rt::timer::now_ns()) else {
         println!("xl: sched-share: FAILED: a domain is missing");
         return;
@@ -357,6 +364,13 @@ pub fn sched_share(ts: &mut Toolstack, timer: &Timer, cmdline: &str) {
         let (share, wanted) = (r * 1000 / total, w * 1000 / weights);
         ok &= share.abs_diff(wanted) <= 50;
         println!("xl: sched-share: d{id} {w} {} {}.{} {}.{}", r / 1_000_000, share / 10, share % 10, wanted / 10, wanted % 10);
+    }
+    let vcpus_after = vcpu_times();
+    let stalled = vcpus_after.iter().zip(&vcpus_before).filter(|(a, b)| a <= b).count();
+    if stalled != 0 || vcpus_after.len() != vcpus_before.len() {
+        println!("xl: sched-share: FAILED: {stalled} of {} vCPUs made no progress", vcpus_after.len());
+    } else {
+        println!("xl: sched-share: every one of the {} vCPUs ran", vcpus_after.len());
     }
     let verdict = if ok { "ok: every share within 5 points of its weight's" } else { "FAILED: a share is more than 5 points from its weight's" };
     println!("xl: sched-share: {verdict}; {} ms of CPU in {} ms", total / 1_000_000, wall / 1_000_000);
@@ -386,6 +400,58 @@ pub fn sched_latency(ts: &mut Toolstack, timer: &Timer, cmdline: &str) {
     }
     let verdict = if worst <= 50_000_000 { "ok" } else { "FAILED" };
     println!("xl: sched-latency: {verdict}: {count} sleeps of 10 ms woke late by {} us on average, {} us at most", total / count.max(1) / 1000, worst / 1000);
+}
+
+/// `test=sched-balance`: the autostart domains (1-vCPU spinners, one more
+/// than there are APs) have been admitted two on one AP and one on each
+/// other; Dom0 destroys one that is alone on its AP, and the hypervisor's
+/// load balancing must spread the rest one per AP again within 2 s, each
+/// still running.
+pub fn sched_balance(ts: &mut Toolstack, timer: &Timer) {
+    let _ = ts.wait(timer, 500);
+    for line in ts.reap() {
+        println!("{line}");
+    }
+    let fail = |why: &str| println!("xl: sched-balance: FAILED: {why}");
+    let aps = xen::physinfo().map_or(0, |p| p.nr_cpus.saturating_sub(1));
+    let ids: alloc::vec::Vec<u16> = xen::domain_infos().unwrap_or_default().iter().map(|i| i.domain.0).filter(|&d| d != 0).collect();
+    if aps < 2 || ids.len() != aps as usize + 1 {
+        return fail(&alloc::format!("needs one spinner more than the {aps} APs, has {}", ids.len()));
+    }
+    let cpu_of = |id: u16| xen::vcpu_info(id, 0).map_or(u32::MAX, |v| v.cpu);
+    let placed: alloc::vec::Vec<(u16, u32)> = ids.iter().map(|&id| (id, cpu_of(id))).collect();
+    let alone = placed.iter().find(|(_, c)| placed.iter().filter(|(_, o)| o == c).count() == 1);
+    let Some(&(victim, freed)) = alone else { return fail(&alloc::format!("no spinner alone on its AP: {placed:?}")) };
+    println!("xl: sched-balance: placed {placed:?}; destroying d{victim}, alone on cpu{freed}");
+    if let Err(e) = ts.destroy(&alloc::format!("{victim}")) {
+        return fail(&alloc::format!("destroy d{victim}: {e}"));
+    }
+    let rest: alloc::vec::Vec<u16> = ids.iter().copied().filter(|&d| d != victim).collect();
+    let times: alloc::vec::Vec<u64> = rest.iter().map(|&id| xen::vcpu_info(id, 0).map_or(0, |v| v.cpu_time)).collect();
+    let start = guest_rt::timer::now_ns();
+    let spread = loop {
+        let mut cpus: alloc::vec::Vec<u32> = rest.iter().map(|&id| cpu_of(id)).collect();
+        cpus.sort_unstable();
+        cpus.dedup();
+        if cpus.len() == rest.len() {
+            break true;
+        }
+        if guest_rt::timer::now_ns() - start > 2_000_000_000 {
+            break false;
+        }
+        let _ = timer.sleep_ms(1);
+    };
+    let took = (guest_rt::timer::now_ns() - start) / 1000;
+    let now_placed: alloc::vec::Vec<(u16, u32)> = rest.iter().map(|&id| (id, cpu_of(id))).collect();
+    if !spread {
+        return fail(&alloc::format!("still {now_placed:?} 2 s after cpu{freed} went idle"));
+    }
+    let _ = timer.sleep_ms(100);
+    let ran = rest.iter().zip(&times).all(|(&id, &t)| xen::vcpu_info(id, 0).is_ok_and(|v| v.cpu_time > t && v.running != 0));
+    if !ran {
+        return fail("a spinner stopped running after the move");
+    }
+    println!("xl: sched-balance: ok: one spinner per AP again {took} us after cpu{freed} went idle: {now_placed:?}");
 }
 
 /// `test=vcpu-migrate [moves=N]`: pins vCPU 0 of the domain `tlb`

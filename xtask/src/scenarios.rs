@@ -447,6 +447,7 @@ pub const SCENARIOS: &[Scenario] = &[
     // of 4 CPUs; two sharing the one AP of 2), Dom0 serving them.
     Scenario { smp: 4, timeout_s: 180, ..dom0("fuzz-concurrent", "three unprivileged DomUs fuzz at once, one per AP of 4 CPUs (seeds 1, 2, 4; 100000 calls each, one in 16 from CPL 3): all still alive, none crashed, Dom0 up", Platform::QemuKernel, "autostart=fuzz-c1.cfg,fuzz-c2.cfg,fuzz-c3.cfg idle until-gone", FUZZ_CONCURRENT, FUZZ_CONCURRENT_FORBID, 0) },
     Scenario { timeout_s: 180, ..dom0("fuzz-concurrent-smp2", "two fuzzing DomUs (seeds 1, 2) sharing the one AP of 2 CPUs, switched in slices", Platform::QemuKernel, "autostart=fuzz-c1.cfg,fuzz-c2.cfg idle until-gone", FUZZ_CONCURRENT_SMP2, FUZZ_CONCURRENT_FORBID, 0) },
+    Scenario { smp: 4, timeout_s: 3600, extended: true, ..dom0("fuzz-concurrent-1m", "(extended) two unprivileged DomUs (seeds 1 and 2) make 1M random hypercalls each at once on the APs of 4 CPUs, beside the 100000-call seed 4: all alive, Dom0 up, free pages back", Platform::QemuKernel, "autostart=fuzz-1m-1.cfg,fuzz-1m-2.cfg,fuzz-c3.cfg idle until-gone", FUZZ_CONCURRENT_1M, FUZZ_CONCURRENT_FORBID, 0) },
     Scenario { timeout_s: 1200, extended: true, ..dom0("fuzz-concurrent-bochs-vmx", "two fuzzing DomUs sharing the AP on VMX", Platform::BochsVmx, "autostart=fuzz-c1.cfg,fuzz-c2.cfg idle until-gone", FUZZ_CONCURRENT_SMP2, FUZZ_CONCURRENT_FORBID, 0) },
     Scenario {
         dom0_kernel: Some("fuzz"),
@@ -464,14 +465,16 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { timeout_s: 600, ..dom0("sched-fairness-bochs-vmx", "the weighted shares on VMX", Platform::BochsVmx, "autostart=spin1.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:512:1024", SCHED_FAIRNESS, SCHED_FORBID, 0) },
     Scenario { timeout_s: 120, ..dom0("sched-fairness-2vcpu", "three CPU-bound DomUs of 2 vCPUs each, weights 256/512/1024, on the one AP of 2 CPUs: shares within 5 points of 1:2:4", Platform::QemuKernel, "autostart=spin2v-w256.cfg,spin2v-w512.cfg,spin2v-w1024.cfg test=sched-share want=256:512:1024", SCHED_FAIRNESS_2VCPU, SCHED_FORBID, 0) },
     Scenario { timeout_s: 600, ..dom0("sched-fairness-2vcpu-bochs-vmx", "the 2-vCPU weighted shares on VMX", Platform::BochsVmx, "autostart=spin2v-w256.cfg,spin2v-w512.cfg,spin2v-w1024.cfg test=sched-share want=256:512:1024", SCHED_FAIRNESS_2VCPU, SCHED_FORBID, 0) },
-    Scenario { timeout_s: 120, ..dom0("sched-overcommit", "six CPU-bound DomUs (weights 256 x4, 512, 1024) on the one AP of 2 CPUs: all run, each within 5 points of its weight's share", Platform::QemuKernel, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:256:256:256:512:1024", SCHED_OVERCOMMIT, SCHED_FORBID, 0) },
+    // Credit2's weight is each vCPU's: a domain's share is weight x vCPUs.
+    Scenario { timeout_s: 120, ..dom0("sched-overcommit", "16 CPU-bound vCPUs in six DomUs (4+4+2+2+2+2 vCPUs, weights 256 256 256 512 1024 256) on the one AP of 2 CPUs: every vCPU runs, each domain within 5 points of its weight x vCPUs share", Platform::QemuKernel, "autostart=spin4v-1.cfg,spin4v-2.cfg,spin2v-w256.cfg,spin2v-w512.cfg,spin2v-w1024.cfg,spin2v-2.cfg test=sched-share want=1024:1024:512:1024:2048:512", SCHED_OVERCOMMIT_16, SCHED_FORBID, 0) },
+    Scenario { timeout_s: 120, ..dom0("sched-overcommit-6", "six CPU-bound 1-vCPU DomUs (weights 256 x4, 512, 1024) on the one AP of 2 CPUs: all run, each within 5 points of its weight's share", Platform::QemuKernel, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:256:256:256:512:1024", SCHED_OVERCOMMIT, SCHED_FORBID, 0) },
     Scenario { timeout_s: 120, ..dom0("sched-cap", "a CPU-bound DomU capped at 30% beside an uncapped one on the one AP of 2 CPUs: it gets 30% of the CPU (within 5 points), the other the rest", Platform::QemuKernel, "autostart=spin-cap30.cfg,spin1.cfg test=sched-share want=30:70", SCHED_CAP, SCHED_FORBID, 0) },
-    Scenario { timeout_s: 120, ..dom0("sched-latency", "Dom0 sleeps 10 ms 100 times while six CPU-bound DomUs share the AP: it wakes on time (at most 50 ms late; the lateness is printed)", Platform::QemuKernel, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-latency count=100", SCHED_LATENCY, SCHED_FORBID, 0) },
+    Scenario { timeout_s: 120, ..dom0("sched-latency", "Dom0 sleeps 10 ms 100 times while eight CPU-bound DomU vCPUs (four 2-vCPU domains) share the AP: it wakes on time (at most 50 ms late; the lateness is printed)", Platform::QemuKernel, "autostart=spin2v-w256.cfg,spin2v-w512.cfg,spin2v-w1024.cfg,spin2v-2.cfg test=sched-latency count=100", SCHED_LATENCY, SCHED_FORBID, 0) },
     // 4 CPUs: the APs admit the six in turn, two each, and share out.
     Scenario { smp: 4, timeout_s: 120, ..dom0("sched-overcommit-smp4", "six CPU-bound DomUs of equal weight on the three APs of 4 CPUs: each AP takes two, every one gets 1/6 of their CPU time (within 5 points)", Platform::QemuKernel, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin5.cfg,spin6.cfg test=sched-share want=1:1:1:1:1:1", SCHED_OVERCOMMIT_SMP4, SCHED_FORBID, 0) },
     Scenario { timeout_s: 600, ..dom0("sched-overcommit-bochs-vmx", "six CPU-bound DomUs on one AP on VMX", Platform::BochsVmx, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-share want=256:256:256:256:512:1024", SCHED_OVERCOMMIT, SCHED_FORBID, 0) },
     Scenario { timeout_s: 600, ..dom0("sched-cap-bochs-vmx", "the 30% cap on VMX", Platform::BochsVmx, "autostart=spin-cap30.cfg,spin1.cfg test=sched-share want=30:70", SCHED_CAP, SCHED_FORBID, 0) },
-    Scenario { timeout_s: 600, ..dom0("sched-latency-bochs-vmx", "Dom0's wake-ups beside six spinning DomUs on VMX", Platform::BochsVmx, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg,spin-w512.cfg,spin-w1024.cfg test=sched-latency count=100", SCHED_LATENCY, SCHED_FORBID, 0) },
+    Scenario { timeout_s: 600, ..dom0("sched-latency-bochs-vmx", "Dom0's wake-ups beside eight spinning DomU vCPUs on VMX", Platform::BochsVmx, "autostart=spin2v-w256.cfg,spin2v-w512.cfg,spin2v-w1024.cfg,spin2v-2.cfg test=sched-latency count=100", SCHED_LATENCY, SCHED_FORBID, 0) },
     // A domain's vCPUs: brought up with VCPUOP_initialise + up; on 2 CPUs
     // they share the one AP.
     Scenario { ..dom0("smp-guest", "a 4-vCPU PVH DomU on 2 CPUs starts vCPUs 1-3 (VCPUOP_initialise + up): every vCPU sums its slice, and every sum is right", Platform::QemuKernel, "run=smp4.cfg", SMP_GUEST, SCHED_FORBID, 0) },
@@ -482,6 +485,8 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { ..dom0("tlb-shootdown", "Dom0 takes 300 frames from a DomU running on the other CPU (add_to_physmap over the page it watches) and reuses each at once: the DomU never sees one again, Dom0's marks stay", Platform::QemuKernel, "autostart=tlb.cfg test=tlb-shootdown rounds=300", TLB_SHOOTDOWN, TLB_FORBID, 0) },
     Scenario { ..dom0("tlb-shootdown-bochs-vmx", "the shootdown on VMX", Platform::BochsVmx, "autostart=tlb.cfg test=tlb-shootdown rounds=100", TLB_SHOOTDOWN_BOCHS, TLB_FORBID, 0) },
     Scenario { smp: 4, ..dom0("vcpu-migrate", "a running DomU's vCPU pinned to each of the three APs of 4 CPUs in turn (setvcpuaffinity): it moves there and runs, 20 times, its memory intact", Platform::QemuKernel, "autostart=tlb.cfg test=vcpu-migrate moves=20", VCPU_MIGRATE, VCPU_MIGRATE_FORBID, 0) },
+    Scenario { smp: 4, ..dom0("sched-balance", "four spinners on the three APs of 4 CPUs (two share one AP); Dom0 destroys one that is alone on its AP: load balancing moves one of the pair there within 2 s, all still run", Platform::QemuKernel, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg test=sched-balance", SCHED_BALANCE, SCHED_BALANCE_FORBID, 0) },
+    Scenario { smp: 3, timeout_s: 300, ..dom0("sched-balance-bochs-vmx", "three spinners on the two APs of 3 CPUs on VMX: one alone on its AP is destroyed, the pair spreads", Platform::BochsVmx, "autostart=spin1.cfg,spin2.cfg,spin3.cfg test=sched-balance", SCHED_BALANCE, SCHED_BALANCE_FORBID, 0) },
     Scenario { smp: 3, timeout_s: 300, ..dom0("vcpu-migrate-bochs-vmx", "the moves between two APs on VMX (VMCLEAR, then the VMCS loaded with the new CPU's host state)", Platform::BochsVmx, "autostart=tlb.cfg test=vcpu-migrate moves=10", VCPU_MIGRATE_BOCHS, VCPU_MIGRATE_FORBID, 0) },
     // Issue 11: Dom0's xenstored.
     Scenario { smp: 3, ..dom0("xenstore", "a DomU runs the xenstore wire-protocol suite against Dom0's xenstored (every request, permissions, watches, a transaction conflict with a peer DomU, each quota): TAP, 0 failed", Platform::QemuKernel, "autostart=xenstore-peer.cfg run=xenstore-test.cfg", XENSTORE, XENSTORE_FORBID, 0) },
@@ -587,6 +592,14 @@ const SCHED_OVERCOMMIT: &[&str] = &[
     "d0 powered off; all its frames freed",
     "hv: exit code=0",
 ];
+const SCHED_OVERCOMMIT_16: &[&str] = &[
+    "xl: spin2v-2.cfg: created domain 6",
+    "xl: sched-share: 6 domains over ",
+    "xl: sched-share: every one of the 16 vCPUs ran",
+    "xl: sched-share: ok: every share within 5 points",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
 const SCHED_OVERCOMMIT_SMP4: &[&str] = &[
     "xl: spin6.cfg: created domain 6",
     "(d6) demo: domain 6 spins on 1 vCPU",
@@ -626,7 +639,7 @@ const SCHED_CAP: &[&str] = &[
     "hv: exit code=0",
 ];
 const SCHED_LATENCY: &[&str] = &[
-    "(d6) demo: domain 6 spins on 1 vCPU",
+    "xl: spin2v-2.cfg: created domain 4",
     "xl: sched-latency: ok: 100 sleeps of 10 ms woke late by ",
     "d0 powered off; all its frames freed",
     "hv: exit code=0",
@@ -648,6 +661,15 @@ const TLB_SHOOTDOWN_BOCHS: &[&str] = &[
 ];
 const TLB_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "tlb: FOUND", "tlb-shootdown: FAILED"];
 
+const SCHED_BALANCE: &[&str] = &[
+    "xl: sched-balance: placed ",
+    "sched: leaves cpu",
+    "sched: moved to cpu",
+    "xl: sched-balance: ok: one spinner per AP again ",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const SCHED_BALANCE_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "sched-balance: FAILED", "could not be"];
 const VCPU_MIGRATE: &[&str] = &[
     "(d1) demo: tlb: watching gfn 0x800",
     "sched: moved to cpu",
@@ -1064,6 +1086,15 @@ const FUZZ_CONCURRENT: &[&str] = &[
     ", 100000 calls done, still alive",
     ", 100000 calls done, still alive",
     ", 100000 calls done, still alive",
+    "dom0: every domain is gone (until-gone)",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const FUZZ_CONCURRENT_1M: &[&str] = &[
+    "xl: fuzz-c3.cfg: created domain 3",
+    "(d3) fuzz: seed=4, 100000 calls done, still alive",
+    ", 1000000 calls done, still alive",
+    ", 1000000 calls done, still alive",
     "dom0: every domain is gone (until-gone)",
     "d0 powered off; all its frames freed",
     "hv: exit code=0",

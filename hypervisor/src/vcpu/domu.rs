@@ -12,6 +12,8 @@
 //! saves what the CPU holds of it, clears its VMCS (`HwVcpu::leave_cpu`)
 //! and hands it over through [`MIGRATING`] to an AP its affinity allows,
 //! which loads it with its own host state and tag (`HwVcpu::join_cpu`).
+//! The same hand-over balances load: an AP with two runnable vCPUs more
+//! than the least loaded other AP gives it one ([`Ap::balance`]).
 //! The vCPUs of one domain may live on different APs: a p2m change shoots
 //! their translations down (`mm::shootdown`).
 
@@ -40,10 +42,25 @@ use crate::sched::runqueue::{RUNQUEUE, VcpuRef};
 /// Residents per CPU, for admission (only that CPU changes its count).
 static RESIDENTS: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
 
+/// Residents that are not blocked, per CPU, for load balancing (only that
+/// CPU changes its count).
+static LOAD: [AtomicUsize; MAX_CPUS] = [const { AtomicUsize::new(0) }; MAX_CPUS];
+
 /// Residents that left their AP for another: their state saved, VMCS
 /// cleared; the domain still has them `running_on` the CPU they left, so
 /// it is not freed under them. Lock order: MIGRATING, then DOMAINS.
-static MIGRATING: Mutex<Vec<Resident>> = Mutex::new(Vec::new());
+static MIGRATING: Mutex<Vec<Migrant>> = Mutex::new(Vec::new());
+
+/// A resident on its way to one of the APs in `to`.
+struct Migrant {
+    r: Resident,
+    to: u64,
+}
+
+/// How often an AP compares its load with the other APs' (Xen's credit2
+/// balances at each decision between runqueues; this is coarser, and one
+/// vCPU moves at a time).
+const BALANCE_NS: u64 = 10_000_000;
 
 /// ASID / VPID of the vCPUs an AP runs: one per CPU (Dom0 has 1), flushed
 /// whenever another vCPU runs there.
@@ -75,11 +92,13 @@ pub struct Ap {
     /// The resident whose FPU, debug and SYSCALL registers are live on the
     /// CPU (saved into its `saved` before another one runs).
     live: Option<VcpuRef>,
+    /// When it last compared loads ([`Ap::balance`]).
+    balanced_at: u64,
 }
 
 impl Ap {
     pub fn new(cpu: usize, backend: Backend) -> Self {
-        Ap { cpu, backend, residents: Vec::new(), live: None }
+        Ap { cpu, backend, residents: Vec::new(), live: None, balanced_at: 0 }
     }
 
     /// One decision: admit a queued vCPU if this CPU should take it, wake
@@ -88,6 +107,7 @@ impl Ap {
     /// Entered with interrupts off.
     pub fn step(&mut self) {
         self.release_unpinned();
+        self.balance();
         self.admit();
         let Some(sched) = crate::sched::get() else {
             cpu::wait_for_interrupt();
@@ -100,6 +120,7 @@ impl Ap {
                 let _ = sched.lock().wake(r.v, now());
             }
         }
+        LOAD[self.cpu].store(self.residents.iter().filter(|r| !r.blocked).count(), Relaxed);
         let decision = sched.lock().schedule(self.cpu, now());
         if let Some(other) = decision.kick {
             crate::arch::x86_64::apic::kick_cpu(other);
@@ -191,25 +212,65 @@ impl Ap {
                 .map(|(i, a)| (i, a & others))
                 .collect()
         };
-        let Some(sched) = crate::sched::get() else { return };
         // Highest index first: swap_remove moves only later ones.
         leaving.sort_unstable_by_key(|&(at, _)| core::cmp::Reverse(at));
         for (at, to) in leaving {
-            let mut r = self.residents.swap_remove(at);
-            if self.live == Some(r.v) {
-                r.saved.save();
-                self.live = None;
-            }
-            sched.lock().remove(r.v);
-            if !r.hw.leave_cpu() {
-                crate::log::write_guest(Level::Error, r.v.domid, r.v.vcpu, "sched", format_args!("cpu{cpu}: its VMCS could not be cleared"));
-            }
-            crate::log::write_guest(Level::Info, r.v.domid, r.v.vcpu, "sched", format_args!("leaves cpu{cpu}: its affinity no longer has it"));
-            MIGRATING.lock().push(r);
-            // An idle AP halts until its tick: wake the ones it may go to.
-            (1..MAX_CPUS.min(64)).filter(|&c| to & (1 << c) != 0).for_each(crate::arch::x86_64::apic::kick_cpu);
+            self.hand_over(at, to, format_args!("its affinity no longer has it"));
         }
+    }
+
+    /// Moves one runnable resident to the least loaded other AP when that
+    /// one has at least two runnable vCPUs fewer (Xen credit2's load
+    /// balancing, by counts): every [`BALANCE_NS`] at most, one move in
+    /// flight at a time, only vCPUs whose hard affinity allows the target.
+    fn balance(&mut self) {
+        let (cpu, at) = (self.cpu, now());
+        if self.residents.len() < 2 || at < self.balanced_at.saturating_add(BALANCE_NS) {
+            return;
+        }
+        self.balanced_at = at;
+        let mine = LOAD[cpu].load(Relaxed);
+        let online = online_mask() & !1 & !(1 << cpu);
+        let least = (1..MAX_CPUS.min(64)).filter(|&c| online & (1 << c) != 0).map(|c| (LOAD[c].load(Relaxed), c)).min();
+        let Some((theirs, to)) = least.filter(|&(theirs, _)| mine >= theirs + 2) else { return };
+        let moving = {
+            let migrating = MIGRATING.lock();
+            if !migrating.is_empty() {
+                return;
+            }
+            let domains = DOMAINS.lock();
+            let allows = |v: VcpuRef| domains.get(v.domid).and_then(|d| d.vcpus.get(v.vcpu as usize)).is_some_and(|s| s.hard_affinity & (1 << to) != 0);
+            // Not the one whose registers are on the CPU, if another can go.
+            let movable = |r: &&Resident| !r.blocked && allows(r.v);
+            let pick = self.residents.iter().filter(movable).find(|r| self.live != Some(r.v)).or_else(|| self.residents.iter().find(movable));
+            pick.map(|r| r.v)
+        };
+        let Some(at) = moving.and_then(|v| self.residents.iter().position(|r| r.v == v)) else { return };
+        self.hand_over(at, 1 << to, format_args!("balance: cpu{to} runs {theirs} vCPUs, this one {mine}"));
+    }
+
+    /// Takes resident `at` off this CPU (its registers saved, its VMCS
+    /// cleared, the scheduler forgets it here) and hands it to the APs in
+    /// `to` through [`MIGRATING`], kicking them.
+    fn hand_over(&mut self, at: usize, to: u64, why: core::fmt::Arguments) {
+        let cpu = self.cpu;
+        let mut r = self.residents.swap_remove(at);
         RESIDENTS[cpu].store(self.residents.len(), Relaxed);
+        LOAD[cpu].store(self.residents.iter().filter(|r| !r.blocked).count(), Relaxed);
+        if self.live == Some(r.v) {
+            r.saved.save();
+            self.live = None;
+        }
+        if let Some(sched) = crate::sched::get() {
+            sched.lock().remove(r.v);
+        }
+        if !r.hw.leave_cpu() {
+            crate::log::write_guest(Level::Error, r.v.domid, r.v.vcpu, "sched", format_args!("cpu{cpu}: its VMCS could not be cleared"));
+        }
+        crate::log::write_guest(Level::Info, r.v.domid, r.v.vcpu, "sched", format_args!("leaves cpu{cpu}: {why}"));
+        MIGRATING.lock().push(Migrant { r, to });
+        // An idle AP halts until its tick: wake the ones it may go to.
+        (1..MAX_CPUS.min(64)).filter(|&c| to & (1 << c) != 0).for_each(crate::arch::x86_64::apic::kick_cpu);
     }
 
     /// Takes a vCPU that left another AP for this one, if its affinity
@@ -217,14 +278,15 @@ impl Ap {
     fn take_migrant(&mut self) -> bool {
         let Some(sched) = crate::sched::get() else { return false };
         let cpu = self.cpu;
-        let wanted = |r: &Resident| {
+        let wanted = |m: &Migrant| {
             let domains = DOMAINS.lock();
-            domains.get(r.v.domid).and_then(|d| d.vcpus.get(r.v.vcpu as usize)).is_none_or(|s| s.hard_affinity & (1 << cpu) != 0)
+            m.to & (1 << cpu) != 0
+                && domains.get(m.r.v.domid).and_then(|d| d.vcpus.get(m.r.v.vcpu as usize)).is_none_or(|s| s.hard_affinity & (1 << cpu) != 0)
         };
         let mut r = {
             let mut migrating = MIGRATING.lock();
             let Some(at) = migrating.iter().position(wanted) else { return false };
-            migrating.swap_remove(at)
+            migrating.swap_remove(at).r
         };
         self.save_live();
         if !r.hw.join_cpu(tag(cpu)) {
