@@ -15,6 +15,8 @@ mod heap;
 mod foreign;
 mod scenarios;
 #[cfg(target_os = "none")]
+mod schedbench;
+#[cfg(target_os = "none")]
 mod shell;
 #[cfg(target_os = "none")]
 mod shootdown;

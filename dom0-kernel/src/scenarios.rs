@@ -14,6 +14,7 @@
 //!   hypervisor must shut this domain down with `SHUTDOWN_watchdog`.
 //! - `bench=cpuid`: cycles per CPUID exit and per null hypercall, then power off.
 //! - `bench=xenstore`: xenstore round trips from one DomU, then four (`xsbench`).
+//! - `bench=sched`: vCPU switch, wake-up and hypercall throughput figures (`schedbench`).
 //! - `idle`: start the `autostart=` domains, then block for ever, woken
 //!   every 5 s by a one-shot timer (VIRQ_TIMER) to reap dead domains.
 //! - `shell`: start the `autostart=` domains, then Dom0's shell on COM2.
@@ -56,6 +57,7 @@ pub enum Scenario {
     Watchdog,
     BenchCpuid,
     BenchXenstore,
+    BenchSched,
     Timer,
     Lifecycle,
     BadConfigs,
@@ -85,6 +87,7 @@ impl Scenario {
                 "test=watchdog" => Some(Scenario::Watchdog),
                 "bench=cpuid" => Some(Scenario::BenchCpuid),
                 "bench=xenstore" => Some(Scenario::BenchXenstore),
+                "bench=sched" => Some(Scenario::BenchSched),
                 "idle" => Some(Scenario::Idle),
                 "shell" => Some(Scenario::Shell),
                 "test=timer" => Some(Scenario::Timer),
@@ -137,7 +140,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
         Scenario::Foreign => crate::foreign::run(si),
         Scenario::Watchdog => watchdog(),
         Scenario::Hostile => hostile::run(si),
-        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore | Scenario::NoLeak | Scenario::Balloon | Scenario::SchedShare | Scenario::SchedLatency | Scenario::TlbShootdown | Scenario::VcpuMigrate | Scenario::SchedBalance => {
+        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore | Scenario::BenchSched | Scenario::NoLeak | Scenario::Balloon | Scenario::SchedShare | Scenario::SchedLatency | Scenario::TlbShootdown | Scenario::VcpuMigrate | Scenario::SchedBalance => {
             let Some(timer) = timer() else { return };
             let Some(mut ts) = crate::xl::autostart(si) else { return };
             match scenario {
@@ -155,6 +158,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
                     crate::shootdown::run(&mut ts, &timer, si, rounds);
                 }
                 Scenario::BenchXenstore => crate::xsbench::run(&mut ts, &timer),
+                Scenario::BenchSched => crate::schedbench::run(&mut ts, &timer),
                 _ => crate::xl::run(&mut ts, &timer, guest_rt::cmdline::value(si.cmdline(), "run").unwrap_or(""), 120),
             }
             ts.destroy_all();

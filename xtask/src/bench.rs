@@ -71,8 +71,10 @@ pub struct BenchArgs {
     #[arg(long)]
     xenstore: bool,
     /// Time credit2's scheduling decision with 4, 16, 64 and 256 runnable
-    /// vCPUs (a release host test, `sched-decision`); with no option at
-    /// all it runs too.
+    /// vCPUs (a release host test, `sched-decision`), then the scheduler
+    /// table (vCPU switch, wake-up latency, hypercall throughput with 1, 2
+    /// and 4 DomUs at once: bench_sched.rs); with no option at all they
+    /// run too.
     #[arg(long)]
     sched: bool,
 }
@@ -499,6 +501,7 @@ pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
     }
     let xenstore = if everything || args.xenstore { crate::bench_xenstore::run_and_print(root, target_dir, &out) } else { Json::Null };
     let sched = if everything || args.sched { sched_decision(root) } else { Json::Null };
+    let sched_runs = if everything || args.sched { crate::bench_sched::run_and_print(root, target_dir, &out) } else { Json::Null };
     let json_path = out.join("bench.json");
     std::fs::create_dir_all(&out)?;
     let report = Json::Obj(vec![
@@ -507,6 +510,7 @@ pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
         ("linux_boot", crate::bench_linux::json(&linux_results)),
         ("xenstore", xenstore.clone()),
         ("sched_decision", sched.clone()),
+        ("sched", sched_runs.clone()),
     ]);
     std::fs::write(&json_path, report.render())
         .with_context(|| format!("writing {}", json_path.display()))?;
@@ -519,6 +523,7 @@ pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
         || !boot_results.is_empty()
         || !matches!(xenstore, Json::Null)
         || !matches!(sched, Json::Null)
+        || !matches!(sched_runs, Json::Null)
         || !linux_results.is_empty();
     if !ran {
         println!("nothing ran");

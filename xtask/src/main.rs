@@ -5,6 +5,7 @@ mod bench;
 mod bench_boot;
 mod bench_xenstore;
 mod bench_linux;
+mod bench_sched;
 mod bochs;
 mod bundle;
 mod com2;

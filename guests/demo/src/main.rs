@@ -11,6 +11,8 @@
 //! for good (never blocks), on `vcpus=N` vCPUs, for the scheduler's tests. `smp=N` starts
 //! vCPUs 1..N (VCPUOP_initialise + up), each of them and vCPU 0 sums its own
 //! slice of 0..N*2^22, and vCPU 0 checks every sum and says how many ran.
+//! `schedbench count=N` and `hcbench ms=M` are the scheduler's benchmarks
+//! (`kernel/bench.rs`).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -21,6 +23,8 @@ mod kernel {
     use abi::cpuid::XEN_HVM_CPUID_DOMID_PRESENT;
     use abi::sched::SHUTDOWN_CRASH;
     use guest_rt::{cmdline, cpu, println};
+
+    mod bench;
 
     /// What `scrub` leaves at the start of every page it filled.
     pub const MARK: [u8; 16] = *b"scrub: not mine!";
@@ -166,6 +170,14 @@ mod kernel {
         }
         if cmdline::flag(line, "tlb") {
             tlb();
+        }
+        if cmdline::flag(line, "schedbench") {
+            bench::sched(number("count").unwrap_or(2000));
+            return;
+        }
+        if cmdline::flag(line, "hcbench") {
+            bench::hypercalls(number("ms").unwrap_or(1000));
+            return;
         }
         if let Some(n) = number("smp") {
             smp::run(u32::try_from(n).unwrap_or(0));
