@@ -60,8 +60,9 @@ fn check(ts: &mut Toolstack, timer: &Timer, si: &StartInfo, rounds: u64) -> Resu
             // SAFETY: our own page, just populated and identity-mapped.
             unsafe { p.write_volatile(MARK | i as u64) };
         }
-        // Give a stale translation on the DomU's CPU time to show.
-        for _ in 0..2000 {
+        // Give a stale translation on the DomU's CPU time to show (and the
+        // DomU time to see the fresh page, on a loaded host too).
+        for _ in 0..20_000 {
             core::hint::spin_loop();
         }
         for (i, gfn) in ours.iter().enumerate() {

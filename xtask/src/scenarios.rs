@@ -648,7 +648,7 @@ const SCHED_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "sched-share
 
 const TLB_SHOOTDOWN: &[&str] = &[
     "(d1) demo: tlb: watching gfn 0x800",
-    "(d1) demo: tlb: 100 fresh pages seen",
+    "(d1) demo: tlb: 10 fresh pages seen",
     "dom0: tlb-shootdown: 300 frames taken from the running DomU and reused; it never saw one again",
     "d0 powered off; all its frames freed",
     "hv: exit code=0",

@@ -96,7 +96,7 @@ mod kernel {
             // SAFETY: as above.
             unsafe { page.write_volatile(PATTERN) };
             fresh += 1;
-            if fresh.is_multiple_of(100) {
+            if fresh.is_multiple_of(10) {
                 println!("demo: tlb: {fresh} fresh pages seen");
             }
         }

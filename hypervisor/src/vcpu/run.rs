@@ -159,7 +159,11 @@ impl Guest {
 /// tables, as they were when it made the call, and the domain table.
 struct HypercallContext<'g> {
     guest: &'g mut Guest,
-    domains: DomainsGuard<'g>,
+    /// The domain table, locked at the call's first look at any domain
+    /// (its memory, state or another domain) and held to its end; a call
+    /// that needs none (xen_version, most timer and yield calls) runs
+    /// without it.
+    domains: core::cell::OnceCell<DomainsGuard<'static>>,
     vcpu: &'g HwVcpu,
     /// The guest's paging at the call, read at the first guest-virtual
     /// access, for a supervisor access (Xen's `copy_{to,from}_user_hvm`
@@ -210,7 +214,16 @@ impl HypercallContext<'_> {
         len > 0 && (gva & 0xfff) + len as u64 <= 0x1000
     }
     fn me(&self) -> &Domain {
-        self.domains.get(self.guest.domid).expect("a running vCPU's domain is in the table")
+        self.table().get(self.guest.domid).expect("a running vCPU's domain is in the table")
+    }
+
+    fn table(&self) -> &DomainsGuard<'static> {
+        self.domains.get_or_init(|| DOMAINS.lock())
+    }
+
+    fn table_mut(&mut self) -> &mut DomainsGuard<'static> {
+        self.table();
+        self.domains.get_mut().expect("locked just above")
     }
 }
 
@@ -222,7 +235,8 @@ impl Caller for HypercallContext<'_> {
         self.guest.vcpu_id
     }
     fn privileged(&self) -> bool {
-        self.me().privileged
+        // Fixed at the domain's creation: no need to look at the table.
+        self.guest.hardware_domain
     }
     fn compat(&self) -> bool {
         self.compat
@@ -252,26 +266,26 @@ impl Caller for HypercallContext<'_> {
     }
     fn this(&mut self) -> &mut dyn DomainOps {
         let id = self.guest.domid;
-        self.domains.get_mut(id).expect("a running vCPU's domain is in the table")
+        self.table_mut().get_mut(id).expect("a running vCPU's domain is in the table")
     }
     fn domain(&mut self, domid: u16) -> Option<&mut dyn DomainOps> {
         let id = if domid == abi::xen::DOMID_SELF.0 { self.guest.domid } else { domid };
-        self.domains.get_mut(id).map(|d| d as &mut dyn DomainOps)
+        self.table_mut().get_mut(id).map(|d| d as &mut dyn DomainOps)
     }
     fn create_domain(&mut self, id: u16, max_vcpus: u32, handle: [u8; 16]) -> Result<u16, Errno> {
-        if !self.domains.has_room() {
+        if !self.table().has_room() {
             return Err(Errno::ENOMEM);
         }
-        let id = if id == 0 { self.domains.free_id().ok_or(Errno::ENOMEM)? } else { id };
+        let id = if id == 0 { self.table_mut().free_id().ok_or(Errno::ENOMEM)? } else { id };
         let format = self.me().p2m.format();
         let mut domain = Domain::new(id, false, format, max_vcpus)?;
         domain.paused = true;
         domain.handle = handle;
-        self.domains.insert(domain);
+        self.table_mut().insert(domain);
         Ok(id)
     }
     fn destroy_domain(&mut self, id: u16) -> Result<(), Errno> {
-        let d = self.domains.get_mut(id).ok_or(Errno::ESRCH)?;
+        let d = self.table_mut().get_mut(id).ok_or(Errno::ESRCH)?;
         // Dying first: no CPU takes one of its vCPUs from the queue again.
         d.dying = true;
         let running: Vec<usize> = d.vcpus.iter().filter_map(|v| v.running_on).collect();
@@ -289,13 +303,13 @@ impl Caller for HypercallContext<'_> {
         // (and tell its mappers it is gone), then free everything.
         crate::hypercall::grant_table::release_domain(self, id);
         crate::sched::runqueue::RUNQUEUE.lock().forget_domain(id);
-        let domain = self.domains.remove(id).ok_or(Errno::ESRCH)?;
-        self.domains.unbind_peers_of(&domain);
+        let domain = self.table_mut().remove(id).ok_or(Errno::ESRCH)?;
+        self.table_mut().unbind_peers_of(&domain);
         domain.destroy();
         Ok(())
     }
     fn wait_paused(&mut self, id: u16) -> Result<(), Errno> {
-        let d = self.domains.get(id).ok_or(Errno::ESRCH)?;
+        let d = self.table().get(id).ok_or(Errno::ESRCH)?;
         let here = crate::arch::cpu_index() as usize;
         let busy: Vec<usize> = d.vcpus.iter().filter(|v| v.signals.is_running()).filter_map(|v| v.running_on).filter(|&c| c != here).collect();
         if busy.is_empty() {
@@ -307,7 +321,7 @@ impl Caller for HypercallContext<'_> {
         Err(Errno::ERESTART)
     }
     fn domain_ids(&self, first: u16) -> Vec<u16> {
-        self.domains.from(first).map(|d| d.id).collect()
+        self.table().from(first).map(|d| d.id).collect()
     }
     fn machine_time_ns(&self) -> u64 {
         now()
@@ -1139,13 +1153,14 @@ fn crash(guest: &mut Guest, vcpu: &HwVcpu, why: core::fmt::Arguments) -> End {
 }
 
 /// The hypercall exit, through `hypercall::entry` (its CPL gate, budget
-/// and continuations); the domain table is locked only while the call runs.
+/// and continuations); the domain table is locked only while the call
+/// runs, and only from its first look at a domain.
 fn hypercall(vcpu: &mut HwVcpu, guest: &mut Guest) -> entry::Step {
     entry::enter(vcpu, |vcpu, admitted| {
         guest.last_call = Some(admitted.call);
         let mut ctx = HypercallContext {
             guest,
-            domains: DOMAINS.lock(),
+            domains: core::cell::OnceCell::new(),
             vcpu,
             paging: core::cell::OnceCell::new(),
             compat: admitted.compat,
@@ -1154,7 +1169,8 @@ fn hypercall(vcpu: &mut HwVcpu, guest: &mut Guest) -> entry::Step {
         };
         let outcome = hypercall::dispatch(&mut ctx, admitted.call);
         let id = ctx.guest.domid;
-        let after = match ctx.domains.get_mut(id) {
+        // Only a call that looked at the table can have shut its domain down.
+        let after = match ctx.domains.get_mut().and_then(|t| t.get_mut(id)) {
             Some(me) => After {
                 shut_down: match me.state {
                     DomainState::Shutdown(reason) => Some(reason),
