@@ -514,7 +514,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         create: &["configs/linux/linux-smp.cfg"],
         com2: Some(Com2Script { com1: false, after: "xl: linux-smp.cfg: created domain 1", input: LINUX_SMP_INPUT, expect: LINUX_SMP_COM2 }),
-        ..linux("linux-smp", "Debian's Linux as a 2-vCPU PVH DomU: its second vCPU starts by INIT-SIPI-SIPI into the real-mode trampoline, /proc/cpuinfo shows 2 CPUs and a command runs pinned on each (taskset); `shutdown linux` powers it off", Platform::QemuKernel, "shell until-gone", LINUX_SMP)
+        ..linux("linux-smp", "Debian's Linux as a 2-vCPU PVH DomU: its second vCPU starts by INIT-SIPI-SIPI into the real-mode trampoline, /proc/cpuinfo shows 2 CPUs and a command runs pinned on each (taskset); with both busy on the one AP, its steal time (from the runstate area) grows; `shutdown linux` powers it off", Platform::QemuKernel, "shell until-gone", LINUX_SMP)
     },
     Scenario {
         create: &["configs/linux/linux-smp-poweroff.cfg"],
@@ -846,12 +846,13 @@ const LINUX_SMP_BOCHS: &[&str] = &[
     ", as before the first was created",
     "hv: exit code=0",
 ];
-const LINUX_SMP_INPUT: &str = "console linux\r{wait:linux-init: shell on the console}echo cpus=$(grep -c ^processor /proc/cpuinfo)\r{wait:cpus=}taskset -c 0 sh -c 'echo on-cpu0-$((6*7))'\r{wait:on-cpu0-42}taskset -c 1 sh -c 'echo on-cpu1-$((6*7))'\r{wait:on-cpu1-42}\x1dshutdown linux\r{wait:powered off: destroyed}";
+const LINUX_SMP_INPUT: &str = "console linux\r{wait:linux-init: shell on the console}echo cpus=$(grep -c ^processor /proc/cpuinfo)\r{wait:cpus=}taskset -c 0 sh -c 'echo on-cpu0-$((6*7))'\r{wait:on-cpu0-42}taskset -c 1 sh -c 'echo on-cpu1-$((6*7))'\r{wait:on-cpu1-42}s0=$(awk '/^cpu /{print $9}' /proc/stat); for c in 0 1; do taskset -c $c sh -c 'i=0; while [ $i -lt 30000 ]; do i=$((i+1)); done' & done; wait; s1=$(awk '/^cpu /{print $9}' /proc/stat); echo steal-ticks $s0 to $s1, grew=$((s1 > s0))\r{wait:, grew=1}\x1dshutdown linux\r{wait:powered off: destroyed}";
 const LINUX_SMP_COM2: &[&str] = &[
     "linux-init: shell on the console",
     "cpus=2",
     "on-cpu0-42",
     "on-cpu1-42",
+    ", grew=1",
     "[linux (d1): detached]",
     "xl: linux (d1) powered off: destroyed",
 ];

@@ -52,6 +52,9 @@ pub struct VcpuState {
     pub soft_affinity: u64,
     /// An INIT IPI put it in wait-for-SIPI: the next start-up IPI starts it.
     pub awaiting_sipi: bool,
+    /// Where VCPUOP_register_runstate_memory_area put its runstate (a guest
+    /// virtual address): rewritten each time it starts or stops running.
+    pub runstate_area: Option<u64>,
 }
 
 impl Default for VcpuState {
@@ -67,6 +70,7 @@ impl Default for VcpuState {
             hard_affinity: u64::MAX,
             soft_affinity: u64::MAX,
             awaiting_sipi: false,
+            runstate_area: None,
         }
     }
 }

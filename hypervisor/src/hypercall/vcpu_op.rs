@@ -8,7 +8,7 @@
 //! | `VCPUOP_down` (2) | marks it down |
 //! | `VCPUOP_initialise` (0) | the context is read (-EFAULT); -EEXIST once initialised (vCPU 0 by the builder); a 32-bit context with paging off and flat CS starts the vCPU at its `eip` with its `ebx`, in the PVH boot state; others (paging, long mode, 64-bit) -EINVAL here |
 //! | `VCPUOP_get_runstate_info` (4) | its runstate (running, runnable, blocked, offline: ns in each since it first ran) |
-//! | `VCPUOP_register_runstate_memory_area` (5) | the runstate is written there once (not yet at each switch; NULL unregisters) |
+//! | `VCPUOP_register_runstate_memory_area` (5) | the runstate is written there now and each time the vCPU starts or stops running (a scheduler's switch; with `VMASST_TYPE_runstate_update_flag`, `XEN_RUNSTATE_UPDATE` marks the write); NULL unregisters |
 //! | `VCPUOP_register_vcpu_info` (10) | offset <= 4096 - 64 and 8-aligned (-ENXIO), a RAM gfn (-EINVAL), once per vCPU (-EINVAL); the pvclock is written there |
 //! | `VCPUOP_send_nmi` (11) | non-NULL -EINVAL; NULL -ENOSYS (no NMI injection yet) |
 //! | `VCPUOP_get_physid` (12) | -EINVAL: vCPUs are not pinned |
@@ -66,11 +66,14 @@ pub fn vcpu_op(caller: &mut impl Caller, cmd: u64, vcpuid: u64, arg: u64) -> Out
         },
         VCPUOP_REGISTER_RUNSTATE_MEMORY_AREA => match read_arg::<VcpuRegisterRunstateMemoryArea>(caller, arg) {
             Err(e) => Outcome::err(e),
-            Ok(area) if area.addr == 0 => Outcome::Return(0),
             Ok(area) => {
-                // Xen writes the area here and at each context switch; this
-                // one only here (not yet at switches). A bad address is not
-                // an error, as in Xen.
+                // Xen writes the area here and each time the vCPU starts or
+                // stops running (the vCPU loop: `publish_runstate`). A bad
+                // address is not an error, as in Xen; NULL unregisters.
+                caller.this().vcpus()[id].runstate_area = (area.addr != 0).then_some(area.addr);
+                if area.addr == 0 {
+                    return Outcome::Return(0);
+                }
                 let r = caller.this().vcpus()[id].signals.runstate(now);
                 let mut info = VcpuRunstateInfo::new_zeroed();
                 (info.state, info.state_entry_time, info.time) = (r.state, r.entry_ns, r.time);

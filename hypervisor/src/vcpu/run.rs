@@ -178,18 +178,54 @@ struct HypercallContext<'g> {
     last_page: core::cell::Cell<Option<(u64, u64, bool)>>,
 }
 
+/// The vCPU's paging as it is now, for accesses on its kernel's behalf.
+fn supervisor_paging(vcpu: &HwVcpu) -> Option<GuestPaging> {
+    const CR4_SMAP: u64 = 1 << 21;
+    const RFLAGS_AC: u64 = 1 << 18;
+    let (cr0, cr3, cr4, efer) = vcpu.paging_state();
+    // RFLAGS.AC matters only under SMAP (a `stac` lifts it).
+    let ac = cr4 & CR4_SMAP != 0 && vcpu.rflags() & RFLAGS_AC != 0;
+    GuestPaging::supervisor(cr0, cr3, cr4, efer, ac)
+}
+
+/// Writes the vCPU's runstate where it registered it (Xen's
+/// `update_runstate_area`, at each switch): with the domain's
+/// `VMASST_TYPE_runstate_update_flag`, `state_entry_time` carries
+/// `XEN_RUNSTATE_UPDATE` while the rest is written, so a reader on another
+/// vCPU sees no torn record. An address the guest's tables do not map is
+/// skipped, as Xen does.
+fn publish_runstate(vcpu: &HwVcpu, guest: &Guest) {
+    use abi::vcpu::{CompatVcpuRunstateInfo, VcpuRunstateInfo, XEN_RUNSTATE_UPDATE};
+    use abi::zerocopy::{FromZeros, IntoBytes};
+    let domains = DOMAINS.lock();
+    let Some(d) = domains.get(guest.domid) else { return };
+    let Some(addr) = d.vcpus.get(guest.vcpu_id as usize).and_then(|v| v.runstate_area) else { return };
+    let Some(paging) = supervisor_paging(vcpu) else { return };
+    let r = guest.signals.runstate(now());
+    let flagged = d.vm_assist & (1 << abi::xen::VMASST_TYPE_RUNSTATE_UPDATE_FLAG) != 0;
+    let mut mem = d.memory();
+    let mut write = |entry: u64| {
+        let ok = if d.compat_shinfo {
+            let mut info = CompatVcpuRunstateInfo::new_zeroed();
+            (info.state, info.state_entry_time, info.time) = (r.state, entry, r.time);
+            guest::write_gva(&mut mem, &paging, addr, info.as_bytes())
+        } else {
+            let mut info = VcpuRunstateInfo::new_zeroed();
+            (info.state, info.state_entry_time, info.time) = (r.state, entry, r.time);
+            guest::write_gva(&mut mem, &paging, addr, info.as_bytes())
+        };
+        ok.is_ok()
+    };
+    if flagged && !write(r.entry_ns | XEN_RUNSTATE_UPDATE) {
+        return;
+    }
+    write(r.entry_ns);
+}
+
 impl HypercallContext<'_> {
     /// The calling vCPU's paging, read once per hypercall.
     fn paging(&self) -> Result<GuestPaging, Errno> {
-        const CR4_SMAP: u64 = 1 << 21;
-        const RFLAGS_AC: u64 = 1 << 18;
-        let paging = self.paging.get_or_init(|| {
-            let (cr0, cr3, cr4, efer) = self.vcpu.paging_state();
-            // RFLAGS.AC matters only under SMAP (a `stac` lifts it).
-            let ac = cr4 & CR4_SMAP != 0 && self.vcpu.rflags() & RFLAGS_AC != 0;
-            GuestPaging::supervisor(cr0, cr3, cr4, efer, ac)
-        });
-        paging.ok_or(Errno::EFAULT)
+        self.paging.get_or_init(|| supervisor_paging(self.vcpu)).ok_or(Errno::EFAULT)
     }
 
     /// The gpa of `gva` if it lies in the page translated last (for a write:
@@ -401,6 +437,7 @@ pub fn run_slice(vcpu: &mut HwVcpu, guest: &mut Guest, slice: Slice) -> Left {
     guest.slice = Some(slice);
     guest.waiting = None;
     guest.signals.started(now());
+    publish_runstate(vcpu, guest);
     let left = match control(guest) {
         Some(left) => left,
         None => run_loop(vcpu, guest),
@@ -412,6 +449,9 @@ pub fn run_slice(vcpu: &mut HwVcpu, guest: &mut Guest, slice: Slice) -> Left {
         }
         Left::Blocked => guest.signals.left_cpu(now(), true),
         Left::Yield => guest.signals.left_cpu(now(), false),
+    }
+    if !matches!(left, Left::End(_)) {
+        publish_runstate(vcpu, guest);
     }
     left
 }
@@ -981,6 +1021,9 @@ enum Wait {
 /// then. Under the scheduler it does not sleep here: false, and
 /// `guest.waiting` says what it waits for.
 fn wait(vcpu: &HwVcpu, guest: &mut Guest, how: Wait) -> bool {
+    // Without the scheduler (Dom0's vCPU 0 on its own CPU) no slice ends
+    // here: the runstate area is rewritten when it blocks and wakes.
+    let mut published = false;
     loop {
         fire_timers(guest);
         take_posted_ipis(guest);
@@ -988,9 +1031,16 @@ fn wait(vcpu: &HwVcpu, guest: &mut Guest, how: Wait) -> bool {
         if guest.signals.upcall_owed() || interrupt || woken(guest, how) {
             guest.signals.unblock(now());
             guest.waiting = None;
+            if published {
+                publish_runstate(vcpu, guest);
+            }
             return true;
         }
         guest.signals.block(now());
+        if guest.slice.is_none() && !published {
+            publish_runstate(vcpu, guest);
+            published = true;
+        }
         const RFLAGS_IF: u64 = 1 << 9;
         guest.waiting = Some(Waiting { how, interrupts_on: vcpu.rflags() & RFLAGS_IF != 0 });
         if guest.slice.is_some() {

@@ -255,6 +255,31 @@ pub fn run_state(s: &mut Suite) {
             format_args!("state {:#x}", r.state),
             format_args!("state 0"),
         );
+        // A 2 ms SCHEDOP_poll with no ports blocks the vCPU: Xen rewrites
+        // the area when it stops and when it runs again.
+        let poll = SCRATCH.put(
+            ARG,
+            &abi::sched::SchedPoll {
+                ports: 0,
+                nr_ports: 0,
+                _pad: 0,
+                timeout: guest_rt::timer::now_ns() + 2_000_000,
+            },
+        );
+        s.call(abi::xen::HYPERVISOR_SCHED_OP, args([abi::sched::SCHEDOP_POLL, poll]));
+        let after = RUNSTATE.get::<VcpuRunstateInfo>(0);
+        let (blocked, before_blocked) = (after.time[RUNSTATE_BLOCKED as usize], r.time[RUNSTATE_BLOCKED as usize]);
+        s.tap.assert(
+            format_args!("after a 2 ms block the runstate area says running again, entered later, with the blocked time grown"),
+            after.state == RUNSTATE_RUNNING
+                && after.state_entry_time > r.state_entry_time
+                && blocked >= before_blocked + 1_000_000,
+            format_args!(
+                "state {}, entered {} (was {}), blocked {} ns (was {})",
+                after.state, after.state_entry_time, r.state_entry_time, blocked, before_blocked
+            ),
+            format_args!("state 0, entered later, blocked time grown by ~2 ms"),
+        );
     }
     let arg = SCRATCH.put(ARG, &VcpuRegisterRunstateMemoryArea { addr: 0 });
     s.check(
