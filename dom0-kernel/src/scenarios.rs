@@ -29,6 +29,8 @@
 //!   the APs with setvcpuaffinity (`xl.rs`).
 //! - `test=sched-balance`: destroy a spinner alone on its AP; the others
 //!   must spread over the APs again by themselves (`xl.rs`).
+//! - `test=sched-soft`: three spinners preferring CPU 3: two stay there
+//!   (`xl.rs`).
 //! - `test=hostile`: the hostile guest (`guests/hostile`) as a DomU, then
 //!   again on the same CPU (fresh vCPU state), while Dom0 measures how late
 //!   its own 50 ms ticks come; then Dom0's own attacks of issue 9: destroy a
@@ -71,6 +73,7 @@ pub enum Scenario {
     TlbShootdown,
     VcpuMigrate,
     SchedBalance,
+    SchedSoft,
 }
 
 impl Scenario {
@@ -102,6 +105,7 @@ impl Scenario {
                 "test=tlb-shootdown" => Some(Scenario::TlbShootdown),
                 "test=vcpu-migrate" => Some(Scenario::VcpuMigrate),
                 "test=sched-balance" => Some(Scenario::SchedBalance),
+                "test=sched-soft" => Some(Scenario::SchedSoft),
                 w if w.starts_with("run=") => Some(Scenario::Run),
                 _ => None,
             })
@@ -140,7 +144,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
         Scenario::Foreign => crate::foreign::run(si),
         Scenario::Watchdog => watchdog(),
         Scenario::Hostile => hostile::run(si),
-        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore | Scenario::BenchSched | Scenario::NoLeak | Scenario::Balloon | Scenario::SchedShare | Scenario::SchedLatency | Scenario::TlbShootdown | Scenario::VcpuMigrate | Scenario::SchedBalance => {
+        Scenario::Lifecycle | Scenario::BadConfigs | Scenario::Run | Scenario::XenstoreShutdown | Scenario::BenchXenstore | Scenario::BenchSched | Scenario::NoLeak | Scenario::Balloon | Scenario::SchedShare | Scenario::SchedLatency | Scenario::TlbShootdown | Scenario::VcpuMigrate | Scenario::SchedBalance | Scenario::SchedSoft => {
             let Some(timer) = timer() else { return };
             let Some(mut ts) = crate::xl::autostart(si) else { return };
             match scenario {
@@ -153,6 +157,7 @@ pub fn run(scenario: Scenario, si: &StartInfo) {
                 Scenario::SchedLatency => crate::xl::sched_latency(&mut ts, &timer, si.cmdline()),
                 Scenario::VcpuMigrate => crate::xl::vcpu_migrate(&mut ts, &timer, si.cmdline()),
                 Scenario::SchedBalance => crate::xl::sched_balance(&mut ts, &timer),
+                Scenario::SchedSoft => crate::xl::sched_soft(&mut ts, &timer),
                 Scenario::TlbShootdown => {
                     let rounds = guest_rt::cmdline::value(si.cmdline(), "rounds").and_then(|r| r.parse().ok()).unwrap_or(300);
                     crate::shootdown::run(&mut ts, &timer, si, rounds);

@@ -454,6 +454,30 @@ pub fn sched_balance(ts: &mut Toolstack, timer: &Timer) {
     println!("xl: sched-balance: ok: one spinner per AP again {took} us after cpu{freed} went idle: {now_placed:?}");
 }
 
+/// `test=sched-soft`: the autostart domains are three spinners whose soft
+/// affinity is CPU 3 (`cpus_soft = "3"`), on the three APs of 4 CPUs: the
+/// preference keeps two of them there (2 vs 0 is not worth leaving it),
+/// and balancing moves the third away (3 vs 0 is); all run.
+pub fn sched_soft(ts: &mut Toolstack, timer: &Timer) {
+    let _ = ts.wait(timer, 1000);
+    for line in ts.reap() {
+        println!("{line}");
+    }
+    let fail = |why: &str| println!("xl: sched-soft: FAILED: {why}");
+    let ids: alloc::vec::Vec<u16> = xen::domain_infos().unwrap_or_default().iter().map(|i| i.domain.0).filter(|&d| d != 0).collect();
+    let placed: alloc::vec::Vec<(u16, u32, u64)> =
+        ids.iter().map(|&id| xen::vcpu_info(id, 0).map_or((id, u32::MAX, 0), |v| (id, v.cpu, v.cpu_time))).collect();
+    let on_soft = placed.iter().filter(|p| p.1 == 3).count();
+    if ids.len() != 3 || on_soft != 2 {
+        return fail(&alloc::format!("want two of three on cpu3, have (domain, cpu, ns) {placed:?}"));
+    }
+    let _ = timer.sleep_ms(100);
+    if !placed.iter().all(|&(id, _, t)| xen::vcpu_info(id, 0).is_ok_and(|v| v.cpu_time > t)) {
+        return fail("a spinner stopped running");
+    }
+    println!("xl: sched-soft: ok: two on their soft CPU 3, one moved off it: {:?}", placed.iter().map(|p| (p.0, p.1)).collect::<alloc::vec::Vec<_>>());
+}
+
 /// `test=vcpu-migrate [moves=N]`: pins vCPU 0 of the domain `tlb`
 /// (`autostart=tlb.cfg`, which checks its memory all the while) to each AP
 /// in turn with setvcpuaffinity, and waits for it to run there

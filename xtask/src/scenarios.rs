@@ -486,6 +486,7 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { ..dom0("tlb-shootdown-bochs-vmx", "the shootdown on VMX", Platform::BochsVmx, "autostart=tlb.cfg test=tlb-shootdown rounds=100", TLB_SHOOTDOWN_BOCHS, TLB_FORBID, 0) },
     Scenario { smp: 4, ..dom0("vcpu-migrate", "a running DomU's vCPU pinned to each of the three APs of 4 CPUs in turn (setvcpuaffinity): it moves there and runs, 20 times, its memory intact", Platform::QemuKernel, "autostart=tlb.cfg test=vcpu-migrate moves=20", VCPU_MIGRATE, VCPU_MIGRATE_FORBID, 0) },
     Scenario { smp: 4, ..dom0("sched-balance", "four spinners on the three APs of 4 CPUs (two share one AP); Dom0 destroys one that is alone on its AP: load balancing moves one of the pair there within 2 s, all still run", Platform::QemuKernel, "autostart=spin1.cfg,spin2.cfg,spin3.cfg,spin4.cfg test=sched-balance", SCHED_BALANCE, SCHED_BALANCE_FORBID, 0) },
+    Scenario { smp: 4, ..dom0("sched-soft", "three spinners whose soft affinity is CPU 3, on the three APs of 4 CPUs: admission and balancing keep two there and move the third off it (soft affinity weighs as much as three vCPUs of load); all run", Platform::QemuKernel, "autostart=spin-soft3-1.cfg,spin-soft3-2.cfg,spin-soft3-3.cfg test=sched-soft", SCHED_SOFT, SCHED_BALANCE_FORBID, 0) },
     Scenario { smp: 3, timeout_s: 300, ..dom0("sched-balance-bochs-vmx", "three spinners on the two APs of 3 CPUs on VMX: one alone on its AP is destroyed, the pair spreads", Platform::BochsVmx, "autostart=spin1.cfg,spin2.cfg,spin3.cfg test=sched-balance", SCHED_BALANCE, SCHED_BALANCE_FORBID, 0) },
     Scenario { smp: 3, timeout_s: 300, ..dom0("vcpu-migrate-bochs-vmx", "the moves between two APs on VMX (VMCLEAR, then the VMCS loaded with the new CPU's host state)", Platform::BochsVmx, "autostart=tlb.cfg test=vcpu-migrate moves=10", VCPU_MIGRATE_BOCHS, VCPU_MIGRATE_FORBID, 0) },
     // Issue 11: Dom0's xenstored.
@@ -669,7 +670,13 @@ const SCHED_BALANCE: &[&str] = &[
     "d0 powered off; all its frames freed",
     "hv: exit code=0",
 ];
-const SCHED_BALANCE_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "sched-balance: FAILED", "could not be"];
+const SCHED_SOFT: &[&str] = &[
+    "xl: spin-soft3-3.cfg: created domain 3",
+    "xl: sched-soft: ok: two on their soft CPU 3, one moved off it",
+    "d0 powered off; all its frames freed",
+    "hv: exit code=0",
+];
+const SCHED_BALANCE_FORBID: &[&str] = &["PANIC", "FATAL", "domain crashed", "sched-balance: FAILED", "sched-soft: FAILED", "could not be"];
 const VCPU_MIGRATE: &[&str] = &[
     "(d1) demo: tlb: watching gfn 0x800",
     "sched: moved to cpu",

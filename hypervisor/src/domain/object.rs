@@ -47,7 +47,7 @@ pub struct VcpuState {
     /// The physical CPU running it now, if one is.
     pub running_on: Option<usize>,
     /// CPUs it may run on (bit N: CPU N; XEN_DOMCTL_setvcpuaffinity), and
-    /// those it prefers (kept for the scheduler; this one ignores them).
+    /// those it prefers (admission and load balancing weigh them).
     pub hard_affinity: u64,
     pub soft_affinity: u64,
     /// An INIT IPI put it in wait-for-SIPI: the next start-up IPI starts it.

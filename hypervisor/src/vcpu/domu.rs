@@ -222,7 +222,9 @@ impl Ap {
     /// Moves one runnable resident to the least loaded other AP when that
     /// one has at least two runnable vCPUs fewer (Xen credit2's load
     /// balancing, by counts): every [`BALANCE_NS`] at most, one move in
-    /// flight at a time, only vCPUs whose hard affinity allows the target.
+    /// flight at a time, only vCPUs whose hard affinity allows the target
+    /// and whose soft affinity keeps them here only by less than
+    /// [`SOFT_WEIGHT`].
     fn balance(&mut self) {
         let (cpu, at) = (self.cpu, now());
         if self.residents.len() < 2 || at < self.balanced_at.saturating_add(BALANCE_NS) {
@@ -239,9 +241,15 @@ impl Ap {
                 return;
             }
             let domains = DOMAINS.lock();
-            let allows = |v: VcpuRef| domains.get(v.domid).and_then(|d| d.vcpus.get(v.vcpu as usize)).is_some_and(|s| s.hard_affinity & (1 << to) != 0);
+            let affinity = |v: VcpuRef| domains.get(v.domid).and_then(|d| d.vcpus.get(v.vcpu as usize)).map_or((0, 0), |s| (s.hard_affinity, s.soft_affinity));
+            // Its hard affinity allows the target; its soft one too, or it
+            // has no soft CPU here, or the imbalance outweighs the preference.
+            let movable = |r: &&Resident| {
+                let (hard, soft) = affinity(r.v);
+                let soft_here = soft & (1 << cpu) != 0 && soft & (1 << to) == 0;
+                !r.blocked && hard & (1 << to) != 0 && (!soft_here || mine >= theirs + SOFT_WEIGHT)
+            };
             // Not the one whose registers are on the CPU, if another can go.
-            let movable = |r: &&Resident| !r.blocked && allows(r.v);
             let pick = self.residents.iter().filter(movable).find(|r| self.live != Some(r.v)).or_else(|| self.residents.iter().find(movable));
             pick.map(|r| r.v)
         };
@@ -375,6 +383,23 @@ fn least_loaded(cpu: usize, affinity: u64) -> bool {
     (1..MAX_CPUS.min(percpu::online_count() as usize)).filter(|&c| c != cpu && affinity & (1 << c) != 0).all(|c| RESIDENTS[c].load(Relaxed) >= mine)
 }
 
+/// How much load a vCPU's soft affinity (`cpus_soft`) is worth: it is
+/// placed, or balanced, outside its soft CPUs only when they have this
+/// many residents more than the CPU outside.
+const SOFT_WEIGHT: usize = 3;
+
+/// Whether `cpu` should admit a vCPU of these affinities: the least loaded
+/// of its hard CPUs, preferring its soft ones ([`SOFT_WEIGHT`]).
+fn admits(cpu: usize, hard: u64, soft: u64) -> bool {
+    let preferred = hard & soft & online_mask() & !1;
+    if preferred == 0 || preferred & (1 << cpu) != 0 {
+        return least_loaded(cpu, if preferred == 0 { hard } else { preferred });
+    }
+    let mine = RESIDENTS[cpu].load(Relaxed);
+    least_loaded(cpu, hard & !preferred)
+        && (1..MAX_CPUS.min(64)).filter(|&c| preferred & (1 << c) != 0).all(|c| RESIDENTS[c].load(Relaxed) >= mine + SOFT_WEIGHT)
+}
+
 /// Takes the first queued vCPU that may run on `cpu` (its hard affinity)
 /// and that this CPU should take ([`least_loaded`]), dropping entries that
 /// cannot run any more, and marks it running there.
@@ -383,7 +408,7 @@ fn claim_next(cpu: usize) -> Option<(VcpuRef, BootState, NestedPaging)> {
     let runnable = |v: VcpuRef| domains.get(v.domid).is_some_and(|d| d.runnable(v.vcpu));
     let fits = |v: VcpuRef| {
         let Some(s) = domains.get(v.domid).and_then(|d| d.vcpus.get(v.vcpu as usize)) else { return false };
-        cpu < 64 && s.hard_affinity & (1 << cpu) != 0 && least_loaded(cpu, s.hard_affinity)
+        cpu < 64 && s.hard_affinity & (1 << cpu) != 0 && admits(cpu, s.hard_affinity, s.soft_affinity)
     };
     let v = RUNQUEUE.lock().take(runnable, fits)?;
     let d = domains.get_mut(v.domid)?;
