@@ -531,6 +531,53 @@ pub fn bench(root: &Path, target_dir: &Path, args: &BenchArgs) -> Result<i32> {
     Ok(if ran { 0 } else { 1 })
 }
 
+/// One boot of a table's image (Dom0's `bench=...`) on one QEMU platform.
+pub struct TcgRun {
+    pub name: &'static str,
+    pub unit: &'static str,
+    pub sample: Sample,
+    /// Its COM1 log, for the table's parser.
+    pub log: String,
+}
+
+/// Boots Dom0 with `dom0_cmdline` on 5 CPUs under plain TCG (TSC cycles)
+/// and under `-icount` (virtual ns), once each, into `out/<what>/<platform>`;
+/// prints a progress line per boot with what `count` finds in its log.
+pub fn run_tcg_pair(root: &Path, target_dir: &Path, out: &Path, what: &str, dom0_cmdline: &'static str, timeout: Duration, count: impl Fn(&str) -> String) -> Result<Vec<TcgRun>> {
+    let built = images::build_kernels(root, target_dir)?;
+    let images = Images::new(out.join(format!("{what}-image")));
+    images.make(&built, &BootSpec { cmdline: CMDLINE, dom0_cmdline }, &[Firmware::Multiboot])?;
+    let mut runs = Vec::new();
+    for (name, unit, icount) in [("qemu-tcg", "TSC cycles", false), ("qemu-tcg-icount", "virtual ns", true)] {
+        print!("bench {what} {name:<16} ");
+        let _ = std::io::stdout().flush();
+        let machine = Machine { platform: Platform::QemuKernel, accel: Accel::Tcg, smp: 5, mem_mib: 512, icount };
+        let dir = out.join(what).join(name);
+        let sample = run_to_exit(&machine, timeout, &images.image(Firmware::Multiboot), &dir)
+            .unwrap_or_else(|e| Sample { problem: Some(format!("{e:#}")), ..Sample::default() });
+        let log = std::fs::read_to_string(dir.join("com1.log")).unwrap_or_default();
+        println!("{}, exit line {}", count(&log), sample.exit_s.map_or("n/a".into(), |s| format!("{s:.1} s")));
+        runs.push(TcgRun { name, unit, sample, log });
+    }
+    Ok(runs)
+}
+
+/// What a table's hook does with its runs: prints the table (or why there
+/// is none) and returns its figures for bench.json (null without runs).
+pub fn print_runs<R>(what: &str, runs: Result<Vec<R>>, table: fn(&[R]) -> String, json: fn(&[R]) -> Json) -> Json {
+    match runs {
+        Ok(runs) => {
+            println!();
+            print!("{}", table(&runs));
+            json(&runs)
+        }
+        Err(e) => {
+            println!("{what}: {e:#}");
+            Json::Null
+        }
+    }
+}
+
 /// The `sched-decision` table: credit2's ignored host test
 /// `decision_cost` (hypervisor/src/sched/credit/tests.rs) in a release
 /// build, timed by the host's clock (ns per decision: account + schedule,

@@ -20,16 +20,12 @@
 //! throughput cannot grow with CPUs there by construction.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::bench::{Json, Sample, run_to_exit};
-use crate::images::{self, BootSpec, Firmware, Images};
-use crate::platform::{Machine, Platform};
-use crate::qemu::Accel;
+use crate::bench::{Json, Sample};
 
 const DOM0_CMDLINE: &str = "bench=sched";
 const TIMEOUT: Duration = Duration::from_secs(600);
@@ -109,22 +105,12 @@ pub struct PlatformRun {
 
 /// Boots each QEMU platform once with `bench=sched`; prints as it goes.
 pub fn bench(root: &Path, target_dir: &Path, out: &Path) -> Result<Vec<PlatformRun>> {
-    let built = images::build_kernels(root, target_dir)?;
-    let images = Images::new(out.join("sched-image"));
-    images.make(&built, &BootSpec { cmdline: "loglvl=info", dom0_cmdline: DOM0_CMDLINE }, &[Firmware::Multiboot])?;
-    let mut runs = Vec::new();
-    for (name, unit, icount) in [("qemu-tcg", "TSC cycles", false), ("qemu-tcg-icount", "virtual ns", true)] {
-        print!("bench sched {name:<16} ");
-        let _ = std::io::stdout().flush();
-        let machine = Machine { platform: Platform::QemuKernel, accel: Accel::Tcg, smp: 5, mem_mib: 512, icount };
-        let dir = out.join("sched").join(name);
-        let sample = run_to_exit(&machine, TIMEOUT, &images.image(Firmware::Multiboot), &dir)
-            .unwrap_or_else(|e| Sample { problem: Some(format!("{e:#}")), ..Sample::default() });
-        let figures = parse(&std::fs::read_to_string(dir.join("com1.log")).unwrap_or_default());
-        println!("{} DomU reports, {} hypercall loops", figures.domus.len(), figures.hypercalls.len());
-        runs.push(PlatformRun { name, unit, figures, sample });
-    }
-    Ok(runs)
+    let count = |log: &str| {
+        let f = parse(log);
+        format!("{} DomU reports, {} hypercall loops", f.domus.len(), f.hypercalls.len())
+    };
+    let runs = crate::bench::run_tcg_pair(root, target_dir, out, "sched", DOM0_CMDLINE, TIMEOUT, count)?;
+    Ok(runs.into_iter().map(|r| PlatformRun { name: r.name, unit: r.unit, figures: parse(&r.log), sample: r.sample }).collect())
 }
 
 fn cell(v: Option<String>) -> String {
@@ -208,17 +194,7 @@ pub fn json(runs: &[PlatformRun]) -> Json {
 /// The hook `cargo xtask bench` calls: runs, prints the table, returns the
 /// figures for bench.json.
 pub fn run_and_print(root: &Path, target_dir: &Path, out: &Path) -> Json {
-    match bench(root, target_dir, out) {
-        Ok(runs) => {
-            println!();
-            print!("{}", table(&runs));
-            json(&runs)
-        }
-        Err(e) => {
-            println!("sched: {e:#}");
-            Json::Null
-        }
-    }
+    crate::bench::print_runs("sched", bench(root, target_dir, out), table, json)
 }
 
 #[cfg(test)]

@@ -29,16 +29,12 @@
 //! phases, creating and destroying the DomUs), not of the timed loops.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
 
-use crate::bench::{Json, Sample, run_to_exit};
-use crate::images::{self, BootSpec, Firmware, Images};
-use crate::platform::{Machine, Platform};
-use crate::qemu::Accel;
+use crate::bench::{Json, Sample};
 
 const DOM0_CMDLINE: &str = "bench=xenstore";
 const TIMEOUT: Duration = Duration::from_secs(300);
@@ -109,23 +105,8 @@ pub struct PlatformRun {
 
 /// Boots each QEMU platform once with `bench=xenstore`; prints as it goes.
 pub fn bench(root: &Path, target_dir: &Path, out: &Path) -> Result<Vec<PlatformRun>> {
-    let built = images::build_kernels(root, target_dir)?;
-    let images = Images::new(out.join("xenstore-image"));
-    images.make(&built, &BootSpec { cmdline: "loglvl=info", dom0_cmdline: DOM0_CMDLINE }, &[Firmware::Multiboot])?;
-    let mut runs = Vec::new();
-    for (name, unit, icount) in [("qemu-tcg", "TSC cycles", false), ("qemu-tcg-icount", "virtual ns", true)] {
-        print!("bench xenstore {name:<16} ");
-        let _ = std::io::stdout().flush();
-        let machine = Machine { platform: Platform::QemuKernel, accel: Accel::Tcg, smp: 5, mem_mib: 512, icount };
-        let dir = out.join("xenstore").join(name);
-        let sample = run_to_exit(&machine, TIMEOUT, &images.image(Firmware::Multiboot), &dir)
-            .unwrap_or_else(|e| Sample { problem: Some(format!("{e:#}")), ..Sample::default() });
-        let log = std::fs::read_to_string(dir.join("com1.log")).unwrap_or_default();
-        let loops = loops(&log);
-        println!("{} loops, exit line {}", loops.len(), sample.exit_s.map_or("n/a".into(), |s| format!("{s:.1} s")));
-        runs.push(PlatformRun { name, unit, loops, sample });
-    }
-    Ok(runs)
+    let runs = crate::bench::run_tcg_pair(root, target_dir, out, "xenstore", DOM0_CMDLINE, TIMEOUT, |log| format!("{} loops", loops(log).len()))?;
+    Ok(runs.into_iter().map(|r| PlatformRun { name: r.name, unit: r.unit, loops: loops(&r.log), sample: r.sample }).collect())
 }
 
 pub fn table(runs: &[PlatformRun]) -> String {
@@ -197,17 +178,7 @@ pub fn json(runs: &[PlatformRun]) -> Json {
 /// The hook `cargo xtask bench` calls: runs, prints the table, returns the
 /// figures for bench.json.
 pub fn run_and_print(root: &Path, target_dir: &Path, out: &Path) -> Json {
-    match bench(root, target_dir, out) {
-        Ok(runs) => {
-            println!();
-            print!("{}", table(&runs));
-            json(&runs)
-        }
-        Err(e) => {
-            println!("xenstore: {e:#}");
-            Json::Null
-        }
-    }
+    crate::bench::print_runs("xenstore", bench(root, target_dir, out), table, json)
 }
 
 #[cfg(test)]
