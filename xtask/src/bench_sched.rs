@@ -31,11 +31,21 @@ const DOM0_CMDLINE: &str = "bench=sched";
 const TIMEOUT: Duration = Duration::from_secs(600);
 const GO: &str = "dom0: bench sched ";
 
+/// What a `schedbench` DomU reported, in the phase it ran in.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct DomuReport {
+    pub phase: String,
+    pub null: u64,
+    pub yields: u64,
+    pub wake_mean: u64,
+    pub wake_max: u64,
+    pub lost: u64,
+}
+
 /// What one run's log says, by phase.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct Figures {
-    /// (phase, null hypercall cycles, yield cycles, wake mean, wake max, lost)
-    pub domus: Vec<(String, u64, u64, u64, u64, u64)>,
+    pub domus: Vec<DomuReport>,
     /// (N at once, calls, start ns, end ns)
     pub hypercalls: Vec<(u32, u64, u64, u64)>,
 }
@@ -62,7 +72,7 @@ pub fn parse(log: &str) -> Figures {
             wake = field(r, "mean").zip(field(r, "max")).zip(field(r, "lost"));
         } else if let Some(r) = rest.strip_prefix("yield ") {
             if let (Some(n), Some(((mean, max), lost)), Some(y)) = (null.take(), wake.take(), field(r, "cycles/iter")) {
-                f.domus.push((phase.clone(), n, y, mean, max, lost));
+                f.domus.push(DomuReport { phase: phase.clone(), null: n, yields: y, wake_mean: mean, wake_max: max, lost });
             }
         } else if let Some(r) = rest.strip_prefix("hypercalls ")
             && let Some(n) = phase.strip_prefix("hypercalls-").and_then(|n| n.parse().ok())
@@ -75,8 +85,8 @@ pub fn parse(log: &str) -> Figures {
 }
 
 impl Figures {
-    fn domu(&self, phase: &str) -> Option<&(String, u64, u64, u64, u64, u64)> {
-        self.domus.iter().find(|d| d.0 == phase)
+    fn domu(&self, phase: &str) -> Option<&DomuReport> {
+        self.domus.iter().find(|d| d.phase == phase)
     }
 
     /// Calls per second of N DomUs together, if all N reported.
@@ -92,7 +102,7 @@ impl Figures {
 
     /// A vCPU switch: half of (shared yield - lone yield).
     pub fn switch(&self) -> Option<u64> {
-        Some(self.domu("shared")?.2.saturating_sub(self.domu("spread")?.2) / 2)
+        Some(self.domu("shared")?.yields.saturating_sub(self.domu("spread")?.yields) / 2)
     }
 }
 
@@ -124,13 +134,14 @@ pub fn table(runs: &[PlatformRun]) -> String {
     }
     out.push_str("  target\n");
     type Row<'a> = (&'a str, &'a dyn Fn(&Figures) -> Option<String>, &'a str);
-    let domu = |phase: &'static str, pick: fn(&(String, u64, u64, u64, u64, u64)) -> String| move |f: &Figures| f.domu(phase).map(pick);
-    let null = domu("spread", |d| d.1.to_string());
-    let alone = domu("spread", |d| d.2.to_string());
-    let shared = domu("shared", |d| d.2.to_string());
+    let domu = |phase: &'static str, pick: fn(&DomuReport) -> String| move |f: &Figures| f.domu(phase).map(pick);
+    let wake = |d: &DomuReport| format!("{} / {}{}", d.wake_mean, d.wake_max, if d.lost > 0 { format!(" ({} lost)", d.lost) } else { String::new() });
+    let null = domu("spread", |d| d.null.to_string());
+    let alone = domu("spread", |d| d.yields.to_string());
+    let shared = domu("shared", |d| d.yields.to_string());
     let switch = |f: &Figures| f.switch().map(|s| s.to_string());
-    let wake_far = domu("spread", |d| format!("{} / {}{}", d.3, d.4, if d.5 > 0 { format!(" ({} lost)", d.5) } else { String::new() }));
-    let wake_near = domu("shared", |d| format!("{} / {}{}", d.3, d.4, if d.5 > 0 { format!(" ({} lost)", d.5) } else { String::new() }));
+    let wake_far = domu("spread", wake);
+    let wake_near = domu("shared", wake);
     let rate = |n: u32| move |f: &Figures| f.throughput(n).map(|t| format!("{t:.0}"));
     let scale = |n: u32| move |f: &Figures| Some(format!("{:.2}x", f.throughput(n)? / f.throughput(1)?));
     let (rate1, rate2, rate4, scale2, scale4) = (rate(1), rate(2), rate(4), scale(2), scale(4));
@@ -177,12 +188,12 @@ pub fn json(runs: &[PlatformRun]) -> Json {
                 Json::Obj(vec![
                     ("platform", Json::Str(r.name.into())),
                     ("unit", Json::Str(r.unit.into())),
-                    ("null_hypercall", num(d("spread").map(|d| d.1))),
-                    ("yield_alone", num(d("spread").map(|d| d.2))),
-                    ("yield_shared", num(d("shared").map(|d| d.2))),
+                    ("null_hypercall", num(d("spread").map(|d| d.null))),
+                    ("yield_alone", num(d("spread").map(|d| d.yields))),
+                    ("yield_shared", num(d("shared").map(|d| d.yields))),
                     ("vcpu_switch", num(f.switch())),
-                    ("wake_other_cpu_mean", num(d("spread").map(|d| d.3))),
-                    ("wake_same_cpu_mean", num(d("shared").map(|d| d.3))),
+                    ("wake_other_cpu_mean", num(d("spread").map(|d| d.wake_mean))),
+                    ("wake_same_cpu_mean", num(d("shared").map(|d| d.wake_mean))),
                     ("hypercalls_per_s", Json::Arr([1, 2, 4].iter().map(|&n| f.throughput(n).map_or(Json::Null, |t| Json::num(t, 0))).collect())),
                     ("wall_s", r.sample.exit_s.map_or(Json::Null, |s| Json::num(s, 3))),
                 ])
