@@ -38,7 +38,7 @@ const DETACH: u8 = 0x1d;
 /// How often an attached console checks that its domain still runs.
 const ALIVE_CHECK_MS: u64 = 500;
 
-const HELP: &str = "commands: list | create FILE | destroy NAME|ID | shutdown NAME|ID | reboot NAME|ID | pause NAME|ID | unpause NAME|ID | console NAME|ID | mem-set NAME|ID MiB | sched-credit2 [-d NAME|ID [-w WEIGHT] [-c CAP]] | vcpu-list [NAME|ID] | vcpu-pin NAME|ID VCPU|all HARD [SOFT] | info | dmesg | xenstore-ls [PATH] | xenstore-read PATH | xenstore-write PATH VALUE | xenstore-rm PATH | xenstore-watch PATH | poweroff | help";
+const HELP: &str = "commands: list | create FILE | destroy NAME|ID | shutdown NAME|ID | reboot NAME|ID | pause NAME|ID | unpause NAME|ID | console NAME|ID | mem-set NAME|ID MiB | vcpu-set NAME|ID N | sched-credit2 [-d NAME|ID [-w WEIGHT] [-c CAP]] | vcpu-list [NAME|ID] | vcpu-pin NAME|ID VCPU|all HARD [SOFT] | info | dmesg | xenstore-ls [PATH] | xenstore-read PATH | xenstore-write PATH VALUE | xenstore-rm PATH | xenstore-watch PATH | poweroff | help";
 
 pub struct Com2;
 
@@ -165,6 +165,14 @@ fn execute(ts: &mut Toolstack, com2: &Com2, timer: &Timer, command: &str) {
         return com2.say(&result.unwrap_or_else(|e| alloc::format!("error: {e}")));
     }
     let arg = words.next();
+    if verb == "vcpu-set" {
+        let n = words.next().and_then(|n| n.parse::<u32>().ok());
+        let result = match (arg, n) {
+            (Some(d), Some(n)) => ts.vcpu_set(d, n),
+            _ => Err(String::from("vcpu-set needs a domain and a number of vCPUs")),
+        };
+        return com2.say(&result.unwrap_or_else(|e| alloc::format!("error: {e}")));
+    }
     if verb == "mem-set" {
         let mib = words.next().and_then(|m| m.trim_end_matches(['m', 'M']).parse::<u64>().ok());
         let result = match (arg, mib) {

@@ -518,6 +518,11 @@ pub const SCENARIOS: &[Scenario] = &[
         ..linux("linux-smp", "Debian's Linux as a 2-vCPU PVH DomU: its second vCPU starts by INIT-SIPI-SIPI into the real-mode trampoline, /proc/cpuinfo shows 2 CPUs and a command runs pinned on each (taskset); with both busy on the one AP, its steal time (from the runstate area) grows; `shutdown linux` powers it off", Platform::QemuKernel, "shell until-gone", LINUX_SMP)
     },
     Scenario {
+        create: &["configs/linux/linux-smp.cfg"],
+        com2: Some(Com2Script { com1: false, after: "xl: linux-smp.cfg: created domain 1", input: LINUX_VCPU_SET_INPUT, expect: LINUX_VCPU_SET_COM2 }),
+        ..linux("linux-vcpu-set", "xl's vcpu-set on the 2-vCPU Linux DomU: `vcpu-set linux 1` (cpu/1/availability offline) and Linux's cpu-hotplug watch takes CPU 1 down (its vCPU halts and goes down); `vcpu-set linux 2` and CPU 1 comes back by INIT-SIPI-SIPI when onlined", Platform::QemuKernel, "shell until-gone", LINUX_VCPU_SET)
+    },
+    Scenario {
         create: &["configs/linux/linux-smp-poweroff.cfg"],
         ..linux("linux-smp-bochs-vmx", "the 2-vCPU Linux DomU on VMX: vCPU 1 starts in real mode (unrestricted guest) by INIT-SIPI-SIPI, a process pinned to each CPU runs there, then it powers off", Platform::BochsVmx, "idle until-gone", LINUX_SMP_BOCHS)
     },
@@ -840,6 +845,23 @@ const LINUX_SMP: &[&str] = &[
     ", as before the first was created",
     "d0 powered off; all its frames freed",
     "hv: exit code=0",
+];
+const LINUX_VCPU_SET: &[&str] = &[
+    "] smp: Brought up 1 node, 2 CPUs",
+    "linux-init: shell on the console",
+    "d1v1 info hvm: vcpu down (HLT with interrupts off), 1 still up",
+    "to d1v1: Started",
+    "xl: linux (d1) powered off: destroyed",
+    "hv: exit code=0",
+];
+const LINUX_VCPU_SET_INPUT: &str = "console linux\r{wait:linux-init: shell on the console}\x1dvcpu-set linux 1\r{wait:1 of 2 vCPUs online}console linux\rsleep 1; echo online=$(cat /sys/devices/system/cpu/online)end\r{wait:online=0end}\x1dvcpu-set linux 2\r{wait:2 of 2 vCPUs online}console linux\rsleep 1; echo 1 > /sys/devices/system/cpu/cpu1/online; echo online=$(cat /sys/devices/system/cpu/online)end cpus=$(grep -c ^processor /proc/cpuinfo)\r{wait:online=0-1end cpus=2}\x1dshutdown linux\r{wait:powered off: destroyed}";
+const LINUX_VCPU_SET_COM2: &[&str] = &[
+    "linux-init: shell on the console",
+    "1 of 2 vCPUs online",
+    "online=0end",
+    "2 of 2 vCPUs online",
+    "online=0-1end cpus=2",
+    "xl: linux (d1) powered off: destroyed",
 ];
 const LINUX_SMP_BOCHS: &[&str] = &[
     "xl: create/linux-smp-poweroff/vmlinuz: bzImage, ",

@@ -405,6 +405,29 @@ impl<'a> Toolstack<'a> {
         Ok(format!("memory/target = {target_kib} KiB"))
     }
 
+    /// `xl vcpu-set NAME N`: vCPUs 0..N are online, the rest up to
+    /// `maxvcpus` offline, through each `cpu/<i>/availability` (libxl's
+    /// `libxl_set_vcpuonline` for PV and PVH guests: the guest's own
+    /// cpu-hotplug watch acts on it).
+    pub fn vcpu_set(&mut self, which: &str, online: u32) -> Result<String, String> {
+        let domid = self.resolve(which)?;
+        let Some(d) = self.domains.iter().find(|d| d.domid == domid) else {
+            return Err(format!("domain {domid} was not created by this toolstack: its vCPUs are unknown"));
+        };
+        let max = d.config.maxvcpus;
+        if online == 0 || online > max {
+            return Err(format!("{online} vCPUs: {} takes 1 to {max} (its maxvcpus)", d.config.name));
+        }
+        let home = xenstore::path::domain_path(domid);
+        for i in 0..max {
+            let key = format!("{home}/cpu/{i}/availability");
+            let value = if i < online { "online" } else { "offline" };
+            self.xenstored.store.write_str(&key, value).map_err(|e| format!("xenstore: {key}: {}", e.name()))?;
+        }
+        self.xenstored.poll();
+        Ok(format!("{} of {max} vCPUs online", online))
+    }
+
     /// Forces the shutdowns asked through the store that are overdue; one
     /// line for each.
     fn force_overdue_shutdowns(&mut self, said: &mut Vec<String>) {

@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `HVMOP_set_param` (0) | Xen's rules: index < HVM_NR_PARAMS (-EINVAL, checked first); a domain sets only the guest-settable params of its own (-EPERM otherwise), another domain's only with privilege; deprecated params -EINVAL; set-once params -EEXIST; checked values -EINVAL |
 //! | `HVMOP_get_param` (1) | a domain reads only the guest-readable params of its own (-EPERM), others' with privilege |
-//! | `HVMOP_set_evtchn_upcall_vector` (23) | vector >= 0x10 (-EINVAL), existing vCPU (-ENOENT) |
+//! | `HVMOP_set_evtchn_upcall_vector` (23) | vector >= 0x10 (-EINVAL), existing vCPU (-ENOENT); the vector is raised at once (Xen's `hvm_assert_evtchn_irq`) |
 //! | `HVMOP_flush_tlbs` (5) | NULL argument only (-EINVAL) |
 //! | `HVMOP_pagetable_dying` (9) | -EINVAL for itself (hardware-assisted paging: nothing to do), -EOPNOTSUPP for others |
 //! | `HVMOP_get_time` (10) | system time in ns |
@@ -83,7 +83,14 @@ pub fn hvm_op(caller: &mut impl Caller, cmd: u64, arg: u64) -> Outcome {
             }
             match caller.this().vcpus().get_mut(op.vcpu as usize) {
                 Some(v) => {
+                    // Xen's hvm_assert_evtchn_irq: the vector is raised at
+                    // once, so that events left pending (a vCPU brought
+                    // up again after going down) reach the new handler.
                     v.upcall_vector = op.vector;
+                    v.signals.raise_upcall();
+                    if let Some(cpu) = v.running_on {
+                        crate::sched::kick::defer(cpu);
+                    }
                     Outcome::Return(0)
                 }
                 None => Outcome::err(Errno::ENOENT),
@@ -270,6 +277,7 @@ mod tests {
         let mut c = FakeCaller::new(64);
         c.put(0, &XenHvmEvtchnUpcallVector { vcpu: 0, vector: 0xf3, _pad: [0; 3] });
         assert_eq!(hvm_op(&mut c, HVMOP_SET_EVTCHN_UPCALL_VECTOR, 0), Outcome::Return(0));
+        assert!(c.dom(0).vcpus[0].signals.take_upcall(), "the vector is raised at once, as Xen's hvm_assert_evtchn_irq");
         c.put(0, &XenHvmEvtchnUpcallVector { vcpu: 0, vector: 0x0f, _pad: [0; 3] });
         assert_eq!(hvm_op(&mut c, HVMOP_SET_EVTCHN_UPCALL_VECTOR, 0), Outcome::err(Errno::EINVAL));
         c.put(0, &XenHvmEvtchnUpcallVector { vcpu: 9, vector: 0xf3, _pad: [0; 3] });

@@ -193,10 +193,16 @@ fn supervisor_paging(vcpu: &HwVcpu) -> Option<GuestPaging> {
 /// `VMASST_TYPE_runstate_update_flag`, `state_entry_time` carries
 /// `XEN_RUNSTATE_UPDATE` while the rest is written, so a reader on another
 /// vCPU sees no torn record. An address the guest's tables do not map is
-/// skipped, as Xen does.
+/// skipped, as Xen does; so is every write while the vCPU runs with paging
+/// off (an AP a start-up IPI just started, before its kernel's tables):
+/// the kernel address it registered would be taken as a physical one.
 fn publish_runstate(vcpu: &HwVcpu, guest: &Guest) {
     use abi::vcpu::{CompatVcpuRunstateInfo, VcpuRunstateInfo, XEN_RUNSTATE_UPDATE};
     use abi::zerocopy::{FromZeros, IntoBytes};
+    const CR0_PG: u64 = 1 << 31;
+    if vcpu.paging_state().0 & CR0_PG == 0 {
+        return;
+    }
     let domains = DOMAINS.lock();
     let Some(d) = domains.get(guest.domid) else { return };
     let Some(addr) = d.vcpus.get(guest.vcpu_id as usize).and_then(|v| v.runstate_area) else { return };
