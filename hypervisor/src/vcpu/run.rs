@@ -726,6 +726,9 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> Left {
             Exit::InvalidState { code } => {
                 return Left::End(crash(guest, vcpu, format_args!("the CPU refused its state (code {code:#x})")));
             }
+            Exit::RefusedEarly { cr0, cr3, cr4, intercepts, asid } => {
+                return Left::End(crash(guest, vcpu, format_args!("VMRUN refused it before loading its state (cr0={cr0:#x} cr3={cr3:#x} cr4={cr4:#x} intercepts={intercepts:#x} asid={asid}); that state is lost")));
+            }
             Exit::RefusedState { why } => {
                 return Left::End(crash(guest, vcpu, format_args!("not entered: its state would fail VM entry ({why})")));
             }

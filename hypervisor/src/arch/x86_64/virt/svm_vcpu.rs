@@ -45,6 +45,8 @@ svm_vmrun:
     mov rsi, [rsi + 32]
     mov rax, [rsp]
     vmload rax
+    .globl svm_vmrun_instruction
+svm_vmrun_instruction:
     vmrun rax
     vmsave rax
     push rsi
@@ -82,6 +84,8 @@ svm_vmrun:
 
 unsafe extern "C" {
     fn svm_vmrun(vmcb: u64, regs: *mut GuestRegs, host_save: u64);
+    /// The VMRUN instruction in `svm_vmrun` (only its address is used).
+    static svm_vmrun_instruction: u8;
 }
 
 /// I/O permission map: 12 KiB, one bit per port (set = intercept).
@@ -103,7 +107,14 @@ pub struct SvmVcpu {
     written: bool,
     /// The last exit was a VMEXIT_INVALID turned into the guest's #GP.
     refused_last: bool,
+    /// What the last VMRUN checked before loading any state, as it found
+    /// it: all a refusal of it leaves to report (see `decode_exit`).
+    entered_with: [u64; 5],
 }
+
+/// VMCB fields VMRUN checks before it loads any guest state (the
+/// intercepts as one word: MISC1 and MISC2).
+const EARLY_CHECKED: [usize; 5] = [vmcb::CR0, vmcb::CR3, vmcb::CR4, vmcb::INTERCEPT_MISC1, vmcb::GUEST_ASID];
 
 fn fill(run: &OwnedRun, byte: u8) {
     // SAFETY: the run was just allocated to this vCPU (its handle says how many frames) and is mapped writable through the window.
@@ -216,7 +227,7 @@ impl SvmVcpu {
         vmcb.write_u64(vmcb::G_PAT, 0x0007_0406_0007_0406);
 
         let regs = GuestRegs { rbx: boot.rbx, ..GuestRegs::default() };
-        Ok(SvmVcpu { vmcb, host_save, iopm, msrpm, regs, nrips: super::svm::features().nrips, io_next_rip: 0, written: true, refused_last: false })
+        Ok(SvmVcpu { vmcb, host_save, iopm, msrpm, regs, nrips: super::svm::features().nrips, io_next_rip: 0, written: true, refused_last: false, entered_with: [0; 5] })
     }
 
     /// Why the next VMRUN would fail, checked when the hypervisor wrote
@@ -250,6 +261,7 @@ impl SvmVcpu {
         if crate::arch::x86_64::apic::host_interrupt_pending() {
             return Exit::ExternalInterrupt;
         }
+        self.entered_with = EARLY_CHECKED.map(|field| self.vmcb.read_u64(field));
         // SAFETY: the VMCB, permission maps and nested page tables were set up by `new` and belong to this vCPU; EFER.SVME and VM_HSAVE_PA are set on this CPU (virt::enable_this_cpu); `svm_vmrun` restores every callee-saved register and the host's segment state before returning.
         unsafe { svm_vmrun(self.vmcb.phys(), &mut self.regs, self.host_save.addr()) };
         self.regs.rax = self.vmcb.read_u64(vmcb::RAX);
@@ -263,6 +275,16 @@ impl SvmVcpu {
         let info1 = self.vmcb.read_u64(vmcb::EXITINFO1);
         let info2 = self.vmcb.read_u64(vmcb::EXITINFO2);
         if low32(code) == vmcb::VMEXIT_INVALID {
+            // A VMRUN that refuses CR0, CR3, CR4, the intercepts or the ASID
+            // does so before it loads any guest state, and QEMU's TCG then
+            // saves the state it has, the host's, as the guest's (its
+            // do_vmexit): RIP is this VMRUN. Resuming that would run the
+            // hypervisor's code as the guest.
+            let vmrun_at = (&raw const svm_vmrun_instruction) as u64;
+            if self.vmcb.read_u64(vmcb::RIP) == vmrun_at {
+                let [cr0, cr3, cr4, intercepts, asid] = self.entered_with;
+                return Exit::RefusedEarly { cr0, cr3, cr4, intercepts, asid: asid & 0xffff_ffff };
+            }
             // QEMU's TCG reports a guest MOV to CR4 (or CR3) with reserved
             // bits as VMEXIT_INVALID at that instruction (its
             // helper_write_crN), where hardware raises #GP. When the state
