@@ -1041,6 +1041,25 @@ pub(crate) mod tests {
         P2m::new(format, mem).unwrap()
     }
 
+    /// Every table frame `p` holds: linked into its tree (the root
+    /// included) or unlinked and waiting for a flush. For tests outside `mm`
+    /// that check no frame still in use was given back to the allocator.
+    pub(crate) fn table_mfns<M: TableMemory>(p: &P2m<M>) -> Vec<Mfn> {
+        fn walk<M: TableMemory>(p: &P2m<M>, table: Mfn, level: u32, out: &mut Vec<Mfn>) {
+            out.push(table);
+            for i in 0..ENTRIES {
+                if let Slot::Table(sub) = p.format.decode(p.mem.read_entry(table, i), level) {
+                    walk(p, sub, level - 1, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(p, p.root, 4, &mut out);
+        assert_eq!(out.len(), p.tables, "the linked-table count matches the tree");
+        out.extend_from_slice(&p.unlinked);
+        out
+    }
+
     /// The raw entry for `gfn` at `level`, following table links.
     fn raw<M: TableMemory>(p: &P2m<M>, gfn: Gfn, level: u32) -> u64 {
         let mut table = p.root;
@@ -1456,5 +1475,136 @@ pub(crate) mod tests {
             |p| p.map_range(Gfn(0x1ff), Mfn(0x3ff), 0x202, P2mType::Ram, RWX).unwrap(),
             &[0x1fe, 0x1ff, 0x200, 0x3ff, 0x400, 0x401],
         );
+    }
+
+    /// What each gfn should map, as a test keeps it next to a p2m.
+    type Model = BTreeMap<u64, (Mfn, P2mType, Access)>;
+
+    /// Every gfn below `end` translates as `model` says (unmapped if absent),
+    /// and the fake memory holds exactly the tables the p2m holds.
+    fn assert_matches(p: &P2m<&mut FakeTables>, model: &Model, end: u64, what: &str) {
+        for g in 0..end {
+            let got = p.translate(Gfn(g)).map(|e| (e.mfn, e.p2m_type, e.access));
+            assert_eq!(got, model.get(&g).copied(), "{what}: gfn {g:#x}");
+        }
+        let mut held = table_mfns(p).into_iter().map(|m| m.0).collect::<Vec<_>>();
+        held.sort_unstable();
+        assert_eq!(held, p.mem.frames.keys().copied().collect::<Vec<_>>(), "{what}: table frames allocated = held");
+    }
+
+    /// Dom0's layout as `dom0::build` maps it: RAM below 0x9f, firmware at
+    /// 0xe0..0x100, RAM from 0x100 to `end` (2 MiB leaves where aligned).
+    fn dom0_like(p: &mut P2m<&mut FakeTables>, end: u64) -> Model {
+        let mut model = Model::new();
+        p.map_range(Gfn(0), Mfn(0x1_0000), 0x9f, P2mType::Ram, RWX).unwrap();
+        p.map_range(Gfn(0xe0), Mfn(0xe0), 0x20, P2mType::ReadOnlyFirmware, Access::READ).unwrap();
+        p.map_range(Gfn(0x100), Mfn(0x1_0100), end - 0x100, P2mType::Ram, RWX).unwrap();
+        for g in 0..0x9f {
+            model.insert(g, (Mfn(0x1_0000 + g), P2mType::Ram, RWX));
+        }
+        for g in 0xe0..0x100 {
+            model.insert(g, (Mfn(g), P2mType::ReadOnlyFirmware, Access::READ));
+        }
+        for g in 0x100..end {
+            model.insert(g, (Mfn(0x1_0000 + g), P2mType::Ram, RWX));
+        }
+        model
+    }
+
+    /// The toolstack's use of Dom0's physmap at the p2m level: its window
+    /// (512 frames across a 2 MiB boundary) and console page ballooned out,
+    /// foreign frames mapped at the window and removed again, round after
+    /// round, then the window populated back (4 KiB and 2 MiB). After every
+    /// step every other gfn maps what it did, and no table leaks.
+    #[test]
+    fn the_toolstack_window_sequence_changes_no_other_gfn() {
+        const END: u64 = 0x1000;
+        for format in [Format::Npt, Format::Ept] {
+            for window in [0x1a0u64, 0x200, 0x3ff, 0x1ff, 0x101] {
+                let mut mem = FakeTables::default();
+                let mut p = p2m(format, &mut mem);
+                let mut model = dom0_like(&mut p, END);
+                assert_matches(&p, &model, END, "built");
+                let console = window + 512;
+                for g in (window..window + 512).chain([console]) {
+                    assert_eq!(p.unmap(Gfn(g)), Ok(model.remove(&g).map(|e| (e.0, e.1))), "ballooning out {g:#x}");
+                    p.flushed();
+                }
+                assert_matches(&p, &model, END, "ballooned out");
+                for (round, n) in [1u64, 512, 37, 1, 511, 2].into_iter().enumerate() {
+                    let foreign = 0x8_0000 + round as u64 * 0x1000;
+                    for i in 0..n {
+                        p.map(Gfn(window + i), Mfn(foreign + i), PageSize::Size4K, P2mType::Foreign, RWX).unwrap();
+                        model.insert(window + i, (Mfn(foreign + i), P2mType::Foreign, RWX));
+                    }
+                    assert_matches(&p, &model, END, "mapped");
+                    for i in 0..n {
+                        let g = window + i;
+                        assert_eq!(p.unmap(Gfn(g)), Ok(model.remove(&g).map(|e| (e.0, e.1))));
+                        p.flushed();
+                    }
+                    assert_matches(&p, &model, END, "unmapped");
+                }
+                // The last window frame alone, then populated back.
+                let last = window + 511;
+                p.map(Gfn(last), Mfn(0x9_0000), PageSize::Size4K, P2mType::Foreign, RWX).unwrap();
+                model.insert(last, (Mfn(0x9_0000), P2mType::Foreign, RWX));
+                assert_matches(&p, &model, END, "last mapped");
+                p.unmap(Gfn(last)).unwrap();
+                model.remove(&last);
+                p.flushed();
+                // Back in: whole 2 MiB extents where the window covers one,
+                // 4 KiB frames elsewhere.
+                let mut g = window;
+                while g < window + 512 {
+                    if g.is_multiple_of(512) && g + 512 <= window + 512 {
+                        p.map(Gfn(g), Mfn(0x4_0000 + g), PageSize::Size2M, P2mType::Ram, RWX).unwrap();
+                        for i in 0..512 {
+                            model.insert(g + i, (Mfn(0x4_0000 + g + i), P2mType::Ram, RWX));
+                        }
+                        g += 512;
+                    } else {
+                        p.map(Gfn(g), Mfn(0x4_0000 + g), PageSize::Size4K, P2mType::Ram, RWX).unwrap();
+                        model.insert(g, (Mfn(0x4_0000 + g), P2mType::Ram, RWX));
+                        g += 1;
+                    }
+                }
+                p.flushed();
+                assert_matches(&p, &model, END, "populated back");
+                let in_use = p.table_frames();
+                assert_eq!(p.destroy(), in_use);
+                assert!(mem.frames.is_empty());
+            }
+        }
+    }
+
+    /// A 2 MiB extent put back over a 4 KiB table that is empty again (the
+    /// re-merge) replaces only that table: the neighbouring 2 MiB regions,
+    /// split or not, keep their frames.
+    #[test]
+    fn a_large_page_over_an_emptied_table_leaves_its_neighbours() {
+        for format in [Format::Npt, Format::Ept] {
+            let mut mem = FakeTables::default();
+            let mut p = p2m(format, &mut mem);
+            let mut model = dom0_like(&mut p, 0x1000);
+            for g in 0x200..0x400 {
+                p.unmap(Gfn(g)).unwrap();
+                model.remove(&g);
+            }
+            p.unmap(Gfn(0x1ff)).unwrap();
+            model.remove(&0x1ff);
+            p.unmap(Gfn(0x400)).unwrap();
+            model.remove(&0x400);
+            p.flushed();
+            assert_matches(&p, &model, 0x1000, "holes");
+            p.map(Gfn(0x200), Mfn(0x4_0200), PageSize::Size2M, P2mType::Ram, RWX).unwrap();
+            for i in 0..512 {
+                model.insert(0x200 + i, (Mfn(0x4_0200 + i), P2mType::Ram, RWX));
+            }
+            assert!(p.needs_flush());
+            assert_eq!(p.flushed(), 1, "the emptied table, freed after the flush");
+            assert_matches(&p, &model, 0x1000, "merged");
+            p.destroy();
+        }
     }
 }
