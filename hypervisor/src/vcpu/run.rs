@@ -1200,6 +1200,24 @@ fn last_words(guest: &Guest, vcpu: &HwVcpu) {
         let [a1, a2, a3, a4, a5] = c.args;
         guest.log(Level::Error, "crash", format_args!("its last hypercall: nr {:#x} ({a1:#x}, {a2:#x}, {a3:#x}, {a4:#x}, {a5:#x})", c.nr));
     }
+    let (cr0, cr3, cr4, efer) = vcpu.paging_state();
+    let (rip, rsp) = (walk_for_report(guest, vcpu, vcpu.rip()), walk_for_report(guest, vcpu, vcpu.rsp()));
+    guest.log(Level::Error, "crash", format_args!("cr0={cr0:#x} cr3={cr3:#x} cr4={cr4:#x} efer={efer:#x}; rip {rip}; rsp {rsp}"));
+}
+
+/// Where `gva` leads through the guest's tables and its p2m, for a crash
+/// report (a page its tables or its p2m lost shows there).
+fn walk_for_report(guest: &Guest, vcpu: &HwVcpu, gva: u64) -> String {
+    let Some(paging) = supervisor_paging(vcpu) else { return String::from("(paging mode not walked)") };
+    let domains = DOMAINS.lock();
+    let Some(d) = domains.get(guest.domid) else { return String::from("(domain gone)") };
+    match guest::gva_to_gpa(&d.memory(), &paging, gva, false) {
+        Err(e) => alloc::format!("{gva:#x}: not mapped by its tables ({e:?})"),
+        Ok(gpa) => match d.p2m.translate(Gfn::from_gpa(gpa)) {
+            None => alloc::format!("{gva:#x} -> gpa {gpa:#x}, not in its p2m"),
+            Some(e) => alloc::format!("{gva:#x} -> gpa {gpa:#x} -> mfn {:#x} ({:?})", e.mfn.addr() >> 12, e.p2m_type),
+        },
+    }
 }
 
 fn crash(guest: &mut Guest, vcpu: &HwVcpu, why: core::fmt::Arguments) -> End {
