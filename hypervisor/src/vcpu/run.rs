@@ -726,8 +726,9 @@ fn run_loop(vcpu: &mut HwVcpu, guest: &mut Guest) -> Left {
             Exit::InvalidState { code } => {
                 return Left::End(crash(guest, vcpu, format_args!("the CPU refused its state (code {code:#x})")));
             }
-            Exit::RefusedEarly { cr0, cr3, cr4, intercepts, asid } => {
-                return Left::End(crash(guest, vcpu, format_args!("VMRUN refused it before loading its state (cr0={cr0:#x} cr3={cr3:#x} cr4={cr4:#x} intercepts={intercepts:#x} asid={asid}); that state is lost")));
+            Exit::HostStateSaved { code, info: [i1, i2, int_info], entered_with: [cr0, cr3, cr4, intercepts, asid] } => {
+                let why = format_args!("its state was lost: exit {code:#x} ({i1:#x}, {i2:#x}, int info {int_info:#x}) saved the host's in its place; entered with cr0={cr0:#x} cr3={cr3:#x} cr4={cr4:#x} intercepts={intercepts:#x} asid={asid:#x}");
+                return Left::End(crash(guest, vcpu, why));
             }
             Exit::RefusedState { why } => {
                 return Left::End(crash(guest, vcpu, format_args!("not entered: its state would fail VM entry ({why})")));

@@ -74,11 +74,11 @@ pub enum Exit {
     Init,
     /// The hardware refused the guest state (VMRUN/VMLAUNCH failure).
     InvalidState { code: u64 },
-    /// VMRUN refused what it checks before it loads any guest state (CR0,
-    /// CR3, CR4, the intercepts, the ASID), which held these then; the
-    /// saved state is lost (QEMU stores the host's in its place), so the
-    /// vCPU cannot go on.
-    RefusedEarly { cr0: u64, cr3: u64, cr4: u64, intercepts: u64, asid: u64 },
+    /// The VMCB came back holding the host's state as the guest's (QEMU's
+    /// TCG: see `SvmVcpu::decode_exit`): the exit's code and EXITINFO1,
+    /// EXITINFO2, EXITINTINFO, and CR0, CR3, CR4, the intercepts and the
+    /// ASID as VMRUN found them. The guest's state is lost.
+    HostStateSaved { code: u64, info: [u64; 3], entered_with: [u64; 5] },
     /// Not entered: the state the hypervisor wrote would fail the entry
     /// checks (`entry_check`), for this reason.
     RefusedState { why: &'static str },

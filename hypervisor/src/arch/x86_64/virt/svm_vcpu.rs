@@ -112,6 +112,9 @@ pub struct SvmVcpu {
     entered_with: [u64; 5],
 }
 
+/// Bytes of `vmrun rax`.
+const VMRUN_LEN: u64 = 3;
+
 /// VMCB fields VMRUN checks before it loads any guest state (the
 /// intercepts as one word: MISC1 and MISC2).
 const EARLY_CHECKED: [usize; 5] = [vmcb::CR0, vmcb::CR3, vmcb::CR4, vmcb::INTERCEPT_MISC1, vmcb::GUEST_ASID];
@@ -274,17 +277,18 @@ impl SvmVcpu {
         let code = self.vmcb.read_u64(vmcb::EXITCODE);
         let info1 = self.vmcb.read_u64(vmcb::EXITINFO1);
         let info2 = self.vmcb.read_u64(vmcb::EXITINFO2);
+        // The host's state saved as the guest's: RIP at this VMRUN or just
+        // past it, with the host's CR3. QEMU's TCG does that when VMRUN
+        // refuses what it checks before loading any guest state (its
+        // do_vmexit saves the state it has), and rarely, under load, at an
+        // ordinary exit too. Resuming it would run the hypervisor's code as
+        // the guest; the guest's own state is gone.
+        let vmrun_at = (&raw const svm_vmrun_instruction) as u64;
+        let rip = self.vmcb.read_u64(vmcb::RIP);
+        if (rip == vmrun_at || rip == vmrun_at + VMRUN_LEN) && self.vmcb.read_u64(vmcb::CR3) & !0xfff == x86_64::registers::control::Cr3::read_raw().0.start_address().as_u64() {
+            return Exit::HostStateSaved { code, info: [info1, info2, self.vmcb.read_u64(vmcb::EXITINTINFO)], entered_with: self.entered_with };
+        }
         if low32(code) == vmcb::VMEXIT_INVALID {
-            // A VMRUN that refuses CR0, CR3, CR4, the intercepts or the ASID
-            // does so before it loads any guest state, and QEMU's TCG then
-            // saves the state it has, the host's, as the guest's (its
-            // do_vmexit): RIP is this VMRUN. Resuming that would run the
-            // hypervisor's code as the guest.
-            let vmrun_at = (&raw const svm_vmrun_instruction) as u64;
-            if self.vmcb.read_u64(vmcb::RIP) == vmrun_at {
-                let [cr0, cr3, cr4, intercepts, asid] = self.entered_with;
-                return Exit::RefusedEarly { cr0, cr3, cr4, intercepts, asid: asid & 0xffff_ffff };
-            }
             // QEMU's TCG reports a guest MOV to CR4 (or CR3) with reserved
             // bits as VMEXIT_INVALID at that instruction (its
             // helper_write_crN), where hardware raises #GP. When the state
